@@ -1,0 +1,20 @@
+#!/bin/sh
+# Install the Debian packages vmkit builds and tests with.
+# Idempotent: prints nothing and changes nothing when everything is present.
+set -e
+PKGS="build-essential pkg-config clang libclang-rt-14-dev
+qemu-system-x86 qemu-utils
+libext2fs-dev libarchive-dev libzstd-dev zlib1g-dev libjansson-dev libssl-dev
+e2fsprogs dosfstools mtools fdisk gdisk xorriso util-linux
+busybox-static cpio dpkg-dev"
+missing=""
+for p in $PKGS; do
+    dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null | grep -q "install ok installed" ||
+        missing="$missing $p"
+done
+[ -z "$missing" ] && exit 0
+echo "deps: installing$missing" >&2
+SUDO=""
+[ "$(id -u)" -eq 0 ] || SUDO="sudo"
+$SUDO apt-get update -qq >/dev/null
+DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends $missing >/dev/null

@@ -1,0 +1,45 @@
+/* Shared helpers of the vmkit command.  Only cli/ prints or exits. */
+#ifndef VK_CLI_CLI_H
+#define VK_CLI_CLI_H
+
+#include <jansson.h>
+#include <stdbool.h>
+
+/* Exit statuses (DESIGN.md). */
+enum { EXIT_OK = 0, EXIT_FAIL = 1, EXIT_USAGE = 2 };
+
+/* A command group or verb: run(argc, argv) with argv[0] the verb itself.
+ * Returns the exit status. */
+struct cli_command {
+    const char *name;
+    int (*run)(int argc, char **argv);
+    const char *summary;
+};
+
+/* Run the sub-command argv[0] of a group from table (NULL-terminated), or
+ * print the group's help.  group is "img", "part", ... */
+int cli_dispatch(const char *group, const struct cli_command *table,
+                 int argc, char **argv);
+
+/* Print "vmkit: <library message for r>" and return EXIT_FAIL. */
+int cli_fail(int r);
+/* Print "vmkit: <formatted>" and return EXIT_FAIL. */
+int cli_failf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Print "vmkit: <formatted>" plus a hint to --help; return EXIT_USAGE. */
+int cli_usage(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* True if argv has -h or --help before any "--". */
+bool cli_wants_help(int argc, char **argv);
+
+/* Print a JSON value (indented, newline-terminated) to stdout and free it. */
+int cli_print_json(json_t *v);
+
+/* Entry points of the command groups (one file each). */
+int cmd_img(int argc, char **argv);
+int cmd_part(int argc, char **argv);
+int cmd_fs(int argc, char **argv);
+int cmd_vm(int argc, char **argv);      /* create, list, console, ... */
+int cmd_guest(int argc, char **argv);
+int cmd_demo(int argc, char **argv);
+
+#endif

@@ -1,0 +1,7 @@
+/* Placeholder until this command group lands. */
+#include "cli/cli.h"
+
+int cmd_part(int argc, char **argv)
+{
+    return cli_failf("%s: not implemented yet", argv[0]);
+}
