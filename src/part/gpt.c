@@ -1,0 +1,363 @@
+/* The GPT label (UEFI spec 2.x, chapter 5): protective MBR in sector 0,
+ * primary header at LBA 1 with its entry array at LBA 2, the backup entry
+ * array and header at the end of the disk, both with CRC32s (zlib).
+ * A damaged primary falls back to the backup with a warning; writes always
+ * put both copies back, the backup at the (current) last sector. */
+#include "part/part.h"
+
+#include "util/err.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <zlib.h>
+
+#define MAX_ARRAY (4u << 20)   /* entry array bytes we accept */
+
+struct hdr {
+    uint64_t my, alt, first, last, elba;
+    uint32_t n, esz;
+    uint8_t guid[16];
+};
+
+static uint32_t le32(const uint8_t *p) { return p[0] | p[1] << 8 | p[2] << 16 | (uint32_t)p[3] << 24; }
+static uint64_t le64(const uint8_t *p) { return le32(p) | (uint64_t)le32(p + 4) << 32; }
+static void put32(uint8_t *p, uint32_t v) { for (int i = 0; i < 4; i++) p[i] = (uint8_t)(v >> 8 * i); }
+static void put64(uint8_t *p, uint64_t v) { for (int i = 0; i < 8; i++) p[i] = (uint8_t)(v >> 8 * i); }
+
+static uint32_t crc(const uint8_t *b, size_t len)
+{
+    uLong c = crc32(0L, Z_NULL, 0);
+    /* zlib takes uInt lengths; MAX_ARRAY keeps us far below. */
+    return (uint32_t)crc32(c, b, (uInt)len);
+}
+
+/* UTF-16LE name (n units) to UTF-8; unpaired surrogates become '?'. */
+static void name_from_utf16(const uint8_t *u, unsigned n, char *out, size_t outlen)
+{
+    size_t o = 0;
+    for (unsigned i = 0; i < n; i++) {
+        uint32_t c = u[2 * i] | u[2 * i + 1] << 8;
+        if (!c)
+            break;
+        if (c >= 0xd800 && c < 0xdc00 && i + 1 < n) {
+            uint32_t d = u[2 * i + 2] | u[2 * i + 3] << 8;
+            if (d >= 0xdc00 && d < 0xe000) {
+                c = 0x10000 + ((c - 0xd800) << 10) + (d - 0xdc00);
+                i++;
+            } else {
+                c = '?';
+            }
+        } else if (c >= 0xd800 && c < 0xe000) {
+            c = '?';
+        }
+        char b[4];
+        size_t k;
+        if (c < 0x80) { b[0] = (char)c; k = 1; }
+        else if (c < 0x800) { b[0] = (char)(0xc0 | c >> 6); b[1] = (char)(0x80 | (c & 0x3f)); k = 2; }
+        else if (c < 0x10000) { b[0] = (char)(0xe0 | c >> 12); b[1] = (char)(0x80 | (c >> 6 & 0x3f)); b[2] = (char)(0x80 | (c & 0x3f)); k = 3; }
+        else { b[0] = (char)(0xf0 | c >> 18); b[1] = (char)(0x80 | (c >> 12 & 0x3f)); b[2] = (char)(0x80 | (c >> 6 & 0x3f)); b[3] = (char)(0x80 | (c & 0x3f)); k = 4; }
+        if (o + k >= outlen)
+            break;
+        memcpy(out + o, b, k);
+        o += k;
+    }
+    out[o] = 0;
+}
+
+/* UTF-8 to UTF-16LE in 36 units; -EINVAL if too long or malformed. */
+static int name_to_utf16(const char *s, uint8_t *u)
+{
+    const unsigned char *p = (const unsigned char *)s;
+    unsigned n = 0;
+    memset(u, 0, 2 * VK_NAME_MAX);
+    while (*p) {
+        uint32_t c;
+        int k;
+        if (*p < 0x80) { c = *p; k = 0; }
+        else if ((*p & 0xe0) == 0xc0) { c = *p & 0x1f; k = 1; }
+        else if ((*p & 0xf0) == 0xe0) { c = *p & 0x0f; k = 2; }
+        else if ((*p & 0xf8) == 0xf0) { c = *p & 0x07; k = 3; }
+        else return -EINVAL;
+        p++;
+        for (int i = 0; i < k; i++, p++) {
+            if ((*p & 0xc0) != 0x80)
+                return -EINVAL;
+            c = c << 6 | (*p & 0x3f);
+        }
+        if (c >= 0x10000) {
+            if (n + 2 > VK_NAME_MAX)
+                return -EINVAL;
+            c -= 0x10000;
+            uint32_t hi = 0xd800 + (c >> 10), lo = 0xdc00 + (c & 0x3ff);
+            u[2 * n] = (uint8_t)hi; u[2 * n + 1] = (uint8_t)(hi >> 8); n++;
+            u[2 * n] = (uint8_t)lo; u[2 * n + 1] = (uint8_t)(lo >> 8); n++;
+        } else {
+            if (n + 1 > VK_NAME_MAX)
+                return -EINVAL;
+            u[2 * n] = (uint8_t)c; u[2 * n + 1] = (uint8_t)(c >> 8); n++;
+        }
+    }
+    return 0;
+}
+
+/* Read and check the header at lba and its entry array; *arr gets the
+ * array (malloc'd).  Fails with a message saying what is wrong. */
+static int load_hdr(struct vk_blockdev *bd, uint64_t nsec, uint64_t lba, struct hdr *h, uint8_t **arr)
+{
+    uint8_t s[512];
+    int r;
+
+    *arr = NULL;
+    if (lba < 1 || lba >= nsec)
+        return vk_error(-EINVAL, "header LBA %llu is outside the disk", (unsigned long long)lba);
+    if ((r = vk_bd_pread(bd, s, sizeof s, lba * VK_SECTOR)) < 0)
+        return r;
+    if (memcmp(s, "EFI PART", 8))
+        return vk_error(-EINVAL, "no GPT signature at LBA %llu", (unsigned long long)lba);
+    uint32_t hs = le32(s + 12);
+    if (hs < 92 || hs > 512)
+        return vk_error(-EINVAL, "header at LBA %llu: bad header size %u", (unsigned long long)lba, hs);
+    uint32_t want = le32(s + 16);
+    put32(s + 16, 0);
+    if (crc(s, hs) != want)
+        return vk_error(-EINVAL, "header at LBA %llu: header CRC mismatch", (unsigned long long)lba);
+    h->my = le64(s + 24);
+    h->alt = le64(s + 32);
+    h->first = le64(s + 40);
+    h->last = le64(s + 48);
+    memcpy(h->guid, s + 56, 16);
+    h->elba = le64(s + 72);
+    h->n = le32(s + 80);
+    h->esz = le32(s + 84);
+    uint32_t ecrc = le32(s + 88);
+    if (h->my != lba)
+        return vk_error(-EINVAL, "header at LBA %llu says it is at LBA %llu", (unsigned long long)lba,
+                        (unsigned long long)h->my);
+    if (h->esz < 128 || h->esz % 8 || h->esz > 4096)
+        return vk_error(-EINVAL, "header at LBA %llu: bad partition entry size %u", (unsigned long long)lba, h->esz);
+    if (h->n == 0 || (uint64_t)h->n * h->esz > MAX_ARRAY)
+        return vk_error(-EINVAL, "header at LBA %llu: absurd partition entry count %u (of %u bytes)",
+                        (unsigned long long)lba, h->n, h->esz);
+    uint64_t alen = (uint64_t)h->n * h->esz, asec = (alen + VK_SECTOR - 1) / VK_SECTOR;
+    if (h->first > h->last || h->last >= nsec || h->first < 2)
+        return vk_error(-EINVAL, "header at LBA %llu: bad usable range %llu-%llu", (unsigned long long)lba,
+                        (unsigned long long)h->first, (unsigned long long)h->last);
+    if (h->elba < 2 || h->elba >= nsec || asec > nsec - h->elba)
+        return vk_error(-EINVAL, "header at LBA %llu: entry array at LBA %llu is outside the disk",
+                        (unsigned long long)lba, (unsigned long long)h->elba);
+    if (!(h->elba + asec <= h->first || h->elba > h->last))
+        return vk_error(-EINVAL, "header at LBA %llu: entry array overlaps the usable sectors",
+                        (unsigned long long)lba);
+    uint8_t *a = malloc(alen);
+    if (!a)
+        return vk_error(-ENOMEM, "out of memory");
+    if ((r = vk_bd_pread(bd, a, alen, h->elba * VK_SECTOR)) < 0) {
+        free(a);
+        return r;
+    }
+    if (crc(a, alen) != ecrc) {
+        free(a);
+        return vk_error(-EINVAL, "header at LBA %llu: partition entries CRC mismatch", (unsigned long long)lba);
+    }
+    *arr = a;
+    return 0;
+}
+
+static int parse_entries(struct vk_blockdev *bd, struct vk_ptable *t, const struct hdr *h, const uint8_t *a)
+{
+    static const uint8_t zero[16];
+    for (uint32_t i = 0; i < h->n; i++) {
+        const uint8_t *e = a + (size_t)i * h->esz;
+        if (!memcmp(e, zero, 16))
+            continue;
+        struct vk_part p = { .number = i + 1 };
+        memcpy(p.type_guid, e, 16);
+        memcpy(p.uuid, e + 16, 16);
+        uint64_t first = le64(e + 32), last = le64(e + 40);
+        if (last < first)
+            return vk_error(-EINVAL, "%s: partition %u: last sector %llu before first sector %llu", bd->name,
+                            p.number, (unsigned long long)last, (unsigned long long)first);
+        p.start = first;
+        p.size = last - first + 1;
+        p.attrs = le64(e + 48);
+        name_from_utf16(e + 56, VK_NAME_MAX, p.name, sizeof p.name);
+        int r = vk_ptable_insert(t, &p);
+        if (r < 0)
+            return r;
+    }
+    return 0;
+}
+
+static void use_hdr(struct vk_ptable *t, const struct hdr *h)
+{
+    memcpy(t->disk_guid, h->guid, 16);
+    t->first_lba = h->first;
+    t->last_lba = h->last;
+    t->gpt_nentries = h->n;
+    t->gpt_entry_size = h->esz;
+}
+
+static int gpt_read(struct vk_blockdev *bd, struct vk_ptable *t)
+{
+    uint64_t nsec = t->disk_sectors;
+    struct hdr h, b;
+    uint8_t *a = NULL, *ba = NULL;
+    char why[200];
+    int r;
+
+    r = load_hdr(bd, nsec, 1, &h, &a);
+    if (r == 0) {
+        use_hdr(t, &h);
+        r = parse_entries(bd, t, &h, a);
+        free(a);
+        if (r < 0)
+            return r;
+        if (h.alt != nsec - 1) {
+            t->gpt_backup_bad = true;
+            snprintf(t->gpt_problem, sizeof t->gpt_problem,
+                     "backup GPT header is at LBA %llu, not at the end of the disk (LBA %llu)",
+                     (unsigned long long)h.alt, (unsigned long long)(nsec - 1));
+        }
+        if (load_hdr(bd, nsec, h.alt, &b, &ba) < 0) {
+            t->gpt_backup_bad = true;
+            snprintf(t->gpt_problem, sizeof t->gpt_problem, "backup GPT header damaged: %s", vk_errmsg());
+            vk_error_clear();
+        }
+        free(ba);
+        return 0;
+    }
+    if (r == -ENOMEM || r == -EIO)
+        return r;
+    snprintf(why, sizeof why, "%s", vk_errmsg());
+    r = load_hdr(bd, nsec, nsec - 1, &b, &ba);
+    if (r < 0)
+        return vk_error(r, "%s: GPT primary header damaged (%s) and backup header unusable (%s)",
+                        bd->name, why, vk_errmsg());
+    vk_warn("%s: primary GPT header damaged (%s); using the backup header at LBA %llu",
+            bd->name, why, (unsigned long long)(nsec - 1));
+    t->gpt_primary_bad = true;
+    snprintf(t->gpt_problem, sizeof t->gpt_problem, "primary GPT header damaged: %s", why);
+    use_hdr(t, &b);
+    r = parse_entries(bd, t, &b, ba);
+    free(ba);
+    return r;
+}
+
+static void put_hdr(uint8_t *s, uint64_t my, uint64_t alt, uint64_t first, uint64_t last,
+                    const uint8_t guid[16], uint64_t elba, uint32_t n, uint32_t esz, uint32_t ecrc)
+{
+    memset(s, 0, 512);
+    memcpy(s, "EFI PART", 8);
+    put32(s + 8, 0x00010000);
+    put32(s + 12, 92);
+    put64(s + 24, my);
+    put64(s + 32, alt);
+    put64(s + 40, first);
+    put64(s + 48, last);
+    memcpy(s + 56, guid, 16);
+    put64(s + 72, elba);
+    put32(s + 80, n);
+    put32(s + 84, esz);
+    put32(s + 88, ecrc);
+    put32(s + 16, crc(s, 92));
+}
+
+static int gpt_write(struct vk_blockdev *bd, const struct vk_ptable *t)
+{
+    uint64_t nsec = t->disk_sectors;
+    uint32_t n = t->gpt_nentries, esz = t->gpt_entry_size;
+    uint8_t s[512];
+    int r;
+
+    for (unsigned i = 0; i < t->n; i++)
+        if (t->p[i].number > n)
+            n = t->p[i].number;
+    size_t alen = (size_t)n * esz;
+    uint64_t asec = (alen + VK_SECTOR - 1) / VK_SECTOR;
+    uint64_t last = nsec - 2 - asec, belba = nsec - 1 - asec;
+    if (t->first_lba < 2 + asec || t->first_lba > last)
+        return vk_error(-EINVAL, "%s: first usable sector %llu leaves no room for the %u-entry array",
+                        bd->name, (unsigned long long)t->first_lba, n);
+    uint8_t *a = calloc(1, alen);
+    if (!a)
+        return vk_error(-ENOMEM, "out of memory");
+    for (unsigned i = 0; i < t->n; i++) {
+        const struct vk_part *p = &t->p[i];
+        uint8_t *e = a + (size_t)(p->number - 1) * esz;
+        if (p->start + p->size - 1 > last) {
+            r = vk_error(-EINVAL, "%s: partition %u (sectors %llu-%llu) ends beyond the last usable sector %llu",
+                         bd->name, p->number, (unsigned long long)p->start,
+                         (unsigned long long)(p->start + p->size - 1), (unsigned long long)last);
+            goto out;
+        }
+        memcpy(e, p->type_guid, 16);
+        memcpy(e + 16, p->uuid, 16);
+        put64(e + 32, p->start);
+        put64(e + 40, p->start + p->size - 1);
+        put64(e + 48, p->attrs);
+        if (name_to_utf16(p->name, e + 56) < 0) {
+            r = vk_error(-EINVAL, "%s: partition %u: name '%s' is not UTF-8 of at most %d UTF-16 units",
+                         bd->name, p->number, p->name, VK_NAME_MAX);
+            goto out;
+        }
+    }
+    uint32_t ecrc = crc(a, alen);
+
+    if ((r = vk_bd_pwrite(bd, a, alen, belba * VK_SECTOR)) < 0)
+        goto out;
+    put_hdr(s, nsec - 1, 1, t->first_lba, last, t->disk_guid, belba, n, esz, ecrc);
+    if ((r = vk_bd_pwrite(bd, s, sizeof s, (nsec - 1) * VK_SECTOR)) < 0)
+        goto out;
+    if ((r = vk_bd_pwrite(bd, a, alen, 2 * VK_SECTOR)) < 0)
+        goto out;
+    put_hdr(s, 1, nsec - 1, t->first_lba, last, t->disk_guid, 2, n, esz, ecrc);
+    if ((r = vk_bd_pwrite(bd, s, sizeof s, VK_SECTOR)) < 0)
+        goto out;
+
+    /* Protective MBR; a hybrid MBR (0xEE plus other entries, sgdisk -h)
+     * is kept as it is.  Boot code is preserved either way. */
+    if ((r = vk_bd_pread(bd, s, sizeof s, 0)) < 0)
+        goto out;
+    bool ee = false, other = false;
+    if (s[510] == 0x55 && s[511] == 0xaa)
+        for (int i = 0; i < 4; i++) {
+            uint8_t ty = s[446 + 16 * i + 4];
+            ee |= ty == 0xee;
+            other |= ty && ty != 0xee;
+        }
+    if (!(ee && other)) {
+        uint64_t size = nsec - 1 > UINT32_MAX ? UINT32_MAX : nsec - 1;
+        memset(s + 446, 0, 64);
+        uint8_t *e = s + 446;
+        e[1] = 0; e[2] = 2; e[3] = 0;
+        e[4] = 0xee;
+        vk_lba_to_chs(size, e + 5);
+        put32(e + 8, 1);
+        put32(e + 12, (uint32_t)size);
+        s[510] = 0x55; s[511] = 0xaa;
+        r = vk_bd_pwrite(bd, s, sizeof s, 0);
+    }
+out:
+    free(a);
+    return r;
+}
+
+static int gpt_init(struct vk_ptable *t, bool legacy)
+{
+    (void)legacy;
+    vk_guid_random(t->disk_guid);
+    t->gpt_nentries = 128;
+    t->gpt_entry_size = 128;
+    t->first_lba = VK_ALIGN;
+    t->last_lba = t->disk_sectors - 34;
+    return 0;
+}
+
+const struct vk_label_ops vk_label_gpt = {
+    .name = "gpt",
+    .read = gpt_read,
+    .write = gpt_write,
+    .init = gpt_init,
+};
