@@ -447,7 +447,8 @@ int vk_part_add(struct vk_ptable *t, const struct vk_part_req *r, const char *na
     nt.p = malloc((t->n + 1) * sizeof *nt.p);
     if (!nt.p)
         return vk_error(-ENOMEM, "out of memory");
-    memcpy(nt.p, t->p, t->n * sizeof *nt.p);
+    if (t->n)
+        memcpy(nt.p, t->p, t->n * sizeof *nt.p);
     nt.cap = t->n + 1;
     vk_ptable_insert(&nt, &p);
     if ((rc = vk_ptable_validate(&nt, name)) < 0) {
