@@ -260,11 +260,10 @@ int vk_part_check_align(const struct vk_ptable *t, const struct vk_part *p, cons
     uint64_t end = p->start + p->size;
 
     if (t->label == VK_LABEL_MBR && t->legacy_chs) {
-        uint64_t off = p->start % VK_CYL;
-        /* A partition starts one track into its cylinder (the first track
-         * holds the MBR or the EBR) or, for the extended one, on it. */
-        bool ok = vk_mbr_is_extended(p->mbr_type) && !p->logical ? off == 0 || off == VK_SPT
-                                                                 : off == VK_SPT || (!p->logical && off == 0 && p->start);
+        struct vk_part *ext = vk_ptable_extended((struct vk_ptable *)t);
+        bool ok = p->logical ? (p->start >= VK_SPT && (p->start - VK_SPT) % VK_CYL == 0) ||
+                                   (ext && p->start == ext->start + VK_SPT)
+                             : p->start == VK_SPT || p->start % VK_CYL == 0;
         if (!ok || end % VK_CYL)
             return vk_error(-EINVAL, "%s: partition %u (sectors %llu-%llu) is not aligned to cylinders of %u sectors",
                             name, p->number, SECS(p), VK_CYL);
@@ -300,19 +299,20 @@ static bool free_gap(const struct vk_ptable *t, bool logical, uint64_t s, uint64
     return true;
 }
 
-/* First sector at or after s that a new partition may start at. */
+/* First sector at or after s that a new partition may start at.  Legacy
+ * CHS (DOS-compatible) layout: the first partition at sector 63 (track 1),
+ * other primary and extended ones on a cylinder start, logical ones one
+ * track into a cylinder (the EBR takes the first track). */
 static uint64_t align_up(const struct vk_ptable *t, uint64_t s, bool logical, bool extended)
 {
+    (void)extended;
     if (t->label == VK_LABEL_MBR && t->legacy_chs) {
-        uint64_t c = s / VK_CYL * VK_CYL;
-        uint64_t off = extended ? 0 : VK_SPT;
-        if (c + off < s)
-            c += VK_CYL;
-        if (c == 0 && extended)
-            c = VK_CYL;
-        return c + off;
+        if (s <= VK_SPT)
+            return VK_SPT;
+        if (logical)
+            return (s - VK_SPT + VK_CYL - 1) / VK_CYL * VK_CYL + VK_SPT;
+        return vk_round_up(s, VK_CYL);
     }
-    (void)logical;
     return vk_round_up(s, VK_ALIGN);
 }
 

@@ -44,7 +44,9 @@ int vk_ptable_dump(const struct vk_ptable *t, const char *device, FILE *out)
             if (p->name[0]) {
                 fputs(", name=\"", out);
                 for (const char *c = p->name; *c; c++) {
-                    if (*c == '"' || *c == '\\')
+                    /* sfdisk's escaping: \xNN for quotes, backslash, controls and
+                     * every non-ASCII byte. */
+                    if (*c == '"' || *c == '\\' || (unsigned char)*c < 0x20 || (unsigned char)*c >= 0x7f)
                         fprintf(out, "\\x%02x", (unsigned char)*c);
                     else
                         fputc(*c, out);
