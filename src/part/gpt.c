@@ -232,9 +232,12 @@ static int gpt_read(struct vk_blockdev *bd, struct vk_ptable *t)
         return r;
     snprintf(why, sizeof why, "%s", vk_errmsg());
     r = load_hdr(bd, nsec, nsec - 1, &b, &ba);
-    if (r < 0)
+    if (r < 0) {
+        char bwhy[200];   /* copy: vk_error reuses the buffer vk_errmsg returns */
+        snprintf(bwhy, sizeof bwhy, "%s", vk_errmsg());
         return vk_error(r, "%s: GPT primary header damaged (%s) and backup header unusable (%s)",
-                        bd->name, why, vk_errmsg());
+                        bd->name, why, bwhy);
+    }
     vk_warn("%s: primary GPT header damaged (%s); using the backup header at LBA %llu",
             bd->name, why, (unsigned long long)(nsec - 1));
     t->gpt_primary_bad = true;

@@ -464,11 +464,11 @@ in_use:
     for (unsigned i = 0; i < t->n; i++) {
         const struct vk_part *q = &t->p[i];
         if (q->logical == p.logical && p.start + (p.logical ? 1 : 0) >= q->start && p.start < q->start + q->size)
-            return vk_error(-EINVAL, "%s: start sector %llu is inside partition %u (sectors %llu-%llu)",
-                            name, (unsigned long long)p.start, q->number, SECS(q));
+            return vk_error(-EINVAL, "%s: partition %u: start sector %llu is inside partition %u (sectors %llu-%llu)",
+                            name, p.number, (unsigned long long)p.start, q->number, SECS(q));
     }
-    return vk_error(-EINVAL, "%s: start sector %llu is outside the usable sectors %llu-%llu",
-                    name, (unsigned long long)p.start, (unsigned long long)lo, (unsigned long long)hi);
+    return vk_error(-EINVAL, "%s: partition %u: start sector %llu is outside the usable sectors %llu-%llu",
+                    name, p.number, (unsigned long long)p.start, (unsigned long long)lo, (unsigned long long)hi);
 }
 
 int vk_part_del(struct vk_ptable *t, unsigned n, const char *name)

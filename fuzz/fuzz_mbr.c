@@ -1,0 +1,21 @@
+/* libFuzzer entry point: MBR tables (primary entries, EBR chains). */
+#include "fuzz_part_common.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    struct vk_blockdev *bd = fuzz_open(data, size);
+    if (!bd)
+        return 0;
+    struct vk_ptable t = { .label = VK_LABEL_MBR, .disk_sectors = bd->size / 512 };
+    /* The MBR driver directly, whatever the probe would say. */
+    if (vk_label_mbr.read(bd, &t) == 0) {
+        vk_ptable_detect_legacy(&t);
+        if (vk_ptable_validate(&t, "fuzz") == 0)
+            fuzz_exercise(bd, &t);
+    }
+    vk_ptable_free(&t);
+    fuzz_generic(bd);
+    vk_bd_close(bd);
+    vk_error_clear();
+    return 0;
+}
