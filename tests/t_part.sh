@@ -25,10 +25,21 @@ has "logical 6 type 8e" "$(sfdisk -d "$r" | grep "${r}6 ")" "type=8e"
 # DISK:6 and read the bytes back at the offset sfdisk reports.
 start6=$(sfdisk -d "$r" | awk -v n="${r}6" '$1==n {sub(",","",$4); print $4}')
 has "part list names partition 6" "$(vmkit part list d.img)" "d.img6"
+size6=$(sfdisk -d "$r" | awk -v n="${r}6" '$1==n {sub(",","",$6); print $6}')
+ok "init a table inside logical 6 (d.img:6)" vmkit part init d.img:6 mbr
+eq "add inside d.img:6" "$(vmkit part add d.img:6 --size 2M)" 1
+has "d.img:6 lists its own table" "$(vmkit part list d.img:6)" "d.img:6"
+r=$(as_raw d.img)
+dd if="$r" of=p6.raw bs=512 skip="$start6" count="$size6" status=none
+has "the nested table sits at partition 6's offset (sfdisk)" "$(sfdisk -d p6.raw)" "p6.raw1 : start=        2048, size=        4096, type=83"
+eq "partition 6 is 10 MiB" "$((size6 * 512))" 10485760
+sfdisk_ok "outer table still verifies" d.img
+fails_with "DISK:N of a missing partition" 1 "no partition 9" vmkit part list d.img:9
+fails_with "DISK:N of the extended container" 1 "partition 2 is an extended partition" vmkit part list d.img:2
 
 # Boot code survives edits.
-printf 'BOOTCODE-vmkit-test' | dd of=d.img bs=1 conv=notrunc status=none 2>/dev/null || true
 if [ "$FMT" = raw ]; then
+    printf 'BOOTCODE-vmkit-test' | dd of=d.img bs=1 conv=notrunc status=none
     ok "set boot flag off" vmkit part set d.img 1 --bootable off
     eq "boot code kept" "$(head -c 19 d.img)" "BOOTCODE-vmkit-test"
     has "flag cleared" "$(sfdisk -d d.img | grep 'd.img1 ')" "type=83"
@@ -78,4 +89,24 @@ eq "loaded table equals source" "$(vmkit part dump l.img | sed 1,5d | sed 's/^l.
 truncate -s 64M back.raw
 ok "sfdisk loads vmkit's dump" sh -c "$VMKIT part dump l.img | sfdisk -q back.raw"
 eq "sfdisk's copy matches" "$(sfdisk -d back.raw | sed 1,5d | sed 's/^back.raw//')" "$(sed 1,5d s.script | sed 's/^s.img//')"
+
+# sfdisk's unnamed script form gives the same table in both tools
+# (primary while slots remain, then logical).
+script='label: dos\n,16M,83,*\n,8M,c\n,30M,5\n,8M,82\n,8M,83\n,,83\n'
+mkimg pv.img 64M
+truncate -s 64M ps.raw
+printf "$script" | sfdisk -q ps.raw >/dev/null 2>&1
+ok "load the unnamed form" sh -c "printf '$script' | $VMKIT part load pv.img"
+r=$(as_raw pv.img)
+eq "same layout as sfdisk made" "$(sfdisk -d "$r" | sed 1,5d | sed "s|^$r||")" "$(sfdisk -d ps.raw | sed 1,5d | sed 's/^ps.raw//')"
+sfdisk_ok "unnamed-form table verifies" pv.img
+
+# An MBR replacing a GPT erases the GPT headers.
+mkimg w.img 16M
+ok "gpt first" vmkit part init w.img gpt
+ok "then mbr" vmkit part init w.img mbr
+r=$(as_raw w.img)
+has "sfdisk sees dos" "$(sfdisk -d "$r" 2>&1)" "label: dos"
+eq "no GPT signature left at LBA 1 or the end" "$(od -An -c -j512 -N8 "$r" | tr -d ' ')$(tail -c 512 "$r" | head -c 8 | tr -d '\0')" "\0\0\0\0\0\0\0\0"
+sfdisk_ok "converted disk verifies" w.img
 finish

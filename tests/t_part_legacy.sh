@@ -14,7 +14,7 @@ list=$(vmkit part list bigfile)
 has "geometry line" "$list" "255 heads, 63 sectors/track, 503 cylinders"
 has "cylinder size" "$list" "Units = cylinders of 16065 * 512 = 8225280 bytes"
 has "classic header" "$list" "Boot      Start         End      Blocks   Id  System"
-has "classic row: cylinders 1-503, 4040316 blocks" "$(echo "$list" | grep '^bigfile1')" "1         503     4040316   83  Linux"
+has "classic row: cylinders 1-503, 4040316 blocks" "$(echo "$list" | grep '^bigfile1')" "                 1         503     4040316   83  Linux"
 d=$(sfdisk -d "$r")
 has "sfdisk -d: start 63, 8080632 sectors" "$d" "start=          63, size=     8080632, type=83"
 start=$(echo "$d" | awk '/start=/ {sub(",","",$4); print $4}')

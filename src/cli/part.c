@@ -233,7 +233,7 @@ static void list_text(const struct vk_ptable *t, const char *dev, uint64_t bytes
         for (unsigned i = 0; i < t->n; i++) {
             const struct vk_part *p = &t->p[i];
             snprintf(node, sizeof node, "%s%u", dev, p->number);
-            printf("%-*s %c  %11llu %11llu %11llu%c %3x  %s\n", w, node, p->bootable ? '*' : ' ',
+            printf("%-*s %c   %11llu %11llu %11llu%c %3x  %s\n", w, node, p->bootable ? '*' : ' ',
                    (unsigned long long)(p->start / VK_CYL + 1),
                    (unsigned long long)((p->start + p->size - 1) / VK_CYL + 1),
                    (unsigned long long)(p->size / 2), p->size % 2 ? '+' : ' ', p->mbr_type,

@@ -163,6 +163,32 @@ static int place_ebrs(const struct vk_ptable *t, const struct vk_part *ext, uint
     return 0;
 }
 
+/* An MBR replacing a GPT: erase the GPT headers (LBA 1 and, unless a
+ * partition holds it, the last sector), as sfdisk does, so no tool finds
+ * the old label. */
+static int wipe_gpt(struct vk_blockdev *bd, const struct vk_ptable *t)
+{
+    uint8_t s[512];
+    uint64_t lbas[2] = { 1, t->disk_sectors - 1 };
+    int r;
+
+    for (int i = 0; i < 2; i++) {
+        bool used = false;
+        for (unsigned j = 0; j < t->n; j++)
+            used |= lbas[i] >= t->p[j].start && lbas[i] < t->p[j].start + t->p[j].size;
+        if (used || lbas[i] >= t->disk_sectors)
+            continue;
+        if ((r = vk_bd_pread(bd, s, sizeof s, lbas[i] * VK_SECTOR)) < 0)
+            return r;
+        if (memcmp(s, "EFI PART", 8))
+            continue;
+        memset(s, 0, sizeof s);
+        if ((r = vk_bd_pwrite(bd, s, sizeof s, lbas[i] * VK_SECTOR)) < 0)
+            return r;
+    }
+    return 0;
+}
+
 static int mbr_write(struct vk_blockdev *bd, const struct vk_ptable *t)
 {
     uint8_t s[512];
@@ -204,6 +230,8 @@ static int mbr_write(struct vk_blockdev *bd, const struct vk_ptable *t)
                 goto out;
         }
     }
+    if ((r = wipe_gpt(bd, t)) < 0)
+        goto out;
     if ((r = vk_bd_pread(bd, s, sizeof s, 0)) < 0)
         goto out;
     put32(s + 440, t->disk_sig);
