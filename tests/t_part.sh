@@ -90,6 +90,17 @@ truncate -s 64M back.raw
 ok "sfdisk loads vmkit's dump" sh -c "$VMKIT part dump l.img | sfdisk -q back.raw"
 eq "sfdisk's copy matches" "$(sfdisk -d back.raw | sed 1,5d | sed 's/^back.raw//')" "$(sed 1,5d s.script | sed 's/^s.img//')"
 
+# sfdisk's unnamed script form gives the same table in both tools
+# (primary while slots remain, then logical).
+script='label: dos\n,16M,83,*\n,8M,c\n,30M,5\n,8M,82\n,8M,83\n,,83\n'
+mkimg pv.img 64M
+truncate -s 64M ps.raw
+printf "$script" | sfdisk -q ps.raw >/dev/null 2>&1
+ok "load the unnamed form" sh -c "printf '$script' | $VMKIT part load pv.img"
+r=$(as_raw pv.img)
+eq "same layout as sfdisk made" "$(sfdisk -d "$r" | sed 1,5d | sed "s|^$r||")" "$(sfdisk -d ps.raw | sed 1,5d | sed 's/^ps.raw//')"
+sfdisk_ok "unnamed-form table verifies" pv.img
+
 # An MBR replacing a GPT erases the GPT headers.
 mkimg w.img 16M
 ok "gpt first" vmkit part init w.img gpt

@@ -279,7 +279,12 @@ static int gpt_write(struct vk_blockdev *bd, const struct vk_ptable *t)
             n = t->p[i].number;
     size_t alen = (size_t)n * esz;
     uint64_t asec = (alen + VK_SECTOR - 1) / VK_SECTOR;
+    /* The backup always goes to the last sector; the usable range keeps
+     * the table's last_lba (as sgdisk does) unless the disk shrank below
+     * it.  `part fix` widens it after the disk grew. */
     uint64_t last = nsec - 2 - asec, belba = nsec - 1 - asec;
+    if (t->last_lba && t->last_lba < last)
+        last = t->last_lba;
     if (t->first_lba < 2 + asec || t->first_lba > last)
         return vk_error(-EINVAL, "%s: first usable sector %llu leaves no room for the %u-entry array",
                         bd->name, (unsigned long long)t->first_lba, n);

@@ -179,17 +179,50 @@ uint64_t vk_ptable_usable_end(const struct vk_ptable *t)
     return t->last_lba;
 }
 
-static bool overlap(const struct vk_part *a, const struct vk_part *b)
+#define SECS(p) (unsigned long long)(p)->start, (unsigned long long)((p)->start + (p)->size - 1)
+
+static int cmp_start(const void *a, const void *b)
 {
-    return a->start < b->start + b->size && b->start < a->start + a->size;
+    const struct vk_part *x = *(const struct vk_part *const *)a, *y = *(const struct vk_part *const *)b;
+    return x->start < y->start ? -1 : x->start > y->start;
 }
 
-#define SECS(p) (unsigned long long)(p)->start, (unsigned long long)((p)->start + (p)->size - 1)
+/* Pairwise overlaps in O(n log n): sort each group by start and compare
+ * every partition with the one reaching furthest before it.  Groups: MBR
+ * primary (incl. the extended container) and MBR logical; GPT all. */
+static int check_overlaps(const struct vk_ptable *t, const char *name)
+{
+    const struct vk_part **v = malloc((t->n + 1) * sizeof *v);
+    int r = 0;
+    if (!v)
+        return vk_error(-ENOMEM, "out of memory");
+    for (int logical = 0; logical < 2 && !r; logical++) {
+        unsigned k = 0;
+        for (unsigned i = 0; i < t->n; i++)
+            if (t->p[i].logical == (bool)logical)
+                v[k++] = &t->p[i];
+        qsort(v, k, sizeof *v, cmp_start);
+        const struct vk_part *far = NULL;
+        for (unsigned i = 0; i < k; i++) {
+            if (far && v[i]->start < far->start + far->size) {
+                const struct vk_part *a = v[i]->number > far->number ? v[i] : far, *b = a == far ? v[i] : far;
+                r = vk_error(-EINVAL, "%s: partition %u (sectors %llu-%llu) overlaps partition %u (sectors %llu-%llu)",
+                             name, a->number, SECS(a), b->number, SECS(b));
+                break;
+            }
+            if (!far || v[i]->start + v[i]->size > far->start + far->size)
+                far = v[i];
+        }
+    }
+    free(v);
+    return r;
+}
 
 int vk_ptable_validate(const struct vk_ptable *t, const char *name)
 {
     const struct vk_part *ext = NULL;
     unsigned next_logical = 5;
+    int r;
 
     for (unsigned i = 0; i < t->n; i++) {
         const struct vk_part *p = &t->p[i];
@@ -222,17 +255,9 @@ int vk_ptable_validate(const struct vk_ptable *t, const char *name)
                 ext = p;
             }
         }
-        for (unsigned j = 0; j < i; j++) {
-            const struct vk_part *q = &t->p[j];
-            /* Logical partitions lie inside the extended one by design. */
-            if (p->logical != q->logical && (vk_mbr_is_extended(p->mbr_type) || vk_mbr_is_extended(q->mbr_type)) &&
-                t->label == VK_LABEL_MBR)
-                continue;
-            if (overlap(p, q))
-                return vk_error(-EINVAL, "%s: partition %u (sectors %llu-%llu) overlaps partition %u (sectors %llu-%llu)",
-                                name, p->number, SECS(p), q->number, SECS(q));
-        }
     }
+    if ((r = check_overlaps(t, name)) < 0)
+        return r;
     if (t->label != VK_LABEL_MBR)
         return 0;
     for (unsigned i = 0; i < t->n; i++) {

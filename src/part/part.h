@@ -114,6 +114,7 @@ struct vk_part_req {
     bool exact;          /* script load: no alignment rules */
     const uint8_t *uuid; /* NULL = random */
     uint64_t attrs;
+    bool positional;     /* script load: parsed from the unnamed form */
 };
 /* Add a partition; *number gets its number. */
 int vk_part_add(struct vk_ptable *t, const struct vk_part_req *r, const char *name, unsigned *number);

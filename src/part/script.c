@@ -7,6 +7,7 @@
 #include "part/part.h"
 
 #include "util/err.h"
+#include "util/size.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -141,6 +142,56 @@ static int num(const char *s, uint64_t *v, int line)
     return 0;
 }
 
+/* sfdisk's unnamed form "start, size, type, bootable" (commas or blanks):
+ * empty or '-' means default; sizes may carry a suffix ("+32M" = 32 MiB),
+ * plain numbers are sectors; bootable is '*'. */
+static int positional(char *f, struct vk_part_req *req, int line)
+{
+    char *fld[4] = { 0 };
+    int n = 0;
+    bool commas = strchr(f, ',') != NULL;
+    while (n < 4) {
+        while (!commas && (*f == ' ' || *f == '\t'))
+            f++;
+        fld[n++] = f;
+        size_t l = strcspn(f, commas ? "," : " \t");
+        if (!f[l])
+            break;
+        f[l] = 0;
+        f += l + 1;
+    }
+    req->positional = true;
+    for (int i = 0; i < n; i++) {
+        char *v = trim(fld[i]);
+        if (!*v || !strcmp(v, "-") || (i == 1 && !strcmp(v, "+")))
+            continue;
+        if (i < 2) {
+            uint64_t x;
+            if (*v == '+')
+                v++;
+            if (strspn(v, "0123456789") == strlen(v)) {
+                x = strtoull(v, NULL, 10);
+            } else {
+                int r = vk_parse_size(v, &x);
+                if (r < 0)
+                    return vk_error(r, "script line %d: bad %s '%s'", line, i ? "size" : "start", v);
+                x = (x + VK_SECTOR - 1) / VK_SECTOR;
+            }
+            if (i == 0)
+                req->start = x;
+            else
+                req->size = x;
+        } else if (i == 2) {
+            req->type = v;
+        } else if (!strcmp(v, "*")) {
+            req->bootable = true;
+        } else {
+            return vk_error(-EINVAL, "script line %d: bootable field must be '*' or '-', not '%s'", line, v);
+        }
+    }
+    return 0;
+}
+
 int vk_ptable_load(struct vk_blockdev *bd, FILE *in, const char *name, struct vk_ptable *t)
 {
     char buf[4096];
@@ -227,7 +278,9 @@ int vk_ptable_load(struct vk_blockdev *bd, FILE *in, const char *name, struct vk
         struct vk_part_req req = { .exact = true, .number = number };
         uint8_t uuid[16];
         char *k, *v;
-        while ((k = next_field(&f, &v))) {
+        if (!strchr(f, '=') && (r = positional(f, &req, line)) < 0)
+            goto fail;
+        while (!req.positional && (k = next_field(&f, &v))) {
             if (!strcmp(k, "start") && v) {
                 if ((r = num(v, &req.start, line)) < 0) goto fail;
             } else if (!strcmp(k, "size") && v) {
@@ -251,13 +304,23 @@ int vk_ptable_load(struct vk_blockdev *bd, FILE *in, const char *name, struct vk
                 goto fail;
             }
         }
-        if (!req.start) {
+        if (!req.start)
             req.exact = false;   /* placed by us: align it */
-        }
-        if (t->label == VK_LABEL_MBR && req.type) {
-            /* sfdisk writes the system id in hex without 0x. */
-            struct vk_part tp;
-            if (vk_part_parse_type(t, req.type, &tp) < 0) { r = -EINVAL; goto fail; }
+        /* As sfdisk: with an extended partition present, an unnumbered
+         * partition is primary while a slot and space outside it remain,
+         * logical otherwise (or when it starts inside the extended one). */
+        struct vk_part *ext = vk_ptable_extended(t);
+        if (ext && !number && !req.logical) {
+            struct vk_part tp = { 0 };
+            bool is_ext = req.type && vk_part_parse_type(t, req.type, &tp) == 0 && vk_mbr_is_extended(tp.mbr_type);
+            if (!is_ext && req.start > ext->start && req.start < ext->start + ext->size)
+                req.logical = true;
+            else if (!is_ext && !req.start) {
+                if (vk_part_add(t, &req, name, NULL) == 0)
+                    continue;
+                vk_error_clear();
+                req.logical = true;
+            }
         }
         if ((r = vk_part_add(t, &req, name, NULL)) < 0)
             goto fail;
