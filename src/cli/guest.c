@@ -2,11 +2,14 @@
  * disk for the kernel it would boot and copy it out). */
 #include "cli/cli.h"
 
+#include "boot/guest.h"
 #include "boot/pygrub.h"
+#include "util/size.h"
 #include "util/err.h"
 
 #include <getopt.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 static int guest_pygrub(int argc, char **argv)
@@ -58,7 +61,65 @@ static int guest_pygrub(int argc, char **argv)
 }
 
 
+static void progress(const char *msg, void *ctx)
+{
+    fprintf(stderr, "vmkit: %s\n", msg);
+}
+
+static int guest_build(int argc, char **argv)
+{
+    static const struct option o[] = {
+        { "kernel", required_argument, NULL, 'k' },
+        { "size", required_argument, NULL, 's' },
+        { "format", required_argument, NULL, 'f' },
+        { "hostname", required_argument, NULL, 'n' },
+        { "quiet", no_argument, NULL, 'q' },
+        { "help", no_argument, NULL, 'h' },
+        { 0 },
+    };
+    struct vk_guest_opts g = { .progress = progress };
+    int c;
+    while ((c = getopt_long(argc, argv, "k:s:f:qh", o, NULL)) != -1) {
+        switch (c) {
+        case 'k': g.kernel = optarg; break;
+        case 's':
+            if (vk_parse_size(optarg, &g.size) < 0)
+                return cli_usage("guest build", "bad size '%s'", optarg);
+            break;
+        case 'f':
+            if (strcmp(optarg, "raw") && strcmp(optarg, "qcow2"))
+                return cli_usage("guest build", "format must be raw or qcow2, not '%s'", optarg);
+            g.format = optarg;
+            break;
+        case 'n': g.hostname = optarg; break;
+        case 'q': g.progress = NULL; break;
+        case 'h':
+            printf("usage: vmkit guest build [--kernel DEB|VMLINUZ] [--size SIZE] [-f raw|qcow2]\n"
+                   "                         [--hostname NAME] [-q] OUT\n"
+                   "Make a small bootable Linux disk OUT (MBR, one ext4 partition) from the\n"
+                   "Debian cloud kernel and busybox-static (fetched with apt-get download and\n"
+                   "cached in ~/.cache/vmkit/debs), and OUT.cfg, an xl.cfg that boots it\n"
+                   "(vmkit create OUT.cfg).  The guest prints VMKIT-READY on ttyS0 and gives a\n"
+                   "root shell there.  Default size 256M.\n");
+            return EXIT_OK;
+        default:
+            return cli_usage("guest build", "unknown option");
+        }
+    }
+    if (argc - optind != 1)
+        return cli_usage("guest build", "need OUT, the image to create");
+    g.out = argv[optind];
+    char *kver = NULL;
+    int r = vk_guest_build(&g, &kver);
+    if (r < 0)
+        return cli_fail(r);
+    printf("%s: Linux %s, busybox; boot it with: vmkit create %s.cfg\n", g.out, kver, g.out);
+    free(kver);
+    return EXIT_OK;
+}
+
 static const struct cli_command guest_cmds[] = {
+    { "build", guest_build, "make a small bootable Linux disk and its xl.cfg" },
     { "pygrub", guest_pygrub, "extract the kernel and initrd a disk boots, as Xen's pygrub" },
     { NULL, NULL, NULL },
 };
