@@ -1,7 +1,797 @@
-/* Placeholder until this command group lands. */
+/* vmkit img: create, info, check, map, convert, resize, compare, rebase,
+ * commit.  Argument parsing and printing only; the work is in
+ * block/blockdev.h and block/imgops.h. */
 #include "cli/cli.h"
+
+#include "block/blockdev.h"
+#include "block/imgops.h"
+#include "part/target.h"
+#include "util/err.h"
+#include "util/progress.h"
+#include "util/size.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static const char *human(uint64_t n, char *buf, size_t len)
+{
+    return vk_human_size(n, buf, len);
+}
+
+static int bad_opt(const char *cmd)
+{
+    return cli_usage(cmd, "unrecognised option");
+}
+
+/* -o key=value,... into opts.  Returns 0 or EXIT_USAGE after printing. */
+static int parse_create_opts(const char *cmd, char *s, struct vk_create_opts *o)
+{
+    for (char *save = NULL, *kv = strtok_r(s, ",", &save); kv; kv = strtok_r(NULL, ",", &save)) {
+        char *v = strchr(kv, '=');
+        uint64_t n;
+        if (!v)
+            return cli_usage(cmd, "-o %s: expected key=value", kv);
+        *v++ = 0;
+        if (!strcmp(kv, "cluster_size")) {
+            if (vk_parse_size(v, &n) < 0 || n < 512 || n > (2u << 20) || (n & (n - 1)))
+                return cli_usage(cmd, "cluster_size=%s: must be a power of two from 512 to 2M", v);
+            o->cluster_size = (uint32_t)n;
+        } else if (!strcmp(kv, "compat")) {
+            if (!strcmp(v, "0.10") || !strcmp(v, "v2"))
+                o->version = 2;
+            else if (!strcmp(v, "1.1") || !strcmp(v, "v3"))
+                o->version = 3;
+            else
+                return cli_usage(cmd, "compat=%s: expected 0.10 or 1.1", v);
+        } else if (!strcmp(kv, "lazy_refcounts")) {
+            if (strcmp(v, "on") && strcmp(v, "off"))
+                return cli_usage(cmd, "lazy_refcounts=%s: expected on or off", v);
+            o->lazy_refcounts = !strcmp(v, "on");
+        } else if (!strcmp(kv, "compression_type")) {
+            if (strcmp(v, "zlib") && strcmp(v, "zstd"))
+                return cli_usage(cmd, "compression_type=%s: expected zlib or zstd", v);
+            o->compression = v;
+        } else if (!strcmp(kv, "refcount_bits")) {
+            char *end;
+            unsigned long b = strtoul(v, &end, 10);
+            if (*end || !b || b > 64 || (b & (b - 1)))
+                return cli_usage(cmd, "refcount_bits=%s: expected a power of two up to 64", v);
+            o->refcount_bits = (int)b;
+        } else if (!strcmp(kv, "backing_file")) {
+            o->backing_file = v;
+        } else if (!strcmp(kv, "backing_fmt")) {
+            o->backing_format = v;
+        } else if (!strcmp(kv, "preallocation")) {
+            o->prealloc = v;
+        } else {
+            return cli_usage(cmd, "-o %s: unknown option", kv);
+        }
+    }
+    return 0;
+}
+
+static bool known_format(const char *f)
+{
+    return vk_format_by_name(f) != NULL;
+}
+
+/* --- create --- */
+static int img_create(int argc, char **argv)
+{
+    static const struct option lo[] = { { "prealloc", required_argument, NULL, 'P' },
+                                         { "help", no_argument, NULL, 'h' }, { 0 } };
+    struct vk_create_opts o = { 0 };
+    const char *fmt = "raw";
+    int c;
+
+    while ((c = getopt_long(argc, argv, "f:o:b:F:", lo, NULL)) != -1) {
+        switch (c) {
+        case 'f': fmt = optarg; break;
+        case 'P': o.prealloc = optarg; break;
+        case 'b': o.backing_file = optarg; break;
+        case 'F': o.backing_format = optarg; break;
+        case 'o':
+            if (parse_create_opts("img create", optarg, &o))
+                return EXIT_USAGE;
+            break;
+        case 'h':
+            printf("usage: vmkit img create [-f raw|qcow2] [--prealloc off|metadata|falloc|full]\n"
+                   "         [-o cluster_size=N,compat=0.10|1.1,lazy_refcounts=on,\n"
+                   "             compression_type=zlib|zstd,refcount_bits=N]\n"
+                   "         [-b BACKING [-F FMT]] FILE [SIZE]\n"
+                   "Create a disk image.  SIZE like 4G, 3950M or 4141875200; with -b it\n"
+                   "defaults to the backing file's size.  An existing FILE is never\n"
+                   "overwritten.\n");
+            return EXIT_OK;
+        default: return bad_opt("img create");
+        }
+    }
+    if (!known_format(fmt))
+        return cli_usage("img create", "unknown image format '%s' (raw, qcow2)", fmt);
+    if (o.backing_format && !known_format(o.backing_format))
+        return cli_usage("img create", "unknown backing format '%s'", o.backing_format);
+    if (argc - optind < 1 || argc - optind > 2)
+        return cli_usage("img create", "expected FILE [SIZE]");
+    const char *file = argv[optind];
+    if (argc - optind == 2) {
+        if (vk_parse_size(argv[optind + 1], &o.size) < 0)
+            return cli_usage("img create", "%s", vk_errmsg());
+    } else if (!o.backing_file) {
+        return cli_usage("img create", "SIZE is needed without a backing file");
+    }
+    if (o.backing_file) {
+        /* Check the backing file exists, take its size, record its format. */
+        char *bpath = vk_backing_path(file, o.backing_file);
+        struct vk_blockdev *b;
+        if (!bpath)
+            return cli_failf("out of memory");
+        int r = vk_bd_open(bpath, o.backing_format, VK_OPEN_NOLOCK, &b);
+        free(bpath);
+        if (r < 0)
+            return cli_failf("%s: backing file: %s", file, vk_errmsg_for(r));
+        if (argc - optind == 1)
+            o.size = b->size;
+        if (!o.backing_format)
+            o.backing_format = b->format ? b->format->name : NULL;
+        vk_bd_close(b);
+    }
+    int r = vk_bd_create(file, fmt, &o);
+    if (r < 0)
+        return cli_fail(r);
+    char hb[32];
+    printf("Formatting '%s', fmt=%s size=%llu (%s)\n", file, fmt,
+           (unsigned long long)o.size, human(o.size, hb, sizeof hb));
+    return EXIT_OK;
+}
+
+/* --- info --- */
+static json_t *info_json(struct vk_blockdev *bd, const struct vk_imginfo *in)
+{
+    json_t *j = json_object();
+    json_object_set_new(j, "virtual-size", json_integer((json_int_t)in->virtual_size));
+    json_object_set_new(j, "filename", json_string(bd->name));
+    if (in->cluster_size)
+        json_object_set_new(j, "cluster-size", json_integer(in->cluster_size));
+    json_object_set_new(j, "format", json_string(in->format));
+    json_object_set_new(j, "actual-size", json_integer((json_int_t)in->disk_size));
+    if (in->backing_file) {
+        char *full = vk_backing_path(bd->name, in->backing_file);
+        json_object_set_new(j, "backing-filename", json_string(in->backing_file));
+        if (full)
+            json_object_set_new(j, "full-backing-filename", json_string(full));
+        free(full);
+        if (in->backing_format)
+            json_object_set_new(j, "backing-filename-format", json_string(in->backing_format));
+    }
+    if (in->version) {
+        json_t *d = json_object(), *fs = json_object();
+        json_object_set_new(d, "compat", json_string(in->version >= 3 ? "1.1" : "0.10"));
+        if (in->version >= 3) {
+            json_object_set_new(d, "compression-type",
+                                json_string(in->compression ? in->compression : "zlib"));
+            json_object_set_new(d, "lazy-refcounts", json_boolean(in->lazy_refcounts));
+            json_object_set_new(d, "corrupt", json_boolean(in->corrupt));
+            json_object_set_new(d, "extended-l2", json_boolean(in->extended_l2));
+        }
+        json_object_set_new(d, "refcount-bits", json_integer(in->refcount_bits ? in->refcount_bits : 16));
+        json_object_set_new(fs, "type", json_string(in->format));
+        json_object_set_new(fs, "data", d);
+        json_object_set_new(j, "format-specific", fs);
+        json_object_set_new(j, "dirty-flag", json_boolean(in->dirty));
+    }
+    return j;
+}
+
+static void info_print(struct vk_blockdev *bd, const struct vk_imginfo *in)
+{
+    char hb[32];
+    printf("image: %s\n", bd->name);
+    printf("file format: %s\n", in->format);
+    printf("virtual size: %s (%llu bytes)\n", human(in->virtual_size, hb, sizeof hb),
+           (unsigned long long)in->virtual_size);
+    printf("disk size: %s\n", human(in->disk_size, hb, sizeof hb));
+    if (in->cluster_size)
+        printf("cluster_size: %u\n", in->cluster_size);
+    if (in->backing_file) {
+        char *full = vk_backing_path(bd->name, in->backing_file);
+        if (full && strcmp(full, in->backing_file))
+            printf("backing file: %s (actual path: %s)\n", in->backing_file, full);
+        else
+            printf("backing file: %s\n", in->backing_file);
+        free(full);
+        if (in->backing_format)
+            printf("backing file format: %s\n", in->backing_format);
+    }
+    if (in->version) {
+        printf("Format specific information:\n");
+        printf("    compat: %s\n", in->version >= 3 ? "1.1" : "0.10");
+        if (in->version >= 3) {
+            printf("    compression type: %s\n", in->compression ? in->compression : "zlib");
+            printf("    lazy refcounts: %s\n", in->lazy_refcounts ? "true" : "false");
+        }
+        printf("    refcount bits: %d\n", in->refcount_bits ? in->refcount_bits : 16);
+        if (in->version >= 3) {
+            printf("    corrupt: %s\n", in->corrupt ? "true" : "false");
+            printf("    extended l2: %s\n", in->extended_l2 ? "true" : "false");
+        }
+        printf("    dirty: %s\n", in->dirty ? "true" : "false");
+    }
+}
+
+/* A partition spec (disk.img:1): its size and where it starts. */
+static int info_partition(const struct vk_target *t, const char *fmt, bool json)
+{
+    struct vk_blockdev *bd;
+    uint64_t off, len;
+    int r = vk_bd_open(t->file, fmt, 0, &bd);
+    if (r < 0)
+        return cli_fail(r);
+    r = vk_part_locate(bd, t->part, &off, &len);
+    vk_bd_close(bd);
+    if (r < 0)
+        return cli_fail(r);
+    if (json) {
+        json_t *j = json_object();
+        json_object_set_new(j, "filename", json_string(t->file));
+        json_object_set_new(j, "partition", json_integer(t->part));
+        json_object_set_new(j, "offset", json_integer((json_int_t)off));
+        json_object_set_new(j, "virtual-size", json_integer((json_int_t)len));
+        return cli_print_json(j);
+    }
+    char hb[32];
+    printf("image: %s:%u\npartition: %u of %s\n", t->file, t->part, t->part, t->file);
+    printf("virtual size: %s (%llu bytes)\n", human(len, hb, sizeof hb), (unsigned long long)len);
+    printf("offset: %llu bytes (sector %llu)\n", (unsigned long long)off,
+           (unsigned long long)(off / 512));
+    return EXIT_OK;
+}
+
+static int img_info(int argc, char **argv)
+{
+    static const struct option lo[] = { { "json", no_argument, NULL, 'j' },
+                                        { "output", required_argument, NULL, 'O' },
+                                        { "backing-chain", no_argument, NULL, 'B' },
+                                        { "help", no_argument, NULL, 'h' }, { 0 } };
+    const char *fmt = NULL;
+    bool json = false, chain = false;
+    int c, r;
+
+    while ((c = getopt_long(argc, argv, "f:", lo, NULL)) != -1) {
+        switch (c) {
+        case 'f': fmt = optarg; break;
+        case 'j': json = true; break;
+        case 'O':
+            if (strcmp(optarg, "json") && strcmp(optarg, "human"))
+                return cli_usage("img info", "--output=%s: expected json or human", optarg);
+            json = !strcmp(optarg, "json");
+            break;
+        case 'B': chain = true; break;
+        case 'h':
+            printf("usage: vmkit img info [--json] [--backing-chain] [-f FMT] FILE|FILE:N\n"
+                   "Show an image's format, sizes, cluster size, backing file and flags;\n"
+                   "--backing-chain shows every image of the chain (JSON: an array).\n"
+                   "FILE:N shows partition N's size and byte offset in the disk.\n");
+            return EXIT_OK;
+        default: return bad_opt("img info");
+        }
+    }
+    if (argc - optind != 1)
+        return cli_usage("img info", "expected one FILE");
+    if (fmt && !known_format(fmt))
+        return cli_usage("img info", "unknown image format '%s' (raw, qcow2)", fmt);
+    struct stat st;
+    if (stat(argv[optind], &st) < 0) {
+        struct vk_target t;
+        if ((r = vk_target_parse(argv[optind], false, &t)) < 0)
+            return cli_fail(r);
+        if (t.part) {
+            r = info_partition(&t, fmt, json);
+            vk_target_free(&t);
+            return r;
+        }
+        vk_target_free(&t);
+    }
+    struct vk_blockdev *bd;
+    if ((r = vk_bd_open(argv[optind], fmt, VK_OPEN_NOLOCK | (chain ? 0 : VK_OPEN_NOBACKING), &bd)) < 0)
+        return cli_fail(r);
+    json_t *arr = json_array();
+    for (struct vk_blockdev *b = bd; b; b = chain ? b->backing : NULL) {
+        struct vk_imginfo in;
+        if ((r = vk_bd_info(b, &in)) < 0)
+            break;
+        if (json)
+            json_array_append_new(arr, info_json(b, &in));
+        else {
+            if (b != bd)
+                printf("\n");
+            info_print(b, &in);
+        }
+    }
+    vk_bd_close(bd);
+    if (r < 0) {
+        json_decref(arr);
+        return cli_fail(r);
+    }
+    if (!json) {
+        json_decref(arr);
+        return EXIT_OK;
+    }
+    if (chain)
+        return cli_print_json(arr);
+    json_t *one = json_incref(json_array_get(arr, 0));
+    json_decref(arr);
+    return cli_print_json(one);
+}
+
+/* --- check --- */
+static int img_check(int argc, char **argv)
+{
+    static const struct option lo[] = { { "json", no_argument, NULL, 'j' },
+                                        { "output", required_argument, NULL, 'O' },
+                                        { "repair", required_argument, NULL, 'r' },
+                                        { "help", no_argument, NULL, 'h' }, { 0 } };
+    const char *fmt = NULL;
+    bool json = false;
+    int repair = 0, c, r;
+
+    while ((c = getopt_long(argc, argv, "f:r:", lo, NULL)) != -1) {
+        switch (c) {
+        case 'f': fmt = optarg; break;
+        case 'j': json = true; break;
+        case 'O': json = !strcmp(optarg, "json"); break;
+        case 'r':
+            if (!strcmp(optarg, "leaks"))
+                repair = VK_REPAIR_LEAKS;
+            else if (!strcmp(optarg, "all"))
+                repair = VK_REPAIR_ALL;
+            else
+                return cli_usage("img check", "--repair %s: expected leaks or all", optarg);
+            break;
+        case 'h':
+            printf("usage: vmkit img check [--repair leaks|all] [--json] [-f FMT] FILE\n"
+                   "Check an image's metadata (qcow2 refcounts and tables).\n"
+                   "Exit status, as qemu-img check: 0 no errors, 1 the check could not\n"
+                   "be completed (or usage: 2 with a usage message), 2 corruptions\n"
+                   "were found, 3 only leaked clusters were found.\n");
+            return EXIT_OK;
+        default: return bad_opt("img check");
+        }
+    }
+    if (argc - optind != 1)
+        return cli_usage("img check", "expected one FILE");
+    if (fmt && !known_format(fmt))
+        return cli_usage("img check", "unknown image format '%s' (raw, qcow2)", fmt);
+    const char *file = argv[optind];
+    struct vk_blockdev *bd;
+    struct vk_check_report rep;
+    int flags = VK_OPEN_CHECK | VK_OPEN_NOBACKING | (repair ? VK_OPEN_RDWR : 0);
+    if ((r = vk_bd_open(file, fmt, flags, &bd)) < 0)
+        return cli_fail(r);
+    const char *fname = bd->format ? bd->format->name : "raw";
+    r = vk_bd_check(bd, &rep, repair);
+    int cl = vk_bd_close(bd);
+    if (r < 0)
+        return cli_fail(r);
+    if (cl < 0)
+        return cli_fail(cl);
+    if (json) {
+        json_t *j = json_object();
+        json_object_set_new(j, "image-end-offset", json_integer((json_int_t)rep.image_end_offset));
+        json_object_set_new(j, "total-clusters", json_integer((json_int_t)rep.total_clusters));
+        json_object_set_new(j, "check-errors", json_integer((json_int_t)rep.check_errors));
+        json_object_set_new(j, "allocated-clusters", json_integer((json_int_t)rep.allocated_clusters));
+        json_object_set_new(j, "filename", json_string(file));
+        json_object_set_new(j, "format", json_string(fname));
+        json_object_set_new(j, "fragmented-clusters", json_integer((json_int_t)rep.fragmented_clusters));
+        json_object_set_new(j, "compressed-clusters", json_integer((json_int_t)rep.compressed_clusters));
+        json_object_set_new(j, "leaks", json_integer((json_int_t)rep.leaks));
+        json_object_set_new(j, "leaks-fixed", json_integer((json_int_t)rep.leaks_fixed));
+        json_object_set_new(j, "corruptions", json_integer((json_int_t)rep.corruptions));
+        json_object_set_new(j, "corruptions-fixed", json_integer((json_int_t)rep.corruptions_fixed));
+        cli_print_json(j);
+    } else {
+        if (rep.leaks_fixed || rep.corruptions_fixed)
+            printf("The following inconsistencies were found and repaired:\n\n"
+                   "    %llu leaked clusters\n    %llu corruptions\n\n"
+                   "Double checking the fixed image now...\n",
+                   (unsigned long long)rep.leaks_fixed, (unsigned long long)rep.corruptions_fixed);
+        if (rep.corruptions)
+            printf("\n%llu errors were found on the image.\n"
+                   "Data may be corrupted, or further writes to the image may corrupt it.\n",
+                   (unsigned long long)rep.corruptions);
+        if (rep.leaks)
+            printf("\n%llu leaked clusters were found on the image.\n"
+                   "This means waste of disk space, but no harm to data.\n",
+                   (unsigned long long)rep.leaks);
+        if (rep.check_errors)
+            printf("\n%llu internal errors have occurred during the check.\n",
+                   (unsigned long long)rep.check_errors);
+        if (!rep.corruptions && !rep.leaks && !rep.check_errors)
+            printf("No errors were found on the image.\n");
+        if (rep.total_clusters) {
+            double t = (double)rep.total_clusters, a = (double)rep.allocated_clusters;
+            printf("%llu/%llu = %.2f%% allocated, %.2f%% fragmented, %.2f%% compressed clusters\n",
+                   (unsigned long long)rep.allocated_clusters, (unsigned long long)rep.total_clusters,
+                   100.0 * a / t, a ? 100.0 * (double)rep.fragmented_clusters / a : 0.0,
+                   a ? 100.0 * (double)rep.compressed_clusters / a : 0.0);
+        }
+        if (rep.image_end_offset)
+            printf("Image end offset: %llu\n", (unsigned long long)rep.image_end_offset);
+    }
+    if (rep.check_errors)
+        return 1;
+    if (rep.corruptions)
+        return 2;
+    if (rep.leaks)
+        return 3;
+    return EXIT_OK;
+}
+
+/* --- map --- */
+struct map_ctx {
+    bool json;
+    json_t *arr;
+};
+
+static int map_one(const struct vk_map_run *run, void *ctx)
+{
+    struct map_ctx *m = ctx;
+    if (m->json) {
+        json_t *j = json_object();
+        json_object_set_new(j, "start", json_integer((json_int_t)run->start));
+        json_object_set_new(j, "length", json_integer((json_int_t)run->length));
+        json_object_set_new(j, "depth", json_integer(run->depth));
+        json_object_set_new(j, "present", json_boolean(run->present));
+        json_object_set_new(j, "zero", json_boolean(run->status & VK_BS_ZERO));
+        json_object_set_new(j, "data", json_boolean(run->status & VK_BS_DATA));
+        json_object_set_new(j, "compressed", json_boolean(run->status & VK_BS_COMPRESSED));
+        if ((run->status & VK_BS_OFFSET_VALID) && !(run->status & VK_BS_COMPRESSED))
+            json_object_set_new(j, "offset", json_integer((json_int_t)run->host_off));
+        return json_array_append_new(m->arr, j) < 0 ? -ENOMEM : 0;
+    }
+    /* Human form, as qemu-img map: only ranges with data in some file. */
+    if ((run->status & VK_BS_DATA) && (run->status & VK_BS_OFFSET_VALID) &&
+        !(run->status & VK_BS_COMPRESSED))
+        printf("%#-16llx%#-16llx%#-16llx%s\n", (unsigned long long)run->start,
+               (unsigned long long)run->length, (unsigned long long)run->host_off, run->file);
+    return 0;
+}
+
+static int img_map(int argc, char **argv)
+{
+    static const struct option lo[] = { { "json", no_argument, NULL, 'j' },
+                                        { "output", required_argument, NULL, 'O' },
+                                        { "help", no_argument, NULL, 'h' }, { 0 } };
+    const char *fmt = NULL;
+    struct map_ctx m = { 0 };
+    int c, r;
+
+    while ((c = getopt_long(argc, argv, "f:", lo, NULL)) != -1) {
+        switch (c) {
+        case 'f': fmt = optarg; break;
+        case 'j': m.json = true; break;
+        case 'O': m.json = !strcmp(optarg, "json"); break;
+        case 'h':
+            printf("usage: vmkit img map [--json] [-f FMT] FILE\n"
+                   "Show which ranges of the disk hold data, read as zeroes or come\n"
+                   "from a backing file, and where they are in the image file.\n");
+            return EXIT_OK;
+        default: return bad_opt("img map");
+        }
+    }
+    if (argc - optind != 1)
+        return cli_usage("img map", "expected one FILE");
+    if (fmt && !known_format(fmt))
+        return cli_usage("img map", "unknown image format '%s' (raw, qcow2)", fmt);
+    struct vk_blockdev *bd;
+    if ((r = vk_open_disk_spec(argv[optind], fmt, VK_OPEN_NOLOCK, &bd)) < 0)
+        return cli_fail(r);
+    if (m.json)
+        m.arr = json_array();
+    else
+        printf("%-16s%-16s%-16s%s\n", "Offset", "Length", "Mapped to", "File");
+    r = vk_img_map(bd, map_one, &m);
+    vk_bd_close(bd);
+    if (r < 0) {
+        json_decref(m.arr);
+        return cli_fail(r);
+    }
+    return m.json ? cli_print_json(m.arr) : EXIT_OK;
+}
+
+/* --- convert --- */
+static int img_convert(int argc, char **argv)
+{
+    static const struct option lo[] = { { "sync", no_argument, NULL, 'S' },
+                                        { "help", no_argument, NULL, 'h' }, { 0 } };
+    struct vk_create_opts o = { 0 };
+    struct vk_copy_opts co = { 0 };
+    const char *sfmt = NULL, *ofmt = "raw";
+    bool progress = false, sync = false;
+    int c, r;
+
+    while ((c = getopt_long(argc, argv, "f:O:co:p", lo, NULL)) != -1) {
+        switch (c) {
+        case 'f': sfmt = optarg; break;
+        case 'O': ofmt = optarg; break;
+        case 'c': co.compress = true; break;
+        case 'p': progress = true; break;
+        case 'S': sync = true; break;
+        case 'o':
+            if (parse_create_opts("img convert", optarg, &o))
+                return EXIT_USAGE;
+            break;
+        case 'h':
+            printf("usage: vmkit img convert [-f FMT] [-O raw|qcow2] [-c] [-o OPTS] [-p] [--sync] SRC DST\n"
+                   "Copy SRC (an image, or a partition as disk.img:N) into a new image DST.\n"
+                   "Holes and all-zero blocks are not written, so raw output stays sparse.\n"
+                   "-c compresses every cluster (qcow2); -o takes the options of\n"
+                   "'img create'; -p draws a progress bar (default: on a terminal).\n"
+                   "Like qemu-img convert, DST is left in the page cache; --sync makes\n"
+                   "it durable (fdatasync) before exiting.\n"
+                   "An existing DST is refused; a DST left half-written by a failure is\n"
+                   "removed.\n");
+            return EXIT_OK;
+        default: return bad_opt("img convert");
+        }
+    }
+    if (argc - optind != 2)
+        return cli_usage("img convert", "expected SRC and DST");
+    if (sfmt && !known_format(sfmt))
+        return cli_usage("img convert", "unknown image format '%s' (raw, qcow2)", sfmt);
+    if (!known_format(ofmt))
+        return cli_usage("img convert", "unknown output format '%s' (raw, qcow2)", ofmt);
+    if (o.backing_file)
+        return cli_usage("img convert", "backing_file is not supported by convert");
+    const char *src = argv[optind], *dst = argv[optind + 1];
+    struct stat st;
+    if (lstat(dst, &st) == 0)
+        return cli_failf("%s: file exists (convert never overwrites; remove it first)", dst);
+
+    struct vk_blockdev *in, *out;
+    if ((r = vk_open_disk_spec(src, sfmt, 0, &in)) < 0)
+        return cli_fail(r);
+    o.size = in->size;
+    if ((r = vk_bd_create(dst, ofmt, &o)) < 0) {
+        vk_bd_close(in);
+        return cli_fail(r);
+    }
+    /* The output's format is known: we made it.  Like qemu-img convert
+     * (cache=unsafe) it is not fsynced unless --sync. */
+    if ((r = vk_bd_open(dst, ofmt, VK_OPEN_RDWR | (sync ? 0 : VK_OPEN_NOFLUSH), &out)) < 0) {
+        vk_bd_close(in);
+        unlink(dst);
+        return cli_fail(r);
+    }
+    struct vk_progress pb;
+    vk_progress_init(&pb, STDERR_FILENO, progress);
+    co.progress = vk_progress_update;
+    co.progress_ctx = &pb;
+    r = vk_img_copy(in, out, &co);
+    vk_progress_end(&pb);
+    int c1 = vk_bd_close(out);
+    vk_bd_close(in);
+    if (r == 0)
+        r = c1;
+    if (r < 0) {
+        int e = cli_fail(r);
+        unlink(dst);
+        return e;
+    }
+    return EXIT_OK;
+}
+
+/* --- resize --- */
+static int img_resize(int argc, char **argv)
+{
+    static const struct option lo[] = { { "shrink", no_argument, NULL, 's' },
+                                        { "help", no_argument, NULL, 'h' }, { 0 } };
+    const char *fmt = NULL, *sizearg = NULL;
+    bool shrink = false;
+    int c, r;
+
+    /* "-1G" as the last argument is a size, not an option. */
+    if (argc >= 3 && argv[argc - 1][0] == '-' && argv[argc - 1][1] >= '0' && argv[argc - 1][1] <= '9')
+        sizearg = argv[--argc];
+    while ((c = getopt_long(argc, argv, "f:", lo, NULL)) != -1) {
+        switch (c) {
+        case 'f': fmt = optarg; break;
+        case 's': shrink = true; break;
+        case 'h':
+            printf("usage: vmkit img resize [-f FMT] [--shrink] FILE [+|-]SIZE\n"
+                   "Set the virtual size to SIZE, or grow/shrink it by SIZE.  Shrinking\n"
+                   "over allocated data needs --shrink (the data past the end is lost).\n");
+            return EXIT_OK;
+        default: return bad_opt("img resize");
+        }
+    }
+    if (argc - optind != (sizearg ? 1 : 2))
+        return cli_usage("img resize", "expected FILE and SIZE");
+    if (fmt && !known_format(fmt))
+        return cli_usage("img resize", "unknown image format '%s' (raw, qcow2)", fmt);
+    const char *file = argv[optind];
+    if (!sizearg)
+        sizearg = argv[optind + 1];
+    int sign = 0;
+    if (*sizearg == '+' || *sizearg == '-')
+        sign = *sizearg++ == '+' ? 1 : -1;
+    uint64_t n;
+    if (vk_parse_size(sizearg, &n) < 0)
+        return cli_usage("img resize", "%s", vk_errmsg());
+
+    struct vk_blockdev *bd;
+    if ((r = vk_bd_open(file, fmt, VK_OPEN_RDWR | VK_OPEN_NOBACKING, &bd)) < 0)
+        return cli_fail(r);
+    uint64_t size = n, cur = bd->size;
+    if (sign > 0)
+        size = cur + n;
+    if (sign < 0) {
+        if (n > cur) {
+            vk_bd_close(bd);
+            return cli_failf("%s: cannot shrink %llu bytes by %llu bytes", file,
+                             (unsigned long long)cur, (unsigned long long)n);
+        }
+        size = cur - n;
+    }
+    if (sign > 0 && size < n) {
+        vk_bd_close(bd);
+        return cli_failf("%s: size overflows", file);
+    }
+    r = vk_bd_truncate(bd, size, shrink);
+    int cl = vk_bd_close(bd);
+    if (r < 0)
+        return cli_fail(r);
+    if (cl < 0)
+        return cli_fail(cl);
+    printf("Image resized.\n");
+    return EXIT_OK;
+}
+
+/* --- compare --- */
+static int img_compare(int argc, char **argv)
+{
+    static const struct option lo[] = { { "help", no_argument, NULL, 'h' }, { 0 } };
+    const char *fa = NULL, *fb = NULL;
+    int c, r;
+
+    while ((c = getopt_long(argc, argv, "f:F:", lo, NULL)) != -1) {
+        switch (c) {
+        case 'f': fa = optarg; break;
+        case 'F': fb = optarg; break;
+        case 'h':
+            printf("usage: vmkit img compare [-f FMT] [-F FMT] A B\n"
+                   "Compare what a guest sees in A and B (a longer image must be zero\n"
+                   "past the end of the shorter).  Exit status as qemu-img compare:\n"
+                   "0 identical, 1 different (prints the offset of the first differing\n"
+                   "512-byte sector, as qemu-img does), 2 error or usage error.\n");
+            return EXIT_OK;
+        default: bad_opt("img compare"); return 2;
+        }
+    }
+    if (argc - optind != 2)
+        return cli_usage("img compare", "expected two images");
+    if ((fa && !known_format(fa)) || (fb && !known_format(fb)))
+        return cli_usage("img compare", "unknown image format '%s' (raw, qcow2)",
+                         fa && !known_format(fa) ? fa : fb);
+    struct vk_blockdev *a, *b;
+    if ((r = vk_open_disk_spec(argv[optind], fa, 0, &a)) < 0) {
+        cli_fail(r);
+        return 2;
+    }
+    if ((r = vk_open_disk_spec(argv[optind + 1], fb ? fb : fa, 0, &b)) < 0) {
+        vk_bd_close(a);
+        cli_fail(r);
+        return 2;
+    }
+    uint64_t at = 0;
+    bool size_differs = a->size != b->size;
+    r = vk_img_compare(a, b, &at);
+    vk_bd_close(a);
+    vk_bd_close(b);
+    if (r < 0) {
+        cli_fail(r);
+        return 2;
+    }
+    if (size_differs)
+        printf("Warning: Image size mismatch!\n");
+    if (r == 1) {
+        /* The start of the first differing sector, as qemu-img reports it. */
+        printf("Content mismatch at offset %llu!\n", (unsigned long long)(at / 512 * 512));
+        return 1;
+    }
+    printf("Images are identical.\n");
+    return EXIT_OK;
+}
+
+/* --- rebase --- */
+static int img_rebase(int argc, char **argv)
+{
+    static const struct option lo[] = { { "help", no_argument, NULL, 'h' }, { 0 } };
+    const char *fmt = NULL, *nb = NULL, *nf = NULL;
+    bool unsafe = false;
+    int c, r;
+
+    while ((c = getopt_long(argc, argv, "f:b:F:u", lo, NULL)) != -1) {
+        switch (c) {
+        case 'f': fmt = optarg; break;
+        case 'b': nb = optarg; break;
+        case 'F': nf = optarg; break;
+        case 'u': unsafe = true; break;
+        case 'h':
+            printf("usage: vmkit img rebase [-u] [-f FMT] -b NEWBACKING [-F FMT] FILE\n"
+                   "Make FILE use NEWBACKING (\"\" for none).  Safe mode first copies\n"
+                   "into FILE every range where the old and new backing differ, so the\n"
+                   "guest sees the same disk; -u only rewrites the header.  A relative\n"
+                   "NEWBACKING is relative to FILE's directory.\n");
+            return EXIT_OK;
+        default: return bad_opt("img rebase");
+        }
+    }
+    if (argc - optind != 1 || !nb)
+        return cli_usage("img rebase", "expected -b NEWBACKING and one FILE");
+    if ((fmt && !known_format(fmt)) || (nf && !known_format(nf)))
+        return cli_usage("img rebase", "unknown image format '%s' (raw, qcow2)",
+                         fmt && !known_format(fmt) ? fmt : nf);
+    if ((r = vk_img_rebase(argv[optind], fmt, nb, nf, unsafe)) < 0)
+        return cli_fail(r);
+    return EXIT_OK;
+}
+
+/* --- commit --- */
+static int img_commit(int argc, char **argv)
+{
+    static const struct option lo[] = { { "help", no_argument, NULL, 'h' }, { 0 } };
+    const char *fmt = NULL;
+    bool progress = false;
+    int c, r;
+
+    while ((c = getopt_long(argc, argv, "f:pd", lo, NULL)) != -1) {
+        switch (c) {
+        case 'f': fmt = optarg; break;
+        case 'p': progress = true; break;
+        case 'd': break;   /* the default: FILE is never emptied */
+        case 'h':
+            printf("usage: vmkit img commit [-f FMT] [-p] FILE\n"
+                   "Write everything FILE holds itself into its backing file.  FILE is\n"
+                   "left unchanged (like qemu-img commit -d), so it still shows the same\n"
+                   "disk; delete or recreate it if it is no longer wanted.\n");
+            return EXIT_OK;
+        default: return bad_opt("img commit");
+        }
+    }
+    if (argc - optind != 1)
+        return cli_usage("img commit", "expected one FILE");
+    if (fmt && !known_format(fmt))
+        return cli_usage("img commit", "unknown image format '%s' (raw, qcow2)", fmt);
+    struct vk_progress pb;
+    vk_progress_init(&pb, STDERR_FILENO, progress);
+    r = vk_img_commit(argv[optind], fmt, vk_progress_update, &pb);
+    vk_progress_end(&pb);
+    if (r < 0)
+        return cli_fail(r);
+    printf("Image committed.\n");
+    return EXIT_OK;
+}
+
+static const struct cli_command img_commands[] = {
+    { "create",  img_create,  "create an image (raw, qcow2)" },
+    { "info",    img_info,    "show format, sizes, backing chain (or a partition's place)" },
+    { "check",   img_check,   "check (and repair) an image's metadata" },
+    { "map",     img_map,     "show allocated, zero and backing ranges" },
+    { "convert", img_convert, "copy an image into a new one (sparse, optionally compressed)" },
+    { "resize",  img_resize,  "grow or shrink an image" },
+    { "compare", img_compare, "compare what a guest sees in two images" },
+    { "rebase",  img_rebase,  "change an image's backing file" },
+    { "commit",  img_commit,  "write an overlay's data into its backing file" },
+    { NULL, NULL, NULL },
+};
 
 int cmd_img(int argc, char **argv)
 {
-    return cli_failf("%s: not implemented yet", argv[0]);
+    return cli_dispatch("img", img_commands, argc, argv);
 }

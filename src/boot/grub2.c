@@ -1,0 +1,409 @@
+/* GRUB2 grub.cfg reader.
+ *
+ * The script is tokenized one command at a time as GRUB's shell does
+ * (words, 'single' and "double" quotes, backslash escapes, # comments,
+ * newline or ';' ending a command) with $var / ${var} expanded from the
+ * values `set` gave so far.  Only menuentry/submenu blocks, `set`,
+ * linux/initrd and block structure mean anything; conditions are not
+ * evaluated and every other command is ignored, so nothing is executed. */
+#include "boot/bootcfg.h"
+
+#include "util/err.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define MAXWORDS 256
+#define MAXVARS  256
+#define MAXDEPTH 8
+
+struct var { char *name, *value; };
+
+enum blk { B_SUBMENU, B_ENTRY, B_SKIP };
+
+struct st {
+    const char *p;
+    unsigned line;
+    const char *name;
+    struct var vars[MAXVARS];
+    unsigned nvars;
+    char *w[MAXWORDS];
+    bool bare[MAXWORDS];   /* the word had no quotes: "{" "}" are syntax only then */
+    unsigned nw;
+};
+
+static const char *getvar(struct st *s, const char *n)
+{
+    for (unsigned i = 0; i < s->nvars; i++)
+        if (!strcmp(s->vars[i].name, n))
+            return s->vars[i].value;
+    return "";
+}
+
+static int setvar(struct st *s, const char *n, const char *v)
+{
+    for (unsigned i = 0; i < s->nvars; i++)
+        if (!strcmp(s->vars[i].name, n)) {
+            char *d = strdup(v);
+            if (!d)
+                return -ENOMEM;
+            free(s->vars[i].value);
+            s->vars[i].value = d;
+            return 0;
+        }
+    if (s->nvars >= MAXVARS)
+        return vk_error(-E2BIG, "%s line %u: more than %d variables", s->name, s->line, MAXVARS);
+    s->vars[s->nvars].name = strdup(n);
+    s->vars[s->nvars].value = strdup(v);
+    if (!s->vars[s->nvars].name || !s->vars[s->nvars].value) {
+        free(s->vars[s->nvars].name);
+        free(s->vars[s->nvars].value);
+        return -ENOMEM;
+    }
+    s->nvars++;
+    return 0;
+}
+
+static void free_words(struct st *s)
+{
+    for (unsigned i = 0; i < s->nw; i++)
+        free(s->w[i]);
+    s->nw = 0;
+}
+
+struct buf { char d[VK_BOOTCFG_WORD]; size_t n; };
+
+static int put(struct st *s, struct buf *b, const char *src, size_t len)
+{
+    if (b->n + len >= sizeof b->d)
+        return vk_error(-E2BIG, "%s line %u: word longer than %d bytes", s->name, s->line,
+                        VK_BOOTCFG_WORD);
+    memcpy(b->d + b->n, src, len);
+    b->n += len;
+    return 0;
+}
+
+/* $name or ${name} at s->p (pointing at '$'). */
+static int expand(struct st *s, struct buf *b)
+{
+    const char *p = s->p + 1;
+    char name[128];
+    size_t n = 0;
+    if (*p == '{') {
+        p++;
+        while (*p && *p != '}' && *p != '\n') {
+            if (n + 1 < sizeof name)
+                name[n++] = *p;
+            p++;
+        }
+        if (*p != '}')
+            return vk_error(-EINVAL, "%s line %u: unterminated ${", s->name, s->line);
+        p++;
+    } else if (isalnum((unsigned char)*p) || *p == '_') {
+        while (isalnum((unsigned char)*p) || *p == '_') {
+            if (n + 1 < sizeof name)
+                name[n++] = *p;
+            p++;
+        }
+    } else if (*p == '?' || *p == '@' || *p == '#' || *p == '*') {
+        p++;  /* special parameters: empty here */
+    } else {
+        s->p++;
+        return put(s, b, "$", 1);
+    }
+    name[n] = '\0';
+    s->p = p;
+    const char *v = getvar(s, name);
+    return put(s, b, v, strlen(v));
+}
+
+/* Read the next command's words into s->w.  Returns 1 if a command was
+ * read, 0 at end of input, <0 on error. */
+static int next_command(struct st *s)
+{
+    free_words(s);
+    for (;;) {
+        /* between words */
+        while (*s->p == ' ' || *s->p == '\t' || *s->p == '\r' ||
+               (*s->p == '\\' && s->p[1] == '\n')) {
+            if (*s->p == '\\') {
+                s->p++;
+                s->line++;
+            }
+            s->p++;
+        }
+        if (*s->p == '#') {
+            while (*s->p && *s->p != '\n')
+                s->p++;
+        }
+        if (*s->p == '\0')
+            return s->nw > 0;
+        if (*s->p == '\n' || *s->p == ';') {
+            if (*s->p == '\n')
+                s->line++;
+            s->p++;
+            if (s->nw)
+                return 1;
+            continue;
+        }
+        /* a word */
+        struct buf b;
+        b.n = 0;
+        bool quoted = false;
+        int r = 0;
+        while (*s->p && !strchr(" \t\r\n;", *s->p) && r == 0) {
+            char c = *s->p;
+            if (c == '\'') {
+                quoted = true;
+                const char *e = strchr(s->p + 1, '\'');
+                if (!e)
+                    return vk_error(-EINVAL, "%s line %u: unterminated ' quote", s->name, s->line);
+                for (const char *q = s->p + 1; q < e; q++)
+                    s->line += *q == '\n';
+                r = put(s, &b, s->p + 1, e - s->p - 1);
+                s->p = e + 1;
+            } else if (c == '"') {
+                quoted = true;
+                s->p++;
+                while (*s->p && *s->p != '"' && r == 0) {
+                    if (*s->p == '\\' && s->p[1] && strchr("\"\\$\n", s->p[1])) {
+                        if (s->p[1] != '\n')
+                            r = put(s, &b, s->p + 1, 1);
+                        else
+                            s->line++;
+                        s->p += 2;
+                    } else if (*s->p == '$') {
+                        r = expand(s, &b);
+                    } else {
+                        s->line += *s->p == '\n';
+                        r = put(s, &b, s->p++, 1);
+                    }
+                }
+                if (r == 0 && *s->p != '"')
+                    return vk_error(-EINVAL, "%s line %u: unterminated \" quote", s->name, s->line);
+                s->p++;
+            } else if (c == '\\' && s->p[1]) {
+                if (s->p[1] == '\n')
+                    s->line++;
+                else
+                    r = put(s, &b, s->p + 1, 1);
+                s->p += 2;
+            } else if (c == '$') {
+                r = expand(s, &b);
+            } else {
+                r = put(s, &b, s->p++, 1);
+            }
+        }
+        if (r < 0)
+            return r;
+        if (s->nw >= MAXWORDS)
+            return vk_error(-E2BIG, "%s line %u: more than %d words in a command", s->name,
+                            s->line, MAXWORDS);
+        b.d[b.n] = '\0';
+        if (!(s->w[s->nw] = strdup(b.d)))
+            return -ENOMEM;
+        s->bare[s->nw++] = !quoted;
+    }
+}
+
+static bool is(struct st *s, unsigned i, const char *kw)
+{
+    return i < s->nw && s->bare[i] && !strcmp(s->w[i], kw);
+}
+
+/* (hd0,msdos1) or hd0,gpt2 in $root: the partition number. */
+static int root_part(const char *root)
+{
+    int part = 0;
+    char tmp[160];
+    snprintf(tmp, sizeof tmp, "(%s)", root[0] == '(' ? root + 1 : root);
+    free(vk_bootcfg_devpath(tmp, &part));
+    return part;
+}
+
+int vk_bootcfg_grub2(const char *text, const char *name, struct vk_bootcfg *out)
+{
+    struct st s = { .p = text, .line = 1, .name = name };
+    enum blk stack[MAXDEPTH + 1];
+    char *path[MAXDEPTH + 1] = { 0 };     /* path prefix of each submenu level */
+    char *title[MAXDEPTH + 1] = { 0 };
+    unsigned count[MAXDEPTH + 1] = { 0 }; /* entries seen at each menu level */
+    unsigned depth = 0, mdepth = 0;       /* block depth, menu depth */
+    unsigned skip = 0;                    /* inside a function body */
+    struct vk_boot_entry *cur = NULL;
+    int r;
+
+    while ((r = next_command(&s)) > 0) {
+        r = 0;
+        unsigned w0 = 0;
+        /* keywords that only introduce a command */
+        while (w0 < s.nw && (is(&s, w0, "then") || is(&s, w0, "else") || is(&s, w0, "do")))
+            w0++;
+        if (w0 == s.nw)
+            continue;
+        const char *cmd = s.w[w0];
+        unsigned argc = s.nw - w0;
+        char **argv = s.w + w0;
+        bool opens = s.bare[s.nw - 1] && !strcmp(s.w[s.nw - 1], "{");
+
+        if (is(&s, w0, "}")) {
+            if (!depth) {
+                r = vk_error(-EINVAL, "%s line %u: '}' without a block", name, s.line);
+                break;
+            }
+            enum blk k = stack[--depth];
+            if (k == B_SKIP)
+                skip--;
+            else if (k == B_ENTRY)
+                cur = NULL;
+            else if (k == B_SUBMENU) {
+                free(path[mdepth]);
+                free(title[mdepth]);
+                path[mdepth] = title[mdepth] = NULL;
+                count[mdepth] = 0;
+                mdepth--;
+            }
+            continue;
+        }
+        if (opens) {
+            if (depth >= MAXDEPTH) {
+                r = vk_error(-E2BIG, "%s line %u: blocks nested deeper than %d", name, s.line, MAXDEPTH);
+                break;
+            }
+            bool entry = !strcmp(cmd, "menuentry"), sub = !strcmp(cmd, "submenu");
+            if (skip || cur || (!entry && !sub)) {
+                /* function bodies, blocks inside an entry: read, not used */
+                stack[depth++] = B_SKIP;
+                skip++;
+                continue;
+            }
+            if (argc < 3) {
+                r = vk_error(-EINVAL, "%s line %u: %s without a title", name, s.line, cmd);
+                break;
+            }
+            char p[64 * (MAXDEPTH + 1)];
+            snprintf(p, sizeof p, "%s%s%u", mdepth ? path[mdepth] : "", mdepth ? ">" : "",
+                     count[mdepth]++);
+            char *t = NULL;
+            if ((mdepth && (r = vk_bootcfg_append(&t, title[mdepth])) < 0) ||
+                (r = vk_bootcfg_append(&t, argv[1])) < 0) {
+                free(t);
+                break;
+            }
+            if (mdepth)
+                t[strlen(title[mdepth])] = '>';
+            if (entry) {
+                if (!(cur = vk_bootcfg_add(out, name))) {
+                    free(t);
+                    r = -E2BIG;
+                    break;
+                }
+                cur->title = t;
+                if (!(cur->path = strdup(p)) || !(cur->args = strdup(""))) {
+                    r = -ENOMEM;
+                    break;
+                }
+                stack[depth++] = B_ENTRY;
+            } else {
+                mdepth++;
+                path[mdepth] = strdup(p);
+                title[mdepth] = t;
+                count[mdepth] = 0;
+                stack[depth++] = B_SUBMENU;
+                if (!path[mdepth]) {
+                    r = -ENOMEM;
+                    break;
+                }
+            }
+            continue;
+        }
+        if (skip)
+            continue;
+        if (!strcmp(cmd, "set") && argc >= 2) {
+            char *eq = strchr(argv[1], '=');
+            if (eq) {
+                *eq = '\0';
+                if ((r = setvar(&s, argv[1], eq + 1)) < 0)
+                    break;
+                if (!cur && !strcmp(argv[1], "default")) {
+                    free(out->def);
+                    if (!(out->def = strdup(eq + 1))) {
+                        r = -ENOMEM;
+                        break;
+                    }
+                }
+            }
+            continue;
+        }
+        if (!cur)
+            continue;
+        if ((!strcmp(cmd, "linux") || !strcmp(cmd, "linux16") || !strcmp(cmd, "linuxefi")) &&
+            argc >= 2) {
+            free(cur->kernel);
+            free(cur->args);
+            cur->args = NULL;
+            int part = 0;
+            if (!(cur->kernel = vk_bootcfg_devpath(argv[1], &part))) {
+                r = -ENOMEM;
+                break;
+            }
+            if (argv[1][0] != '(' && *getvar(&s, "root"))
+                part = root_part(getvar(&s, "root"));
+            cur->root_part = part;
+            if (!(cur->args = strdup(""))) {
+                r = -ENOMEM;
+                break;
+            }
+            for (unsigned i = 2; i < argc && r == 0; i++)
+                r = vk_bootcfg_append(&cur->args, argv[i]);
+            if (r < 0)
+                break;
+        } else if ((!strcmp(cmd, "initrd") || !strcmp(cmd, "initrd16") ||
+                    !strcmp(cmd, "initrdefi")) && argc >= 2) {
+            /* GRUB concatenates several initrds (microcode first, then
+             * the initramfs); keep them all, newline-separated, and
+             * pygrub concatenates them the same way. */
+            free(cur->initrd);
+            cur->initrd = NULL;
+            for (unsigned i = 1; i < argc && r == 0; i++) {
+                char *d = vk_bootcfg_devpath(argv[i], NULL);
+                if (!d) {
+                    r = -ENOMEM;
+                    break;
+                }
+                size_t a = cur->initrd ? strlen(cur->initrd) : 0, b = strlen(d);
+                char *n = realloc(cur->initrd, a + b + 2);
+                if (!n) {
+                    free(d);
+                    r = -ENOMEM;
+                    break;
+                }
+                if (a)
+                    n[a++] = '\n';
+                memcpy(n + a, d, b + 1);
+                cur->initrd = n;
+                free(d);
+            }
+            if (r < 0)
+                break;
+        }
+    }
+    if (r == 0 && depth)
+        r = vk_error(-EINVAL, "%s: missing '}' at end of file (%u block%s open)", name, depth,
+                     depth > 1 ? "s" : "");
+    free_words(&s);
+    for (unsigned i = 0; i < s.nvars; i++) {
+        free(s.vars[i].name);
+        free(s.vars[i].value);
+    }
+    for (unsigned i = 0; i <= MAXDEPTH; i++) {
+        free(path[i]);
+        free(title[i]);
+    }
+    if (r == -ENOMEM)
+        vk_error(r, "%s: out of memory", name);
+    return r < 0 ? r : 0;
+}

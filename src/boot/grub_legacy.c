@@ -1,0 +1,114 @@
+/* GRUB legacy menu.lst / grub.conf reader: `default N`, `title`,
+ * `root (hd0,N)`, `kernel PATH ARGS`, `initrd PATH`; every other command
+ * (timeout, splashimage, hiddenmenu, savedefault...) is ignored. */
+#include "boot/bootcfg.h"
+
+#include "util/err.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static char *trim(char *s)
+{
+    while (isspace((unsigned char)*s))
+        s++;
+    char *e = s + strlen(s);
+    while (e > s && isspace((unsigned char)e[-1]))
+        *--e = '\0';
+    return s;
+}
+
+int vk_bootcfg_grub_legacy(const char *text, const char *name, struct vk_bootcfg *out)
+{
+    char *copy = strdup(text);
+    if (!copy)
+        return vk_error(-ENOMEM, "%s: out of memory", name);
+    struct vk_boot_entry *cur = NULL;
+    int root = 0, r = 0;
+    unsigned line = 0;
+    char *save = NULL;
+    for (char *l = copy; l && r == 0; l = save) {
+        save = strchr(l, '\n');
+        if (save)
+            *save++ = '\0';
+        line++;
+        l = trim(l);
+        if (!*l || *l == '#')
+            continue;
+        /* keyword, then '=' or blanks, then the rest */
+        char *rest = l;
+        while (*rest && !isspace((unsigned char)*rest) && *rest != '=')
+            rest++;
+        if (*rest)
+            *rest++ = '\0';
+        rest = trim(rest);
+        for (char *k = l; *k; k++)
+            *k = (char)tolower((unsigned char)*k);
+
+        if (!strcmp(l, "default")) {
+            free(out->def);
+            /* "saved" and anything non-numeric: the first entry */
+            out->def = strdup(isdigit((unsigned char)*rest) ? rest : "0");
+            if (!out->def)
+                r = -ENOMEM;
+        } else if (!strcmp(l, "title")) {
+            if (!(cur = vk_bootcfg_add(out, name))) {
+                r = -E2BIG;
+                break;
+            }
+            char idx[16];
+            snprintf(idx, sizeof idx, "%u", out->n - 1);
+            cur->title = strdup(rest);
+            cur->path = strdup(idx);
+            cur->args = strdup("");
+            cur->root_part = root;
+            if (!cur->title || !cur->path || !cur->args)
+                r = -ENOMEM;
+        } else if (!strcmp(l, "root")) {
+            int part = 0;
+            char *d = vk_bootcfg_devpath(rest, &part);
+            free(d);
+            /* legacy numbering is 0-based: (hd0,0) is the first partition */
+            if (rest[0] == '(' && strchr(rest, ','))
+                part++;
+            else
+                part = 0;
+            if (cur)
+                cur->root_part = part;
+            else
+                root = part;
+        } else if (!cur) {
+            continue;
+        } else if (!strcmp(l, "kernel") && *rest) {
+            char *args = rest;
+            while (*args && !isspace((unsigned char)*args))
+                args++;
+            if (*args)
+                *args++ = '\0';
+            int part = -1;
+            free(cur->kernel);
+            free(cur->args);
+            cur->kernel = vk_bootcfg_devpath(rest, &part);
+            cur->args = strdup(trim(args));
+            if (part >= 0)
+                cur->root_part = part + 1;
+            if (!cur->kernel || !cur->args)
+                r = -ENOMEM;
+        } else if (!strcmp(l, "initrd") && *rest) {
+            char *sp = rest;
+            while (*sp && !isspace((unsigned char)*sp))
+                sp++;
+            *sp = '\0';
+            free(cur->initrd);
+            if (!(cur->initrd = vk_bootcfg_devpath(rest, NULL)))
+                r = -ENOMEM;
+        }
+    }
+    free(copy);
+    if (r == -ENOMEM)
+        return vk_error(r, "%s: out of memory", name);
+    return r;
+}
