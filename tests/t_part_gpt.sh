@@ -27,7 +27,12 @@ u3=$(sgdisk -i 3 "$r" | awk '/unique GUID/ {print $4}')
 [ -n "$u1" ] && [ "$u1" != "$u3" ]; eq "unique GUIDs differ" $? 0
 ok "rename" vmkit part set g.img 6 --name rootfs
 ok "retype" vmkit part set g.img 4 --type linux
-fails_with "boot flag is MBR only" 1 "MBR tables only" vmkit part set g.img 4 --bootable on
+ok "boot flag on GPT" vmkit part set g.img 4 --bootable on
+r=$(as_raw g.img)
+eq "is the LegacyBIOSBootable attribute (sgdisk)" "$(sgdisk -A 4:get:2 "$r")" "4:2:1"
+ok "boot flag off" vmkit part set g.img 4 --bootable off
+r=$(as_raw g.img)
+eq "attribute cleared (sgdisk)" "$(sgdisk -A 4:get:2 "$r")" "4:2:0"
 ok "delete 3" vmkit part del g.img 3
 ok "resize 4 max" vmkit part resize g.img 4 max
 sgdisk_ok "after edits, sgdisk -v" g.img

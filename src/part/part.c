@@ -450,8 +450,13 @@ int vk_part_add(struct vk_ptable *t, const struct vk_part_req *r, const char *na
     if (!r->exact && (rc = vk_part_check_align(t, &p, name)) < 0)
         return rc;
 
-    p.bootable = r->bootable;
     p.attrs = r->attrs;
+    if (t->label == VK_LABEL_GPT) {
+        if (r->bootable)
+            p.attrs |= VK_GPT_ATTR_BIOS_BOOTABLE;
+    } else {
+        p.bootable = r->bootable;
+    }
     if (r->name) {
         if (t->label != VK_LABEL_GPT)
             return vk_error(-EINVAL, "%s: partition names exist on GPT tables only", name);
