@@ -86,7 +86,7 @@ fi
 
 # Grow the image: backup header must move to the new end.
 cp g.img grow.img
-if [ "$FMT" = qcow2 ]; then qemu-img resize -q grow.img 128M; else truncate -s 128M grow.img; fi
+ok "vmkit img resize to 128M" vmkit img resize grow.img 128M
 fails_with "verify sees the misplaced backup" 1 "not at the end of the disk" vmkit part verify grow.img
 ok "part fix" vmkit part fix grow.img
 ok "verify clean after fix" vmkit part verify grow.img

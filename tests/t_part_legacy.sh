@@ -6,7 +6,7 @@
 cd "$T" || exit 1
 
 # The seed: a 3950M file is 503 cylinders of 8225280 bytes.
-if vmkit img create bigfile 3950M >/dev/null 2>&1 && [ "$FMT" = raw ]; then :; else mkimg bigfile 3950M; fi
+ok "vmkit img create bigfile 3950M" vmkit img create -f "$FMT" bigfile 3950M
 eq "3950M is 4141875200 bytes" "$(vmkit part init bigfile mbr --legacy-chs >/dev/null; qemu-img info --output=json bigfile | python3 -c 'import json,sys; print(json.load(sys.stdin)["virtual-size"])')" 4141875200
 eq "one Linux partition over the whole disk" "$(vmkit part add bigfile --type linux)" 1
 r=$(as_raw bigfile)

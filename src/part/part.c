@@ -533,6 +533,10 @@ int vk_part_resize(struct vk_ptable *t, unsigned n, uint64_t size, const char *n
         uint64_t end = gend + 1;
         if (t->label == VK_LABEL_MBR && t->legacy_chs)
             end = end / VK_CYL * VK_CYL;
+        else if (end / VK_ALIGN * VK_ALIGN > np.start)
+            end = end / VK_ALIGN * VK_ALIGN;   /* as `add --size rest` */
+        if (end <= np.start)
+            return vk_error(-ENOSPC, "%s: no room to grow partition %u", name, n);
         np.size = end - np.start;
     } else {
         np.size = size;
