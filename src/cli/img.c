@@ -12,6 +12,7 @@
 
 #include <errno.h>
 #include <getopt.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -505,6 +506,17 @@ static int img_map(int argc, char **argv)
 }
 
 /* --- convert --- */
+/* The output convert created, removed if the user interrupts it. */
+static const char *volatile convert_dst;
+
+static void convert_interrupted(int sig)
+{
+    if (convert_dst)
+        unlink(convert_dst);
+    signal(sig, SIG_DFL);
+    raise(sig);
+}
+
 static int img_convert(int argc, char **argv)
 {
     static const struct option lo[] = { { "sync", no_argument, NULL, 'S' },
@@ -572,9 +584,17 @@ static int img_convert(int argc, char **argv)
     vk_progress_init(&pb, STDERR_FILENO, progress);
     co.progress = vk_progress_update;
     co.progress_ctx = &pb;
+    convert_dst = dst;
+    signal(SIGINT, convert_interrupted);
+    signal(SIGTERM, convert_interrupted);
+    signal(SIGHUP, convert_interrupted);
     r = vk_img_copy(in, out, &co);
     vk_progress_end(&pb);
     int c1 = vk_bd_close(out);
+    signal(SIGINT, SIG_DFL);
+    signal(SIGTERM, SIG_DFL);
+    signal(SIGHUP, SIG_DFL);
+    convert_dst = NULL;
     vk_bd_close(in);
     if (r == 0)
         r = c1;
