@@ -430,12 +430,9 @@ int vk_part_add(struct vk_ptable *t, const struct vk_part_req *r, const char *na
                 end = gend + 1;
             p.size = end - p.start;
         }
-        if (p.start + p.size - 1 > gend) {
-            p.number = p.number;
-            rc = vk_error(-ENOSPC, "%s: partition %u (sectors %llu-%llu) does not fit: the free space ends at sector %llu",
-                          name, p.number, SECS(&p), (unsigned long long)gend);
-            return rc;
-        }
+        if (p.start + p.size - 1 > gend)
+            return vk_error(-ENOSPC, "%s: partition %u (sectors %llu-%llu) does not fit: the free space ends at sector %llu",
+                            name, p.number, SECS(&p), (unsigned long long)gend);
     } else {
         uint64_t end = gend + 1;
         if (t->label == VK_LABEL_MBR && t->legacy_chs && !r->exact)
@@ -470,9 +467,7 @@ int vk_part_add(struct vk_ptable *t, const struct vk_part_req *r, const char *na
         else
             vk_guid_random(p.uuid);
     }
-    if (p.logical && !r->number) {
-        /* Logical numbers follow chain order; a new one goes last. */
-    }
+    /* Logical numbers follow chain order: a new one goes last. */
     struct vk_ptable nt = *t;
     nt.p = malloc((t->n + 1) * sizeof *nt.p);
     if (!nt.p)
