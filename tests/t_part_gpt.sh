@@ -99,4 +99,18 @@ sgdisk_ok "sgdisk -v after fix" grow.img
 has "last usable sector moved" "$(vmkit part dump grow.img)" "last-lba: 262110"
 eq "partition added in the new space" "$(vmkit part add grow.img --start 131072 --size 32M)" 3
 sgdisk_ok "sgdisk -v after adding" grow.img
+
+# Beyond 2 TiB: GPT's protective MBR caps at 0xffffffff; an MBR uses the
+# first 2 TiB only and refuses anything past it.
+truncate -s 3T big.raw
+ok "gpt on 3 TiB" vmkit part init big.raw gpt
+ok "1 TiB partition" vmkit part add big.raw --size 1T
+ok "rest" vmkit part add big.raw
+sgdisk_ok "3 TiB GPT passes sgdisk -v" big.raw
+eq "protective MBR covers 0xffffffff sectors" "$(od -An -tx1 -j454 -N8 big.raw | tr -s ' ')" " 01 00 00 00 ff ff ff ff"
+ok "mbr on 3 TiB" vmkit part init big.raw mbr
+eq "rest of the first 2 TiB" "$(vmkit part add big.raw)" 1
+has "ends at sector 2^32-1" "$(sfdisk -d big.raw 2>/dev/null)" "start=        2048, size=  4294965248"
+fails_with "past 2 TiB refused" 1 "outside the usable sectors" vmkit part add big.raw --start 2T --size 1G
+rm -f big.raw
 finish

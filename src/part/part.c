@@ -352,6 +352,10 @@ static int region(const struct vk_ptable *t, bool logical, const char *name, uin
     } else {
         *lo = t->first_lba;
         *hi = vk_ptable_usable_end(t);
+        /* An MBR addresses 2^32 sectors (2 TiB); the rest of a bigger
+         * disk stays unused, as with sfdisk. */
+        if (t->label == VK_LABEL_MBR && *hi > UINT32_MAX)
+            *hi = UINT32_MAX;
     }
     return 0;
 }
