@@ -36,8 +36,14 @@ static int edit_table(const char *spec, int (*edit)(struct vk_ptable *, const ch
     int r = open_disk(spec, true, &bd);
     if (r < 0)
         return cli_fail(r);
-    if ((r = vk_ptable_read(bd, &t)) < 0)
+    if ((r = vk_ptable_read(bd, &t)) < 0) {
+        if (r == -ENOENT) {
+            cli_failf("%s; create one with 'vmkit part init %s mbr|gpt'", vk_errmsg(), spec);
+            vk_bd_close(bd);
+            return EXIT_FAIL;
+        }
         return finish(bd, r);
+    }
     r = edit(&t, bd->name, ctx);
     if (r >= 0)
         r = vk_ptable_write(bd, &t);
