@@ -68,6 +68,12 @@ fails_with "overlapping start refused" 1 "inside partition 1 (sectors 2048-" vmk
 fails_with "misaligned start refused" 1 "does not start on a 1 MiB boundary" vmkit part add d.img --start 100000 --size 1M
 fails_with "too big refused" 1 "does not fit" vmkit part add d.img --start 43008 --size 1G
 fails_with "no such partition" 1 "no partition 9" vmkit part del d.img 9
+mkimg st.img 64M
+vmkit part init st.img mbr >/dev/null
+eq "--start with a suffix" "$(vmkit part add st.img --start 3M --size 1.5M)" 1
+r=$(as_raw st.img)
+has "3M is sector 6144, 1.5M is 3072 sectors" "$(sfdisk -d "$r")" "start=        6144, size=        3072"
+fails_with "--start not on a sector" 2 "not a multiple of 512" vmkit part add st.img --start 1000B
 fails_with "bios type on MBR refused" 1 "GPT tables only" vmkit part add d.img --type bios
 fails "bad type is an error" 1 vmkit part add d.img --type nonsense
 fails "bad size is a usage error" 2 vmkit part add d.img --size lots

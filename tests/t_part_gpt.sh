@@ -27,7 +27,12 @@ u3=$(sgdisk -i 3 "$r" | awk '/unique GUID/ {print $4}')
 [ -n "$u1" ] && [ "$u1" != "$u3" ]; eq "unique GUIDs differ" $? 0
 ok "rename" vmkit part set g.img 6 --name rootfs
 ok "retype" vmkit part set g.img 4 --type linux
-fails_with "boot flag is MBR only" 1 "MBR tables only" vmkit part set g.img 4 --bootable on
+ok "boot flag on GPT" vmkit part set g.img 4 --bootable on
+r=$(as_raw g.img)
+eq "is the LegacyBIOSBootable attribute (sgdisk)" "$(sgdisk -A 4:get:2 "$r")" "4:2:1"
+ok "boot flag off" vmkit part set g.img 4 --bootable off
+r=$(as_raw g.img)
+eq "attribute cleared (sgdisk)" "$(sgdisk -A 4:get:2 "$r")" "4:2:0"
 ok "delete 3" vmkit part del g.img 3
 ok "resize 4 max" vmkit part resize g.img 4 max
 sgdisk_ok "after edits, sgdisk -v" g.img
@@ -86,7 +91,7 @@ fi
 
 # Grow the image: backup header must move to the new end.
 cp g.img grow.img
-if [ "$FMT" = qcow2 ]; then qemu-img resize -q grow.img 128M; else truncate -s 128M grow.img; fi
+ok "vmkit img resize to 128M" vmkit img resize grow.img 128M
 fails_with "verify sees the misplaced backup" 1 "not at the end of the disk" vmkit part verify grow.img
 ok "part fix" vmkit part fix grow.img
 ok "verify clean after fix" vmkit part verify grow.img
@@ -94,4 +99,18 @@ sgdisk_ok "sgdisk -v after fix" grow.img
 has "last usable sector moved" "$(vmkit part dump grow.img)" "last-lba: 262110"
 eq "partition added in the new space" "$(vmkit part add grow.img --start 131072 --size 32M)" 3
 sgdisk_ok "sgdisk -v after adding" grow.img
+
+# Beyond 2 TiB: GPT's protective MBR caps at 0xffffffff; an MBR uses the
+# first 2 TiB only and refuses anything past it.
+truncate -s 3T big.raw
+ok "gpt on 3 TiB" vmkit part init big.raw gpt
+ok "1 TiB partition" vmkit part add big.raw --size 1T
+ok "rest" vmkit part add big.raw
+sgdisk_ok "3 TiB GPT passes sgdisk -v" big.raw
+eq "protective MBR covers 0xffffffff sectors" "$(od -An -tx1 -j454 -N8 big.raw | tr -s ' ')" " 01 00 00 00 ff ff ff ff"
+ok "mbr on 3 TiB" vmkit part init big.raw mbr
+eq "rest of the first 2 TiB" "$(vmkit part add big.raw)" 1
+has "ends at sector 2^32-1" "$(sfdisk -d big.raw 2>/dev/null)" "start=        2048, size=  4294965248"
+fails_with "past 2 TiB refused" 1 "outside the usable sectors" vmkit part add big.raw --start 2T --size 1G
+rm -f big.raw
 finish

@@ -6,7 +6,7 @@
 cd "$T" || exit 1
 
 # The seed: a 3950M file is 503 cylinders of 8225280 bytes.
-if vmkit img create bigfile 3950M >/dev/null 2>&1 && [ "$FMT" = raw ]; then :; else mkimg bigfile 3950M; fi
+ok "vmkit img create bigfile 3950M" vmkit img create -f "$FMT" bigfile 3950M
 eq "3950M is 4141875200 bytes" "$(vmkit part init bigfile mbr --legacy-chs >/dev/null; qemu-img info --output=json bigfile | python3 -c 'import json,sys; print(json.load(sys.stdin)["virtual-size"])')" 4141875200
 eq "one Linux partition over the whole disk" "$(vmkit part add bigfile --type linux)" 1
 r=$(as_raw bigfile)
@@ -20,6 +20,7 @@ has "sfdisk -d: start 63, 8080632 sectors" "$d" "start=          63, size=     8
 start=$(echo "$d" | awk '/start=/ {sub(",","",$4); print $4}')
 size=$(echo "$d" | awk '/start=/ {sub(",","",$6); print $6}')
 eq "byte offset 32256" "$((start * 512))" 32256
+has "bigfile:1 is found at byte 32256 (vk_part_locate)" "$(vmkit img info bigfile:1)" "offset: 32256 bytes"
 eq "4040316 1-KiB blocks" "$((size / 2))" 4040316
 eq "503 cylinders of 8225280 bytes" "$(( (start + size) * 512 / 8225280 ))" 503
 eq "unusable tail 4559360 bytes" "$(( 4141875200 - (start + size) * 512 ))" 4559360

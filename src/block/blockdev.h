@@ -29,6 +29,9 @@ enum {
     VK_OPEN_NOBACKING = 1 << 2, /* do not open the backing chain */
     VK_OPEN_CHECK    = 1 << 3,  /* opened by `img check`: tolerate damage
                                    that check should report, not refuse */
+    VK_OPEN_NOFLUSH  = 1 << 4,  /* no fdatasync on close: the caller accepts
+                                   data left in the page cache, like
+                                   qemu-img convert's default cache=unsafe */
 };
 
 /* Result bits of block_status(): how a range reads. */

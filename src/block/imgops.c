@@ -134,9 +134,7 @@ int vk_img_copy(struct vk_blockdev *src, struct vk_blockdev *dst, const struct v
             o->progress(off, size, o->progress_ctx);
     }
     free(buf);
-    if (r == 0)
-        r = vk_bd_flush(dst);
-    return r;
+    return r;   /* durability is the caller's choice: it flushes or not */
 }
 
 /* Read [off, off+len) of bd into buf where bytes past the end of bd (or

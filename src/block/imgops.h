@@ -18,7 +18,8 @@ struct vk_copy_opts {
 /* Copy the guest-visible content of src into dst, which must be at least
  * as large and must read as zeroes where nothing is written (a freshly
  * created image).  Ranges src reports as zero and all-zero buffers are
- * skipped, so sparse input gives sparse output.  Returns 0 or -errno. */
+ * skipped, so sparse input gives sparse output.  Does not flush dst.
+ * Returns 0 or -errno. */
 int vk_img_copy(struct vk_blockdev *src, struct vk_blockdev *dst,
                 const struct vk_copy_opts *o);
 

@@ -143,7 +143,8 @@ static int raw_close(struct vk_blockdev *bd)
 {
     struct raw *s = bd->priv;
     int r = 0;
-    if ((bd->flags & VK_OPEN_RDWR) && fdatasync(s->fd) < 0 && errno != EINVAL)
+    if ((bd->flags & VK_OPEN_RDWR) && !(bd->flags & VK_OPEN_NOFLUSH) &&
+        fdatasync(s->fd) < 0 && errno != EINVAL)
         r = vk_error(-errno, "%s: flush: %s", bd->name, strerror(errno));
     close(s->fd);
     vk_bd_free(bd);

@@ -12,6 +12,7 @@
 
 #include <errno.h>
 #include <getopt.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -505,13 +506,25 @@ static int img_map(int argc, char **argv)
 }
 
 /* --- convert --- */
+/* The output convert created, removed if the user interrupts it. */
+static const char *volatile convert_dst;
+
+static void convert_interrupted(int sig)
+{
+    if (convert_dst)
+        unlink(convert_dst);
+    signal(sig, SIG_DFL);
+    raise(sig);
+}
+
 static int img_convert(int argc, char **argv)
 {
-    static const struct option lo[] = { { "help", no_argument, NULL, 'h' }, { 0 } };
+    static const struct option lo[] = { { "sync", no_argument, NULL, 'S' },
+                                        { "help", no_argument, NULL, 'h' }, { 0 } };
     struct vk_create_opts o = { 0 };
     struct vk_copy_opts co = { 0 };
     const char *sfmt = NULL, *ofmt = "raw";
-    bool progress = false;
+    bool progress = false, sync = false;
     int c, r;
 
     while ((c = getopt_long(argc, argv, "f:O:co:p", lo, NULL)) != -1) {
@@ -520,16 +533,19 @@ static int img_convert(int argc, char **argv)
         case 'O': ofmt = optarg; break;
         case 'c': co.compress = true; break;
         case 'p': progress = true; break;
+        case 'S': sync = true; break;
         case 'o':
             if (parse_create_opts("img convert", optarg, &o))
                 return EXIT_USAGE;
             break;
         case 'h':
-            printf("usage: vmkit img convert [-f FMT] [-O raw|qcow2] [-c] [-o OPTS] [-p] SRC DST\n"
+            printf("usage: vmkit img convert [-f FMT] [-O raw|qcow2] [-c] [-o OPTS] [-p] [--sync] SRC DST\n"
                    "Copy SRC (an image, or a partition as disk.img:N) into a new image DST.\n"
                    "Holes and all-zero blocks are not written, so raw output stays sparse.\n"
                    "-c compresses every cluster (qcow2); -o takes the options of\n"
                    "'img create'; -p draws a progress bar (default: on a terminal).\n"
+                   "Like qemu-img convert, DST is left in the page cache; --sync makes\n"
+                   "it durable (fdatasync) before exiting.\n"
                    "An existing DST is refused; a DST left half-written by a failure is\n"
                    "removed.\n");
             return EXIT_OK;
@@ -557,8 +573,9 @@ static int img_convert(int argc, char **argv)
         vk_bd_close(in);
         return cli_fail(r);
     }
-    /* -f raw for the output: we made it, its format is known. */
-    if ((r = vk_bd_open(dst, ofmt, VK_OPEN_RDWR, &out)) < 0) {
+    /* The output's format is known: we made it.  Like qemu-img convert
+     * (cache=unsafe) it is not fsynced unless --sync. */
+    if ((r = vk_bd_open(dst, ofmt, VK_OPEN_RDWR | (sync ? 0 : VK_OPEN_NOFLUSH), &out)) < 0) {
         vk_bd_close(in);
         unlink(dst);
         return cli_fail(r);
@@ -567,9 +584,17 @@ static int img_convert(int argc, char **argv)
     vk_progress_init(&pb, STDERR_FILENO, progress);
     co.progress = vk_progress_update;
     co.progress_ctx = &pb;
+    convert_dst = dst;
+    signal(SIGINT, convert_interrupted);
+    signal(SIGTERM, convert_interrupted);
+    signal(SIGHUP, convert_interrupted);
     r = vk_img_copy(in, out, &co);
     vk_progress_end(&pb);
     int c1 = vk_bd_close(out);
+    signal(SIGINT, SIG_DFL);
+    signal(SIGTERM, SIG_DFL);
+    signal(SIGHUP, SIG_DFL);
+    convert_dst = NULL;
     vk_bd_close(in);
     if (r == 0)
         r = c1;

@@ -36,8 +36,14 @@ static int edit_table(const char *spec, int (*edit)(struct vk_ptable *, const ch
     int r = open_disk(spec, true, &bd);
     if (r < 0)
         return cli_fail(r);
-    if ((r = vk_ptable_read(bd, &t)) < 0)
+    if ((r = vk_ptable_read(bd, &t)) < 0) {
+        if (r == -ENOENT) {
+            cli_failf("%s; create one with 'vmkit part init %s mbr|gpt'", vk_errmsg(), spec);
+            vk_bd_close(bd);
+            return EXIT_FAIL;
+        }
         return finish(bd, r);
+    }
     r = edit(&t, bd->name, ctx);
     if (r >= 0)
         r = vk_ptable_write(bd, &t);
@@ -327,9 +333,11 @@ static int do_set(struct vk_ptable *t, const char *name, void *ctx)
         return vk_error(-EINVAL, "%s: partition %u: cannot turn a partition into an extended one or back; delete and add it",
                         name, a->n);
     if (a->boot >= 0) {
-        if (t->label != VK_LABEL_MBR)
-            return vk_error(-EINVAL, "%s: the boot flag exists on MBR tables only (GPT: --type bios/efi)", name);
-        np.bootable = a->boot;
+        /* On GPT the boot flag is the LegacyBIOSBootable attribute. */
+        if (t->label == VK_LABEL_GPT)
+            np.attrs = a->boot ? np.attrs | VK_GPT_ATTR_BIOS_BOOTABLE : np.attrs & ~VK_GPT_ATTR_BIOS_BOOTABLE;
+        else
+            np.bootable = a->boot;
     }
     if (a->name) {
         if (t->label != VK_LABEL_GPT)

@@ -352,6 +352,10 @@ static int region(const struct vk_ptable *t, bool logical, const char *name, uin
     } else {
         *lo = t->first_lba;
         *hi = vk_ptable_usable_end(t);
+        /* An MBR addresses 2^32 sectors (2 TiB); the rest of a bigger
+         * disk stays unused, as with sfdisk. */
+        if (t->label == VK_LABEL_MBR && *hi > UINT32_MAX)
+            *hi = UINT32_MAX;
     }
     return 0;
 }
@@ -430,12 +434,9 @@ int vk_part_add(struct vk_ptable *t, const struct vk_part_req *r, const char *na
                 end = gend + 1;
             p.size = end - p.start;
         }
-        if (p.start + p.size - 1 > gend) {
-            p.number = p.number;
-            rc = vk_error(-ENOSPC, "%s: partition %u (sectors %llu-%llu) does not fit: the free space ends at sector %llu",
-                          name, p.number, SECS(&p), (unsigned long long)gend);
-            return rc;
-        }
+        if (p.start + p.size - 1 > gend)
+            return vk_error(-ENOSPC, "%s: partition %u (sectors %llu-%llu) does not fit: the free space ends at sector %llu",
+                            name, p.number, SECS(&p), (unsigned long long)gend);
     } else {
         uint64_t end = gend + 1;
         if (t->label == VK_LABEL_MBR && t->legacy_chs && !r->exact)
@@ -450,8 +451,13 @@ int vk_part_add(struct vk_ptable *t, const struct vk_part_req *r, const char *na
     if (!r->exact && (rc = vk_part_check_align(t, &p, name)) < 0)
         return rc;
 
-    p.bootable = r->bootable;
     p.attrs = r->attrs;
+    if (t->label == VK_LABEL_GPT) {
+        if (r->bootable)
+            p.attrs |= VK_GPT_ATTR_BIOS_BOOTABLE;
+    } else {
+        p.bootable = r->bootable;
+    }
     if (r->name) {
         if (t->label != VK_LABEL_GPT)
             return vk_error(-EINVAL, "%s: partition names exist on GPT tables only", name);
@@ -465,9 +471,7 @@ int vk_part_add(struct vk_ptable *t, const struct vk_part_req *r, const char *na
         else
             vk_guid_random(p.uuid);
     }
-    if (p.logical && !r->number) {
-        /* Logical numbers follow chain order; a new one goes last. */
-    }
+    /* Logical numbers follow chain order: a new one goes last. */
     struct vk_ptable nt = *t;
     nt.p = malloc((t->n + 1) * sizeof *nt.p);
     if (!nt.p)
@@ -533,6 +537,10 @@ int vk_part_resize(struct vk_ptable *t, unsigned n, uint64_t size, const char *n
         uint64_t end = gend + 1;
         if (t->label == VK_LABEL_MBR && t->legacy_chs)
             end = end / VK_CYL * VK_CYL;
+        else if (end / VK_ALIGN * VK_ALIGN > np.start)
+            end = end / VK_ALIGN * VK_ALIGN;   /* as `add --size rest` */
+        if (end <= np.start)
+            return vk_error(-ENOSPC, "%s: no room to grow partition %u", name, n);
         np.size = end - np.start;
     } else {
         np.size = size;

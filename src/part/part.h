@@ -136,6 +136,9 @@ int vk_guid_from_str(const char *s, uint8_t g[16]);
 void vk_guid_random(uint8_t g[16]);
 uint32_t vk_random32(void);
 
+/* GPT attribute bit 2: what "bootable" means on GPT (as in sfdisk). */
+#define VK_GPT_ATTR_BIOS_BOOTABLE (1ull << 2)
+
 /* GPT attribute bits as sfdisk names them ("RequiredPartition GUID:63"). */
 void vk_gpt_attrs_str(uint64_t a, char *buf, size_t len);
 int vk_gpt_attrs_parse(const char *s, uint64_t *a);

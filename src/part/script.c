@@ -370,9 +370,6 @@ int vk_ptable_verify(struct vk_blockdev *bd, char **msgs)
         add_msg(msgs, &len, t.gpt_problem);
         found++;
     }
-    if (t.label == VK_LABEL_MBR && t.legacy_chs) {
-        /* Nothing else to check: alignment is what made it legacy. */
-    }
     vk_ptable_free(&t);
     return found;
 }

@@ -1,0 +1,75 @@
+#!/bin/bash
+# vmkit img convert against qemu-img convert, in the same run:
+#   a 2 GiB raw image about 40% full of mixed data (random, compressible
+#   text, explicit zero runs, holes; deterministic), converted
+#   raw -> qcow2 and qcow2 -> raw by both tools.  Each conversion runs
+#   twice and the best time counts.  Prints each time, the ratio
+#   vmkit/qemu-img (target <= 1.0) and the sizes of both qcow2 files
+#   (target: vmkit's no larger).
+#   BENCH_SIZE_MB=512 sh bench/convert.sh   for a quicker run.
+set -u
+TOP=$(cd "$(dirname "$0")/.." && pwd)
+VMKIT=${VMKIT:-$TOP/build/vmkit}
+SIZE_MB=${BENCH_SIZE_MB:-2048}
+D=$(mktemp -d "${TMPDIR:-/tmp}/vmkit-bench.XXXXXX")
+trap 'rm -rf "$D"' EXIT
+
+# Mixed data: per 4 MiB slot, 1.6 MiB of content (random 1/4, text 2/4,
+# explicit zeroes 1/4) followed by a hole.
+python3 - "$D/src.raw" "$SIZE_MB" <<'PY'
+import random, sys
+path, mb = sys.argv[1], int(sys.argv[2])
+r = random.Random(1234)
+text = b''.join(b'%08d the quick brown fox jumps over the lazy vmkit disk image\n' % i
+                for i in range(30000))
+slot, fill = 4 << 20, (16 << 20) // 10
+with open(path, 'wb') as f:
+    f.truncate(mb << 20)
+    for i in range((mb << 20) // slot):
+        f.seek(i * slot)
+        kind = i % 4
+        if kind == 0:
+            f.write(r.randbytes(fill))
+        elif kind == 3:
+            f.write(bytes(fill))
+        else:
+            o = r.randrange(len(text) - fill) if len(text) > fill else 0
+            f.write((text * 2)[o:o + fill])
+PY
+
+best() {  # best of two runs, in seconds; removes the output between runs
+    out=$1; shift
+    b=
+    for _ in 1 2; do
+        rm -f "$out"
+        s=$(date +%s.%N)
+        "$@" >/dev/null 2>&1 || { echo "FAILED: $*" >&2; echo 999; return; }
+        e=$(date +%s.%N)
+        t=$(echo "$e - $s" | bc)
+        if [ -z "$b" ] || [ "$(echo "$t < $b" | bc)" = 1 ]; then b=$t; fi
+    done
+    echo "$b"
+}
+
+ratio() { echo "scale=2; $1 / $2" | bc; }
+
+echo "convert benchmark: ${SIZE_MB} MiB raw, $(du -m "$D/src.raw" | cut -f1) MiB allocated"
+tq=$(best "$D/q.qcow2" qemu-img convert -O qcow2 "$D/src.raw" "$D/q.qcow2")
+tv=$(best "$D/v.qcow2" "$VMKIT" img convert -O qcow2 "$D/src.raw" "$D/v.qcow2")
+printf 'raw->qcow2   qemu-img %6.2fs   vmkit %6.2fs   ratio %s\n' "$tq" "$tv" "$(ratio "$tv" "$tq")"
+sq=$(stat -c %s "$D/q.qcow2" 2>/dev/null || echo 0)
+sv=$(stat -c %s "$D/v.qcow2" 2>/dev/null || echo 0)
+printf 'qcow2 size   qemu-img %d bytes   vmkit %d bytes\n' "$sq" "$sv"
+if [ -s "$D/v.qcow2" ]; then
+    qemu-img compare -q "$D/src.raw" "$D/v.qcow2" || echo "MISMATCH: vmkit's qcow2 differs from the source"
+    qemu-img check -q "$D/v.qcow2" || echo "qemu-img check failed on vmkit's qcow2"
+fi
+tq2=$(best "$D/q.raw" qemu-img convert -O raw "$D/q.qcow2" "$D/q.raw")
+tv2=$(best "$D/v.raw" "$VMKIT" img convert -O raw "$D/q.qcow2" "$D/v.raw")
+printf 'qcow2->raw   qemu-img %6.2fs   vmkit %6.2fs   ratio %s\n' "$tq2" "$tv2" "$(ratio "$tv2" "$tq2")"
+[ -s "$D/v.raw" ] && printf 'raw out      qemu-img %d MiB used   vmkit %d MiB used\n' \
+    "$(du -m "$D/q.raw" | cut -f1)" "$(du -m "$D/v.raw" | cut -f1)"
+tq3=$(best "$D/q2.raw" qemu-img convert -O raw "$D/src.raw" "$D/q2.raw")
+tv3=$(best "$D/v2.raw" "$VMKIT" img convert -O raw "$D/src.raw" "$D/v2.raw")
+printf 'raw->raw     qemu-img %6.2fs   vmkit %6.2fs   ratio %s\n' "$tq3" "$tv3" "$(ratio "$tv3" "$tq3")"
+exit 0
