@@ -27,6 +27,7 @@ void vk_bootcfg_free(struct vk_bootcfg *c)
     for (unsigned i = 0; i < c->n; i++) {
         free(c->e[i].title);
         free(c->e[i].path);
+        free(c->e[i].id);
         free(c->e[i].kernel);
         free(c->e[i].initrd);
         free(c->e[i].args);
@@ -149,7 +150,9 @@ int vk_bootcfg_select(const struct vk_bootcfg *c, const char *sel, const char *n
     const struct vk_boot_entry *hit = NULL;
     if (want && *want) {
         for (unsigned i = 0; i < c->n && !hit; i++)
-            if (is_path(want) ? !strcmp(c->e[i].path, want) : title_matches(c->e[i].title, want))
+            if (is_path(want) ? !strcmp(c->e[i].path, want)
+                              : title_matches(c->e[i].title, want) ||
+                                    (c->e[i].id && title_matches(c->e[i].id, want)))
                 hit = &c->e[i];
     }
     if (!hit && sel)

@@ -28,6 +28,7 @@ enum vk_bootcfg_kind { VK_BOOTCFG_GRUB2, VK_BOOTCFG_GRUB_LEGACY, VK_BOOTCFG_EXTL
 struct vk_boot_entry {
     char *title;     /* GRUB2 submenu entries: "Advanced options>Debian ..." */
     char *path;      /* "3", or "1>2" inside a submenu: what --entry=N names */
+    char *id;        /* GRUB2 --id / $menuentry_id_option ids, "sub-id>entry-id"; NULL if none */
     char *kernel;    /* path inside the filesystem, device prefix removed; NULL if none */
     char *initrd;    /* initrd path(s), several newline-separated (GRUB2 concatenates them); NULL if none */
     char *args;      /* kernel arguments, "" if none */
@@ -52,7 +53,7 @@ int vk_bootcfg_parse(enum vk_bootcfg_kind kind, const char *text, size_t len,
 
 /* The entry to boot: sel (from --entry=) if non-NULL, else the config's
  * default.  A number or "N>M" path names by position, anything else by
- * title (the whole submenu path or its last part).  A default that names
+ * title or GRUB2 id (the whole submenu path or its last part).  A default that names
  * nothing falls back to entry 0 (GRUB's saved_entry behaviour); an
  * explicit sel that names nothing fails with -ENOENT. */
 int vk_bootcfg_select(const struct vk_bootcfg *c, const char *sel, const char *name,

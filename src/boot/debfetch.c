@@ -88,8 +88,11 @@ int vk_deb_fetch(const char *cachedir, const char *pkg, char **deb)
         return vk_error(-errno, "%s: %s", tmp, strerror(errno));
     const char *argv[] = { "apt-get", "download", "-q", pkg, NULL };
     int r = vk_run(argv, tmp, NULL, 0);
-    if (r < 0)
-        vk_error_prefix(r, "%s: ", pkg);
+    if (r < 0) {
+        char msg[1024];
+        snprintf(msg, sizeof msg, "%s", vk_errmsg());
+        vk_error(r, "%s: %s (is apt's package list current? try: sudo apt-get update)", pkg, msg);
+    }
     char *got = r == 0 ? cached(tmp, pkg) : NULL;
     if (r == 0 && !got)
         r = vk_error(-ENOENT, "%s: apt-get download left no .deb", pkg);

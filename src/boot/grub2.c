@@ -202,6 +202,8 @@ static int next_command(struct st *s)
         if (s->nw >= MAXWORDS)
             return vk_error(-E2BIG, "%s line %u: more than %d words in a command", s->name,
                             s->line, MAXWORDS);
+        if (!quoted && b.n == 0)
+            continue;  /* an unquoted $var that expanded to nothing is no word */
         b.d[b.n] = '\0';
         if (!(s->w[s->nw] = strdup(b.d)))
             return -ENOMEM;
@@ -230,6 +232,7 @@ int vk_bootcfg_grub2(const char *text, const char *name, struct vk_bootcfg *out)
     enum blk stack[MAXDEPTH + 1];
     char *path[MAXDEPTH + 1] = { 0 };     /* path prefix of each submenu level */
     char *title[MAXDEPTH + 1] = { 0 };
+    char *idp[MAXDEPTH + 1] = { 0 };      /* id path of each submenu level, NULL: none */
     unsigned count[MAXDEPTH + 1] = { 0 }; /* entries seen at each menu level */
     unsigned depth = 0, mdepth = 0;       /* block depth, menu depth */
     unsigned skip = 0;                    /* inside a function body */
@@ -262,7 +265,8 @@ int vk_bootcfg_grub2(const char *text, const char *name, struct vk_bootcfg *out)
             else if (k == B_SUBMENU) {
                 free(path[mdepth]);
                 free(title[mdepth]);
-                path[mdepth] = title[mdepth] = NULL;
+                free(idp[mdepth]);
+                path[mdepth] = title[mdepth] = idp[mdepth] = NULL;
                 count[mdepth] = 0;
                 mdepth--;
             }
@@ -295,13 +299,34 @@ int vk_bootcfg_grub2(const char *text, const char *name, struct vk_bootcfg *out)
             }
             if (mdepth)
                 t[strlen(title[mdepth])] = '>';
+            /* the id: "--id X", or the bare word $menuentry_id_option left */
+            const char *id = NULL;
+            for (unsigned i = 2; i + 1 < argc && !id; i++) {
+                if (!strcmp(argv[i], "--id") && i + 2 < argc)
+                    id = argv[i + 1];
+                else if (!strcmp(argv[i], "--class") || !strcmp(argv[i], "--users") ||
+                         !strcmp(argv[i], "--hotkey"))
+                    i++;
+                else if (argv[i][0] && argv[i][0] != '-')
+                    id = argv[i];
+            }
+            char *idfull = NULL;
+            if (id && (!mdepth || idp[mdepth])) {
+                if (asprintf(&idfull, "%s%s%s", mdepth ? idp[mdepth] : "", mdepth ? ">" : "", id) < 0) {
+                    free(t);
+                    r = -ENOMEM;
+                    break;
+                }
+            }
             if (entry) {
                 if (!(cur = vk_bootcfg_add(out, name))) {
                     free(t);
+                    free(idfull);
                     r = -E2BIG;
                     break;
                 }
                 cur->title = t;
+                cur->id = idfull;
                 if (!(cur->path = strdup(p)) || !(cur->args = strdup(""))) {
                     r = -ENOMEM;
                     break;
@@ -311,6 +336,7 @@ int vk_bootcfg_grub2(const char *text, const char *name, struct vk_bootcfg *out)
                 mdepth++;
                 path[mdepth] = strdup(p);
                 title[mdepth] = t;
+                idp[mdepth] = idfull;
                 count[mdepth] = 0;
                 stack[depth++] = B_SUBMENU;
                 if (!path[mdepth]) {
@@ -322,13 +348,17 @@ int vk_bootcfg_grub2(const char *text, const char *name, struct vk_bootcfg *out)
         }
         if (skip)
             continue;
-        if (!strcmp(cmd, "set") && argc >= 2) {
-            char *eq = strchr(argv[1], '=');
+        /* "set name=value" or GRUB's bare "name=value" */
+        char *assign = !strcmp(cmd, "set") && argc >= 2 ? argv[1]
+                       : argc == 1 && strchr(cmd, '=') && cmd[0] != '=' && s.bare[w0] ? argv[0]
+                       : NULL;
+        if (assign) {
+            char *eq = strchr(assign, '=');
             if (eq) {
                 *eq = '\0';
-                if ((r = setvar(&s, argv[1], eq + 1)) < 0)
+                if ((r = setvar(&s, assign, eq + 1)) < 0)
                     break;
-                if (!cur && !strcmp(argv[1], "default")) {
+                if (!cur && !strcmp(assign, "default")) {
                     free(out->def);
                     if (!(out->def = strdup(eq + 1))) {
                         r = -ENOMEM;
@@ -402,6 +432,7 @@ int vk_bootcfg_grub2(const char *text, const char *name, struct vk_bootcfg *out)
     for (unsigned i = 0; i <= MAXDEPTH; i++) {
         free(path[i]);
         free(title[i]);
+        free(idp[i]);
     }
     if (r == -ENOMEM)
         vk_error(r, "%s: out of memory", name);

@@ -102,6 +102,22 @@ int main(void)
     CHECK(pick(&c, "2") == NULL, "entry without a kernel (fwsetup) refused");
     CHECK(vk_bootcfg_select(&c, "7", "grub.cfg", &e) == -ENOENT && strstr(vk_errmsg(), "no boot entry '7'"),
           "missing entry: clear error (%s)", vk_errmsg());
+    e = pick(&c, "gnulinux-simple-1234");
+    CHECK(e && STREQ(e->path, "0") && STREQ(e->id, "gnulinux-simple-1234"),
+          "select by the $menuentry_id_option id");
+    vk_bootcfg_free(&c);
+
+    /* ids through submenus, bare assignments, empty expansions */
+    const char ids[] = "default=gnulinux-adv>gnulinux-6.1-rec\n"
+        "menuentry 'A' --id gnulinux-a {\nlinux /a $unset x\n}\n"
+        "submenu 'Adv' --id gnulinux-adv {\n"
+        " menuentry 'B' --id gnulinux-6.1 {\nlinux /b\n}\n"
+        " menuentry 'C' --id gnulinux-6.1-rec {\nlinux /c\n}\n}\n";
+    r = vk_bootcfg_parse(VK_BOOTCFG_GRUB2, ids, strlen(ids), "ids.cfg", &c);
+    e = r == 0 ? pick(&c, NULL) : NULL;
+    CHECK(e && STREQ(e->kernel, "/c") && STREQ(e->path, "1>1"), "bare default= names a submenu entry by id path");
+    e = r == 0 ? pick(&c, "0") : NULL;
+    CHECK(e && STREQ(e->args, "x"), "an unset $var is no argument");
     vk_bootcfg_free(&c);
 
     /* saved_entry unset: default resolves to nothing, entry 0 */
