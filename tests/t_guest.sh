@@ -72,6 +72,16 @@ else
     skip "guest build -f qcow2" "qcow2 create not in this tree yet"
 fi
 
+# --kernel VMLINUZ: that file becomes /boot/vmlinuz-custom (no modules)
+ok "guest build --kernel VMLINUZ" vmkit guest build -q --kernel k/kernel --size 64M c.img
+mkdir kc
+ok "pygrub on it" vmkit guest pygrub c.img kc
+ok "the given kernel is the one booted (cmp)" cmp kc/kernel k/kernel
+has "named vmlinuz-custom" "$(vmkit guest pygrub c.img kc)" "cmdline: root=/dev/vda1 console=ttyS0 panic=-1"
+dd if=c.img of=c1 bs=1M skip=1 status=none
+has "/boot/vmlinuz-custom" "$(debugfs -R 'ls -p /boot' c1 2>/dev/null)" "vmlinuz-custom"
+ok "e2fsck -fn" e2fsck -fn c1
+
 # refusals
 before=$(md5sum <g.img)
 fails_with "existing OUT refused" 1 "g.img: already exists" vmkit guest build -q g.img
