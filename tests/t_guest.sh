@@ -59,6 +59,8 @@ wait $qpid; rc=$?
 eq "ACPI power button powers it off (qemu exit status)" "$rc" 0
 has "guest went down through poweroff" "$(cat console.log)" "reboot: Power down"
 exec 3>&- 4>&- 5>&-
+dd if=g.img of=p1after bs=1M skip=1 status=none
+ok "root filesystem clean after the guest powered off (e2fsck -fn)" e2fsck -fn p1after
 
 # qcow2 output, when the qcow2 driver can create images
 if vmkit img create -f qcow2 probe.qcow2 16M >/dev/null 2>&1; then
