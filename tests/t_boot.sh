@@ -170,6 +170,14 @@ printf 'menuentry x {\n linux /boot/vmlinuz-missing root=/dev/vda1\n}\n' >esc/bo
 rm -f esc.img && mke2fs -q -F -t ext4 -d esc esc.img 16M >/dev/null 2>&1
 fails_with "missing kernel: clear error" 1 "esc.img:/boot/vmlinuz-missing: no such file" vmkit guest pygrub esc.img out10
 
+# a sparse 600 MiB "kernel": refused before anything is copied
+printf 'menuentry x {\n linux /boot/huge root=/dev/vda1\n}\n' >esc/boot/grub/grub.cfg
+truncate -s 600M esc/boot/huge
+rm -f esc.img && mke2fs -q -F -t ext4 -d esc esc.img 16M >/dev/null 2>&1
+rm -f esc/boot/huge out10/kernel
+fails_with "kernel over 512 MiB refused" 1 "esc.img:/boot/huge: too large" vmkit guest pygrub esc.img out10
+[ ! -e out10/kernel ]; eq "nothing left in OUTDIR" "$?" 0
+
 # 7. binary config, huge config, no config, no filesystem
 head -c 3000 /dev/urandom >esc/boot/grub/grub.cfg
 printf '\0' >>esc/boot/grub/grub.cfg
