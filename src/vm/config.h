@@ -23,7 +23,7 @@ enum vk_disk_bus { VK_BUS_IDE, VK_BUS_SCSI, VK_BUS_VIRTIO };
 struct vk_diskspec {
     char *target;       /* image path; NULL or "" = empty cdrom drive */
     char *vdev;         /* as written: hda, hdc, sda, xvda, vda */
-    enum vk_disk_bus bus; /* hd* -> IDE, sd* -> SCSI, xvd*/vd* -> virtio */
+    enum vk_disk_bus bus; /* hdX: IDE, sdX: SCSI, xvdX and vdX: virtio */
     int index;          /* unit from the vdev letter(s): a=0, b=1 ... */
     char *format;       /* "raw", "qcow2", or NULL = let QEMU probe */
     int readonly;       /* access r/ro (cdroms are always read-only) */
