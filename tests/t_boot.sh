@@ -136,12 +136,13 @@ mkfiles ext/boot
 cat >ext/boot/extlinux/extlinux.conf <<'CFG'
 DEFAULT virt
 LABEL rescue
-  KERNEL /boot/vmlinuz-5.10.0-28-cloud-amd64
+  KERNEL /vmlinuz.old
 LABEL virt
   MENU LABEL Alpine virt
   LINUX ../vmlinuz-6.1.0-18-cloud-amd64
   APPEND initrd=/boot/initrd.img-6.1.0-18-cloud-amd64 root=/dev/vda modules=ext4 quiet
 CFG
+ln -s boot/vmlinuz-5.10.0-28-cloud-amd64 ext/vmlinuz.old
 mke2fs -q -F -t ext4 -d ext ext.img 32M >/dev/null 2>&1
 mkdir -p out9
 o=$(vmkit guest pygrub ext.img out9 2>&1)
@@ -149,6 +150,8 @@ has "extlinux: title" "$o" "title:   Alpine virt"
 has "extlinux: initrd= removed from cmdline" "$o" "cmdline: root=/dev/vda modules=ext4 quiet"
 ok "extlinux: kernel relative to the config dir (cmp)" cmp out9/kernel ext/boot/vmlinuz-6.1.0-18-cloud-amd64
 ok "extlinux: initrd (cmp)" cmp out9/initrd ext/boot/initrd.img-6.1.0-18-cloud-amd64
+ok "extlinux --entry=rescue" vmkit guest pygrub --entry=rescue ext.img out9
+ok "kernel through a symlink (cmp)" cmp out9/kernel ext/boot/vmlinuz-5.10.0-28-cloud-amd64
 
 # 6. a kernel path escaping the filesystem stays inside it; missing kernel
 mkdir -p esc/boot/grub out10
@@ -157,9 +160,23 @@ mkdir -p esc/etc && echo "guest passwd, not the host's" >esc/etc/passwd
 mke2fs -q -F -t ext4 -d esc esc.img 16M >/dev/null 2>&1
 ok "../.. clamps at the filesystem root" vmkit guest pygrub esc.img out10
 ok "the guest's /etc/passwd, not the host's (cmp)" cmp out10/kernel esc/etc/passwd
+printf 'menuentry x {\n linux /boot/evil root=/dev/vda1\n}\n' >esc/boot/grub/grub.cfg
+ln -s ../../../../../../etc/passwd esc/boot/evil
+rm -f esc.img && mke2fs -q -F -t ext4 -d esc esc.img 16M >/dev/null 2>&1
+ok "a symlink climbing out with .. is followed inside" vmkit guest pygrub esc.img out10
+ok "it reads the guest's /etc/passwd (cmp)" cmp out10/kernel esc/etc/passwd
+rm esc/boot/evil
 printf 'menuentry x {\n linux /boot/vmlinuz-missing root=/dev/vda1\n}\n' >esc/boot/grub/grub.cfg
 rm -f esc.img && mke2fs -q -F -t ext4 -d esc esc.img 16M >/dev/null 2>&1
 fails_with "missing kernel: clear error" 1 "esc.img:/boot/vmlinuz-missing: no such file" vmkit guest pygrub esc.img out10
+
+# a sparse 600 MiB "kernel": refused before anything is copied
+printf 'menuentry x {\n linux /boot/huge root=/dev/vda1\n}\n' >esc/boot/grub/grub.cfg
+truncate -s 600M esc/boot/huge
+rm -f esc.img && mke2fs -q -F -t ext4 -d esc esc.img 16M >/dev/null 2>&1
+rm -f esc/boot/huge out10/kernel
+fails_with "kernel over 512 MiB refused" 1 "esc.img:/boot/huge: too large" vmkit guest pygrub esc.img out10
+[ ! -e out10/kernel ]; eq "nothing left in OUTDIR" "$?" 0
 
 # 7. binary config, huge config, no config, no filesystem
 head -c 3000 /dev/urandom >esc/boot/grub/grub.cfg

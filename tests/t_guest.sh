@@ -59,6 +59,8 @@ wait $qpid; rc=$?
 eq "ACPI power button powers it off (qemu exit status)" "$rc" 0
 has "guest went down through poweroff" "$(cat console.log)" "reboot: Power down"
 exec 3>&- 4>&- 5>&-
+dd if=g.img of=p1after bs=1M skip=1 status=none
+ok "root filesystem clean after the guest powered off (e2fsck -fn)" e2fsck -fn p1after
 
 # qcow2 output, when the qcow2 driver can create images
 if vmkit img create -f qcow2 probe.qcow2 16M >/dev/null 2>&1; then
@@ -71,6 +73,16 @@ if vmkit img create -f qcow2 probe.qcow2 16M >/dev/null 2>&1; then
 else
     skip "guest build -f qcow2" "qcow2 create not in this tree yet"
 fi
+
+# --kernel VMLINUZ: that file becomes /boot/vmlinuz-custom (no modules)
+ok "guest build --kernel VMLINUZ" vmkit guest build -q --kernel k/kernel --size 64M c.img
+mkdir kc
+ok "pygrub on it" vmkit guest pygrub c.img kc
+ok "the given kernel is the one booted (cmp)" cmp kc/kernel k/kernel
+has "named vmlinuz-custom" "$(vmkit guest pygrub c.img kc)" "cmdline: root=/dev/vda1 console=ttyS0 panic=-1"
+dd if=c.img of=c1 bs=1M skip=1 status=none
+has "/boot/vmlinuz-custom" "$(debugfs -R 'ls -p /boot' c1 2>/dev/null)" "vmlinuz-custom"
+ok "e2fsck -fn" e2fsck -fn c1
 
 # refusals
 before=$(md5sum <g.img)

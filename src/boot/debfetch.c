@@ -87,7 +87,17 @@ int vk_deb_fetch(const char *cachedir, const char *pkg, char **deb)
     if (!mkdtemp(tmp))
         return vk_error(-errno, "%s: %s", tmp, strerror(errno));
     const char *argv[] = { "apt-get", "download", "-q", pkg, NULL };
-    int r = vk_run(argv, tmp, NULL, 0);
+    char out[16384];
+    int r = vk_run(argv, tmp, out, sizeof out);
+    /* A fresh machine may have no package lists yet: as root, fetch them
+     * once and retry (what the user would be told to do anyway). */
+    if (r < 0 && geteuid() == 0 &&
+        (strstr(out, "Unable to locate package") || strstr(out, "no installation candidate") ||
+         strstr(out, "Failed to fetch"))) {
+        const char *upd[] = { "apt-get", "update", "-q", NULL };
+        if (vk_run(upd, NULL, NULL, 0) == 0)
+            r = vk_run(argv, tmp, NULL, 0);
+    }
     if (r < 0) {
         char msg[1024];
         snprintf(msg, sizeof msg, "%s", vk_errmsg());

@@ -51,7 +51,7 @@ const char vk_guest_rcs[] =
     "hostname -F /etc/hostname\n"
     "ip link set lo up 2>/dev/null\n"
     "# the ACPI power button (button + evdev modules) powers off\n"
-    "acpid\n";
+    "acpid -l /run/acpid.log -p /run/acpid.pid\n";
 
 /* /etc/profile: the login shell on ttyS0 announces readiness only once it
  * is about to read commands, so whatever is typed after it is seen. */

@@ -1,0 +1,51 @@
+/* Persistent domains and per-VM runtime directories.
+ *
+ * Config dir: $XDG_CONFIG_HOME/vmkit (default ~/.config/vmkit); for root
+ * /etc/vmkit.  $VMKIT_CONFIG_DIR overrides both (tests).  A defined domain
+ * is NAME.cfg there, in xl.cfg syntax (written by vk_domcfg_format).
+ *
+ * Runtime dir: $XDG_RUNTIME_DIR/vmkit/NAME; root /run/vmkit/NAME; when
+ * XDG_RUNTIME_DIR is unset (non-root) /tmp/vmkit-UID/NAME.
+ * $VMKIT_RUNTIME_DIR overrides the base (tests).  Every directory vmkit
+ * creates there is mode 0700; an existing base not owned by us or
+ * accessible by others is refused.
+ */
+#ifndef VK_VM_STORE_H
+#define VK_VM_STORE_H
+
+#include "vm/config.h"
+#include <stddef.h>
+
+/* The config directory path into buf (not created).  0 or -ENAMETOOLONG /
+ * -ENOENT (no HOME). */
+int vk_store_dir(char *buf, size_t len);
+
+/* Write c (checked) as NAME.cfg, creating the directory (0700).  Refuses
+ * -EEXIST when NAME is already defined.  File mode 0600 (may hold a VNC
+ * password).  Atomic (temp file + rename). */
+int vk_store_define(const struct vk_domcfg *c);
+
+/* Remove NAME.cfg.  -ENOENT "NAME: no such domain defined". */
+int vk_store_undefine(const char *name);
+
+/* Load NAME.cfg into *out (parsed, not checked).  -ENOENT when absent. */
+int vk_store_load(const char *name, struct vk_domcfg *out);
+
+/* Defined domain names, sorted: *names is a malloc'd array of malloc'd
+ * strings (free with vk_store_list_free).  Returns the count or a
+ * negative errno.  A missing config dir is 0 names. */
+int vk_store_list(char ***names);
+void vk_store_list_free(char **names, int n);
+
+/* Base runtime dir ($XDG_RUNTIME_DIR/vmkit etc.) into buf, created 0700
+ * with parents when create is set.  0 or negative errno. */
+int vk_runtime_base(char *buf, size_t len, int create);
+
+/* Runtime dir of VM name into buf; created (0700, parents too) when
+ * create is set.  0 or negative errno. */
+int vk_runtime_dir(const char *name, char *buf, size_t len, int create);
+
+/* True (1) when name is a valid VM name (see vk_domcfg_check). */
+int vk_name_valid(const char *name);
+
+#endif
