@@ -1,0 +1,25 @@
+/* Private to the ext driver (ext.c, ext_io.c, ext_ops.c). */
+#ifndef VK_FS_EXT_INT_H
+#define VK_FS_EXT_INT_H
+
+#include "fs/fs.h"
+
+#include <ext2fs/ext2_fs.h>
+#include <ext2fs/ext2fs.h>
+
+/* The io_manager that reads and writes through a vk_blockdev.  The device
+ * is named by ext_io_name(): "vkbd:<pointer>", so libext2fs, which only
+ * passes names around, reaches the device we opened. */
+extern io_manager vk_ext_io_manager;
+void ext_io_name(struct vk_blockdev *bd, char *buf, size_t len);
+
+/* Turn a libext2fs error code into a negative errno and record a message
+ * "<dev>:<path>: <what>: <com_err text>".  Returns the errno. */
+int ext_err(struct vk_fs *fs, errcode_t e, const char *path, const char *what);
+int ext_errno(errcode_t e);
+
+extern const struct vk_fs_ops vk_ext_ops;
+
+static inline ext2_filsys EXTFS(struct vk_fs *fs) { return (ext2_filsys)fs->priv; }
+
+#endif

@@ -1,0 +1,890 @@
+/* ext file operations through libext2fs (path based, see fs.h). */
+#include "fs/ext_int.h"
+#include "fs/path.h"
+
+#include "util/err.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#define PMAX 4096
+
+struct extfile {
+    ext2_file_t f;
+    ext2_ino_t ino;
+    bool dirty;
+    char path[PMAX];
+};
+
+/* Normalize path into buf; errors carry the device name. */
+static int norm(struct vk_fs *fs, const char *path, char *buf)
+{
+    int r = vk_path_normalize(path, buf, PMAX);
+    if (r < 0)
+        return vk_error_prefix(r, "%s:", fs->bd->name);
+    return 0;
+}
+
+static int lookup(struct vk_fs *fs, const char *npath, bool follow, ext2_ino_t *ino)
+{
+    ext2_filsys e = EXTFS(fs);
+    errcode_t err = follow ? ext2fs_namei_follow(e, EXT2_ROOT_INO, EXT2_ROOT_INO, npath, ino)
+                           : ext2fs_namei(e, EXT2_ROOT_INO, EXT2_ROOT_INO, npath, ino);
+    if (err == EXT2_ET_FILE_NOT_FOUND || err == EXT2_ET_NO_DIRECTORY)
+        return vk_error(err == EXT2_ET_NO_DIRECTORY ? -ENOTDIR : -ENOENT,
+                        "%s:%s: %s", fs->bd->name, npath,
+                        err == EXT2_ET_NO_DIRECTORY ? "not a directory" : "no such file or directory");
+    if (err)
+        return ext_err(fs, err, npath, "lookup");
+    return 0;
+}
+
+static int read_inode(struct vk_fs *fs, ext2_ino_t ino, struct ext2_inode_large *in, const char *p)
+{
+    memset(in, 0, sizeof *in);
+    errcode_t e = ext2fs_read_inode_full(EXTFS(fs), ino, (struct ext2_inode *)in, sizeof *in);
+    return e ? ext_err(fs, e, p, "reading inode") : 0;
+}
+
+static int write_inode(struct vk_fs *fs, ext2_ino_t ino, struct ext2_inode_large *in, const char *p)
+{
+    errcode_t e = ext2fs_write_inode_full(EXTFS(fs), ino, (struct ext2_inode *)in, sizeof *in);
+    return e ? ext_err(fs, e, p, "writing inode") : 0;
+}
+
+/* Resolve the parent directory of npath; *name points into npath. */
+static int parent_of(struct vk_fs *fs, const char *npath, ext2_ino_t *dir, const char **name)
+{
+    char parent[PMAX];
+    int r = vk_path_split(npath, parent, sizeof parent, name);
+    if (r < 0)
+        return r;
+    if (!**name)
+        return vk_error(-EEXIST, "%s:/: the root directory", fs->bd->name);
+    if ((r = lookup(fs, parent, true, dir)) < 0)
+        return r;
+    struct ext2_inode_large in;
+    if ((r = read_inode(fs, *dir, &in, parent)) < 0)
+        return r;
+    if (!LINUX_S_ISDIR(in.i_mode))
+        return vk_error(-ENOTDIR, "%s:%s: not a directory", fs->bd->name, parent);
+    return 0;
+}
+
+static int child(struct vk_fs *fs, ext2_ino_t dir, const char *name, ext2_ino_t *ino)
+{
+    errcode_t e = ext2fs_lookup(EXTFS(fs), dir, name, (int)strlen(name), NULL, ino);
+    if (e == EXT2_ET_FILE_NOT_FOUND)
+        return -ENOENT;
+    return e ? ext_err(fs, e, name, "lookup") : 0;
+}
+
+static void ts_get(struct timespec *ts, uint32_t lo, uint32_t extra, bool has_extra)
+{
+    ts->tv_sec = (int32_t)lo;
+    ts->tv_nsec = 0;
+    if (has_extra) {
+        ts->tv_sec += (int64_t)(extra & 3) << 32;
+        ts->tv_nsec = extra >> 2;
+    }
+}
+
+#define HAS(in, field) ((in)->i_extra_isize >= offsetof(struct ext2_inode_large, field) + \
+                        sizeof((in)->field) - EXT2_GOOD_OLD_INODE_SIZE && \
+                        EXT2_INODE_SIZE(EXTFS(fs)->super) > EXT2_GOOD_OLD_INODE_SIZE)
+
+static void ts_set(uint32_t *lo, uint32_t *extra, bool has_extra, const struct timespec *ts)
+{
+    *lo = (uint32_t)ts->tv_sec;
+    if (has_extra)
+        *extra = (uint32_t)(((ts->tv_sec - (int32_t)*lo) >> 32) & 3) |
+                 (uint32_t)ts->tv_nsec << 2;
+}
+
+static void touch_times(struct vk_fs *fs, struct ext2_inode_large *in, bool mtime, bool ctime)
+{
+    struct timespec now;
+    clock_gettime(CLOCK_REALTIME, &now);
+    if (mtime)
+        ts_set(&in->i_mtime, &in->i_mtime_extra, HAS(in, i_mtime_extra), &now);
+    if (ctime)
+        ts_set(&in->i_ctime, &in->i_ctime_extra, HAS(in, i_ctime_extra), &now);
+}
+
+static void fill_stat(struct vk_fs *fs, ext2_ino_t ino, struct ext2_inode_large *in, struct vk_stat *st)
+{
+    ext2_filsys e = EXTFS(fs);
+    memset(st, 0, sizeof *st);
+    st->ino = ino;
+    st->mode = in->i_mode;
+    st->nlink = in->i_links_count;
+    st->uid = inode_uid(*in);
+    st->gid = inode_gid(*in);
+    st->size = EXT2_I_SIZE(in);
+    st->blocks = ext2fs_get_stat_i_blocks(e, (struct ext2_inode *)in);
+    if (LINUX_S_ISCHR(in->i_mode) || LINUX_S_ISBLK(in->i_mode)) {
+        if (in->i_block[0]) {
+            st->rdev_major = (in->i_block[0] >> 8) & 255;
+            st->rdev_minor = in->i_block[0] & 255;
+        } else {
+            st->rdev_major = (in->i_block[1] & 0xfff00) >> 8;
+            st->rdev_minor = (in->i_block[1] & 0xff) | ((in->i_block[1] >> 12) & 0xfff00);
+        }
+    }
+    ts_get(&st->atime, in->i_atime, in->i_atime_extra, HAS(in, i_atime_extra));
+    ts_get(&st->mtime, in->i_mtime, in->i_mtime_extra, HAS(in, i_mtime_extra));
+    ts_get(&st->ctime, in->i_ctime, in->i_ctime_extra, HAS(in, i_ctime_extra));
+    if (HAS(in, i_crtime_extra))
+        ts_get(&st->crtime, in->i_crtime, in->i_crtime_extra, true);
+}
+
+static int ext_statfs(struct vk_fs *fs, struct vk_statfs *out)
+{
+    ext2_filsys e = EXTFS(fs);
+    struct vk_fsprobe p;
+    memset(&p, 0, sizeof p);
+    memset(out, 0, sizeof *out);
+    int r = vk_fs_ext.probe(fs->bd, &p);
+    if (r < 0)
+        return r;
+    snprintf(out->type, sizeof out->type, "%s", p.type);
+    snprintf(out->uuid, sizeof out->uuid, "%s", p.uuid);
+    memcpy(out->label, e->super->s_volume_name, 16);
+    out->label[16] = 0;
+    out->block_size = e->blocksize;
+    out->blocks = ext2fs_blocks_count(e->super);
+    out->blocks_free = ext2fs_free_blocks_count(e->super);
+    uint64_t res = ext2fs_r_blocks_count(e->super);
+    out->blocks_avail = out->blocks_free > res ? out->blocks_free - res : 0;
+    out->files = e->super->s_inodes_count;
+    out->files_free = e->super->s_free_inodes_count;
+    return 0;
+}
+
+static int ext_stat(struct vk_fs *fs, const char *path, struct vk_stat *st, bool follow)
+{
+    char np[PMAX];
+    ext2_ino_t ino;
+    struct ext2_inode_large in;
+    int r;
+    if ((r = norm(fs, path, np)) < 0 || (r = lookup(fs, np, follow, &ino)) < 0 ||
+        (r = read_inode(fs, ino, &in, np)) < 0)
+        return r;
+    fill_stat(fs, ino, &in, st);
+    return 0;
+}
+
+static uint32_t ft_mode(int ft)
+{
+    switch (ft) {
+    case EXT2_FT_REG_FILE: return S_IFREG;
+    case EXT2_FT_DIR: return S_IFDIR;
+    case EXT2_FT_CHRDEV: return S_IFCHR;
+    case EXT2_FT_BLKDEV: return S_IFBLK;
+    case EXT2_FT_FIFO: return S_IFIFO;
+    case EXT2_FT_SOCK: return S_IFSOCK;
+    case EXT2_FT_SYMLINK: return S_IFLNK;
+    default: return 0;
+    }
+}
+
+static int mode_ft(uint32_t mode)
+{
+    switch (mode & S_IFMT) {
+    case S_IFREG: return EXT2_FT_REG_FILE;
+    case S_IFDIR: return EXT2_FT_DIR;
+    case S_IFCHR: return EXT2_FT_CHRDEV;
+    case S_IFBLK: return EXT2_FT_BLKDEV;
+    case S_IFIFO: return EXT2_FT_FIFO;
+    case S_IFSOCK: return EXT2_FT_SOCK;
+    case S_IFLNK: return EXT2_FT_SYMLINK;
+    default: return EXT2_FT_UNKNOWN;
+    }
+}
+
+struct rd_ctx {
+    vk_dirent_cb cb;
+    void *ctx;
+    int ret;
+};
+
+static int rd_proc(struct ext2_dir_entry *d, int offset, int blocksize, char *buf, void *priv)
+{
+    (void)offset; (void)blocksize; (void)buf;
+    struct rd_ctx *c = priv;
+    int len = ext2fs_dirent_name_len(d);
+    char name[EXT2_NAME_LEN + 1];
+    memcpy(name, d->name, (size_t)len);
+    name[len] = 0;
+    if (!strcmp(name, ".") || !strcmp(name, ".."))
+        return 0;
+    struct vk_dirent de = { .name = name, .ino = d->inode, .type = ft_mode(ext2fs_dirent_file_type(d)) };
+    int r = c->cb(c->ctx, &de);
+    if (r) {
+        c->ret = r < 0 ? r : 0;
+        return DIRENT_ABORT;
+    }
+    return 0;
+}
+
+static int ext_readdir(struct vk_fs *fs, const char *path, vk_dirent_cb cb, void *ctx)
+{
+    char np[PMAX];
+    ext2_ino_t ino;
+    int r;
+    if ((r = norm(fs, path, np)) < 0 || (r = lookup(fs, np, true, &ino)) < 0)
+        return r;
+    struct rd_ctx c = { cb, ctx, 0 };
+    errcode_t e = ext2fs_dir_iterate(EXTFS(fs), ino, 0, NULL, rd_proc, &c);
+    if (e == EXT2_ET_NO_DIRECTORY)
+        return vk_error(-ENOTDIR, "%s:%s: not a directory", fs->bd->name, np);
+    if (e)
+        return ext_err(fs, e, np, "reading directory");
+    return c.ret;
+}
+
+static int ext_readlink(struct vk_fs *fs, const char *path, char *buf, size_t len)
+{
+    char np[PMAX];
+    ext2_ino_t ino;
+    struct ext2_inode_large in;
+    ext2_filsys e = EXTFS(fs);
+    int r;
+    if ((r = norm(fs, path, np)) < 0 || (r = lookup(fs, np, false, &ino)) < 0 ||
+        (r = read_inode(fs, ino, &in, np)) < 0)
+        return r;
+    if (!LINUX_S_ISLNK(in.i_mode))
+        return vk_error(-EINVAL, "%s:%s: not a symbolic link", fs->bd->name, np);
+    uint64_t size = EXT2_I_SIZE(&in);
+    if (size > e->blocksize || size >= PATH_MAX)
+        return vk_error(-EUCLEAN, "%s:%s: symbolic link of %llu bytes", fs->bd->name, np,
+                        (unsigned long long)size);
+    char tmp[PATH_MAX];
+    errcode_t err = 0;
+    if (in.i_flags & EXT4_INLINE_DATA_FL) {
+        size_t got = 0;
+        err = ext2fs_inline_data_size(e, ino, &got);
+        if (!err && got > sizeof tmp)
+            err = EXT2_ET_INLINE_DATA_NO_SPACE;
+        if (!err)
+            err = ext2fs_inline_data_get(e, ino, (struct ext2_inode *)&in, tmp, &got);
+    } else if (ext2fs_is_fast_symlink((struct ext2_inode *)&in)) {
+        memcpy(tmp, in.i_block, size);
+    } else {
+        ext2_file_t f;
+        unsigned got = 0;
+        err = ext2fs_file_open(e, ino, 0, &f);
+        if (!err) {
+            err = ext2fs_file_read(f, tmp, (unsigned)size, &got);
+            ext2fs_file_close(f);
+            if (!err && got != size)
+                err = EXT2_ET_SHORT_READ;
+        }
+    }
+    if (err)
+        return ext_err(fs, err, np, "reading symbolic link");
+    memcpy(buf, tmp, size < len ? size : len);
+    return (int)size;
+}
+
+/* Add name -> ino in dir, growing the directory when full. */
+static errcode_t add_link(ext2_filsys e, ext2_ino_t dir, const char *name, ext2_ino_t ino, int ft)
+{
+    errcode_t err = ext2fs_link(e, dir, name, ino, ft);
+    if (err == EXT2_ET_DIR_NO_SPACE) {
+        if ((err = ext2fs_expand_dir(e, dir)))
+            return err;
+        err = ext2fs_link(e, dir, name, ino, ft);
+    }
+    return err;
+}
+
+/* Make a new inode of mode (any type but directory) named name in dir. */
+static int new_node(struct vk_fs *fs, ext2_ino_t dir, const char *name, const char *np,
+                    uint32_t mode, ext2_ino_t *out, struct ext2_inode_large *in)
+{
+    ext2_filsys e = EXTFS(fs);
+    ext2_ino_t ino;
+    errcode_t err = ext2fs_new_inode(e, dir, (int)mode, NULL, &ino);
+    if (err)
+        return ext_err(fs, err, np, "allocating an inode");
+    if ((err = add_link(e, dir, name, ino, mode_ft(mode))))
+        return ext_err(fs, err, np, "adding the directory entry");
+    ext2fs_inode_alloc_stats2(e, ino, +1, 0);
+    memset(in, 0, sizeof *in);
+    in->i_mode = (uint16_t)mode;
+    in->i_links_count = 1;
+    in->i_extra_isize = EXT2_INODE_SIZE(e->super) > EXT2_GOOD_OLD_INODE_SIZE
+                            ? sizeof(struct ext2_inode_large) - EXT2_GOOD_OLD_INODE_SIZE : 0;
+    if (in->i_extra_isize > EXT2_INODE_SIZE(e->super) - EXT2_GOOD_OLD_INODE_SIZE)
+        in->i_extra_isize = (uint16_t)(EXT2_INODE_SIZE(e->super) - EXT2_GOOD_OLD_INODE_SIZE);
+    struct timespec now;
+    clock_gettime(CLOCK_REALTIME, &now);
+    bool x = in->i_extra_isize >= 24;
+    ts_set(&in->i_atime, &in->i_atime_extra, x, &now);
+    ts_set(&in->i_mtime, &in->i_mtime_extra, x, &now);
+    ts_set(&in->i_ctime, &in->i_ctime_extra, x, &now);
+    ts_set(&in->i_crtime, &in->i_crtime_extra, x, &now);
+    if (LINUX_S_ISREG(mode) && ext2fs_has_feature_extents(e->super)) {
+        ext2_extent_handle_t h;
+        if ((err = ext2fs_extent_open2(e, ino, (struct ext2_inode *)in, &h)))
+            return ext_err(fs, err, np, "initialising extents");
+        ext2fs_extent_free(h);
+    }
+    if ((err = ext2fs_write_new_inode(e, ino, (struct ext2_inode *)in)))
+        return ext_err(fs, err, np, "writing the new inode");
+    *out = ino;
+    return 0;
+}
+
+static int ext_open(struct vk_fs *fs, const char *path, int flags, uint32_t mode, struct vk_file **out)
+{
+    ext2_filsys e = EXTFS(fs);
+    char np[PMAX];
+    ext2_ino_t dir, ino;
+    const char *name;
+    struct ext2_inode_large in;
+    int r;
+    if ((r = norm(fs, path, np)) < 0)
+        return r;
+    if (!strcmp(np, "/"))
+        return vk_error(-EISDIR, "%s:/: is a directory", fs->bd->name);
+    if ((r = parent_of(fs, np, &dir, &name)) < 0)
+        return r;
+    r = child(fs, dir, name, &ino);
+    if (r == 0) {
+        if ((flags & VK_O_CREAT) && (flags & VK_O_EXCL))
+            return vk_error(-EEXIST, "%s:%s: already exists", fs->bd->name, np);
+        /* A final symlink is followed, like open(2). */
+        if ((r = lookup(fs, np, true, &ino)) < 0 || (r = read_inode(fs, ino, &in, np)) < 0)
+            return r;
+        if (LINUX_S_ISDIR(in.i_mode))
+            return vk_error(-EISDIR, "%s:%s: is a directory", fs->bd->name, np);
+        if (!LINUX_S_ISREG(in.i_mode))
+            return vk_error(-EINVAL, "%s:%s: not a regular file", fs->bd->name, np);
+    } else if (r == -ENOENT) {
+        if (!(flags & VK_O_CREAT))
+            return vk_error(-ENOENT, "%s:%s: no such file or directory", fs->bd->name, np);
+        if ((r = new_node(fs, dir, name, np, S_IFREG | (mode & 07777), &ino, &in)) < 0)
+            return r;
+    } else {
+        return r;
+    }
+    struct vk_file *vf = calloc(1, sizeof *vf);
+    struct extfile *ef = calloc(1, sizeof *ef);
+    if (!vf || !ef) {
+        free(vf); free(ef);
+        return vk_error(-ENOMEM, "%s:%s: out of memory", fs->bd->name, np);
+    }
+    errcode_t err = ext2fs_file_open2(e, ino, (struct ext2_inode *)&in,
+                                      (flags & VK_O_WRONLY) ? EXT2_FILE_WRITE : 0, &ef->f);
+    if (!err && (flags & VK_O_TRUNC) && EXT2_I_SIZE(&in)) {
+        err = ext2fs_file_set_size2(ef->f, 0);
+        ef->dirty = true;
+    }
+    if (err) {
+        if (ef->f)
+            ext2fs_file_close(ef->f);
+        free(vf); free(ef);
+        return ext_err(fs, err, np, "opening");
+    }
+    ef->ino = ino;
+    snprintf(ef->path, sizeof ef->path, "%s", np);
+    vf->fs = fs;
+    vf->priv = ef;
+    *out = vf;
+    return 0;
+}
+
+static int64_t ext_read(struct vk_file *vf, void *buf, size_t len, uint64_t off)
+{
+    struct extfile *ef = vf->priv;
+    /* Never past i_size: libext2fs reads inline data to the end of its
+     * buffer, not of the file. */
+    __u64 size = 0;
+    ext2fs_file_get_lsize(ef->f, &size);
+    if (off >= size)
+        return 0;
+    if (len > size - off)
+        len = (size_t)(size - off);
+    errcode_t err = ext2fs_file_llseek(ef->f, off, EXT2_SEEK_SET, NULL);
+    size_t done = 0;
+    while (!err && done < len) {
+        unsigned got = 0, want = len - done > (1u << 30) ? 1u << 30 : (unsigned)(len - done);
+        err = ext2fs_file_read(ef->f, (char *)buf + done, want, &got);
+        if (err || !got)
+            break;
+        done += got;
+    }
+    if (err)
+        return ext_err(vf->fs, err, ef->path, "reading");
+    return (int64_t)done;
+}
+
+static int64_t ext_write(struct vk_file *vf, const void *buf, size_t len, uint64_t off)
+{
+    struct extfile *ef = vf->priv;
+    ef->dirty = true;
+    errcode_t err = ext2fs_file_llseek(ef->f, off, EXT2_SEEK_SET, NULL);
+    size_t done = 0;
+    while (!err && done < len) {
+        unsigned got = 0, want = len - done > (1u << 30) ? 1u << 30 : (unsigned)(len - done);
+        err = ext2fs_file_write(ef->f, (const char *)buf + done, want, &got);
+        if (!err && !got)
+            err = EXT2_ET_BLOCK_ALLOC_FAIL;
+        done += got;
+    }
+    if (err)
+        return ext_err(vf->fs, err, ef->path, "writing");
+    return (int64_t)len;
+}
+
+static int ext_close_file(struct vk_file *vf)
+{
+    struct extfile *ef = vf->priv;
+    struct vk_fs *fs = vf->fs;
+    int r = 0;
+    errcode_t err = 0;
+    if (ef->dirty) {
+        struct ext2_inode_large in;
+        err = ext2fs_file_flush(ef->f);
+        if (!err) {
+            struct ext2_inode *fi = ext2fs_file_get_inode(ef->f);
+            memcpy(&in, fi, sizeof *fi);
+            struct timespec now;
+            clock_gettime(CLOCK_REALTIME, &now);
+            fi->i_mtime = fi->i_ctime = (uint32_t)now.tv_sec;
+        }
+        (void)in;
+    }
+    errcode_t e2 = ext2fs_file_close(ef->f);
+    if (!err)
+        err = e2;
+    if (err)
+        r = ext_err(fs, err, ef->path, "closing");
+    if (!r && ef->dirty) {
+        /* Nanoseconds of mtime/ctime (file_close wrote the small inode). */
+        struct ext2_inode_large in;
+        if ((r = read_inode(fs, ef->ino, &in, ef->path)) == 0) {
+            touch_times(fs, &in, true, true);
+            r = write_inode(fs, ef->ino, &in, ef->path);
+        }
+    }
+    free(ef);
+    free(vf);
+    return r;
+}
+
+static int ext_mkdir(struct vk_fs *fs, const char *path, uint32_t mode)
+{
+    ext2_filsys e = EXTFS(fs);
+    char np[PMAX];
+    ext2_ino_t dir, ino;
+    const char *name;
+    int r;
+    if ((r = norm(fs, path, np)) < 0 || (r = parent_of(fs, np, &dir, &name)) < 0)
+        return r;
+    if ((r = child(fs, dir, name, &ino)) == 0)
+        return vk_error(-EEXIST, "%s:%s: already exists", fs->bd->name, np);
+    if (r != -ENOENT)
+        return r;
+    errcode_t err = ext2fs_mkdir(e, dir, 0, name);
+    if (err == EXT2_ET_DIR_NO_SPACE) {
+        if (!(err = ext2fs_expand_dir(e, dir)))
+            err = ext2fs_mkdir(e, dir, 0, name);
+    }
+    if (err)
+        return ext_err(fs, err, np, "making directory");
+    struct ext2_inode_large in;
+    if ((r = child(fs, dir, name, &ino)) < 0 || (r = read_inode(fs, ino, &in, np)) < 0)
+        return r;
+    in.i_mode = (uint16_t)(LINUX_S_IFDIR | (mode & 07777));
+    touch_times(fs, &in, true, true);
+    return write_inode(fs, ino, &in, np);
+}
+
+/* Drop one link of ino; free it with its blocks when none remain. */
+static int drop_inode(struct vk_fs *fs, ext2_ino_t ino, const char *np, bool isdir)
+{
+    ext2_filsys e = EXTFS(fs);
+    struct ext2_inode_large in;
+    int r = read_inode(fs, ino, &in, np);
+    if (r < 0)
+        return r;
+    if (isdir || in.i_links_count <= 1)
+        in.i_links_count = 0;
+    else
+        in.i_links_count--;
+    touch_times(fs, &in, false, true);
+    if (in.i_links_count) 
+        return write_inode(fs, ino, &in, np);
+    errcode_t err = 0;
+    if (ext2fs_inode_has_valid_blocks2(e, (struct ext2_inode *)&in) ||
+        (in.i_flags & EXT4_INLINE_DATA_FL))
+        err = ext2fs_punch(e, ino, (struct ext2_inode *)&in, NULL, 0, ~0ULL);
+    if (err)
+        return ext_err(fs, err, np, "freeing blocks");
+    blk64_t acl = ext2fs_file_acl_block(e, (struct ext2_inode *)&in);
+    if (acl) {
+        __u32 count = 0;
+        err = ext2fs_adjust_ea_refcount3(e, acl, NULL, -1, &count, ino);
+        if (err)
+            return ext_err(fs, err, np, "releasing extended attributes");
+        if (!count)
+            ext2fs_block_alloc_stats2(e, acl, -1);
+        ext2fs_file_acl_block_set(e, (struct ext2_inode *)&in, 0);
+    }
+    in.i_dtime = (uint32_t)time(NULL);
+    EXT2_I_SIZE(&in);
+    in.i_size = 0;
+    in.i_size_high = 0;
+    if ((r = write_inode(fs, ino, &in, np)) < 0)
+        return r;
+    ext2fs_inode_alloc_stats2(e, ino, -1, isdir);
+    return 0;
+}
+
+static int ext_unlink(struct vk_fs *fs, const char *path)
+{
+    char np[PMAX];
+    ext2_ino_t dir, ino;
+    const char *name;
+    struct ext2_inode_large in;
+    int r;
+    if ((r = norm(fs, path, np)) < 0 || (r = parent_of(fs, np, &dir, &name)) < 0)
+        return r;
+    if ((r = child(fs, dir, name, &ino)) < 0)
+        return r == -ENOENT ? vk_error(r, "%s:%s: no such file or directory", fs->bd->name, np) : r;
+    if ((r = read_inode(fs, ino, &in, np)) < 0)
+        return r;
+    if (LINUX_S_ISDIR(in.i_mode))
+        return vk_error(-EISDIR, "%s:%s: is a directory", fs->bd->name, np);
+    errcode_t err = ext2fs_unlink(EXTFS(fs), dir, name, ino, 0);
+    if (err)
+        return ext_err(fs, err, np, "removing the directory entry");
+    return drop_inode(fs, ino, np, false);
+}
+
+static int empty_proc(struct ext2_dir_entry *d, int o, int b, char *buf, void *priv)
+{
+    (void)o; (void)b; (void)buf;
+    int len = ext2fs_dirent_name_len(d);
+    if ((len == 1 && d->name[0] == '.') || (len == 2 && d->name[0] == '.' && d->name[1] == '.'))
+        return 0;
+    *(int *)priv = 1;
+    return DIRENT_ABORT;
+}
+
+/* Change the link count of directory ino by delta (dir_nlink: 1 sticks). */
+static int dir_links(struct vk_fs *fs, ext2_ino_t ino, int delta, const char *np)
+{
+    struct ext2_inode_large in;
+    int r = read_inode(fs, ino, &in, np);
+    if (r < 0)
+        return r;
+    if (delta > 0) {
+        if (in.i_links_count >= 65000 || in.i_links_count == 1)
+            in.i_links_count = 1;
+        else
+            in.i_links_count++;
+    } else if (in.i_links_count > 2) {
+        in.i_links_count--;
+    }
+    touch_times(fs, &in, true, true);
+    return write_inode(fs, ino, &in, np);
+}
+
+static int ext_rmdir(struct vk_fs *fs, const char *path)
+{
+    char np[PMAX];
+    ext2_ino_t dir, ino;
+    const char *name;
+    struct ext2_inode_large in;
+    int r;
+    if ((r = norm(fs, path, np)) < 0)
+        return r;
+    if (!strcmp(np, "/"))
+        return vk_error(-EBUSY, "%s:/: cannot remove the root directory", fs->bd->name);
+    if ((r = parent_of(fs, np, &dir, &name)) < 0)
+        return r;
+    if ((r = child(fs, dir, name, &ino)) < 0)
+        return r == -ENOENT ? vk_error(r, "%s:%s: no such file or directory", fs->bd->name, np) : r;
+    if ((r = read_inode(fs, ino, &in, np)) < 0)
+        return r;
+    if (!LINUX_S_ISDIR(in.i_mode))
+        return vk_error(-ENOTDIR, "%s:%s: not a directory", fs->bd->name, np);
+    int nonempty = 0;
+    errcode_t err = ext2fs_dir_iterate(EXTFS(fs), ino, 0, NULL, empty_proc, &nonempty);
+    if (err)
+        return ext_err(fs, err, np, "reading directory");
+    if (nonempty)
+        return vk_error(-ENOTEMPTY, "%s:%s: directory not empty", fs->bd->name, np);
+    if ((err = ext2fs_unlink(EXTFS(fs), dir, name, ino, 0)))
+        return ext_err(fs, err, np, "removing the directory entry");
+    if ((r = drop_inode(fs, ino, np, true)) < 0)
+        return r;
+    return dir_links(fs, dir, -1, np);
+}
+
+struct dotdot_ctx { ext2_ino_t parent; };
+
+static int dotdot_proc(struct ext2_dir_entry *d, int o, int b, char *buf, void *priv)
+{
+    (void)o; (void)b; (void)buf;
+    int len = ext2fs_dirent_name_len(d);
+    if (len == 2 && d->name[0] == '.' && d->name[1] == '.') {
+        d->inode = ((struct dotdot_ctx *)priv)->parent;
+        return DIRENT_CHANGED | DIRENT_ABORT;
+    }
+    return 0;
+}
+
+static int ext_rename(struct vk_fs *fs, const char *from, const char *to)
+{
+    ext2_filsys e = EXTFS(fs);
+    char nf[PMAX], nt[PMAX];
+    ext2_ino_t fdir, tdir, ino, old;
+    const char *fname, *tname;
+    struct ext2_inode_large in, oin;
+    int r;
+    if ((r = norm(fs, from, nf)) < 0 || (r = norm(fs, to, nt)) < 0)
+        return r;
+    if (!strcmp(nf, nt))
+        return 0;
+    size_t lf = strlen(nf);
+    if (!strncmp(nt, nf, lf) && nt[lf] == '/')
+        return vk_error(-EINVAL, "%s:%s: cannot move a directory into itself", fs->bd->name, nf);
+    if ((r = parent_of(fs, nf, &fdir, &fname)) < 0 || (r = parent_of(fs, nt, &tdir, &tname)) < 0)
+        return r;
+    if ((r = child(fs, fdir, fname, &ino)) < 0)
+        return r == -ENOENT ? vk_error(r, "%s:%s: no such file or directory", fs->bd->name, nf) : r;
+    if ((r = read_inode(fs, ino, &in, nf)) < 0)
+        return r;
+    bool isdir = LINUX_S_ISDIR(in.i_mode);
+    r = child(fs, tdir, tname, &old);
+    if (r == 0) {
+        if (old == ino)
+            return 0;
+        if ((r = read_inode(fs, old, &oin, nt)) < 0)
+            return r;
+        if (LINUX_S_ISDIR(oin.i_mode) != isdir)
+            return vk_error(isdir ? -ENOTDIR : -EISDIR, "%s:%s: %s", fs->bd->name, nt,
+                            isdir ? "not a directory" : "is a directory");
+        r = isdir ? ext_rmdir(fs, nt) : ext_unlink(fs, nt);
+        if (r < 0)
+            return r;
+    } else if (r != -ENOENT) {
+        return r;
+    }
+    /* New name first, then drop the old: a crash in between leaves an
+     * extra link that e2fsck fixes, never a lost file. */
+    errcode_t err = add_link(e, tdir, tname, ino, mode_ft(in.i_mode));
+    if (err)
+        return ext_err(fs, err, nt, "adding the directory entry");
+    if ((err = ext2fs_unlink(e, fdir, fname, ino, 0)))
+        return ext_err(fs, err, nf, "removing the old directory entry");
+    if (isdir && fdir != tdir) {
+        struct dotdot_ctx c = { tdir };
+        if ((err = ext2fs_dir_iterate(e, ino, DIRENT_FLAG_INCLUDE_EMPTY, NULL, dotdot_proc, &c)))
+            return ext_err(fs, err, nt, "updating '..'");
+        if ((r = dir_links(fs, tdir, +1, nt)) < 0 || (r = dir_links(fs, fdir, -1, nf)) < 0)
+            return r;
+    }
+    if ((r = read_inode(fs, ino, &in, nt)) < 0)
+        return r;
+    touch_times(fs, &in, false, true);
+    return write_inode(fs, ino, &in, nt);
+}
+
+static int ext_symlink(struct vk_fs *fs, const char *target, const char *linkpath)
+{
+    ext2_filsys e = EXTFS(fs);
+    char np[PMAX];
+    ext2_ino_t dir, ino;
+    const char *name;
+    int r;
+    if ((r = norm(fs, linkpath, np)) < 0 || (r = parent_of(fs, np, &dir, &name)) < 0)
+        return r;
+    size_t tl = strlen(target);
+    if (!tl || tl >= e->blocksize || tl >= PATH_MAX)
+        return vk_error(-ENAMETOOLONG, "%s:%s: symbolic link target of %zu bytes", fs->bd->name,
+                        np, tl);
+    if ((r = child(fs, dir, name, &ino)) == 0)
+        return vk_error(-EEXIST, "%s:%s: already exists", fs->bd->name, np);
+    if (r != -ENOENT)
+        return r;
+    errcode_t err = ext2fs_symlink(e, dir, 0, name, target);
+    if (err == EXT2_ET_DIR_NO_SPACE) {
+        if (!(err = ext2fs_expand_dir(e, dir)))
+            err = ext2fs_symlink(e, dir, 0, name, target);
+    }
+    return err ? ext_err(fs, err, np, "making symbolic link") : 0;
+}
+
+static int ext_link(struct vk_fs *fs, const char *existing, const char *newpath)
+{
+    ext2_filsys e = EXTFS(fs);
+    char ne[PMAX], nn[PMAX];
+    ext2_ino_t dir, ino, x;
+    const char *name;
+    struct ext2_inode_large in;
+    int r;
+    if ((r = norm(fs, existing, ne)) < 0 || (r = norm(fs, newpath, nn)) < 0 ||
+        (r = lookup(fs, ne, false, &ino)) < 0 || (r = read_inode(fs, ino, &in, ne)) < 0 ||
+        (r = parent_of(fs, nn, &dir, &name)) < 0)
+        return r;
+    if (LINUX_S_ISDIR(in.i_mode))
+        return vk_error(-EPERM, "%s:%s: hard links to directories are not allowed", fs->bd->name, ne);
+    if (in.i_links_count >= 65000)
+        return vk_error(-EMLINK, "%s:%s: too many links", fs->bd->name, ne);
+    if ((r = child(fs, dir, name, &x)) == 0)
+        return vk_error(-EEXIST, "%s:%s: already exists", fs->bd->name, nn);
+    if (r != -ENOENT)
+        return r;
+    errcode_t err = add_link(e, dir, name, ino, mode_ft(in.i_mode));
+    if (err)
+        return ext_err(fs, err, nn, "adding the directory entry");
+    in.i_links_count++;
+    touch_times(fs, &in, false, true);
+    return write_inode(fs, ino, &in, ne);
+}
+
+static int ext_mknod(struct vk_fs *fs, const char *path, uint32_t mode, uint32_t major, uint32_t minor)
+{
+    char np[PMAX];
+    ext2_ino_t dir, ino;
+    const char *name;
+    struct ext2_inode_large in;
+    int r;
+    uint32_t t = mode & S_IFMT;
+    if (t != S_IFCHR && t != S_IFBLK && t != S_IFIFO && t != S_IFSOCK)
+        return vk_error(-EINVAL, "%s:%s: mknod of a type that is no device, FIFO or socket",
+                        fs->bd->name, path);
+    if ((r = norm(fs, path, np)) < 0 || (r = parent_of(fs, np, &dir, &name)) < 0)
+        return r;
+    if ((r = child(fs, dir, name, &ino)) == 0)
+        return vk_error(-EEXIST, "%s:%s: already exists", fs->bd->name, np);
+    if (r != -ENOENT)
+        return r;
+    if ((r = new_node(fs, dir, name, np, mode, &ino, &in)) < 0)
+        return r;
+    if (t == S_IFCHR || t == S_IFBLK) {
+        if (major < 256 && minor < 256) {
+            in.i_block[0] = major * 256 + minor;
+            in.i_block[1] = 0;
+        } else {
+            in.i_block[0] = 0;
+            in.i_block[1] = (minor & 0xff) | (major << 8) | ((minor & ~0xffu) << 12);
+        }
+        return write_inode(fs, ino, &in, np);
+    }
+    return 0;
+}
+
+static int ext_setattr(struct vk_fs *fs, const char *path, int mask, const struct vk_stat *st)
+{
+    char np[PMAX];
+    ext2_ino_t ino;
+    struct ext2_inode_large in;
+    int r;
+    if ((r = norm(fs, path, np)) < 0 || (r = lookup(fs, np, false, &ino)) < 0)
+        return r;
+    if (mask & VK_SET_SIZE) {
+        if ((r = read_inode(fs, ino, &in, np)) < 0)
+            return r;
+        if (!LINUX_S_ISREG(in.i_mode))
+            return vk_error(-EINVAL, "%s:%s: not a regular file", fs->bd->name, np);
+        ext2_file_t f;
+        errcode_t err = ext2fs_file_open(EXTFS(fs), ino, EXT2_FILE_WRITE, &f);
+        if (!err) {
+            err = ext2fs_file_set_size2(f, st->size);
+            errcode_t e2 = ext2fs_file_close(f);
+            if (!err)
+                err = e2;
+        }
+        if (err)
+            return ext_err(fs, err, np, "changing the size");
+    }
+    if ((r = read_inode(fs, ino, &in, np)) < 0)
+        return r;
+    if (mask & VK_SET_MODE)
+        in.i_mode = (uint16_t)((in.i_mode & LINUX_S_IFMT) | (st->mode & 07777));
+    if (mask & VK_SET_UID) {
+        in.i_uid = (uint16_t)st->uid;
+        ext2fs_set_i_uid_high(in, st->uid >> 16);
+    }
+    if (mask & VK_SET_GID) {
+        in.i_gid = (uint16_t)st->gid;
+        ext2fs_set_i_gid_high(in, st->gid >> 16);
+    }
+    if (mask & VK_SET_ATIME)
+        ts_set(&in.i_atime, &in.i_atime_extra, HAS(&in, i_atime_extra), &st->atime);
+    if (mask & VK_SET_MTIME)
+        ts_set(&in.i_mtime, &in.i_mtime_extra, HAS(&in, i_mtime_extra), &st->mtime);
+    touch_times(fs, &in, false, true);
+    return write_inode(fs, ino, &in, np);
+}
+
+static int ext_setxattr(struct vk_fs *fs, const char *path, const char *name, const void *value,
+                        size_t size)
+{
+    char np[PMAX];
+    ext2_ino_t ino;
+    int r;
+    if ((r = norm(fs, path, np)) < 0 || (r = lookup(fs, np, false, &ino)) < 0)
+        return r;
+    struct ext2_xattr_handle *h;
+    errcode_t err = ext2fs_xattrs_open(EXTFS(fs), ino, &h);
+    if (!err) {
+        err = ext2fs_xattrs_read(h);
+        if (!err)
+            err = ext2fs_xattr_set(h, name, value, size);
+        errcode_t e2 = ext2fs_xattrs_close(&h);
+        if (!err)
+            err = e2;
+    }
+    return err ? ext_err(fs, err, np, name) : 0;
+}
+
+static int ext_sync(struct vk_fs *fs)
+{
+    if (!fs->writable)
+        return 0;
+    errcode_t err = ext2fs_flush(EXTFS(fs));
+    return err ? ext_err(fs, err, "/", "writing the filesystem metadata") : 0;
+}
+
+static int ext_unmount(struct vk_fs *fs)
+{
+    ext2_filsys e = EXTFS(fs);
+    errcode_t err = fs->writable ? ext2fs_close_free(&e) : (ext2fs_free(e), 0);
+    int r = err ? ext_err(fs, err, "/", "writing the filesystem metadata") : 0;
+    free(fs);
+    return r;
+}
+
+const struct vk_fs_ops vk_ext_ops = {
+    .statfs = ext_statfs,
+    .stat = ext_stat,
+    .readdir = ext_readdir,
+    .readlink = ext_readlink,
+    .open = ext_open,
+    .read = ext_read,
+    .write = ext_write,
+    .close_file = ext_close_file,
+    .mkdir = ext_mkdir,
+    .unlink = ext_unlink,
+    .rmdir = ext_rmdir,
+    .rename = ext_rename,
+    .symlink = ext_symlink,
+    .link = ext_link,
+    .mknod = ext_mknod,
+    .setattr = ext_setattr,
+    .setxattr = ext_setxattr,
+    .sync = ext_sync,
+    .unmount = ext_unmount,
+};

@@ -1,0 +1,548 @@
+/* Fill a filesystem from a host directory or a tar archive, and export a
+ * tree as a tar.  See populate.h. */
+#include "fs/populate.h"
+
+#include "fs/path.h"
+#include "util/err.h"
+
+#include <archive.h>
+#include <archive_entry.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define PMAX 4096
+
+/* Hard links of a directory source: (dev, ino) -> first image path. */
+struct hl {
+    dev_t dev;
+    ino_t ino;
+    char *path;
+};
+
+struct dirtime {
+    char *path;
+    struct vk_stat st;
+};
+
+struct pop {
+    struct vk_fs *fs;
+    const char *dst;
+    const char *src;            /* for messages */
+    const struct vk_populate_opts *o;
+    size_t strip;               /* prefix length of disk paths to drop */
+    bool disk;
+    struct hl *hl;
+    size_t nhl, caphl;
+    struct dirtime *dt;
+    size_t ndt, capdt;
+    char *buf;
+};
+
+static void pop_free(struct pop *p)
+{
+    for (size_t i = 0; i < p->nhl; i++)
+        free(p->hl[i].path);
+    free(p->hl);
+    for (size_t i = 0; i < p->ndt; i++)
+        free(p->dt[i].path);
+    free(p->dt);
+    free(p->buf);
+}
+
+static int archive_fail(struct pop *p, struct archive *a, const char *what)
+{
+    int e = archive_errno(a);
+    return vk_error(e > 0 ? -e : -EIO, "%s: %s: %s", p->src, what,
+                    archive_error_string(a) ? archive_error_string(a) : "archive error");
+}
+
+/* Image path for an entry name: dst + normalized name (".." clamps at
+ * dst's root, so a hostile tar cannot climb out of the image path). */
+static int image_path(struct pop *p, const char *name, char *out)
+{
+    char rel[PMAX], tmp[PMAX];
+    int r = vk_path_normalize(name, rel, sizeof rel);
+    if (r < 0)
+        return r;
+    if (snprintf(tmp, sizeof tmp, "%s%s", strcmp(p->dst, "/") ? p->dst : "",
+                 strcmp(rel, "/") ? rel : "") >= (int)sizeof tmp)
+        return vk_error(-ENAMETOOLONG, "%s: path too long", name);
+    if (!tmp[0])
+        strcpy(tmp, "/");
+    return vk_path_normalize(tmp, out, PMAX) < 0 ? -ENAMETOOLONG : 0;
+}
+
+static int remember_link(struct pop *p, const struct stat *st, const char *path)
+{
+    if (p->nhl == p->caphl) {
+        size_t cap = p->caphl ? p->caphl * 2 : 64;
+        struct hl *v = realloc(p->hl, cap * sizeof *v);
+        if (!v)
+            return vk_error(-ENOMEM, "out of memory");
+        p->hl = v;
+        p->caphl = cap;
+    }
+    if (!(p->hl[p->nhl].path = strdup(path)))
+        return vk_error(-ENOMEM, "out of memory");
+    p->hl[p->nhl].dev = st->st_dev;
+    p->hl[p->nhl].ino = st->st_ino;
+    p->nhl++;
+    return 0;
+}
+
+static const char *find_link(struct pop *p, const struct stat *st)
+{
+    for (size_t i = p->nhl; i-- > 0;)
+        if (p->hl[i].dev == st->st_dev && p->hl[i].ino == st->st_ino)
+            return p->hl[i].path;
+    return NULL;
+}
+
+/* Remove whatever is at path unless it is a directory. */
+static int clear_path(struct vk_fs *fs, const char *path, bool keep_dir, bool *is_dir)
+{
+    struct vk_stat st;
+    *is_dir = false;
+    if (vk_fs_stat(fs, path, &st, false) < 0) {
+        vk_error_clear();
+        return 0;
+    }
+    if (S_ISDIR(st.mode)) {
+        *is_dir = true;
+        return keep_dir ? 0 : vk_error(-EISDIR, "%s:%s: a directory is in the way", fs->bd->name, path);
+    }
+    return vk_fs_unlink(fs, path);
+}
+
+static int set_meta(struct pop *p, const char *path, struct archive_entry *e, bool isdir)
+{
+    struct vk_stat st;
+    memset(&st, 0, sizeof st);
+    st.mode = archive_entry_perm(e);
+    st.uid = p->o->force_owner ? p->o->uid : (uint32_t)archive_entry_uid(e);
+    st.gid = p->o->force_owner ? p->o->gid : (uint32_t)archive_entry_gid(e);
+    st.mtime.tv_sec = archive_entry_mtime(e);
+    st.mtime.tv_nsec = archive_entry_mtime_nsec(e);
+    if (archive_entry_atime_is_set(e)) {
+        st.atime.tv_sec = archive_entry_atime(e);
+        st.atime.tv_nsec = archive_entry_atime_nsec(e);
+    } else {
+        st.atime = st.mtime;
+    }
+    bool lnk = archive_entry_filetype(e) == AE_IFLNK;
+    int mask = VK_SET_MTIME | VK_SET_ATIME | (lnk ? 0 : VK_SET_MODE);
+    int r = vk_fs_setattr(p->fs, path, mask, &st);
+    if (r < 0)
+        return r;
+    r = vk_fs_setattr(p->fs, path, VK_SET_UID | VK_SET_GID, &st);
+    if (r == -EPERM || r == -ENOTSUP) {
+        vk_error_clear();
+        r = 0;
+    }
+    if (r < 0)
+        return r;
+    /* Extended attributes (security.capability, user.*...). */
+    const char *name;
+    const void *val;
+    size_t size;
+    archive_entry_xattr_reset(e);
+    while (archive_entry_xattr_next(e, &name, &val, &size) == ARCHIVE_OK) {
+        r = vk_fs_setxattr(p->fs, path, name, val, size);
+        if (r == -EPERM || r == -ENOTSUP) {
+            vk_warn("%s: extended attribute %s not kept: %s", path, name, vk_errmsg());
+            vk_error_clear();
+            r = 0;
+        }
+        if (r < 0)
+            return r;
+    }
+    if (isdir) {
+        /* Children change a directory's mtime: set it again at the end. */
+        if (p->ndt == p->capdt) {
+            size_t cap = p->capdt ? p->capdt * 2 : 64;
+            struct dirtime *v = realloc(p->dt, cap * sizeof *v);
+            if (!v)
+                return vk_error(-ENOMEM, "out of memory");
+            p->dt = v;
+            p->capdt = cap;
+        }
+        if (!(p->dt[p->ndt].path = strdup(path)))
+            return vk_error(-ENOMEM, "out of memory");
+        p->dt[p->ndt++].st = st;
+    }
+    return 0;
+}
+
+static int write_data(struct pop *p, struct archive *a, struct archive_entry *e, const char *path)
+{
+    struct vk_file *f;
+    int r = vk_fs_open(p->fs, path, VK_O_WRONLY | VK_O_CREAT | VK_O_TRUNC,
+                       archive_entry_perm(e), &f);
+    if (r < 0)
+        return r;
+    uint64_t end = 0;
+    if (p->disk) {
+        /* archive_read_disk hands out data by block with offsets, skipping
+         * holes: sparse files stay sparse. */
+        const void *buf;
+        size_t size;
+        la_int64_t off;
+        int ar;
+        while ((ar = archive_read_data_block(a, &buf, &size, &off)) == ARCHIVE_OK) {
+            if (size) {
+                int64_t w = vk_fs_write(f, buf, size, (uint64_t)off);
+                if (w < 0) {
+                    r = (int)w;
+                    break;
+                }
+            }
+            if ((uint64_t)off + size > end)
+                end = (uint64_t)off + size;
+        }
+        if (r >= 0 && ar != ARCHIVE_EOF)
+            r = archive_fail(p, a, archive_entry_pathname(e));
+    } else {
+        const void *buf;
+        size_t size;
+        la_int64_t off;
+        int ar;
+        while ((ar = archive_read_data_block(a, &buf, &size, &off)) == ARCHIVE_OK) {
+            if (size) {
+                /* Skip all-zero runs so zero-filled regions become holes. */
+                int64_t w = vk_fs_write(f, buf, size, (uint64_t)off);
+                if (w < 0) {
+                    r = (int)w;
+                    break;
+                }
+            }
+            if ((uint64_t)off + size > end)
+                end = (uint64_t)off + size;
+        }
+        if (r >= 0 && ar != ARCHIVE_EOF)
+            r = archive_fail(p, a, archive_entry_pathname(e));
+    }
+    int c = vk_fs_close_file(f);
+    if (r >= 0)
+        r = c;
+    uint64_t want = archive_entry_size_is_set(e) ? (uint64_t)archive_entry_size(e) : end;
+    if (r >= 0 && want > end) {
+        struct vk_stat st = { .size = want };
+        r = vk_fs_setattr(p->fs, path, VK_SET_SIZE, &st);
+    }
+    return r;
+}
+
+static int one_entry(struct pop *p, struct archive *a, struct archive_entry *e)
+{
+    const char *name = archive_entry_pathname(e);
+    char path[PMAX];
+    int r;
+    if (!name)
+        return 0;
+    if (p->disk) {
+        name += p->strip;
+        if (!*name)
+            name = "/";
+    }
+    if ((r = image_path(p, name, path)) < 0)
+        return r;
+    bool isdir;
+    mode_t t = archive_entry_filetype(e);
+    const char *hard = archive_entry_hardlink(e);
+    if (p->disk && t != AE_IFDIR && archive_entry_nlink(e) > 1) {
+        const struct stat *hs = archive_entry_stat(e);
+        const char *first = find_link(p, hs);
+        if (first) {
+            if ((r = clear_path(p->fs, path, false, &isdir)) < 0)
+                return r;
+            return vk_fs_link(p->fs, first, path);
+        }
+        if ((r = remember_link(p, hs, path)) < 0)
+            return r;
+    }
+    if (hard && !p->disk) {
+        char target[PMAX];
+        if ((r = image_path(p, hard, target)) < 0 ||
+            (r = clear_path(p->fs, path, false, &isdir)) < 0)
+            return r;
+        return vk_fs_link(p->fs, target, path);
+    }
+    if ((r = clear_path(p->fs, path, t == AE_IFDIR, &isdir)) < 0)
+        return r;
+    switch (t) {
+    case AE_IFDIR:
+        if (!isdir && (r = vk_fs_mkdir(p->fs, path, archive_entry_perm(e))) < 0)
+            return r;
+        return set_meta(p, path, e, true);
+    case AE_IFREG:
+        if ((r = write_data(p, a, e, path)) < 0)
+            return r;
+        break;
+    case AE_IFLNK: {
+        const char *target = archive_entry_symlink(e);
+        if (!target)
+            return vk_error(-EINVAL, "%s: %s: symlink without a target", p->src, name);
+        if ((r = vk_fs_symlink(p->fs, target, path)) < 0)
+            return r;
+        break;
+    }
+    case AE_IFCHR:
+    case AE_IFBLK:
+    case AE_IFIFO:
+    case AE_IFSOCK:
+        if ((r = vk_fs_mknod(p->fs, path, (uint32_t)(t | archive_entry_perm(e)),
+                             archive_entry_rdevmajor(e), archive_entry_rdevminor(e))) < 0)
+            return r;
+        break;
+    default:
+        vk_warn("%s: %s: unknown file type skipped", p->src, name);
+        return 0;
+    }
+    return set_meta(p, path, e, false);
+}
+
+static int finish_dirs(struct pop *p)
+{
+    for (size_t i = p->ndt; i-- > 0;) {
+        int r = vk_fs_setattr(p->fs, p->dt[i].path, VK_SET_MTIME | VK_SET_ATIME, &p->dt[i].st);
+        if (r < 0)
+            return r;
+    }
+    return 0;
+}
+
+static int run(struct pop *p, struct archive *a)
+{
+    struct archive_entry *e;
+    int r = 0, ar;
+    while (r >= 0 && (ar = archive_read_next_header(a, &e)) != ARCHIVE_EOF) {
+        if (ar == ARCHIVE_WARN) {
+            vk_warn("%s: %s", p->src, archive_error_string(a));
+        } else if (ar != ARCHIVE_OK) {
+            r = archive_fail(p, a, "reading");
+            break;
+        }
+        if (p->disk && archive_entry_filetype(e) == AE_IFDIR)
+            archive_read_disk_descend(a);
+        r = one_entry(p, a, e);
+        if (r < 0 && p->disk)
+            vk_error_prefix(r, "%s: ", archive_entry_pathname(e));
+    }
+    return r < 0 ? r : finish_dirs(p);
+}
+
+static int populate_dir(struct pop *p, const char *src)
+{
+    struct archive *a = archive_read_disk_new();
+    if (!a)
+        return vk_error(-ENOMEM, "out of memory");
+    archive_read_disk_set_symlink_physical(a);
+    archive_read_disk_set_behavior(a, ARCHIVE_READDISK_NO_TRAVERSE_MOUNTS |
+                                          ARCHIVE_READDISK_NO_ACL |
+                                          ARCHIVE_READDISK_NO_FFLAGS);
+    archive_read_disk_set_standard_lookup(a);
+    int r;
+    if (archive_read_disk_open(a, src) != ARCHIVE_OK) {
+        r = archive_fail(p, a, "opening");
+    } else {
+        p->disk = true;
+        p->strip = strlen(src);
+        r = run(p, a);
+    }
+    archive_read_free(a);
+    return r;
+}
+
+static struct archive *tar_reader(void)
+{
+    struct archive *a = archive_read_new();
+    if (a) {
+        archive_read_support_filter_all(a);
+        archive_read_support_format_tar(a);
+        archive_read_support_format_cpio(a);
+    }
+    return a;
+}
+
+int vk_populate(struct vk_fs *fs, const char *dst, const char *src,
+                const struct vk_populate_opts *o)
+{
+    struct pop p = { .fs = fs, .dst = dst, .src = src, .o = o };
+    struct stat st;
+    if (stat(src, &st) < 0)
+        return vk_error(-errno, "%s: %s", src, strerror(errno));
+    int r;
+    if (S_ISDIR(st.st_mode)) {
+        char s[PMAX];
+        snprintf(s, sizeof s, "%s", src);
+        size_t l = strlen(s);
+        while (l > 1 && s[l - 1] == '/')
+            s[--l] = 0;
+        r = populate_dir(&p, s);
+    } else {
+        struct archive *a = tar_reader();
+        if (!a)
+            return vk_error(-ENOMEM, "out of memory");
+        if (archive_read_open_filename(a, src, 1 << 20) != ARCHIVE_OK)
+            r = archive_fail(&p, a, "opening");
+        else
+            r = run(&p, a);
+        archive_read_free(a);
+    }
+    pop_free(&p);
+    return r;
+}
+
+int vk_populate_tar_fd(struct vk_fs *fs, const char *dst, int fd, const char *name,
+                       const struct vk_populate_opts *o)
+{
+    struct pop p = { .fs = fs, .dst = dst, .src = name, .o = o };
+    struct archive *a = tar_reader();
+    if (!a)
+        return vk_error(-ENOMEM, "out of memory");
+    int r;
+    if (archive_read_open_fd(a, fd, 1 << 20) != ARCHIVE_OK)
+        r = archive_fail(&p, a, "opening");
+    else
+        r = run(&p, a);
+    archive_read_free(a);
+    pop_free(&p);
+    return r;
+}
+
+/* ---- export ---- */
+
+struct exp {
+    struct vk_fs *fs;
+    struct archive *a;
+    const char *name;
+    char *buf;
+};
+
+struct nlist {
+    char **v;
+    size_t n, cap;
+};
+
+static int add_name(void *ctx, const struct vk_dirent *de)
+{
+    struct nlist *l = ctx;
+    if (l->n == l->cap) {
+        size_t cap = l->cap ? l->cap * 2 : 32;
+        char **v = realloc(l->v, cap * sizeof *v);
+        if (!v)
+            return -ENOMEM;
+        l->v = v;
+        l->cap = cap;
+    }
+    if (!(l->v[l->n] = strdup(de->name)))
+        return -ENOMEM;
+    l->n++;
+    return 0;
+}
+
+static int cmp(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static int export_one(struct exp *x, const char *path, const char *arcname)
+{
+    struct vk_stat st;
+    int r = vk_fs_stat(x->fs, path, &st, false);
+    if (r < 0)
+        return r;
+    struct archive_entry *e = archive_entry_new();
+    if (!e)
+        return vk_error(-ENOMEM, "out of memory");
+    archive_entry_set_pathname(e, arcname);
+    archive_entry_set_mode(e, st.mode);
+    archive_entry_set_uid(e, st.uid);
+    archive_entry_set_gid(e, st.gid);
+    archive_entry_set_mtime(e, st.mtime.tv_sec, st.mtime.tv_nsec);
+    if (S_ISREG(st.mode))
+        archive_entry_set_size(e, (la_int64_t)st.size);
+    else
+        archive_entry_set_size(e, 0);
+    if (S_ISCHR(st.mode) || S_ISBLK(st.mode)) {
+        archive_entry_set_rdevmajor(e, st.rdev_major);
+        archive_entry_set_rdevminor(e, st.rdev_minor);
+    }
+    if (S_ISLNK(st.mode)) {
+        char t[PMAX + 1];
+        int n = vk_fs_readlink(x->fs, path, t, PMAX);
+        if (n < 0) {
+            archive_entry_free(e);
+            return n;
+        }
+        t[n < PMAX ? n : PMAX] = 0;
+        archive_entry_set_symlink(e, t);
+    }
+    if (archive_write_header(x->a, e) != ARCHIVE_OK) {
+        r = vk_error(-EIO, "%s: %s", x->name, archive_error_string(x->a));
+        archive_entry_free(e);
+        return r;
+    }
+    archive_entry_free(e);
+    if (S_ISREG(st.mode)) {
+        struct vk_file *f;
+        if ((r = vk_fs_open(x->fs, path, VK_O_RDONLY, 0, &f)) < 0)
+            return r;
+        uint64_t off = 0;
+        int64_t n;
+        while ((n = vk_fs_read(f, x->buf, 1 << 20, off)) > 0) {
+            if (archive_write_data(x->a, x->buf, (size_t)n) != n) {
+                n = vk_error(-EIO, "%s: %s", x->name, archive_error_string(x->a));
+                break;
+            }
+            off += (uint64_t)n;
+        }
+        vk_fs_close_file(f);
+        if (n < 0)
+            return (int)n;
+    }
+    if (!S_ISDIR(st.mode))
+        return 0;
+    struct nlist l = { 0 };
+    if ((r = vk_fs_readdir(x->fs, path, add_name, &l)) >= 0) {
+        qsort(l.v, l.n, sizeof *l.v, cmp);
+        for (size_t i = 0; i < l.n && r >= 0; i++) {
+            char p[PMAX], an[PMAX];
+            snprintf(p, sizeof p, "%s%s%s", path, strcmp(path, "/") ? "/" : "", l.v[i]);
+            snprintf(an, sizeof an, "%s/%s", arcname, l.v[i]);
+            r = export_one(x, p, an);
+        }
+    }
+    for (size_t i = 0; i < l.n; i++)
+        free(l.v[i]);
+    free(l.v);
+    return r;
+}
+
+int vk_export_tar_fd(struct vk_fs *fs, const char *path, int fd, const char *name)
+{
+    struct exp x = { .fs = fs, .name = name, .buf = malloc(1 << 20) };
+    x.a = archive_write_new();
+    if (!x.a || !x.buf) {
+        free(x.buf);
+        if (x.a)
+            archive_write_free(x.a);
+        return vk_error(-ENOMEM, "out of memory");
+    }
+    archive_write_set_format_pax_restricted(x.a);
+    int r = 0;
+    if (archive_write_open_fd(x.a, fd) != ARCHIVE_OK)
+        r = vk_error(-EIO, "%s: %s", name, archive_error_string(x.a));
+    else
+        r = export_one(&x, path, ".");
+    if (archive_write_close(x.a) != ARCHIVE_OK && r >= 0)
+        r = vk_error(-EIO, "%s: %s", name, archive_error_string(x.a));
+    archive_write_free(x.a);
+    free(x.buf);
+    return r;
+}

@@ -1,0 +1,117 @@
+#!/bin/sh
+# ext2/3/4 through libext2fs: mkfs, probe, file operations; every write
+# checked with e2fsck -fn, debugfs, dumpe2fs and blkid.
+. "$(dirname "$0")/lib.sh"
+
+fsck_clean() { e2fsck -fn "$1" >"$T/.fsck" 2>&1; }
+dbg() { debugfs -R "$2" "$1" 2>/dev/null; }
+
+# --- mkfs of each type, oracle-checked ---
+for t in ext2 ext3 ext4; do
+    img=$T/$t.img
+    truncate -s 64M "$img"
+    ok "mkfs -t $t" vmkit fs mkfs -t $t -L lbl$t "$img"
+    ok "$t: e2fsck -fn clean" fsck_clean "$img"
+    eq "$t: blkid type" "$(blkid -p -o value -s TYPE "$img")" "$t"
+    eq "$t: blkid label" "$(blkid -p -o value -s LABEL "$img")" "lbl$t"
+    eq "$t: probe agrees with blkid on UUID" \
+       "$(vmkit fs probe "$img" | sed -n 's/^UUID="\(.*\)"/\1/p')" "$(blkid -p -o value -s UUID "$img")"
+    bc=$(dumpe2fs -h "$img" 2>/dev/null | sed -n 's/^Block count: *//p')
+    bs=$(dumpe2fs -h "$img" 2>/dev/null | sed -n 's/^Block size: *//p')
+    eq "$t: block count x block size is the device" "$((bc * bs))" "$((64 << 20))"
+done
+feat=$(dumpe2fs -h "$T/ext4.img" 2>/dev/null | sed -n 's/^Filesystem features: *//p')
+for f in has_journal extent 64bit metadata_csum dir_index flex_bg huge_file dir_nlink extra_isize sparse_super; do
+    has "ext4 has $f" "$feat" "$f"
+done
+feat3=$(dumpe2fs -h "$T/ext3.img" 2>/dev/null | sed -n 's/^Filesystem features: *//p')
+has "ext3 has a journal" "$feat3" has_journal
+case $feat3 in *extent*) eq "ext3 has no extents" yes no ;; *) eq "ext3 has no extents" 1 1 ;; esac
+
+# Options: -b, -N, -U, --reserved
+truncate -s 200M "$T/o.img"
+ok "mkfs with -b -N -U --reserved" vmkit fs mkfs -t ext4 -b 4096 -N 5000 \
+   -U 0b4e9b2a-1c1d-4d7e-9a51-7f6c1a2b3c4d --reserved 1 "$T/o.img"
+ok "options: e2fsck clean" fsck_clean "$T/o.img"
+h=$(dumpe2fs -h "$T/o.img" 2>/dev/null)
+has "block size 4096" "$h" "Block size:               4096"
+has "UUID as given" "$h" "0b4e9b2a-1c1d-4d7e-9a51-7f6c1a2b3c4d"
+ic=$(echo "$h" | sed -n 's/^Inode count: *//p')
+[ "$ic" -ge 5000 ] && [ "$ic" -lt 6000 ]; eq "about 5000 inodes ($ic)" $? 0
+rc=$(echo "$h" | sed -n 's/^Reserved block count: *//p')
+eq "1% reserved" "$rc" "$((51200 / 100))"
+fails_with "bad UUID refused" 1 "not a UUID" vmkit fs mkfs -t ext4 -U nope "$T/o.img"
+fails_with "bad block size refused" 1 "block size" vmkit fs mkfs -t ext4 -b 3000 "$T/o.img"
+truncate -s 10K "$T/tiny.img"
+fails_with "absurdly small device refused" 1 "not a sensible size" vmkit fs mkfs -t ext4 "$T/tiny.img"
+fails "unknown type is an error" 1 vmkit fs mkfs -t xfs "$T/o.img"
+fails "mkfs without -t is a usage error" 2 vmkit fs mkfs "$T/o.img"
+
+# --- file operations on ext4, read back with debugfs ---
+I=$T/ext4.img
+printf 'hello\n' | vmkit fs write "$I:/hello.txt"
+eq "write: debugfs cat" "$(dbg "$I" 'cat /hello.txt')" "hello"
+head -c 3000000 /dev/urandom >"$T/big"
+ok "put a 3 MB file" vmkit fs put "$T/big" "$I:/big"
+dbg "$I" 'dump /big '"$T/big.dbg" >/dev/null
+ok "put: debugfs dump is identical" cmp "$T/big" "$T/big.dbg"
+vmkit fs cat "$I:/big" >"$T/big.cat"
+ok "cat reads it back" cmp "$T/big" "$T/big.cat"
+ok "mkdir -p" vmkit fs mkdir -p "$I:/a/b/c"
+ok "ln -s" vmkit fs ln -s ../hello.txt "$I:/a/link"
+eq "symlink target via debugfs" "$(dbg "$I" 'stat /a/link' | sed -n 's/^Fast link dest: "\(.*\)"/\1/p')" "../hello.txt"
+ok "hard link" vmkit fs ln "$I:/hello.txt" "$I:/a/hard"
+has "link count 2" "$(dbg "$I" 'stat /hello.txt')" "Links: 2"
+ok "chmod" vmkit fs chmod 0600 "$I:/hello.txt"
+ok "chown" vmkit fs chown 1234:5678 "$I:/hello.txt"
+st=$(dbg "$I" 'stat /hello.txt')
+has "debugfs: mode 0600" "$st" "Mode:  0600"
+has "debugfs: uid 1234" "$st" "User:  1234"
+has "debugfs: gid 5678" "$st" "Group:  5678"
+ok "mv into a directory" vmkit fs mv "$I:/big" "$I:/a/b"
+eq "moved file readable by debugfs" "$(dbg "$I" 'dump /a/b/big '"$T/big2" >/dev/null; cmp "$T/big" "$T/big2" && echo same)" same
+ok "mv a directory across parents" vmkit fs mv "$I:/a/b/c" "$I:/c2"
+ok "touch new file" vmkit fs touch "$I:/empty"
+ok "after many ops: e2fsck clean" fsck_clean "$I"
+out=$(vmkit fs ls "$I:/")
+eq "ls matches debugfs ls" "$(echo "$out" | tr '\n' ' ')" \
+   "$(dbg "$I" 'ls -p /' | awk -F/ 'NF>5 && $6!="." && $6!=".." {print $6}' | sort | tr '\n' ' ')"
+has "ls -l shows the symlink" "$(vmkit fs ls -l "$I:/a")" "link -> ../hello.txt"
+has "ls --json" "$(vmkit fs ls --json "$I:/a")" '"target": "../hello.txt"'
+has "stat --json" "$(vmkit fs stat --json "$I:/hello.txt")" '"uid": 1234'
+ok "rm a file" vmkit fs rm "$I:/a/hard"
+has "link count back to 1" "$(dbg "$I" 'stat /hello.txt')" "Links: 1"
+fails_with "rm of a directory needs -r" 1 "is a directory" vmkit fs rm "$I:/a"
+ok "rm -r" vmkit fs rm -r "$I:/a"
+eq "gone for debugfs" "$(dbg "$I" 'stat /a' 2>&1 | grep -c 'File not found')" 0
+ok "after rm: e2fsck clean" fsck_clean "$I"
+has "df" "$(vmkit fs df "$I")" "ext4"
+fails_with "missing file" 1 "no such file" vmkit fs cat "$I:/nope"
+long=$(printf 'x%.0s' $(seq 1 256))
+fails_with "name of 256 bytes refused" 1 "longer than 255" vmkit fs write "$I:/$long" </dev/null
+ok "name of 255 bytes accepted" sh -c "echo x | '$VMKIT' fs write '$I:/$(printf 'y%.0s' $(seq 1 255))'"
+ok "'..' clamps at the root" sh -c "echo clamp | '$VMKIT' fs write '$I:/../../clamped'"
+eq "clamped file is at the root" "$(dbg "$I" 'cat /clamped')" clamp
+ok "after names: e2fsck clean" fsck_clean "$I"
+
+# --- edit ---
+printf 'one\n' | vmkit fs write "$I:/ed.txt"
+EDITOR="sed -i s/one/two/" vmkit fs edit "$I:/ed.txt"
+eq "edit wrote the change" "$(dbg "$I" 'cat /ed.txt')" two
+
+# --- full filesystem: ENOSPC, consistent ---
+truncate -s 4M "$T/full.img"
+vmkit fs mkfs -t ext4 "$T/full.img" >/dev/null
+head -c 8000000 /dev/urandom >"$T/huge"
+fails_with "put larger than the filesystem: ENOSPC" 1 "no space" vmkit fs put "$T/huge" "$T/full.img:/huge"
+ok "after ENOSPC: e2fsck clean" fsck_clean "$T/full.img"
+
+# --- corrupted superblock ---
+cp "$T/ext2.img" "$T/bad.img"
+printf '\377\377\377\377' | dd of="$T/bad.img" bs=1 seek=$((1024 + 24)) conv=notrunc 2>/dev/null
+fails "corrupt superblock: clear error, exit 1" 1 vmkit fs ls "$T/bad.img:/"
+cp "$T/ext4.img" "$T/bad2.img"
+printf '\001\000\000\000' | dd of="$T/bad2.img" bs=1 seek=$((1024 + 4)) conv=notrunc 2>/dev/null
+fails "superblock with 1 block: exit 1" 1 vmkit fs ls "$T/bad2.img:/"
+
+finish
