@@ -394,8 +394,11 @@ static int fs_ls(int argc, char **argv)
     int r = tgt_open(argv[optind], false, false, &t);
     if (r < 0)
         return cli_fail(r);
-    if ((r = vk_fs_stat(t.fs, t.path, &st, true)) < 0)
+    /* A symlink to a directory lists the directory (as ls does); a
+     * dangling or file symlink lists itself. */
+    if (vk_fs_stat(t.fs, t.path, &st, true) < 0 && (r = vk_fs_stat(t.fs, t.path, &st, false)) < 0)
         return done(&t, r);
+    vk_error_clear();
     json_t *arr = json ? json_array() : NULL;
     if (!S_ISDIR(st.mode)) {
         const char *base = strrchr(t.path, '/') + 1;

@@ -403,6 +403,14 @@ static int ext_open(struct vk_fs *fs, const char *path, int flags, uint32_t mode
 static int64_t ext_read(struct vk_file *vf, void *buf, size_t len, uint64_t off)
 {
     struct extfile *ef = vf->priv;
+    /* Never past i_size: libext2fs reads inline data to the end of its
+     * buffer, not of the file. */
+    __u64 size = 0;
+    ext2fs_file_get_lsize(ef->f, &size);
+    if (off >= size)
+        return 0;
+    if (len > size - off)
+        len = (size_t)(size - off);
     errcode_t err = ext2fs_file_llseek(ef->f, off, EXT2_SEEK_SET, NULL);
     size_t done = 0;
     while (!err && done < len) {

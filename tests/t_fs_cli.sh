@@ -1,0 +1,113 @@
+#!/bin/sh
+# vmkit fs command line: the old partition workflow, populate from a
+# directory and a tarball, get/put as tar, and get -r never writing
+# outside HOSTDEST.  Oracles: sfdisk, dumpe2fs, debugfs, e2fsck, blkid, tar.
+. "$(dirname "$0")/lib.sh"
+
+fsck_clean() { e2fsck -fn "$1" >"$T/.fsck" 2>&1; }
+
+# --- the old workflow: 3950M disk, one partition, ext3 of exactly its size ---
+D=$T/disk.img
+fmt=raw
+if vmkit img create -f qcow2 "$T/probe.qcow2" 1M >/dev/null 2>&1; then fmt=qcow2; D=$T/disk.qcow2; fi
+ok "create a 3950M $fmt disk" vmkit img create -f $fmt "$D" 3950M
+ok "partition it" sh -c "'$VMKIT' part init '$D' mbr && '$VMKIT' part add '$D' --type linux"
+ok "mkfs -t ext3 in partition 1" vmkit fs mkfs -t ext3 -L old "$D:1"
+printf 'proc /proc proc defaults 0 0\n/dev/sda1 / ext3 defaults 0 1\n' >"$T/fstab"
+ok "put /etc/fstab" sh -c "'$VMKIT' fs mkdir '$D:1:/etc' && '$VMKIT' fs put '$T/fstab' '$D:1:/etc/fstab'"
+R=$D
+if [ $fmt = qcow2 ]; then R=$T/disk.raw; qemu-img convert -O raw "$D" "$R"; fi
+start=$(sfdisk -d "$R" | sed -n 's/.*start= *\([0-9]*\),.*/\1/p' | head -1)
+size=$(sfdisk -d "$R" | sed -n 's/.*size= *\([0-9]*\),.*/\1/p' | head -1)
+P="$R?offset=$((start * 512))"
+bc=$(dumpe2fs -h "$P" 2>/dev/null | sed -n 's/^Block count: *//p')
+bs=$(dumpe2fs -h "$P" 2>/dev/null | sed -n 's/^Block size: *//p')
+eq "ext3 spans exactly the partition" "$((bc * bs))" "$((size * 512))"
+eq "debugfs reads /etc/fstab" "$(debugfs -R 'cat /etc/fstab' "$P" 2>/dev/null)" "$(cat "$T/fstab")"
+ok "e2fsck -fn clean in the partition" fsck_clean "$P"
+eq "blkid -p -O sees ext3 'old'" "$(blkid -p -O $((start * 512)) -o value -s LABEL "$R")" old
+has "probe of the partition" "$(vmkit fs probe "$D:1")" 'TYPE="ext3"'
+
+# --- populate from a directory ---
+S=$T/src
+mkdir -p "$S/etc/sub" "$S/dev" "$S/var/empty"
+printf 'host\n' >"$S/etc/hostname"
+head -c 100000 /dev/urandom >"$S/etc/sub/blob"
+ln "$S/etc/hostname" "$S/etc/hostname.hard"
+ln -s hostname "$S/etc/hostname.sym"
+mkfifo "$S/dev/fifo"
+truncate -s 50M "$S/sparse"; printf 'end' >>"$S/sparse"
+chmod 0750 "$S/etc/sub"
+touch -d '2001-02-03 04:05:06' "$S/etc/hostname"
+setfattr -n user.vmkit -v hello "$S/etc/hostname" 2>/dev/null && xattr=1 || xattr=0
+I=$T/pop.img
+truncate -s 128M "$I"
+ok "mkfs --from DIR --owner 0:0" vmkit fs mkfs -t ext4 --from "$S" --owner 0:0 "$I"
+ok "populated: e2fsck clean" fsck_clean "$I"
+eq "debugfs cat" "$(debugfs -R 'cat /etc/hostname' "$I" 2>/dev/null)" host
+debugfs -R "dump /etc/sub/blob $T/blob" "$I" >/dev/null 2>&1
+ok "blob identical" cmp "$T/blob" "$S/etc/sub/blob"
+st=$(debugfs -R 'stat /etc/hostname' "$I" 2>/dev/null)
+has "hard link: 2 links" "$st" "Links: 2"
+has "owner forced to 0" "$st" "User:     0   Group:     0"
+has "mtime kept" "$st" "Sat Feb  3 04:05:06 2001"
+[ $xattr = 1 ] && has "xattr kept" "$(debugfs -R 'ea_list /etc/hostname' "$I" 2>/dev/null)" "user.vmkit" \
+    || skip "xattr kept" "host fs has no user xattrs"
+has "mode 0750 kept" "$(debugfs -R 'stat /etc/sub' "$I" 2>/dev/null)" "Mode:  0750"
+has "fifo" "$(debugfs -R 'stat /dev/fifo' "$I" 2>/dev/null)" "Type: FIFO"
+has "symlink" "$(debugfs -R 'stat /etc/hostname.sym' "$I" 2>/dev/null)" 'Fast link dest: "hostname"'
+sb=$(debugfs -R 'stat /sparse' "$I" 2>/dev/null | sed -n 's/.*Blockcount: *\([0-9]*\).*/\1/p')
+[ "$sb" -lt 100 ]; eq "sparse file stays sparse ($sb sectors)" $? 0
+eq "sparse file size" "$(vmkit fs stat --json "$I:/sparse" | sed -n 's/.*"size": \([0-9]*\).*/\1/p')" $((50 * 1048576 + 3))
+
+# --- populate from a tarball, export as tar ---
+tar -C "$S" -czf "$T/src.tgz" --xattrs .
+J=$T/tar.img
+truncate -s 128M "$J"
+ok "mkfs --from TAR.gz" vmkit fs mkfs -t ext4 --from "$T/src.tgz" "$J"
+ok "from tar: e2fsck clean" fsck_clean "$J"
+eq "from tar: file" "$(debugfs -R 'cat /etc/hostname' "$J" 2>/dev/null)" host
+has "from tar: hard link" "$(debugfs -R 'stat /etc/hostname' "$J" 2>/dev/null)" "Links: 2"
+mkdir "$T/out"
+vmkit fs get "$J:/etc" - | tar -C "$T/out" -xf -
+ok "get - | tar x: blob identical" cmp "$T/out/sub/blob" "$S/etc/sub/blob"
+tar -C "$S/etc" -cf - sub | vmkit fs put - "$I:/var/empty"
+ok "put - (tar on stdin)" cmp "$(debugfs -R "dump /var/empty/sub/blob $T/blob2" "$I" >/dev/null 2>&1; echo "$T/blob2")" "$S/etc/sub/blob"
+ok "after tar put: e2fsck clean" fsck_clean "$I"
+
+# --- get -r stays inside HOSTDEST ---
+E=$T/evil.img
+truncate -s 16M "$E"
+vmkit fs mkfs -t ext2 "$E" >/dev/null
+mkdir -p "$T/victim"
+vmkit fs mkdir "$E:/d"
+vmkit fs ln -s "$T/victim" "$E:/d/x"
+vmkit fs ln -s ../../../../../../../../tmp "$E:/d/up"
+printf 'pwned\n' | vmkit fs write "$E:/d/q"
+# Crafted image: rename the directory entry "q" to "x" by hand (ext2 has no
+# checksums), so /d holds a symlink x and a regular file x: writing the
+# file must not follow the symlink just created on the host.
+blk=$(debugfs -R 'blocks /d' "$E" 2>/dev/null | awk '{print $1}')
+python3 - "$E" "$blk" <<'PY'
+import sys
+f, blk = sys.argv[1], int(sys.argv[2])
+with open(f, 'r+b') as h:
+    h.seek(blk * 1024); b = bytearray(h.read(1024))
+    i = 0
+    while i < 1024:
+        rl = int.from_bytes(b[i+4:i+6], 'little'); nl = b[i+6]
+        if nl == 1 and b[i+8:i+9] == b'q':
+            b[i+8] = ord('x')
+        if rl < 8: break
+        i += rl
+    h.seek(blk * 1024); h.write(b)
+PY
+eq "crafted: two entries named x" "$(debugfs -R 'ls /d' "$E" 2>/dev/null | grep -o ' x ' | wc -l)" 2
+mkdir "$T/dest"
+fails "get -r of the crafted tree fails" 1 vmkit fs get -r "$E:/d" "$T/dest"
+eq "nothing written through the symlink" "$(ls -A "$T/victim")" ""
+eq "symlink recreated as a symlink" "$(readlink "$T/dest/d/up")" "../../../../../../../../tmp"
+ok "get -r of a normal tree works" vmkit fs get -r "$I:/etc" "$T/dest2"
+ok "got the blob" cmp "$T/dest2/sub/blob" "$S/etc/sub/blob"
+fails_with "get of a directory needs -r" 1 "use get -r" vmkit fs get "$I:/etc" "$T/dest3"
+finish
