@@ -57,10 +57,14 @@ int fat_parse_bpb(struct vk_blockdev *bd, const uint8_t *bs, struct fat_geom *g)
     g->root_sector = (uint32_t)(g->reserved + (uint64_t)g->nfats * g->fat_sectors);
     g->data_sector = (uint32_t)meta;
     g->clusters = (g->total_sectors - g->data_sector) / g->spc;
-    g->bits = g->clusters < 4085 ? 12 : g->clusters < 65525 ? 16 : 32;
-    if (f32 != (g->bits == 32))
-        return vk_error(-EINVAL, "%s: FAT%s layout with %u clusters is inconsistent", bd->name,
-                        f32 ? "32" : "12/16", g->clusters);
+    /* As Linux: a 16-bit FAT size of 0 means FAT32 (mkfs.fat -F 32 makes
+     * small ones too); otherwise the cluster count decides 12 or 16. */
+    g->bits = f32 ? 32 : g->clusters < 4085 ? 12 : 16;
+    if (!f32 && g->clusters > 65524)
+        return vk_error(-EINVAL, "%s: FAT12/16 layout with %u clusters (over 65524) is inconsistent",
+                        bd->name, g->clusters);
+    if (f32 && g->clusters > 0x0ffffff5)
+        return vk_error(-EINVAL, "%s: FAT32 with %u clusters (over 268435445)", bd->name, g->clusters);
     const uint8_t *vi = bs + 36;
     if (f32) {
         if (g->root_entries)
@@ -204,4 +208,5 @@ const struct vk_fs_type vk_fs_fat = {
     .mkfs_names = names,
     .probe = fat_probe,
     .mkfs = vk_fat_mkfs,
+    .mount = vk_fat_mount,
 };

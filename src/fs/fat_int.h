@@ -4,7 +4,10 @@
 
 #include "block/blockdev.h"
 
+#include <stdbool.h>
 #include <stdint.h>
+
+struct vk_fs;
 
 /* The parsed and validated BIOS parameter block. */
 struct fat_geom {
@@ -33,5 +36,7 @@ int fat_parse_bpb(struct vk_blockdev *bd, const uint8_t *bs, struct fat_geom *g)
 struct vk_mkfs_opts;
 /* mkfs -t vfat (fat_mkfs.c). */
 int vk_fat_mkfs(struct vk_blockdev *bd, const struct vk_mkfs_opts *o);
+/* Mount (fat_ro.c). */
+int vk_fat_mount(struct vk_blockdev *bd, bool writable, struct vk_fs **out);
 
 #endif
