@@ -14,6 +14,7 @@ has "lists /boot inside the image (vmkit fs ls)" "$out" "vmlinuz-"
 has "pygrub finds grub.cfg" "$out" "demo.img:1:/boot/grub/grub.cfg"
 has "guest is ready" "$out" "guest console: vmkit guest demo ready"
 has "guest answers uname -a" "$out" "guest says: Linux demo "
+has "boots from its xl.cfg" "$out" "==> Booting it from its xl.cfg"
 has "guest powers off" "$out" "guest powered off after"
 ok "the demo disk verifies (sfdisk)" sfdisk --verify "$T/demo/demo.img"
 fails "bad argument" 2 vmkit demo --bogus
