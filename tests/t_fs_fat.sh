@@ -1,0 +1,93 @@
+#!/bin/bash
+# vmkit fs on FAT: mkfs -t vfat checked with fsck.fat/blkid/mtools; images
+# made by mkfs.fat (FAT12/16/32, -s 1/8/64) with files put by mcopy read
+# back identically, long names included; damaged images give clear errors.
+. "$(dirname "$0")/lib.sh"
+export MTOOLS_SKIP_CHECK=1
+
+# --- vmkit mkfs, the oracles judge ---
+ok "img create floppy" vmkit img create "$T/floppy.img" 1440K
+ok "mkfs -t vfat floppy" vmkit fs mkfs -t vfat -L FLOPPY -U 2A3B-4C5D "$T/floppy.img"
+ok "fsck.fat -n clean" fsck.fat -n "$T/floppy.img"
+eq "blkid LABEL UUID TYPE" "$(blkid -p -o value -s LABEL -s UUID -s TYPE "$T/floppy.img" | tr '\n' ' ')" "FLOPPY 2A3B-4C5D vfat "
+mkfs.fat -C "$T/floppy2.img" 1440 >/dev/null
+eq "floppy BPB (bytes 11..38) equals mkfs.fat's" "$(od -An -tx1 -j11 -N28 "$T/floppy.img")" "$(od -An -tx1 -j11 -N28 "$T/floppy2.img")"
+has "file: FAT12, 224 root entries" "$(file -b "$T/floppy.img")" "root entries 224, sectors 2880 (volumes <=32 MB), sectors/FAT 9, sectors/track 18"
+out=$(vmkit fs probe "$T/floppy.img")
+has "probe type" "$out" 'TYPE="vfat"'
+has "probe label" "$out" 'LABEL="FLOPPY"'
+has "probe uuid" "$out" 'UUID="2A3B-4C5D"'
+has "probe size" "$out" 'SIZE=1474560'
+echo hello | mcopy -i "$T/floppy.img" - ::/HELLO.TXT
+eq "cat a file mcopy put on vmkit's floppy" "$(vmkit fs cat "$T/floppy.img:/hello.txt")" "hello"
+
+ok "mkfs -t vfat -F 32" bash -c "truncate -s 64M '$T/f32.img' && '$VMKIT' fs mkfs -t vfat -F 32 -L BIG32 '$T/f32.img'"
+ok "fsck.fat -n -V FAT32" fsck.fat -n -V "$T/f32.img"
+eq "blkid FAT32" "$(blkid -p -o value -s LABEL -s TYPE "$T/f32.img" | tr '\n' ' ')" "BIG32 vfat "
+has "mdir sees the label" "$(mdir -i "$T/f32.img" :: 2>&1)" "Volume in drive : is BIG32"
+
+# --- images from mkfs.fat, files from mcopy, read by vmkit ---
+mkdir -p "$T/src/Sub Dir/deeper"
+head -c 300000 /dev/urandom >"$T/src/A long file name with spaces.bin"
+echo short >"$T/src/SHORT.TXT"
+echo lower >"$T/src/lower.txt"
+printf 'x%.0s' $(seq 1 5000) >"$T/src/Sub Dir/deeper/ünïcødé näme.TXT"
+: >"$T/src/empty"
+n=0
+for spec in "12 1 1440" "12 4 4000" "16 1 20000" "16 8 60000" "16 64 200000" "32 1 70000" "32 8 300000"; do
+    set -- $spec
+    n=$((n + 1))
+    img=$T/m$n.img
+    mkfs.fat -C -F "$1" -s "$2" "$img" "$3" >/dev/null 2>&1
+    (cd "$T/src" && mcopy -s -i "$img" ./* ::/)
+    what="FAT$1 -s $2 ${3}K"
+    eq "$what: ls /" "$(vmkit fs ls "$img:/" | sort | tr '\n' '|')" "A long file name with spaces.bin|SHORT.TXT|Sub Dir|empty|lower.txt|"
+    eq "$what: ls deep (UTF-8 long name)" "$(vmkit fs ls "$img:/Sub Dir/deeper")" "ünïcødé näme.TXT"
+    vmkit fs cat "$img:/A long file name with spaces.bin" >"$T/out.bin"
+    ok "$what: 300000 random bytes read back identically" cmp "$T/out.bin" "$T/src/A long file name with spaces.bin"
+    vmkit fs cat "$img:/sub dir/DEEPER/ünïcødé näme.txt" >"$T/out.bin"
+    ok "$what: case-insensitive path, long UTF-8 name, read back" cmp "$T/out.bin" "$T/src/Sub Dir/deeper/ünïcødé näme.TXT"
+    eq "$what: empty file" "$(vmkit fs cat "$img:/empty" | wc -c)" "0"
+    has "$what: stat size" "$(vmkit fs stat "$img:/A long file name with spaces.bin")" "Size: 300000"
+    ok "$what: fsck.fat still clean (vmkit only read)" fsck.fat -n "$img"
+done
+# mtools stores short lowercase names with the NT case flags.
+eq "8.3 lowercase flag shown as lowercase" "$(vmkit fs ls "$T/m1.img:/" | grep -c '^lower.txt$')" "1"
+out=$(vmkit fs get -r "$T/m5.img:/Sub Dir" "$T/got" 2>&1)
+ok "get -r a directory tree" cmp "$T/got/deeper/ünïcødé näme.TXT" "$T/src/Sub Dir/deeper/ünïcødé näme.TXT"
+
+# --- writes are refused cleanly (not yet supported) ---
+fails_with "put refused with a clear message" 1 "not supported" vmkit fs put "$T/src/SHORT.TXT" "$T/m1.img:/NEW.TXT"
+ok "image untouched after the refused put" fsck.fat -n "$T/m1.img"
+
+# --- damaged images ---
+# m1: FAT12, 1 sector/cluster, reserved 1: the first file's chain.
+mkfs.fat -C -F 12 "$T/bad.img" 1440 >/dev/null
+head -c 1000 /dev/urandom >"$T/two"
+mcopy -i "$T/bad.img" "$T/two" ::/TWO
+cp "$T/bad.img" "$T/loop.img"
+# FAT entries 2 -> 3 -> 2 (a loop) in both copies, file size enlarged.
+printf '\x03\x20\x00' | dd of="$T/loop.img" bs=1 seek=$((512 + 3)) conv=notrunc 2>/dev/null
+printf '\x03\x20\x00' | dd of="$T/loop.img" bs=1 seek=$((512 + 9 * 512 + 3)) conv=notrunc 2>/dev/null
+root=$(( (1 + 2 * 9) * 512 ))
+printf '\x00\x00\x10\x00' | dd of="$T/loop.img" bs=1 seek=$((root + 28)) conv=notrunc 2>/dev/null
+fails_with "looping chain: clear error" 1 "loop.img:/TWO: cluster chain loops" vmkit fs cat "$T/loop.img:/TWO"
+cp "$T/bad.img" "$T/past.img"
+printf '\xff\x0f' | dd of="$T/past.img" bs=1 seek=$((root + 26)) conv=notrunc 2>/dev/null
+fails_with "entry past the end: clear error" 1 "past.img:/TWO: first cluster 4095 outside" vmkit fs cat "$T/past.img:/TWO"
+cp "$T/bad.img" "$T/short.img"
+printf '\x00\x00\x10\x00' | dd of="$T/short.img" bs=1 seek=$((root + 28)) conv=notrunc 2>/dev/null
+fails_with "chain shorter than size: clear error" 1 "too short" vmkit fs cat "$T/short.img:/TWO"
+cp "$T/bad.img" "$T/dir.img"
+mmd -i "$T/dir.img" ::/D
+printf '\xf0\x0f' | dd of="$T/dir.img" bs=1 seek=$((root + 32 + 26)) conv=notrunc 2>/dev/null
+fails_with "directory past the end: clear error" 1 "dir.img:/D: directory starts at cluster 4080, outside" vmkit fs ls "$T/dir.img:/D"
+for f in "11 \x00\x03 bytes-per-sector-768" "13 \x00 zero-sectors-per-cluster" "22 \x00\x00 fat-size-0" "16 \x00 no-fats"; do
+    set -- $f
+    cp "$T/bad.img" "$T/$3.img"
+    printf "$2" | dd of="$T/$3.img" bs=1 seek="$1" conv=notrunc 2>/dev/null
+    fails_with "absurd BPB ($3): refused" 1 "$3.img: no filesystem found" vmkit fs ls "$T/$3.img:/"
+done
+long=$(printf 'a%.0s' $(seq 1 300))
+fails_with "name over 255 characters" 1 "longer than 255" vmkit fs cat "$T/bad.img:/$long"
+finish
