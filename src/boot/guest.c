@@ -2,14 +2,14 @@
  * into an MBR disk with one ext4 partition, plus an xl.cfg that boots it.
  *
  * The root tree is assembled in a host temp dir, the partition table is
- * written with part/, and the ext4 filesystem is made from the tree.
- * Stopgap until fs/ext.c and fs/populate land: the filesystem is made by
- * `mke2fs -d` in a temp file and copied into the partition through the
- * block layer (so qcow2 output works the same). */
+ * written with part/, and the ext4 filesystem is made and filled from the
+ * tree with fs/ (vk_fs_mkfs, vk_populate; everything owned by root). */
 #include "boot/guest.h"
 
 #include "boot/guest_files.h"
 #include "block/blockdev.h"
+#include "fs/fs.h"
+#include "fs/populate.h"
 #include "part/part.h"
 #include "util/err.h"
 
@@ -231,44 +231,7 @@ static void free_mods(struct mods *m)
 
 /* ---- the image ---- */
 
-/* Copy the non-zero data of host file src into bd at off. */
-static int copy_into(const char *src, struct vk_blockdev *bd, uint64_t off)
-{
-    int fd = open(src, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return vk_error(-errno, "%s: %s", src, strerror(errno));
-    struct stat st;
-    fstat(fd, &st);
-    size_t bs = 1 << 20;
-    char *buf = malloc(bs), *zero = calloc(1, bs);
-    int r = buf && zero ? 0 : vk_error(-ENOMEM, "out of memory");
-    off_t pos = 0;
-    while (r == 0 && pos < st.st_size) {
-        off_t d = lseek(fd, pos, SEEK_DATA);
-        if (d < 0)
-            break;  /* the rest is a hole */
-        off_t h = lseek(fd, d, SEEK_HOLE);
-        if (h < 0)
-            h = st.st_size;
-        for (off_t p = d; p < h && r == 0;) {
-            size_t n = (size_t)(h - p) < bs ? (size_t)(h - p) : bs;
-            if (vk_fd_pread_full(fd, buf, n, p, src) < 0) {
-                r = -EIO;
-                break;
-            }
-            if (memcmp(buf, zero, n))
-                r = vk_bd_pwrite(bd, buf, n, off + p);
-            p += n;
-        }
-        pos = h;
-    }
-    free(buf);
-    free(zero);
-    close(fd);
-    return r;
-}
-
-static int make_image(const struct vk_guest_opts *o, const char *root, const char *tmp)
+static int make_image(const struct vk_guest_opts *o, const char *root)
 {
     const char *fmt = o->format ? o->format : "raw";
     struct vk_create_opts co = { .size = o->size };
@@ -290,21 +253,21 @@ static int make_image(const struct vk_guest_opts *o, const char *root, const cha
         r = vk_error(-EIO, "%s: partition %u vanished", o->out, num);
     if (r == 0) {
         uint64_t off = p->start * VK_SECTOR, len = p->size * VK_SECTOR;
-        char fsimg[PATH_MAX + 16];
-        snprintf(fsimg, sizeof fsimg, "%s/root.ext4", tmp);
-        int fd = open(fsimg, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-        if (fd < 0 || ftruncate(fd, len) < 0)
-            r = vk_error(-errno, "%s: %s", fsimg, strerror(errno));
-        if (fd >= 0)
-            close(fd);
-        say(o, "making ext4 on %s:%u (%llu MiB)", o->out, num, (unsigned long long)(len >> 20));
-        const char *argv[] = { "mke2fs", "-q", "-F", "-t", "ext4", "-L", "vmkit-root",
-                               "-E", "root_owner=0:0", "-d", root, fsimg, NULL };
-        if (r == 0)
-            r = vk_run(argv, NULL, NULL, 0);
-        if (r == 0)
-            r = copy_into(fsimg, bd, off);
-        unlink(fsimg);
+        char name[PATH_MAX + 16];
+        snprintf(name, sizeof name, "%s:%u", o->out, num);
+        say(o, "making ext4 on %s (%llu MiB) and filling it", name, (unsigned long long)(len >> 20));
+        struct vk_blockdev *s = NULL;
+        struct vk_fs *fs = NULL;
+        struct vk_mkfs_opts mo = { .type = "ext4", .label = "vmkit-root", .reserved_pct = -1 };
+        struct vk_populate_opts po = { .force_owner = true, .uid = 0, .gid = 0 };
+        if ((r = vk_slice_open(bd, off, len, name, false, &s)) == 0 &&
+            (r = vk_fs_mkfs(s, &mo)) == 0 && (r = vk_fs_mount(s, true, &fs)) == 0) {
+            r = vk_populate(fs, "/", root, &po);
+            int u = vk_fs_unmount(fs);
+            if (r == 0)
+                r = u;
+        }
+        vk_bd_close(s);
     }
     vk_ptable_free(&t);
     int c = vk_bd_close(bd);
@@ -551,7 +514,7 @@ int vk_guest_build(const struct vk_guest_opts *in, char **kver)
     if (r == 0)
         r = make_tree(&o, root, tmp, host, &v);
     if (r == 0)
-        r = make_image(&o, root, tmp);
+        r = make_image(&o, root);
     if (r == 0)
         r = write_cfg(&o, host);
     rm_rf(tmp);

@@ -4,7 +4,6 @@
 #include "boot/pygrub.h"
 
 #include "boot/bootcfg.h"
-#include "boot/ext_ro.h"
 #include "fs/fs.h"
 #include "part/part.h"
 #include "util/err.h"
@@ -171,7 +170,7 @@ static int try_fs(struct vk_blockdev *bd, unsigned part, const char *sel, const 
                   struct vk_boot_result *out)
 {
     struct vk_fs *fs;
-    if (vk_fs_mount(bd, false, &fs) < 0 && vk_boot_ext_ro_mount(bd, &fs) < 0) {
+    if (vk_fs_mount(bd, false, &fs) < 0) {
         vk_error_clear();
         return 0;   /* no filesystem we can read: not this one */
     }

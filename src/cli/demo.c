@@ -3,13 +3,17 @@
  * (/proc/self/exe) where vmkit has a command for it, so what the user sees
  * are the real commands.
  *
- * The VM is run by QEMU directly with the kernel vmkit's pygrub extracted
- * (vmkit create/console/shutdown are not in this build yet); the serial
- * console is a pipe, the QEMU monitor a pair of fifos for the ACPI power
- * button. */
+ * The VM is started from the xl.cfg that guest build wrote, as the runtime
+ * would: vm/'s config parser and QEMU command line, the kernel from pygrub,
+ * the serial console and QMP on unix sockets (vmkit create/console/
+ * shutdown are not in this build yet; the demo moves to them when they
+ * are). */
 #include "cli/cli.h"
 
+#include "boot/pygrub.h"
 #include "util/err.h"
+#include "vm/config.h"
+#include "vm/qemu_args.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -19,7 +23,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -118,6 +124,64 @@ static int say(struct console *c, const char *line)
     return write(c->in, line, l) == (ssize_t)l ? 0 : -1;
 }
 
+/* Connect to the unix socket QEMU (pid q) is about to create. */
+static int connect_retry(const char *path, pid_t q)
+{
+    struct sockaddr_un a = { .sun_family = AF_UNIX };
+    if (strlen(path) >= sizeof a.sun_path)
+        return -1;
+    strcpy(a.sun_path, path);
+    for (int i = 0; i < 100; i++) {
+        int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        if (fd < 0)
+            return -1;
+        if (connect(fd, (struct sockaddr *)&a, sizeof a) == 0)
+            return fd;
+        close(fd);
+        if (waitpid(q, NULL, WNOHANG) == q)
+            return -1;
+        usleep(100000);
+    }
+    return -1;
+}
+
+/* Read one QMP line (greeting or reply) within 10 s; 0 or -1. */
+static int qmp_line(int fd, char *buf, size_t len)
+{
+    size_t n = 0;
+    while (n + 1 < len) {
+        struct pollfd p = { .fd = fd, .events = POLLIN };
+        if (poll(&p, 1, 10000) <= 0)
+            return -1;
+        ssize_t k = read(fd, buf + n, 1);
+        if (k <= 0)
+            return -1;
+        if (buf[n++] == '\n')
+            break;
+    }
+    buf[n] = '\0';
+    return 0;
+}
+
+/* QMP handshake, then system_powerdown (the ACPI power button). */
+static int qmp_powerdown(int fd)
+{
+    char line[4096];
+    const char caps[] = "{\"execute\":\"qmp_capabilities\"}\n";
+    const char pd[] = "{\"execute\":\"system_powerdown\"}\n";
+    if (qmp_line(fd, line, sizeof line) < 0 || !strstr(line, "QMP"))
+        return -1;
+    if (write(fd, caps, sizeof caps - 1) != (ssize_t)(sizeof caps - 1) ||
+        qmp_line(fd, line, sizeof line) < 0 || !strstr(line, "return"))
+        return -1;
+    if (write(fd, pd, sizeof pd - 1) != (ssize_t)(sizeof pd - 1))
+        return -1;
+    while (qmp_line(fd, line, sizeof line) == 0)
+        if (strstr(line, "\"return\""))
+            return 0;
+    return -1;
+}
+
 int cmd_demo(int argc, char **argv)
 {
     if (cli_wants_help(argc, argv)) {
@@ -129,7 +193,7 @@ int cmd_demo(int argc, char **argv)
     }
     double t0 = now();
     const char *xdg = getenv("XDG_CACHE_HOME"), *home = getenv("HOME");
-    char dir[4096], img[4200], kdir[4200], mon[4200], mon_in[4300], mon_out[4300];
+    char dir[4096], img[4200], kdir[4200];
     if (argc == 3 && !strcmp(argv[1], "--dir"))
         snprintf(dir, sizeof dir, "%s", argv[2]);
     else if (argc != 1)
@@ -144,9 +208,6 @@ int cmd_demo(int argc, char **argv)
         return cli_failf("%s: cannot create the demo directory", dir);
     snprintf(img, sizeof img, "%s/demo.img", dir);
     snprintf(kdir, sizeof kdir, "%s/boot", dir);
-    snprintf(mon, sizeof mon, "%s/monitor", dir);
-    snprintf(mon_in, sizeof mon_in, "%s.in", mon);
-    snprintf(mon_out, sizeof mon_out, "%s.out", mon);
     char cfg[4300];
     snprintf(cfg, sizeof cfg, "%s.cfg", img);
     unlink(img);
@@ -165,8 +226,8 @@ int cmd_demo(int argc, char **argv)
     char target[4300];
     snprintf(target, sizeof target, "%s:1:/boot", img);
     step("Inside its ext4 partition, without mounting");
-    if (vmkit((const char *[]){ "fs", "ls", target, NULL }, true) != 0)
-        printf("(vmkit fs is not in this build yet)\n");
+    if (vmkit((const char *[]){ "fs", "ls", target, NULL }, false) != 0)
+        return cli_failf("demo: fs ls failed");
     step("Its VM configuration (xl.cfg)");
     FILE *f = fopen(cfg, "r");
     if (f) {
@@ -179,52 +240,72 @@ int cmd_demo(int argc, char **argv)
     if (vmkit((const char *[]){ "guest", "pygrub", img, kdir, NULL }, false) != 0)
         return cli_failf("demo: pygrub failed");
 
-    /* boot */
-    unlink(mon_in);
-    unlink(mon_out);
-    if (mkfifo(mon_in, 0600) < 0 || mkfifo(mon_out, 0600) < 0)
-        return cli_failf("%s: %s", mon, strerror(errno));
-    int mi = open(mon_in, O_RDWR | O_CLOEXEC), mo = open(mon_out, O_RDWR | O_CLOEXEC);
-    int to[2], from[2];
-    if (mi < 0 || mo < 0 || pipe2(to, O_CLOEXEC) < 0 || pipe2(from, O_CLOEXEC) < 0)
-        return cli_failf("demo: %s", strerror(errno));
-    char kernel[4300], initrd[4300], drive[4300], monarg[4300];
-    snprintf(kernel, sizeof kernel, "%s/kernel", kdir);
-    snprintf(initrd, sizeof initrd, "%s/initrd", kdir);
-    snprintf(drive, sizeof drive, "file=%s,if=virtio,format=raw", img);
-    snprintf(monarg, sizeof monarg, "pipe:%s", mon);
-    /* KVM only with hardware virtualization (DESIGN.md): a usable /dev/kvm
-     * and kvm_intel or kvm_amd loaded; otherwise TCG. */
-    bool kvm = access("/dev/kvm", R_OK | W_OK) == 0 &&
-               (access("/sys/module/kvm_intel", F_OK) == 0 ||
-                access("/sys/module/kvm_amd", F_OK) == 0);
-    const char *qargv[] = { "qemu-system-x86_64", "-accel", kvm ? "kvm" : "tcg", "-m", "256",
-                            "-nographic", "-no-reboot", "-kernel", kernel, "-initrd", initrd,
-                            "-append", "root=/dev/vda1 console=ttyS0 panic=-1", "-drive", drive,
-                            "-serial", "stdio", "-monitor", monarg, NULL };
-    step("Booting it (%s)", kvm ? "KVM" : "TCG software emulation: no KVM here");
+    /* boot: the xl.cfg guest build wrote, through vm/'s config parser and
+     * QEMU command line; the kernel from pygrub as the runtime does */
+    struct vk_domcfg dc;
+    const char *accel = NULL;
+    char why[256] = "";
+    int r = vk_domcfg_load(cfg, &dc);
+    if (r < 0)
+        return cli_fail(r);
+    if ((r = vk_domcfg_check(&dc)) < 0 || (r = vk_domcfg_validate_disks(&dc)) < 0 ||
+        (r = vk_accel_choose(dc.accel, &accel, why, sizeof why)) < 0) {
+        vk_domcfg_free(&dc);
+        return cli_fail(r);
+    }
+    struct vk_boot_result br;
+    if ((r = vk_pygrub_extract(dc.disks[0].target, dc.disks[0].format,
+                               (const char *const *)dc.bootloader_args, kdir, &br)) < 0) {
+        vk_domcfg_free(&dc);
+        return cli_fail(r);
+    }
+    char con[4300], qmp[4300];
+    snprintf(con, sizeof con, "%s/console.sock", dir);
+    snprintf(qmp, sizeof qmp, "%s/qmp.sock", dir);
+    unlink(con);
+    unlink(qmp);
+    struct vk_qemu_setup qs = { .accel = accel, .console_sock = con, .qmp_cli = qmp,
+                                .kernel = br.kernel, .initrd = br.initrd, .append = br.cmdline };
+    char **qargv = NULL;
+    r = vk_qemu_argv(&dc, &qs, &qargv);
+    vk_boot_result_free(&br);
+    vk_domcfg_free(&dc);
+    if (r < 0)
+        return cli_fail(r);
+    step("Booting it from its xl.cfg (%s)", why);
     printf("$");
-    for (const char **a = qargv; *a; a++)
+    for (char **a = qargv; *a; a++)
         printf(strchr(*a, ' ') ? " '%s'" : " %s", *a);
     printf("\n");
     fflush(stdout);
     fflush(stderr);
+    char qlog[4300];
+    snprintf(qlog, sizeof qlog, "%s/qemu.log", dir);
     pid_t q = fork();
     if (q < 0)
         return cli_failf("demo: fork: %s", strerror(errno));
     if (q == 0) {
-        dup2(to[0], 0);
-        dup2(from[1], 1);
-        dup2(from[1], 2);
-        execvp(qargv[0], (char *const *)qargv);
-        fprintf(stderr, "qemu-system-x86_64: %s\n", strerror(errno));
+        int lf = open(qlog, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+        int nul = open("/dev/null", O_RDONLY);
+        dup2(nul, 0);
+        if (lf >= 0) {
+            dup2(lf, 1);
+            dup2(lf, 2);
+        }
+        execv(qargv[0], qargv);
+        fprintf(stderr, "%s: %s\n", qargv[0], strerror(errno));
         _exit(127);
     }
-    close(to[0]);
-    close(from[1]);
+    vk_argv_free(qargv);
+    int cfd = connect_retry(con, q), qfd = cfd >= 0 ? connect_retry(qmp, q) : -1;
+    if (cfd < 0 || qfd < 0) {
+        kill(q, SIGTERM);
+        waitpid(q, NULL, 0);
+        return cli_failf("demo: QEMU did not open its console/QMP sockets (see %s)", qlog);
+    }
     static struct console c;
-    c.in = to[1];
-    c.out = from[0];
+    c.in = cfd;
+    c.out = cfd;
     signal(SIGPIPE, SIG_IGN);
     int rc = EXIT_OK;
     double tb = now();
@@ -256,10 +337,9 @@ int cmd_demo(int argc, char **argv)
             l--;
         printf("guest says: %.*s\n", l, s);
     }
-    step("Pressing the ACPI power button (QEMU monitor: system_powerdown)");
-    const char pd[] = "system_powerdown\n";
-    if (write(mi, pd, sizeof pd - 1) != (ssize_t)(sizeof pd - 1))
-        rc = cli_failf("demo: monitor: %s", strerror(errno));
+    step("Pressing the ACPI power button (QMP system_powerdown)");
+    if (qmp_powerdown(qfd) < 0)
+        rc = cli_failf("demo: QMP system_powerdown failed");
     double td = now();
     while (wait_for(&c, c.len, "\n", 30) >= 0 && now() - td < 30)
         ;
@@ -275,10 +355,10 @@ int cmd_demo(int argc, char **argv)
         printf("guest powered off after %.1f s (QEMU exit status %d)\n", now() - td,
                WIFEXITED(st) ? WEXITSTATUS(st) : -1);
     }
-    close(mi);
-    close(mo);
-    unlink(mon_in);
-    unlink(mon_out);
+    close(cfd);
+    close(qfd);
+    unlink(con);
+    unlink(qmp);
     if (rc == EXIT_OK)
         step("Done in %.0f s.  The disk and its xl.cfg stay in %s", now() - t0, dir);
     return rc;

@@ -247,6 +247,12 @@ int vk_domcfg_check(struct vk_domcfg *c)
         vk_warn("%s: ramdisk/extra/root/cmdline without kernel are ignored", who);
     if (c->accel && strcmp(c->accel, "kvm") && strcmp(c->accel, "tcg"))
         return vk_error(-EINVAL, "%s: accel '%s' is not kvm or tcg", who, c->accel);
+    if (c->machine)
+        for (const char *p = c->machine; *p; p++)
+            if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
+                  *p == '-' || *p == '.' || *p == '_'))
+                return vk_error(-EINVAL, "%s: machine '%s' is not a QEMU machine type name",
+                                who, c->machine);
     if (c->boot)
         for (const char *p = c->boot; *p; p++)
             if (!strchr("acdn", *p))

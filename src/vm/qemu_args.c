@@ -1,5 +1,6 @@
 /* struct vk_domcfg -> QEMU argv; KVM or TCG. */
 #include "vm/qemu_args.h"
+#include "vm/store.h"
 #include "util/err.h"
 
 #include <errno.h>
@@ -248,8 +249,8 @@ int vk_qemu_argv(const struct vk_domcfg *c, const struct vk_qemu_setup *s,
     char qemu[4096];
     int err;
     *argv_out = NULL;
-    if (!c->name || !c->uuid)
-        return vk_error(-EINVAL, "config has no name/uuid (call vk_domcfg_check first)");
+    if (!c->name || !c->uuid || !vk_name_valid(c->name))
+        return vk_error(-EINVAL, "config has no valid name/uuid (call vk_domcfg_check first)");
     if ((err = vk_qemu_find(s->qemu ? s->qemu : "qemu-system-x86_64", qemu, sizeof qemu)))
         return err;
     const char *accel = s->accel ? s->accel : "tcg";

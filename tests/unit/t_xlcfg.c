@@ -283,6 +283,9 @@ static void test_errors(void)
     CHK(parse("name='a'\nkernel='/k'\nbootloader='pygrub'\n", &c) == 0 && vk_domcfg_check(&c) == -EINVAL &&
           strstr(vk_errmsg(), "both bootloader and kernel"), "check: kernel and bootloader");
     vk_domcfg_free(&c);
+    CHK(parse("name='a'\nmachine='pc,accel=kvm'\n", &c) == 0 && vk_domcfg_check(&c) == -EINVAL &&
+          strstr(vk_errmsg(), "machine 'pc,accel=kvm' is not a QEMU machine type name"), "check: machine name");
+    vk_domcfg_free(&c);
     CHK(parse("name='a'\n", &c) == 0 && vk_domcfg_check(&c) == 0 && c.memory == 128 && c.vcpus == 1,
           "check: defaults memory 128, vcpus 1");
     vk_domcfg_free(&c);
