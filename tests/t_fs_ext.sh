@@ -94,6 +94,17 @@ ok "'..' clamps at the root" sh -c "echo clamp | '$VMKIT' fs write '$I:/../../cl
 eq "clamped file is at the root" "$(dbg "$I" 'cat /clamped')" clamp
 ok "after names: e2fsck clean" fsck_clean "$I"
 
+# --- symlinked directories and renames (the lookup cache must not lie) ---
+vmkit fs mkdir "$I:/real"
+vmkit fs ln -s real "$I:/sl"
+printf 'via\n' | vmkit fs write "$I:/sl/f"
+eq "write through a symlinked dir lands in the target" "$(dbg "$I" 'cat /real/f')" via
+has "stat of the symlink is a symlink" "$(vmkit fs stat --json "$I:/sl")" '"type": "symlink"'
+ok "mv the real dir away" vmkit fs mv "$I:/real" "$I:/real2"
+fails_with "dangling symlink path now fails" 1 "no such file" vmkit fs cat "$I:/sl/f"
+eq "file moved with its dir" "$(vmkit fs cat "$I:/real2/f")" via
+ok "after symlink games: e2fsck clean" fsck_clean "$I"
+
 # --- edit ---
 printf 'one\n' | vmkit fs write "$I:/ed.txt"
 EDITOR="sed -i s/one/two/" vmkit fs edit "$I:/ed.txt"

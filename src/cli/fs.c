@@ -135,6 +135,7 @@ static int fs_mkfs(int argc, char **argv)
     if (r >= 0 && from) {
         struct tgt t = { .bd = bd };
         if ((r = vk_fs_mount(bd, true, &t.fs)) >= 0) {
+            po.fresh = true;
             r = vk_populate(t.fs, "/", from, &po);
             int u = vk_fs_unmount(t.fs);
             if (r >= 0)

@@ -341,7 +341,10 @@ static int ext_mount(struct vk_blockdev *bd, bool writable, struct vk_fs **out)
                         error_message(e));
     }
     struct vk_fs *fs = calloc(1, sizeof *fs);
-    if (!fs) {
+    struct ext_priv *pv = calloc(1, sizeof *pv);
+    if (!fs || !pv) {
+        free(fs);
+        free(pv);
         ext2fs_close_free(&efs);
         return vk_error(-ENOMEM, "%s: out of memory", bd->name);
     }
@@ -349,7 +352,8 @@ static int ext_mount(struct vk_blockdev *bd, bool writable, struct vk_fs **out)
     fs->type = &vk_fs_ext;
     fs->bd = bd;
     fs->writable = writable;
-    fs->priv = efs;
+    pv->e = efs;
+    fs->priv = pv;
     *out = fs;
     return 0;
 }

@@ -20,6 +20,22 @@ int ext_errno(errcode_t e);
 
 extern const struct vk_fs_ops vk_ext_ops;
 
-static inline ext2_filsys EXTFS(struct vk_fs *fs) { return (ext2_filsys)fs->priv; }
+/* Directory lookups are the cost of every path operation (libext2fs scans
+ * and checksums each directory block): remember which inode each recently
+ * resolved directory path names.  Cleared by anything that removes or
+ * renames a name. */
+#define EXT_DCACHE 4096
+struct ext_dcache {
+    char *path;
+    ext2_ino_t ino;
+    bool followed;      /* path may be a symlink; ino is where it leads */
+};
+
+struct ext_priv {
+    ext2_filsys e;
+    struct ext_dcache dc[EXT_DCACHE];
+};
+
+static inline ext2_filsys EXTFS(struct vk_fs *fs) { return ((struct ext_priv *)fs->priv)->e; }
 
 #endif

@@ -29,11 +29,100 @@ static int norm(struct vk_fs *fs, const char *path, char *buf)
     return 0;
 }
 
-static int lookup(struct vk_fs *fs, const char *npath, bool follow, ext2_ino_t *ino)
+static unsigned dc_hash(const char *p)
+{
+    unsigned h = 2166136261u;
+    for (; *p; p++)
+        h = (h ^ (unsigned char)*p) * 16777619u;
+    return h % EXT_DCACHE;
+}
+
+static void dc_clear(struct vk_fs *fs)
+{
+    struct ext_priv *pv = fs->priv;
+    for (unsigned i = 0; i < EXT_DCACHE; i++) {
+        free(pv->dc[i].path);
+        pv->dc[i].path = NULL;
+    }
+}
+
+/* Remember that npath leads to ino (followed: through a final symlink). */
+static void dc_put(struct vk_fs *fs, const char *npath, ext2_ino_t ino, bool followed)
+{
+    struct ext_priv *pv = fs->priv;
+    struct ext_dcache *d = &pv->dc[dc_hash(npath)];
+    char *c = strdup(npath);
+    if (c) {
+        free(d->path);
+        d->path = c;
+        d->ino = ino;
+        d->followed = followed;
+    }
+}
+
+static bool dc_get(struct vk_fs *fs, const char *npath, bool follow, ext2_ino_t *ino)
+{
+    struct ext_priv *pv = fs->priv;
+    struct ext_dcache *d = &pv->dc[dc_hash(npath)];
+    if (d->path && !strcmp(d->path, npath) && (follow || !d->followed)) {
+        *ino = d->ino;
+        return true;
+    }
+    return false;
+}
+
+/* Resolve the directory at npath (symlinks followed) through the cache. */
+static errcode_t dir_ino(struct vk_fs *fs, const char *npath, ext2_ino_t *ino)
+{
+    struct ext_priv *pv = fs->priv;
+    if (!strcmp(npath, "/")) {
+        *ino = EXT2_ROOT_INO;
+        return 0;
+    }
+    if (dc_get(fs, npath, true, ino))
+        return 0;
+    errcode_t err = ext2fs_namei_follow(pv->e, EXT2_ROOT_INO, EXT2_ROOT_INO, npath, ino);
+    if (err)
+        return err;
+    dc_put(fs, npath, *ino, true);
+    return 0;
+}
+
+/* namei through the directory cache: parent from the cache, then one
+ * directory scan for the last name; a final symlink to follow goes the
+ * slow way. */
+static errcode_t fast_namei(struct vk_fs *fs, const char *npath, bool follow, ext2_ino_t *ino)
 {
     ext2_filsys e = EXTFS(fs);
-    errcode_t err = follow ? ext2fs_namei_follow(e, EXT2_ROOT_INO, EXT2_ROOT_INO, npath, ino)
-                           : ext2fs_namei(e, EXT2_ROOT_INO, EXT2_ROOT_INO, npath, ino);
+    if (!strcmp(npath, "/")) {
+        *ino = EXT2_ROOT_INO;
+        return 0;
+    }
+    /* Only non-symlinks are cached, so a hit needs no following. */
+    if (dc_get(fs, npath, follow, ino))
+        return 0;
+    char parent[PMAX];
+    const char *name;
+    if (vk_path_split(npath, parent, sizeof parent, &name) < 0)
+        return EXT2_ET_FILE_NOT_FOUND;
+    ext2_ino_t dir;
+    errcode_t err = dir_ino(fs, parent, &dir);
+    if (err)
+        return err;
+    err = ext2fs_lookup(e, dir, name, (int)strlen(name), NULL, ino);
+    if (err || !follow)
+        return err;
+    struct ext2_inode in;
+    if ((err = ext2fs_read_inode(e, *ino, &in)))
+        return err;
+    if (LINUX_S_ISLNK(in.i_mode))
+        return ext2fs_namei_follow(e, EXT2_ROOT_INO, EXT2_ROOT_INO, npath, ino);
+    return 0;
+}
+
+static int lookup(struct vk_fs *fs, const char *npath, bool follow, ext2_ino_t *ino)
+{
+    errcode_t err = fast_namei(fs, npath, follow, ino);
     if (err == EXT2_ET_FILE_NOT_FOUND || err == EXT2_ET_NO_DIRECTORY)
         return vk_error(err == EXT2_ET_NO_DIRECTORY ? -ENOTDIR : -ENOENT,
                         "%s:%s: %s", fs->bd->name, npath,
@@ -65,8 +154,13 @@ static int parent_of(struct vk_fs *fs, const char *npath, ext2_ino_t *dir, const
         return r;
     if (!**name)
         return vk_error(-EEXIST, "%s:/: the root directory", fs->bd->name);
-    if ((r = lookup(fs, parent, true, dir)) < 0)
-        return r;
+    errcode_t err = dir_ino(fs, parent, dir);
+    if (err == EXT2_ET_FILE_NOT_FOUND || err == EXT2_ET_NO_DIRECTORY)
+        return vk_error(err == EXT2_ET_NO_DIRECTORY ? -ENOTDIR : -ENOENT, "%s:%s: %s",
+                        fs->bd->name, parent,
+                        err == EXT2_ET_NO_DIRECTORY ? "not a directory" : "no such file or directory");
+    if (err)
+        return ext_err(fs, err, parent, "lookup");
     struct ext2_inode_large in;
     if ((r = read_inode(fs, *dir, &in, parent)) < 0)
         return r;
@@ -337,6 +431,7 @@ static int new_node(struct vk_fs *fs, ext2_ino_t dir, const char *name, const ch
     }
     if ((err = ext2fs_write_new_inode(e, ino, (struct ext2_inode *)in)))
         return ext_err(fs, err, np, "writing the new inode");
+    dc_put(fs, np, ino, false);
     *out = ino;
     return 0;
 }
@@ -504,6 +599,7 @@ static int ext_mkdir(struct vk_fs *fs, const char *path, uint32_t mode)
         return r;
     in.i_mode = (uint16_t)(LINUX_S_IFDIR | (mode & 07777));
     touch_times(fs, &in, true, true);
+    dc_put(fs, np, ino, false);
     return write_inode(fs, ino, &in, np);
 }
 
@@ -563,6 +659,7 @@ static int ext_unlink(struct vk_fs *fs, const char *path)
         return r;
     if (LINUX_S_ISDIR(in.i_mode))
         return vk_error(-EISDIR, "%s:%s: is a directory", fs->bd->name, np);
+    dc_clear(fs);
     errcode_t err = ext2fs_unlink(EXTFS(fs), dir, name, ino, 0);
     if (err)
         return ext_err(fs, err, np, "removing the directory entry");
@@ -623,6 +720,7 @@ static int ext_rmdir(struct vk_fs *fs, const char *path)
         return ext_err(fs, err, np, "reading directory");
     if (nonempty)
         return vk_error(-ENOTEMPTY, "%s:%s: directory not empty", fs->bd->name, np);
+    dc_clear(fs);
     if ((err = ext2fs_unlink(EXTFS(fs), dir, name, ino, 0)))
         return ext_err(fs, err, np, "removing the directory entry");
     if ((r = drop_inode(fs, ino, np, true)) < 0)
@@ -680,6 +778,7 @@ static int ext_rename(struct vk_fs *fs, const char *from, const char *to)
     } else if (r != -ENOENT) {
         return r;
     }
+    dc_clear(fs);
     /* New name first, then drop the old: a crash in between leaves an
      * extra link that e2fsck fixes, never a lost file. */
     errcode_t err = add_link(e, tdir, tname, ino, mode_ft(in.i_mode));
@@ -861,6 +960,8 @@ static int ext_sync(struct vk_fs *fs)
 static int ext_unmount(struct vk_fs *fs)
 {
     ext2_filsys e = EXTFS(fs);
+    dc_clear(fs);
+    free(fs->priv);
     errcode_t err = fs->writable ? ext2fs_close_free(&e) : (ext2fs_free(e), 0);
     int r = err ? ext_err(fs, err, "/", "writing the filesystem metadata") : 0;
     free(fs);

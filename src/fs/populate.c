@@ -104,10 +104,13 @@ static const char *find_link(struct pop *p, const struct stat *st)
 }
 
 /* Remove whatever is at path unless it is a directory. */
-static int clear_path(struct vk_fs *fs, const char *path, bool keep_dir, bool *is_dir)
+static int clear_path(struct pop *p, const char *path, bool keep_dir, bool *is_dir)
 {
+    struct vk_fs *fs = p->fs;
     struct vk_stat st;
     *is_dir = false;
+    if (p->disk && p->o->fresh && strcmp(path, p->dst))
+        return 0;
     if (vk_fs_stat(fs, path, &st, false) < 0) {
         vk_error_clear();
         return 0;
@@ -136,13 +139,11 @@ static int set_meta(struct pop *p, const char *path, struct archive_entry *e, bo
     }
     bool lnk = archive_entry_filetype(e) == AE_IFLNK;
     int mask = VK_SET_MTIME | VK_SET_ATIME | (lnk ? 0 : VK_SET_MODE);
-    int r = vk_fs_setattr(p->fs, path, mask, &st);
-    if (r < 0)
-        return r;
-    r = vk_fs_setattr(p->fs, path, VK_SET_UID | VK_SET_GID, &st);
+    /* One call where owners are supported (ext), two where not (FAT). */
+    int r = vk_fs_setattr(p->fs, path, mask | VK_SET_UID | VK_SET_GID, &st);
     if (r == -EPERM || r == -ENOTSUP) {
         vk_error_clear();
-        r = 0;
+        r = vk_fs_setattr(p->fs, path, mask, &st);
     }
     if (r < 0)
         return r;
@@ -258,7 +259,7 @@ static int one_entry(struct pop *p, struct archive *a, struct archive_entry *e)
         const struct stat *hs = archive_entry_stat(e);
         const char *first = find_link(p, hs);
         if (first) {
-            if ((r = clear_path(p->fs, path, false, &isdir)) < 0)
+            if ((r = clear_path(p, path, false, &isdir)) < 0)
                 return r;
             return vk_fs_link(p->fs, first, path);
         }
@@ -268,11 +269,11 @@ static int one_entry(struct pop *p, struct archive *a, struct archive_entry *e)
     if (hard && !p->disk) {
         char target[PMAX];
         if ((r = image_path(p, hard, target)) < 0 ||
-            (r = clear_path(p->fs, path, false, &isdir)) < 0)
+            (r = clear_path(p, path, false, &isdir)) < 0)
             return r;
         return vk_fs_link(p->fs, target, path);
     }
-    if ((r = clear_path(p->fs, path, t == AE_IFDIR, &isdir)) < 0)
+    if ((r = clear_path(p, path, t == AE_IFDIR, &isdir)) < 0)
         return r;
     switch (t) {
     case AE_IFDIR:

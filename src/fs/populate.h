@@ -12,6 +12,9 @@
 struct vk_populate_opts {
     bool force_owner;       /* give everything uid:gid below */
     uint32_t uid, gid;
+    /* dst is an empty, freshly made filesystem: a directory source cannot
+     * collide with anything, so existing names are not looked for. */
+    bool fresh;
 };
 
 /* Copy the host directory or tar archive src into directory dst of fs
