@@ -120,9 +120,13 @@ ok "after ENOSPC: e2fsck clean" fsck_clean "$T/full.img"
 # --- corrupted superblock ---
 cp "$T/ext2.img" "$T/bad.img"
 printf '\377\377\377\377' | dd of="$T/bad.img" bs=1 seek=$((1024 + 24)) conv=notrunc 2>/dev/null
-fails "corrupt superblock: clear error, exit 1" 1 vmkit fs ls "$T/bad.img:/"
+fails_with "corrupt superblock: clear error, exit 1" 1 "no filesystem found" vmkit fs ls "$T/bad.img:/"
 cp "$T/ext4.img" "$T/bad2.img"
 printf '\001\000\000\000' | dd of="$T/bad2.img" bs=1 seek=$((1024 + 4)) conv=notrunc 2>/dev/null
-fails "superblock with 1 block: exit 1" 1 vmkit fs ls "$T/bad2.img:/"
+fails_with "superblock with 1 block: exit 1" 1 "cannot open the ext filesystem: Superblock" vmkit fs ls "$T/bad2.img:/"
+cp "$T/ext4.img" "$T/bad3.img"
+dd if=/dev/urandom of="$T/bad3.img" bs=1k seek=2 count=200 conv=notrunc 2>/dev/null
+fails "random group descriptors: exit 1" 1 vmkit fs ls -R "$T/bad3.img:/"
+fails "random group descriptors: no write" 1 vmkit fs put "$T/ed" "$T/bad3.img:/x"
 
 finish

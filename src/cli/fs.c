@@ -711,9 +711,12 @@ static int get_tree(struct vk_fs *fs, const char *path, int dirfd, const char *n
             return vk_error(-errno, "%s: %s", name, strerror(errno));
         return 0;
     }
-    if (!S_ISDIR(st.mode))
-        return vk_error(-EINVAL, "%s: special file (%s) skipped; use get - for a tar", path,
-                        type_name(st.mode));
+    if (!S_ISDIR(st.mode)) {
+        /* Device nodes and FIFOs need root on the host; a tar keeps them. */
+        vk_warn("%s: %s skipped (use 'get %s -' for a tar that keeps it)", path,
+                type_name(st.mode), path);
+        return 0;
+    }
     if (!rec)
         return vk_error(-EISDIR, "%s: is a directory (use get -r)", path);
     if (mkdirat(dirfd, name, 0700) < 0 && errno != EEXIST)

@@ -5,6 +5,7 @@
 #include "util/err.h"
 
 #include <et/com_err.h>
+#include <ext2fs/ext2_err.h>
 #include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
@@ -39,12 +40,23 @@ int ext_errno(errcode_t e)
     }
 }
 
+/* com_err prints "Unknown code ext2 60" until the table is registered. */
+static const char *emsg(errcode_t e)
+{
+    static bool done;
+    if (!done) {
+        initialize_ext2_error_table();
+        done = true;
+    }
+    return error_message(e);
+}
+
 int ext_err(struct vk_fs *fs, errcode_t e, const char *path, const char *what)
 {
     int r = ext_errno(e);
     if (r == -ENOSPC)
         return vk_error(r, "%s:%s: %s: no space left on the filesystem", fs->bd->name, path, what);
-    return vk_error(r, "%s:%s: %s: %s", fs->bd->name, path, what, error_message(e));
+    return vk_error(r, "%s:%s: %s: %s", fs->bd->name, path, what, emsg(e));
 }
 
 static uint32_t le32(const uint8_t *p) { return p[0] | p[1] << 8 | p[2] << 16 | (uint32_t)p[3] << 24; }
@@ -226,7 +238,7 @@ static int do_mkfs(struct vk_blockdev *bd, const struct vk_mkfs_opts *o, ext2_fi
     if (e)
         return vk_error(ext_errno(e) == -EIO ? -EINVAL : ext_errno(e),
                         "%s: cannot lay out %s in %llu bytes: %s", bd->name, t,
-                        (unsigned long long)size, error_message(e));
+                        (unsigned long long)size, emsg(e));
     *out = fs;
     struct ext2_super_block *s = fs->super;
     memcpy(s->s_uuid, uuid, 16);
@@ -293,7 +305,7 @@ static int do_mkfs(struct vk_blockdev *bd, const struct vk_mkfs_opts *o, ext2_fi
     }
     return 0;
 fail:
-    return vk_error(ext_errno(e), "%s: making %s: %s", bd->name, t, error_message(e));
+    return vk_error(ext_errno(e), "%s: making %s: %s", bd->name, t, emsg(e));
 }
 
 static int ext_mkfs(struct vk_blockdev *bd, const struct vk_mkfs_opts *o)
@@ -310,7 +322,7 @@ static int ext_mkfs(struct vk_blockdev *bd, const struct vk_mkfs_opts *o)
     errcode_t e = ext2fs_close_free(&fs);
     if (e)
         return vk_error(ext_errno(e), "%s: writing the new filesystem: %s", bd->name,
-                        error_message(e));
+                        emsg(e));
     return 0;
 }
 
@@ -328,17 +340,20 @@ static int ext_mount(struct vk_blockdev *bd, bool writable, struct vk_fs **out)
         if (r == -EIO || e == EXT2_ET_BAD_MAGIC || e == EXT2_ET_SB_CSUM_INVALID ||
             e == EXT2_ET_CORRUPT_SUPERBLOCK)
             r = -EUCLEAN;
-        return vk_error(r, "%s: cannot open the ext filesystem: %s", bd->name, error_message(e));
+        return vk_error(r, "%s: cannot open the ext filesystem: %s", bd->name, emsg(e));
     }
     if (writable && ext2fs_has_feature_journal_needs_recovery(efs->super)) {
         ext2fs_close_free(&efs);
         return vk_error(-EBUSY, "%s: the ext journal needs recovery (mounted, or not cleanly "
                         "unmounted): run e2fsck first", bd->name);
     }
+    if (!writable && ext2fs_has_feature_journal_needs_recovery(efs->super))
+        vk_warn("%s: the ext journal needs recovery; recent changes may not be visible",
+                bd->name);
     if ((e = ext2fs_read_bitmaps(efs))) {
         ext2fs_close_free(&efs);
         return vk_error(-EUCLEAN, "%s: reading the ext allocation bitmaps: %s", bd->name,
-                        error_message(e));
+                        emsg(e));
     }
     struct vk_fs *fs = calloc(1, sizeof *fs);
     struct ext_priv *pv = calloc(1, sizeof *pv);

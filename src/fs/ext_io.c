@@ -337,9 +337,11 @@ static errcode_t vkio_zero(io_channel io, unsigned long long block, unsigned lon
     return r < 0 ? EXT2_ET_UNIMPLEMENTED : 0;
 }
 
+/* Zeroed ranges (inode tables, journal) may become holes: they read as
+ * zeroes either way, and a sparse image stays sparse. */
 static errcode_t vkio_zeroout(io_channel io, unsigned long long block, unsigned long long count)
 {
-    return vkio_zero(io, block, count, 0);
+    return vkio_zero(io, block, count, VK_ZERO_MAY_UNMAP);
 }
 
 static errcode_t vkio_discard(io_channel io, unsigned long long block, unsigned long long count)

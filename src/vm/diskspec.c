@@ -163,7 +163,7 @@ int vk_diskspec_parse(const char *spec, struct vk_diskspec *d)
     d->spec = strdup(spec);
     if (!d->spec)
         return vk_error(-ENOMEM, "out of memory");
-    int err = 0, npos = 0, have_target = 0;
+    int err = 0, npos = 0, have_target = 0, have_format = 0, have_access = 0;
     const char *p = spec;
     while (!err) {
         while (isspace((unsigned char)*p))
@@ -205,17 +205,25 @@ int vk_diskspec_parse(const char *spec, struct vk_diskspec *d)
             if (colon) *colon = 0;
             int isvdev = !vdev_decode(tok, &b, &ix);
             if (colon) *colon = ':';
-            if (npos == 0 && !have_target && !(n == 0 && last)) {
+            if (!strcmp(tok, "cdrom")) {
+                d->cdrom = 1;                       /* flag = devtype=cdrom */
+            } else if (!strcmp(tok, "discard") || !strcmp(tok, "no-discard") ||
+                       !strcmp(tok, "direct-io-safe") || !strcmp(tok, "trusted") ||
+                       !strcmp(tok, "untrusted")) {
+                /* flags with no meaning under QEMU */
+            } else if (npos == 0 && !have_target && !(n == 0 && last)) {
                 err = disk_set(d, "target", p, n, spec);  /* may be empty: cdrom */
                 have_target = 1;
+            } else if (n == 0) {
+                /* an empty positional leaves that parameter unspecified */
             } else if (isvdev && !d->vdev) {
                 err = disk_set(d, "vdev", tok, tn, spec);
-            } else if (!d->vdev && is_format(tok)) {
+            } else if (!d->vdev && !have_format && is_format(tok)) {
                 err = disk_set(d, "format", tok, tn, spec);
-            } else if (d->vdev && is_access(tok)) {
+                have_format = 1;
+            } else if (d->vdev && !have_access && is_access(tok)) {
                 err = disk_set(d, "access", tok, tn, spec);
-            } else if (n == 0 && last) {
-                /* trailing comma */
+                have_access = 1;
             } else if (!d->vdev) {
                 err = vk_error(-EINVAL, "disk '%s': unknown vdev '%s' (want hdX, sdX, xvdX or vdX)", spec, tok);
             } else {

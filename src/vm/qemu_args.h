@@ -37,7 +37,10 @@ struct vk_qemu_setup {
     const char *pidfile;       /* or NULL */
     const char *kernel;        /* direct boot: overrides c->kernel (pygrub) */
     const char *initrd;        /* overrides c->ramdisk when kernel is set here */
-    const char *append;        /* overrides the cmdline built from c */
+    const char *append;        /* the whole kernel command line; overrides
+                                * the one built from c (for pygrub the
+                                * runtime joins the entry's args and
+                                * c->extra itself) */
     int daemonize;             /* add -daemonize */
     int paused;                /* add -S (start paused) */
 };

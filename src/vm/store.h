@@ -20,7 +20,8 @@
  * -ENOENT (no HOME). */
 int vk_store_dir(char *buf, size_t len);
 
-/* Write c (checked) as NAME.cfg, creating the directory (0700).  Refuses
+/* Write c as NAME.cfg, creating the directory (0700).  c should have
+ * passed vk_domcfg_check first, so the generated uuid is stored with it.  Refuses
  * -EEXIST when NAME is already defined.  File mode 0600 (may hold a VNC
  * password).  Atomic (temp file + rename). */
 int vk_store_define(const struct vk_domcfg *c);
