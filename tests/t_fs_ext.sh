@@ -44,6 +44,14 @@ fails_with "bad UUID refused" 1 "not a UUID" vmkit fs mkfs -t ext4 -U nope "$T/o
 fails_with "bad block size refused" 1 "block size" vmkit fs mkfs -t ext4 -b 3000 "$T/o.img"
 truncate -s 10K "$T/tiny.img"
 fails_with "absurdly small device refused" 1 "not a sensible size" vmkit fs mkfs -t ext4 "$T/tiny.img"
+truncate -s 1440K "$T/floppy.img"
+ok "ext4 on a floppy: made without a journal" vmkit fs mkfs -t ext4 "$T/floppy.img"
+ok "floppy ext4: e2fsck clean" fsck_clean "$T/floppy.img"
+vmkit img create "$T/pt.img" 64M >/dev/null
+vmkit part init "$T/pt.img" mbr >/dev/null; vmkit part add "$T/pt.img" --type linux >/dev/null
+fails_with "mkfs over a partition table refused" 1 "holds a partition table" vmkit fs mkfs -t ext4 "$T/pt.img"
+ok "partition table intact" sfdisk -d "$T/pt.img"
+ok "--force makes it over the whole disk" vmkit fs mkfs -t ext4 --force "$T/pt.img"
 fails "unknown type is an error" 1 vmkit fs mkfs -t xfs "$T/o.img"
 fails "mkfs without -t is a usage error" 2 vmkit fs mkfs "$T/o.img"
 
