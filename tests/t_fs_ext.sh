@@ -52,6 +52,10 @@ vmkit part init "$T/pt.img" mbr >/dev/null; vmkit part add "$T/pt.img" --type li
 fails_with "mkfs over a partition table refused" 1 "holds a partition table" vmkit fs mkfs -t ext4 "$T/pt.img"
 ok "partition table intact" sfdisk -d "$T/pt.img"
 ok "--force makes it over the whole disk" vmkit fs mkfs -t ext4 --force "$T/pt.img"
+fails_with "absurd inode count refused" 1 "requested number of inodes" vmkit fs mkfs -t ext4 -N 99999999999 "$T/o.img"
+fails_with "label over 16 bytes refused" 1 "longer than 16 bytes" vmkit fs mkfs -t ext4 -L 12345678901234567 "$T/o.img"
+fails "reserved over 50% is a usage error" 2 vmkit fs mkfs -t ext4 --reserved 60 "$T/o.img"
+has "fs put --help" "$(vmkit fs put --help)" "HOSTSRC"
 fails "unknown type is an error" 1 vmkit fs mkfs -t xfs "$T/o.img"
 fails "mkfs without -t is a usage error" 2 vmkit fs mkfs "$T/o.img"
 

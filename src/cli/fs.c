@@ -1100,5 +1100,11 @@ static const struct cli_command fs_cmds[] = {
 int cmd_fs(int argc, char **argv)
 {
     (void)is_image_spec;
+    if (argc >= 3 && cli_wants_help(argc - 1, argv + 1))
+        for (const struct cli_command *c = fs_cmds; c->name; c++)
+            if (!strcmp(c->name, argv[1])) {
+                printf("usage: vmkit fs %s\n", c->summary);
+                return EXIT_OK;
+            }
     return cli_dispatch("fs", fs_cmds, argc, argv);
 }
