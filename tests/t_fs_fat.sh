@@ -98,6 +98,18 @@ ok "250-character name" vmkit fs put "$T/n1" "$img:/$long"
 has "mdir shows the 250-character name" "$(mdir -i "$img" ::/ 2>&1)" "$long"
 ok "fsck.fat clean after the long name" fsck.fat -n "$img"
 fails_with "bad character refused" 1 "not allowed" vmkit fs put "$T/n1" "$img:/a:b"
+# A directory growing over many clusters, removed, and its clusters reused.
+mkdir -p "$T/many"
+for i in $(seq 1 60); do echo "$i" >"$T/many/A rather long file name number $i.txt"; done
+ok "put 60 long names (directory grows cluster by cluster)" vmkit fs put -r "$T/many" "$img:/many"
+eq "mdir counts 60" "$(mdir -/ -b -i "$img" ::/many | grep -c 'number')" "60"
+eq "content of the last" "$(mtype -i "$img" "::/many/A rather long file name number 60.txt")" "60"
+ok "fsck.fat clean after growth" fsck.fat -n "$img"
+ok "rm -r it" vmkit fs rm -r "$img:/many"
+ok "mkdir reusing the clusters" vmkit fs mkdir "$img:/again"
+ok "put into it" vmkit fs put "$T/n3" "$img:/again/x.txt"
+eq "ls the new dir" "$(vmkit fs ls "$img:/again")" "x.txt"
+ok "fsck.fat clean after reuse" fsck.fat -n "$img"
 
 # --- damaged images ---
 # m1: FAT12, 1 sector/cluster, reserved 1: the first file's chain.

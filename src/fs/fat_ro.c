@@ -30,6 +30,16 @@ struct fat_vol {
     size_t fat_bytes;
     size_t dirty_lo, dirty_hi;  /* FAT bytes changed since the last flush */
     uint32_t nfree, next_free;  /* free clusters, allocation hint */
+    /* Recently read directories, kept in step with every write to them,
+     * so putting many files does not re-read the same directory. */
+    struct dcache {
+        bool valid;
+        uint32_t dircl;         /* as passed to read_dir: 0 for the root */
+        uint8_t *buf;
+        size_t len;
+        uint32_t *cls;          /* NULL for the fixed root */
+    } dc[8];
+    unsigned dc_next;
 };
 
 /* One directory entry as seen by lookups. */
@@ -106,8 +116,8 @@ static uint32_t cluster_bytes(const struct fat_vol *v)
 
 /* Read a whole directory (first cluster c, 0 = the root) into a malloc'd
  * buffer. */
-static int read_dir(struct vk_fs *fs, uint32_t c, const char *path, uint8_t **out, size_t *len,
-                    uint32_t **cls_out)
+static int read_dir_disk(struct vk_fs *fs, uint32_t c, const char *path, uint8_t **out, size_t *len,
+                         uint32_t **cls_out)
 {
     struct fat_vol *v = VOL(fs);
     size_t cap, n = 0;
@@ -170,6 +180,103 @@ static int read_dir(struct vk_fs *fs, uint32_t c, const char *path, uint8_t **ou
     *out = buf;
     *len = n;
     *cls_out = cls;
+    return 0;
+}
+
+static void dc_drop(struct dcache *d)
+{
+    free(d->buf);
+    free(d->cls);
+    memset(d, 0, sizeof *d);
+}
+
+/* Forget the cached copy of directory dircl. */
+static void dc_invalidate(struct fat_vol *v, uint32_t dircl)
+{
+    for (unsigned i = 0; i < 8; i++)
+        if (v->dc[i].valid && v->dc[i].dircl == dircl)
+            dc_drop(&v->dc[i]);
+}
+
+static void *dup_mem(const void *p, size_t n)
+{
+    void *q = malloc(n ? n : 1);
+    if (q && n)
+        memcpy(q, p, n);
+    return q;
+}
+
+/* read_dir_disk through the cache; the caller gets its own copies. */
+static int read_dir(struct vk_fs *fs, uint32_t c, const char *path, uint8_t **out, size_t *len,
+                    uint32_t **cls_out)
+{
+    struct fat_vol *v = VOL(fs);
+    uint32_t cb = v->g.spc * v->g.bps;
+    struct dcache *d = NULL;
+    for (unsigned i = 0; i < 8; i++)
+        if (v->dc[i].valid && v->dc[i].dircl == c)
+            d = &v->dc[i];
+    if (!d) {
+        uint8_t *b = NULL;
+        size_t l = 0;
+        uint32_t *cl = NULL;
+        int r = read_dir_disk(fs, c, path, &b, &l, &cl);
+        if (r < 0)
+            return r;
+        d = &v->dc[v->dc_next++ % 8];
+        dc_drop(d);
+        d->valid = true;
+        d->dircl = c;
+        d->buf = b;
+        d->len = l;
+        d->cls = cl;
+    }
+    *out = dup_mem(d->buf, d->len);
+    *cls_out = d->cls ? dup_mem(d->cls, d->len / cb * sizeof *d->cls) : NULL;
+    *len = d->len;
+    if (!*out || (d->cls && !*cls_out)) {
+        free(*out);
+        free(*cls_out);
+        return vk_error(-ENOMEM, "out of memory");
+    }
+    return 0;
+}
+
+/* Write len bytes of directory dircl at disk offset off, and into its
+ * cached copy. */
+static int dir_write(struct vk_fs *fs, uint32_t dircl, const void *data, size_t len, uint64_t off)
+{
+    struct fat_vol *v = VOL(fs);
+    int r = vk_bd_pwrite(fs->bd, data, len, off);
+    if (r < 0) {
+        dc_invalidate(v, dircl);
+        return r;
+    }
+    uint32_t cb = v->g.spc * v->g.bps;
+    for (unsigned i = 0; i < 8; i++) {
+        struct dcache *d = &v->dc[i];
+        if (!d->valid || d->dircl != dircl)
+            continue;
+        if (!d->cls) {
+            uint64_t base = (uint64_t)v->g.root_sector * v->g.bps;
+            if (off >= base && off + len <= base + d->len)
+                memcpy(d->buf + (off - base), data, len);
+            else
+                dc_drop(d);
+            continue;
+        }
+        bool done = false;
+        for (size_t k = 0; k < d->len / cb; k++) {
+            uint64_t co = ((uint64_t)v->g.data_sector + (uint64_t)(d->cls[k] - 2) * v->g.spc) * v->g.bps;
+            if (off >= co && off + len <= co + cb) {
+                memcpy(d->buf + k * cb + (off - co), data, len);
+                done = true;
+                break;
+            }
+        }
+        if (!done)
+            dc_drop(d);
+    }
     return 0;
 }
 
@@ -617,13 +724,16 @@ static int fat_statfs(struct vk_fs *fs, struct vk_statfs *out)
 }
 
 static int flush_fat(struct vk_fs *fs);
+static int flush_fsinfo(struct vk_fs *fs);
 
 static int fat_unmount(struct vk_fs *fs)
 {
     struct fat_vol *v = VOL(fs);
     int r = 0;
-    if (fs->writable && (r = flush_fat(fs)) == 0)
+    if (fs->writable && (r = flush_fat(fs)) == 0 && (r = flush_fsinfo(fs)) == 0)
         r = vk_bd_flush(fs->bd);
+    for (unsigned i = 0; i < 8; i++)
+        dc_drop(&v->dc[i]);
     free(v->fat);
     free(v);
     free(fs);
@@ -667,7 +777,7 @@ static uint32_t eoc(const struct fat_vol *v)
     return v->g.bits == 12 ? 0xfff : v->g.bits == 16 ? 0xffff : 0x0fffffff;
 }
 
-/* Write the changed part of the FAT to every copy, then FSInfo. */
+/* Write the changed part of the FAT to every copy. */
 static int flush_fat(struct vk_fs *fs)
 {
     struct fat_vol *v = VOL(fs);
@@ -681,6 +791,15 @@ static int flush_fat(struct vk_fs *fs)
         }
         v->dirty_lo = v->dirty_hi = 0;
     }
+    return 0;
+}
+
+/* FSInfo's free count and hint, written at sync and unmount only: it is a
+ * hint that fsck.fat corrects, so a crash in between costs nothing. */
+static int flush_fsinfo(struct vk_fs *fs)
+{
+    struct fat_vol *v = VOL(fs);
+    int r;
     if (v->g.bits == 32 && v->g.fsinfo_sector) {
         uint8_t fi[512];
         uint64_t off = (uint64_t)v->g.fsinfo_sector * v->g.bps;
@@ -759,7 +878,7 @@ static void ent_set_cluster(struct fat_vol *v, uint8_t *d, uint32_t c)
 /* Rewrite the short entry of e (e->raw) on disk. */
 static int write_short(struct vk_fs *fs, const struct fat_ent *e)
 {
-    return vk_bd_pwrite(fs->bd, e->raw, 32, e->slot_off[e->nslots - 1]);
+    return dir_write(fs, e->dircl, e->raw, 32, e->slot_off[e->nslots - 1]);
 }
 
 /* Mark all slots of e deleted. */
@@ -767,7 +886,7 @@ static int delete_slots(struct vk_fs *fs, const struct fat_ent *e)
 {
     uint8_t m = 0xe5;
     for (int i = 0; i < e->nslots; i++) {
-        int r = vk_bd_pwrite(fs->bd, &m, 1, e->slot_off[i]);
+        int r = dir_write(fs, e->dircl, &m, 1, e->slot_off[i]);
         if (r < 0)
             return r;
     }
@@ -1037,17 +1156,20 @@ static int add_entry(struct vk_fs *fs, const struct fat_ent *dir, const char *na
             s.len += cb;
         }
         free(zero);
+        dc_invalidate(v, dir->cluster);
         if ((r = flush_fat(fs)) < 0)
             goto out;
     }
 
-    /* Long-name slots, last piece first, then the short entry. */
+    /* Long-name slots, last piece first, then the short entry: one write
+     * when they are contiguous on disk (same cluster), else one each. */
     uint8_t sum = lfn_checksum(d);
     memset(out, 0, sizeof *out);
     static const int pos[13] = { 1, 3, 5, 7, 9, 14, 16, 18, 20, 22, 24, 28, 30 };
+    uint8_t slots[21 * 32];
     for (int k = need - 1, i = 0; k >= 1; k--, i++) {
-        uint8_t l[32];
-        memset(l, 0, sizeof l);
+        uint8_t *l = slots + i * 32;
+        memset(l, 0, 32);
         l[0] = (uint8_t)(k | (k == need - 1 ? 0x40 : 0));
         l[11] = 0x0f;
         l[13] = sum;
@@ -1056,15 +1178,19 @@ static int add_entry(struct vk_fs *fs, const struct fat_ent *dir, const char *na
             uint16_t c = idx < units ? u[idx] : idx == units ? 0 : 0xffff;
             vk_fsu_put16(l + pos[j], c);
         }
-        uint64_t off = slot_off(v, s.cls, at + (size_t)i * 32);
-        if ((r = vk_bd_pwrite(fs->bd, l, 32, off)) < 0)
+    }
+    memcpy(slots + (need - 1) * 32, d, 32);
+    for (int i = 0; i < need; i++)
+        out->slot_off[out->nslots++] = slot_off(v, s.cls, at + (size_t)i * 32);
+    if (out->slot_off[need - 1] == out->slot_off[0] + (uint64_t)(need - 1) * 32) {
+        if ((r = dir_write(fs, dir->cluster, slots, (size_t)need * 32, out->slot_off[0])) < 0)
             goto out;
-        out->slot_off[out->nslots++] = off;
+    } else {
+        for (int i = 0; i < need; i++)
+            if ((r = dir_write(fs, dir->cluster, slots + i * 32, 32, out->slot_off[i])) < 0)
+                goto out;
     }
     size_t so = at + (size_t)(need - 1) * 32;
-    out->slot_off[out->nslots++] = slot_off(v, s.cls, so);
-    if ((r = vk_bd_pwrite(fs->bd, d, 32, out->slot_off[out->nslots - 1])) < 0)
-        goto out;
     snprintf(out->name, sizeof out->name, "%s", name);
     memcpy(out->raw, d, 32);
     out->attr = d[11];
@@ -1250,6 +1376,8 @@ static int64_t fat_write(struct vk_file *f, const void *buf, size_t len, uint64_
 static int fat_sync(struct vk_fs *fs)
 {
     int r = flush_fat(fs);
+    if (r == 0)
+        r = flush_fsinfo(fs);
     return r < 0 ? r : vk_bd_flush(fs->bd);
 }
 
@@ -1328,6 +1456,7 @@ static int fat_mkdir(struct vk_fs *fs, const char *path, uint32_t mode)
     memcpy(blk + 32, "..         ", 11);
     r = vk_bd_pwrite(fs->bd, blk, cb, cluster_off(v, c));
     free(blk);
+    dc_invalidate(v, c);
     if (r < 0 || (r = flush_fat(fs)) < 0)
         return r;
     uint8_t d[32];
@@ -1364,6 +1493,8 @@ static int remove_entry(struct vk_fs *fs, const char *path, bool want_dir)
     }
     if ((r = delete_slots(fs, &e)) < 0)
         return r;
+    if (want_dir)
+        dc_invalidate(VOL(fs), e.cluster);
     if (e.cluster)
         free_chain(VOL(fs), e.cluster);
     return flush_fat(fs);
@@ -1428,7 +1559,7 @@ static int fat_rename(struct vk_fs *fs, const char *from, const char *to)
             return r;
         if (!memcmp(dd, "..         ", 11)) {
             ent_set_cluster(v, dd, dir.cluster == v->g.root_cluster && v->g.bits == 32 ? 0 : dir.cluster);
-            if ((r = vk_bd_pwrite(fs->bd, dd, 32, off)) < 0)
+            if ((r = dir_write(fs, e.cluster, dd, 32, off)) < 0)
                 return r;
         }
     }
@@ -1540,6 +1671,8 @@ int vk_fat_mount(struct vk_blockdev *bd, bool writable, struct vk_fs **out)
     *out = fs;
     return 0;
 fail:
+    for (unsigned i = 0; i < 8; i++)
+        dc_drop(&v->dc[i]);
     free(v->fat);
     free(v);
     free(fs);
