@@ -129,6 +129,16 @@ head -c 8000000 /dev/urandom >"$T/huge"
 fails_with "put larger than the filesystem: ENOSPC" 1 "no space" vmkit fs put "$T/huge" "$T/full.img:/huge"
 ok "after ENOSPC: e2fsck clean" fsck_clean "$T/full.img"
 
+truncate -s 8M "$T/full2.img"
+vmkit fs mkfs -t ext2 "$T/full2.img" >/dev/null
+fails_with "ext2 full: ENOSPC" 1 "no space" vmkit fs put "$T/huge" "$T/full2.img:/huge"
+ok "ext2 after ENOSPC: e2fsck clean" fsck_clean "$T/full2.img"
+truncate -s 8M "$T/ino.img"
+vmkit fs mkfs -t ext4 -N 16 "$T/ino.img" 2>/dev/null
+i=0; while [ $i -lt 20 ] && echo $i | "$VMKIT" fs write "$T/ino.img:/f$i" 2>/dev/null; do i=$((i + 1)); done
+fails_with "out of inodes: ENOSPC" 1 "allocating an inode: no space" vmkit fs write "$T/ino.img:/g" </dev/null
+ok "out of inodes: e2fsck clean" fsck_clean "$T/ino.img"
+
 # --- corrupted superblock ---
 cp "$T/ext2.img" "$T/bad.img"
 printf '\377\377\377\377' | dd of="$T/bad.img" bs=1 seek=$((1024 + 24)) conv=notrunc 2>/dev/null
