@@ -44,6 +44,18 @@ fails_with "bad UUID refused" 1 "not a UUID" vmkit fs mkfs -t ext4 -U nope "$T/o
 fails_with "bad block size refused" 1 "block size" vmkit fs mkfs -t ext4 -b 3000 "$T/o.img"
 truncate -s 10K "$T/tiny.img"
 fails_with "absurdly small device refused" 1 "not a sensible size" vmkit fs mkfs -t ext4 "$T/tiny.img"
+truncate -s 1440K "$T/floppy.img"
+ok "ext4 on a floppy: made without a journal" vmkit fs mkfs -t ext4 "$T/floppy.img"
+ok "floppy ext4: e2fsck clean" fsck_clean "$T/floppy.img"
+vmkit img create "$T/pt.img" 64M >/dev/null
+vmkit part init "$T/pt.img" mbr >/dev/null; vmkit part add "$T/pt.img" --type linux >/dev/null
+fails_with "mkfs over a partition table refused" 1 "holds a partition table" vmkit fs mkfs -t ext4 "$T/pt.img"
+ok "partition table intact" sfdisk -d "$T/pt.img"
+ok "--force makes it over the whole disk" vmkit fs mkfs -t ext4 --force "$T/pt.img"
+fails_with "absurd inode count refused" 1 "requested number of inodes" vmkit fs mkfs -t ext4 -N 99999999999 "$T/o.img"
+fails_with "label over 16 bytes refused" 1 "longer than 16 bytes" vmkit fs mkfs -t ext4 -L 12345678901234567 "$T/o.img"
+fails "reserved over 50% is a usage error" 2 vmkit fs mkfs -t ext4 --reserved 60 "$T/o.img"
+has "fs put --help" "$(vmkit fs put --help)" "HOSTSRC"
 fails "unknown type is an error" 1 vmkit fs mkfs -t xfs "$T/o.img"
 fails "mkfs without -t is a usage error" 2 vmkit fs mkfs "$T/o.img"
 
@@ -116,6 +128,16 @@ vmkit fs mkfs -t ext4 "$T/full.img" >/dev/null
 head -c 8000000 /dev/urandom >"$T/huge"
 fails_with "put larger than the filesystem: ENOSPC" 1 "no space" vmkit fs put "$T/huge" "$T/full.img:/huge"
 ok "after ENOSPC: e2fsck clean" fsck_clean "$T/full.img"
+
+truncate -s 8M "$T/full2.img"
+vmkit fs mkfs -t ext2 "$T/full2.img" >/dev/null
+fails_with "ext2 full: ENOSPC" 1 "no space" vmkit fs put "$T/huge" "$T/full2.img:/huge"
+ok "ext2 after ENOSPC: e2fsck clean" fsck_clean "$T/full2.img"
+truncate -s 8M "$T/ino.img"
+vmkit fs mkfs -t ext4 -N 16 "$T/ino.img" 2>/dev/null
+i=0; while [ $i -lt 20 ] && echo $i | "$VMKIT" fs write "$T/ino.img:/f$i" 2>/dev/null; do i=$((i + 1)); done
+fails_with "out of inodes: ENOSPC" 1 "allocating an inode: no space" vmkit fs write "$T/ino.img:/g" </dev/null
+ok "out of inodes: e2fsck clean" fsck_clean "$T/ino.img"
 
 # --- corrupted superblock ---
 cp "$T/ext2.img" "$T/bad.img"

@@ -89,7 +89,8 @@ static int fs_mkfs(int argc, char **argv)
         { "type", 1, 0, 't' }, { "label", 1, 0, 'L' }, { "uuid", 1, 0, 'U' },
         { "block-size", 1, 0, 'b' }, { "inodes", 1, 0, 'N' }, { "reserved", 1, 0, 'r' },
         { "from", 1, 0, 'f' }, { "owner", 1, 0, 'o' }, { "fat-bits", 1, 0, 'F' },
-        { "cluster-size", 1, 0, 'c' }, { 0, 0, 0, 0 } };
+        { "cluster-size", 1, 0, 'c' }, { "force", 0, 0, 'X' }, { 0, 0, 0, 0 } };
+    bool force = false;
     int c;
     char *end;
     while ((c = getopt_long(argc, argv, "t:L:U:b:N:F:", lo, NULL)) != -1) {
@@ -111,6 +112,7 @@ static int fs_mkfs(int argc, char **argv)
         case 'c': o.cluster_size = (uint32_t)strtoul(optarg, NULL, 10); break;
         case 'f': from = optarg; break;
         case 'o': owner = optarg; break;
+        case 'X': force = true; break;
         default: return cli_usage("fs mkfs", "unknown option");
         }
     }
@@ -131,6 +133,15 @@ static int fs_mkfs(int argc, char **argv)
     int r = vk_open_disk_spec(argv[optind], NULL, VK_OPEN_RDWR, &bd);
     if (r < 0)
         return cli_fail(r);
+    /* A whole disk holding a partition table is almost always a mistake
+     * for "disk:1": refuse to wipe the table unless told to. */
+    uint64_t po_off, po_len;
+    if (!force && !strchr(bd->name, ':') && vk_part_locate(bd, 1, &po_off, &po_len) == 0) {
+        vk_bd_close(bd);
+        return cli_failf("%s: holds a partition table; name a partition (%s:1) or pass --force "
+                         "to make the filesystem over the whole disk", argv[optind], argv[optind]);
+    }
+    vk_error_clear();
     r = vk_fs_mkfs(bd, &o);
     if (r >= 0 && from) {
         struct tgt t = { .bd = bd };
@@ -1089,5 +1100,11 @@ static const struct cli_command fs_cmds[] = {
 int cmd_fs(int argc, char **argv)
 {
     (void)is_image_spec;
+    if (argc >= 3 && cli_wants_help(argc - 1, argv + 1))
+        for (const struct cli_command *c = fs_cmds; c->name; c++)
+            if (!strcmp(c->name, argv[1])) {
+                printf("usage: vmkit fs %s\n", c->summary);
+                return EXIT_OK;
+            }
     return cli_dispatch("fs", fs_cmds, argc, argv);
 }

@@ -298,10 +298,17 @@ static int do_mkfs(struct vk_blockdev *bd, const struct vk_mkfs_opts *o, ext2_fi
     }
     if (ext2fs_has_feature_journal(s)) {
         struct ext2fs_journal_params jp;
-        if ((e = ext2fs_get_journal_params(&jp, fs)))
+        e = ext2fs_get_journal_params(&jp, fs);
+        if (e == EXT2_ET_JOURNAL_TOO_SMALL) {
+            /* As mke2fs: a floppy-sized filesystem gets no journal. */
+            vk_warn("%s: filesystem too small for a journal; made without one", bd->name);
+            ext2fs_clear_feature_journal(s);
+            e = 0;
+        } else if (e) {
             goto fail;
-        if ((e = ext2fs_add_journal_inode3(fs, &jp, ~0ULL, EXT2_MKJOURNAL_NO_MNT_CHECK)))
+        } else if ((e = ext2fs_add_journal_inode3(fs, &jp, ~0ULL, EXT2_MKJOURNAL_NO_MNT_CHECK))) {
             goto fail;
+        }
     }
     return 0;
 fail:

@@ -286,6 +286,10 @@ static errcode_t vkio_write64(io_channel io, unsigned long long block, int count
         return 0;
     }
     uint64_t bs = (uint64_t)io->block_size;
+    /* Byte-sized writes are the superblock, which libext2fs writes last in
+     * ext2fs_flush: let everything it describes reach the device first. */
+    if (count < 0 && (r = cache_flush(io)) < 0)
+        return EXT2_ET_SHORT_WRITE;
     if (len && (r = cache_sync_range(io, off / bs, (off + len - 1) / bs, true)) < 0)
         return EXT2_ET_SHORT_WRITE;
     r = vk_bd_pwrite(v->bd, data, len, off);
