@@ -39,4 +39,114 @@ int vk_fat_mkfs(struct vk_blockdev *bd, const struct vk_mkfs_opts *o);
 /* Mount (fat_ro.c). */
 int vk_fat_mount(struct vk_blockdev *bd, bool writable, struct vk_fs **out);
 
+#include "fs/fs.h"
+#include "fs/path.h"
+
+#include <stddef.h>
+#include <sys/types.h>
+#include <time.h>
+
+#define PMAX 4096
+#define DIR_MAX_ENTRIES 65536u
+
+struct fat_vol {
+    struct fat_geom g;
+    uint8_t *fat;               /* first FAT copy */
+    size_t fat_bytes;
+    size_t dirty_lo, dirty_hi;  /* FAT bytes changed since the last flush */
+    uint32_t nfree, next_free;  /* free clusters, allocation hint */
+    /* Recently read directories, kept in step with every write to them,
+     * so putting many files does not re-read the same directory. */
+    struct dcache {
+        bool valid;
+        uint32_t dircl;         /* as passed to read_dir: 0 for the root */
+        uint8_t *buf;
+        size_t len;
+        uint32_t *cls;          /* NULL for the fixed root */
+    } dc[8];
+    unsigned dc_next;
+};
+
+/* One directory entry as seen by lookups. */
+struct fat_ent {
+    char name[VK_NAME_MAX * 3 + 1];   /* UTF-8 (long name if any) */
+    uint8_t attr;
+    uint32_t cluster;
+    uint32_t size;
+    uint16_t cdate, ctime, adate, mdate, mtime;
+    uint8_t ctime_cs;
+    uint64_t pos;               /* byte offset of the short entry: inode number */
+    uint32_t dircl;             /* first cluster of the containing dir, 0 root */
+    uint64_t slot_off[21];      /* disk offsets: long-name slots, then the short entry */
+    int nslots;
+    uint8_t raw[32];            /* the short entry as on disk */
+};
+
+struct fat_file {
+    struct fat_ent e;
+    char path[PMAX];
+    uint32_t cur_index, cur_cluster;   /* cache: cluster number of chain index */
+    bool dirty, writable;
+};
+
+#define VOL(fs) ((struct fat_vol *)(fs)->priv)
+
+typedef int (*ent_cb)(void *ctx, const struct fat_ent *e);
+
+struct find_ctx {
+    const char *name;
+    struct fat_ent *out;
+};
+
+/* Shared between fat_vol.c, fat_dir.c, fat_ro.c.  int functions return
+ * 0 or -errno with a message naming the image and path, as fs.h does.
+ *
+ * fat_vol.c, the FAT: fat_get/fat_set read/change entry n of the in-memory
+ * table (n must be < clusters+2); fat_next follows a chain one step and
+ * fails on anything but a valid cluster or end of chain; fat_alloc takes a
+ * free cluster (marked end of chain), fat_free_chain releases a chain
+ * (bounded); fat_flush writes the changed bytes to every FAT copy,
+ * fat_flush_fsinfo the FAT32 free count and hint.
+ * Directories: fat_read_dir returns malloc'd copies of a whole directory
+ * (first cluster c, 0 = root) and its cluster list (NULL for the fixed
+ * root); fat_dir_write writes into a directory on disk and its cached
+ * copy; fat_slot_off maps a byte of such a copy to its disk offset.
+ *
+ * fat_dir.c: fat_walk calls cb for each live entry of a directory (1 from
+ * cb stops); fat_lookup resolves a normalized path; fat_add_entry inserts
+ * name with the 32-byte short entry template d into dir (long name slots,
+ * short name generated), fat_delete_slots marks an entry's slots deleted,
+ * fat_write_short rewrites its short entry from e->raw. */
+uint32_t fat_get(const struct fat_vol *v, uint32_t n);
+bool fat_is_eoc(const struct fat_vol *v, uint32_t e);
+bool fat_valid(const struct fat_vol *v, uint32_t c);
+int fat_next(struct vk_fs *fs, uint32_t c, uint32_t *next, const char *path);
+uint64_t fat_coff(const struct fat_vol *v, uint32_t c);
+uint32_t fat_cbytes(const struct fat_vol *v);
+void fat_dc_drop(struct dcache *d);
+void fat_dc_invalidate(struct fat_vol *v, uint32_t dircl);
+int fat_read_dir(struct vk_fs *fs, uint32_t c, const char *path, uint8_t **out, size_t *len,
+                    uint32_t **cls_out);
+int fat_dir_write(struct vk_fs *fs, uint32_t dircl, const void *data, size_t len, uint64_t off);
+uint64_t fat_slot_off(const struct fat_vol *v, const uint32_t *cls, size_t idx);
+void fat_set(struct fat_vol *v, uint32_t n, uint32_t val);
+uint32_t fat_eoc(const struct fat_vol *v);
+int fat_flush(struct vk_fs *fs);
+int fat_flush_fsinfo(struct vk_fs *fs);
+int fat_alloc(struct vk_fs *fs, uint32_t *out, const char *path);
+void fat_free_chain(struct fat_vol *v, uint32_t c);
+int fat_walk(struct vk_fs *fs, uint32_t dircl, const char *path, ent_cb cb, void *ctx);
+int fat_count_cb(void *ctx, const struct fat_ent *e);
+int fat_lookup(struct vk_fs *fs, const char *npath, struct fat_ent *out);
+int fat_norm(struct vk_fs *fs, const char *path, char *buf);
+void fat_to_dos(time_t t, uint16_t *date, uint16_t *tm, uint8_t *cs);
+void fat_ent_set_cluster(struct fat_vol *v, uint8_t *d, uint32_t c);
+int fat_write_short(struct vk_fs *fs, const struct fat_ent *e);
+int fat_delete_slots(struct vk_fs *fs, const struct fat_ent *e);
+int fat_add_entry(struct vk_fs *fs, const struct fat_ent *dir, const char *name, uint8_t *d,
+                     const char *path, struct fat_ent *out);
+int fat_parent_of(struct vk_fs *fs, const char *np, struct fat_ent *dir, const char **name);
+void fat_new_short(uint8_t *d, uint8_t attr, uint32_t cluster, struct fat_vol *v);
+void fat_refresh_raw(struct fat_vol *v, struct fat_ent *e, bool touch);
+
 #endif
