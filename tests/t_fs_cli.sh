@@ -68,6 +68,13 @@ ok "mkfs --from TAR.gz" vmkit fs mkfs -t ext4 --from "$T/src.tgz" "$J"
 ok "from tar: e2fsck clean" fsck_clean "$J"
 eq "from tar: file" "$(debugfs -R 'cat /etc/hostname' "$J" 2>/dev/null)" host
 has "from tar: hard link" "$(debugfs -R 'stat /etc/hostname' "$J" 2>/dev/null)" "Links: 2"
+mkdir "$T/zt"; head -c 65536 /dev/urandom >"$T/zt/z"; head -c 4194304 /dev/zero >>"$T/zt/z"; echo end >>"$T/zt/z"
+tar -C "$T/zt" -cf "$T/zt.tar" .
+truncate -s 32M "$T/zt.img"
+ok "mkfs --from a tar with a zero run" vmkit fs mkfs -t ext4 --from "$T/zt.tar" "$T/zt.img"
+zb=$(debugfs -R 'stat /z' "$T/zt.img" 2>/dev/null | sed -n 's/.*Blockcount: *\([0-9]*\).*/\1/p')
+[ "$zb" -lt 1000 ]; eq "zero run in a tar becomes a hole ($zb sectors)" $? 0
+ok "file with a hole reads back identical" sh -c "'$VMKIT' fs cat '$T/zt.img:/z' | cmp - '$T/zt/z'"
 mkdir "$T/out"
 vmkit fs get "$J:/etc" - | tar -C "$T/out" -xf -
 ok "get - | tar x: blob identical" cmp "$T/out/sub/blob" "$S/etc/sub/blob"

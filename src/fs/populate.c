@@ -187,46 +187,33 @@ static int write_data(struct pop *p, struct archive *a, struct archive_entry *e,
     if (r < 0)
         return r;
     uint64_t end = 0;
-    if (p->disk) {
-        /* archive_read_disk hands out data by block with offsets, skipping
-         * holes: sparse files stay sparse. */
-        const void *buf;
-        size_t size;
-        la_int64_t off;
-        int ar;
-        while ((ar = archive_read_data_block(a, &buf, &size, &off)) == ARCHIVE_OK) {
-            if (size) {
-                int64_t w = vk_fs_write(f, buf, size, (uint64_t)off);
-                if (w < 0) {
+    /* libarchive hands out data by block with offsets, skipping the holes
+     * of sparse files (from disk and from sparse tar entries); runs of
+     * zeroes inside plain tar data are skipped too, so they become holes
+     * (the file is new or truncated, so holes read as zeroes). */
+    const void *buf;
+    size_t size;
+    la_int64_t off;
+    int ar;
+    while ((ar = archive_read_data_block(a, &buf, &size, &off)) == ARCHIVE_OK) {
+        const uint8_t *d = buf;
+        for (size_t i = 0; i < size && r >= 0;) {
+            size_t n = size - i < 65536 ? size - i : 65536;
+            bool zero = !p->disk && d[i] == 0 && !memcmp(d + i, d + i + 1, n - 1);
+            if (!zero) {
+                int64_t w = vk_fs_write(f, d + i, n, (uint64_t)off + i);
+                if (w < 0)
                     r = (int)w;
-                    break;
-                }
             }
-            if ((uint64_t)off + size > end)
-                end = (uint64_t)off + size;
+            i += n;
         }
-        if (r >= 0 && ar != ARCHIVE_EOF)
-            r = archive_fail(p, a, archive_entry_pathname(e));
-    } else {
-        const void *buf;
-        size_t size;
-        la_int64_t off;
-        int ar;
-        while ((ar = archive_read_data_block(a, &buf, &size, &off)) == ARCHIVE_OK) {
-            if (size) {
-                /* Skip all-zero runs so zero-filled regions become holes. */
-                int64_t w = vk_fs_write(f, buf, size, (uint64_t)off);
-                if (w < 0) {
-                    r = (int)w;
-                    break;
-                }
-            }
-            if ((uint64_t)off + size > end)
-                end = (uint64_t)off + size;
-        }
-        if (r >= 0 && ar != ARCHIVE_EOF)
-            r = archive_fail(p, a, archive_entry_pathname(e));
+        if (r < 0)
+            break;
+        if ((uint64_t)off + size > end)
+            end = (uint64_t)off + size;
     }
+    if (r >= 0 && ar != ARCHIVE_EOF)
+        r = archive_fail(p, a, archive_entry_pathname(e));
     int c = vk_fs_close_file(f);
     if (r >= 0)
         r = c;
