@@ -111,6 +111,26 @@ ok "put into it" vmkit fs put "$T/n3" "$img:/again/x.txt"
 eq "ls the new dir" "$(vmkit fs ls "$img:/again")" "x.txt"
 ok "fsck.fat clean after reuse" fsck.fat -n "$img"
 
+# --- inside a partition, and inside qcow2 ---
+ok "disk with an MBR partition" bash -c "'$VMKIT' img create '$T/disk.img' 64M >/dev/null && '$VMKIT' part init '$T/disk.img' mbr && '$VMKIT' part add '$T/disk.img' --type fat32 >/dev/null"
+ok "mkfs -t vfat on disk.img:1" vmkit fs mkfs -t vfat -L PART "$T/disk.img:1"
+ok "put -r into the partition" vmkit fs put -r "$T/src" "$T/disk.img:1:/src"
+has "mdir -i disk.img@@1M sees the long name" "$(mdir -i "$T/disk.img@@1M" ::/src 2>&1)" "A long file name with spaces.bin"
+eq "mtype through the offset" "$(mtype -i "$T/disk.img@@1M" ::/src/SHORT.TXT)" "short"
+eq "blkid -O 1M label" "$(blkid -p -O 1048576 -o value -s LABEL "$T/disk.img")" "PART"
+dd if="$T/disk.img" of="$T/p1.img" bs=1M skip=1 2>/dev/null
+ok "fsck.fat -n on the partition's bytes" fsck.fat -n "$T/p1.img"
+if vmkit img create -f qcow2 "$T/q.qcow2" 32M >/dev/null 2>&1; then
+    ok "mkfs -t vfat on qcow2" vmkit fs mkfs -t vfat -L QC "$T/q.qcow2"
+    ok "put into qcow2" vmkit fs put "$T/src/A long file name with spaces.bin" "$T/q.qcow2:/a.bin"
+    ok "qemu-img convert to raw" qemu-img convert -O raw "$T/q.qcow2" "$T/q.raw"
+    ok "fsck.fat -n on the converted image" fsck.fat -n "$T/q.raw"
+    mtype -i "$T/q.raw" ::/a.bin >"$T/out.bin"
+    ok "mtype reads the file from the converted image" cmp "$T/out.bin" "$T/src/A long file name with spaces.bin"
+else
+    skip "FAT inside qcow2" "qcow2 driver not in this build yet"
+fi
+
 # --- damaged images ---
 # m1: FAT12, 1 sector/cluster, reserved 1: the first file's chain.
 mkfs.fat -C -F 12 "$T/bad.img" 1440 >/dev/null
