@@ -153,6 +153,14 @@ cp "$T/bad.img" "$T/dir.img"
 mmd -i "$T/dir.img" ::/D
 printf '\xf0\x0f' | dd of="$T/dir.img" bs=1 seek=$((root + 32 + 26)) conv=notrunc 2>/dev/null
 fails_with "directory past the end: clear error" 1 "dir.img:/D: directory starts at cluster 4080, outside" vmkit fs ls "$T/dir.img:/D"
+# A subdirectory entry pointing back at its parent's cluster.
+mkfs.fat -C "$T/cyc.img" 1440 >/dev/null
+mmd -i "$T/cyc.img" ::/D
+mmd -i "$T/cyc.img" ::/D/E
+# D got cluster 2; in D's cluster (sector 33): ".", "..", then E at +64.
+printf '\x02\x00' | dd of="$T/cyc.img" bs=1 seek=$((33 * 512 + 64 + 26)) conv=notrunc 2>/dev/null
+fails_with "directory loop: clear error" 1 "cyc.img:/D/E: directory loop" vmkit fs ls "$T/cyc.img:/D/E"
+fails_with "ls -R over the loop ends with the error" 1 "directory loop" vmkit fs ls -R "$T/cyc.img:/"
 for f in "11 \x00\x03 bytes-per-sector-768" "13 \x00 zero-sectors-per-cluster" "22 \x00\x00 fat-size-0" "16 \x00 no-fats"; do
     set -- $f
     cp "$T/bad.img" "$T/$3.img"

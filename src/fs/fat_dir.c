@@ -163,7 +163,7 @@ int fat_walk(struct vk_fs *fs, uint32_t dircl, const char *path, ent_cb cb, void
         e->adate = vk_fsu_get16(d + 18);
         e->mtime = vk_fsu_get16(d + 22);
         e->mdate = vk_fsu_get16(d + 24);
-        e->pos = off + (uint64_t)dircl * 65536 * 32;
+        e->pos = off / 32 + (uint64_t)dircl * 65536 + 2;   /* inode number; root is 1 */
         e->dircl = dircl;
         memcpy(e->raw, d, 32);
         for (size_t o = first; o <= off && e->nslots < 21; o += 32)
@@ -215,6 +215,13 @@ int fat_lookup(struct vk_fs *fs, const char *npath, struct fat_ent *out)
     const char *p = npath;
     char comp[VK_NAME_MAX * 3 + 1];
     char sofar[PMAX] = "";
+    /* Clusters of the directories on the way: an entry pointing back to
+     * one of them would make the tree infinite. */
+    static _Thread_local uint32_t seen[PMAX / 2];
+    int nseen = 0;
+    struct fat_vol *v = VOL(fs);
+    if (v->g.bits == 32)
+        seen[nseen++] = v->g.root_cluster;
     while (*p) {
         while (*p == '/')
             p++;
@@ -241,6 +248,14 @@ int fat_lookup(struct vk_fs *fs, const char *npath, struct fat_ent *out)
         if ((found.attr & 0x10) && found.cluster == 0)
             return vk_error(-EIO, "%s:%s: directory has no cluster (would alias the root)",
                             fs->bd->name, sofar);
+        if (found.attr & 0x10) {
+            for (int i = 0; i < nseen; i++)
+                if (seen[i] == found.cluster)
+                    return vk_error(-ELOOP, "%s:%s: directory loop (cluster %u is also a parent)",
+                                    fs->bd->name, sofar, found.cluster);
+            if (nseen < (int)(sizeof seen / sizeof seen[0]))
+                seen[nseen++] = found.cluster;
+        }
         *out = found;
     }
     return 0;
@@ -599,7 +614,7 @@ int fat_add_entry(struct vk_fs *fs, const struct fat_ent *dir, const char *name,
     out->cluster = vk_fsu_get16(d + 26) | (v->g.bits == 32 ? (uint32_t)vk_fsu_get16(d + 20) << 16 : 0);
     out->size = vk_fsu_get32(d + 28);
     out->dircl = dir->cluster;
-    out->pos = so + (uint64_t)dir->cluster * 65536 * 32;
+    out->pos = so / 32 + (uint64_t)dir->cluster * 65536 + 2;
     r = 0;
 out:
     free(s.buf);
