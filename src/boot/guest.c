@@ -399,8 +399,10 @@ static int make_tree(const struct vk_guest_opts *o, const char *root, const char
         if (access(p, R_OK) == 0)
             r = copy_file(p, q, 0644);
         snprintf(p, sizeof p, "%s/lib/modules/%s", x, kver);
-        static const char *const want[] = { "virtio_pci", "virtio_blk", "ext4", "crc16", "mbcache",
-                                            "jbd2", "crc32c_generic", "button", "evdev", NULL };
+        /* virtio_net pulls in net_failover and failover through its depends= */
+        static const char *const want[] = { "virtio_pci", "virtio_blk", "virtio_net", "ext4",
+                                            "crc16", "mbcache", "jbd2", "crc32c_generic",
+                                            "button", "evdev", NULL };
         struct stat st;
         if (stat(p, &st) == 0)
             for (const char *const *w = want; *w && r >= 0; w++)
@@ -463,6 +465,7 @@ static int make_tree(const struct vk_guest_opts *o, const char *root, const char
         (r = put_text(root, "etc/init.d/rcS", vk_guest_rcs, 0755)) == 0 &&
         (r = put_text(root, "etc/profile", vk_guest_profile, 0644)) == 0 &&
         (r = put_text(root, "etc/acpi/PWRF/00000080", vk_guest_acpi_power, 0755)) == 0 &&
+        (r = put_text(root, "etc/udhcpc.script", vk_guest_udhcpc, 0755)) == 0 &&
         (r = put_text(root, "etc/hostname", hostline, 0644)) == 0 &&
         (r = put_text(root, "etc/passwd", "root::0:0:root:/root:/bin/sh\n", 0644)) == 0 &&
         (r = put_text(root, "etc/group", "root:x:0:\n", 0644)) == 0)
