@@ -274,6 +274,8 @@ static int make_image(const struct vk_guest_opts *o, const char *root)
     return r < 0 ? r : c;
 }
 
+/* OUT.cfg.  The disk names its format, so QEMU neither probes it nor
+ * guards its sector 0, and target= (last) lets the path hold commas. */
 static int write_cfg(const struct vk_guest_opts *o, const char *host)
 {
     char abs[PATH_MAX], cfg[PATH_MAX + 8], *text = NULL;
@@ -286,12 +288,12 @@ static int write_cfg(const struct vk_guest_opts *o, const char *host)
                  "memory = 256\n"
                  "vcpus = 1\n"
                  "bootloader = \"pygrub\"\n"
-                 "disk = [ 'file:%s,xvda,w' ]\n"
+                 "disk = [ 'format=%s, vdev=xvda, access=rw, target=%s' ]\n"
                  "serial = \"pty\"\n"
                  "on_poweroff = \"destroy\"\n"
                  "on_reboot = \"restart\"\n"
                  "on_crash = \"destroy\"\n",
-                 host, abs) < 0)
+                 host, o->format ? o->format : "raw", abs) < 0)
         return vk_error(-ENOMEM, "out of memory");
     int r = write_file("", cfg, text, strlen(text), 0644);
     free(text);
