@@ -155,8 +155,6 @@ qemu-io -c 'write -P 0x67 8M 100k' snap.qcow2 >/dev/null
 qemu-img convert -O raw -l snapshot.name=s1 snap.qcow2 s1.before
 qemu-img convert -O raw -l snapshot.name=s2 snap.qcow2 s2.before
 reads "internal snapshots" snap.qcow2 strictmap
-eq "internal snapshots: counted in info" \
-    "$(vmkit img info --json snap.qcow2 | python3 -c 'import json,sys; d=json.load(sys.stdin); print(d.get("snapshots", d.get("format-specific",{}).get("data",{}).get("nb-snapshots","?")) if not isinstance(d.get("snapshots"),list) else len(d["snapshots"]))' 2>&1)" 2
 writes "internal snapshots" snap.qcow2
 if [ $canwrite = 1 ]; then
     has "snapshot s1 still listed" "$(qemu-img snapshot -l snap.qcow2)" " s1 "
