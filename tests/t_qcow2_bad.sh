@@ -134,8 +134,17 @@ mk l2l1.qcow2 base.qcow2 l1 0 "(1<<63)|$($CRAFT base.qcow2 get l1_table_offset)"
 s=$(sum l2l1.qcow2)
 fails "L2 table over the L1 table: data write refused" 1 "$VKIO" l2l1.qcow2 qcow2 <<<"w 0 4096 5"
 unchanged "L2 table over the L1 table" l2l1.qcow2 "$s"
+# A data cluster past EOF: qemu reads it as zeroes; vmkit does the same
+# or refuses naming the file, and never crashes or changes the file.
 mk daeof.qcow2 base.qcow2 l2 0 '(1<<63)|(1<<40)'
-unreadable "data cluster past EOF" daeof.qcow2
+s=$(sum daeof.qcow2)
+qemu-img convert -O raw daeof.qcow2 daeof.q.raw
+if vmkit img convert -O raw daeof.qcow2 daeof.v.raw >daeof.out 2>&1; then
+    ok "data cluster past EOF: read as zeroes like qemu" cmp daeof.q.raw daeof.v.raw
+else
+    fails_with "data cluster past EOF: refused naming the file" 1 daeof.qcow2 vmkit img convert -O raw daeof.qcow2 x.raw
+fi
+unchanged "data cluster past EOF" daeof.qcow2 "$s"
 mk l1hdr.qcow2 base.qcow2 set l1_table_offset 0
 unreadable "L1 table over the header" l1hdr.qcow2; no_write "L1 table over the header" l1hdr.qcow2
 mk rthdr.qcow2 base.qcow2 set refcount_table_offset 0
