@@ -206,6 +206,10 @@ int q2_discard_tail(struct q2 *s, uint64_t off, bool *had_data, bool dry_run);
 
 /* qcow2_check.c */
 int q2_check(struct vk_blockdev *bd, struct vk_check_report *r, int repair);
+/* Before the first write to an image of moderate size: refuse (-EUCLEAN)
+ * when its metadata is inconsistent, so a write cannot land on a cluster
+ * that is in use but counted free. */
+int q2_verify(struct q2 *s);
 /* Rebuild all refcounts from the metadata (dirty images, check -r all). */
 int q2_rebuild_refcounts(struct q2 *s, struct vk_check_report *r);
 

@@ -81,8 +81,8 @@ static int lookup(struct q2 *s, uint64_t off, uint64_t len, uint64_t *pnum, uint
     if (k == K_NORMAL && (host0 & (s->cs - 1)))
         return vk_error(-EINVAL, "%s: L2 entry for guest offset %llu points to unaligned host offset %llu",
                         s->bd->name, (unsigned long long)off, (unsigned long long)host0);
-    if (k == K_NORMAL && host0 >= QCOW2_MAX_HOST_OFFSET)
-        return vk_error(-EINVAL, "%s: L2 entry for guest offset %llu is beyond any file",
+    if (k == K_NORMAL && host0 >= s->file_size)
+        return vk_error(-EINVAL, "%s: L2 entry for guest offset %llu points beyond the end of the file",
                         s->bd->name, (unsigned long long)off);
     uint64_t n = s->cs - off % s->cs;
     for (uint64_t j = i + 1; n < room && j < s->l2_entries && k != K_COMPRESSED; j++) {
