@@ -44,6 +44,14 @@ static int get_l2(struct q2 *s, uint64_t l1i, struct q2_centry **e)
     if (off + s->cs > s->file_size)
         return vk_error(-EINVAL, "%s: L1 entry %llu points to an L2 table beyond the end of the file",
                         s->bd->name, (unsigned long long)l1i);
+    /* An L2 table on top of the L1 or refcount table would have guest
+     * writes overwrite that metadata (qemu refuses it as an overlap). */
+    uint64_t l1_end = s->l1_off + (uint64_t)s->l1_size * 8;
+    uint64_t rt_end = s->rt_off + (uint64_t)s->rt_clusters * s->cs;
+    if ((off < l1_end && s->l1_off < off + s->cs) || (off < rt_end && s->rt_off < off + s->cs))
+        return vk_error(-EINVAL, "%s: L1 entry %llu points to an L2 table overlapping the %s table",
+                        s->bd->name, (unsigned long long)l1i,
+                        off < l1_end && s->l1_off < off + s->cs ? "L1" : "refcount");
     return q2_cache_get(s, &s->l2c, off, true, e);
 }
 
