@@ -64,6 +64,7 @@ struct q2_cache {
     struct q2_centry *e;
     int n;
     uint64_t tick;
+    int last;           /* index of the entry returned last (fast path) */
 };
 
 /* A header extension we keep verbatim when rewriting the header. */

@@ -136,11 +136,20 @@ void q2_cache_drop(struct q2_cache *c, uint64_t off)
 int q2_cache_get(struct q2 *s, struct q2_cache *c, uint64_t off, bool load,
                  struct q2_centry **out)
 {
+    /* Lookups come in runs on the same table (a scan over a refcount
+     * block, consecutive clusters of one L2 table): try the last entry
+     * before scanning a cache that may hold thousands of small clusters. */
+    if (off && c->last < c->n && c->e[c->last].off == off && load) {
+        c->e[c->last].used = ++c->tick;
+        *out = &c->e[c->last];
+        return 0;
+    }
     for (;;) {
         struct q2_centry *victim = NULL;
         for (int i = 0; i < c->n; i++) {
             struct q2_centry *e = &c->e[i];
             if (e->off == off) {
+                c->last = i;
                 e->used = ++c->tick;
                 if (!load) {
                     memset(e->data, 0, s->cs);
@@ -173,6 +182,7 @@ int q2_cache_get(struct q2 *s, struct q2_cache *c, uint64_t off, bool load,
         victim->off = off;
         victim->dirty = false;
         victim->used = ++c->tick;
+        c->last = (int)(victim - c->e);
         *out = victim;
         return 0;
     }
