@@ -62,9 +62,9 @@ CFG
 #    `vmkit console` is attached before the boot sector prints
 cfg bootc c "'format=raw, vdev=hda, access=rw, target=$T/disk.img', 'file:$T/boot.iso,hdc:cdrom,r'" >c.cfg
 ok "create -p boot=c (raw disk + cdrom)" vmkit create c.cfg -p
-(sleep 4 | "$VMKIT" console --timeout 4 bootc >console.out 2>&1) &
+(sleep 5 | "$VMKIT" console --timeout 5 bootc >console.out 2>&1) &
 cpid=$!
-sleep 0.5
+sleep 1
 ok "unpause" vmkit unpause bootc
 ok "boot=c: the disk's boot sector runs" wait_line bootc "VMKIT-BIOS-BOOT-OK disk"
 wait $cpid
@@ -84,6 +84,8 @@ ok "boot=d: the CD's El Torito image runs" wait_line bootd "VMKIT-BIOS-BOOT-OK c
 o=$(cat "$T/run/bootd/console.log")
 case $o in *"BOOT-OK disk"*) r=1 ;; *) r=0 ;; esac
 eq "boot=d: the disk did not boot" "$r" 0
+has "list -l shows the ISO as a cdrom" "$(vmkit list -l bootd)" "$T/boot.iso cdrom ro"
+has "config keeps boot = \"d\"" "$(vmkit config bootd)" 'boot = "d"'
 ok "destroy" vmkit destroy bootd
 
 # 3. boot="dc": the CD first; "cdrom" flag in the positional form, on SCSI

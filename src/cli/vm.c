@@ -1,7 +1,414 @@
-/* Placeholder until this command group lands. */
+/* vmkit create, define, undefine, start, list, console, shutdown, reboot,
+ * destroy, pause, unpause, config: running VMs (xm/xl style). */
 #include "cli/cli.h"
+
+#include "util/err.h"
+#include "vm/config.h"
+#include "vm/console.h"
+#include "vm/control.h"
+#include "vm/monitor.h"
+#include "vm/runtime.h"
+#include "vm/store.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+struct verb {
+    const char *name;
+    int (*run)(int argc, char **argv);
+    const char *usage;
+    const char *help;
+};
+
+static const struct verb *verb_of(const char *name);
+
+static int usage_err(const char *verb, const char *fmt, const char *arg)
+{
+    return cli_usage(verb, fmt, arg ? arg : "");
+}
+
+static int print_help(const char *verb)
+{
+    const struct verb *v = verb_of(verb);
+    printf("usage: vmkit %s\n\n%s", v->usage, v->help);
+    return EXIT_OK;
+}
+
+static int attach_console(const char *name)
+{
+    struct vk_console_opts o = { .in_fd = 0, .out_fd = 1,
+                                 .interactive = isatty(0) && isatty(1) };
+    if (o.interactive)
+        fprintf(stderr, "Connected to %s's console; Ctrl-] leaves.\n", name);
+    int r = vk_console_run(name, &o);
+    if (r < 0)
+        return cli_fail(r);
+    if (o.interactive)
+        fprintf(stderr, r == 1 ? "\r\n[%s ended]\r\n" : "\r\n[left %s's console]\r\n", name);
+    return EXIT_OK;
+}
+
+/* create CFG [key=value ...] [-c] [-p];  start NAME [-c] [-p] */
+static int start_common(int argc, char **argv, int stored)
+{
+    const char *verb = argv[0];
+    int console = 0, paused = 0;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (!strcmp(a, "-c") || !strcmp(a, "--console"))
+            console = 1;
+        else if (!strcmp(a, "-p") || !strcmp(a, "--paused"))
+            paused = 1;
+        else if (!strcmp(a, "-cp") || !strcmp(a, "-pc"))
+            console = paused = 1;
+        else if (a[0] == '-')
+            return usage_err(verb, "unknown option '%s'", a);
+    }
+    /* positionals: everything not an option, in order */
+    const char *first = NULL;
+    struct vk_domcfg cfg;
+    vk_domcfg_init(&cfg);
+    int err = 0;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (a[0] == '-')
+            continue;
+        if (!first) {
+            first = a;
+            err = stored ? vk_store_load(a, &cfg) : vk_domcfg_load(a, &cfg);
+            if (err)
+                return cli_fail(err);
+            continue;
+        }
+        if (stored) {
+            vk_domcfg_free(&cfg);
+            return usage_err(verb, "unexpected argument '%s'", a);
+        }
+        if (!strchr(a, '=')) {
+            vk_domcfg_free(&cfg);
+            return usage_err(verb, "'%s' is not a key=value override", a);
+        }
+        if ((err = vk_domcfg_set(&cfg, a)) < 0) {
+            vk_domcfg_free(&cfg);
+            return cli_fail(err);
+        }
+    }
+    if (!first)
+        return usage_err(verb, stored ? "which VM? (vmkit start NAME)%s"
+                                      : "which config file? (vmkit create CFG)%s", NULL);
+    struct vk_start_opts o = { .paused = paused };
+    err = vk_vm_start(&cfg, &o);
+    char name[80];
+    snprintf(name, sizeof name, "%s", cfg.name ? cfg.name : "");
+    vk_domcfg_free(&cfg);
+    if (err)
+        return cli_fail(err);
+    if (!console && isatty(1))
+        printf("Started VM %s%s\n", name, paused ? " (paused)" : "");
+    return console ? attach_console(name) : EXIT_OK;
+}
+
+static int do_create(int argc, char **argv)
+{
+    return start_common(argc, argv, 0);
+}
+
+static int do_start(int argc, char **argv)
+{
+    return start_common(argc, argv, 1);
+}
+
+static int do_define(int argc, char **argv)
+{
+    if (argc < 2)
+        return usage_err(argv[0], "which config file?%s", NULL);
+    struct vk_domcfg cfg;
+    int err = vk_domcfg_load(argv[1], &cfg);
+    if (err)
+        return cli_fail(err);
+    for (int i = 2; i < argc && !err; i++) {
+        if (!strchr(argv[i], '=')) {
+            vk_domcfg_free(&cfg);
+            return usage_err(argv[0], "'%s' is not a key=value override", argv[i]);
+        }
+        err = vk_domcfg_set(&cfg, argv[i]);
+    }
+    if (!err && !(err = vk_domcfg_check(&cfg)))
+        err = vk_store_define(&cfg);
+    vk_domcfg_free(&cfg);
+    return err ? cli_fail(err) : EXIT_OK;
+}
+
+static int one_name(int argc, char **argv, int (*fn)(const char *))
+{
+    if (argc != 2)
+        return usage_err(argv[0], argc < 2 ? "which VM?%s" : "unexpected argument '%s'",
+                         argc < 2 ? NULL : argv[2]);
+    int err = fn(argv[1]);
+    return err ? cli_fail(err) : EXIT_OK;
+}
+
+static int do_undefine(int argc, char **argv) { return one_name(argc, argv, vk_store_undefine); }
+static int do_reboot(int argc, char **argv) { return one_name(argc, argv, vk_vm_reboot); }
+static int do_destroy(int argc, char **argv) { return one_name(argc, argv, vk_vm_destroy); }
+static int do_pause(int argc, char **argv) { return one_name(argc, argv, vk_vm_pause); }
+static int do_unpause(int argc, char **argv) { return one_name(argc, argv, vk_vm_unpause); }
+
+static int do_shutdown(int argc, char **argv)
+{
+    int wait = 0, timeout = 0, c;
+    static const struct option lo[] = { { "wait", no_argument, NULL, 'w' },
+                                        { "timeout", required_argument, NULL, 't' },
+                                        { NULL, 0, NULL, 0 } };
+    while ((c = getopt_long(argc, argv, "wt:", lo, NULL)) != -1) {
+        if (c == 'w') {
+            wait = 1;
+        } else if (c == 't') {
+            char *end;
+            long v = strtol(optarg, &end, 10);
+            if (*end || end == optarg || v <= 0 || v > 86400)
+                return usage_err(argv[0], "-t wants seconds (1..86400), not '%s'", optarg);
+            timeout = (int)v;
+            wait = 1;
+        } else {
+            return cli_usage(argv[0], "bad option");
+        }
+    }
+    if (optind != argc - 1)
+        return usage_err(argv[0], "which VM?%s", NULL);
+    int err = vk_vm_shutdown(argv[optind], wait, timeout);
+    return err ? cli_fail(err) : EXIT_OK;
+}
+
+static int do_console(int argc, char **argv)
+{
+    int timeout = 0, c;
+    static const struct option lo[] = { { "timeout", required_argument, NULL, 't' },
+                                        { NULL, 0, NULL, 0 } };
+    while ((c = getopt_long(argc, argv, "t:", lo, NULL)) != -1) {
+        if (c != 't')
+            return cli_usage(argv[0], "bad option");
+        char *end;
+        double v = strtod(optarg, &end);
+        if (*end || end == optarg || !(v > 0 && v <= 86400))
+            return usage_err(argv[0], "--timeout wants seconds, not '%s'", optarg);
+        timeout = (int)(v * 1000);
+    }
+    if (optind != argc - 1)
+        return usage_err(argv[0], "which VM?%s", NULL);
+    const char *name = argv[optind];
+    struct vk_console_opts o = { .in_fd = 0, .out_fd = 1, .timeout_ms = timeout,
+                                 .interactive = isatty(0) && isatty(1) };
+    if (o.interactive)
+        fprintf(stderr, "Connected to %s's console; Ctrl-] leaves.\n", name);
+    int r = vk_console_run(name, &o);
+    if (r < 0)
+        return cli_fail(r);
+    if (o.interactive)
+        fprintf(stderr, r == 1 ? "\r\n[%s ended]\r\n" : "\r\n[left %s's console]\r\n", name);
+    return EXIT_OK;
+}
+
+static int do_config(int argc, char **argv)
+{
+    if (argc != 2)
+        return usage_err(argv[0], "which VM?%s", NULL);
+    struct vk_vminfo info;
+    struct vk_domcfg cfg;
+    int err = vk_rt_info(argv[1], 0, &info);
+    if (err == 0) {
+        cfg = info.cfg;               /* take it over */
+        vk_domcfg_init(&info.cfg);
+        vk_vminfo_free(&info);
+    } else if (err == -ENOENT) {
+        vk_error_clear();
+        if ((err = vk_store_load(argv[1], &cfg)) == -ENOENT)
+            return cli_failf("%s: no such VM (neither running nor defined)", argv[1]);
+    }
+    if (err)
+        return cli_fail(err);
+    char *text = vk_domcfg_format(&cfg);
+    vk_domcfg_free(&cfg);
+    if (!text)
+        return cli_failf("out of memory");
+    fputs(text, stdout);
+    free(text);
+    return EXIT_OK;
+}
+
+/* xm's six state flags: r b p s c d. */
+static const char *xm_flags(enum vk_vm_state s)
+{
+    switch (s) {
+    case VK_ST_RUNNING:  return "r-----";
+    case VK_ST_BLOCKED:  return "-b----";
+    case VK_ST_PAUSED:   return "--p---";
+    case VK_ST_SHUTDOWN: return "---s--";
+    case VK_ST_CRASHED:  return "----c-";
+    default:             return "------";
+    }
+}
+
+static json_t *vm_json(const struct vk_vminfo *v, int longfmt)
+{
+    json_t *o = json_pack("{s:s, s:i, s:s?, s:i, s:i, s:s, s:f}", "name", v->name,
+                          "id", v->id, "uuid", v->cfg.uuid, "memory", (int)v->cfg.memory,
+                          "vcpus", (int)v->cfg.vcpus, "state", vk_vm_state_name(v->state),
+                          "time", v->cpu_secs);
+    if (!o || !longfmt)
+        return o;
+    char p[4200];
+    json_t *disks = json_array(), *fw = json_array();
+    for (unsigned i = 0; i < v->cfg.n_disks; i++) {
+        const struct vk_diskspec *d = &v->cfg.disks[i];
+        json_array_append_new(disks, json_pack("{s:s?, s:s?, s:s?, s:b, s:b}",
+                                               "target", d->target, "vdev", d->vdev,
+                                               "format", d->format, "readonly", d->readonly,
+                                               "cdrom", d->cdrom));
+    }
+    for (unsigned i = 0; i < v->cfg.n_vifs; i++)
+        for (unsigned j = 0; j < v->cfg.vifs[i].n_hostfwd; j++)
+            json_array_append_new(fw, json_string(v->cfg.vifs[i].hostfwd[j]));
+    json_object_set_new(o, "accel", json_string(strncmp(v->accel, "kvm", 3) ? "tcg" : "kvm"));
+    json_object_set_new(o, "accel_reason", json_string(v->accel));
+    json_object_set_new(o, "pid", v->pid ? json_integer(v->pid) : json_null());
+    json_object_set_new(o, "monitor_pid", v->monitor ? json_integer(v->monitor) : json_null());
+    json_object_set_new(o, "disks", disks);
+    snprintf(p, sizeof p, "%s/console.sock", v->dir);
+    json_object_set_new(o, "console", json_string(p));
+    snprintf(p, sizeof p, "%s/console.log", v->dir);
+    json_object_set_new(o, "console_log", json_string(p));
+    json_object_set_new(o, "vnc", *v->vnc ? json_string(v->vnc) : json_null());
+    json_object_set_new(o, "forwards", fw);
+    json_object_set_new(o, "runtime_dir", json_string(v->dir));
+    return o;
+}
+
+static void print_long(const struct vk_vminfo *v)
+{
+    printf("  uuid:     %s\n  accel:    %s\n", v->cfg.uuid ? v->cfg.uuid : "-",
+           *v->accel ? v->accel : "-");
+    if (v->pid)
+        printf("  pid:      %d (monitor %d)\n", (int)v->pid, (int)v->monitor);
+    for (unsigned i = 0; i < v->cfg.n_disks; i++) {
+        const struct vk_diskspec *d = &v->cfg.disks[i];
+        printf("  disk:     %s %s%s%s\n", d->vdev ? d->vdev : "?",
+               d->target && *d->target ? d->target : "(empty)",
+               d->cdrom ? " cdrom" : "", d->readonly ? " ro" : " rw");
+    }
+    printf("  console:  %s/console.sock (log %s/console.log)\n", v->dir, v->dir);
+    printf("  vnc:      %s\n", *v->vnc ? v->vnc : "-");
+    for (unsigned i = 0; i < v->cfg.n_vifs; i++)
+        for (unsigned j = 0; j < v->cfg.vifs[i].n_hostfwd; j++)
+            printf("  forward:  %s\n", v->cfg.vifs[i].hostfwd[j]);
+}
+
+static int do_list(int argc, char **argv)
+{
+    int longfmt = 0, json = 0, c;
+    static const struct option lo[] = { { "long", no_argument, NULL, 'l' },
+                                        { "json", no_argument, NULL, 'j' },
+                                        { NULL, 0, NULL, 0 } };
+    while ((c = getopt_long(argc, argv, "l", lo, NULL)) != -1) {
+        if (c == 'l')
+            longfmt = 1;
+        else if (c == 'j')
+            json = 1;
+        else
+            return cli_usage(argv[0], "bad option");
+    }
+    struct vk_vminfo *v;
+    /* the state files are kept current by the monitors (and pause/unpause):
+     * no QMP round trip per VM, so listing stays fast with many VMs */
+    int n = vk_rt_list(0, &v);
+    if (n < 0)
+        return cli_fail(n);
+    /* names given: only those, and each must exist */
+    for (int a = optind; a < argc; a++) {
+        int found = 0;
+        for (int i = 0; i < n; i++)
+            found |= !strcmp(v[i].name, argv[a]);
+        if (!found) {
+            vk_vminfo_list_free(v, n);
+            return cli_failf("%s: no such VM", argv[a]);
+        }
+    }
+    json_t *arr = json ? json_array() : NULL;
+    if (!json)
+        printf("%-32s %5s %6s %5s %6s %9s\n", "Name", "ID", "Mem", "VCPUs", "State", "Time(s)");
+    for (int i = 0; i < n; i++) {
+        int want = optind >= argc;
+        for (int a = optind; a < argc; a++)
+            want |= !strcmp(v[i].name, argv[a]);
+        if (!want)
+            continue;
+        if (json) {
+            json_array_append_new(arr, vm_json(&v[i], longfmt));
+            continue;
+        }
+        printf("%-32s %5d %6u %5u %6s %9.1f\n", v[i].name, v[i].id, v[i].cfg.memory,
+               v[i].cfg.vcpus, xm_flags(v[i].state), v[i].cpu_secs);
+        if (longfmt)
+            print_long(&v[i]);
+    }
+    vk_vminfo_list_free(v, n);
+    return json ? cli_print_json(arr) : EXIT_OK;
+}
+
+static const struct verb verbs[] = {
+    { "create", do_create, "create CFG [key=value ...] [-c] [-p]",
+      "Start a VM from an xl.cfg file, with overrides as in `xl create`\n"
+      "(memory=1024, name=web2).  The VM is transient: nothing is stored.\n"
+      "  -c, --console  attach to its serial console (Ctrl-] leaves)\n"
+      "  -p, --paused   leave its CPUs stopped (vmkit unpause starts them)\n" },
+    { "define", do_define, "define CFG [key=value ...]",
+      "Store a VM's configuration (with its generated UUID) for `vmkit start`.\n" },
+    { "undefine", do_undefine, "undefine NAME", "Forget a stored VM configuration.\n" },
+    { "start", do_start, "start NAME [-c] [-p]", "Start a stored VM (see define).\n" },
+    { "list", do_list, "list [-l] [--json] [NAME...]",
+      "List running (and preserved) VMs: Name ID Mem VCPUs State Time(s).\n"
+      "State flags as xm: r running, b blocked (idle), p paused, s shut down,\n"
+      "c crashed.  Time is the CPU time QEMU has used.\n"
+      "  -l      also acceleration, pids, disks, console, VNC, port forwards\n"
+      "  --json  an array of objects (name id uuid memory vcpus state time ...)\n" },
+    { "console", do_console, "console [--timeout SECS] NAME",
+      "Attach to a VM's serial console.  On a terminal Ctrl-] leaves; otherwise\n"
+      "stdin is sent to the console and its output copied to stdout until stdin\n"
+      "ends (plus one second) or --timeout.\n" },
+    { "shutdown", do_shutdown, "shutdown [-w] [-t SECS] NAME",
+      "Press the VM's ACPI power button.\n"
+      "  -w        wait until QEMU is gone\n"
+      "  -t SECS   wait at most SECS, then stop it hard (implies -w)\n" },
+    { "reboot", do_reboot, "reboot NAME",
+      "Reset the VM; on_reboot decides what follows (restart boots it again).\n" },
+    { "destroy", do_destroy, "destroy NAME",
+      "Stop a VM at once and remove its state (also a preserved crashed VM).\n" },
+    { "pause", do_pause, "pause NAME", "Stop a VM's CPUs.\n" },
+    { "unpause", do_unpause, "unpause NAME", "Resume a paused VM.\n" },
+    { "config", do_config, "config NAME",
+      "Print a VM's effective xl.cfg (running VM, else the stored one).\n" },
+    { NULL, NULL, NULL, NULL },
+};
+
+static const struct verb *verb_of(const char *name)
+{
+    for (const struct verb *v = verbs; v->name; v++)
+        if (!strcmp(v->name, name))
+            return v;
+    return NULL;
+}
 
 int cmd_vm(int argc, char **argv)
 {
-    return cli_failf("%s: not implemented yet", argv[0]);
+    const struct verb *v = verb_of(argv[0]);
+    if (!v)
+        return cli_failf("%s: not a VM command", argv[0]);
+    if (cli_wants_help(argc, argv))
+        return print_help(argv[0]);
+    optind = 0;
+    return v->run(argc, argv);
 }

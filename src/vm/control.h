@@ -1,0 +1,28 @@
+/* Operations on a running VM, over QEMU's second (CLI) QMP socket, each
+ * under the VM's lock (runtime.h) so two vmkit commands do not interleave.
+ * All return 0 or a negative errno with a message naming the VM
+ * ("web: no such VM", "web: VM is not running (state crashed)"). */
+#ifndef VK_VM_CONTROL_H
+#define VK_VM_CONTROL_H
+
+/* Press the ACPI power button (QMP system_powerdown).  With wait, return
+ * once QEMU is gone (and the monitor has applied on_poweroff); when
+ * timeout_s > 0 and it is still running after that many seconds, stop it
+ * hard (as vk_vm_destroy).  -ETIMEDOUT is never returned: the hard stop is
+ * the fallback. */
+int vk_vm_shutdown(const char *name, int wait, int timeout_s);
+
+/* Reset the machine (QMP system_reset); the monitor sees the reset as a
+ * reboot and applies on_reboot. */
+int vk_vm_reboot(const char *name);
+
+/* Stop the VM at once (QEMU is killed, no guest cooperation) and remove
+ * its state, also that of a preserved (shutdown/crashed) VM.  Returns once
+ * the runtime directory is gone. */
+int vk_vm_destroy(const char *name);
+
+/* Stop / resume the virtual CPUs (QMP stop / cont). */
+int vk_vm_pause(const char *name);
+int vk_vm_unpause(const char *name);
+
+#endif

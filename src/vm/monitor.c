@@ -1,0 +1,657 @@
+/* The per-VM monitor process: starts QEMU, follows its QMP events,
+ * applies on_poweroff/on_reboot/on_crash, removes the state at the end. */
+#include "vm/monitor.h"
+#include "boot/pygrub.h"
+#include "vm/qemu_args.h"
+#include "vm/qmp.h"
+#include "vm/runtime.h"
+#include "vm/store.h"
+#include "util/err.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+/* Why QEMU ended, as learnt from its events. */
+enum cause { C_NONE, C_POWEROFF, C_REBOOT, C_CRASH, C_DESTROY };
+static const char *const cause_names[] = { "exit without shutdown event", "poweroff",
+                                           "reboot", "crash", "destroy" };
+
+struct mon {
+    const char *dir;
+    char **argv;
+    const struct vk_domcfg *c;
+    pid_t qemu;
+    struct vk_qmp *q;
+    int sfd;
+    enum cause pending;
+    time_t restarts[VK_MAX_RESTARTS];
+    int nrestarts;
+    long long log_off;      /* qemu.log size when QEMU was last started */
+};
+
+/* Diagnostics go to stderr, which the monitor points at its log file. */
+static void mlog(const char *fmt, ...) VK_PRINTF(1, 2);
+static void mlog(const char *fmt, ...)
+{
+    char ts[32];
+    time_t t = time(NULL);
+    struct tm tm;
+    strftime(ts, sizeof ts, "%Y-%m-%d %H:%M:%S", gmtime_r(&t, &tm));
+    fprintf(stderr, "%s [%d] ", ts, (int)getpid());
+    va_list ap;
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+    fflush(stderr);
+}
+
+static void set_state(struct mon *m, const char *s)
+{
+    if (vk_rt_write(m->dir, "state", s, strlen(s)) < 0)
+        mlog("writing state: %s", vk_errmsg());
+}
+
+/* dir/f into buf; the runtime dir is short enough (store.h keeps it under
+ * 4096 bytes and callers give 4200), a truncated path names nothing. */
+static void path_in(const char *dir, const char *f, char *buf, size_t len)
+{
+    if ((size_t)snprintf(buf, len, "%s/%s", dir, f) >= len)
+        buf[0] = 0;
+}
+
+/* Fork and exec QEMU with m->argv; output to DIR/qemu.log. */
+static int spawn_qemu(struct mon *m)
+{
+    char logp[4200], p[4200];
+    static const char *const socks[] = { "qmp.sock", "qmp-cli.sock", "console.sock" };
+    for (size_t i = 0; i < sizeof socks / sizeof *socks; i++) {
+        path_in(m->dir, socks[i], p, sizeof p);
+        unlink(p);
+    }
+    path_in(m->dir, "qemu.log", logp, sizeof logp);
+    int lf = open(logp, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+    if (lf < 0)
+        return vk_error(-errno, "%s: %s", logp, strerror(errno));
+    struct stat st;
+    m->log_off = fstat(lf, &st) == 0 ? (long long)st.st_size : 0;
+    pid_t self = getpid();
+    pid_t pid = fork();
+    if (pid < 0) {
+        int e = errno;
+        close(lf);
+        return vk_error(-e, "fork: %s", strerror(e));
+    }
+    if (pid == 0) {
+        /* a VM never outlives its monitor */
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        if (getppid() != self)
+            _exit(1);
+        sigset_t none;
+        sigemptyset(&none);
+        sigprocmask(SIG_SETMASK, &none, NULL);
+        umask(0177);          /* QEMU's sockets and logs: 0600 */
+        int nul = open("/dev/null", O_RDONLY);
+        if (nul >= 0)
+            dup2(nul, 0);
+        dup2(lf, 1);
+        dup2(lf, 2);
+        execv(m->argv[0], m->argv);
+        dprintf(2, "%s: %s\n", m->argv[0], strerror(errno));
+        _exit(127);
+    }
+    close(lf);
+    m->qemu = pid;
+    char t[32];
+    int n = snprintf(t, sizeof t, "%d\n", (int)pid);
+    vk_rt_write(m->dir, "pid", t, (size_t)n);
+    mlog("started QEMU, pid %d", (int)pid);
+    return 0;
+}
+
+/* What QEMU printed since it was last started, on one line. */
+static void qemu_output(struct mon *m, char *buf, size_t len)
+{
+    char p[4200];
+    path_in(m->dir, "qemu.log", p, sizeof p);
+    buf[0] = 0;
+    int fd = open(p, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return;
+    ssize_t n = pread(fd, buf, len - 1, m->log_off);
+    close(fd);
+    if (n <= 0)
+        return;
+    buf[n] = 0;
+    while (n && (buf[n - 1] == '\n' || buf[n - 1] == '\r' || buf[n - 1] == ' '))
+        buf[--n] = 0;
+    for (char *c = buf; *c; c++)
+        if (*c == '\n')
+            *c = ';';
+}
+
+static long long now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int exited_error(struct mon *m, int st)
+{
+    char out[1024];
+    qemu_output(m, out, sizeof out);
+    char how[64];
+    if (WIFSIGNALED(st))
+        snprintf(how, sizeof how, "killed by signal %d", WTERMSIG(st));
+    else
+        snprintf(how, sizeof how, "exit status %d", WEXITSTATUS(st));
+    return vk_error(-EIO, "%s: QEMU exited at start (%s)%s%s", m->c->name, how,
+                    *out ? ": " : "", out);
+}
+
+/* Write the VNC address QEMU actually listens on (it picks the display
+ * with to=99) to DIR/vnc, so `vmkit list -l` needs no QMP round trip. */
+static void record_vnc(struct mon *m)
+{
+    json_t *r = NULL;
+    if (vk_qmp_execute(m->q, "query-vnc", NULL, &r, 5000) == 0 &&
+        json_is_true(json_object_get(r, "enabled"))) {
+        const char *h = json_string_value(json_object_get(r, "host"));
+        const char *p = json_string_value(json_object_get(r, "service"));
+        char t[300];
+        int n = h && p ? snprintf(t, sizeof t, strchr(h, ':') ? "[%s]:%s\n" : "%s:%s\n", h, p) : 0;
+        if (n > 0 && n < (int)sizeof t)
+            vk_rt_write(m->dir, "vnc", t, (size_t)n);
+    } else {
+        mlog("query-vnc: %s", vk_errmsg());
+    }
+    json_decref(r);
+}
+
+/* Connect to QEMU's QMP socket once it is up; set the VNC password and
+ * record the VNC address. */
+static int attach_qmp(struct mon *m, int timeout_ms)
+{
+    char sock[4200];
+    path_in(m->dir, "qmp.sock", sock, sizeof sock);
+    long long deadline = now_ms() + timeout_ms;
+    for (;;) {
+        int st;
+        if (waitpid(m->qemu, &st, WNOHANG) == m->qemu) {
+            m->qemu = 0;
+            return exited_error(m, st);
+        }
+        long long left = deadline - now_ms();
+        if (left <= 0)
+            break;
+        if (access(sock, F_OK) == 0 && vk_qmp_connect(sock, (int)left, &m->q) == 0)
+            break;
+        poll(NULL, 0, 10);
+    }
+    if (!m->q) {
+        kill(m->qemu, SIGKILL);
+        waitpid(m->qemu, NULL, 0);
+        m->qemu = 0;
+        return vk_error(-ETIMEDOUT, "%s: QEMU did not answer on QMP within %d s",
+                        m->c->name, timeout_ms / 1000);
+    }
+    if (m->c->vncpasswd) {
+        int r = vk_qmp_execute(m->q, "change-vnc-password",
+                               json_pack("{s:s}", "password", m->c->vncpasswd), NULL, 10000);
+        if (r < 0) {
+            kill(m->qemu, SIGKILL);
+            waitpid(m->qemu, NULL, 0);
+            m->qemu = 0;
+            vk_qmp_close(m->q);
+            m->q = NULL;
+            return vk_error_prefix(r, "%s: setting the VNC password: ", m->c->name);
+        }
+    }
+    if (m->c->vnc)
+        record_vnc(m);
+    return 0;
+}
+
+static enum cause shutdown_cause(const char *reason)
+{
+    if (!reason)
+        return C_POWEROFF;
+    if (!strcmp(reason, "guest-shutdown"))
+        return C_POWEROFF;
+    if (!strcmp(reason, "guest-reset") || !strcmp(reason, "host-qmp-system-reset"))
+        return C_REBOOT;
+    if (!strcmp(reason, "guest-panic") || !strcmp(reason, "host-error"))
+        return C_CRASH;
+    return C_DESTROY;   /* host-qmp-quit, host-signal, host-ui, ... */
+}
+
+static void handle_event(struct mon *m, const struct vk_qmp_msg *ev)
+{
+    const char *reason = json_string_value(json_object_get(ev->data, "reason"));
+    mlog("event %s%s%s", ev->event, reason ? " " : "", reason ? reason : "");
+    if (!strcmp(ev->event, "SHUTDOWN")) {
+        enum cause c = shutdown_cause(reason);
+        if (m->pending != C_CRASH && m->pending != C_DESTROY)
+            m->pending = c;
+    } else if (!strcmp(ev->event, "GUEST_PANICKED")) {
+        if (m->pending != C_DESTROY)
+            m->pending = C_CRASH;
+    } else if (!strcmp(ev->event, "STOP")) {
+        set_state(m, "paused");
+    } else if (!strcmp(ev->event, "RESUME")) {
+        set_state(m, "running");
+    }
+}
+
+/* Read every event available within timeout_ms; closes the QMP
+ * connection at end of file. */
+static void drain_events(struct mon *m, int timeout_ms)
+{
+    while (m->q) {
+        struct vk_qmp_msg ev;
+        int r = vk_qmp_event(m->q, &ev, timeout_ms);
+        if (r == 0)
+            return;
+        if (r < 0) {
+            vk_qmp_close(m->q);
+            m->q = NULL;
+            vk_error_clear();
+            return;
+        }
+        handle_event(m, &ev);
+        vk_qmp_msg_free(&ev);
+    }
+}
+
+static void finish_destroy(struct mon *m)
+{
+    mlog("removing %s", m->dir);
+    vk_qmp_close(m->q);
+    vk_rt_remove(m->dir);
+    exit(0);
+}
+
+/* Keep the directory (state shutdown or crashed) for `vmkit list`. */
+static void finish_preserve(struct mon *m, const char *state)
+{
+    static const char *const gone[] = { "qmp.sock", "qmp-cli.sock", "console.sock", "pid",
+                                        "monitor.pid" };
+    char p[4200];
+    set_state(m, state);
+    for (size_t i = 0; i < sizeof gone / sizeof *gone; i++) {
+        path_in(m->dir, gone[i], p, sizeof p);
+        unlink(p);
+    }
+    mlog("preserved as %s", state);
+    vk_qmp_close(m->q);
+    exit(0);
+}
+
+static void restart(struct mon *m)
+{
+    time_t now = time(NULL);
+    int k = 0;
+    for (int i = 0; i < m->nrestarts; i++)
+        if (now - m->restarts[i] < VK_RESTART_WINDOW)
+            m->restarts[k++] = m->restarts[i];
+    m->nrestarts = k;
+    if (k >= VK_MAX_RESTARTS) {
+        mlog("restarted %d times within %d s: giving up", k, VK_RESTART_WINDOW);
+        finish_preserve(m, "crashed");
+    }
+    m->restarts[m->nrestarts++] = now;
+    set_state(m, "restarting");
+    m->pending = C_NONE;
+    if (spawn_qemu(m) < 0 || attach_qmp(m, 60000) < 0) {
+        mlog("restart failed: %s", vk_errmsg());
+        finish_destroy(m);
+    }
+    set_state(m, "running");
+}
+
+/* QEMU is gone: decide from its events what that means. */
+static void qemu_ended(struct mon *m, int st)
+{
+    m->qemu = 0;
+    drain_events(m, 500);     /* the SHUTDOWN event may still be unread */
+    vk_qmp_close(m->q);
+    m->q = NULL;
+    enum cause c = m->pending;
+    if (c == C_NONE)
+        c = C_CRASH;
+    if (WIFSIGNALED(st))
+        mlog("QEMU killed by signal %d (%s)", WTERMSIG(st), cause_names[m->pending]);
+    else
+        mlog("QEMU exited with status %d (%s)", WEXITSTATUS(st), cause_names[m->pending]);
+    enum vk_action a = c == C_POWEROFF ? m->c->on_poweroff
+                     : c == C_REBOOT   ? m->c->on_reboot
+                     : c == C_CRASH    ? m->c->on_crash : VK_ACT_DESTROY;
+    mlog("%s -> %s", cause_names[c], vk_action_name(a));
+    if (a == VK_ACT_RESTART)
+        restart(m);
+    else if (a == VK_ACT_PRESERVE)
+        finish_preserve(m, c == C_CRASH ? "crashed" : "shutdown");
+    else
+        finish_destroy(m);
+}
+
+static void report(int fd, int err)
+{
+    char msg[2048];
+    int n = err ? snprintf(msg, sizeof msg, "ERR %d %s", -err, vk_errmsg_for(err))
+                : snprintf(msg, sizeof msg, "OK");
+    if (n > (int)sizeof msg - 1)
+        n = (int)sizeof msg - 1;
+    if (write(fd, msg, (size_t)n) < 0)
+        mlog("reporting to vmkit: %s", strerror(errno));
+}
+
+/* The monitor process.  Never returns. */
+static void monitor_main(const char *dir, char **argv, const struct vk_domcfg *c,
+                         const struct vk_start_opts *o, int status_fd)
+{
+    struct mon m = { .dir = dir, .argv = argv, .c = c, .sfd = -1 };
+    char lp[4200];
+    const char *env = getenv("VMKIT_MONITOR_LOG");
+    path_in(dir, "monitor.log", lp, sizeof lp);
+    int lf = open(env && *env ? env : lp, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+    int nul = open("/dev/null", O_RDWR | O_CLOEXEC);
+    if (nul >= 0) {
+        dup2(nul, 0);
+        dup2(nul, 1);
+        dup2(lf >= 0 ? lf : nul, 2);
+    }
+    /* nothing of the caller's stays open but the status pipe */
+    if (status_fd > 3)
+        close_range(3, (unsigned)status_fd - 1, 0);
+    close_range((unsigned)status_fd + 1, ~0U, 0);
+    if (chdir("/") < 0)
+        mlog("chdir /: %s", strerror(errno));
+    umask(077);
+    vk_rt_set_monitor(dir, getpid());
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGCHLD);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGHUP);
+    sigprocmask(SIG_BLOCK, &set, NULL);
+    signal(SIGPIPE, SIG_IGN);
+    m.sfd = signalfd(-1, &set, SFD_CLOEXEC);
+    mlog("monitor for %s", c->name);
+    int err = m.sfd < 0 ? vk_error(-errno, "signalfd: %s", strerror(errno)) : spawn_qemu(&m);
+    if (!err)
+        err = attach_qmp(&m, o && o->timeout_ms > 0 ? o->timeout_ms : 60000);
+    if (err) {
+        mlog("start failed: %s", vk_errmsg_for(err));
+        vk_rt_remove(dir);
+        report(status_fd, err);
+        exit(1);
+    }
+    set_state(&m, o && o->paused ? "paused" : "running");
+    report(status_fd, 0);
+    close(status_fd);
+
+    for (;;) {
+        struct pollfd p[2] = { { .fd = m.sfd, .events = POLLIN },
+                               { .fd = m.q ? vk_qmp_fd(m.q) : -1, .events = POLLIN } };
+        if (poll(p, 2, -1) < 0) {
+            if (errno == EINTR)
+                continue;
+            mlog("poll: %s", strerror(errno));
+            poll(NULL, 0, 100);
+            continue;
+        }
+        if (p[1].revents)
+            drain_events(&m, 0);
+        if (!(p[0].revents & POLLIN))
+            continue;
+        struct signalfd_siginfo si;
+        if (read(m.sfd, &si, sizeof si) != sizeof si)
+            continue;
+        if (si.ssi_signo != SIGCHLD) {
+            mlog("signal %u: destroying the VM", si.ssi_signo);
+            m.pending = C_DESTROY;
+            if (m.qemu)
+                kill(m.qemu, SIGKILL);
+            else
+                finish_destroy(&m);
+            continue;
+        }
+        int st;
+        pid_t w;
+        while ((w = waitpid(-1, &st, WNOHANG)) > 0)
+            if (w == m.qemu)
+                qemu_ended(&m, st);
+    }
+}
+
+/* Create DIR, or find out why it exists: a running VM, a preserved one,
+ * or a leftover (removed). */
+static int make_dir(const struct vk_domcfg *c, const char *dir)
+{
+    for (int attempt = 0; attempt < 2; attempt++) {
+        if (mkdir(dir, 0700) == 0)
+            return 0;
+        if (errno != EEXIST)
+            return vk_error(-errno, "%s: %s", dir, strerror(errno));
+        struct vk_vminfo info;
+        int r = vk_rt_info(c->name, 0, &info);
+        if (r == 0) {
+            enum vk_vm_state s = info.state;
+            vk_vminfo_free(&info);
+            if (s == VK_ST_CRASHED || s == VK_ST_SHUTDOWN)
+                return vk_error(-EEXIST, "%s: a VM of that name is preserved (state %s); "
+                                "'vmkit destroy %s' removes it", c->name,
+                                vk_vm_state_name(s), c->name);
+            return vk_error(-EEXIST, "%s: a VM of that name is already running", c->name);
+        }
+        if (r != -ENOENT)
+            return r;
+        vk_error_clear();     /* a leftover was removed: try again */
+    }
+    return vk_error(-EEXIST, "%s: %s exists", c->name, dir);
+}
+
+/* Write the files the CLI reads (config, accel) and build QEMU's argv;
+ * extract kernel and initrd first for bootloader = "pygrub". */
+static int prepare(struct vk_domcfg *c, const char *dir, const char *accel, const char *why,
+                   const struct vk_start_opts *o, char ***argv);
+
+/* Contract in monitor.h. */
+int vk_vm_start(struct vk_domcfg *c, const struct vk_start_opts *o)
+{
+    int err;
+    const char *accel;
+    char why[256], qemu[4096], base[4096], dir[4200];
+    if ((err = vk_domcfg_check(c)) < 0 || (err = vk_domcfg_validate_disks(c)) < 0 ||
+        (err = vk_accel_choose(c->accel, &accel, why, sizeof why)) < 0 ||
+        (err = vk_qemu_find("qemu-system-x86_64", qemu, sizeof qemu)) < 0 ||
+        (err = vk_runtime_base(base, sizeof base, 1)) < 0)
+        return err;
+    snprintf(dir, sizeof dir, "%s/%s", base, c->name);
+    int bl = vk_rt_lock(base, 10000);
+    if (bl < 0)
+        return bl;
+    err = make_dir(c, dir);
+    if (!err)
+        err = vk_rt_set_monitor(dir, getpid());   /* ours until the monitor runs */
+    if (!err) {
+        int id = vk_rt_free_id();
+        char t[32];
+        int n = snprintf(t, sizeof t, "%d\n", id > 0 ? id : 1);
+        err = vk_rt_write(dir, "id", t, (size_t)n);
+        if (!err)
+            err = vk_rt_write(dir, "state", "starting", 8);
+    }
+    vk_rt_unlock(bl);
+    if (err) {
+        if (err != -EEXIST)
+            vk_rt_remove(dir);
+        return err;
+    }
+    char **argv = NULL;
+    if ((err = prepare(c, dir, accel, why, o, &argv)) < 0) {
+        vk_rt_remove(dir);
+        return err;
+    }
+    int pfd[2];
+    if (pipe2(pfd, O_CLOEXEC) < 0) {
+        err = vk_error(-errno, "pipe: %s", strerror(errno));
+        vk_argv_free(argv);
+        vk_rt_remove(dir);
+        return err;
+    }
+    fflush(NULL);
+    pid_t p = fork();
+    if (p == 0) {
+        close(pfd[0]);
+        setsid();
+        pid_t g = fork();
+        if (g != 0)
+            _exit(g < 0 ? 1 : 0);
+        monitor_main(dir, argv, c, o, pfd[1]);
+        _exit(1);
+    }
+    close(pfd[1]);
+    vk_argv_free(argv);
+    if (p < 0) {
+        err = vk_error(-errno, "fork: %s", strerror(errno));
+        close(pfd[0]);
+        vk_rt_remove(dir);
+        return err;
+    }
+    waitpid(p, NULL, 0);
+    char msg[2048];
+    size_t len = 0;
+    for (;;) {
+        ssize_t n = read(pfd[0], msg + len, sizeof msg - 1 - len);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            break;
+        len += (size_t)n;
+        if (len == sizeof msg - 1)
+            break;
+    }
+    close(pfd[0]);
+    msg[len] = 0;
+    if (!strncmp(msg, "OK", 2))
+        return 0;
+    int code = 0, off = 0;
+    if (sscanf(msg, "ERR %d %n", &code, &off) >= 1 && code > 0 && off > 0)
+        err = vk_error(-code, "%s", msg + off);
+    else
+        err = vk_error(-EIO, "%s: the monitor process died while starting QEMU", c->name);
+    /* the monitor cleans up before it reports; make sure of it */
+    pid_t q = vk_rt_qemu(dir, c->uuid);
+    if (q)
+        kill(q, SIGKILL);
+    if (!vk_rt_monitor(dir))
+        vk_rt_remove(dir);
+    return err;
+}
+
+/* bootloader = "pygrub": copy the kernel and initrd the first disk's boot
+ * configuration names into dir; *append is the entry's command line plus
+ * extra=.  0 or negative errno. */
+static int run_pygrub(const struct vk_domcfg *c, const char *dir, struct vk_boot_result *br,
+                      char **append)
+{
+    const struct vk_diskspec *d = NULL;
+    for (unsigned i = 0; i < c->n_disks && !d; i++)
+        if (c->disks[i].target && *c->disks[i].target && !c->disks[i].cdrom)
+            d = &c->disks[i];
+    if (!d)
+        return vk_error(-EINVAL, "%s: bootloader = \"pygrub\" needs a disk to read", c->name);
+    const char **args = calloc(c->n_bootloader_args + 1, sizeof *args);
+    if (!args)
+        return vk_error(-ENOMEM, "out of memory");
+    for (unsigned i = 0; i < c->n_bootloader_args; i++)
+        args[i] = c->bootloader_args[i];
+    int err = vk_pygrub_extract(d->target, d->format, args, dir, br);
+    free(args);
+    if (err)
+        return err;
+    const char *cl = br->cmdline ? br->cmdline : "";
+    int n = c->extra && *c->extra ? asprintf(append, "%s%s%s", cl, *cl ? " " : "", c->extra)
+                                  : asprintf(append, "%s", cl);
+    if (n < 0) {
+        *append = NULL;
+        vk_boot_result_free(br);
+        return vk_error(-ENOMEM, "out of memory");
+    }
+    return 0;
+}
+
+static int prepare(struct vk_domcfg *c, const char *dir, const char *accel, const char *why,
+                   const struct vk_start_opts *o, char ***argv)
+{
+    char *text = vk_domcfg_format(c);
+    if (!text)
+        return -ENOMEM;
+    int err = vk_rt_write(dir, "config", text, strlen(text));
+    free(text);
+    char t[300];
+    int n = snprintf(t, sizeof t, "%s\n", why);
+    if (!err)
+        err = vk_rt_write(dir, "accel", t, (size_t)n);
+    if (err)
+        return err;
+    char qmp[4300], cli[4300], con[4300], log[4300];
+    path_in(dir, "qmp.sock", qmp, sizeof qmp);
+    path_in(dir, "qmp-cli.sock", cli, sizeof cli);
+    path_in(dir, "console.sock", con, sizeof con);
+    path_in(dir, "console.log", log, sizeof log);
+    struct vk_qemu_setup s = { .accel = accel, .qmp_monitor = qmp, .qmp_cli = cli,
+                               .console_sock = con, .console_log = log,
+                               .paused = o && o->paused };
+    struct vk_boot_result br = { 0 };
+    char *append = NULL;
+    if (c->bootloader) {
+        err = run_pygrub(c, dir, &br, &append);
+        if (err)
+            return err;
+        s.kernel = br.kernel;
+        s.initrd = br.initrd;
+        s.append = append;
+    }
+    err = vk_qemu_argv(c, &s, argv);
+    vk_boot_result_free(&br);
+    free(append);
+    if (err)
+        return err;
+    /* the argv, NUL-separated as /proc/PID/cmdline, for the curious and
+     * for bench/vm.sh */
+    size_t total = 0;
+    for (char **a = *argv; *a; a++)
+        total += strlen(*a) + 1;
+    char *buf = malloc(total ? total : 1), *q = buf;
+    if (!buf) {
+        vk_argv_free(*argv);
+        *argv = NULL;
+        return vk_error(-ENOMEM, "out of memory");
+    }
+    for (char **a = *argv; *a; a++)
+        q = stpcpy(q, *a) + 1;
+    err = vk_rt_write(dir, "argv", buf, total);
+    free(buf);
+    if (err) {
+        vk_argv_free(*argv);
+        *argv = NULL;
+    }
+    return err;
+}

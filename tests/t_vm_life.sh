@@ -1,0 +1,80 @@
+#!/bin/bash
+# One VM's life under `vmkit create`: list (plain, -l, --json parsed by
+# python3), the serial console with stdin not a terminal, pause/unpause
+# (the guest's /proc/uptime stops while paused), config with a command-line
+# override, shutdown -w through the ACPI power button (the guest's busybox
+# acpid powers off), and nothing left behind.  The guest is the direct-boot
+# test guest (tests/fixtures/testguest.sh) under TCG.
+. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/vm_lib.sh"
+
+guest_cfg life 'vif = [ "hostfwd=tcp:127.0.0.1:0-:22" ]' 'vnc = 1' >life.cfg
+ok "create life.cfg memory=300" vmkit create life.cfg memory=300
+o=$(vmkit list)
+has "list: header" "$o" "Name"
+has "list: life is running (r flag)" "$(echo "$o" | grep '^life ')" "r-----"
+eq "list: memory override shown" "$(echo "$o" | awk '$1 == "life" { print $3 }')" 300
+
+j=$(vmkit list --json)
+eq "list --json: parsed, fields" "$(echo "$j" | python3 -c '
+import json, sys
+v = json.load(sys.stdin)
+assert isinstance(v, list) and len(v) == 1
+d = v[0]
+print(d["name"], d["id"], d["memory"], d["vcpus"], d["state"], type(d["time"]).__name__)')" \
+   "life 1 300 1 running float"
+
+o=$(vmkit list -l)
+has "list -l: accel tcg (no kvm_intel/kvm_amd here)" "$o" "accel:    tcg"
+pid=$(echo "$o" | sed -n 's/^  pid: *\([0-9]*\) .*/\1/p')
+has "list -l: pid is our QEMU (uuid in its cmdline)" \
+    "$(tr '\0' ' ' </proc/"${pid:-0}"/cmdline 2>/dev/null)" "-uuid"
+has "list -l: console socket" "$o" "$T/run/life/console.sock"
+has "list -l: VNC on 127.0.0.1:59xx" "$o" "vnc:      127.0.0.1:59"
+has "list -l: forwarded port" "$o" "forward:  tcp:127.0.0.1:0-:22"
+jl=$(vmkit list -l --json)
+eq "list -l --json: accel, pid, vnc" "$(echo "$jl" | python3 -c '
+import json, sys
+d = json.load(sys.stdin)[0]
+print(d["accel"], d["pid"] > 0, d["vnc"].startswith("127.0.0.1:59"), d["forwards"])')" \
+   "tcg True True ['tcp:127.0.0.1:0-:22']"
+eq "runtime dir is 0700" "$(stat -c %a "$T/run/life")" 700
+eq "QMP and console sockets are 0600" \
+   "$(stat -c %a "$T/run/life/qmp.sock" "$T/run/life/qmp-cli.sock" "$T/run/life/console.sock" | sort -u)" 600
+
+ok "console log shows VMKIT-READY" wait_log life VMKIT-READY
+wait_log life 'built-in shell' 1 20
+o=$(printf 'echo hi-$((%d+1))\n' $$ | vmkit console life)
+has "console (stdin a pipe): the guest's shell answers" "$o" "hi-$(($$ + 1))"
+fails_with "console of an unknown VM" 1 "nosuch: no such VM" vmkit console nosuch
+
+# the guest's uptime across a 3 s pause: the reads are ~1 s apart in
+# running time (the console's drain after stdin's end), so a clock that
+# did not stop would show more than 4 s
+u1=$(printf 'cat /proc/uptime\n' | vmkit console life | tr -d '\r' | sed -n 's/^\([0-9.]*\) [0-9.]*$/\1/p' | tail -1)
+ok "pause" vmkit pause life
+eq "list --json: paused" "$(vmkit list --json | python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["state"])')" paused
+has "list: p flag" "$(vmkit list | grep '^life ')" "--p---"
+sleep 3
+ok "unpause" vmkit unpause life
+u2=$(printf 'cat /proc/uptime\n' | vmkit console life | tr -d '\r' | sed -n 's/^\([0-9.]*\) [0-9.]*$/\1/p' | tail -1)
+ok "guest time stood still while paused ($u1 -> $u2)" \
+    python3 -c "import sys; d = float('$u2') - float('$u1'); sys.exit(0 if 0 < d < 2.5 else 1)"
+has "list --json: running (or blocked: idle guest) again" "running blocked" \
+    "$(vmkit list --json | python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["state"])')"
+
+o=$(vmkit config life)
+has "config: the effective memory (override)" "$o" "memory = 300"
+has "config: name" "$o" 'name = "life"'
+has "config: generated uuid" "$o" "uuid = "
+echo "$o" >eff.cfg
+ok "config output reads back as xl.cfg (define it)" vmkit define eff.cfg name=lifecopy
+
+ok "shutdown -w" vmkit shutdown -w life
+ok "the guest powered off (monitor saw SHUTDOWN guest-shutdown)" \
+    grep -q "event SHUTDOWN guest-shutdown" "$T/monitor.log"
+ok "runtime dir gone after shutdown -w" test ! -e "$T/run/life"
+eq "list: empty" "$(vmkit list --json)" "[]"
+no_qemu_left "no QEMU left"
+fails_with "shutdown of a gone VM" 1 "life: no such VM" vmkit shutdown life
+vm_finish
