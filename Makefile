@@ -22,6 +22,7 @@ LIB_SRC := $(sort $(wildcard src/util/*.c src/block/*.c src/part/*.c src/fs/*.c 
 CLI_SRC := $(sort $(wildcard src/cli/*.c))
 UNIT_SRC := $(sort $(wildcard tests/unit/t_*.c))
 FUZZ_SRC := $(sort $(wildcard fuzz/fuzz_*.c))
+TOOL_SRC := $(sort $(wildcard tests/tools/*.c))
 
 LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
 CLI_OBJ := $(CLI_SRC:%.c=$(BUILD)/obj/%.o)
@@ -29,8 +30,10 @@ UNITS   := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 # Each fuzz entry point is also linked with a replay driver, so the tests
 # feed it its corpus under the sanitizers without needing libFuzzer.
 REPLAYS := $(FUZZ_SRC:fuzz/%.c=$(BUILD)/replay/%)
+# Helper programs the shell tests drive (not run as tests themselves).
+TOOLS   := $(TOOL_SRC:tests/tools/%.c=$(BUILD)/tools/%)
 
-all: $(BUILD)/vmkit $(UNITS) $(REPLAYS)
+all: $(BUILD)/vmkit $(UNITS) $(REPLAYS) $(TOOLS)
 
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -44,6 +47,10 @@ $(BUILD)/vmkit: $(CLI_OBJ) $(BUILD)/libvmkit.a
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $(CLI_OBJ) $(BUILD)/libvmkit.a $(LDLIBS)
 
 $(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libvmkit.a tests/unit/tap.h
+	@mkdir -p $(dir $@)
+	$(CC) $(WARN) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/libvmkit.a $(LDLIBS)
+
+$(BUILD)/tools/%: tests/tools/%.c $(BUILD)/libvmkit.a
 	@mkdir -p $(dir $@)
 	$(CC) $(WARN) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/libvmkit.a $(LDLIBS)
 

@@ -5,7 +5,8 @@
 #   raw -> qcow2 and qcow2 -> raw by both tools.  Each conversion runs
 #   twice and the best time counts.  Prints each time, the ratio
 #   vmkit/qemu-img (target <= 1.0) and the sizes of both qcow2 files
-#   (target: vmkit's no larger).
+#   (target: vmkit's no larger); the same for compressed output (-c)
+#   and for reading a compressed image back to raw.
 #   BENCH_SIZE_MB=512 sh bench/convert.sh   for a quicker run.
 set -u
 TOP=$(cd "$(dirname "$0")/.." && pwd)
@@ -69,6 +70,26 @@ tv2=$(best "$D/v.raw" "$VMKIT" img convert -O raw "$D/q.qcow2" "$D/v.raw")
 printf 'qcow2->raw   qemu-img %6.2fs   vmkit %6.2fs   ratio %s\n' "$tq2" "$tv2" "$(ratio "$tv2" "$tq2")"
 [ -s "$D/v.raw" ] && printf 'raw out      qemu-img %d MiB used   vmkit %d MiB used\n' \
     "$(du -m "$D/q.raw" | cut -f1)" "$(du -m "$D/v.raw" | cut -f1)"
+"$VMKIT" img info "$D/v.qcow2" >/dev/null 2>&1 && {
+    tv4=$(best "$D/v4.raw" "$VMKIT" img convert -O raw "$D/v.qcow2" "$D/v4.raw")
+    printf "qcow2->raw   (vmkit's own qcow2)          vmkit %6.2fs\n" "$tv4"
+    cmp -s "$D/v4.raw" "$D/src.raw" || echo "MISMATCH: vmkit qcow2->raw of its own image differs"
+    rm -f "$D/v4.raw"
+}
+# Compressed output (-c): both tools, zlib; then sizes.
+tqc=$(best "$D/qc.qcow2" qemu-img convert -c -O qcow2 "$D/src.raw" "$D/qc.qcow2")
+tvc=$(best "$D/vc.qcow2" "$VMKIT" img convert -c -O qcow2 "$D/src.raw" "$D/vc.qcow2")
+printf 'raw->qcow2 -c qemu-img %6.2fs  vmkit %6.2fs   ratio %s\n' "$tqc" "$tvc" "$(ratio "$tvc" "$tqc")"
+printf 'qcow2 -c size qemu-img %d bytes   vmkit %d bytes\n' \
+    "$(stat -c %s "$D/qc.qcow2" 2>/dev/null || echo 0)" "$(stat -c %s "$D/vc.qcow2" 2>/dev/null || echo 0)"
+if [ -s "$D/vc.qcow2" ]; then
+    qemu-img compare -q "$D/src.raw" "$D/vc.qcow2" || echo "MISMATCH: vmkit's compressed qcow2 differs from the source"
+    qemu-img check -q "$D/vc.qcow2" || echo "qemu-img check failed on vmkit's compressed qcow2"
+fi
+tqd=$(best "$D/qd.raw" qemu-img convert -O raw "$D/qc.qcow2" "$D/qd.raw")
+tvd=$(best "$D/vd.raw" "$VMKIT" img convert -O raw "$D/qc.qcow2" "$D/vd.raw")
+printf 'qcow2 -c->raw qemu-img %6.2fs  vmkit %6.2fs   ratio %s\n' "$tqd" "$tvd" "$(ratio "$tvd" "$tqd")"
+rm -f "$D/qc.qcow2" "$D/vc.qcow2" "$D/qd.raw" "$D/vd.raw" "$D/q.raw" "$D/v.raw"
 tq3=$(best "$D/q2.raw" qemu-img convert -O raw "$D/src.raw" "$D/q2.raw")
 tv3=$(best "$D/v2.raw" "$VMKIT" img convert -O raw "$D/src.raw" "$D/v2.raw")
 printf 'raw->raw     qemu-img %6.2fs   vmkit %6.2fs   ratio %s\n' "$tq3" "$tv3" "$(ratio "$tv3" "$tq3")"

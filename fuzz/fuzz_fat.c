@@ -2,34 +2,15 @@
  * directory tree (bounded depth and entry count), stat and read every
  * file; also run the swap probe. */
 #include "block/blockdev.h"
+#include "fuzz_mem.h"
 #include "fs/fs.h"
 #include "util/err.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
-
-static struct vk_blockdev *open_mem(const uint8_t *data, size_t size)
-{
-    char path[64];
-    struct vk_blockdev *bd = NULL;
-    size_t len = size < 1024 ? 1024 : size > (4u << 20) ? (4u << 20) : size;
-    int fd = memfd_create("fuzz-fat", 0);
-    if (fd < 0)
-        return NULL;
-    if (ftruncate(fd, (off_t)len) < 0 || pwrite(fd, data, size < len ? size : len, 0) < 0) {
-        close(fd);
-        return NULL;
-    }
-    snprintf(path, sizeof path, "/proc/self/fd/%d", fd);
-    if (vk_bd_open(path, "raw", VK_OPEN_NOLOCK, &bd) < 0)
-        bd = NULL;
-    close(fd);
-    return bd;
-}
 
 struct walk {
     struct vk_fs *fs;
@@ -82,7 +63,7 @@ static void visit(struct walk *w)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    struct vk_blockdev *bd = open_mem(data, size);
+    struct vk_blockdev *bd = fuzz_open_mem(data, size, 4u << 20, "raw", 0);
     if (!bd)
         return 0;
     struct vk_fsprobe p;

@@ -3,7 +3,7 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    struct vk_blockdev *bd = fuzz_open(data, size);
+    struct vk_blockdev *bd = fuzz_open_mem(data, size, 1u << 20, "raw", 0);
     if (!bd)
         return 0;
     struct vk_ptable t = { .label = VK_LABEL_GPT, .disk_sectors = bd->size / 512 };

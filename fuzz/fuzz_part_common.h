@@ -3,6 +3,7 @@
  * the dump, verify and vk_part_locate over it.  Only crashes and sanitizer
  * reports matter; errors are the expected outcome for most inputs. */
 #include "block/blockdev.h"
+#include "fuzz_mem.h"
 #include "part/part.h"
 #include "part/target.h"
 #include "util/err.h"
@@ -10,28 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <unistd.h>
-
-static struct vk_blockdev *fuzz_open(const uint8_t *data, size_t size)
-{
-    char path[64];
-    struct vk_blockdev *bd = NULL;
-    /* Whole sectors, at least two, at most 1 MiB. */
-    size_t len = size < 1024 ? 1024 : size > (1u << 20) ? (1u << 20) : size / 512 * 512;
-    int fd = memfd_create("fuzz-disk", 0);
-    if (fd < 0)
-        return NULL;
-    if (ftruncate(fd, (off_t)len) < 0 || pwrite(fd, data, size < len ? size : len, 0) < 0) {
-        close(fd);
-        return NULL;
-    }
-    snprintf(path, sizeof path, "/proc/self/fd/%d", fd);
-    if (vk_bd_open(path, "raw", VK_OPEN_NOLOCK, &bd) < 0)
-        bd = NULL;
-    close(fd);
-    return bd;
-}
 
 static void fuzz_exercise(struct vk_blockdev *bd, struct vk_ptable *t)
 {

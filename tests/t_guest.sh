@@ -26,7 +26,7 @@ grub=$(debugfs -R 'cat /boot/grub/grub.cfg' p1 2>/dev/null)
 has "grub.cfg boots it" "$grub" "linux	/boot/vmlinuz-$kver root=/dev/vda1 console=ttyS0 panic=-1"
 cfg=$(cat g.img.cfg)
 has "xl.cfg: pygrub" "$cfg" 'bootloader = "pygrub"'
-has "xl.cfg: absolute disk path" "$cfg" "disk = [ 'file:$T/g.img,xvda,w' ]"
+has "xl.cfg: absolute disk path, format raw" "$cfg" "disk = [ 'format=raw, vdev=xvda, access=rw, target=$T/g.img' ]"
 has "xl.cfg: name" "$cfg" 'name = "g"'
 
 mkdir k
@@ -66,6 +66,7 @@ ok "root filesystem clean after the guest powered off (e2fsck -fn)" e2fsck -fn p
 if vmkit img create -f qcow2 probe.qcow2 16M >/dev/null 2>&1; then
     ok "guest build -f qcow2" vmkit guest build -q -f qcow2 --size 128M q.qcow2
     ok "qemu-img check" qemu-img check q.qcow2
+    has "qcow2: xl.cfg says format=qcow2" "$(cat q.qcow2.cfg)" "format=qcow2, vdev=xvda"
     qemu-img convert -O raw q.qcow2 q.raw
     ok "qcow2: sfdisk --verify" sfdisk --verify q.raw
     dd if=q.raw of=q1 bs=1M skip=1 status=none

@@ -4,6 +4,7 @@
 #include "boot/bootcfg.h"
 
 #include "util/err.h"
+#include "util/str.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -11,16 +12,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-
-static char *trim(char *s)
-{
-    while (isspace((unsigned char)*s))
-        s++;
-    char *e = s + strlen(s);
-    while (e > s && isspace((unsigned char)e[-1]))
-        *--e = '\0';
-    return s;
-}
 
 /* Split "key rest": returns rest, key NUL-terminated in place. */
 static char *split(char *l)
@@ -30,7 +21,7 @@ static char *split(char *l)
         rest++;
     if (*rest)
         *rest++ = '\0';
-    return trim(rest);
+    return vk_trim(rest);
 }
 
 /* APPEND: move initrd=A[,B] out of the arguments into e->initrd. */
@@ -78,7 +69,7 @@ int vk_bootcfg_extlinux(const char *text, const char *name, struct vk_bootcfg *o
         save = strchr(l, '\n');
         if (save)
             *save++ = '\0';
-        l = trim(l);
+        l = vk_trim(l);
         if (!*l || *l == '#')
             continue;
         char *rest = split(l);

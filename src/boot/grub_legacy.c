@@ -4,22 +4,13 @@
 #include "boot/bootcfg.h"
 
 #include "util/err.h"
+#include "util/str.h"
 
 #include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-static char *trim(char *s)
-{
-    while (isspace((unsigned char)*s))
-        s++;
-    char *e = s + strlen(s);
-    while (e > s && isspace((unsigned char)e[-1]))
-        *--e = '\0';
-    return s;
-}
 
 int vk_bootcfg_grub_legacy(const char *text, const char *name, struct vk_bootcfg *out)
 {
@@ -35,7 +26,7 @@ int vk_bootcfg_grub_legacy(const char *text, const char *name, struct vk_bootcfg
         if (save)
             *save++ = '\0';
         line++;
-        l = trim(l);
+        l = vk_trim(l);
         if (!*l || *l == '#')
             continue;
         /* keyword, then '=' or blanks, then the rest */
@@ -44,7 +35,7 @@ int vk_bootcfg_grub_legacy(const char *text, const char *name, struct vk_bootcfg
             rest++;
         if (*rest)
             *rest++ = '\0';
-        rest = trim(rest);
+        rest = vk_trim(rest);
         for (char *k = l; *k; k++)
             *k = (char)tolower((unsigned char)*k);
 
@@ -92,7 +83,7 @@ int vk_bootcfg_grub_legacy(const char *text, const char *name, struct vk_bootcfg
             free(cur->kernel);
             free(cur->args);
             cur->kernel = vk_bootcfg_devpath(rest, &part);
-            cur->args = strdup(trim(args));
+            cur->args = strdup(vk_trim(args));
             if (part >= 0)
                 cur->root_part = part + 1;
             if (!cur->kernel || !cur->args)

@@ -274,6 +274,8 @@ static int make_image(const struct vk_guest_opts *o, const char *root)
     return r < 0 ? r : c;
 }
 
+/* OUT.cfg.  The disk names its format, so QEMU neither probes it nor
+ * guards its sector 0, and target= (last) lets the path hold commas. */
 static int write_cfg(const struct vk_guest_opts *o, const char *host)
 {
     char abs[PATH_MAX], cfg[PATH_MAX + 8], *text = NULL;
@@ -286,12 +288,12 @@ static int write_cfg(const struct vk_guest_opts *o, const char *host)
                  "memory = 256\n"
                  "vcpus = 1\n"
                  "bootloader = \"pygrub\"\n"
-                 "disk = [ 'file:%s,xvda,w' ]\n"
+                 "disk = [ 'format=%s, vdev=xvda, access=rw, target=%s' ]\n"
                  "serial = \"pty\"\n"
                  "on_poweroff = \"destroy\"\n"
                  "on_reboot = \"restart\"\n"
                  "on_crash = \"destroy\"\n",
-                 host, abs) < 0)
+                 host, o->format ? o->format : "raw", abs) < 0)
         return vk_error(-ENOMEM, "out of memory");
     int r = write_file("", cfg, text, strlen(text), 0644);
     free(text);
@@ -399,8 +401,10 @@ static int make_tree(const struct vk_guest_opts *o, const char *root, const char
         if (access(p, R_OK) == 0)
             r = copy_file(p, q, 0644);
         snprintf(p, sizeof p, "%s/lib/modules/%s", x, kver);
-        static const char *const want[] = { "virtio_pci", "virtio_blk", "ext4", "crc16", "mbcache",
-                                            "jbd2", "crc32c_generic", "button", "evdev", NULL };
+        /* virtio_net pulls in net_failover and failover through its depends= */
+        static const char *const want[] = { "virtio_pci", "virtio_blk", "virtio_net", "ext4",
+                                            "crc16", "mbcache", "jbd2", "crc32c_generic",
+                                            "button", "evdev", NULL };
         struct stat st;
         if (stat(p, &st) == 0)
             for (const char *const *w = want; *w && r >= 0; w++)
@@ -463,6 +467,7 @@ static int make_tree(const struct vk_guest_opts *o, const char *root, const char
         (r = put_text(root, "etc/init.d/rcS", vk_guest_rcs, 0755)) == 0 &&
         (r = put_text(root, "etc/profile", vk_guest_profile, 0644)) == 0 &&
         (r = put_text(root, "etc/acpi/PWRF/00000080", vk_guest_acpi_power, 0755)) == 0 &&
+        (r = put_text(root, "etc/udhcpc.script", vk_guest_udhcpc, 0755)) == 0 &&
         (r = put_text(root, "etc/hostname", hostline, 0644)) == 0 &&
         (r = put_text(root, "etc/passwd", "root::0:0:root:/root:/bin/sh\n", 0644)) == 0 &&
         (r = put_text(root, "etc/group", "root:x:0:\n", 0644)) == 0)

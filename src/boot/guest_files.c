@@ -50,6 +50,13 @@ const char vk_guest_rcs[] =
     "mount -o remount,rw /\n"
     "hostname -F /etc/hostname\n"
     "ip link set lo up 2>/dev/null\n"
+    "# the first NIC (virtio-net) by DHCP: QEMU's user-mode NAT answers at once\n"
+    "# (10.0.2.15, gateway 10.0.2.2); give up after 3 s without a server\n"
+    "if [ -e /sys/class/net/eth0 ]; then\n"
+    "    ip link set eth0 up\n"
+    "    udhcpc -i eth0 -n -q -t 3 -T 1 -s /etc/udhcpc.script 2>/run/udhcpc.log ||\n"
+    "        echo 'vmkit guest: no DHCP answer on eth0'\n"
+    "fi\n"
     "# the ACPI power button (button + evdev modules) powers off\n"
     "acpid -l /run/acpid.log -p /run/acpid.pid\n";
 
@@ -62,6 +69,23 @@ const char vk_guest_profile[] =
     "echo VMKIT-READY\n";
 
 const char vk_guest_acpi_power[] = "#!/bin/sh\n/sbin/poweroff\n";
+
+/* busybox udhcpc calls this with $1 = deconfig|bound|renew and the lease
+ * in $ip, $mask (prefix length), $router, $dns. */
+const char vk_guest_udhcpc[] =
+    "#!/bin/sh\n"
+    "case $1 in\n"
+    "deconfig)\n"
+    "    ip addr flush dev $interface\n"
+    "    ip link set $interface up ;;\n"
+    "bound|renew)\n"
+    "    ip addr flush dev $interface\n"
+    "    ip addr add $ip/${mask:-24} dev $interface\n"
+    "    for r in $router; do ip route add default via $r dev $interface; break; done\n"
+    "    : >/etc/resolv.conf\n"
+    "    for d in $dns; do echo \"nameserver $d\" >>/etc/resolv.conf; done\n"
+    "    echo \"vmkit guest: $interface $ip/${mask:-24}\" ;;\n"
+    "esac\n";
 
 char *vk_guest_grubcfg(const char *kver, const char *cmdline)
 {

@@ -296,52 +296,6 @@ static void print_long(struct vk_fs *fs, const char *path, const char *name, con
     putchar('\n');
 }
 
-struct names {
-    char **v;
-    size_t n, cap;
-};
-
-static int collect(void *ctx, const struct vk_dirent *de)
-{
-    struct names *n = ctx;
-    if (n->n == n->cap) {
-        size_t cap = n->cap ? n->cap * 2 : 64;
-        char **v = realloc(n->v, cap * sizeof *v);
-        if (!v)
-            return -ENOMEM;
-        n->v = v;
-        n->cap = cap;
-    }
-    if (!(n->v[n->n] = strdup(de->name)))
-        return -ENOMEM;
-    n->n++;
-    return 0;
-}
-
-static int cmpstr(const void *a, const void *b)
-{
-    return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-static void names_free(struct names *n)
-{
-    for (size_t i = 0; i < n->n; i++)
-        free(n->v[i]);
-    free(n->v);
-}
-
-static int list_dir(struct vk_fs *e, const char *path, struct names *out)
-{
-    memset(out, 0, sizeof *out);
-    int r = vk_fs_readdir(e, path, collect, out);
-    if (r < 0) {
-        names_free(out);
-        return r;
-    }
-    qsort(out->v, out->n, sizeof *out->v, cmpstr);
-    return 0;
-}
-
 /* out = dir/name; -ENAMETOOLONG (with message) if it does not fit. */
 static int join(char *out, size_t len, const char *dir, const char *name)
 {
@@ -353,8 +307,8 @@ static int join(char *out, size_t len, const char *dir, const char *name)
 
 static int ls_dir(struct vk_fs *fs, const char *path, bool lng, bool rec, json_t *arr, bool header)
 {
-    struct names n;
-    int r = list_dir(fs, path, &n);
+    struct vk_names n;
+    int r = vk_fs_list(fs, path, &n);
     if (r < 0)
         return r;
     if (header && !arr)
@@ -384,7 +338,7 @@ static int ls_dir(struct vk_fs *fs, const char *path, bool lng, bool rec, json_t
             r = ls_dir(fs, p, lng, rec, arr, true);
         }
     }
-    names_free(&n);
+    vk_names_free(&n);
     return r;
 }
 
@@ -735,8 +689,8 @@ static int get_tree(struct vk_fs *fs, const char *path, int dirfd, const char *n
     int sub = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
     if (sub < 0)
         return vk_error(-errno, "%s: %s", name, strerror(errno));
-    struct names n;
-    if ((r = list_dir(fs, path, &n)) < 0) {
+    struct vk_names n;
+    if ((r = vk_fs_list(fs, path, &n)) < 0) {
         close(sub);
         return r;
     }
@@ -745,7 +699,7 @@ static int get_tree(struct vk_fs *fs, const char *path, int dirfd, const char *n
         if ((r = join(p, sizeof p, path, n.v[i])) >= 0)
             r = get_tree(fs, p, sub, n.v[i], true);
     }
-    names_free(&n);
+    vk_names_free(&n);
     fchmod(sub, st.mode & 07777);
     close(sub);
     return r;
@@ -857,15 +811,15 @@ static int rm_tree(struct vk_fs *fs, const char *path, bool rec)
         return vk_fs_unlink(fs, path);
     if (!rec)
         return vk_error(-EISDIR, "%s:%s: is a directory (use rm -r)", fs->bd->name, path);
-    struct names n;
-    if ((r = list_dir(fs, path, &n)) < 0)
+    struct vk_names n;
+    if ((r = vk_fs_list(fs, path, &n)) < 0)
         return r;
     for (size_t i = 0; i < n.n && r >= 0; i++) {
         char p[4096];
         if ((r = join(p, sizeof p, path, n.v[i])) >= 0)
             r = rm_tree(fs, p, true);
     }
-    names_free(&n);
+    vk_names_free(&n);
     return r < 0 ? r : vk_fs_rmdir(fs, path);
 }
 

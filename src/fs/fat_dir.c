@@ -8,6 +8,7 @@
 #include "fs/path.h"
 
 #include "util/err.h"
+#include "util/utf16.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -24,37 +25,6 @@ static uint8_t lfn_checksum(const uint8_t *sn)
     return s;
 }
 
-static size_t put_utf8(char *o, uint32_t c)
-{
-    if (c < 0x80) { o[0] = (char)c; return 1; }
-    if (c < 0x800) { o[0] = (char)(0xc0 | c >> 6); o[1] = (char)(0x80 | (c & 0x3f)); return 2; }
-    if (c < 0x10000) {
-        o[0] = (char)(0xe0 | c >> 12); o[1] = (char)(0x80 | (c >> 6 & 0x3f));
-        o[2] = (char)(0x80 | (c & 0x3f));
-        return 3;
-    }
-    o[0] = (char)(0xf0 | c >> 18); o[1] = (char)(0x80 | (c >> 12 & 0x3f));
-    o[2] = (char)(0x80 | (c >> 6 & 0x3f)); o[3] = (char)(0x80 | (c & 0x3f));
-    return 4;
-}
-
-/* UTF-16 units u[0..n) to UTF-8 in out (room for n*3+1). */
-static void utf16_to_utf8(const uint16_t *u, int n, char *out)
-{
-    size_t o = 0;
-    for (int i = 0; i < n; i++) {
-        uint32_t c = u[i];
-        if (c >= 0xd800 && c < 0xdc00 && i + 1 < n && u[i + 1] >= 0xdc00 && u[i + 1] < 0xe000) {
-            c = 0x10000 + ((c - 0xd800) << 10) + (u[i + 1] - 0xdc00);
-            i++;
-        } else if (c >= 0xd800 && c < 0xe000) {
-            c = 0xfffd;
-        }
-        o += put_utf8(out + o, c);
-    }
-    out[o] = 0;
-}
-
 /* The 8.3 name as Windows NT shows it (lowercase flags 0x08/0x10). */
 static void short_name(const uint8_t *d, char *out)
 {
@@ -66,7 +36,7 @@ static void short_name(const uint8_t *d, char *out)
         uint8_t c = i == 0 && d[0] == 0x05 ? 0xe5 : d[i];
         if ((d[12] & 0x08) && c >= 'A' && c <= 'Z')
             c = (uint8_t)(c + 32);
-        o += put_utf8(out + o, c);    /* bytes >= 0x80 shown as Latin-1 */
+        o += vk_utf8_put(out + o, c);    /* bytes >= 0x80 shown as Latin-1 */
     }
     int xe = 11;
     while (xe > 8 && d[xe - 1] == ' ')
@@ -77,7 +47,7 @@ static void short_name(const uint8_t *d, char *out)
             uint8_t c = d[i];
             if ((d[12] & 0x10) && c >= 'A' && c <= 'Z')
                 c = (uint8_t)(c + 32);
-            o += put_utf8(out + o, c);
+            o += vk_utf8_put(out + o, c);
         }
     }
     out[o] = 0;
@@ -147,7 +117,7 @@ int fat_walk(struct vk_fs *fs, uint32_t dircl, const char *path, ent_cb cb, void
                 n++;
             if (n > 255)
                 n = 255;
-            utf16_to_utf8(lfn, n, e->name);
+            vk_utf16_to_utf8(lfn, (size_t)n, e->name, sizeof e->name);
         } else {
             short_name(d, e->name);
         }
@@ -310,40 +280,6 @@ int fat_delete_slots(struct vk_fs *fs, const struct fat_ent *e)
     return 0;
 }
 
-/* UTF-8 to UTF-16; returns units or -EINVAL. */
-static int utf8_to_utf16(const char *s, uint16_t *out, int max)
-{
-    int n = 0;
-    const unsigned char *p = (const unsigned char *)s;
-    while (*p) {
-        uint32_t c;
-        int k;
-        if (*p < 0x80) { c = *p; k = 0; }
-        else if ((*p & 0xe0) == 0xc0) { c = *p & 0x1f; k = 1; }
-        else if ((*p & 0xf0) == 0xe0) { c = *p & 0x0f; k = 2; }
-        else if ((*p & 0xf8) == 0xf0) { c = *p & 0x07; k = 3; }
-        else return -EINVAL;
-        p++;
-        for (int i = 0; i < k; i++, p++) {
-            if ((*p & 0xc0) != 0x80)
-                return -EINVAL;
-            c = c << 6 | (*p & 0x3f);
-        }
-        if (c >= 0x10000) {
-            if (n + 2 > max)
-                return -ENAMETOOLONG;
-            c -= 0x10000;
-            out[n++] = (uint16_t)(0xd800 + (c >> 10));
-            out[n++] = (uint16_t)(0xdc00 + (c & 0x3ff));
-        } else {
-            if (n + 1 > max)
-                return -ENAMETOOLONG;
-            out[n++] = (uint16_t)c;
-        }
-    }
-    return n;
-}
-
 static bool short_char(unsigned char c)
 {
     return (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') ||
@@ -476,7 +412,7 @@ int fat_add_entry(struct vk_fs *fs, const struct fat_ent *dir, const char *name,
 {
     struct fat_vol *v = VOL(fs);
     uint16_t u[260];
-    int units = utf8_to_utf16(name, u, 255);
+    int units = vk_utf8_to_utf16(name, u, 255);
     if (units == -ENAMETOOLONG)
         return vk_error(-ENAMETOOLONG, "%s:%s: name longer than 255 UTF-16 units", fs->bd->name, path);
     if (units < 0)

@@ -139,45 +139,72 @@ static int fat_open(struct vk_fs *fs, const char *path, int flags, uint32_t mode
     return 0;
 }
 
-static int64_t fat_read(struct vk_file *f, void *buf, size_t len, uint64_t off)
+/* Move ff's cursor to the idx-th cluster of its chain (rewinding when
+ * idx is behind it).  Fails with -EIO when the chain is broken or ends
+ * before idx: the directory entry's size promised more clusters. */
+static int seek_cluster(struct vk_fs *fs, struct fat_file *ff, uint32_t idx)
 {
-    struct vk_fs *fs = f->fs;
+    if (idx < ff->cur_index) {
+        ff->cur_index = 0;
+        ff->cur_cluster = ff->e.cluster;
+    }
+    while (ff->cur_index < idx) {
+        uint32_t nx;
+        int r = fat_next(fs, ff->cur_cluster, &nx, ff->path);
+        if (r < 0)
+            return r;
+        if (!nx)
+            return vk_error(-EIO, "%s:%s: cluster chain ends before the file size (%u bytes)",
+                            fs->bd->name, ff->path, ff->e.size);
+        ff->cur_cluster = nx;
+        ff->cur_index++;
+    }
+    return 0;
+}
+
+/* Transfer len bytes at file offset off (inside the chain's extent) to or
+ * from buf, one device request per run of contiguous clusters. */
+static int transfer(struct vk_fs *fs, struct fat_file *ff, void *buf, size_t len, uint64_t off,
+                    bool write)
+{
     struct fat_vol *v = VOL(fs);
-    struct fat_file *ff = f->priv;
     uint32_t cb = fat_cbytes(v);
-    if (off >= ff->e.size)
-        return 0;
-    if (len > ff->e.size - off)
-        len = (size_t)(ff->e.size - off);
     size_t done = 0;
     while (done < len) {
         uint64_t pos = off + done;
-        uint32_t idx = (uint32_t)(pos / cb);
-        if (idx < ff->cur_index) {
-            ff->cur_index = 0;
-            ff->cur_cluster = ff->e.cluster;
-        }
-        while (ff->cur_index < idx) {
-            uint32_t nx;
-            int r = fat_next(fs, ff->cur_cluster, &nx, ff->path);
-            if (r < 0)
-                return r;
-            if (!nx)
-                return vk_error(-EIO, "%s:%s: cluster chain ends before the file size (%u bytes)",
-                                fs->bd->name, ff->path, ff->e.size);
-            ff->cur_cluster = nx;
-            ff->cur_index++;
-        }
+        int r = seek_cluster(fs, ff, (uint32_t)(pos / cb));
+        if (r < 0)
+            return r;
         uint32_t in = (uint32_t)(pos % cb);
         size_t n = cb - in;
         if (n > len - done)
             n = len - done;
-        int r = vk_bd_pread(fs->bd, (char *)buf + done, n, fat_coff(v, ff->cur_cluster) + in);
+        uint32_t c0 = ff->cur_cluster;
+        while (done + n < len && fat_get(v, ff->cur_cluster) == ff->cur_cluster + 1 &&
+               fat_valid(v, ff->cur_cluster + 1)) {
+            ff->cur_cluster++;
+            ff->cur_index++;
+            n += len - done - n < cb ? len - done - n : cb;
+        }
+        char *p = (char *)buf + done;
+        r = write ? vk_bd_pwrite(fs->bd, p, n, fat_coff(v, c0) + in)
+                  : vk_bd_pread(fs->bd, p, n, fat_coff(v, c0) + in);
         if (r < 0)
             return r;
         done += n;
     }
-    return (int64_t)done;
+    return 0;
+}
+
+static int64_t fat_read(struct vk_file *f, void *buf, size_t len, uint64_t off)
+{
+    struct fat_file *ff = f->priv;
+    if (off >= ff->e.size)
+        return 0;
+    if (len > ff->e.size - off)
+        len = (size_t)(ff->e.size - off);
+    int r = transfer(f->fs, ff, buf, len, off, false);
+    return r < 0 ? r : (int64_t)len;
 }
 
 static int fat_close_file(struct vk_file *f)
@@ -302,7 +329,6 @@ static int fat_resize_chain(struct vk_fs *fs, struct fat_ent *e, uint64_t size, 
 static int64_t fat_write(struct vk_file *f, const void *buf, size_t len, uint64_t off)
 {
     struct vk_fs *fs = f->fs;
-    struct fat_vol *v = VOL(fs);
     struct fat_file *ff = f->priv;
     int r;
     if (!ff->writable)
@@ -315,37 +341,8 @@ static int64_t fat_write(struct vk_file *f, const void *buf, size_t len, uint64_
         ff->cur_index = 0;
         ff->cur_cluster = ff->e.cluster;
     }
-    uint32_t cb = fat_cbytes(v);
-    size_t done = 0;
-    while (done < len) {
-        uint64_t pos = off + done;
-        uint32_t idx = (uint32_t)(pos / cb);
-        if (idx < ff->cur_index) {
-            ff->cur_index = 0;
-            ff->cur_cluster = ff->e.cluster;
-        }
-        while (ff->cur_index < idx) {
-            ff->cur_cluster = fat_get(v, ff->cur_cluster);
-            ff->cur_index++;
-        }
-        uint32_t in = (uint32_t)(pos % cb);
-        size_t n = cb - in;
-        if (n > len - done)
-            n = len - done;
-        uint32_t c0 = ff->cur_cluster;
-        /* One write over a run of contiguous clusters. */
-        while (done + n < len) {
-            uint32_t nx = fat_get(v, ff->cur_cluster);
-            if (nx != ff->cur_cluster + 1)
-                break;
-            ff->cur_cluster = nx;
-            ff->cur_index++;
-            n += len - done - n < cb ? len - done - n : cb;
-        }
-        if ((r = vk_bd_pwrite(fs->bd, (const char *)buf + done, n, fat_coff(v, c0) + in)) < 0)
-            return r;
-        done += n;
-    }
+    if ((r = transfer(fs, ff, (void *)buf, len, off, true)) < 0)
+        return r;
     ff->dirty = true;
     return (int64_t)len;
 }

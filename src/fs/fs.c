@@ -2,6 +2,7 @@
 #include "fs/fs.h"
 
 #include "util/err.h"
+#include "util/vec.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -99,6 +100,44 @@ int vk_fs_stat(struct vk_fs *fs, const char *path, struct vk_stat *st, bool foll
 int vk_fs_readdir(struct vk_fs *fs, const char *path, vk_dirent_cb cb, void *ctx)
 {
     return fs->ops->readdir(fs, path, cb, ctx);
+}
+
+static int add_name(void *ctx, const struct vk_dirent *de)
+{
+    struct vk_names *l = ctx;
+    char **nv = vk_grow(l->v, &l->cap, l->n + 1, sizeof *l->v, 32);
+    if (!nv)
+        return vk_error(-ENOMEM, "out of memory");
+    l->v = nv;
+    if (!(l->v[l->n] = strdup(de->name)))
+        return vk_error(-ENOMEM, "out of memory");
+    l->n++;
+    return 0;
+}
+
+static int cmp_name(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+int vk_fs_list(struct vk_fs *fs, const char *path, struct vk_names *out)
+{
+    memset(out, 0, sizeof *out);
+    int r = vk_fs_readdir(fs, path, add_name, out);
+    if (r < 0) {
+        vk_names_free(out);
+        return r;
+    }
+    qsort(out->v, out->n, sizeof *out->v, cmp_name);
+    return 0;
+}
+
+void vk_names_free(struct vk_names *n)
+{
+    for (size_t i = 0; i < n->n; i++)
+        free(n->v[i]);
+    free(n->v);
+    memset(n, 0, sizeof *n);
 }
 
 int vk_fs_readlink(struct vk_fs *fs, const char *path, char *buf, size_t len)

@@ -179,6 +179,18 @@ int vk_fs_setxattr(struct vk_fs *fs, const char *path, const char *name, const v
 int vk_fs_sync(struct vk_fs *fs);
 int vk_fs_unmount(struct vk_fs *fs);
 
+/* The names in a directory. */
+struct vk_names {
+    char **v;
+    size_t n, cap;
+};
+
+/* The entries of directory path (as readdir gives them: no "." or "..")
+ * sorted by strcmp.  0 (free *out with vk_names_free) or a negative errno
+ * (*out is left empty). */
+int vk_fs_list(struct vk_fs *fs, const char *path, struct vk_names *out);
+void vk_names_free(struct vk_names *n);
+
 /* Read a whole file into a malloc'd buffer, refusing files larger than
  * max_size (-EFBIG).  *len gets the size; the buffer is NUL-terminated. */
 int vk_fs_read_all(struct vk_fs *fs, const char *path, size_t max_size,

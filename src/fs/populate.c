@@ -4,6 +4,7 @@
 
 #include "fs/path.h"
 #include "util/err.h"
+#include "util/vec.h"
 
 #include <archive.h>
 #include <archive_entry.h>
@@ -79,14 +80,10 @@ static int image_path(struct pop *p, const char *name, char *out)
 
 static int remember_link(struct pop *p, const struct stat *st, const char *path)
 {
-    if (p->nhl == p->caphl) {
-        size_t cap = p->caphl ? p->caphl * 2 : 64;
-        struct hl *v = realloc(p->hl, cap * sizeof *v);
-        if (!v)
-            return vk_error(-ENOMEM, "out of memory");
-        p->hl = v;
-        p->caphl = cap;
-    }
+    struct hl *v = vk_grow(p->hl, &p->caphl, p->nhl + 1, sizeof *v, 64);
+    if (!v)
+        return vk_error(-ENOMEM, "out of memory");
+    p->hl = v;
     if (!(p->hl[p->nhl].path = strdup(path)))
         return vk_error(-ENOMEM, "out of memory");
     p->hl[p->nhl].dev = st->st_dev;
@@ -164,14 +161,10 @@ static int set_meta(struct pop *p, const char *path, struct archive_entry *e, bo
     }
     if (isdir) {
         /* Children change a directory's mtime: set it again at the end. */
-        if (p->ndt == p->capdt) {
-            size_t cap = p->capdt ? p->capdt * 2 : 64;
-            struct dirtime *v = realloc(p->dt, cap * sizeof *v);
-            if (!v)
-                return vk_error(-ENOMEM, "out of memory");
-            p->dt = v;
-            p->capdt = cap;
-        }
+        struct dirtime *v = vk_grow(p->dt, &p->capdt, p->ndt + 1, sizeof *v, 64);
+        if (!v)
+            return vk_error(-ENOMEM, "out of memory");
+        p->dt = v;
         if (!(p->dt[p->ndt].path = strdup(path)))
             return vk_error(-ENOMEM, "out of memory");
         p->dt[p->ndt++].st = st;
@@ -412,33 +405,6 @@ struct exp {
     char *buf;
 };
 
-struct nlist {
-    char **v;
-    size_t n, cap;
-};
-
-static int add_name(void *ctx, const struct vk_dirent *de)
-{
-    struct nlist *l = ctx;
-    if (l->n == l->cap) {
-        size_t cap = l->cap ? l->cap * 2 : 32;
-        char **v = realloc(l->v, cap * sizeof *v);
-        if (!v)
-            return -ENOMEM;
-        l->v = v;
-        l->cap = cap;
-    }
-    if (!(l->v[l->n] = strdup(de->name)))
-        return -ENOMEM;
-    l->n++;
-    return 0;
-}
-
-static int cmp(const void *a, const void *b)
-{
-    return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
 static int export_one(struct exp *x, const char *path, const char *arcname)
 {
     struct vk_stat st;
@@ -496,9 +462,8 @@ static int export_one(struct exp *x, const char *path, const char *arcname)
     }
     if (!S_ISDIR(st.mode))
         return 0;
-    struct nlist l = { 0 };
-    if ((r = vk_fs_readdir(x->fs, path, add_name, &l)) >= 0) {
-        qsort(l.v, l.n, sizeof *l.v, cmp);
+    struct vk_names l;
+    if ((r = vk_fs_list(x->fs, path, &l)) >= 0) {
         for (size_t i = 0; i < l.n && r >= 0; i++) {
             char p[PMAX], an[PMAX];
             snprintf(p, sizeof p, "%s%s%s", path, strcmp(path, "/") ? "/" : "", l.v[i]);
@@ -506,9 +471,7 @@ static int export_one(struct exp *x, const char *path, const char *arcname)
             r = export_one(x, p, an);
         }
     }
-    for (size_t i = 0; i < l.n; i++)
-        free(l.v[i]);
-    free(l.v);
+    vk_names_free(&l);
     return r;
 }
 

@@ -6,6 +6,7 @@
 #include "part/part.h"
 
 #include "util/err.h"
+#include "util/utf16.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -33,71 +34,27 @@ static uint32_t crc(const uint8_t *b, size_t len)
     return (uint32_t)crc32(c, b, (uInt)len);
 }
 
-/* UTF-16LE name (n units) to UTF-8; unpaired surrogates become '?'. */
-static void name_from_utf16(const uint8_t *u, unsigned n, char *out, size_t outlen)
+/* The GPT name field (36 UTF-16LE units at u) as UTF-8. */
+static void name_from_utf16(const uint8_t *u, char *out, size_t outlen)
 {
-    size_t o = 0;
-    for (unsigned i = 0; i < n; i++) {
-        uint32_t c = u[2 * i] | u[2 * i + 1] << 8;
-        if (!c)
-            break;
-        if (c >= 0xd800 && c < 0xdc00 && i + 1 < n) {
-            uint32_t d = u[2 * i + 2] | u[2 * i + 3] << 8;
-            if (d >= 0xdc00 && d < 0xe000) {
-                c = 0x10000 + ((c - 0xd800) << 10) + (d - 0xdc00);
-                i++;
-            } else {
-                c = '?';
-            }
-        } else if (c >= 0xd800 && c < 0xe000) {
-            c = '?';
-        }
-        char b[4];
-        size_t k;
-        if (c < 0x80) { b[0] = (char)c; k = 1; }
-        else if (c < 0x800) { b[0] = (char)(0xc0 | c >> 6); b[1] = (char)(0x80 | (c & 0x3f)); k = 2; }
-        else if (c < 0x10000) { b[0] = (char)(0xe0 | c >> 12); b[1] = (char)(0x80 | (c >> 6 & 0x3f)); b[2] = (char)(0x80 | (c & 0x3f)); k = 3; }
-        else { b[0] = (char)(0xf0 | c >> 18); b[1] = (char)(0x80 | (c >> 12 & 0x3f)); b[2] = (char)(0x80 | (c >> 6 & 0x3f)); b[3] = (char)(0x80 | (c & 0x3f)); k = 4; }
-        if (o + k >= outlen)
-            break;
-        memcpy(out + o, b, k);
-        o += k;
-    }
-    out[o] = 0;
+    uint16_t units[VK_NAME_MAX];
+    for (unsigned i = 0; i < VK_NAME_MAX; i++)
+        units[i] = (uint16_t)(u[2 * i] | u[2 * i + 1] << 8);
+    vk_utf16_to_utf8(units, VK_NAME_MAX, out, outlen);
 }
 
-/* UTF-8 to UTF-16LE in 36 units; -EINVAL if too long or malformed. */
+/* UTF-8 to the 36-unit UTF-16LE name field; -EINVAL if too long or
+ * malformed. */
 static int name_to_utf16(const char *s, uint8_t *u)
 {
-    const unsigned char *p = (const unsigned char *)s;
-    unsigned n = 0;
+    uint16_t units[VK_NAME_MAX];
+    int n = vk_utf8_to_utf16(s, units, VK_NAME_MAX);
+    if (n < 0)
+        return -EINVAL;
     memset(u, 0, 2 * VK_NAME_MAX);
-    while (*p) {
-        uint32_t c;
-        int k;
-        if (*p < 0x80) { c = *p; k = 0; }
-        else if ((*p & 0xe0) == 0xc0) { c = *p & 0x1f; k = 1; }
-        else if ((*p & 0xf0) == 0xe0) { c = *p & 0x0f; k = 2; }
-        else if ((*p & 0xf8) == 0xf0) { c = *p & 0x07; k = 3; }
-        else return -EINVAL;
-        p++;
-        for (int i = 0; i < k; i++, p++) {
-            if ((*p & 0xc0) != 0x80)
-                return -EINVAL;
-            c = c << 6 | (*p & 0x3f);
-        }
-        if (c >= 0x10000) {
-            if (n + 2 > VK_NAME_MAX)
-                return -EINVAL;
-            c -= 0x10000;
-            uint32_t hi = 0xd800 + (c >> 10), lo = 0xdc00 + (c & 0x3ff);
-            u[2 * n] = (uint8_t)hi; u[2 * n + 1] = (uint8_t)(hi >> 8); n++;
-            u[2 * n] = (uint8_t)lo; u[2 * n + 1] = (uint8_t)(lo >> 8); n++;
-        } else {
-            if (n + 1 > VK_NAME_MAX)
-                return -EINVAL;
-            u[2 * n] = (uint8_t)c; u[2 * n + 1] = (uint8_t)(c >> 8); n++;
-        }
+    for (int i = 0; i < n; i++) {
+        u[2 * i] = (uint8_t)units[i];
+        u[2 * i + 1] = (uint8_t)(units[i] >> 8);
     }
     return 0;
 }
@@ -182,7 +139,7 @@ static int parse_entries(struct vk_blockdev *bd, struct vk_ptable *t, const stru
         p.start = first;
         p.size = last - first + 1;
         p.attrs = le64(e + 48);
-        name_from_utf16(e + 56, VK_NAME_MAX, p.name, sizeof p.name);
+        name_from_utf16(e + 56, p.name, sizeof p.name);
         int r = vk_ptable_insert(t, &p);
         if (r < 0)
             return r;

@@ -7,6 +7,7 @@
 #include "part/part.h"
 
 #include "util/err.h"
+#include "util/str.h"
 #include "util/size.h"
 
 #include <ctype.h>
@@ -67,16 +68,6 @@ int vk_ptable_dump(const struct vk_ptable *t, const char *device, FILE *out)
         fputc('\n', out);
     }
     return ferror(out) ? vk_error(-EIO, "writing the script failed") : 0;
-}
-
-static char *trim(char *s)
-{
-    while (isspace((unsigned char)*s))
-        s++;
-    char *e = s + strlen(s);
-    while (e > s && isspace((unsigned char)e[-1]))
-        *--e = 0;
-    return s;
 }
 
 /* Next "key=value" or flag of a partition line; value unquoted in place. */
@@ -162,7 +153,7 @@ static int positional(char *f, struct vk_part_req *req, int line)
     }
     req->positional = true;
     for (int i = 0; i < n; i++) {
-        char *v = trim(fld[i]);
+        char *v = vk_trim(fld[i]);
         if (!*v || !strcmp(v, "-") || (i == 1 && !strcmp(v, "+")))
             continue;
         if (i < 2) {
@@ -204,13 +195,13 @@ int vk_ptable_load(struct vk_blockdev *bd, FILE *in, const char *name, struct vk
     memset(t, 0, sizeof *t);
     while (fgets(buf, sizeof buf, in)) {
         line++;
-        char *s = trim(buf);
+        char *s = vk_trim(buf);
         if (!*s || *s == '#')
             continue;
         char *colon = strchr(s, ':'), *eq = strchr(s, '=');
         if (!body && colon && (!eq || colon < eq) && !strstr(s, " : ") && colon[1] == ' ') {
             *colon = 0;
-            char *k = trim(s), *v = trim(colon + 1);
+            char *k = vk_trim(s), *v = vk_trim(colon + 1);
             if (!strcmp(k, "label")) {
                 if (!strcmp(v, "dos") || !strcmp(v, "mbr"))
                     label = VK_LABEL_MBR;

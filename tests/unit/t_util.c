@@ -3,6 +3,7 @@
 
 #include "util/err.h"
 #include "util/size.h"
+#include "util/utf16.h"
 
 #include <errno.h>
 #include <string.h>
@@ -32,5 +33,25 @@ int main(void)
     vk_error_prefix(-EIO, "ctx: ");
     CHECK(!strcmp(vk_errmsg(), "ctx: disk.img: bad"), "prefix adds context");
     CHECK(!strcmp(vk_errmsg_for(-ENOENT), strerror(ENOENT)), "unrecorded codes fall back to strerror");
+
+    /* UTF-8 <-> UTF-16 (GPT and FAT names): BMP, astral (surrogate pair),
+     * and what must be refused. */
+    uint16_t u[8];
+    char back[32];
+    int n = vk_utf8_to_utf16("a\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80", u, 8);
+    CHECK(n == 5 && u[0] == 'a' && u[1] == 0xe9 && u[2] == 0x20ac && u[3] == 0xd83d && u[4] == 0xde00,
+          "UTF-8 to UTF-16 with a surrogate pair");
+    vk_utf16_to_utf8(u, (size_t)n, back, sizeof back);
+    CHECK(!strcmp(back, "a\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80"), "and back");
+    CHECK(vk_utf8_to_utf16("abc", u, 2) == -ENAMETOOLONG, "too many units refused");
+    CHECK(vk_utf8_to_utf16("\xc0\xaf", u, 8) == -EINVAL, "overlong form refused");
+    CHECK(vk_utf8_to_utf16("\xed\xa0\x80", u, 8) == -EINVAL, "encoded surrogate refused");
+    CHECK(vk_utf8_to_utf16("\xe2\x82", u, 8) == -EINVAL, "truncated sequence refused");
+    uint16_t lone[3] = { 'x', 0xdc00, 'y' };
+    vk_utf16_to_utf8(lone, 3, back, sizeof back);
+    CHECK(!strcmp(back, "x\xef\xbf\xbdy"), "unpaired surrogate becomes U+FFFD");
+    n = vk_utf8_to_utf16("a\xc3\xa9\xe2\x82\xac", u, 8);
+    vk_utf16_to_utf8(u, (size_t)n, back, 4);
+    CHECK(!strcmp(back, "a\xc3\xa9"), "output cut at a character boundary");
     return tap_done();
 }
