@@ -194,6 +194,10 @@ s=$(sum low.qcow2)
 fails "low refcount: img check exit 2" 2 vmkit img check low.qcow2
 has "low refcount: reported as errors" "$(vmkit img check low.qcow2)" "errors were found on the image"
 unchanged "low refcount: check without repair" low.qcow2 "$s"
+# The cluster counted free is in use: a write allocating there would
+# overwrite data, so vmkit refuses to write until it is repaired.
+fails "low refcount: a write is refused before repair" 1 "$VKIO" low.qcow2 qcow2 <<<"w $((20 << 20)) 65536 5"
+unchanged "low refcount: refused write" low.qcow2 "$s"
 fails "low refcount: --repair leaks does not fix corruption" 2 vmkit img check --repair leaks low.qcow2
 ok "low refcount: img check --repair all" vmkit img check --repair all low.qcow2
 qcheck "low refcount: qemu-img check clean after repair" low.qcow2

@@ -84,6 +84,8 @@ ok "boot=d: the CD's El Torito image runs" wait_line bootd "VMKIT-BIOS-BOOT-OK c
 o=$(cat "$T/run/bootd/console.log")
 case $o in *"BOOT-OK disk"*) r=1 ;; *) r=0 ;; esac
 eq "boot=d: the disk did not boot" "$r" 0
+has "list -l shows the ISO as a cdrom" "$(vmkit list -l bootd)" "$T/boot.iso cdrom ro"
+has "config keeps boot = \"d\"" "$(vmkit config bootd)" 'boot = "d"'
 ok "destroy" vmkit destroy bootd
 
 # 3. boot="dc": the CD first; "cdrom" flag in the positional form, on SCSI

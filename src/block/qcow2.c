@@ -266,8 +266,11 @@ static int q2_truncate(struct vk_blockdev *bd, uint64_t size, bool allow_shrink)
 {
     struct q2 *s = bd->priv;
     int r;
-    if (s->nb_snapshots)
-        return vk_error(-ENOTSUP, "%s: cannot resize an image that has internal snapshots", bd->name);
+    /* Snapshots keep their own L1 tables and sizes (version 3 records
+     * each snapshot's disk size): growing leaves them as they are. */
+    if (s->nb_snapshots && (size < bd->size || s->version < 3))
+        return vk_error(-ENOTSUP, "%s: cannot %s an image that has internal snapshots", bd->name,
+                        size < bd->size ? "shrink" : "resize a version 2");
     uint64_t span = s->l2_entries * s->cs;
     if (size > bd->size) {
         uint64_t need = size / span + (size % span != 0);
@@ -545,16 +548,18 @@ static int q2_open(int fd, const char *name, int flags, struct vk_blockdev **out
     }
 
     if (s->writable && !(flags & VK_OPEN_CHECK)) {
-        uint64_t ac = s->autoclear;
+        bool rewrite = s->autoclear != 0;
         s->autoclear = 0;   /* we keep no bitmaps in step: tell QEMU so */
         if (s->incompat & QCOW2_INCOMPAT_DIRTY) {
             /* Lazy refcounts left them stale: rebuild before writing. */
             if ((r = q2_rebuild_refcounts(s, NULL)) < 0)
                 goto fail;
             s->incompat &= ~(uint64_t)QCOW2_INCOMPAT_DIRTY;
-            ac = ~s->autoclear;
+            rewrite = true;
         }
-        if (ac != s->autoclear && ((r = q2_write_header(s)) < 0 || (r = q2_sync(s)) < 0))
+        if ((r = q2_verify(s)) < 0)
+            goto fail;
+        if (rewrite && ((r = q2_write_header(s)) < 0 || (r = q2_sync(s)) < 0))
             goto fail;
     }
     free(h);

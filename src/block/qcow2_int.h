@@ -64,6 +64,7 @@ struct q2_cache {
     struct q2_centry *e;
     int n;
     uint64_t tick;
+    int last;           /* index of the entry returned last (fast path) */
 };
 
 /* A header extension we keep verbatim when rewriting the header. */
@@ -185,6 +186,9 @@ int q2_defer_free(struct q2 *s, uint64_t off, uint64_t n);
 int q2_defer_free_l2e(struct q2 *s, uint64_t l2e);
 int q2_host_read(struct q2 *s, void *buf, size_t len, uint64_t off);
 int q2_host_write(struct q2 *s, const void *buf, size_t len, uint64_t off);
+/* Write the n buffers of iov one after the other at host offset off. */
+struct iovec;
+int q2_host_writev(struct q2 *s, struct iovec *iov, int n, uint64_t off);
 int q2_sync(struct q2 *s);
 
 /* qcow2.c */
@@ -206,6 +210,10 @@ int q2_discard_tail(struct q2 *s, uint64_t off, bool *had_data, bool dry_run);
 
 /* qcow2_check.c */
 int q2_check(struct vk_blockdev *bd, struct vk_check_report *r, int repair);
+/* Before the first write to an image of moderate size: refuse (-EUCLEAN)
+ * when its metadata is inconsistent, so a write cannot land on a cluster
+ * that is in use but counted free. */
+int q2_verify(struct q2 *s);
 /* Rebuild all refcounts from the metadata (dirty images, check -r all). */
 int q2_rebuild_refcounts(struct q2 *s, struct vk_check_report *r);
 

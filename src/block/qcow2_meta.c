@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 int q2_host_read(struct q2 *s, void *buf, size_t len, uint64_t off)
@@ -39,6 +40,31 @@ int q2_host_write(struct q2 *s, const void *buf, size_t len, uint64_t off)
     if (r == 0 && off + len > s->file_size)
         s->file_size = off + len;
     return r;
+}
+
+int q2_host_writev(struct q2 *s, struct iovec *iov, int n, uint64_t off)
+{
+    while (n > 0) {
+        ssize_t w = pwritev(s->fd, iov, n, (off_t)off);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w < 0)
+            return vk_error(-errno, "%s: write at host offset %llu: %s", s->bd->name,
+                            (unsigned long long)off, strerror(errno));
+        off += (uint64_t)w;
+        if (off > s->file_size)
+            s->file_size = off;
+        while (n > 0 && (size_t)w >= iov->iov_len) {   /* drop what was written */
+            w -= (ssize_t)iov->iov_len;
+            iov++;
+            n--;
+        }
+        if (n > 0) {
+            iov->iov_base = (char *)iov->iov_base + w;
+            iov->iov_len -= (size_t)w;
+        }
+    }
+    return 0;
 }
 
 int q2_sync(struct q2 *s)
@@ -110,11 +136,20 @@ void q2_cache_drop(struct q2_cache *c, uint64_t off)
 int q2_cache_get(struct q2 *s, struct q2_cache *c, uint64_t off, bool load,
                  struct q2_centry **out)
 {
+    /* Lookups come in runs on the same table (a scan over a refcount
+     * block, consecutive clusters of one L2 table): try the last entry
+     * before scanning a cache that may hold thousands of small clusters. */
+    if (off && c->last < c->n && c->e[c->last].off == off && load) {
+        c->e[c->last].used = ++c->tick;
+        *out = &c->e[c->last];
+        return 0;
+    }
     for (;;) {
         struct q2_centry *victim = NULL;
         for (int i = 0; i < c->n; i++) {
             struct q2_centry *e = &c->e[i];
             if (e->off == off) {
+                c->last = i;
                 e->used = ++c->tick;
                 if (!load) {
                     memset(e->data, 0, s->cs);
@@ -147,6 +182,7 @@ int q2_cache_get(struct q2 *s, struct q2_cache *c, uint64_t off, bool load,
         victim->off = off;
         victim->dirty = false;
         victim->used = ++c->tick;
+        c->last = (int)(victim - c->e);
         *out = victim;
         return 0;
     }

@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/uio.h>
 #include <zlib.h>
 #include <zstd.h>
 
@@ -43,6 +44,14 @@ static int get_l2(struct q2 *s, uint64_t l1i, struct q2_centry **e)
     if (off + s->cs > s->file_size)
         return vk_error(-EINVAL, "%s: L1 entry %llu points to an L2 table beyond the end of the file",
                         s->bd->name, (unsigned long long)l1i);
+    /* An L2 table on top of the L1 or refcount table would have guest
+     * writes overwrite that metadata (qemu refuses it as an overlap). */
+    uint64_t l1_end = s->l1_off + (uint64_t)s->l1_size * 8;
+    uint64_t rt_end = s->rt_off + (uint64_t)s->rt_clusters * s->cs;
+    if ((off < l1_end && s->l1_off < off + s->cs) || (off < rt_end && s->rt_off < off + s->cs))
+        return vk_error(-EINVAL, "%s: L1 entry %llu points to an L2 table overlapping the %s table",
+                        s->bd->name, (unsigned long long)l1i,
+                        off < l1_end && s->l1_off < off + s->cs ? "L1" : "refcount");
     return q2_cache_get(s, &s->l2c, off, true, e);
 }
 
@@ -73,8 +82,8 @@ static int lookup(struct q2 *s, uint64_t off, uint64_t len, uint64_t *pnum, uint
     if (k == K_NORMAL && (host0 & (s->cs - 1)))
         return vk_error(-EINVAL, "%s: L2 entry for guest offset %llu points to unaligned host offset %llu",
                         s->bd->name, (unsigned long long)off, (unsigned long long)host0);
-    if (k == K_NORMAL && host0 >= QCOW2_MAX_HOST_OFFSET)
-        return vk_error(-EINVAL, "%s: L2 entry for guest offset %llu is beyond any file",
+    if (k == K_NORMAL && host0 >= s->file_size)
+        return vk_error(-EINVAL, "%s: L2 entry for guest offset %llu points beyond the end of the file",
                         s->bd->name, (unsigned long long)off);
     uint64_t n = s->cs - off % s->cs;
     for (uint64_t j = i + 1; n < room && j < s->l2_entries && k != K_COMPRESSED; j++) {
@@ -265,42 +274,48 @@ static int set_entries(struct q2 *s, uint64_t c0, uint64_t k, const uint64_t *en
     return 0;
 }
 
-/* Write guest bytes [off, off+n) (within one L2 table) into k fresh
- * clusters, filling partial clusters from what they read as now. */
+/* Write guest bytes [off, off+n) (within one L2 table) into k fresh,
+ * contiguous clusters, filling partial first and last clusters from what
+ * they read as now: one write call for the whole run. */
 static int write_fresh(struct q2 *s, const uint8_t *p, uint64_t n, uint64_t off)
 {
     uint64_t c0 = off / s->cs, c1 = (off + n - 1) / s->cs + 1, k = c1 - c0, h;
-    int r = q2_alloc(s, k, &h);
-    if (r < 0)
+    uint64_t g0 = c0 * s->cs, gend = c1 * s->cs, end = off + n;
+    uint8_t *head = NULL, *tail = NULL;
+    struct iovec iov[3];
+    int niov = 0, r = 0;
+    bool head_part = off != g0 || (k == 1 && end != gend);
+    bool tail_part = !(k == 1 && head_part) && end != gend;
+    if ((r = q2_alloc(s, k, &h)) < 0)
         return r;
-    uint8_t *bounce = NULL;
-    uint64_t direct_start = 0, direct_len = 0;   /* full clusters, one write */
-    for (uint64_t i = 0; i < k; i++) {
-        uint64_t g = (c0 + i) * s->cs;
-        uint64_t a = off > g ? off : g, b = off + n < g + s->cs ? off + n : g + s->cs;
-        if (a == g && b == g + s->cs) {
-            if (!direct_len)
-                direct_start = i;
-            direct_len++;
-            continue;
-        }
-        if (!bounce && !(bounce = malloc(s->cs)))
+    if (head_part) {
+        if (!(head = malloc(s->cs)))
             return vk_error(-ENOMEM, "out of memory");
-        if ((r = read_range(s, bounce, s->cs, g)) < 0)
-            break;
-        memcpy(bounce + (a - g), p + (a - off), (size_t)(b - a));
-        if ((r = q2_host_write(s, bounce, s->cs, h + i * s->cs)) < 0)
-            break;
+        if ((r = read_range(s, head, s->cs, g0)) < 0)
+            goto out;
+        uint64_t m = (end < g0 + s->cs ? end : g0 + s->cs) - off;
+        memcpy(head + (off - g0), p, (size_t)m);
+        iov[niov++] = (struct iovec){ head, s->cs };
     }
-    free(bounce);
-    if (r < 0)
-        return r;
-    if (direct_len) {
-        uint64_t g = (c0 + direct_start) * s->cs;
-        if ((r = q2_host_write(s, p + (g - off), (size_t)(direct_len * s->cs), h + direct_start * s->cs)) < 0)
-            return r;
+    uint64_t mid0 = head_part ? g0 + s->cs : g0, mid1 = tail_part ? gend - s->cs : gend;
+    if (mid1 > mid0)
+        iov[niov++] = (struct iovec){ (void *)(p + (mid0 - off)), (size_t)(mid1 - mid0) };
+    if (tail_part) {
+        if (!(tail = malloc(s->cs))) {
+            r = vk_error(-ENOMEM, "out of memory");
+            goto out;
+        }
+        if ((r = read_range(s, tail, s->cs, gend - s->cs)) < 0)
+            goto out;
+        memcpy(tail, p + (gend - s->cs - off), (size_t)(end - (gend - s->cs)));
+        iov[niov++] = (struct iovec){ tail, s->cs };
     }
-    return set_entries(s, c0, k, NULL, h, QCOW2_OFLAG_COPIED);
+    if ((r = q2_host_writev(s, iov, niov, h)) == 0)
+        r = set_entries(s, c0, k, NULL, h, QCOW2_OFLAG_COPIED);
+out:
+    free(head);
+    free(tail);
+    return r;
 }
 
 int q2_pwrite(struct vk_blockdev *bd, const void *buf, size_t len, uint64_t off)

@@ -102,6 +102,7 @@ static int spawn_qemu(struct mon *m)
         sigset_t none;
         sigemptyset(&none);
         sigprocmask(SIG_SETMASK, &none, NULL);
+        umask(0177);          /* QEMU's sockets and logs: 0600 */
         int nul = open("/dev/null", O_RDONLY);
         if (nul >= 0)
             dup2(nul, 0);
