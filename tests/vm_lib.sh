@@ -28,10 +28,10 @@ G=$(sh "$TOP/tests/fixtures/testguest.sh") || {
     skip "VM runtime" "cannot build the test guest (apt-get download failed?)"; finish; exit; }
 
 # guest_cfg NAME [extra xl.cfg lines...]: a direct-boot test guest config
-# on stdout (no NIC, no display, 64 MiB).
+# on stdout (no NIC, no display, 128 MiB: the Debian kernel resets at once in 64).
 guest_cfg() {
     _name=$1; shift
-    printf 'name = "%s"\nmemory = 64\nkernel = "%s/vmlinuz"\nramdisk = "%s/initrd.gz"\n' \
+    printf 'name = "%s"\nmemory = 128\nkernel = "%s/vmlinuz"\nramdisk = "%s/initrd.gz"\n' \
         "$_name" "$G" "$G"
     printf 'extra = "console=ttyS0 panic=-1 quiet"\nvif = []\nvnc = 0\n'
     for l in "$@"; do printf '%s\n' "$l"; done

@@ -52,8 +52,10 @@ static int wait_gone(struct proc p, int ms)
 }
 
 /* Run one QMP command on VM name's CLI socket under its lock.  The VM
- * must have a live QEMU. */
-static int vm_command(const char *name, const char *cmd, json_t *args)
+ * must have a live QEMU.  gone_ok: the command may end QEMU before it
+ * replies (system_reset under -action reboot=shutdown), so the socket
+ * closing is success. */
+static int vm_command(const char *name, const char *cmd, json_t *args, int gone_ok)
 {
     struct vk_vminfo info;
     int err = vk_rt_info(name, 0, &info);
@@ -74,6 +76,10 @@ static int vm_command(const char *name, const char *cmd, json_t *args)
         if ((err = vk_qmp_connect(sock, QMP_WAIT_MS, &q)) == 0) {
             err = vk_qmp_execute(q, cmd, args, NULL, QMP_WAIT_MS);
             args = NULL;
+            if (gone_ok && (err == -EPIPE || err == -ECONNRESET)) {
+                vk_error_clear();
+                err = 0;
+            }
             vk_qmp_close(q);
         }
         if (err)
@@ -88,19 +94,19 @@ static int vm_command(const char *name, const char *cmd, json_t *args)
 /* Contract in control.h. */
 int vk_vm_pause(const char *name)
 {
-    return vm_command(name, "stop", NULL);
+    return vm_command(name, "stop", NULL, 0);
 }
 
 /* Contract in control.h. */
 int vk_vm_unpause(const char *name)
 {
-    return vm_command(name, "cont", NULL);
+    return vm_command(name, "cont", NULL, 0);
 }
 
 /* Contract in control.h. */
 int vk_vm_reboot(const char *name)
 {
-    return vm_command(name, "system_reset", NULL);
+    return vm_command(name, "system_reset", NULL, 1);
 }
 
 /* Contract in control.h. */
@@ -146,7 +152,7 @@ int vk_vm_shutdown(const char *name, int wait, int timeout_s)
     char dir[sizeof info.dir];
     snprintf(dir, sizeof dir, "%s", info.dir);
     vk_vminfo_free(&info);
-    if ((err = vm_command(name, "system_powerdown", NULL)) < 0)
+    if ((err = vm_command(name, "system_powerdown", NULL, 0)) < 0)
         return err;
     if (!wait && timeout_s <= 0)
         return 0;
