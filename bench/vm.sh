@@ -48,9 +48,11 @@ if mode == "vmkit":
                        stderr=subprocess.PIPE)
     if r.returncode:
         sys.exit(r.stderr.decode(errors="replace"))
+    started = time.monotonic() - t0
 else:
     p = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                          stderr=subprocess.DEVNULL)
+    started = time.monotonic() - t0
 ready = None
 while time.monotonic() - t0 < 120:
     try:
@@ -68,7 +70,7 @@ else:
     p.wait()
 if ready is None:
     sys.exit(f"{mode}: no VMKIT-READY within 120 s")
-print(f"{ready:.3f}")
+print(f"{ready:.3f} {started:.3f}")
 PY
 }
 median() { sort -n | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
@@ -90,16 +92,18 @@ PY
 accel=$(tr '\0' '\n' <"$D/hand/argv" | sed -n '/^-accel$/{n;p}')
 
 echo "vm boot: vmkit create -> VMKIT-READY vs the same QEMU argv by hand, accel $accel, N=$N"
-: >"$D/tv"; : >"$D/tq"
+: >"$D/tv"; : >"$D/tq"; : >"$D/tc"
 for i in $(seq "$N"); do
     t=$(timed qemu hand) || { echo "FAILED: qemu by hand"; exit 1; }
-    echo "$t" >>"$D/tq"
+    echo "${t% *}" >>"$D/tq"
     t=$(timed vmkit "bench$i") || { echo "FAILED: vmkit create"; exit 1; }
-    echo "$t" >>"$D/tv"
+    echo "${t% *}" >>"$D/tv"
+    echo "${t#* }" >>"$D/tc"
 done
-tq=$(median <"$D/tq"); tv=$(median <"$D/tv")
+tq=$(median <"$D/tq"); tv=$(median <"$D/tv"); tc=$(median <"$D/tc")
 echo "qemu by hand:  ${tq}s (runs: $(tr '\n' ' ' <"$D/tq"))"
 echo "vmkit create:  ${tv}s (runs: $(tr '\n' ' ' <"$D/tv"))"
+echo "vmkit create itself returned after ${tc}s (median: pygrub copying the kernel out, monitor, QMP up)"
 echo "ratio vmkit/qemu: $(echo "scale=3; $tv / $tq" | bc)"
 
 # (b) vmkit list with 10 paused VMs

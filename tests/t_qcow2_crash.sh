@@ -23,7 +23,7 @@ script() {
     python3 - "$1" "$SIZE" <<'PY'
 import random, sys
 r = random.Random(int(sys.argv[1])); size = int(sys.argv[2])
-for i in range(100000):
+for i in range(5000):
     ln = min(int(2 ** r.uniform(0, 21)), 2 << 20)
     off = r.randrange(size - ln + 1)
     k = r.random()
@@ -40,8 +40,8 @@ for i in range(100000):
 PY
 }
 
-rounds=12
-[ "$SAN" = 1 ] && rounds=6
+rounds=8
+[ "$SAN" = 1 ] && rounds=4
 for cs in 512 65536; do
     for v in 2 3; do
         compat=1.1; [ $v = 2 ] && compat=0.10

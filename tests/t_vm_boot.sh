@@ -62,9 +62,9 @@ CFG
 #    `vmkit console` is attached before the boot sector prints
 cfg bootc c "'format=raw, vdev=hda, access=rw, target=$T/disk.img', 'file:$T/boot.iso,hdc:cdrom,r'" >c.cfg
 ok "create -p boot=c (raw disk + cdrom)" vmkit create c.cfg -p
-(sleep 4 | "$VMKIT" console --timeout 4 bootc >console.out 2>&1) &
+(sleep 5 | "$VMKIT" console --timeout 5 bootc >console.out 2>&1) &
 cpid=$!
-sleep 0.5
+sleep 1
 ok "unpause" vmkit unpause bootc
 ok "boot=c: the disk's boot sector runs" wait_line bootc "VMKIT-BIOS-BOOT-OK disk"
 wait $cpid

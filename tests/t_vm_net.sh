@@ -77,7 +77,7 @@ o=$(vmkit list -l net1)
 has "list -l shows the forward" "$o" "$port-:22"
 
 # the guest's answer: its hostname and address, from a script in the guest
-guest net1 "printf '#!/bin/sh\necho VMKIT-NET-OK \$(hostname)\nip -4 -o addr show eth0\n' >/tmp/answer; chmod 755 /tmp/answer; nc -ll -p 22 -e /tmp/answer & echo nc-started" 1 >c1.out
+guest net1 "printf '#!/bin/sh\necho VMKIT-NET-OK \$(hostname)\nip -4 -o addr show eth0\n' >/tmp/answer; chmod 755 /tmp/answer; nc -ll -p 22 -e /tmp/answer & echo nc-started" 2 >c1.out
 has "nc listens in the guest" "$(cat c1.out)" "nc-started"
 reply() {
     python3 - "$port" <<'PY'

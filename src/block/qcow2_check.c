@@ -90,6 +90,10 @@ static int walk_l1(struct q2 *s, struct refs *R, uint64_t l1_off, uint64_t l1_si
             if (e & QCOW2_OFLAG_COMPRESSED) {
                 uint64_t co = q2_coffset(s, e);
                 uint64_t end = (co & ~511ULL) + q2_csectors(s, e) * 512;
+                if (co >= s->file_size) {
+                    rep->corruptions++;
+                    continue;
+                }
                 r = ref_range(s, R, co, end - co);
                 if (active) {
                     rep->allocated_clusters++;
@@ -100,8 +104,8 @@ static int walk_l1(struct q2 *s, struct refs *R, uint64_t l1_off, uint64_t l1_si
             uint64_t h = e & QCOW2_OFFSET_MASK;
             if (!h)
                 continue;
-            if (h & (s->cs - 1)) {
-                rep->corruptions++;
+            if ((h & (s->cs - 1)) || h >= s->file_size) {
+                rep->corruptions++;   /* unaligned, or past the end of the file */
                 continue;
             }
             r = ref_range(s, R, h, s->cs);
@@ -170,7 +174,7 @@ static int count_refs(struct q2 *s, struct refs *R)
             uint64_t o = s->rt[b] & QCOW2_RT_OFFSET_MASK;
             if (!o)
                 continue;
-            if (o & (s->cs - 1))
+            if ((o & (s->cs - 1)) || o >= s->file_size)
                 R->rep->corruptions++;
             else
                 r = ref_range(s, R, o, s->cs);
@@ -234,10 +238,9 @@ static void refs_init(struct q2 *s, struct refs *R, struct vk_check_report *rep)
 {
     memset(R, 0, sizeof *R);
     R->rep = rep;
-    R->limit = QCOW2_MAX_HOST_OFFSET / s->cs;
-    uint64_t plausible = (s->file_size / s->cs + 1) * 4 + (1u << 20);
-    if (plausible < R->limit)
-        R->limit = plausible;   /* references far past the end are corrupt */
+    /* References must lie in the file; compressed data may run a little
+     * past its end (sector rounding of the last compressed cluster). */
+    R->limit = s->file_size / s->cs + 4;
 }
 
 int q2_rebuild_refcounts(struct q2 *s, struct vk_check_report *rep)
@@ -321,13 +324,11 @@ int q2_rebuild_refcounts(struct q2 *s, struct vk_check_report *rep)
 static int compare(struct q2 *s, struct refs *R, int repair)
 {
     struct vk_check_report *rep = R->rep;
-    uint64_t covered = 0;
-    for (uint64_t b = 0; b < s->rt_entries; b++)
-        if (s->rt[b] & QCOW2_RT_OFFSET_MASK)
-            covered = (b + 1) * s->rb_entries;
-    uint64_t n = covered > R->n ? covered : R->n;
+    /* Clusters of the file (as QEMU, which sizes its check by the file). */
+    uint64_t n = R->limit > R->n ? R->limit : R->n;
     for (uint64_t c = 0; c < n; c++) {
-        if (c >= R->n && !(s->rt[c / s->rb_entries] & QCOW2_RT_OFFSET_MASK)) {
+        uint64_t b = c / s->rb_entries;
+        if (c >= R->n && (b >= s->rt_entries || !(s->rt[b] & QCOW2_RT_OFFSET_MASK))) {
             c = (c / s->rb_entries + 1) * s->rb_entries - 1;   /* skip an absent block */
             continue;
         }

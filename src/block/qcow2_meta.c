@@ -80,9 +80,13 @@ int q2_sync(struct q2 *s)
 
 int q2_cache_init(struct q2 *s, struct q2_cache *c, size_t budget)
 {
+    /* Lookups scan the entries: keep them few (small clusters would
+     * otherwise give thousands). */
     int n = (int)(budget / s->cs);
     if (n < 16)
         n = 16;
+    if (n > 256)
+        n = 256;
     c->e = calloc((size_t)n, sizeof *c->e);
     if (!c->e)
         return vk_error(-ENOMEM, "out of memory");

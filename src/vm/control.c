@@ -55,7 +55,8 @@ static int wait_gone(struct proc p, int ms)
  * must have a live QEMU.  gone_ok: the command may end QEMU before it
  * replies (system_reset under -action reboot=shutdown), so the socket
  * closing is success. */
-static int vm_command(const char *name, const char *cmd, json_t *args, int gone_ok)
+static int vm_command(const char *name, const char *cmd, json_t *args, int gone_ok,
+                      const char *state_after)
 {
     struct vk_vminfo info;
     int err = vk_rt_info(name, 0, &info);
@@ -80,6 +81,10 @@ static int vm_command(const char *name, const char *cmd, json_t *args, int gone_
                 vk_error_clear();
                 err = 0;
             }
+            /* the monitor writes the same on QEMU's STOP/RESUME event; doing
+             * it here too makes the next `vmkit list` right at once */
+            if (!err && state_after)
+                vk_rt_write(info.dir, "state", state_after, strlen(state_after));
             vk_qmp_close(q);
         }
         if (err)
@@ -94,19 +99,19 @@ static int vm_command(const char *name, const char *cmd, json_t *args, int gone_
 /* Contract in control.h. */
 int vk_vm_pause(const char *name)
 {
-    return vm_command(name, "stop", NULL, 0);
+    return vm_command(name, "stop", NULL, 0, "paused");
 }
 
 /* Contract in control.h. */
 int vk_vm_unpause(const char *name)
 {
-    return vm_command(name, "cont", NULL, 0);
+    return vm_command(name, "cont", NULL, 0, "running");
 }
 
 /* Contract in control.h. */
 int vk_vm_reboot(const char *name)
 {
-    return vm_command(name, "system_reset", NULL, 1);
+    return vm_command(name, "system_reset", NULL, 1, NULL);
 }
 
 /* Contract in control.h. */
@@ -152,7 +157,7 @@ int vk_vm_shutdown(const char *name, int wait, int timeout_s)
     char dir[sizeof info.dir];
     snprintf(dir, sizeof dir, "%s", info.dir);
     vk_vminfo_free(&info);
-    if ((err = vm_command(name, "system_powerdown", NULL, 0)) < 0)
+    if ((err = vm_command(name, "system_powerdown", NULL, 0, NULL)) < 0)
         return err;
     if (!wait && timeout_s <= 0)
         return 0;

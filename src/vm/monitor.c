@@ -162,7 +162,27 @@ static int exited_error(struct mon *m, int st)
                     *out ? ": " : "", out);
 }
 
-/* Connect to QEMU's QMP socket once it is up; set the VNC password. */
+/* Write the VNC address QEMU actually listens on (it picks the display
+ * with to=99) to DIR/vnc, so `vmkit list -l` needs no QMP round trip. */
+static void record_vnc(struct mon *m)
+{
+    json_t *r = NULL;
+    if (vk_qmp_execute(m->q, "query-vnc", NULL, &r, 5000) == 0 &&
+        json_is_true(json_object_get(r, "enabled"))) {
+        const char *h = json_string_value(json_object_get(r, "host"));
+        const char *p = json_string_value(json_object_get(r, "service"));
+        char t[300];
+        int n = h && p ? snprintf(t, sizeof t, strchr(h, ':') ? "[%s]:%s\n" : "%s:%s\n", h, p) : 0;
+        if (n > 0 && n < (int)sizeof t)
+            vk_rt_write(m->dir, "vnc", t, (size_t)n);
+    } else {
+        mlog("query-vnc: %s", vk_errmsg());
+    }
+    json_decref(r);
+}
+
+/* Connect to QEMU's QMP socket once it is up; set the VNC password and
+ * record the VNC address. */
 static int attach_qmp(struct mon *m, int timeout_ms)
 {
     char sock[4200];
@@ -200,6 +220,8 @@ static int attach_qmp(struct mon *m, int timeout_ms)
             return vk_error_prefix(r, "%s: setting the VNC password: ", m->c->name);
         }
     }
+    if (m->c->vnc)
+        record_vnc(m);
     return 0;
 }
 

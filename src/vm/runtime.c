@@ -327,6 +327,8 @@ int vk_rt_info(const char *name, int with_qmp, struct vk_vminfo *info)
         info->id = atoi(t);
     if (vk_rt_read(info->dir, "accel", info->accel, sizeof info->accel) > 0)
         info->accel[strcspn(info->accel, "\n")] = 0;
+    if (vk_rt_read(info->dir, "vnc", info->vnc, sizeof info->vnc) > 0)
+        info->vnc[strcspn(info->vnc, "\n")] = 0;
     char cfgpath[4200];
     snprintf(cfgpath, sizeof cfgpath, "%s/config", info->dir);
     if (access(cfgpath, F_OK) == 0) {
@@ -354,8 +356,8 @@ int vk_rt_info(const char *name, int with_qmp, struct vk_vminfo *info)
         return 0;
     }
     vk_proc_cputime(info->pid, &info->cpu_secs);
-    /* the state file follows QEMU's STOP/RESUME events a moment late;
-     * QMP asks QEMU itself */
+    /* the state file follows QEMU's STOP/RESUME events (the monitor
+     * writes it; vmkit pause/unpause too, at once); QMP asks QEMU itself */
     info->state = !with_qmp && !strcmp(state, "paused") ? VK_ST_PAUSED
                                                           : run_or_blocked(info->pid);
     if (with_qmp)

@@ -11,6 +11,7 @@
  *   state        starting | running | paused | restarting | shutdown |
  *                crashed (the last two only when on_* = "preserve" kept it)
  *   id           the VM's small integer id;  accel  "tcg: why" / "kvm: why"
+ *   vnc          the VNC address QEMU listens on ("127.0.0.1:5900")
  *   .lock        flock()ed around multi-step CLI operations (the runtime
  *                base has one too, around creating a VM)
  * A directory whose monitor and QEMU are both gone and which was not
@@ -83,7 +84,8 @@ struct vk_vminfo {
     double cpu_secs;
     pid_t pid, monitor;       /* 0 when not running */
     char accel[128];          /* "tcg: /dev/kvm: ..." as chosen at start */
-    char vnc[128];            /* "127.0.0.1:5900" or "" (needs with_qmp) */
+    char vnc[128];            /* "127.0.0.1:5900" (DIR/vnc, written by the
+                               * monitor from query-vnc) or "" */
     struct vk_domcfg cfg;     /* the effective config (owned) */
 };
 
