@@ -7,7 +7,8 @@
 # (refused by QEMU's image locking); a QEMU frozen with SIGSTOP (list stays
 # fast, destroy still stops it); runtime files damaged by hand (list does
 # not crash, destroy still works); a runtime directory whose path is too
-# long for QEMU's unix sockets (a clear error before anything starts).
+# long for QEMU's unix sockets (a clear error before anything starts); a
+# runtime directory holding the user's files (never deleted).
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/vm_lib.sh"
 
@@ -71,6 +72,21 @@ mkdir -m 700 "$long"
 fails_with "runtime dir path too long for QEMU's sockets" 1 "too long for QEMU's sockets" \
     env VMKIT_RUNTIME_DIR="$long" "$VMKIT" create race.cfg
 eq "... nothing made under it" "$(ls -A "$long" | grep -v '^\.lock$')" ""
+
+# VMKIT_RUNTIME_DIR pointed at a directory of the user's: list, destroy
+# and create never delete what vmkit did not make.
+mkdir -m 700 mine; mkdir mine/docs mine/proj mine/half
+echo precious >mine/docs/thesis.txt
+echo x >mine/proj/config; echo y >mine/proj/state     # names vmkit uses too
+echo "999999 1" >mine/half/monitor.pid; echo keep >mine/half/notes.txt
+before=$(cd mine && find . -type f | sort | xargs md5sum)
+ok "list in the user's directory" env VMKIT_RUNTIME_DIR="$T/mine" "$VMKIT" list
+fails_with "destroy docs: no such VM" 1 "docs: no such VM" env VMKIT_RUNTIME_DIR="$T/mine" "$VMKIT" destroy docs
+fails_with "create over the user's docs/: refused" 1 "exists" \
+    env VMKIT_RUNTIME_DIR="$T/mine" "$VMKIT" create race.cfg name=docs
+eq "the user's files are all still there" \
+    "$(cd mine && find . -type f ! -name monitor.pid ! -name .lock | sort | xargs md5sum)" \
+    "$(echo "$before" | grep -v monitor.pid)"
 
 eq "list empty at the end" "$(vmkit list --json)" "[]"
 no_qemu_left "nothing of this test runs"

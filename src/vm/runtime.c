@@ -189,6 +189,31 @@ pid_t vk_rt_qemu(const char *dir, const char *uuid)
     return vk_proc_is_qemu(pid, uuid) ? pid : 0;
 }
 
+/* The files vmkit makes in a runtime directory (runtime.h, monitor.c,
+ * pygrub's kernel and initrd).  Only these are ever removed: a directory
+ * that is not really a VM's (VMKIT_RUNTIME_DIR pointed at a directory of
+ * the user's) keeps everything else, and then itself. */
+static const char *const rt_files[] = {
+    "monitor.pid", "pid", "qmp.sock", "qmp-cli.sock", "console.sock", "console.log",
+    "config", "argv", "state", "id", "accel", "vnc", ".lock", "monitor.log", "qemu.log",
+    "kernel", "initrd", NULL,
+};
+
+/* 1 when name is one of rt_files or vk_rt_write's temporary for one
+ * (".FILE.PID"). */
+static int rt_file_ours(const char *name)
+{
+    for (const char *const *f = rt_files; *f; f++) {
+        size_t l = strlen(*f);
+        if (!strcmp(name, *f))
+            return 1;
+        if (name[0] == '.' && !strncmp(name + 1, *f, l) && name[l + 1] == '.' &&
+            name[l + 2] && strspn(name + l + 2, "0123456789") == strlen(name + l + 2))
+            return 1;
+    }
+    return 0;
+}
+
 /* Contract in runtime.h. */
 int vk_rt_remove(const char *dir)
 {
@@ -198,11 +223,14 @@ int vk_rt_remove(const char *dir)
     struct dirent *e;
     int fd = dirfd(d);
     while ((e = readdir(d)))
-        if (strcmp(e->d_name, ".") && strcmp(e->d_name, ".."))
+        if (rt_file_ours(e->d_name))
             unlinkat(fd, e->d_name, 0);
     closedir(d);
-    if (rmdir(dir) < 0 && errno != ENOENT)
+    if (rmdir(dir) < 0 && errno != ENOENT) {
+        if (errno == ENOTEMPTY || errno == EEXIST)
+            return vk_error(-ENOTEMPTY, "%s: holds files vmkit did not make; left in place", dir);
         return vk_error(-errno, "%s: %s", dir, strerror(errno));
+    }
     return 0;
 }
 
@@ -339,6 +367,15 @@ int vk_rt_info(const char *name, int with_qmp, struct vk_vminfo *info)
     info->pid = vk_rt_qemu(info->dir, info->cfg.uuid);
     int preserved = !strcmp(state, "crashed") || !strcmp(state, "shutdown");
     if (!info->monitor && !info->pid) {
+        /* Without monitor.pid (made right after the directory, under the
+         * base lock) it is no VM's directory, or one being made this very
+         * moment: neither is ours to remove. */
+        char mp[4200];
+        snprintf(mp, sizeof mp, "%s/monitor.pid", info->dir);
+        if (access(mp, F_OK) < 0) {
+            vk_domcfg_free(&info->cfg);
+            return vk_error(-ENOENT, "%s: no such VM", name);
+        }
         if (preserved) {
             info->state = !strcmp(state, "crashed") ? VK_ST_CRASHED : VK_ST_SHUTDOWN;
             return 0;

@@ -16,7 +16,8 @@
  *                base has one too, around creating a VM)
  * A directory whose monitor and QEMU are both gone and which was not
  * preserved is stale: vk_rt_info() removes it, so a VM whose processes
- * were killed never shows up as running.
+ * were killed never shows up as running.  A directory without monitor.pid
+ * is no VM's (or one being made): it is skipped, never removed.
  */
 #ifndef VK_VM_RUNTIME_H
 #define VK_VM_RUNTIME_H
@@ -65,8 +66,10 @@ pid_t vk_rt_monitor(const char *dir);
 /* QEMU's pid when the pidfile names a live process carrying uuid, else 0. */
 pid_t vk_rt_qemu(const char *dir, const char *uuid);
 
-/* Remove dir and the files in it (not recursive: the runtime dir holds no
- * subdirectories).  0 or negative errno; a missing dir is 0. */
+/* Remove dir and the files vmkit makes in it (the names listed in
+ * runtime.c; never anything else, so a directory that was not a VM's keeps
+ * the user's files).  0, -ENOTEMPTY "DIR: holds files vmkit did not make;
+ * left in place", or another negative errno; a missing dir is 0. */
 int vk_rt_remove(const char *dir);
 
 /* Take the exclusive lock dir/lock, waiting at most timeout_ms.  Returns
