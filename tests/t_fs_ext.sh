@@ -151,4 +151,13 @@ dd if=/dev/urandom of="$T/bad3.img" bs=1k seek=2 count=200 conv=notrunc 2>/dev/n
 fails "random group descriptors: exit 1" 1 vmkit fs ls -R "$T/bad3.img:/"
 fails "random group descriptors: no write" 1 vmkit fs put "$T/ed" "$T/bad3.img:/x"
 
+
+# A copy of a real root holds lost+found; mke2fs -d takes it, so must we.
+mkdir -p "$T/rootcopy/lost+found" "$T/rootcopy/etc"
+echo web1 >"$T/rootcopy/etc/hostname"
+vmkit img create "$T/lf.img" 64M >/dev/null
+ok "mkfs --from a tree holding lost+found" vmkit fs mkfs -t ext4 --from "$T/rootcopy" "$T/lf.img"
+ok "lost+found tree: e2fsck -fn clean" fsck_clean "$T/lf.img"
+has "lost+found tree: debugfs reads the file" "$(debugfs -R 'cat /etc/hostname' "$T/lf.img" 2>/dev/null)" web1
+
 finish

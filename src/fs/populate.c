@@ -106,7 +106,8 @@ static int clear_path(struct pop *p, const char *path, bool keep_dir, bool *is_d
     struct vk_fs *fs = p->fs;
     struct vk_stat st;
     *is_dir = false;
-    if (p->disk && p->o->fresh && strcmp(path, p->dst))
+    /* A fresh filesystem holds nothing but its root and (ext) /lost+found. */
+    if (p->disk && p->o->fresh && strcmp(path, p->dst) && strcmp(path, "/lost+found"))
         return 0;
     if (vk_fs_stat(fs, path, &st, false) < 0) {
         vk_error_clear();

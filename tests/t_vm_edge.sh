@@ -1,0 +1,68 @@
+#!/bin/bash
+# Edge cases of the VM runtime: four `vmkit create` of one name at the
+# same moment (exactly one wins, the others get the duplicate-name error,
+# one QEMU runs); two VMs forwarding the same host port (the second fails
+# with QEMU's own reason and leaves nothing behind); a disk shared
+# read-only by two VMs (allowed) and then wanted writable by a third
+# (refused by QEMU's image locking); a QEMU frozen with SIGSTOP (list stays
+# fast, destroy still stops it); runtime files damaged by hand (list does
+# not crash, destroy still works).
+. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/vm_lib.sh"
+
+n_qemu() { pgrep -f "qemu-system.*$T/run/$1/" | wc -l; }
+millis() { date +%s%3N; }
+
+guest_cfg race >race.cfg
+for i in 1 2 3 4; do ( vmkit create race.cfg >race.$i 2>&1; echo "rc=$?" >>race.$i ) & done
+wait
+eq "4 simultaneous creates of one name: exactly one succeeds" "$(cat race.? | grep -c '^rc=0')" 1
+eq "... the other three are refused as duplicates" \
+    "$(cat race.? | grep -c 'race: a VM of that name is already running')" 3
+eq "... and one QEMU runs" "$(n_qemu race)" 1
+ok "destroy race" vmkit destroy race
+
+guest_cfg f1 'vif = [ "type=user,hostfwd=tcp:127.0.0.1:0-:22" ]' >f1.cfg
+port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+ok "create f1 forwarding 127.0.0.1:$port" vmkit create f1.cfg "vif=[\"type=user,hostfwd=tcp:127.0.0.1:$port-:22\"]"
+fails_with "f2 forwarding the same port: QEMU's reason" 1 "Could not set up host forwarding" \
+    vmkit create f1.cfg name=f2 "vif=[\"type=user,hostfwd=tcp:127.0.0.1:$port-:22\"]"
+ok "f2 left no runtime dir" test ! -e "$T/run/f2"
+eq "f2 left no QEMU" "$(n_qemu f2)" 0
+ok "destroy f1" vmkit destroy f1
+
+truncate -s 8M shared.img
+guest_cfg r1 "disk = [ \"$T/shared.img,raw,xvda,r\" ]" >r1.cfg
+ok "create r1 with a read-only disk" vmkit create r1.cfg
+ok "create r2 with the same disk read-only: allowed" vmkit create r1.cfg name=r2
+has "list -l shows the disk read-only" "$(vmkit list -l r2)" "xvda $T/shared.img ro"
+fails_with "w3 wants it writable: refused by the lock" 1 "lock" \
+    vmkit create r1.cfg name=w3 "disk=[\"$T/shared.img,raw,xvda,w\"]"
+ok "w3 left no runtime dir" test ! -e "$T/run/w3"
+ok "destroy r1" vmkit destroy r1
+ok "destroy r2" vmkit destroy r2
+
+guest_cfg frozen >frozen.cfg
+ok "create frozen" vmkit create frozen.cfg
+kill -STOP "$(cat "$T/run/frozen/pid")"
+t0=$(millis); vmkit list >/dev/null; t1=$(millis)
+ok "list with a frozen QEMU returns within 2 s ($((t1 - t0)) ms)" test $((t1 - t0)) -lt 2000
+ok "destroy of a frozen QEMU" vmkit destroy frozen
+ok "frozen's runtime dir gone" test ! -e "$T/run/frozen"
+eq "frozen's QEMU gone" "$(n_qemu frozen)" 0
+
+guest_cfg dmg >dmg.cfg
+ok "create dmg" vmkit create dmg.cfg
+echo garbage >"$T/run/dmg/id"
+printf '\377\376' >"$T/run/dmg/state"
+echo "x y z" >"$T/run/dmg/monitor.pid"
+ok "list with damaged runtime files" vmkit list
+ok "list --json with damaged runtime files parses" \
+    sh -c "'$VMKIT' list --json | python3 -c 'import json,sys; json.load(sys.stdin)'"
+ok "destroy dmg" vmkit destroy dmg
+ok "dmg's runtime dir gone" test ! -e "$T/run/dmg"
+eq "dmg's QEMU gone" "$(n_qemu dmg)" 0
+
+eq "list empty at the end" "$(vmkit list --json)" "[]"
+no_qemu_left "nothing of this test runs"
+vm_finish

@@ -1,0 +1,96 @@
+#!/bin/bash
+# What t_vm_actions does not reach: a real guest kernel panic (sysrq 'c';
+# pvpanic tells QEMU: GUEST_PANICKED) under on_crash preserve / restart /
+# destroy; a guest that resets at once forever (32 MiB is too little for
+# the Debian kernel) under on_reboot restart: the monitor gives up after
+# VK_MAX_RESTARTS and preserves it as crashed; pid reuse (the pidfiles
+# name live processes that are not ours: no ghost, nothing of theirs is
+# killed); the interactive console on a pseudo-terminal (raw mode, Ctrl-]
+# leaves, the terminal's modes restored: tests/tools/ptyconsole.py);
+# concurrent vmkit commands on one VM.
+. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/vm_lib.sh"
+
+state() { vmkit list --json | python3 -c "
+import json, sys
+print(' '.join(d['state'] for d in json.load(sys.stdin) if d['name'] == '$1') or 'none')"; }
+# panic NAME: crash the guest's kernel from its shell.
+panic() { printf '\necho c >/proc/sysrq-trigger\n' | timeout 10 "$VMKIT" console --timeout 3 "$1" >/dev/null 2>&1; }
+# wait_state NAME STATE [SECS]
+wait_state() {
+    _end=$(( $(date +%s) + ${3:-20} ))
+    while [ "$(state "$1")" != "$2" ]; do
+        [ "$(date +%s)" -gt $_end ] && return 1
+        sleep 0.1
+    done
+}
+
+guest_cfg cp 'on_crash = "preserve"' >cp.cfg
+guest_cfg cr 'on_crash = "restart"' >cr.cfg
+guest_cfg cd >cd.cfg              # on_crash defaults to destroy
+guest_cfg pt >pt.cfg
+for n in cp cr cd pt; do ok "create $n" vmkit create $n.cfg; done
+for n in cp cr cd pt; do ok "$n reaches VMKIT-READY" wait_log $n VMKIT-READY; done
+[ -d "$T/run/pt" ] || { vm_finish; exit; }
+
+# Interactive console first, while the machine is least busy.
+o=$(python3 "$TOP/tests/tools/ptyconsole.py" "$VMKIT" pt tok$$ 2>&1)
+has "pty console: the guest answers" "$o" "ANSWER"
+has "pty console: raw mode during the session" "$o" "RAW"
+has "pty console: Ctrl-] leaves, exit 0" "$o" "LEFT"
+has "pty console: terminal modes restored" "$o" "RESTORED"
+eq "pt still running after the console left" "$(state pt | sed 's/blocked/running/')" running
+
+# Concurrent commands on one VM: each waits for the VM's lock; all succeed.
+rm -f conc.fail
+for i in 1 2 3 4 5; do
+    ( vmkit pause pt && vmkit list -l pt >/dev/null && vmkit unpause pt ) >conc.$i 2>&1 || echo $i >>conc.fail &
+done
+wait
+ok "5 concurrent pause/list/unpause sequences all succeed" test ! -e conc.fail
+eq "pt ends running" "$(state pt | sed 's/blocked/running/')" running
+
+# Real kernel panics.
+panic cp
+ok "panic, on_crash preserve: listed as crashed" wait_state cp crashed
+has "monitor saw GUEST_PANICKED" "$(cat "$T/monitor.log")" "event GUEST_PANICKED"
+eq "cp's QEMU is gone" "$(pgrep -f "$T/run/cp/" | wc -l)" 0
+ok "destroy the crashed cp" vmkit destroy cp
+ok "cp's runtime dir removed" test ! -e "$T/run/cp"
+
+panic cr
+ok "panic, on_crash restart: the guest boots again" wait_log cr VMKIT-READY 2
+has "the console log kept the panic" "$(cat "$T/run/cr/console.log")" "Kernel panic"
+eq "cr runs again" "$(state cr | sed 's/blocked/running/')" running
+
+panic cd
+ok "panic, on_crash destroy: runtime dir goes away" wait_gone cd
+eq "cd not listed" "$(state cd)" none
+
+# A guest that resets forever: the monitor gives up, preserved as crashed.
+guest_cfg loop 'memory = 32' 'on_reboot = "restart"' >loop.cfg
+ok "create loop (32 MiB: resets at once)" vmkit create loop.cfg
+ok "restart loop: preserved as crashed" wait_state loop crashed 60
+has "monitor gave up restarting" "$(cat "$T/monitor.log")" "giving up"
+eq "no QEMU of loop left" "$(pgrep -f "$T/run/loop/" | wc -l)" 0
+ok "destroy loop" vmkit destroy loop
+
+# Pid reuse: kill cr's monitor and QEMU without giving anyone a chance to
+# clean up, then let its pidfiles name live processes that are not ours.
+mon=$(cut -d' ' -f1 "$T/run/cr/monitor.pid")
+qp=$(cat "$T/run/cr/pid")
+kill -STOP "$mon"; kill -9 "$qp"; kill -9 "$mon"
+sleep 60 & s1=$!
+sleep 60 & s2=$!
+echo "$s1 12345" >"$T/run/cr/monitor.pid"     # right pid, wrong start time
+echo "$s2" >"$T/run/cr/pid"                   # lacks cr's uuid in its cmdline
+eq "pid reuse: cr not listed as a ghost" "$(state cr)" none
+ok "pid reuse: its stale runtime dir was removed" test ! -e "$T/run/cr"
+fails_with "pid reuse: destroy cr says no such VM" 1 "cr: no such VM" vmkit destroy cr
+ok "pid reuse: the unrelated processes were not touched" kill -0 $s1 $s2
+kill $s1 $s2 2>/dev/null; wait $s1 $s2 2>/dev/null
+
+ok "destroy pt" vmkit destroy pt
+eq "list empty at the end" "$(vmkit list --json)" "[]"
+no_qemu_left "nothing of this test runs"
+vm_finish
