@@ -367,6 +367,10 @@ int vk_rt_info(const char *name, int with_qmp, struct vk_vminfo *info)
     info->pid = vk_rt_qemu(info->dir, info->cfg.uuid);
     int preserved = !strcmp(state, "crashed") || !strcmp(state, "shutdown");
     if (!info->monitor && !info->pid) {
+        if (preserved) {
+            info->state = !strcmp(state, "crashed") ? VK_ST_CRASHED : VK_ST_SHUTDOWN;
+            return 0;
+        }
         /* Without monitor.pid (made right after the directory, under the
          * base lock) it is no VM's directory, or one being made this very
          * moment: neither is ours to remove. */
@@ -375,10 +379,6 @@ int vk_rt_info(const char *name, int with_qmp, struct vk_vminfo *info)
         if (access(mp, F_OK) < 0) {
             vk_domcfg_free(&info->cfg);
             return vk_error(-ENOENT, "%s: no such VM", name);
-        }
-        if (preserved) {
-            info->state = !strcmp(state, "crashed") ? VK_ST_CRASHED : VK_ST_SHUTDOWN;
-            return 0;
         }
         /* nobody owns it any more: a leftover, not a VM */
         vk_rt_remove(info->dir);
