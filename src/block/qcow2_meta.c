@@ -331,6 +331,50 @@ int q2_set_refcount(struct q2 *s, uint64_t cluster, uint64_t rc)
 /* Find n contiguous free clusters from free_hint and count them (refcount
  * 1).  Creates the refcount blocks they need (possibly growing the
  * in-memory refcount table); *start is the first cluster index. */
+static int alloc_run(struct q2 *s, uint64_t n, uint64_t *start_out);
+
+/* Make refcount block b in a free cluster found elsewhere (not the first
+ * cluster it covers).  Needed for runs of at least a whole block's worth
+ * of clusters: self-hosted blocks leave at most rb_entries - 1 contiguous
+ * free clusters, so such a run never fits (64-bit refcounts: a run as long
+ * as one L2 table; found by fuzz_qcow2 as an endless loop).  The host
+ * cluster's refcount is on disk before the table names the block. */
+static int new_refblock_elsewhere(struct q2 *s, uint64_t b)
+{
+    uint64_t x, off;
+    int r = alloc_run(s, 1, &x);
+    if (r < 0)
+        return r;
+    if ((r = rb_offset(s, b, &off)) < 0)
+        return r;
+    if (off) {      /* x fell in block b, which now hosts itself: give x back */
+        if (x < s->free_hint)
+            s->free_hint = x;
+        return q2_set_refcount(s, x, 0);
+    }
+    if ((r = q2_flush_meta(s)) < 0)
+        return r;
+    if (b >= s->rt_entries && (r = rt_resize(s, b + 1)) < 0)
+        return r;
+    off = x * s->cs;
+    struct q2_centry *e;
+    if ((r = q2_cache_get(s, &s->rbc, off, false, &e)) < 0)
+        return r;
+    if ((r = q2_host_write(s, e->data, s->cs, off)) < 0)
+        return r;
+    e->dirty = false;
+    if (off + s->cs > s->file_size)
+        s->file_size = off + s->cs;
+    s->rt[b] = off;
+    if (b < s->rt_disk_entries) {
+        uint8_t be[8];
+        q2_put64(be, off);
+        if ((r = q2_sync(s)) < 0 || (r = q2_host_write(s, be, 8, s->rt_off + 8 * b)) < 0)
+            return r;
+    }
+    return 0;
+}
+
 static int alloc_run(struct q2 *s, uint64_t n, uint64_t *start_out)
 {
     for (;;) {
@@ -360,7 +404,9 @@ static int alloc_run(struct q2 *s, uint64_t n, uint64_t *start_out)
             if (r < 0)
                 return r;
             if (!boff) {
-                if ((r = new_refblock(s, c / s->rb_entries)) < 0)
+                uint64_t b = c / s->rb_entries;
+                r = n >= s->rb_entries ? new_refblock_elsewhere(s, b) : new_refblock(s, b);
+                if (r < 0)
                     return r;
                 retry = true;
             }
