@@ -33,6 +33,12 @@ printf 'reboot -f\n' | vmkit console --timeout 2 rr >/dev/null
 ok "guest-initiated reboot: rr boots a third time" wait_log rr VMKIT-READY 3
 ok "monitor saw the guest's own reset" grep -q "event SHUTDOWN guest-reset" "$T/monitor.log"
 
+# a console session stays across a restart (it reconnects)
+wait_log rr 'built-in shell' 3 20
+o=$( (sleep 0.5; "$VMKIT" reboot rr; wait_log rr VMKIT-READY 4; wait_log rr 'built-in shell' 4 20
+      printf 'echo across-$((2+3))\n'; sleep 2) | vmkit console --timeout 40 rr)
+has "console session survives the restart (reconnects)" "$o" "across-5"
+
 # on_reboot = "destroy"
 ok "reboot rd" vmkit reboot rd
 ok "on_reboot destroy: rd's runtime dir goes away" wait_gone rd

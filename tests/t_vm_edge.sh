@@ -6,7 +6,8 @@
 # read-only by two VMs (allowed) and then wanted writable by a third
 # (refused by QEMU's image locking); a QEMU frozen with SIGSTOP (list stays
 # fast, destroy still stops it); runtime files damaged by hand (list does
-# not crash, destroy still works).
+# not crash, destroy still works); a runtime directory whose path is too
+# long for QEMU's unix sockets (a clear error before anything starts).
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/vm_lib.sh"
 
@@ -62,6 +63,14 @@ ok "list --json with damaged runtime files parses" \
 ok "destroy dmg" vmkit destroy dmg
 ok "dmg's runtime dir gone" test ! -e "$T/run/dmg"
 eq "dmg's QEMU gone" "$(n_qemu dmg)" 0
+
+# A runtime directory too deep for a unix socket address: refused before
+# anything is made (QEMU would only fail later, inside).
+long=$T/$(printf 'x%.0s' $(seq 100))
+mkdir -m 700 "$long"
+fails_with "runtime dir path too long for QEMU's sockets" 1 "too long for QEMU's sockets" \
+    env VMKIT_RUNTIME_DIR="$long" "$VMKIT" create race.cfg
+eq "... nothing made under it" "$(ls -A "$long" | grep -v '^\.lock$')" ""
 
 eq "list empty at the end" "$(vmkit list --json)" "[]"
 no_qemu_left "nothing of this test runs"

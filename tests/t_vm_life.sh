@@ -46,6 +46,9 @@ ok "console log shows VMKIT-READY" wait_log life VMKIT-READY
 wait_log life 'built-in shell' 1 20
 o=$(printf 'echo hi-$((%d+1))\n' $$ | vmkit console life)
 has "console (stdin a pipe): the guest's shell answers" "$o" "hi-$(($$ + 1))"
+ok "console on a terminal (pty): command answered, Ctrl-] leaves" \
+    python3 "$TOP/tests/fixtures/ptyconsole.py" "$VMKIT" life 'echo tty-$((40+2))' tty-42
+has "... and says so" "$(cat "$T/.out")" "left life's console"
 fails_with "console of an unknown VM" 1 "nosuch: no such VM" vmkit console nosuch
 
 # the guest's uptime across a 3 s pause: the reads are ~1 s apart in

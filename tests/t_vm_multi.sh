@@ -64,6 +64,7 @@ if vmkit guest build -q --size 96M g.img >gb.out 2>&1; then
     ok "guest build wrote an xl.cfg with bootloader = pygrub" grep -q 'bootloader *= *"pygrub"' g.img.cfg
     name=$(sed -n 's/^name *= *"\(.*\)"/\1/p' g.img.cfg)
     ok "create g.img.cfg (pygrub)" vmkit create g.img.cfg vnc=0 'vif=[]'
+    has "list -l: the disk" "$(vmkit list -l "$name")" "disk:     xvda $T/g.img rw"
     ok "the kernel was copied out of the image into the runtime dir" \
         sh -c "ls '$T/run/$name' | grep -qi -e vmlinuz -e kernel"
     ok "the built guest reaches VMKIT-READY through pygrub" wait_log "$name" VMKIT-READY 1 90

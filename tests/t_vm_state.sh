@@ -55,6 +55,11 @@ panic cp
 ok "panic, on_crash preserve: listed as crashed" wait_state cp crashed
 has "monitor saw GUEST_PANICKED" "$(cat "$T/monitor.log")" "event GUEST_PANICKED"
 eq "cp's QEMU is gone" "$(pgrep -f "$T/run/cp/" | wc -l)" 0
+for v in console pause unpause shutdown reboot; do
+    fails_with "$v of the crashed cp: not running" 1 "cp: VM is not running (state crashed)" \
+        sh -c "echo | '$VMKIT' $v cp"
+done
+has "config of the crashed cp still works" "$(vmkit config cp)" 'name = "cp"'
 ok "destroy the crashed cp" vmkit destroy cp
 ok "cp's runtime dir removed" test ! -e "$T/run/cp"
 

@@ -269,26 +269,43 @@ static int rt_resize(struct q2 *s, uint64_t entries)
     return 0;
 }
 
-/* Give block index b a refcount block.  Every cluster it covers is free
- * (no block means refcount 0), so the new block goes into the first of
- * them and counts itself.  An index past the on-disk table grows the
- * in-memory table; q2_alloc() then relocates the table on disk. */
-static int new_refblock(struct q2 *s, uint64_t b)
+/* Give block index b a refcount block at cluster x.  x is free and lies
+ * either in block b itself (the block counts itself) or in a block that
+ * already has a refcount block (which counts x and goes to disk now, so
+ * no table entry ever names a block whose own cluster is counted free).
+ * An index past the on-disk table grows the in-memory table; q2_alloc()
+ * then relocates the table on disk. */
+static int new_refblock_at(struct q2 *s, uint64_t b, uint64_t x)
 {
     int r;
     if (b >= s->rt_entries && (r = rt_resize(s, b + 1)) < 0)
         return r;
-    uint64_t off = b * s->rb_entries * s->cs;
+    uint64_t off = x * s->cs;
     if (off >= QCOW2_MAX_HOST_OFFSET)
         return vk_error(-ENOSPC, "%s: image would grow past the qcow2 limit", s->bd->name);
     struct q2_centry *e;
     if ((r = q2_cache_get(s, &s->rbc, off, false, &e)) < 0)
         return r;
-    q2_rb_set(s->refcount_order, e->data, 0, 1);
+    if (x / s->rb_entries == b)
+        q2_rb_set(s->refcount_order, e->data, x % s->rb_entries, 1);
     /* On disk before any table entry names it. */
     if ((r = q2_host_write(s, e->data, s->cs, off)) < 0)
         return r;
     e->dirty = false;
+    if (x / s->rb_entries != b) {
+        uint64_t xb = x / s->rb_entries, xoff;
+        if ((r = rb_offset(s, xb, &xoff)) < 0)
+            return r;
+        if (!xoff)
+            return vk_error(-EIO, "%s: no refcount block for cluster %llu", s->bd->name,
+                            (unsigned long long)x);
+        if ((r = q2_cache_get(s, &s->rbc, xoff, true, &e)) < 0)
+            return r;
+        q2_rb_set(s->refcount_order, e->data, x % s->rb_entries, 1);
+        if ((r = q2_host_write(s, e->data, s->cs, xoff)) < 0)
+            return r;
+        e->dirty = false;
+    }
     s->rt[b] = off;
     if (b < s->rt_disk_entries) {
         uint8_t be[8];
@@ -297,6 +314,13 @@ static int new_refblock(struct q2 *s, uint64_t b)
             return r;
     }
     return 0;
+}
+
+/* Give block index b a refcount block in the first cluster it covers
+ * (every cluster of a block without refcount block is free). */
+static int new_refblock(struct q2 *s, uint64_t b)
+{
+    return new_refblock_at(s, b, b * s->rb_entries);
 }
 
 int q2_set_refcount(struct q2 *s, uint64_t cluster, uint64_t rc)
@@ -328,100 +352,89 @@ int q2_set_refcount(struct q2 *s, uint64_t cluster, uint64_t rc)
     return 0;
 }
 
-/* Find n contiguous free clusters from free_hint and count them (refcount
- * 1).  Creates the refcount blocks they need (possibly growing the
- * in-memory refcount table); *start is the first cluster index. */
-static int alloc_run(struct q2 *s, uint64_t n, uint64_t *start_out);
-
-/* Make refcount block b in a free cluster found elsewhere (not the first
- * cluster it covers).  Needed for runs of at least a whole block's worth
- * of clusters: self-hosted blocks leave at most rb_entries - 1 contiguous
- * free clusters, so such a run never fits (64-bit refcounts: a run as long
- * as one L2 table; found by fuzz_qcow2 as an endless loop).  The host
- * cluster's refcount is on disk before the table names the block. */
-static int new_refblock_elsewhere(struct q2 *s, uint64_t b)
+/* The first run of n free clusters from free_hint, in *start_out. */
+static int find_free(struct q2 *s, uint64_t n, uint64_t *start_out)
 {
-    uint64_t x, off;
-    int r = alloc_run(s, 1, &x);
-    if (r < 0)
-        return r;
-    if ((r = rb_offset(s, b, &off)) < 0)
-        return r;
-    if (off) {      /* x fell in block b, which now hosts itself: give x back */
-        if (x < s->free_hint)
-            s->free_hint = x;
-        return q2_set_refcount(s, x, 0);
-    }
-    if ((r = q2_flush_meta(s)) < 0)
-        return r;
-    if (b >= s->rt_entries && (r = rt_resize(s, b + 1)) < 0)
-        return r;
-    off = x * s->cs;
-    struct q2_centry *e;
-    if ((r = q2_cache_get(s, &s->rbc, off, false, &e)) < 0)
-        return r;
-    if ((r = q2_host_write(s, e->data, s->cs, off)) < 0)
-        return r;
-    e->dirty = false;
-    if (off + s->cs > s->file_size)
-        s->file_size = off + s->cs;
-    s->rt[b] = off;
-    if (b < s->rt_disk_entries) {
-        uint8_t be[8];
-        q2_put64(be, off);
-        if ((r = q2_sync(s)) < 0 || (r = q2_host_write(s, be, 8, s->rt_off + 8 * b)) < 0)
+    uint64_t start = s->free_hint, run = 0;
+    for (uint64_t i = start; run < n; i++) {
+        uint64_t rc;
+        if (i * s->cs >= QCOW2_MAX_HOST_OFFSET)
+            return vk_error(-ENOSPC, "%s: image would grow past the qcow2 limit", s->bd->name);
+        int r = q2_get_refcount(s, i, &rc);
+        if (r < 0)
             return r;
+        if (rc) {
+            if (i == s->free_hint)
+                s->free_hint = i + 1;
+            run = 0;
+            start = i + 1;
+        } else {
+            run++;
+        }
     }
+    *start_out = start;
     return 0;
 }
 
+/* alloc_run() when the run needs new refcount blocks.  Putting each in
+ * the first cluster it covers would cut the free space into pieces of
+ * rb_entries - 1 clusters (a longer run could never be contiguous, and
+ * the tail of each piece is wasted): instead the missing refcount blocks
+ * go, in ascending block order, at the start of a free stretch and the
+ * run follows them.  The j-th new block lands in a block at most j past the
+ * first, so the block counting it is itself or already has its block. */
+static int alloc_run_long(struct q2 *s, uint64_t n, uint64_t *start_out)
+{
+    uint64_t rbe = s->rb_entries;
+    uint64_t extra = (n + 2 * rbe) / (rbe - 1) + 1;   /* >= blocks the stretch spans */
+    uint64_t start;
+    int r = find_free(s, n + extra, &start);
+    if (r < 0)
+        return r;
+    uint64_t m = 0;
+    for (uint64_t b = start / rbe; b <= (start + n + extra - 1) / rbe; b++) {
+        uint64_t boff;
+        if ((r = rb_offset(s, b, &boff)) < 0)
+            return r;
+        if (boff)
+            continue;
+        if (m == extra)
+            return vk_error(-EIO, "%s: internal error placing refcount blocks", s->bd->name);
+        if ((r = new_refblock_at(s, b, start + m)) < 0)
+            return r;
+        m++;
+    }
+    for (uint64_t c = start + m; c < start + m + n; c++)
+        if ((r = q2_set_refcount(s, c, 1)) < 0)
+            return r;
+    *start_out = start + m;
+    return 0;
+}
+
+/* Find n contiguous free clusters from free_hint and count them (refcount
+ * 1).  Creates the refcount blocks they need (possibly growing the
+ * in-memory refcount table); *start is the first cluster index. */
 static int alloc_run(struct q2 *s, uint64_t n, uint64_t *start_out)
 {
-    for (;;) {
-        uint64_t start = s->free_hint, run = 0;
-        for (uint64_t i = start; run < n; i++) {
-            uint64_t rc;
-            if (i * s->cs >= QCOW2_MAX_HOST_OFFSET)
-                return vk_error(-ENOSPC, "%s: image would grow past the qcow2 limit", s->bd->name);
-            int r = q2_get_refcount(s, i, &rc);
-            if (r < 0)
-                return r;
-            if (rc) {
-                if (i == s->free_hint)
-                    s->free_hint = i + 1;
-                run = 0;
-                start = i + 1;
-            } else {
-                run++;
-            }
-        }
-        /* Every cluster of the run needs a refcount block; making one
-         * takes the first cluster it covers, which may be in the run. */
-        bool retry = false;
-        for (uint64_t c = start; c < start + n; c++) {
-            uint64_t boff;
-            int r = rb_offset(s, c / s->rb_entries, &boff);
-            if (r < 0)
-                return r;
-            if (!boff) {
-                uint64_t b = c / s->rb_entries;
-                r = n >= s->rb_entries ? new_refblock_elsewhere(s, b) : new_refblock(s, b);
-                if (r < 0)
-                    return r;
-                retry = true;
-            }
-        }
-        if (retry)
-            continue;
-        for (uint64_t c = start; c < start + n; c++) {
-            int r = q2_set_refcount(s, c, 1);
-            if (r < 0)
-                return r;
-        }
-        s->free_hint = start + n;
-        *start_out = start;
-        return 0;
+    uint64_t start;
+    int r = find_free(s, n, &start);
+    if (r < 0)
+        return r;
+    for (uint64_t b = start / s->rb_entries; b <= (start + n - 1) / s->rb_entries; b++) {
+        uint64_t boff;
+        if ((r = rb_offset(s, b, &boff)) < 0)
+            return r;
+        if (!boff)   /* new refcount blocks needed: they go before the run */
+            return alloc_run_long(s, n, start_out);
     }
+    for (uint64_t c = start; c < start + n; c++)
+        if ((r = q2_set_refcount(s, c, 1)) < 0)
+            return r;
+    /* Free clusters skipped before start stay reachable for smaller runs. */
+    if (s->free_hint == start)
+        s->free_hint = start + n;
+    *start_out = start;
+    return 0;
 }
 
 /* The in-memory refcount table outgrew the one on disk: write it to fresh

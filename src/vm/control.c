@@ -53,8 +53,8 @@ static int wait_gone(struct proc p, int ms)
 
 /* Run one QMP command on VM name's CLI socket under its lock.  The VM
  * must have a live QEMU.  gone_ok: the command may end QEMU before it
- * replies (system_reset under -action reboot=shutdown), so the socket
- * closing is success. */
+ * replies (system_reset under -action reboot=shutdown; a guest that
+ * powers off at once), so the socket closing is success. */
 static int vm_command(const char *name, const char *cmd, json_t *args, int gone_ok,
                       const char *state_after)
 {
@@ -157,7 +157,7 @@ int vk_vm_shutdown(const char *name, int wait, int timeout_s)
     char dir[sizeof info.dir];
     snprintf(dir, sizeof dir, "%s", info.dir);
     vk_vminfo_free(&info);
-    if ((err = vm_command(name, "system_powerdown", NULL, 0, NULL)) < 0)
+    if ((err = vm_command(name, "system_powerdown", NULL, 1, NULL)) < 0)
         return err;
     if (!wait && timeout_s <= 0)
         return 0;

@@ -19,6 +19,7 @@
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -483,6 +484,13 @@ int vk_vm_start(struct vk_domcfg *c, const struct vk_start_opts *o)
         (err = vk_runtime_base(base, sizeof base, 1)) < 0)
         return err;
     snprintf(dir, sizeof dir, "%s/%s", base, c->name);
+    /* QEMU's sockets live in dir: a path longer than a unix socket address
+     * holds would only fail inside QEMU, after the directory was made. */
+    struct sockaddr_un sun;
+    if (strlen(dir) + sizeof "/qmp-cli.sock" > sizeof sun.sun_path)
+        return vk_error(-ENAMETOOLONG, "%s: runtime directory path too long for QEMU's "
+                        "sockets (at most %zu bytes; set VMKIT_RUNTIME_DIR shorter)", dir,
+                        sizeof sun.sun_path - sizeof "/qmp-cli.sock");
     int bl = vk_rt_lock(base, 10000);
     if (bl < 0)
         return bl;

@@ -258,22 +258,24 @@ int vk_qmp_execute(struct vk_qmp *q, const char *cmd, json_t *args, json_t **ret
     json_decref(req);
     if (!text)
         return vk_error(-ENOMEM, "out of memory");
+    /* one send of the line and its newline: QEMU may act on the command
+     * (and quit, for system_reset or a power-off) as soon as the JSON
+     * object is complete, so a newline sent apart could meet a closed
+     * socket after the command already worked */
     size_t tl = strlen(text), off = 0;
+    char *line = malloc(tl + 2);
+    if (!line) {
+        free(text);
+        return vk_error(-ENOMEM, "out of memory");
+    }
+    memcpy(line, text, tl);
+    line[tl++] = '\n';
+    free(text);
+    text = line;
     int err = 0;
     if (q->fd < 0)
         err = vk_error(-ECONNRESET, "%s: not connected", q->name);
-    while (!err && off <= tl) {
-        /* the trailing NUL is replaced by the newline QMP expects */
-        if (off == tl) {
-            ssize_t w = send(q->fd, "\n", 1, MSG_NOSIGNAL);
-            if (w == 1)
-                break;
-            if (w < 0 && errno == EINTR)
-                continue;
-            err = vk_error(errno == EPIPE ? -ECONNRESET : -errno, "%s: %s: %s", q->name, cmd,
-                           strerror(errno));
-            break;
-        }
+    while (!err && off < tl) {
         ssize_t w = send(q->fd, text + off, tl - off, MSG_NOSIGNAL);
         if (w < 0 && errno == EINTR)
             continue;
