@@ -76,6 +76,8 @@ eq "cd not listed" "$(state cd)" none
 guest_cfg loop 'memory = 32' 'on_reboot = "restart"' >loop.cfg
 ok "create loop (32 MiB: resets at once)" vmkit create loop.cfg
 ok "restart loop: preserved as crashed" wait_state loop crashed 60
+[ "$(state loop)" = crashed ] ||     # show the monitor's end of the story
+    sed -n '/monitor for loop/,$p' "$T/monitor.log" | tail -12 | sed 's/^/#   /'
 has "monitor gave up restarting" "$(cat "$T/monitor.log")" "giving up"
 eq "no QEMU of loop left" "$(pgrep -f "$T/run/loop/" | wc -l)" 0
 ok "destroy loop" vmkit destroy loop
