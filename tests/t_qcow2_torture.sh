@@ -91,6 +91,18 @@ for cs in 512 4096 65536 2097152; do
         done
     done
 done
+# 64-bit refcounts in 512-byte clusters: a refcount block covers exactly
+# one L2 table's worth of clusters (a long run once never fit: endless loop).
+for rb in 64 32; do
+    rm -f t.qcow2 ref.raw
+    qemu-img create -q -f raw ref.raw $SIZE
+    ok "refcount_bits=$rb cs=512: create" vmkit img create -f qcow2 -o cluster_size=512,refcount_bits=$rb t.qcow2 $SIZE
+    script $((77 + rb)) $N >s1
+    "$VKIO" ref.raw plain <s1
+    ok "refcount_bits=$rb cs=512: vkio applies the script" timeout 120 "$VKIO" t.qcow2 qcow2 <s1
+    ok "refcount_bits=$rb cs=512: qemu-img compare" qemu-img compare -q -f raw -F qcow2 ref.raw t.qcow2
+    ok "refcount_bits=$rb cs=512: qemu-img check" qemu-img check -q t.qcow2
+done
 ok "backing file untouched" qemu-img compare -q -f raw -F qcow2 back.raw back.qcow2
 ok "backing file still clean" qemu-img check -q back.qcow2
 finish
