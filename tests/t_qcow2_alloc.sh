@@ -5,7 +5,7 @@
 # stay contiguous (the file no larger than the data plus metadata), and
 # leave an image qemu-img check calls clean and qemu-img compare calls
 # equal to a raw file given the same writes.  Also growing such an image
-# (the L1 table moves to a long run of new clusters).
+# (the L1 table moves to a long run of new clusters), and preallocation.
 . "$(dirname "$0")/lib.sh"
 cd "$T" || exit 1
 VKIO=$(dirname "$VMKIT")/tools/vkio
@@ -40,6 +40,25 @@ for rb in 1 8 16 32 64; do
         ok "$c: grow to 20G" vmkit img resize a.qcow2 20G
         ok "$c: clean after growing" qemu-img check -q a.qcow2
         ok "$c: content kept after growing" qemu-img compare -q a.raw a.qcow2
+    done
+done
+
+# Preallocation: with small clusters the L2 tables and refcount blocks lie
+# among the data clusters, and "full" must zero the data, not them.
+qemu-img create -q -f raw z.raw 8M
+for p in metadata falloc full; do
+    for cs in 512 65536; do
+        for rb in 16 64; do
+            c="--prealloc $p cluster_size=$cs refcount_bits=$rb"
+            rm -f p.qcow2
+            ok "$c: create" vmkit img create -f qcow2 --prealloc $p -o "cluster_size=$cs,refcount_bits=$rb" p.qcow2 8M
+            ok "$c: qemu-img check clean" qemu-img check -q p.qcow2
+            ok "$c: reads as zeroes (qemu-img compare)" qemu-img compare -q z.raw p.qcow2
+            alloc=$(qemu-img map --output=json p.qcow2 | python3 -c '
+import json, sys
+print(sum(e["length"] for e in json.load(sys.stdin) if e["data"]))')
+            eq "$c: every cluster allocated (qemu-img map)" "$alloc" $((8 << 20))
+        done
     done
 done
 finish

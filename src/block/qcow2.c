@@ -580,6 +580,35 @@ fail:
 
 /* ---- create --------------------------------------------------------- */
 
+/* Write zeroes over the holes of the file in [first, end): the data
+ * clusters preallocation made.  Metadata (L2 tables, refcount blocks,
+ * interleaved with the data for small clusters or big images) is already
+ * on disk, so it is data, not a hole, and is left alone. */
+static int write_zeroes_in_holes(struct q2 *s, uint64_t first, uint64_t end)
+{
+    static const uint8_t zero[1 << 16];
+    uint64_t o = first;
+    while (o < end) {
+        off_t h = lseek(s->fd, (off_t)o, SEEK_HOLE);
+        if (h < 0 && errno != ENXIO)
+            return vk_error(-errno, "%s: %s", s->bd->name, strerror(errno));
+        uint64_t hs = h < 0 ? o : (uint64_t)h;   /* ENXIO: o is past EOF */
+        if (hs >= end)
+            break;
+        off_t d = lseek(s->fd, (off_t)hs, SEEK_DATA);
+        if (d < 0 && errno != ENXIO)
+            return vk_error(-errno, "%s: %s", s->bd->name, strerror(errno));
+        uint64_t he = d < 0 || (uint64_t)d > end ? end : (uint64_t)d;
+        for (uint64_t z = hs; z < he; z += sizeof zero) {
+            int r = q2_host_write(s, zero, he - z < sizeof zero ? (size_t)(he - z) : sizeof zero, z);
+            if (r < 0)
+                return r;
+        }
+        o = he;
+    }
+    return 0;
+}
+
 static int prealloc_image(const char *path, const char *mode, uint64_t size)
 {
     struct vk_blockdev *bd;
@@ -592,11 +621,8 @@ static int prealloc_image(const char *path, const char *mode, uint64_t size)
     if (r == 0 && (r = q2_flush_meta(s)) == 0 && end > first) {
         if (!strcmp(mode, "falloc") && posix_fallocate(s->fd, (off_t)first, (off_t)(end - first)))
             r = vk_error(-EIO, "%s: cannot preallocate", path);
-        else if (!strcmp(mode, "full")) {
-            static const uint8_t zero[1 << 16];
-            for (uint64_t o = first; r == 0 && o < end; o += sizeof zero)
-                r = q2_host_write(s, zero, end - o < sizeof zero ? (size_t)(end - o) : sizeof zero, o);
-        }
+        else if (!strcmp(mode, "full"))
+            r = write_zeroes_in_holes(s, first, end);
         if (r == 0 && end > s->file_size && ftruncate(s->fd, (off_t)end) < 0)
             r = vk_error(-errno, "%s: %s", path, strerror(errno));
     }
