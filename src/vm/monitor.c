@@ -316,9 +316,23 @@ static void restart(struct mon *m)
     m->restarts[m->nrestarts++] = now;
     set_state(m, "restarting");
     m->pending = C_NONE;
-    if (spawn_qemu(m) < 0 || attach_qmp(m, 60000) < 0) {
+    if (spawn_qemu(m) < 0) {
         mlog("restart failed: %s", vk_errmsg());
         finish_destroy(m);
+    }
+    int err = attach_qmp(m, 60000);
+    if (err == -ETIMEDOUT) {
+        mlog("restart failed: %s", vk_errmsg());
+        finish_destroy(m);
+    }
+    if (err < 0) {
+        /* QEMU ended before QMP was up: a guest that resets at once (its
+         * SHUTDOWN event was never seen).  Another round, which the
+         * restart limit above bounds (then preserved as crashed). */
+        mlog("QEMU ended before QMP was up (%s): restarting again", vk_errmsg());
+        vk_error_clear();
+        restart(m);
+        return;
     }
     set_state(m, "running");
 }
