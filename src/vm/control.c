@@ -161,8 +161,18 @@ int vk_vm_shutdown(const char *name, int wait, int timeout_s)
         return err;
     if (!wait && timeout_s <= 0)
         return 0;
-    if (!wait_gone(qemu, timeout_s > 0 ? timeout_s * 1000 : 1 << 30))
-        return vk_vm_destroy(name);
+    /* ACPI button presses are events, not a level: a guest still booting
+     * (no acpid yet) misses one.  Press again every 10 s while waiting. */
+    long long deadline = timeout_s > 0 ? now_ms() + timeout_s * 1000LL : -1;
+    for (;;) {
+        long long left = deadline < 0 ? 10000 : deadline - now_ms();
+        if (wait_gone(qemu, (int)(left > 10000 ? 10000 : left > 0 ? left : 0)))
+            break;
+        if (deadline >= 0 && now_ms() >= deadline)
+            return vk_vm_destroy(name);
+        if (vm_command(name, "system_powerdown", NULL, 1, NULL) < 0)
+            vk_error_clear();   /* QEMU may be going away right now */
+    }
     /* QEMU is gone; give the monitor a moment to apply on_poweroff (remove
      * the state, or restart QEMU, which writes a new pidfile) */
     char was[32], now[32];
