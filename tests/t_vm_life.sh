@@ -47,7 +47,7 @@ wait_log life 'built-in shell' 1 20
 o=$(printf 'echo hi-$((%d+1))\n' $$ | vmkit console life)
 has "console (stdin a pipe): the guest's shell answers" "$o" "hi-$(($$ + 1))"
 ok "console on a terminal (pty): command answered, Ctrl-] leaves" \
-    python3 "$TOP/tests/fixtures/ptyconsole.py" "$VMKIT" life 'echo tty-$((40+2))' tty-42
+    python3 "$TOP/tests/tools/ptyconsole.py" "$VMKIT" life tty
 has "... and says so" "$(cat "$T/.out")" "left life's console"
 fails_with "console of an unknown VM" 1 "nosuch: no such VM" vmkit console nosuch
 

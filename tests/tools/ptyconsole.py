@@ -9,7 +9,7 @@ then presses Ctrl-] and expects vmkit to leave by itself.  Checks that the
 terminal's modes are the same after the session as before it (vmkit puts
 it in raw mode for the session only).  Prints one word per finding
 (ANSWER, RAW, LEFT, RESTORED) and exits 0 when all four hold, 1 otherwise;
-output received is dumped to stderr on failure.
+what the console showed goes to stderr.
 """
 import os, pty, select, subprocess, sys, termios, time
 
@@ -68,6 +68,6 @@ try:
 except termios.error:
     pass
 print(" ".join(found))
+sys.stderr.write(out.decode("latin-1"))   # what the console showed
 if len(found) != 4:
-    sys.stderr.write(out.decode("latin-1"))
     sys.exit(1)
