@@ -152,26 +152,31 @@ static int decompress(struct q2 *s, uint64_t l2e)
     return 0;
 }
 
+/* How many of the n bytes at off the backing file holds (0 past its end:
+ * those read as zeroes). */
+static uint64_t backing_part(const struct vk_blockdev *bd, uint64_t off, uint64_t n)
+{
+    if (!bd->backing || off >= bd->backing->size)
+        return 0;
+    return bd->backing->size - off < n ? bd->backing->size - off : n;
+}
+
 /* Read guest bytes [off, off+len) as the image maps them now. */
 static int read_range(struct q2 *s, uint8_t *p, uint64_t len, uint64_t off)
 {
     struct vk_blockdev *bd = s->bd;
     while (len) {
-        uint64_t n, e;
+        uint64_t n, e, m;
         enum q2_kind k;
         int r = lookup(s, off, len, &n, &e, &k);
         if (r < 0)
             return r;
         switch (k) {
         case K_UNALLOC:
-            if (bd->backing && off < bd->backing->size) {
-                uint64_t m = bd->backing->size - off < n ? bd->backing->size - off : n;
-                if ((r = vk_bd_pread(bd->backing, p, (size_t)m, off)) < 0)
-                    return r;
-                memset(p + m, 0, (size_t)(n - m));
-            } else {
-                memset(p, 0, (size_t)n);
-            }
+            m = backing_part(bd, off, n);
+            if (m && (r = vk_bd_pread(bd->backing, p, (size_t)m, off)) < 0)
+                return r;
+            memset(p + m, 0, (size_t)(n - m));
             break;
         case K_ZERO:
         case K_ZERO_ALLOC:
@@ -415,9 +420,9 @@ int q2_block_status(struct vk_blockdev *bd, uint64_t off, uint64_t len, uint64_t
     *pnum = n;
     switch (k) {
     case K_UNALLOC:
-        if (bd->backing && off < bd->backing->size) {
-            uint64_t m = bd->backing->size - off < n ? bd->backing->size - off : n, bn, bh;
-            int st = vk_bd_block_status(bd->backing, off, m, &bn, &bh);
+        if (backing_part(bd, off, n)) {
+            uint64_t bn, bh;
+            int st = vk_bd_block_status(bd->backing, off, backing_part(bd, off, n), &bn, &bh);
             if (st < 0)
                 return st;
             *pnum = bn;

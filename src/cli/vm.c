@@ -38,9 +38,11 @@ static int print_help(const char *verb)
     return EXIT_OK;
 }
 
-static int attach_console(const char *name)
+/* Attach the caller's stdin/stdout to VM name's console; timeout_ms > 0
+ * ends the session after that long (vk_console_opts). */
+static int attach_console(const char *name, int timeout_ms)
 {
-    struct vk_console_opts o = { .in_fd = 0, .out_fd = 1,
+    struct vk_console_opts o = { .in_fd = 0, .out_fd = 1, .timeout_ms = timeout_ms,
                                  .interactive = isatty(0) && isatty(1) };
     if (o.interactive)
         fprintf(stderr, "Connected to %s's console; Ctrl-] leaves.\n", name);
@@ -109,7 +111,7 @@ static int start_common(int argc, char **argv, int stored)
         return cli_fail(err);
     if (!console && isatty(1))
         printf("Started VM %s%s\n", name, paused ? " (paused)" : "");
-    return console ? attach_console(name) : EXIT_OK;
+    return console ? attach_console(name, 0) : EXIT_OK;
 }
 
 static int do_create(int argc, char **argv)
@@ -200,17 +202,7 @@ static int do_console(int argc, char **argv)
     }
     if (optind != argc - 1)
         return usage_err(argv[0], "which VM?%s", NULL);
-    const char *name = argv[optind];
-    struct vk_console_opts o = { .in_fd = 0, .out_fd = 1, .timeout_ms = timeout,
-                                 .interactive = isatty(0) && isatty(1) };
-    if (o.interactive)
-        fprintf(stderr, "Connected to %s's console; Ctrl-] leaves.\n", name);
-    int r = vk_console_run(name, &o);
-    if (r < 0)
-        return cli_fail(r);
-    if (o.interactive)
-        fprintf(stderr, r == 1 ? "\r\n[%s ended]\r\n" : "\r\n[left %s's console]\r\n", name);
-    return EXIT_OK;
+    return attach_console(argv[optind], timeout);
 }
 
 static int do_config(int argc, char **argv)
