@@ -1,6 +1,7 @@
 #include "util/utf16.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <string.h>
 
 int vk_utf8_to_utf16(const char *s, uint16_t *out, int max)
@@ -64,13 +65,23 @@ void vk_utf16_to_utf8(const uint16_t *u, size_t n, char *out, size_t outlen)
 
     if (!outlen)
         return;
+    /* Room for the worst case (3 bytes a unit): no bound checks needed. */
+    bool roomy = n < (outlen - 1) / 3;
     for (size_t i = 0; i < n && u[i]; i++) {
         uint32_t c = u[i];
+        if (c < 0x80 && roomy) {   /* the common case, ASCII */
+            out[o++] = (char)c;
+            continue;
+        }
         if (c >= 0xd800 && c < 0xdc00 && i + 1 < n && u[i + 1] >= 0xdc00 && u[i + 1] < 0xe000) {
             c = 0x10000 + ((c - 0xd800) << 10) + (u[i + 1] - 0xdc00u);
             i++;
         } else if (c >= 0xd800 && c < 0xe000) {
             c = 0xfffd;
+        }
+        if (roomy) {
+            o += vk_utf8_put(out + o, c);
+            continue;
         }
         char b[4];
         size_t k = vk_utf8_put(b, c);
