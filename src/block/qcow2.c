@@ -228,30 +228,21 @@ static int grow_l1(struct q2 *s, uint64_t entries)
 {
     if (entries * 8 > QCOW2_MAX_L1_BYTES)
         return vk_error(-EFBIG, "%s: the L1 table would exceed %u MiB", s->bd->name, QCOW2_MAX_L1_BYTES >> 20);
-    int r = q2_flush_meta(s);
+    uint64_t nc = (entries * 8 + s->cs - 1) / s->cs, h;
+    int r = q2_alloc(s, nc, &h);
     if (r < 0)
         return r;
-    uint64_t nc = (entries * 8 + s->cs - 1) / s->cs, h;
-    if ((r = q2_alloc(s, nc, &h)) < 0)
-        return r;
     uint64_t *nl = calloc((size_t)(nc * s->cs / 8), sizeof *nl);
-    uint8_t *buf = calloc(1, (size_t)(nc * s->cs));
-    if (!nl || !buf) {
-        free(nl);
-        free(buf);
+    if (!nl)
         return vk_error(-ENOMEM, "out of memory");
-    }
     memcpy(nl, s->l1, (size_t)s->l1_size * 8);
-    for (uint32_t i = 0; i < s->l1_size; i++)
-        q2_put64(buf + 8 * i, s->l1[i]);
-    /* New table and its refcounts on disk before the header names it. */
-    if ((r = q2_flush_meta(s)) < 0 || (r = q2_host_write(s, buf, (size_t)(nc * s->cs), h)) < 0 ||
+    /* The L2 tables it names, its own refcounts, then the new table, on
+     * disk before the header names it. */
+    if ((r = q2_flush_meta(s)) < 0 || (r = q2_write_table(s, nl, nc * s->cs / 8, h)) < 0 ||
         (r = q2_sync(s)) < 0) {
         free(nl);
-        free(buf);
         return r;
     }
-    free(buf);
     uint64_t old = s->l1_off, oldc = ((uint64_t)s->l1_size * 8 + s->cs - 1) / s->cs;
     free(s->l1);
     s->l1 = nl;
@@ -357,27 +348,6 @@ static int read_extensions(struct q2 *s, const uint8_t *h, size_t start, size_t 
         }
         p += 8 + ((size_t)len + 7) / 8 * 8;
     }
-    return 0;
-}
-
-static int read_table(struct q2 *s, uint64_t off, uint64_t n, uint64_t **out)
-{
-    uint8_t *raw = malloc((size_t)(n ? n : 1) * 8);
-    uint64_t *t = malloc((size_t)(n ? n : 1) * 8);
-    if (!raw || !t) {
-        free(raw);
-        free(t);
-        return vk_error(-ENOMEM, "out of memory");
-    }
-    int r = q2_host_read(s, raw, (size_t)n * 8, off);
-    for (uint64_t i = 0; r == 0 && i < n; i++)
-        t[i] = q2_be64(raw + 8 * i);
-    free(raw);
-    if (r < 0) {
-        free(t);
-        return r;
-    }
-    *out = t;
     return 0;
 }
 
@@ -513,10 +483,10 @@ static int q2_open(int fd, const char *name, int flags, struct vk_blockdev **out
     if (s->nb_snapshots && ((s->snapshots_off & (s->cs - 1)) || s->snapshots_off >= s->file_size ||
                             s->snapshots_off < s->cs))
         BAD("%s: snapshot table offset %llu is invalid", name, (unsigned long long)s->snapshots_off);
-    if ((r = read_table(s, s->l1_off, s->l1_size, &s->l1)) < 0)
+    if ((r = q2_read_table(s, s->l1_off, s->l1_size, &s->l1)) < 0)
         goto fail;
     s->rt_disk_entries = s->rt_entries = rt_bytes / 8;
-    if ((r = read_table(s, s->rt_off, s->rt_entries, &s->rt)) < 0)
+    if ((r = q2_read_table(s, s->rt_off, s->rt_entries, &s->rt)) < 0)
         goto fail;
     if ((r = q2_cache_init(s, &s->l2c, 4u << 20)) < 0 || (r = q2_cache_init(s, &s->rbc, 1u << 20)) < 0)
         goto fail;

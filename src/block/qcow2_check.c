@@ -140,19 +140,10 @@ static int walk_snapshots(struct q2 *s, struct refs *R)
         if (l1_size * 8 > QCOW2_MAX_L1_BYTES || (l1_off & (s->cs - 1)) || l1_off + l1_size * 8 > s->file_size) {
             R->rep->corruptions++;
         } else if (l1_size) {
-            uint8_t *raw = malloc((size_t)l1_size * 8);
-            uint64_t *t = malloc((size_t)l1_size * 8);
-            if (!raw || !t) {
-                free(raw);
-                free(t);
-                return vk_error(-ENOMEM, "out of memory");
-            }
-            r = q2_host_read(s, raw, (size_t)l1_size * 8, l1_off);
-            for (uint64_t k = 0; r == 0 && k < l1_size; k++)
-                t[k] = q2_be64(raw + 8 * k);
-            if (r == 0)
-                r = walk_l1(s, R, l1_off, l1_size, t, false);
-            free(raw);
+            uint64_t *t;
+            if ((r = q2_read_table(s, l1_off, l1_size, &t)) < 0)
+                return r;
+            r = walk_l1(s, R, l1_off, l1_size, t, false);
             free(t);
         }
         off += len;

@@ -189,6 +189,10 @@ int q2_host_write(struct q2 *s, const void *buf, size_t len, uint64_t off);
 /* Write the n buffers of iov one after the other at host offset off. */
 struct iovec;
 int q2_host_writev(struct q2 *s, struct iovec *iov, int n, uint64_t off);
+/* A table of n big-endian 64-bit entries at host offset off, read into a
+ * malloc'd host-order array / written from one (L1, refcount table). */
+int q2_read_table(struct q2 *s, uint64_t off, uint64_t n, uint64_t **out);
+int q2_write_table(struct q2 *s, const uint64_t *t, uint64_t n, uint64_t off);
 int q2_sync(struct q2 *s);
 
 /* qcow2.c */

@@ -67,6 +67,39 @@ int q2_host_writev(struct q2 *s, struct iovec *iov, int n, uint64_t off)
     return 0;
 }
 
+int q2_read_table(struct q2 *s, uint64_t off, uint64_t n, uint64_t **out)
+{
+    uint8_t *raw = malloc((size_t)(n ? n : 1) * 8);
+    uint64_t *t = malloc((size_t)(n ? n : 1) * 8);
+    if (!raw || !t) {
+        free(raw);
+        free(t);
+        return vk_error(-ENOMEM, "out of memory");
+    }
+    int r = q2_host_read(s, raw, (size_t)n * 8, off);
+    for (uint64_t i = 0; r == 0 && i < n; i++)
+        t[i] = q2_be64(raw + 8 * i);
+    free(raw);
+    if (r < 0) {
+        free(t);
+        return r;
+    }
+    *out = t;
+    return 0;
+}
+
+int q2_write_table(struct q2 *s, const uint64_t *t, uint64_t n, uint64_t off)
+{
+    uint8_t *raw = malloc((size_t)(n ? n : 1) * 8);
+    if (!raw)
+        return vk_error(-ENOMEM, "out of memory");
+    for (uint64_t i = 0; i < n; i++)
+        q2_put64(raw + 8 * i, t[i]);
+    int r = q2_host_write(s, raw, (size_t)n * 8, off);
+    free(raw);
+    return r;
+}
+
 int q2_sync(struct q2 *s)
 {
     if (s->nosync)
@@ -461,18 +494,9 @@ static int relocate_rt(struct q2 *s)
         }
         if ((r = cache_write(s, &s->rbc)) < 0 || (r = q2_sync(s)) < 0)
             return r;
-        size_t bytes = (size_t)(need * s->cs);
-        uint8_t *t = calloc(1, bytes);
-        if (!t)
-            return vk_error(-ENOMEM, "out of memory");
-        for (uint64_t k = 0; k < s->rt_entries; k++)
-            q2_put64(t + 8 * k, s->rt[k]);
-        r = q2_host_write(s, t, bytes, start * s->cs);
-        free(t);
-        if (r < 0 || (r = q2_sync(s)) < 0)
-            return r;
         uint64_t old_off = s->rt_off, old_n = s->rt_clusters;
-        if ((r = rt_resize(s, need * s->cs / 8)) < 0)
+        if ((r = rt_resize(s, need * s->cs / 8)) < 0 ||
+            (r = q2_write_table(s, s->rt, s->rt_entries, start * s->cs)) < 0 || (r = q2_sync(s)) < 0)
             return r;
         s->rt_off = start * s->cs;
         s->rt_clusters = (uint32_t)need;
@@ -579,15 +603,7 @@ int q2_flush_meta(struct q2 *s)
             if ((r = cache_write(s, &s->l2c)) < 0)
                 return r;
             if (s->l1_dirty) {
-                size_t bytes = (size_t)s->l1_size * 8;
-                uint8_t *t = malloc(bytes ? bytes : 1);
-                if (!t)
-                    return vk_error(-ENOMEM, "out of memory");
-                for (uint32_t i = 0; i < s->l1_size; i++)
-                    q2_put64(t + 8 * i, s->l1[i]);
-                r = q2_host_write(s, t, bytes, s->l1_off);
-                free(t);
-                if (r < 0)
+                if ((r = q2_write_table(s, s->l1, s->l1_size, s->l1_off)) < 0)
                     return r;
                 s->l1_dirty = false;
             }
