@@ -351,6 +351,22 @@ static struct archive *tar_reader(void)
     return a;
 }
 
+/* Fill p from the archive file path, or from fd when path is NULL. */
+static int populate_archive(struct pop *p, const char *path, int fd)
+{
+    struct archive *a = tar_reader();
+    if (!a)
+        return vk_error(-ENOMEM, "out of memory");
+    int r, opened = path ? archive_read_open_filename(a, path, 1 << 20)
+                         : archive_read_open_fd(a, fd, 1 << 20);
+    if (opened != ARCHIVE_OK)
+        r = archive_fail(p, a, "opening");
+    else
+        r = run(p, a);
+    archive_read_free(a);
+    return r;
+}
+
 int vk_populate(struct vk_fs *fs, const char *dst, const char *src,
                 const struct vk_populate_opts *o)
 {
@@ -367,14 +383,7 @@ int vk_populate(struct vk_fs *fs, const char *dst, const char *src,
             s[--l] = 0;
         r = populate_dir(&p, s);
     } else {
-        struct archive *a = tar_reader();
-        if (!a)
-            return vk_error(-ENOMEM, "out of memory");
-        if (archive_read_open_filename(a, src, 1 << 20) != ARCHIVE_OK)
-            r = archive_fail(&p, a, "opening");
-        else
-            r = run(&p, a);
-        archive_read_free(a);
+        r = populate_archive(&p, src, -1);
     }
     pop_free(&p);
     return r;
@@ -384,15 +393,7 @@ int vk_populate_tar_fd(struct vk_fs *fs, const char *dst, int fd, const char *na
                        const struct vk_populate_opts *o)
 {
     struct pop p = { .fs = fs, .dst = dst, .src = name, .o = o };
-    struct archive *a = tar_reader();
-    if (!a)
-        return vk_error(-ENOMEM, "out of memory");
-    int r;
-    if (archive_read_open_fd(a, fd, 1 << 20) != ARCHIVE_OK)
-        r = archive_fail(&p, a, "opening");
-    else
-        r = run(&p, a);
-    archive_read_free(a);
+    int r = populate_archive(&p, NULL, fd);
     pop_free(&p);
     return r;
 }
