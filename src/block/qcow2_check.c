@@ -274,7 +274,7 @@ int q2_rebuild_refcounts(struct q2 *s, struct vk_check_report *rep)
         free(R.c);
         return vk_error(-ENOMEM, "out of memory");
     }
-    uint64_t maxrc = s->refcount_order == 6 ? UINT64_MAX : (1ULL << (1u << s->refcount_order)) - 1;
+    uint64_t maxrc = q2_rc_max(s);
     for (uint64_t c = 0; c < a + nb + nt; c++) {
         uint64_t v = c >= a ? 1 : c < R.n ? R.c[c] : 0;
         if (v)

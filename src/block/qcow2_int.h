@@ -151,6 +151,12 @@ static inline void q2_put32(uint8_t *p, uint32_t v)
         p[i] = (uint8_t)v;
 }
 
+/* The largest refcount the image's refcount width holds. */
+static inline uint64_t q2_rc_max(const struct q2 *s)
+{
+    return s->refcount_order == 6 ? UINT64_MAX : (1ULL << (1u << s->refcount_order)) - 1;
+}
+
 /* Compressed cluster descriptor fields (docs/interop/qcow2.txt). */
 static inline int q2_csize_shift(const struct q2 *s) { return 62 - ((int)s->cluster_bits - 8); }
 static inline uint64_t q2_coffset(const struct q2 *s, uint64_t l2e)

@@ -254,11 +254,6 @@ void q2_rb_set(uint32_t order, uint8_t *b, uint64_t i, uint64_t v)
     }
 }
 
-static uint64_t rc_max(const struct q2 *s)
-{
-    return s->refcount_order == 6 ? UINT64_MAX : (1ULL << (1u << s->refcount_order)) - 1;
-}
-
 /* The refcount block covering block index b, or 0 when there is none. */
 static int rb_offset(struct q2 *s, uint64_t b, uint64_t *off)
 {
@@ -360,7 +355,7 @@ int q2_set_refcount(struct q2 *s, uint64_t cluster, uint64_t rc)
 {
     uint64_t b = cluster / s->rb_entries, off;
     int r;
-    if (rc > rc_max(s))
+    if (rc > q2_rc_max(s))
         return vk_error(-ERANGE, "%s: refcount of cluster %llu would overflow %u bits", s->bd->name,
                         (unsigned long long)cluster, 1u << s->refcount_order);
     if ((r = rb_offset(s, b, &off)) < 0)
