@@ -4,9 +4,9 @@
  * The root tree is assembled in a host temp dir, the partition table is
  * written with part/, and the ext4 filesystem is made and filled from the
  * tree with fs/ (vk_fs_mkfs, vk_populate; everything owned by root). */
-#include "boot/guest.h"
+#include "guest/guest.h"
 
-#include "boot/guest_files.h"
+#include "guest/guest_files.h"
 #include "block/blockdev.h"
 #include "fs/fs.h"
 #include "fs/populate.h"

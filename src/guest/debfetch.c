@@ -1,7 +1,7 @@
 /* Debian packages for guest build: fetched with `apt-get download` into a
  * cache (~/.cache/vmkit/debs), read with dpkg-deb.  apt and dpkg do the
  * work as child processes; failures name the package and the tool. */
-#include "boot/guest.h"
+#include "guest/guest.h"
 
 #include "util/err.h"
 
