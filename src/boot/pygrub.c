@@ -275,6 +275,10 @@ static int extract(struct vk_blockdev *disk, const char *disk_path, const char *
                 r = try_fs(s, p->number, sel, o, out);
                 vk_bd_close(s);
             }
+        /* a FAT boot sector carries the MBR signature: an "MBR" without
+         * partitions is a bare filesystem */
+        if (r == 0 && t.n == 0)
+            r = try_fs(disk, 0, sel, o, out);
         vk_ptable_free(&t);
     }
     if (r == 0)

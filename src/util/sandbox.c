@@ -21,6 +21,7 @@
 #include <sys/resource.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <sys/ioctl.h>
 #include <unistd.h>
 
@@ -317,6 +318,12 @@ static int enter(const struct vk_sandbox *sb, void *ctx, int *pfd, const struct 
     if (null > 2)
         close(null);
 
+    /* localtime() and mktime() (FAT timestamps) re-check /etc/localtime
+     * on every call when TZ is unset; with TZ set they keep what tzset()
+     * loaded here, so no stat() or open() under the filter. */
+    if (!getenv("TZ"))
+        setenv("TZ", ":/etc/localtime", 1);
+    tzset();
     uint64_t now = mapped_now();
     if ((r = limit(RLIMIT_CORE, 0)) < 0 || (r = limit(RLIMIT_NPROC, 0)) < 0 ||
         (r = limit(RLIMIT_CPU, h->cpu)) < 0 || (r = limit(RLIMIT_FSIZE, h->fsize)) < 0 ||
