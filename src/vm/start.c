@@ -19,6 +19,9 @@
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#if defined(__SANITIZE_ADDRESS__)
+#include <sanitizer/lsan_interface.h>
+#endif
 
 /* dir/f into buf; a truncated path names nothing. */
 static void path_in(const char *dir, const char *f, char *buf, size_t len)
@@ -118,8 +121,13 @@ int vk_vm_start(struct vk_domcfg *c, const struct vk_start_opts *o)
         pid_t g = fork();
         if (g != 0)
             _exit(g < 0 ? 1 : 0);
-        vk_monitor_main(dir, argv, c, o, pfd[1]);
-        _exit(1);
+        /* the monitor's process ends here, with _exit: never with exit(),
+         * which would run the embedding program's atexit handlers */
+        int st = vk_monitor_main(dir, argv, c, o, pfd[1]);
+#if defined(__SANITIZE_ADDRESS__)
+        __lsan_do_leak_check();   /* what exit() did in the sanitizer build */
+#endif
+        _exit(st);
     }
     close(pfd[1]);
     vk_argv_free(argv);
