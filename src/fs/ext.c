@@ -8,6 +8,7 @@
 #include <ext2fs/ext2_err.h>
 #include <ctype.h>
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -40,14 +41,17 @@ int ext_errno(errcode_t e)
     }
 }
 
-/* com_err prints "Unknown code ext2 60" until the table is registered. */
+static void register_table(void)
+{
+    initialize_ext2_error_table();
+}
+
+/* com_err prints "Unknown code ext2 60" until the table is registered;
+ * registering edits com_err's global list, so once, whatever the thread. */
 static const char *emsg(errcode_t e)
 {
-    static bool done;
-    if (!done) {
-        initialize_ext2_error_table();
-        done = true;
-    }
+    static pthread_once_t once = PTHREAD_ONCE_INIT;
+    pthread_once(&once, register_table);
     return error_message(e);
 }
 

@@ -155,24 +155,44 @@ struct mods {
     unsigned n;
 };
 
-static const char *find_name;
-static char *found_path;
-
-static int find_cb(const char *p, const struct stat *st, int flag, struct FTW *f)
+/* Is directory entry b the module name's .ko ('-' and '_' alike)? */
+static bool is_module(const char *b, const char *name)
 {
-    if (flag != FTW_F)
-        return 0;
-    const char *b = p + f->base;
-    size_t l = strlen(find_name);
+    size_t l = strlen(name);
     if (strlen(b) != l + 3 || strcmp(b + l, ".ko"))
-        return 0;
+        return false;
     for (size_t i = 0; i < l; i++) {
-        char a = b[i] == '-' ? '_' : b[i], c = find_name[i] == '-' ? '_' : find_name[i];
+        char a = b[i] == '-' ? '_' : b[i], c = name[i] == '-' ? '_' : name[i];
         if (a != c)
-            return 0;
+            return false;
     }
-    found_path = strdup(p);
-    return 1;
+    return true;
+}
+
+/* The path of module name's .ko under dir (malloc'd; NULL if none), found
+ * in directory order without following symlinks.  All state is on the
+ * stack: two guest builds may run in two threads. */
+static char *find_module(const char *dir, const char *name, int depth)
+{
+    DIR *d = opendir(dir);
+    if (!d)
+        return NULL;
+    char *found = NULL;
+    for (struct dirent *e; !found && (e = readdir(d));) {
+        if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
+            continue;
+        char p[PATH_MAX];
+        struct stat st;
+        if ((size_t)snprintf(p, sizeof p, "%s/%s", dir, e->d_name) >= sizeof p ||
+            lstat(p, &st) < 0)
+            continue;
+        if (S_ISDIR(st.st_mode) && depth < 32)
+            found = find_module(p, name, depth + 1);
+        else if (S_ISREG(st.st_mode) && is_module(e->d_name, name))
+            found = strdup(p);
+    }
+    closedir(d);
+    return found;
 }
 
 static int add_module(struct mods *m, const char *moddir, const char *name, int depth)
@@ -182,12 +202,10 @@ static int add_module(struct mods *m, const char *moddir, const char *name, int 
             return 0;
     if (depth > 16 || m->n >= MAXMODS)
         return vk_error(-E2BIG, "%s: module dependencies too deep or too many", name);
-    find_name = name;
-    found_path = NULL;
-    nftw(moddir, find_cb, 16, FTW_PHYS);
-    if (!found_path)
+    char *path = find_module(moddir, name, 0);
+    if (!path)
         return 1;  /* built into the kernel (or absent): nothing to load */
-    char *ko, *path = found_path;
+    char *ko;
     size_t len;
     int r = read_file(path, KO_MAX, &ko, &len);
     if (r < 0) {
@@ -371,11 +389,13 @@ static int make_tree(const struct vk_guest_opts *o, const char *root, const char
     }
     /* applet links, as busybox itself lists them */
     if (r == 0) {
-        static char list[65536];
+        size_t lsize = 65536;
+        char *list = malloc(lsize);
         const char *argv[] = { q, "--list-full", NULL };
-        r = vk_run(argv, NULL, list, sizeof list);
+        r = list ? vk_run(argv, NULL, list, lsize) : vk_error(-ENOMEM, "out of memory");
         char *save = NULL;
-        for (char *l = strtok_r(list, "\n", &save); l && r == 0; l = strtok_r(NULL, "\n", &save)) {
+        for (char *l = r == 0 ? strtok_r(list, "\n", &save) : NULL; l && r == 0;
+             l = strtok_r(NULL, "\n", &save)) {
             char lp[3 * PATH_MAX], target[PATH_MAX] = "";
             if (!strcmp(l, "bin/busybox"))
                 continue;
@@ -388,6 +408,7 @@ static int make_tree(const struct vk_guest_opts *o, const char *root, const char
             if (symlink(target, lp) < 0 && errno != EEXIST)
                 r = vk_error(-errno, "%s: %s", lp, strerror(errno));
         }
+        free(list);
     }
     /* kernel, config, modules */
     if (r == 0) {

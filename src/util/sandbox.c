@@ -101,7 +101,8 @@ void vk_sbuf_free(struct vk_sbuf *b)
 
 /* ---- the child ---- */
 
-/* The answer pipe, for the SIGSYS handler (set only in the child). */
+/* The answer pipe, for the SIGSYS handler: set only in the forked child,
+ * which has a single thread. */
 static int sigsys_fd = -1;
 
 /* A refused system call: tell the parent which, then die by SIGSYS through

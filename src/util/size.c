@@ -55,7 +55,7 @@ int vk_parse_size(const char *s, uint64_t *out)
 
 const char *vk_human_size(uint64_t n, char *buf, size_t len)
 {
-    static const char *units[] = { "B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB" };
+    static const char *const units[] = { "B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB" };
     int u = 0;
     double v = (double)n;
 
