@@ -102,6 +102,11 @@ eq "CPU limit: exit 1" "$?" 1
 has "CPU limit: clear error" "$(cat spin.out)" \
     "ext.qcow2: boot reader exceeded its CPU time limit (3 s)"
 
+# a child asleep uses no CPU time: the parent's wall clock ends it
+VMKIT_SANDBOX_TEST=hang,wall=3 fails_with "asleep in the sandbox: killed by the wall clock" 1 \
+    "ext.qcow2: boot reader did not finish within 3 s" vmkit guest pygrub ext.qcow2 out
+[ ! -e out/kernel ]; eq "asleep: nothing left in OUTDIR" "$?" 0
+
 # vmkit create with bootloader = "pygrub" reads the disk through the same
 # sandbox: a violation fails the create and leaves no runtime directory
 export VMKIT_RUNTIME_DIR=$T/run VMKIT_CONFIG_DIR=$T/etc

@@ -16,6 +16,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/futex.h>
+#include <poll.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
@@ -33,7 +35,7 @@
 
 static void put(struct vk_sbuf *b, const void *p, size_t n)
 {
-    if (b->bad)
+    if (b->bad || n == 0)
         return;
     void *nv = vk_grow(b->p, &b->cap, b->len + n, 1, 256);
     if (!nv) {
@@ -178,8 +180,8 @@ static uint64_t mapped_now(void)
 /* The child's limits and test hooks. */
 struct limits {
     uint64_t mem, fsize;
-    unsigned cpu;
-    bool open, execve, spin;
+    unsigned cpu, wall;
+    bool open, execve, spin, hang;
 };
 
 /* sb's limits, lowered by VMKIT_SANDBOX_TEST, whose hooks break the child. */
@@ -189,6 +191,7 @@ static void get_limits(const struct vk_sandbox *sb, struct limits *h)
     h->mem = sb->mem ? sb->mem : VK_SANDBOX_MEM;
     h->fsize = sb->fsize ? sb->fsize : VK_SANDBOX_FSIZE;
     h->cpu = sb->cpu ? sb->cpu : VK_SANDBOX_CPU;
+    h->wall = sb->wall ? sb->wall : VK_SANDBOX_WALL;
     const char *env = getenv("VMKIT_SANDBOX_TEST");
     if (!env)
         return;
@@ -203,8 +206,12 @@ static void get_limits(const struct vk_sandbox *sb, struct limits *h)
             h->execve = true;
         else if (!strcmp(t, "spin"))
             h->spin = true;
+        else if (!strcmp(t, "hang"))
+            h->hang = true;
         else if (sscanf(t, "cpu=%llu", &v) == 1 && v > 0 && v < h->cpu)
             h->cpu = (unsigned)v;
+        else if (sscanf(t, "wall=%llu", &v) == 1 && v > 0 && v < h->wall)
+            h->wall = (unsigned)v;
         else if (sscanf(t, "mem=%llu", &v) == 1 && v < h->mem)
             h->mem = v;
         else if (sscanf(t, "fsize=%llu", &v) == 1 && v < h->fsize)
@@ -260,7 +267,7 @@ static int load_filter(void)
     /* isatty() (the sanitizers' reports ask), never another ioctl */
     if (r == 0)
         r = seccomp_rule_add(f, SCMP_ACT_ALLOW, SCMP_SYS(ioctl), 1,
-                             SCMP_A1(SCMP_CMP_EQ, TCGETS));
+                             SCMP_A1(SCMP_CMP_EQ, TCGETS, 0));
     /* on_sigsys's way out */
     if (r == 0)
         r = seccomp_rule_add(f, SCMP_ACT_KILL_PROCESS, SCMP_SYS(kill), 0);
@@ -345,6 +352,9 @@ static int enter(const struct vk_sandbox *sb, void *ctx, int *pfd, const struct 
         execl("/bin/sh", "sh", "-c", "true", (char *)NULL);
     for (volatile unsigned long spins = 0; h->spin; spins++)
         continue;
+    int never = 0;
+    while (h->hang)     /* asleep, using no CPU time: only the parent's clock ends it */
+        syscall(SYS_futex, &never, FUTEX_WAIT, 0, NULL, NULL, 0);
     return 0;
 }
 
@@ -369,11 +379,25 @@ static void child(const struct vk_sandbox *sb, void *ctx, int pfd, const struct 
 
 /* ---- the parent ---- */
 
-/* Read the child's answer until EOF (at most REPLY_MAX bytes). */
-static int read_answer(int fd, struct vk_sbuf *b)
+/* Read the child's answer until EOF (at most REPLY_MAX bytes), for at
+ * most ms milliseconds of wall-clock time (-ETIME after that). */
+static int read_answer(int fd, struct vk_sbuf *b, long long ms)
 {
     uint8_t buf[65536];
+    struct timespec t0, t;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
     for (;;) {
+        clock_gettime(CLOCK_MONOTONIC, &t);
+        long long left = ms - ((t.tv_sec - t0.tv_sec) * 1000LL +
+                               (t.tv_nsec - t0.tv_nsec) / 1000000);
+        if (left <= 0)
+            return -ETIME;
+        struct pollfd pf = { .fd = fd, .events = POLLIN };
+        int k = poll(&pf, 1, left > 60000 ? 60000 : (int)left);
+        if (k < 0 && errno != EINTR)
+            return -errno;
+        if (k <= 0)
+            continue;
         ssize_t n = read(fd, buf, sizeof buf);
         if (n < 0 && errno == EINTR)
             continue;
@@ -442,41 +466,53 @@ int vk_sandbox_run(const struct vk_sandbox *sb, void *ctx, struct vk_sbuf *reply
         return vk_error(err, "%s: fork: %s", sb->name, strerror(-err));
     }
     struct vk_sbuf b = { 0 };
-    int rr = read_answer(p[0], &b);
+    /* a child asleep uses no CPU time: the wall clock bounds it too */
+    int rr = read_answer(p[0], &b, lim.wall * 1000LL);
     close(p[0]);
     if (rr < 0)
-        kill(pid, SIGKILL);   /* it said too much: nothing it says counts */
+        kill(pid, SIGKILL);   /* too slow, or it said too much: nothing it says counts */
     int status = 0;
     while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
         continue;
-    if (rr < 0) {
-        vk_sbuf_free(&b);
-        return vk_error(-EIO, "%s: %s: unreadable answer (%s)", sb->name, sb->what,
-                        strerror(-rr));
-    }
-    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0 || vk_sbuf_get_u32(&b) != TAG_REPLY) {
-        err = explain(sb, status, &b, &lim);
-        vk_sbuf_free(&b);
-        return err;
-    }
+    if (rr == -ETIME)
+        err = vk_error(-ETIMEDOUT, "%s: %s did not finish within %u s", sb->name, sb->what,
+                       lim.wall);
+    else if (rr < 0)
+        err = vk_error(-EIO, "%s: %s: unreadable answer (%s)", sb->name, sb->what,
+                       strerror(-rr));
+    else
+        err = vk_sandbox_answer(sb, status, b.p, b.len, reply);
+    vk_sbuf_free(&b);
+    return err;
+}
+
+/* Contract in sandbox.h. */
+int vk_sandbox_answer(const struct vk_sandbox *sb, int status, const void *buf, size_t len,
+                      struct vk_sbuf *reply)
+{
+    memset(reply, 0, sizeof *reply);
+    struct limits lim;
+    get_limits(sb, &lim);
+    struct vk_sbuf b = { .p = (uint8_t *)buf, .len = len };   /* only read */
+    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0 || vk_sbuf_get_u32(&b) != TAG_REPLY)
+        return explain(sb, status, &b, &lim);
     int r = (int)vk_sbuf_get_u32(&b);
     char *msg = vk_sbuf_get_str(&b);
     if (b.bad || r < -4095) {
         free(msg);
-        vk_sbuf_free(&b);
         return vk_error(-EIO, "%s: %s: malformed answer", sb->name, sb->what);
     }
     if (r < 0) {
         vk_error(r, "%s", msg && *msg ? msg : strerror(-r));
         free(msg);
-        vk_sbuf_free(&b);
         return r;
     }
     free(msg);
     /* the rest is run()'s answer */
-    *reply = b;
-    memmove(reply->p, reply->p + reply->pos, reply->len - reply->pos);
-    reply->len -= reply->pos;
-    reply->pos = 0;
+    put(reply, b.p + b.pos, b.len - b.pos);
+    if (reply->bad) {
+        vk_sbuf_free(reply);
+        return vk_error(-ENOMEM, "%s: out of memory", sb->name);
+    }
     return r;
 }

@@ -21,8 +21,9 @@
  * Test hooks: the environment variable VMKIT_SANDBOX_TEST (a comma list)
  * only ever tightens the sandbox or breaks the child, so it is honoured in
  * every build: "open" and "execve" make the child try that system call
- * once sandboxed; "spin" makes it loop forever (until its CPU limit);
- * "cpu=S", "mem=BYTES", "fsize=BYTES" lower the limits.
+ * once sandboxed; "spin" makes it loop forever (until its CPU limit),
+ * "hang" sleep forever (until the parent's wall-clock limit);
+ * "cpu=S", "wall=S", "mem=BYTES", "fsize=BYTES" lower the limits.
  */
 #ifndef VK_UTIL_SANDBOX_H
 #define VK_UTIL_SANDBOX_H
@@ -52,6 +53,7 @@ void vk_sbuf_free(struct vk_sbuf *b);
 #define VK_SANDBOX_MEM   (1ull << 30)   /* address space beyond what is mapped at fork */
 #define VK_SANDBOX_CPU   120            /* seconds */
 #define VK_SANDBOX_FSIZE (1ull << 30)   /* largest offset a write may reach */
+#define VK_SANDBOX_WALL  600            /* seconds the parent waits for an answer */
 
 struct vk_sandbox {
     const char *name;    /* the object, first in messages ("disk.qcow2") */
@@ -62,7 +64,7 @@ struct vk_sandbox {
     int *keep;
     size_t n_keep;
     uint64_t mem, fsize; /* bytes; 0: the defaults above */
-    unsigned cpu;        /* seconds; 0: the default */
+    unsigned cpu, wall;  /* seconds of CPU time, of waiting; 0: the defaults */
     /* Runs in the child before the filter, may open files; 0 or negative
      * errno after vk_error().  May be NULL. */
     int (*prepare)(void *ctx);
@@ -76,8 +78,15 @@ struct vk_sandbox {
  * vk_sbuf_free; reset also on failure); or the negative errno that
  * prepare or run returned, with the child's message recorded through
  * vk_error(); or, if the child did not answer, -EPERM (killed by the
- * sandbox), -ETIMEDOUT (CPU limit), -EIO (crashed or died) with a message
+ * sandbox), -ETIMEDOUT (CPU limit, or no answer within the wall-clock
+ * limit: then it is killed), -EIO (crashed or died) with a message
  * "NAME: WHAT ...". */
 int vk_sandbox_run(const struct vk_sandbox *sb, void *ctx, struct vk_sbuf *reply);
+
+/* The parent's half: what vk_sandbox_run returns for a child that wrote
+ * the len bytes at buf (untrusted: a child may be subverted) and ended
+ * with wait status status.  Exposed for the fuzz entry point. */
+int vk_sandbox_answer(const struct vk_sandbox *sb, int status, const void *buf, size_t len,
+                      struct vk_sbuf *reply);
 
 #endif
