@@ -451,6 +451,7 @@ static const struct keydef keys[] = {
     HONF("firmware", K_STR, firmware, 0, chk_firmware, "`bios`/`seabios`/`rombios`: SeaBIOS; "
          "`uefi`/`ovmf`: `-bios` OVMF (package ovmf)"),
     HONF("bios", K_STR, firmware, F_NOFMT, chk_firmware, "as firmware"),
+    HON("bios_path_override", K_STR, bios_path_override, "`-bios FILE`: the firmware image QEMU loads"),
     HON("bootloader", K_STR, bootloader, "`pygrub` only: vmkit reads the boot menu and copies "
         "kernel and initrd out of the disk"),
     HONF("bootloader_args", K_STRV, bootloader_args, F_SPLIT, NULL, "pygrub's options "
@@ -464,7 +465,7 @@ static const struct keydef keys[] = {
     IGN("pvshim_extra", "the PV shim is a Xen hypervisor image"),
     /* devices */
     FN("disk", fn_disk, "`-drive` (always with format=, raw when none is given: QEMU never probes)"),
-    FN("vif", fn_vif, "`-netdev user|bridge` + NIC (see NIC specs: VLAN bridges, rate=)"),
+    FN("vif", fn_vif, "`-netdev user` or `bridge` + NIC (see NIC specs: VLAN bridges, rate=)"),
     HONF("p9", K_STRV, p9, 0, chk_p9, "`-fsdev local` + `virtio-9p-pci` (mount_tag = tag)"),
     HONF("channel", K_STRV, channel, 0, chk_channel, "`virtio-serial` port named name=, on a unix "
          "socket (connection=socket,path=) or in the runtime directory (pty)"),

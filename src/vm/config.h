@@ -81,6 +81,7 @@ struct vk_domcfg {
     char *bootloader;   /* "pygrub" (the runtime calls boot/pygrub) */
     struct vk_strv bootloader_args;
     char *firmware;     /* "bios", "seabios" (BIOS), "uefi"/"ovmf" */
+    char *bios_path_override;  /* -bios FILE */
     char *boot;         /* boot order letters, e.g. "cd"; NULL = default */
     struct vk_diskspec *disks; unsigned n_disks;
     struct vk_vifspec *vifs; unsigned n_vifs;

@@ -112,8 +112,7 @@ static int serial_err(const char *spec, const char *fmt, ...)
     return vk_error(-EINVAL, "serial '%.200s': %s", spec, m);
 }
 
-/* Contract in devspec.h. */
-int vk_serial_parse(const char *spec, enum vk_serial_kind *kind, char **opts)
+static int serial_parse(const char *spec, enum vk_serial_kind *kind, char **opts, int warn)
 {
     char o[1200], host[256], p[600], fl[128];
     long port;
@@ -133,15 +132,26 @@ int vk_serial_parse(const char *spec, enum vk_serial_kind *kind, char **opts)
     if (!strcmp(spec, "null") || !strcmp(spec, "msmouse")) {
         snprintf(o, sizeof o, "%s", spec);
     } else if (!strcmp(spec, "vc") || !strncmp(spec, "vc:", 3)) {
-        unsigned w, h;
-        char unit = 0, end = 0;
+        /* vc:WxH in pixels, vc:WCxHC in characters (QEMU's -serial syntax) */
+        char *e1, *e2;
+        unsigned long w = 0, h = 0;
+        int cw = 0, ch = 0;
+        if (spec[2]) {
+            w = strtoul(spec + 3, &e1, 10);
+            if ((cw = *e1 == 'C'))
+                e1++;
+            if (*e1 != 'x')
+                return serial_err(spec, "expected vc, vc:WxH or vc:WCxHC");
+            h = strtoul(e1 + 1, &e2, 10);
+            if ((ch = *e2 == 'C'))
+                e2++;
+            if (*e2 || cw != ch || !w || !h || w > 100000 || h > 100000 || e2 == e1 + 1)
+                return serial_err(spec, "expected vc, vc:WxH or vc:WCxHC");
+        }
         if (!spec[2])
             snprintf(o, sizeof o, "vc");
-        else if (sscanf(spec + 3, "%ux%u%c%c", &w, &h, &unit, &end) >= 2 && (!unit || unit == 'C') &&
-                 !end && w && h && w < 100000 && h < 100000)
-            snprintf(o, sizeof o, unit ? "vc,cols=%u,rows=%u" : "vc,width=%u,height=%u", w, h);
         else
-            return serial_err(spec, "expected vc or vc:WxH");
+            snprintf(o, sizeof o, cw ? "vc,cols=%lu,rows=%lu" : "vc,width=%lu,height=%lu", w, h);
     } else if (!strcmp(spec, "stdio")) {
         return serial_err(spec, "QEMU runs detached under vmkit and has no terminal; "
                           "\"pty\" is the console that vmkit console attaches to");
@@ -156,7 +166,7 @@ int vk_serial_parse(const char *spec, enum vk_serial_kind *kind, char **opts)
         if (host_port(a, n, host, sizeof host, &port, 1) || socket_flags(a + n, fl, sizeof fl, &server))
             return serial_err(spec, "expected %s[HOST]:PORT[,server][,nowait][,nodelay]",
                               spec[0] == 't' && spec[1] == 'c' ? "tcp:" : "telnet:");
-        if (server && (!*host || !strcmp(host, "0.0.0.0") || !strcmp(host, "::")))
+        if (warn && server && (!*host || !strcmp(host, "0.0.0.0") || !strcmp(host, "::")))
             vk_warn("serial '%s': listens on every interface; anyone who reaches port %ld "
                     "gets the serial console", spec, port);
         snprintf(o, sizeof o, "socket%s%s,port=%ld,server=%s%s%s", *host ? ",host=" : "", host,
@@ -199,11 +209,17 @@ int vk_serial_parse(const char *spec, enum vk_serial_kind *kind, char **opts)
 }
 
 /* Contract in devspec.h. */
+int vk_serial_parse(const char *spec, enum vk_serial_kind *kind, char **opts)
+{
+    return serial_parse(spec, kind, opts, 1);
+}
+
+/* Contract in devspec.h. */
 int vk_serial_check(const char *spec)
 {
     enum vk_serial_kind k;
     char *o;
-    int err = vk_serial_parse(spec, &k, &o);
+    int err = serial_parse(spec, &k, &o, 0);
     free(o);
     return err;
 }

@@ -556,6 +556,11 @@ static void add_machine(struct argv *a, const struct vk_domcfg *c)
 
 static int add_firmware(struct argv *a, const struct vk_domcfg *c)
 {
+    if (c->bios_path_override) {
+        add(a, "-bios");
+        add(a, "%s", c->bios_path_override);
+        return 0;
+    }
     if (!c->firmware || (strcmp(c->firmware, "uefi") && strcmp(c->firmware, "ovmf")))
         return 0;
     static const char *const ovmf[] = { "/usr/share/ovmf/OVMF.fd", "/usr/share/OVMF/OVMF.fd",

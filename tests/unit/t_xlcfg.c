@@ -1,6 +1,7 @@
 /* xl.cfg parser, writer, overrides, disk/vif specs, accel choice. */
 #include "tap.h"
 #include "vm/config.h"
+#include "vm/devspec.h"
 #include "vm/qemu_args.h"
 #include "vm/store.h"
 #include "util/err.h"
@@ -449,8 +450,41 @@ static void test_store(void)
     }
 }
 
-int main(void)
+/* t_xlcfg --keys-md: the README's two key lists (honoured / not
+ * honoured), from vmkit's key table; t_xlcfg --key K: "STATUS: text" for
+ * one key (tests/t_xlcfg_corpus.sh walks xl.cfg(5)'s list with it). */
+static int key_modes(int argc, char **argv)
 {
+    static const char *const names[] = { "unknown", "honoured", "ignored", "refused" };
+    const char *what = NULL;
+    if (argc == 3 && !strcmp(argv[1], "--key")) {
+        enum vk_key_status st = vk_cfg_key_status(argv[2], &what);
+        printf("%s: %s\n", names[st], what ? what : "");
+        return st == VK_KEY_UNKNOWN;
+    }
+    for (int pass = 0; pass < 2; pass++) {
+        printf(pass ? "\n**Not honoured** (a warning says why and the key has no effect, or an "
+                      "error refuses the config):\n\n| key | | why |\n|---|---|---|\n"
+                    : "**Honoured** (what each key becomes under QEMU):\n\n| key | becomes |\n"
+                      "|---|---|\n");
+        const char *k;
+        for (unsigned i = 0; (k = vk_cfg_key_name(i)); i++) {
+            enum vk_key_status st = vk_cfg_key_status(k, &what);
+            if ((st == VK_KEY_HONOURED) != !pass)
+                continue;
+            if (pass)
+                printf("| `%s` | %s | %s |\n", k, st == VK_KEY_REFUSED ? "error" : "warning", what);
+            else
+                printf("| `%s` | %s |\n", k, what);
+        }
+    }
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc > 1)
+        return key_modes(argc, argv);
     vk_set_warn_handler(on_warn, NULL);
     test_design_example();
     test_xen_pv();
