@@ -266,6 +266,78 @@ static void test_errors(void)
     vk_domcfg_free(&c);
 }
 
+/* libxlu's grammar: numbers, quoting, +=, escapes, nesting, Python. */
+static void test_libxlu_syntax(void)
+{
+    struct vk_domcfg c;
+    warned[0] = 0;
+    int r = parse("name = 'n'\nmemory = 0400\nvcpus = \"0x2\"\nmaxvcpus = 010\n"
+                  "extra = 'a\\tb'\nextra += \" c\\\\d\\\"\"\n"
+                  "serial = [ 'pty' ]\nserial += [ \"tcp::1,server\" , ]\n"
+                  "vsnd_like = [ [ 'a', [ 'b' ] ], 'c' ]\n"
+                  "rtc_timeoffset = \"-3600\"; acpi = 0x0\n", &c);
+    CHK(r == 0, "libxlu syntax parses (%s)", r ? vk_errmsg() : "");
+    if (r)
+        return;
+    CHK(c.memory == 256, "memory = 0400 is octal: 256 (%ld)", c.memory);
+    CHK(c.vcpus == 2 && c.maxvcpus == 8, "quoted \"0x2\" and 010 are numbers (%ld, %ld)", c.vcpus,
+        c.maxvcpus);
+    CHK(S(c.extra, "a\tb c\\d\""), "escapes in both quotes, += concatenates ('%s')", c.extra);
+    CHK(c.serial.n == 2 && S(c.serial.v[1], "tcp::1,server"), "+= appends to a list");
+    CHK(c.rtc_timeoffset == -3600 && c.acpi == 0, "negative number quoted; hex bool");
+    CHK(strstr(warned, "unknown key 'vsnd_like' ignored") != NULL, "a nested list parses");
+    roundtrip(&c, "libxlu syntax");
+    vk_domcfg_free(&c);
+
+    bad("memory = 512\nmemory += 5\n", "web.cfg:2:11: memory: can't use += with numbers");
+    bad("memory = 08\n", "web.cfg:1:10: memory: '08' is not a valid number");
+    bad("extra = \"\\x41\"\n", "web.cfg:1:10: \\x escapes are not supported: xl's parser rejects "
+        "every one (write the character itself)");
+    bad("extra = '\\101'\n", "web.cfg:1:10: octal escapes are not supported: xl's parser drops "
+        "them without a word (write the character itself)");
+    bad("Memory = 5\n", "web.cfg:1:1: expected a key (xl keys are lower case: [a-z][a-z0-9_]*)");
+    bad("vnuma = [ [ 'pnode=0', 'size=512' ] ]\n", "web.cfg:1:1: vnuma: not supported: virtual NUMA "
+        "nodes bound to host nodes are not built (no -numa mapping yet)");
+    bad("disk = [ [ 'a,xvda' ] ]\n", "web.cfg:1:10: disk: expected a string, not a nested list");
+    bad("pci = [ '01:00.0' ]\n", "web.cfg:1:1: pci: not supported: passes host hardware to the "
+        "guest, which needs root (VFIO) and is not supported");
+    CHK(parse("import os\nname = 'x'\n", &c) == -EINVAL &&
+        strstr(vk_errmsg(), "web.cfg:1:1: this looks like Python (an xm config)"), "import refused");
+    CHK(parse("name = 'x'\nmemory = 256 + 2\n", &c) == -EINVAL &&
+        strstr(vk_errmsg(), "web.cfg:2:14: this looks like Python"), "expression refused (%s)",
+        vk_errmsg());
+    char deep[64] = "x = ";
+    for (int i = 0; i < 9; i++)
+        strcat(deep, "[");
+    CHK(parse(deep, &c) == -EINVAL && strstr(vk_errmsg(), "nested too deeply"), "nesting bounded");
+    /* check(): the xl meanings */
+    CHK(parse("name='h'\nbuilder='hvm'\nkernel='/usr/lib/xen/boot/hvmloader'\n", &c) == 0 &&
+        vk_domcfg_check(&c) == 0 && !c.kernel && c.hvmloader && c.type == VK_TYPE_HVM &&
+        c.vnc == 1 && S(c.vga, "cirrus"), "hvmloader kernel: BIOS boot, HVM defaults");
+    vk_domcfg_free(&c);
+    CHK(parse("name='v'\nvnc=1\nvnclisten='0.0.0.0'\n", &c) == 0 && vk_domcfg_check(&c) == -EINVAL &&
+        strstr(vk_errmsg(), "without vncpasswd: anyone who can reach this host"), "open VNC refused");
+    vk_domcfg_free(&c);
+    CHK(parse("name='v'\nvnc=1\nvnclisten='0.0.0.0'\nvncpasswd=''\n", &c) == 0 &&
+        vk_domcfg_check(&c) == 0, "open VNC with vncpasswd = \"\" on purpose");
+    vk_domcfg_free(&c);
+    CHK(parse("name='v'\nvcpus=4\nvcpu_avail=3\n", &c) == 0 && vk_domcfg_check(&c) == 0 &&
+        c.vcpus == 2 && c.maxvcpus == 4, "xm vcpu_avail: 2 of 4 online");
+    vk_domcfg_free(&c);
+    CHK(parse("name='v'\nvcpus=4\nvcpu_avail=5\n", &c) == 0 && vk_domcfg_check(&c) == -EINVAL,
+        "vcpu_avail with a hole refused");
+    vk_domcfg_free(&c);
+    CHK(parse("name='p'\nbootloader='pygrub'\nroot='/dev/xvda1'\nextra='quiet'\n", &c) == 0, "pygrub cfg");
+    char *ap = vk_pygrub_append(&c, "ro console=tty0");
+    CHK(ap && S(ap, "ro console=tty0 root=/dev/xvda1 quiet"), "pygrub: entry args, then root= extra ('%s')", ap);
+    free(ap);
+    vk_domcfg_set(&c, "bootloader_args=['--args=single']");
+    ap = vk_pygrub_append(&c, "ro");
+    CHK(ap && S(ap, "ro single"), "pygrub: --args= replaces them ('%s')", ap);
+    free(ap);
+    vk_domcfg_free(&c);
+}
+
 static void test_overrides(void)
 {
     struct vk_domcfg c;
@@ -490,6 +562,7 @@ int main(int argc, char **argv)
     test_xen_pv();
     test_xen_hvm();
     test_errors();
+    test_libxlu_syntax();
     test_overrides();
     test_specs();
     test_accel();
