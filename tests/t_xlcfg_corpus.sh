@@ -18,14 +18,8 @@ mkdir -m 700 "$T/run" "$T/etc"
 command -v qemu-system-x86_64 >/dev/null || { skip "xl.cfg corpus" "qemu-system-x86_64 missing"; finish; exit; }
 
 # 1. the whole key list of xl.cfg(5)
-bad=
-for k in $(grep -v '^#' "$X/xl.cfg.keys"); do
-    line=$("$KEYS" --key "$k")
-    case $line in
-    "honoured: "?*|"ignored: "?*|"refused: "?*) ;;
-    *) bad="$bad $k" ;;
-    esac
-done
+"$KEYS" --key $(grep -v '^#' "$X/xl.cfg.keys") >"$T/status"
+bad=$(grep -Ev '^[a-z0-9_]+ (honoured|ignored|refused): .' "$T/status" | cut -d' ' -f1 | tr '\n' ' ')
 eq "every xl.cfg(5) key is honoured, or ignored/refused with a reason" "${bad:-none}" none
 "$KEYS" --keys-md >"$T/keys.md"
 sed -n '/^<!-- xl.cfg keys: generated/,/^<!-- end of generated keys -->/p' "$TOP/README.md" |

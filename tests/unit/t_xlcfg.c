@@ -523,16 +523,21 @@ static void test_store(void)
 }
 
 /* t_xlcfg --keys-md: the README's two key lists (honoured / not
- * honoured), from vmkit's key table; t_xlcfg --key K: "STATUS: text" for
- * one key (tests/t_xlcfg_corpus.sh walks xl.cfg(5)'s list with it). */
+ * honoured), from vmkit's key table; t_xlcfg --key K...: "K STATUS: text"
+ * per key (tests/t_xlcfg_corpus.sh walks xl.cfg(5)'s list with it). */
 static int key_modes(int argc, char **argv)
 {
     static const char *const names[] = { "unknown", "honoured", "ignored", "refused" };
     const char *what = NULL;
-    if (argc == 3 && !strcmp(argv[1], "--key")) {
-        enum vk_key_status st = vk_cfg_key_status(argv[2], &what);
-        printf("%s: %s\n", names[st], what ? what : "");
-        return st == VK_KEY_UNKNOWN;
+    if (argc >= 3 && !strcmp(argv[1], "--key")) {
+        int unknown = 0;
+        for (int i = 2; i < argc; i++) {
+            what = NULL;
+            enum vk_key_status st = vk_cfg_key_status(argv[i], &what);
+            printf("%s %s: %s\n", argv[i], names[st], what ? what : "");
+            unknown |= st == VK_KEY_UNKNOWN;
+        }
+        return unknown;
     }
     for (int pass = 0; pass < 2; pass++) {
         printf(pass ? "\n**Not honoured** (a warning says why and the key has no effect, or an "
