@@ -10,6 +10,10 @@
 TOP=$(cd "$(dirname "$0")/.." && pwd)
 cd "$TOP" || exit 1
 [ $# -gt 0 ] || set -- build
+# Debian's own tools first: a version manager's shims ahead of /usr/bin (pyenv's
+# python3 wrapper costs up to seconds per call on a loaded machine) only slow
+# the tests down; everything they need comes from scripts/deps.sh.
+export PATH=/usr/bin:/bin:$PATH
 LOGS=$(mktemp -d "${TMPDIR:-/tmp}/vmkit-run.XXXXXX")
 trap 'rm -rf "$LOGS"' EXIT
 JOBS=${JOBS:-2}

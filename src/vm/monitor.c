@@ -26,9 +26,9 @@
 #include <unistd.h>
 
 /* Why QEMU ended, as learnt from its events. */
-enum cause { C_NONE, C_POWEROFF, C_REBOOT, C_CRASH, C_DESTROY };
+enum cause { C_NONE, C_POWEROFF, C_REBOOT, C_CRASH, C_DESTROY, C_WATCHDOG };
 static const char *const cause_names[] = { "exit without shutdown event", "poweroff",
-                                           "reboot", "crash", "destroy" };
+                                           "reboot", "crash", "destroy", "watchdog" };
 
 struct mon {
     const char *dir;
@@ -211,7 +211,7 @@ static int attach_qmp(struct mon *m, int timeout_ms)
         return vk_error(-ETIMEDOUT, "%s: QEMU did not answer on QMP within %d s",
                         m->c->name, timeout_ms / 1000);
     }
-    if (m->c->vncpasswd) {
+    if (m->c->vncpasswd && *m->c->vncpasswd) {   /* "": no password on purpose */
         int r = vk_qmp_execute(m->q, "change-vnc-password",
                                json_pack("{s:s}", "password", m->c->vncpasswd), NULL, 10000);
         if (r < 0) {
@@ -247,8 +247,12 @@ static void handle_event(struct mon *m, const struct vk_qmp_msg *ev)
     mlog("event %s%s%s", ev->event, reason ? " " : "", reason ? reason : "");
     if (!strcmp(ev->event, "SHUTDOWN")) {
         enum cause c = shutdown_cause(reason);
-        if (m->pending != C_CRASH && m->pending != C_DESTROY)
+        if (m->pending != C_CRASH && m->pending != C_DESTROY && m->pending != C_WATCHDOG)
             m->pending = c;
+    } else if (!strcmp(ev->event, "WATCHDOG")) {
+        /* the i6300esb of on_watchdog fired; QEMU powers off next */
+        if (m->pending != C_DESTROY)
+            m->pending = C_WATCHDOG;
     } else if (!strcmp(ev->event, "GUEST_PANICKED")) {
         if (m->pending != C_DESTROY)
             m->pending = C_CRASH;
@@ -322,6 +326,8 @@ static void restart(struct mon *m)
     m->restarts[m->nrestarts++] = now;
     set_state(m, "restarting");
     m->pending = C_NONE;
+    if (vk_qemu_argv_restamp(m->argv, m->c) < 0)   /* rtc_timeoffset from now */
+        mlog("restart: %s", vk_errmsg());
     if (spawn_qemu(m) < 0) {
         mlog("restart failed: %s", vk_errmsg());
         finish_destroy(m);
@@ -361,12 +367,14 @@ static void qemu_ended(struct mon *m, int st)
         mlog("QEMU exited with status %d (%s)", WEXITSTATUS(st), cause_names[m->pending]);
     enum vk_action a = c == C_POWEROFF ? m->c->on_poweroff
                      : c == C_REBOOT   ? m->c->on_reboot
-                     : c == C_CRASH    ? m->c->on_crash : VK_ACT_DESTROY;
+                     : c == C_CRASH    ? m->c->on_crash
+                     : c == C_WATCHDOG && m->c->on_watchdog >= 0
+                                       ? (enum vk_action)m->c->on_watchdog : VK_ACT_DESTROY;
     mlog("%s -> %s", cause_names[c], vk_action_name(a));
     if (a == VK_ACT_RESTART)
         restart(m);
     else if (a == VK_ACT_PRESERVE)
-        finish_preserve(m, c == C_CRASH ? "crashed" : "shutdown");
+        finish_preserve(m, c == C_CRASH || c == C_WATCHDOG ? "crashed" : "shutdown");
     else
         finish_destroy(m);
 }

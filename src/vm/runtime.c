@@ -190,19 +190,32 @@ pid_t vk_rt_qemu(const char *dir, const char *uuid)
 }
 
 /* The files vmkit makes in a runtime directory (runtime.h, monitor.c,
- * pygrub's kernel and initrd).  Only these are ever removed: a directory
+ * pygrub's kernel and initrd, qemu_args.h's extra serial and channel
+ * sockets and the SPICE secret).  Only these are ever removed: a directory
  * that is not really a VM's (VMKIT_RUNTIME_DIR pointed at a directory of
  * the user's) keeps everything else, and then itself. */
 static const char *const rt_files[] = {
     "monitor.pid", "pid", "qmp.sock", "qmp-cli.sock", "console.sock", "console.log",
     "config", "argv", "state", "id", "accel", "vnc", ".lock", "monitor.log", "qemu.log",
-    "kernel", "initrd", NULL,
+    "kernel", "initrd", "spice-secret",
+    "serial1.sock", "serial1.log", "serial2.sock", "serial2.log", "serial3.sock", "serial3.log",
+    NULL,
 };
+
+/* qemu_args.h's per-port files: channelN.sock (connection=pty channels). */
+static int rt_numbered_ours(const char *name)
+{
+    return !strncmp(name, "channel", 7) && name[7] &&
+           strspn(name + 7, "0123456789") == strlen(name + 7) - 5 &&
+           !strcmp(name + strlen(name) - 5, ".sock");
+}
 
 /* 1 when name is one of rt_files or vk_rt_write's temporary for one
  * (".FILE.PID"). */
 static int rt_file_ours(const char *name)
 {
+    if (rt_numbered_ours(name))
+        return 1;
     for (const char *const *f = rt_files; *f; f++) {
         size_t l = strlen(*f);
         if (!strcmp(name, *f))
