@@ -268,11 +268,13 @@ int fat_write_short(struct vk_fs *fs, const struct fat_ent *e)
     return fat_dir_write(fs, e->dircl, e->raw, 32, e->slot_off[e->nslots - 1]);
 }
 
-/* Mark all slots of e deleted. */
+/* Mark all slots of e deleted: the short entry first, so that a crash
+ * in between leaves orphaned long-name slots (which fsck.fat drops),
+ * never the file under its short name alone. */
 int fat_delete_slots(struct vk_fs *fs, const struct fat_ent *e)
 {
     uint8_t m = 0xe5;
-    for (int i = 0; i < e->nslots; i++) {
+    for (int i = e->nslots; i-- > 0;) {
         int r = fat_dir_write(fs, e->dircl, &m, 1, e->slot_off[i]);
         if (r < 0)
             return r;
@@ -404,13 +406,10 @@ static int gen_short(struct vk_fs *fs, const struct ins_scan *s, const char *nam
     return vk_error(-EEXIST, "%s:%s: no free short name", fs->bd->name, path);
 }
 
-/* Add an entry called name to the directory dir (an entry, cluster 0 =
- * root) with the given short-entry template d (attr, cluster, size, times
- * already set); fills *out as lookup would. */
-int fat_add_entry(struct vk_fs *fs, const struct fat_ent *dir, const char *name, uint8_t *d,
-                     const char *path, struct fat_ent *out)
+/* Refuse a name FAT cannot hold (bad UTF-8, over 255 UTF-16 units,
+ * reserved characters, a trailing dot or blank); else its UTF-16 length. */
+int fat_check_name(struct vk_fs *fs, const char *name, const char *path)
 {
-    struct fat_vol *v = VOL(fs);
     uint16_t u[260];
     int units = vk_utf8_to_utf16(name, u, 255);
     if (units == -ENAMETOOLONG)
@@ -422,8 +421,23 @@ int fat_add_entry(struct vk_fs *fs, const struct fat_ent *dir, const char *name,
         if ((unsigned char)name[i] < 0x20 || strchr("\"*/:<>?\\|", name[i]))
             return vk_error(-EINVAL, "%s:%s: character '%c' not allowed in FAT names", fs->bd->name,
                             path, name[i] >= 0x20 ? name[i] : '?');
-    if (name[nl - 1] == '.' || name[nl - 1] == ' ')
+    if (!nl || name[nl - 1] == '.' || name[nl - 1] == ' ')
         return vk_error(-EINVAL, "%s:%s: FAT names cannot end with a dot or a blank", fs->bd->name, path);
+    return units;
+}
+
+/* Add an entry called name to the directory dir (an entry, cluster 0 =
+ * root) with the given short-entry template d (attr, cluster, size, times
+ * already set); fills *out as lookup would. */
+int fat_add_entry(struct vk_fs *fs, const struct fat_ent *dir, const char *name, uint8_t *d,
+                     const char *path, struct fat_ent *out)
+{
+    struct fat_vol *v = VOL(fs);
+    uint16_t u[260];
+    int units = fat_check_name(fs, name, path);
+    if (units < 0)
+        return units;
+    vk_utf8_to_utf16(name, u, 255);
 
     struct ins_scan s = { 0 };
     int r = fat_read_dir(fs, dir->cluster, path, &s.buf, &s.len, &s.cls);
@@ -491,27 +505,20 @@ int fat_add_entry(struct vk_fs *fs, const struct fat_ent *dir, const char *name,
         }
         s.buf = nb;
         s.cls = nc;
-        uint8_t *zero = calloc(1, cb);
-        if (!zero) {
-            r = vk_error(-ENOMEM, "out of memory");
+        /* Zeroed clusters linked to the directory's end: harmless to
+         * fsck and to readers whenever the FAT reaches the disk. */
+        if ((r = fat_reserve(fs, add, path)) < 0)
             goto out;
-        }
+        fat_dc_invalidate(v, dir->cluster);
         for (size_t i = 0; i < add; i++) {
             uint32_t c, last = s.cls[s.len / cb - 1];
-            if ((r = fat_alloc(fs, &c, path)) < 0 ||
-                (r = vk_bd_pwrite(fs->bd, zero, cb, fat_coff(v, c))) < 0) {
-                free(zero);
+            if ((r = fat_alloc(fs, &c, path)) < 0 || (r = fat_data_zero(fs, fat_coff(v, c), cb)) < 0)
                 goto out;
-            }
             fat_set(v, last, c);
             s.cls[s.len / cb] = c;
             memset(s.buf + s.len, 0, cb);
             s.len += cb;
         }
-        free(zero);
-        fat_dc_invalidate(v, dir->cluster);
-        if ((r = fat_flush(fs)) < 0)
-            goto out;
     }
 
     /* Long-name slots, last piece first, then the short entry: one write
