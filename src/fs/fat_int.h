@@ -70,6 +70,10 @@ struct fat_vol {
     uint32_t *dfree;
     size_t ndfree, capdfree;
     bool data_dirty;
+    /* DOS code page of 8.3 names (fat_cp.c): characters of bytes 0x80+ */
+    int codepage;
+    bool cp_ready;
+    uint32_t cp_uni[128];
     /* Recently read directories, kept in step with every write to them,
      * so putting many files does not re-read the same directory. */
     struct dcache {
@@ -185,6 +189,11 @@ int fat_rmdir(struct vk_fs *fs, const char *path);
 int fat_rename(struct vk_fs *fs, const char *from, const char *to);
 int fat_setattr(struct vk_fs *fs, const char *path, int mask, const struct vk_stat *st);
 int fat_check_name(struct vk_fs *fs, const char *name, const char *path);
+
+/* fat_cp.c: the DOS code page of short names (437 unless set). */
+int fat_cp_set(struct fat_vol *v, int cp, const char *devname);
+uint32_t fat_cp_decode(struct fat_vol *v, uint8_t b);
+int fat_cp_encode(struct fat_vol *v, uint32_t c);
 int fat_walk(struct vk_fs *fs, uint32_t dircl, const char *path, ent_cb cb, void *ctx);
 int fat_count_cb(void *ctx, const struct fat_ent *e);
 int fat_lookup(struct vk_fs *fs, const char *npath, struct fat_ent *out);

@@ -257,6 +257,20 @@ static int fat_unmount(struct vk_fs *fs)
     return r;
 }
 
+/* Options: "codepage" N, the DOS code page of 8.3 names (437). */
+static int fat_set_option(struct vk_fs *fs, const char *name, const char *value)
+{
+    if (strcmp(name, "codepage"))
+        return vk_error(-EINVAL, "%s: FAT has no option %s", fs->bd->name, name);
+    char *end;
+    long cp = strtol(value, &end, 10);
+    if (*end || end == value || cp < 1 || cp > 9999)
+        return vk_error(-EINVAL, "%s: bad DOS code page '%s'", fs->bd->name, value);
+    for (unsigned i = 0; i < 8; i++)
+        fat_dc_drop(&VOL(fs)->dc[i]);
+    return fat_cp_set(VOL(fs), (int)cp, fs->bd->name);
+}
+
 static const struct vk_fs_ops fat_ro_ops = {
     .statfs = fat_statfs,
     .stat = fat_stat,
@@ -265,6 +279,7 @@ static const struct vk_fs_ops fat_ro_ops = {
     .read = fat_read,
     .close_file = fat_close_file,
     .unmount = fat_unmount,
+    .set_option = fat_set_option,
 };
 
 static const struct vk_fs_ops fat_rw_ops = {
@@ -282,6 +297,7 @@ static const struct vk_fs_ops fat_rw_ops = {
     .setattr = fat_setattr,
     .sync = fat_sync,
     .unmount = fat_unmount,
+    .set_option = fat_set_option,
 };
 
 int vk_fat_mount(struct vk_blockdev *bd, bool writable, struct vk_fs **out)

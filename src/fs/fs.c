@@ -231,6 +231,13 @@ int vk_fs_unmount(struct vk_fs *fs)
     return fs ? fs->ops->unmount(fs) : 0;
 }
 
+int vk_fs_set_option(struct vk_fs *fs, const char *name, const char *value)
+{
+    if (!fs->ops->set_option)
+        return vk_error(-EINVAL, "%s: %s has no option %s", fs->bd->name, fs->type->name, name);
+    return fs->ops->set_option(fs, name, value);
+}
+
 int vk_fs_read_all(struct vk_fs *fs, const char *path, size_t max_size, char **data, size_t *len)
 {
     struct vk_stat st;
