@@ -38,6 +38,8 @@ struct vk_mkfs_opts;
 int vk_fat_mkfs(struct vk_blockdev *bd, const struct vk_mkfs_opts *o);
 /* Mount (fat_ro.c). */
 int vk_fat_mount(struct vk_blockdev *bd, bool writable, struct vk_fs **out);
+/* Resize in place (fat_resize.c): vk_fs_type.resize. */
+int vk_fat_resize(struct vk_blockdev *bd, uint64_t size, char **output);
 
 #include "fs/fs.h"
 #include "fs/path.h"
