@@ -12,7 +12,7 @@
 . "$(dirname "$0")/crash_lib.sh"
 export MTOOLS_SKIP_CHECK=1
 cd "$T" || exit 1
-K=${FATCRASH_K:-$([ "$SAN" = 1 ] && echo 5 || echo 10)}
+K=${FATCRASH_K:-$([ "$SAN" = 1 ] && echo 4 || echo 8)}
 
 # --- content: old and new versions (sizes cross cluster boundaries) ---
 mkdir -p old/docs new/docs
@@ -32,9 +32,9 @@ chmod +x editor.sh
 # pristine FAT image (raw) of bits 12/16/32 with the old tree, by
 # mkfs.fat and mcopy
 make_fat() {  # BITS OUT
-    case $1 in 12) kb=1440 ;; 16) kb=20000 ;; 32) kb=40000 ;; esac
+    case $1 in 12) kb=1440 ;; 16) kb=4096 ;; 32) kb=34000 ;; esac
     rm -f "$2"
-    mkfs.fat -C -F "$1" "$2" "$kb" >/dev/null || return 1
+    mkfs.fat -C -F "$1" -s 1 "$2" "$kb" >/dev/null || return 1
     mcopy -s -i "$2" old/docs old/top.txt ::/ && mmd -i "$2" ::/moved ::/emptydir
 }
 
@@ -43,7 +43,7 @@ make_fat() {  # BITS OUT
 POFF=0
 wrap() {  # LAYOUT RAWFAT OUT
     case $1 in
-    raw) cp --sparse=always "$2" "$3" ;;
+    raw) cp "$2" "$3" ;;
     qcow2) qemu-img convert -f raw -O qcow2 "$2" "$3" ;;
     part)
         sz=$(stat -c %s "$2")
@@ -57,7 +57,7 @@ wrap() {  # LAYOUT RAWFAT OUT
 # The FAT filesystem of a crashed image as a raw file.
 unwrap() {  # LAYOUT IMAGE OUT
     case $1 in
-    raw) cp --sparse=always "$2" "$3" ;;
+    raw) cp "$2" "$3" ;;
     qcow2) qemu-img convert -f qcow2 -O raw "$2" "$3" ;;
     part) qemu-img convert -f qcow2 -O raw "$2" "$3.disk" &&
           dd if="$3.disk" of="$3" bs=1M skip=1 conv=sparse status=none && rm -f "$3.disk" ;;
@@ -138,7 +138,7 @@ verdict() {  # IMAGE
 run_case() {
     name=$1 bits=$2 LAYOUT=$3; shift 3
     make_fat "$bits" pristine.raw || { eq "$name: setup" fail ok; return; }
-    [ "$MKFS" = 1 ] && { rm -f pristine.raw; truncate -s $(( bits == 16 ? 20000 * 1024 : 40000 * 1024 )) pristine.raw; }
+    [ "$MKFS" = 1 ] && { rm -f pristine.raw; truncate -s $(( bits == 16 ? 4096 * 1024 : 34000 * 1024 )) pristine.raw; }
     ext=$([ "$LAYOUT" = raw ] && echo img || echo qcow2)
     rm -f "pristine.$ext"
     wrap "$LAYOUT" pristine.raw "pristine.$ext" || { eq "$name: wrap" fail ok; return; }
@@ -179,7 +179,7 @@ for combo in "32 raw" "32 qcow2" "16 raw" "16 qcow2"; do
     spec "/docs/a.txt|old/docs/a.txt|-" "/docs/b.bin|old/docs/b.bin|-" "/docs/c.txt|old/docs/c.txt|-"
     run_case "rm -r $tag" "$b" "$l" vmkit fs rm -r IMG:/docs
     docs_spec ""
-    MKFS=1 run_case "mkfs --from $tag" "$b" "$l" vmkit fs mkfs -t vfat -F "$b" --from new/docs IMG
+    MKFS=1 run_case "mkfs --from $tag" "$b" "$l" vmkit fs mkfs -t vfat -F "$b" --cluster-size=512 --from new/docs IMG
     MKFS=0
 done
 # Old or new for what the spec cannot say: an attribute, a directory.
