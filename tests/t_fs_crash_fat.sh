@@ -134,6 +134,13 @@ verdict() {  # IMAGE
     if [ $d != 0 ]; then echo mixed; elif [ $n = 0 ]; then echo old; elif [ $o = 0 ]; then echo new; else echo mixed; fi
 }
 
+# CRASH_CLEAN: after the uninterrupted run, fsck.fat -n finds nothing
+# at all (no lost clusters either).
+fat_clean() {  # IMAGE
+    unwrap "$LAYOUT" "$1" clean.raw && fsck.fat -n clean.raw
+}
+export CRASH_CLEAN=fat_clean
+
 # run_case NAME BITS LAYOUT CMD... (IMG in CMD stands for the target)
 run_case() {
     name=$1 bits=$2 LAYOUT=$3; shift 3

@@ -108,7 +108,6 @@ static int fat_open(struct vk_fs *fs, const char *path, int flags, uint32_t mode
     struct fat_ent *e = &ff->e;
     if ((r = wr ? fat_open_for_write(fs, np, flags, ff) : fat_lookup(fs, np, e)) < 0)
         goto fail;
-    r = -EIO;
     if (e->attr & 0x10) {
         r = vk_error(-EISDIR, "%s:%s: is a directory", fs->bd->name, np);
         goto fail;

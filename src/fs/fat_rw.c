@@ -97,6 +97,8 @@ static int grow(struct vk_fs *fs, struct fat_file *ff, uint64_t size, uint64_t z
     return 0;
 }
 
+/* vk_fs_ops.write: grows the chain as needed; a failure marks a new
+ * version failed (close drops it). */
 int64_t fat_write(struct vk_file *f, const void *buf, size_t len, uint64_t off)
 {
     struct vk_fs *fs = f->fs;
@@ -166,6 +168,8 @@ static int add_created(struct vk_fs *fs, struct fat_file *ff)
     return fat_add_entry(fs, &dir, name, d, ff->path, &out);
 }
 
+/* vk_fs_ops.close_file for writable files: publishes the new version
+ * (see the top of this file), or drops it after a failed write. */
 int fat_close_rw(struct vk_file *f)
 {
     struct vk_fs *fs = f->fs;
@@ -191,6 +195,7 @@ int fat_close_rw(struct vk_file *f)
     return r;
 }
 
+/* vk_fs_ops.sync: commit, FSInfo, barrier. */
 int fat_sync(struct vk_fs *fs)
 {
     int r = fat_commit(fs);
@@ -199,6 +204,7 @@ int fat_sync(struct vk_fs *fs)
     return r < 0 ? r : vk_bd_flush(fs->bd);
 }
 
+/* vk_fs_ops.mkdir: the new cluster (".", "..") as data, then the entry. */
 int fat_mkdir(struct vk_fs *fs, const char *path, uint32_t mode)
 {
     struct fat_vol *v = VOL(fs);
@@ -280,6 +286,7 @@ static int remove_entry(struct vk_fs *fs, const char *path, bool want_dir)
     return fat_commit_maybe(fs);
 }
 
+/* vk_fs_ops.unlink and rmdir (empty directories only). */
 int fat_unlink(struct vk_fs *fs, const char *path)
 {
     return remove_entry(fs, path, false);
@@ -303,6 +310,7 @@ static int fix_dotdot(struct vk_fs *fs, const struct fat_ent *e, uint32_t dircl)
     return fat_dir_write(fs, e->cluster, dd, 32, off);
 }
 
+/* vk_fs_ops.rename: see the top of this file. */
 int fat_rename(struct vk_fs *fs, const char *from, const char *to)
 {
     char nf[PMAX], nt[PMAX];
@@ -414,6 +422,8 @@ static int set_size(struct vk_fs *fs, struct fat_ent *e, uint64_t size, const ch
     return 0;
 }
 
+/* vk_fs_ops.setattr: attribute (read-only bit), times, size; one
+ * short-entry write (a shrink to fewer clusters commits it before the cut). */
 int fat_setattr(struct vk_fs *fs, const char *path, int mask, const struct vk_stat *st)
 {
     char np[PMAX];
