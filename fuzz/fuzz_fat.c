@@ -1,6 +1,6 @@
 /* libFuzzer entry point: FAT images.  Probe, mount read-only, walk the
  * directory tree (bounded depth and entry count), stat and read every
- * file; also run the swap probe. */
+ * file; also run the swap probe, and resize a writable copy. */
 #include "block/blockdev.h"
 #include "fuzz_mem.h"
 #include "fs/fs.h"
@@ -82,5 +82,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     vk_fs_swap.probe(bd, &p);
     vk_bd_close(bd);
     vk_error_clear();
+    /* Resizing reads the BPB and the FAT past the last cluster: shrink to
+     * half the device, then grow back to all of it. */
+    if ((bd = fuzz_open_mem(data, size, 4u << 20, "raw", VK_OPEN_RDWR))) {
+        char *out = NULL;
+        vk_fs_fat.resize(bd, bd->size / 2, &out);
+        vk_fs_fat.resize(bd, 0, &out);
+        vk_bd_close(bd);
+        vk_error_clear();
+    }
     return 0;
 }

@@ -131,6 +131,29 @@ else
     skip "FAT inside qcow2" "qcow2 driver not in this build yet"
 fi
 
+# --- DOS code page of 8.3 names: cp437 by default (as Linux), --codepage N ---
+printf 'default_codepage=437\n' >"$T/mtoolsrc437"
+printf 'default_codepage=850\n' >"$T/mtoolsrc850"
+mkfs.fat -C "$T/cp.img" 1440 >/dev/null
+echo ete >"$T/ete"; echo ab >"$T/ab"
+MTOOLSRC=$T/mtoolsrc437 mcopy -i "$T/cp.img" "$T/ete" "::ÉTÉ.TXT"
+MTOOLSRC=$T/mtoolsrc850 mcopy -i "$T/cp.img" "$T/ab" "::ÀB.TXT"
+eq "mtools (cp437) made ÉTÉ.TXT as a plain 8.3 entry (0x90 T 0x90)" "$(od -An -tx1 -j$((19 * 512)) -N3 "$T/cp.img" | tr -d ' ')" "905490"
+eq "ls decodes 8.3 names as cp437, like Linux" "$(vmkit fs ls "$T/cp.img:/" | tr '\n' ' ')" "ÉTÉ.TXT ╖B.TXT "
+eq "cat ÉTÉ.TXT by the name Linux shows" "$(vmkit fs cat "$T/cp.img:/ÉTÉ.TXT")" "ete"
+eq "--codepage 850 reads mtools' cp850 name" "$(vmkit fs --codepage 850 ls "$T/cp.img:/" | tr '\n' ' ')" "ÀB.TXT ÉTÉ.TXT "
+eq "--codepage=850 after the verb too, cat by name" "$(vmkit fs cat --codepage=850 "$T/cp.img:/ÀB.TXT")" "ab"
+ok "put été.txt (cp437 alias)" vmkit fs put "$T/ete" "$T/cp.img:/été.txt"
+ok "put with --codepage 850" vmkit fs --codepage 850 put "$T/ab" "$T/cp.img:/àbc long.txt"
+out=$(MTOOLSRC=$T/mtoolsrc437 mdir -i "$T/cp.img" ::/ 2>&1)
+has "mdir (cp437): the short alias of été.txt in cp437" "$out" "ÉTÉ~1    TXT         4"
+has "mdir (cp437): its long name" "$out" "été.txt"
+has "mdir (cp850): the alias made with --codepage 850" "$(MTOOLSRC=$T/mtoolsrc850 mdir -i "$T/cp.img" ::/ 2>&1)" "ÀBCLON~1 TXT"
+eq "mtype (cp437) by the alias" "$(MTOOLSRC=$T/mtoolsrc437 mtype -i "$T/cp.img" "::/ÉTÉ~1.TXT")" "ete"
+ok "fsck.fat clean after code page names" fsck.fat -n "$T/cp.img"
+fails_with "unknown code page refused" 1 "DOS code page 999 is not known" vmkit fs --codepage 999 ls "$T/cp.img:/"
+fails_with "bad code page refused" 1 "bad DOS code page" vmkit fs --codepage x ls "$T/cp.img:/"
+
 # --- damaged images ---
 # m1: FAT12, 1 sector/cluster, reserved 1: the first file's chain.
 mkfs.fat -C -F 12 "$T/bad.img" 1440 >/dev/null

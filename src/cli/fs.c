@@ -28,6 +28,15 @@ struct tgt {
     char path[4096];
 };
 
+/* --codepage N, taken off the command line of any fs verb by cmd_fs. */
+static const char *opt_codepage;
+
+/* Apply the driver options given on the command line to a mount. */
+static int fs_options(struct vk_fs *fs)
+{
+    return opt_codepage ? vk_fs_set_option(fs, "codepage", opt_codepage) : 0;
+}
+
 static int tgt_open(const char *spec, bool rw, bool need_path, struct tgt *t)
 {
     struct vk_target vt;
@@ -49,7 +58,10 @@ static int tgt_open(const char *spec, bool rw, bool need_path, struct tgt *t)
     vk_target_free(&vt);
     if (r < 0)
         return r;
-    if ((r = vk_fs_mount(t->bd, rw, &t->fs)) < 0) {
+    if ((r = vk_fs_mount(t->bd, rw, &t->fs)) < 0 || (r = fs_options(t->fs)) < 0) {
+        if (t->fs)
+            vk_fs_unmount(t->fs);
+        t->fs = NULL;
         vk_bd_close(t->bd);
         t->bd = NULL;
         return r;
@@ -147,7 +159,8 @@ static int fs_mkfs(int argc, char **argv)
         struct tgt t = { .bd = bd };
         if ((r = vk_fs_mount(bd, true, &t.fs)) >= 0) {
             po.fresh = true;
-            r = vk_populate(t.fs, "/", from, &po);
+            if ((r = fs_options(t.fs)) >= 0)
+                r = vk_populate(t.fs, "/", from, &po);
             int u = vk_fs_unmount(t.fs);
             if (r >= 0)
                 r = u;
@@ -1054,6 +1067,19 @@ static const struct cli_command fs_cmds[] = {
 int cmd_fs(int argc, char **argv)
 {
     (void)is_image_spec;
+    /* --codepage N (FAT short names) applies to every verb: take it off
+     * before the verb parses its own options. */
+    int n = 0;
+    for (int i = 0; i < argc; i++) {
+        if (!strcmp(argv[i], "--codepage") && i + 1 < argc)
+            opt_codepage = argv[++i];
+        else if (!strncmp(argv[i], "--codepage=", 11))
+            opt_codepage = argv[i] + 11;
+        else
+            argv[n++] = argv[i];
+    }
+    argc = n;
+    argv[argc] = NULL;
     if (argc >= 3 && cli_wants_help(argc - 1, argv + 1))
         for (const struct cli_command *c = fs_cmds; c->name; c++)
             if (!strcmp(c->name, argv[1])) {
