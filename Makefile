@@ -2,6 +2,7 @@
 #   make            build build/vmkit
 #   make check      install missing packages, build, run every test twice:
 #                   plain, then under AddressSanitizer + UBSan (build/asan)
+#   make check-long the same tests with more sampling, plus tests/long/ (CI)
 #   make demo       install missing packages, build, run the main job
 #   make fuzz       libFuzzer binaries in build/fuzz (clang)
 #   make bench      run the benchmarks in bench/
@@ -72,6 +73,12 @@ check: deps
 	@$(MAKE) --no-print-directory asan >/dev/null
 	@bash tests/run.sh build build/asan
 
+# The heavy end-to-end runs (more crash points, full guest builds, real
+# installers): the plain build only, the tests that sample (tests/run.sh).
+check-long: deps
+	@$(MAKE) --no-print-directory all >/dev/null
+	@LONG=1 bash tests/run.sh build
+
 demo: deps
 	@$(MAKE) --no-print-directory all >/dev/null
 	@$(BUILD)/vmkit demo
@@ -88,5 +95,5 @@ bench: all
 clean:
 	rm -rf build
 
-.PHONY: all asan deps check demo fuzz bench clean
+.PHONY: all asan deps check check-long demo fuzz bench clean
 -include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d)

@@ -12,7 +12,7 @@
 . "$(dirname "$0")/crash_lib.sh"
 export MTOOLS_SKIP_CHECK=1
 cd "$T" || exit 1
-K=${FATCRASH_K:-$([ "$SAN" = 1 ] && echo 4 || echo 8)}
+K=${FATCRASH_K:-$(pick 3 2 10)}
 
 # --- content: old and new versions (sizes cross cluster boundaries) ---
 mkdir -p old/docs new/docs
