@@ -86,7 +86,10 @@ const char *vk_human_size(uint64_t n, char *buf, size_t len)
     int u = 0;
     double v = (double)n;
 
-    while (v >= 1024 && u < 6) {
+    /* Bytes stay exact below 1024; above, move up a unit before %.3g
+     * would round to 1000 and switch to an exponent ("1.01e+03 KiB"):
+     * 1000 KiB prints as "0.977 MiB", as qemu-img prints it. */
+    while (u < 6 && (u == 0 ? v >= 1024 : v >= 999.5)) {
         v /= 1024;
         u++;
     }

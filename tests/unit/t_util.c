@@ -39,6 +39,19 @@ int main(void)
           "a fraction of bytes refused, as qemu-img");
     CHECK(vk_parse_size("1.12345678901234567890123456789012345678901K", &v) == -EINVAL,
           "more than 40 fraction digits refused");
+    char hb[32];
+    CHECK(!strcmp(vk_human_size(1035264, hb, sizeof hb), "0.987 MiB"), "1011 KiB: %s (no exponent)", hb);
+    CHECK(!strcmp(vk_human_size(1048064, hb, sizeof hb), "1 MiB"), "1023.5 KiB: %s", hb);
+    CHECK(!strcmp(vk_human_size(1023, hb, sizeof hb), "1023 B"), "bytes exact: %s", hb);
+    CHECK(!strcmp(vk_human_size(3ULL << 29, hb, sizeof hb), "1.5 GiB"), "%s", hb);
+    CHECK(!strcmp(vk_human_size(UINT64_MAX, hb, sizeof hb), "16 EiB"), "%s", hb);
+    int exp_seen = 0;
+    for (uint64_t n = 1; n < (1ULL << 62); n = n * 3 / 2 + 1)
+        exp_seen += strchr(vk_human_size(n, hb, sizeof hb), 'e') != NULL ||
+                    strchr(hb, '+') != NULL;
+    for (uint64_t n = 999ULL << 10; n < (1025ULL << 10); n += 37)
+        exp_seen += strchr(vk_human_size(n, hb, sizeof hb), 'e') != NULL;
+    CHECK(exp_seen == 0, "no exponent anywhere (%d)", exp_seen);
     CHECK(vk_parse_size("", &v) == -EINVAL, "empty string refused");
     CHECK(vk_parse_size("12Q", &v) == -EINVAL, "unknown suffix refused");
     CHECK(strstr(vk_errmsg(), "12Q") != NULL, "message names the input");
