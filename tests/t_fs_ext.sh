@@ -80,6 +80,17 @@ st=$(dbg "$I" 'stat /hello.txt')
 has "debugfs: mode 0600" "$st" "Mode:  0600"
 has "debugfs: uid 1234" "$st" "User:  1234"
 has "debugfs: gid 5678" "$st" "Group:  5678"
+# ids that do not fit are refused, never truncated (4294967296 was uid 0)
+fails_with "chown uid 2^32 refused" 2 "uid out of range" vmkit fs chown 4294967296:0 "$I:/hello.txt"
+fails_with "chown gid 2^32 refused" 2 "gid out of range" vmkit fs chown 0:4294967296 "$I:/hello.txt"
+fails_with "chown uid -1 refused" 2 "uid must be a decimal number" vmkit fs chown -1:0 "$I:/hello.txt"
+fails_with "chown 4294967295 ((uid_t)-1) refused" 2 "out of range" vmkit fs chown 4294967295:0 "$I:/hello.txt"
+fails_with "chown 'UID:' refused" 2 "owner 4294967296:: uid out of range" vmkit fs chown 4294967296: "$I:/hello.txt"
+fails_with "chown '5:' refused" 2 "owner 5:: empty gid" vmkit fs chown 5: "$I:/hello.txt"
+has "debugfs: uid still 1234" "$(dbg "$I" 'stat /hello.txt')" "User:  1234"
+ok "chown to the largest id" vmkit fs chown 4294967294:4294967294 "$I:/hello.txt"
+has "debugfs: uid and gid 4294967294 (debugfs prints -2)" "$(dbg "$I" 'stat /hello.txt')" "User:    -2   Group:    -2"
+ok "chown back" vmkit fs chown 1234:5678 "$I:/hello.txt"
 ok "mv into a directory" vmkit fs mv "$I:/big" "$I:/a/b"
 eq "moved file readable by debugfs" "$(dbg "$I" 'dump /a/b/big '"$T/big2" >/dev/null; cmp "$T/big" "$T/big2" && echo same)" same
 ok "mv a directory across parents" vmkit fs mv "$I:/a/b/c" "$I:/c2"

@@ -8,6 +8,7 @@
 #include "fs/populate.h"
 #include "part/target.h"
 #include "util/err.h"
+#include "util/str.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -122,12 +123,9 @@ static int fs_mkfs(int argc, char **argv)
         return cli_usage("fs mkfs", "one TARGET expected");
     struct vk_populate_opts po = { .force_owner = false };
     if (owner) {
-        unsigned u, g;
-        if (sscanf(owner, "%u:%u", &u, &g) != 2)
-            return cli_usage("fs mkfs", "--owner wants UID:GID, not '%s'", owner);
+        if (vk_parse_owner(owner, &po.uid, &po.gid) < 0)
+            return cli_usage("fs mkfs", "--owner: %s", vk_errmsg());
         po.force_owner = true;
-        po.uid = u;
-        po.gid = g;
     }
     struct vk_blockdev *bd;
     int r = vk_open_disk_spec(argv[optind], NULL, VK_OPEN_RDWR, &bd);
@@ -926,12 +924,11 @@ static int fs_chmod(int argc, char **argv)
 
 static int fs_chown(int argc, char **argv)
 {
-    unsigned u, g;
-    char extra;
+    uint32_t u, g;
     if (argc < 3)
         return cli_usage("fs chown", "usage: vmkit fs chown UID:GID TARGET:PATH...");
-    if (sscanf(argv[1], "%u:%u%c", &u, &g, &extra) != 2)
-        return cli_usage("fs chown", "UID:GID must be numeric, not '%s'", argv[1]);
+    if (vk_parse_owner(argv[1], &u, &g) < 0)
+        return cli_usage("fs chown", "%s", vk_errmsg());
     for (int i = 2; i < argc; i++) {
         struct tgt t;
         int r = tgt_open(argv[i], true, true, &t);
