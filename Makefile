@@ -4,6 +4,7 @@
 #                   plain, then under AddressSanitizer + UBSan (build/asan)
 #   make demo       install missing packages, build, run the main job
 #   make fuzz       libFuzzer binaries in build/fuzz (clang)
+#   make fuzz-smoke run every fuzz target FUZZ_SECONDS (60) each, 2 at a time
 #   make bench      run the benchmarks in bench/
 
 BUILD   ?= build
@@ -81,11 +82,15 @@ fuzz:
 	  $(MAKE) --no-print-directory BUILD=build/fuzz/lib CC=clang CFLAGS="-O1 -g -fsanitize=fuzzer-no-link,address,undefined" build/fuzz/lib/libvmkit.a && \
 	  clang $(WARN) $(CPPFLAGS) -O1 -g -fsanitize=fuzzer,address,undefined -o build/fuzz/$$n $$f build/fuzz/lib/libvmkit.a $(LDLIBS) || exit 1; done
 
+fuzz-smoke: deps
+	@$(MAKE) --no-print-directory fuzz >/dev/null
+	@FUZZ_SECONDS=$(or $(FUZZ_SECONDS),60) bash fuzz/smoke.sh
+
 bench: all
 	@for b in bench/*.sh; do sh $$b || exit 1; done
 
 clean:
 	rm -rf build
 
-.PHONY: all asan deps check demo fuzz bench clean
+.PHONY: all asan deps check demo fuzz fuzz-smoke bench clean
 -include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d)
