@@ -12,12 +12,12 @@ D=$(mktemp -d); trap 'rm -rf "$D"' EXIT
 cd "$D"
 mkdir -p "$EXT" "$PRB" src/dir/sub src/big
 printf 'hello\n' >src/hello
-head -c 20000 /dev/urandom >src/dir/blob
+head -c 5000 /dev/urandom >src/dir/blob
 ln src/hello src/dir/hard
 ln -s hello src/fast
 ln -s "$(printf 'a%.0s' $(seq 1 100))/target" src/slow
 truncate -s 300K src/sparse; printf 'end' >>src/sparse
-for i in $(seq 1 120); do : >"src/big/file-with-a-long-name-$i"; done
+for i in $(seq 1 40); do : >"src/big/file-with-a-long-name-$i"; done
 trim() {  # FILE OUT: FILE without its zero tail
     python3 -c "
 import sys
@@ -27,16 +27,17 @@ open(sys.argv[2], 'wb').write(d)" "$1" "$2"
 mkext() {  # NAME SIZE mke2fs-options...
     n=$1 s=$2; shift 2
     rm -f "$n.img"; truncate -s "$s" "$n.img"
-    mke2fs -q -F -d src "$@" "$n.img"
+    mke2fs -q -F -d src "$@" "$n.img" 2>/dev/null
     e2fsck -fn "$n.img" >/dev/null 2>&1
 }
 mk() { mkext "$@"; trim "$1.img" "$EXT/$1"; }
-mk ext2 1M -t ext2 -b 1024 -N 256
-mkext ext3 3M -t ext3 -b 1024 -N 256 -J size=1   # the journal is too big a seed: probe only
-mk ext4 1M -t ext4 -b 1024 -N 256 -O ^has_journal
-mk ext4_4k 2M -t ext4 -b 4096 -N 256 -O ^has_journal,64bit
-mk ext4_inline 1M -t ext4 -b 1024 -N 256 -O ^has_journal,inline_data
-mk ext4_nocsum 1M -t ext4 -b 1024 -N 256 -O ^has_journal,^metadata_csum,^extent,^64bit,^flex_bg
+# few, small inodes: the inode table is most of a seed
+mk ext2 1M -t ext2 -b 1024 -N 64 -I 128
+mkext ext3 3M -t ext3 -b 1024 -N 64 -J size=1   # the journal is too big a seed: probe only
+mk ext4 1M -t ext4 -b 1024 -N 64 -I 128 -O ^has_journal
+mk ext4_4k 1M -t ext4 -b 4096 -N 64 -O ^has_journal,64bit
+mk ext4_inline 1M -t ext4 -b 1024 -N 64 -O ^has_journal,inline_data
+mk ext4_nocsum 1M -t ext4 -b 1024 -N 64 -I 128 -O ^has_journal,^metadata_csum,^extent,^64bit,^flex_bg
 # probe seeds: the first byte picks the disk size (1: 4 KiB, 2: 64 KiB, 3: 1 MiB)
 probe() {  # NAME SIZE-BYTE IMAGE
     { printf "\\x$2"; cat "$3"; } >"$PRB/$1"
