@@ -8,6 +8,7 @@
 #include "fs/populate.h"
 #include "part/target.h"
 #include "util/err.h"
+#include "util/size.h"
 #include "util/str.h"
 
 #include <errno.h>
@@ -94,7 +95,7 @@ static int fs_mkfs(int argc, char **argv)
     bool force = false;
     int c;
     char *end;
-    while ((c = getopt_long(argc, argv, "t:L:U:b:N:F:", lo, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "t:L:U:b:N:F:c:", lo, NULL)) != -1) {
         switch (c) {
         case 't': o.type = optarg; break;
         case 'L': o.label = optarg; break;
@@ -109,8 +110,17 @@ static int fs_mkfs(int argc, char **argv)
             if (*end || o.reserved_pct < 0 || o.reserved_pct > 50)
                 return cli_usage("fs mkfs", "bad reserved percentage '%s' (0-50)", optarg);
             break;
-        case 'F': o.fat_bits = atoi(optarg); break;
-        case 'c': o.cluster_size = (uint32_t)strtoul(optarg, NULL, 10); break;
+        case 'F': o.fat_bits = (int)strtol(optarg, &end, 10);
+            if (*end || (o.fat_bits != 12 && o.fat_bits != 16 && o.fat_bits != 32))
+                return cli_usage("fs mkfs", "-F wants 12, 16 or 32, not '%s'", optarg);
+            break;
+        case 'c': {
+            uint64_t cs;
+            if (vk_parse_size(optarg, &cs) < 0 || !cs || cs > UINT32_MAX)
+                return cli_usage("fs mkfs", "bad cluster size '%s' (bytes, e.g. 4096 or 4K)", optarg);
+            o.cluster_size = (uint32_t)cs;
+            break;
+        }
         case 'f': from = optarg; break;
         case 'o': owner = optarg; break;
         case 'X': force = true; break;
@@ -1028,7 +1038,7 @@ static int fs_edit(int argc, char **argv)
 }
 
 static const struct cli_command fs_cmds[] = {
-    { "mkfs",  fs_mkfs,  "mkfs -t ext2|ext3|ext4|vfat|swap [-L LABEL] [-U UUID] [-b BS] [-N INODES] [--reserved PCT] [--from DIR|TAR] [--owner U:G] TARGET" },
+    { "mkfs",  fs_mkfs,  "mkfs -t ext2|ext3|ext4|vfat|swap [-L LABEL] [-U UUID] [-b BS] [-N INODES] [--reserved PCT] [-F 12|16|32] [-c CLUSTER] [--from DIR|TAR] [--owner U:G] TARGET" },
     { "probe", fs_probe, "probe [--json] TARGET: type, label, UUID, size, used" },
     { "df",    fs_df,    "df [--json] TARGET: space and inodes" },
     { "ls",    fs_ls,    "ls [-l] [-R] [--json] TARGET:PATH" },
