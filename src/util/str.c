@@ -4,6 +4,8 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <string.h>
 
 char *vk_trim(char *s)
@@ -51,4 +53,18 @@ int vk_parse_owner(const char *s, uint32_t *uid, uint32_t *gid)
     if (r == 0)
         r = parse_id_n(colon + 1, NULL, "gid", s, gid);
     return r < 0 ? vk_error_prefix(r, "owner ") : 0;
+}
+
+int vk_pathf(char *buf, size_t len, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(buf, len, fmt, ap);
+    va_end(ap);
+    if (n >= 0 && (size_t)n < len)
+        return 0;
+    if (len)
+        buf[len - 1] = 0;
+    return vk_error(-ENAMETOOLONG, "%.60s...: path too long (%d bytes, at most %zu)",
+                    len ? buf : "", n, len ? len - 1 : 0);
 }

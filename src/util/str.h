@@ -3,11 +3,19 @@
 #ifndef VK_UTIL_STR_H
 #define VK_UTIL_STR_H
 
+#include <stddef.h>
 #include <stdint.h>
+
+#include "util/err.h"
 
 /* Strip leading and trailing white space from s in place: returns the
  * first non-blank character, the string ending after the last one. */
 char *vk_trim(char *s);
+
+/* snprintf into a path buffer that must hold the whole result: a path cut
+ * short names another file.  Returns 0, or -ENAMETOOLONG after vk_error()
+ * naming the start of the path and the limit. */
+int vk_pathf(char *buf, size_t len, const char *fmt, ...) VK_PRINTF(3, 4);
 
 /* The largest user or group id: 2^32-1 is (uid_t)-1, "no change" to
  * chown(2), and no file can be owned by it. */

@@ -8,6 +8,7 @@
 #include "vm/runtime.h"
 #include "vm/store.h"
 #include "util/err.h"
+#include "util/str.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -70,7 +71,8 @@ int vk_vm_start(struct vk_domcfg *c, const struct vk_start_opts *o)
         (err = vk_qemu_find("qemu-system-x86_64", qemu, sizeof qemu)) < 0 ||
         (err = vk_runtime_base(base, sizeof base, 1)) < 0)
         return err;
-    snprintf(dir, sizeof dir, "%s/%s", base, c->name);
+    if ((err = vk_pathf(dir, sizeof dir, "%s/%s", base, c->name)) < 0)
+        return err;
     /* QEMU's sockets live in dir: a path longer than a unix socket address
      * holds would only fail inside QEMU, after the directory was made. */
     struct sockaddr_un sun;
