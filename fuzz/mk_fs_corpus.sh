@@ -50,3 +50,13 @@ rm -f f.img; mkfs.fat -C -F 16 -n LABEL16 f.img 20000 >/dev/null; trim f.img f16
 truncate -s 1M s.img; mkswap -q -L sw -U 11111111-2222-3333-4444-555555555555 s.img >/dev/null 2>&1
 trim s.img sw; probe swap 03 sw
 truncate -s 1M s64.img; mkswap -q -p 65536 s64.img >/dev/null 2>&1; trim s64.img sw64; probe swap64k 03 sw64
+# what lies over a swap header: LUKS2 (crypto_LUKS), a hibernation image
+# (swsuspend), a big-endian header (still swap)
+over() {  # NAME PYTHON-STATEMENTS-ON-f
+    cp s.img o.img
+    python3 -c "import struct; f = open('o.img', 'r+b'); $2"
+    head -c 8192 o.img >o8; probe "$1" 03 o8
+}
+over swap_luks2 "h = bytearray(512); h[0:6] = b'LUKS\xba\xbe'; h[6:8] = struct.pack('>H', 2); h[168:204] = b'0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0'; f.write(h)"
+over swsuspend "f.seek(4086); f.write(b'S1SUSPEND')"
+over swap_be "f.seek(1024); v = f.read(12); f.seek(1024); f.write(b''.join(v[i:i + 4][::-1] for i in (0, 4, 8)))"
