@@ -183,10 +183,10 @@ static int fs_probe(int argc, char **argv)
     if (r < 0)
         return cli_fail(r);
     if (json) {
-        json_t *o = json_pack("{s:s, s:s, s:s, s:I}", "type", p.type, "label", p.label,
-                              "uuid", p.uuid, "size", (json_int_t)p.size);
+        json_t *o = json_pack("{s:s, s:s, s:s, s:o}", "type", p.type, "label", p.label,
+                              "uuid", p.uuid, "size", cli_json_u64(p.size));
         if (p.used_known)
-            json_object_set_new(o, "used", json_integer((json_int_t)p.used));
+            json_object_set_new(o, "used", cli_json_u64(p.used));
         return cli_print_json(o);
     }
     printf("TYPE=\"%s\"\n", p.type);
@@ -215,11 +215,11 @@ static int fs_df(int argc, char **argv)
     tgt_close(&t, 0);
     uint64_t bs = s.block_size;
     if (json)
-        return cli_print_json(json_pack("{s:s, s:s, s:s, s:i, s:I, s:I, s:I, s:I, s:I, s:I}",
+        return cli_print_json(json_pack("{s:s, s:s, s:s, s:i, s:o, s:o, s:o, s:o, s:o, s:o}",
             "type", s.type, "label", s.label, "uuid", s.uuid, "block_size", (int)s.block_size,
-            "size", (json_int_t)(s.blocks * bs), "used", (json_int_t)((s.blocks - s.blocks_free) * bs),
-            "free", (json_int_t)(s.blocks_free * bs), "avail", (json_int_t)(s.blocks_avail * bs),
-            "inodes", (json_int_t)s.files, "inodes_free", (json_int_t)s.files_free));
+            "size", cli_json_u64(s.blocks * bs), "used", cli_json_u64((s.blocks - s.blocks_free) * bs),
+            "free", cli_json_u64(s.blocks_free * bs), "avail", cli_json_u64(s.blocks_avail * bs),
+            "inodes", cli_json_u64(s.files), "inodes_free", cli_json_u64(s.files_free)));
     printf("%-8s %14s %14s %14s %5s %10s %10s\n", "Type", "Size", "Used", "Avail", "Use%", "Inodes", "IFree");
     uint64_t used = s.blocks - s.blocks_free;
     printf("%-8s %14llu %14llu %14llu %4llu%% %10llu %10llu\n", s.type,
@@ -259,11 +259,11 @@ static const char *type_name(uint32_t m)
 
 static json_t *stat_json(struct vk_fs *fs, const char *path, const char *name, const struct vk_stat *st)
 {
-    json_t *o = json_pack("{s:s, s:s, s:I, s:i, s:s, s:i, s:I, s:I, s:I, s:I, s:I}",
-        "name", name, "path", path, "ino", (json_int_t)st->ino, "mode", (int)(st->mode & 07777),
+    json_t *o = json_pack("{s:s, s:s, s:o, s:i, s:s, s:i, s:I, s:I, s:o, s:o, s:I}",
+        "name", name, "path", path, "ino", cli_json_u64(st->ino), "mode", (int)(st->mode & 07777),
         "type", type_name(st->mode), "nlink", (int)st->nlink, "uid", (json_int_t)st->uid,
-        "gid", (json_int_t)st->gid, "size", (json_int_t)st->size,
-        "blocks", (json_int_t)st->blocks, "mtime", (json_int_t)st->mtime.tv_sec);
+        "gid", (json_int_t)st->gid, "size", cli_json_u64(st->size),
+        "blocks", cli_json_u64(st->blocks), "mtime", (json_int_t)st->mtime.tv_sec);
     if (S_ISLNK(st->mode)) {
         char buf[4097];
         int n = vk_fs_readlink(fs, path, buf, sizeof buf - 1);
