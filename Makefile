@@ -83,7 +83,7 @@ fuzz:
 	  clang $(WARN) $(CPPFLAGS) -O1 -g -fsanitize=fuzzer,address,undefined -o build/fuzz/$$n $$f build/fuzz/lib/libvmkit.a $(LDLIBS) || exit 1; done
 
 fuzz-smoke: deps
-	@$(MAKE) --no-print-directory fuzz >/dev/null
+	@$(MAKE) --no-print-directory -j2 fuzz >/dev/null
 	@FUZZ_SECONDS=$(or $(FUZZ_SECONDS),60) bash fuzz/smoke.sh
 
 bench: all
