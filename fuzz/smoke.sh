@@ -1,7 +1,8 @@
 #!/bin/bash
 # Runs every libFuzzer binary in build/fuzz for a fixed time, seeded from
 # fuzz/corpus/<target>/ (read only: new inputs go to a scratch directory),
-# under ASan/UBSan as `make fuzz` builds them.  Any crash, sanitizer
+# under ASan/UBSan as `make fuzz` builds them, with fuzz/<target>.dict as
+# the libFuzzer dictionary when there is one.  Any crash, sanitizer
 # report, leak or timeout fails the target; the reproducer is kept in
 # build/fuzz/artifacts/<target>/ and named in the output.  After the bug is
 # fixed, copy it into fuzz/corpus/<target>/ so `make check` replays it.
@@ -31,12 +32,14 @@ run_one() {
     mkdir -p "$WORK/$t" "$art"
     seeds=$TOP/fuzz/corpus/$t
     [ -d "$seeds" ] || seeds=
+    dict=
+    [ -f "$TOP/fuzz/$t.dict" ] && dict=-dict=$TOP/fuzz/$t.dict
     start=$(date +%s)
     # -timeout: one input may take this long (the machine is shared and
     # the binaries are sanitized); -rss_limit_mb: a bounded parser stays
     # far below it.  The scratch corpus comes first: new inputs land there.
     "$bin" -max_total_time="$SECS" -timeout=30 -rss_limit_mb=2048 -print_final_stats=1 \
-        -artifact_prefix="$art/" "$WORK/$t" $seeds >"$WORK/$t.log" 2>&1
+        $dict -artifact_prefix="$art/" "$WORK/$t" $seeds >"$WORK/$t.log" 2>&1
     rc=$?
     secs=$(( $(date +%s) - start ))
     runs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$WORK/$t.log" | tail -1)
