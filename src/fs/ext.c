@@ -353,6 +353,16 @@ static int ext_mount(struct vk_blockdev *bd, bool writable, struct vk_fs **out)
             r = -EUCLEAN;
         return vk_error(r, "%s: cannot open the ext filesystem: %s", bd->name, emsg(e));
     }
+    /* e2fsck's check libext2fs leaves out: with any other first data
+     * block, reading the bitmaps overflows libext2fs's buffers
+     * (fuzz/corpus/fuzz_ext/first_data_block). */
+    unsigned want = efs->super->s_log_block_size == 0 && EXT2FS_CLUSTER_RATIO(efs) == 1;
+    if (efs->super->s_first_data_block != want) {
+        unsigned got = efs->super->s_first_data_block;
+        ext2fs_close_free(&efs);
+        return vk_error(-EUCLEAN, "%s: ext superblock: first data block %u, should be %u "
+                        "(e2fsck refuses it too)", bd->name, got, want);
+    }
     if (writable && ext2fs_has_feature_journal_needs_recovery(efs->super)) {
         ext2fs_close_free(&efs);
         return vk_error(-EBUSY, "%s: the ext journal needs recovery (mounted, or not cleanly "

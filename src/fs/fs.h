@@ -157,6 +157,9 @@ struct vk_fs_type {
 };
 
 extern const struct vk_fs_type vk_fs_ext, vk_fs_fat, vk_fs_swap;
+/* Probed only (type names as blkid's): LUKS headers (luks.c) and
+ * hibernation images over a swap area (swap.c); never mounted. */
+extern const struct vk_fs_type vk_fs_luks, vk_fs_swsuspend;
 
 /* Identify the filesystem on bd. -ENOENT (with message) if none. */
 int vk_fs_probe(struct vk_blockdev *bd, struct vk_fsprobe *out,

@@ -4,6 +4,7 @@
 
 #include "fs/path.h"
 #include "util/err.h"
+#include "util/str.h"
 #include "util/vec.h"
 
 #include <archive.h>
@@ -131,8 +132,18 @@ static int set_meta(struct pop *p, const char *path, struct archive_entry *e, bo
     struct vk_stat st;
     memset(&st, 0, sizeof st);
     st.mode = archive_entry_perm(e);
-    st.uid = p->o->force_owner ? p->o->uid : (uint32_t)archive_entry_uid(e);
-    st.gid = p->o->force_owner ? p->o->gid : (uint32_t)archive_entry_gid(e);
+    if (p->o->force_owner) {
+        st.uid = p->o->uid;
+        st.gid = p->o->gid;
+    } else {
+        /* never truncate an id the archive gives (2^32 would be root) */
+        la_int64_t u = archive_entry_uid(e), g = archive_entry_gid(e);
+        if (u < 0 || u > VK_ID_MAX || g < 0 || g > VK_ID_MAX)
+            return vk_error(-ERANGE, "%s: %s: owner %lld:%lld out of range (0-%u); --owner U:G sets another",
+                            p->src, path, (long long)u, (long long)g, VK_ID_MAX);
+        st.uid = (uint32_t)u;
+        st.gid = (uint32_t)g;
+    }
     st.mtime.tv_sec = archive_entry_mtime(e);
     st.mtime.tv_nsec = archive_entry_mtime_nsec(e);
     if (archive_entry_atime_is_set(e)) {
