@@ -150,6 +150,10 @@ struct vk_fs_type {
     int (*mkfs)(struct vk_blockdev *bd, const struct vk_mkfs_opts *o);
     /* writable needs bd opened VK_OPEN_RDWR. */
     int (*mount)(struct vk_blockdev *bd, bool writable, struct vk_fs **out);
+    /* Grow or shrink the (unmounted) filesystem to size bytes, <= bd->size
+     * (0: all of bd); *output (free it) gets what a tool printed.  NULL:
+     * not supported.  Called through vk_fs_resize (fs/fsck.h). */
+    int (*resize)(struct vk_blockdev *bd, uint64_t size, char **output);
 };
 
 extern const struct vk_fs_type vk_fs_ext, vk_fs_fat, vk_fs_swap;
