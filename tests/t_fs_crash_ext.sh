@@ -15,7 +15,7 @@
 cd "$T" || exit 1
 
 K=$CRASH_K
-[ "$SAN" = 1 ] || K=20
+[ "$SAN" = 1 ] || K=14
 
 # ---- what the images hold ------------------------------------------------
 head -c 51200 /dev/urandom >keep        # never touched: must survive all

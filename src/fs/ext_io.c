@@ -54,7 +54,30 @@ struct vkio {
     uint8_t *runbuf;    /* RUN_MAX blocks, for coalesced write-back */
     struct held h;
     bool commit;        /* writes now are held */
+    bool unsynced;      /* written since the last vk_bd_flush */
 };
+
+/* Every device write goes through these, so a barrier with nothing new
+ * to sync costs no fdatasync. */
+static int dev_write(struct vkio *v, const void *buf, size_t len, uint64_t off)
+{
+    v->unsynced = true;
+    return vk_bd_pwrite(v->bd, buf, len, off);
+}
+
+static int dev_zero(struct vkio *v, uint64_t off, uint64_t len, int flags)
+{
+    v->unsynced = true;
+    return vk_bd_write_zeroes(v->bd, off, len, flags);
+}
+
+static int dev_sync(struct vkio *v)
+{
+    if (!v->unsynced)
+        return 0;
+    v->unsynced = false;
+    return vk_bd_flush(v->bd);
+}
 
 void ext_io_name(struct vk_blockdev *bd, char *buf, size_t len)
 {
@@ -205,7 +228,7 @@ static int write_run(io_channel io, struct slot *s)
     }
     if (!n)
         return 0;
-    int r = vk_bd_pwrite(v->bd, v->runbuf, n * bs, start * bs);
+    int r = dev_write(v, v->runbuf, n * bs, start * bs);
     if (r < 0)
         return r;
     for (unsigned i = 0; i < n; i++)
@@ -278,23 +301,49 @@ static int cache_sync_range(io_channel io, uint64_t first, uint64_t last, bool f
 
 static int cache_get(io_channel io, uint64_t block, const void *whole, struct slot **out);
 
-/* Write the held blocks (after everything else is on disk and synced),
- * keep them in the cache as clean blocks, and sync. */
+static int cmp_blk(const void *a, const void *b)
+{
+    uint64_t x = **(const uint64_t *const *)a, y = **(const uint64_t *const *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* Write the held blocks (after everything else is on disk and synced) in
+ * block order, adjacent ones together, keep them in the cache as clean
+ * blocks, and sync.  Their order among themselves does not matter: each
+ * commit write is safe alone (ext_int.h). */
 static int write_held(io_channel io)
 {
     struct vkio *v = io->private_data;
-    size_t bs = (size_t)io->block_size;
-    int r = 0;
-    for (size_t k = 0; k < v->h.n && r >= 0; k++) {
-        r = vk_bd_pwrite(v->bd, v->h.data[k], bs, v->h.blk[k] * bs);
-        struct slot *s;
-        if (r >= 0 && cache_get(io, v->h.blk[k], v->h.data[k], &s) < 0)
-            r = -ENOMEM;
+    size_t bs = (size_t)io->block_size, n = v->h.n;
+    uint64_t **ord = malloc(n * sizeof *ord);
+    if (!ord || (!v->runbuf && !(v->runbuf = malloc(RUN_MAX * bs)))) {
+        free(ord);
+        return -ENOMEM;
     }
+    for (size_t k = 0; k < n; k++)
+        ord[k] = &v->h.blk[k];
+    qsort(ord, n, sizeof *ord, cmp_blk);
+    int r = 0;
+    for (size_t k = 0; k < n && r >= 0;) {
+        size_t m = 0;
+        uint64_t first = *ord[k];
+        while (k + m < n && m < RUN_MAX && *ord[k + m] == first + m) {
+            memcpy(v->runbuf + m * bs, v->h.data[ord[k + m] - v->h.blk], bs);
+            m++;
+        }
+        r = dev_write(v, v->runbuf, m * bs, first * bs);
+        for (size_t i = 0; i < m && r >= 0; i++) {
+            struct slot *s;
+            if (cache_get(io, first + i, v->h.data[ord[k + i] - v->h.blk], &s) < 0)
+                r = -ENOMEM;
+        }
+        k += m;
+    }
+    free(ord);
     if (r < 0)
         return r;
     held_drop(&v->h);
-    return vk_bd_flush(v->bd);
+    return dev_sync(v);
 }
 
 /* The barrier: every dirty block, then (after a sync) the held ones. */
@@ -303,7 +352,7 @@ static int flush_all(io_channel io)
     struct vkio *v = io->private_data;
     int r = cache_flush(io);
     if (r >= 0)
-        r = vk_bd_flush(v->bd);
+        r = dev_sync(v);
     if (r >= 0 && v->h.n)
         r = write_held(io);
     return r;
@@ -428,8 +477,8 @@ static int direct_write(io_channel io, uint64_t off, size_t len, const uint8_t *
         uint8_t *h = held_get(v, b);
         if (h) {
             if (run < pos)
-                r = data ? vk_bd_pwrite(v->bd, data + (run - off), (size_t)(pos - run), run)
-                         : vk_bd_write_zeroes(v->bd, run, pos - run, zflags);
+                r = data ? dev_write(v, data + (run - off), (size_t)(pos - run), run)
+                         : dev_zero(v, run, pos - run, zflags);
             if (r < 0)
                 return r;
             if (data)
@@ -441,8 +490,8 @@ static int direct_write(io_channel io, uint64_t off, size_t len, const uint8_t *
         pos = be;
     }
     if (run < end)
-        r = data ? vk_bd_pwrite(v->bd, data + (run - off), (size_t)(end - run), run)
-                 : vk_bd_write_zeroes(v->bd, run, end - run, zflags);
+        r = data ? dev_write(v, data + (run - off), (size_t)(end - run), run)
+                 : dev_zero(v, run, end - run, zflags);
     return r;
 }
 
