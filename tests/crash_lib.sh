@@ -24,7 +24,9 @@
 #       the counter reached N); no crash point gives a wrong file.  Prints
 #       "# NAME: P crash points, a old, b new, m mixed, c wrong".
 #       CMD may start with "vmkit" (lib.sh's function): $VMKIT runs.
-#       Environment: CRASH_STDIN=FILE feeds CMD's standard input.  The
+#       Environment: CRASH_STDIN=FILE feeds CMD's standard input;
+#       CRASH_CLEAN=FUNC, when set, is run as "FUNC IMAGE" on the result of
+#       the uninterrupted run and must succeed (the real checker: clean).  The
 #       last wrong image is kept as $T/wrong-NAME.img for the failure log.
 #   CRASH_K: default number of crash points (smaller under $SAN=1).
 CRASHPOINT=${CRASHPOINT:-$(dirname "$VMKIT")/tools/crashpoint}
@@ -57,8 +59,11 @@ crash_test() {  # NAME IMAGE PRISTINE K VERDICT CMD...
     shift 5
     cp --sparse=always "$_pristine" "$_img"
     _w=$(crash_writes "$_img" "$@")
+    _clean=ok
+    [ -n "${CRASH_CLEAN:-}" ] && ! "$CRASH_CLEAN" "$_img" >"$T/.crash.clean" 2>&1 && _clean="not clean: $(tail -3 "$T/.crash.clean" | tr '\n' ' ')"
     _full=$([ -n "$_w" ] && "$_verdict" "$_img" 2>&1)
     eq "$_name: uninterrupted run succeeds with the new content" "${_w:+ok} $_full" "ok new"
+    eq "$_name: uninterrupted run leaves a clean filesystem" "$_clean" ok
     _old=0 _new=0 _mixed=0 _wrong=0 _missed=0 _pts=0 _why=
     # The writer's very last write (a final sync at close) may or may not
     # happen depending on timing: points stop one short of it.

@@ -55,6 +55,12 @@ matches() {
     if [ "$1" = absent ]; then [ ! -e got ]; else [ -e got ] && cmp -s got "$1"; fi
 }
 
+# The uninterrupted run must leave what e2fsck -fn calls clean.
+clean_fs() {  # IMAGE
+    to_raw "$1" && e2fsck -fn "$DEV"
+}
+CRASH_CLEAN=clean_fs
+
 silent() { [ "$FSCK_N" = 0 ] && echo " (e2fsck -fn called it clean)"; }
 
 # The verdict: STATES lists "PATH:OLD:NEW" (OLD, NEW: a host file holding
