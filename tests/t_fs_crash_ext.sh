@@ -24,6 +24,7 @@ head -c 307200 /dev/urandom >new        # /f after (bigger: new blocks)
 head -c 30000 /dev/urandom >gold        # /g before mv-over
 printf '#!/bin/sh\ncat "%s" >"$1"\n' "$T/new" >ed.sh
 chmod +x ed.sh
+mkdir -p tarsrc && cp new tarsrc/f && tar -C tarsrc -cf over.tar f   # a tar replacing /f
 
 # Raw copy of the filesystem of IMAGE into $T/v.raw; sets OFF (byte offset
 # of the filesystem in it).  FMT and PART describe the current image.
@@ -140,6 +141,7 @@ for layout in "raw:" "qcow2:" "raw:1" "qcow2:1"; do
     STATES="/f:old:new"
     CRASH_STDIN=new run "write $tag" "p.$FMT" vmkit fs write "$cur:/f"
     EDITOR=$T/ed.sh run "edit $tag" "p.$FMT" vmkit fs edit "$cur:/f"
+    CRASH_STDIN=over.tar run "put-tar $tag" "p.$FMT" vmkit fs put - "$cur:/"
     STATES="/f:old:absent /g:gold:gold"
     run "rm $tag" "p.$FMT" vmkit fs rm "$cur:/f"
     STATES="/f:old:absent /d/h:absent:old"

@@ -100,8 +100,11 @@ static const char *find_link(struct pop *p, const struct stat *st)
     return NULL;
 }
 
-/* Remove whatever is at path unless it is a directory. */
-static int clear_path(struct pop *p, const char *path, bool keep_dir, bool *is_dir)
+/* Remove whatever is at path unless it is a directory (kept when
+ * keep_dir) or a regular file about to get new content (kept when
+ * keep_reg: opening it VK_O_TRUNC replaces its content in one step, where
+ * removing it first would let a crash lose it). */
+static int clear_path(struct pop *p, const char *path, bool keep_dir, bool keep_reg, bool *is_dir)
 {
     struct vk_fs *fs = p->fs;
     struct vk_stat st;
@@ -117,6 +120,8 @@ static int clear_path(struct pop *p, const char *path, bool keep_dir, bool *is_d
         *is_dir = true;
         return keep_dir ? 0 : vk_error(-EISDIR, "%s:%s: a directory is in the way", fs->bd->name, path);
     }
+    if (keep_reg && S_ISREG(st.mode) && st.nlink == 1)
+        return 0;
     return vk_fs_unlink(fs, path);
 }
 
@@ -246,7 +251,7 @@ static int one_entry(struct pop *p, struct archive *a, struct archive_entry *e)
         const struct stat *hs = archive_entry_stat(e);
         const char *first = find_link(p, hs);
         if (first) {
-            if ((r = clear_path(p, path, false, &isdir)) < 0)
+            if ((r = clear_path(p, path, false, false, &isdir)) < 0)
                 return r;
             return vk_fs_link(p->fs, first, path);
         }
@@ -256,11 +261,11 @@ static int one_entry(struct pop *p, struct archive *a, struct archive_entry *e)
     if (hard && !p->disk) {
         char target[PMAX];
         if ((r = image_path(p, hard, target)) < 0 ||
-            (r = clear_path(p, path, false, &isdir)) < 0)
+            (r = clear_path(p, path, false, false, &isdir)) < 0)
             return r;
         return vk_fs_link(p->fs, target, path);
     }
-    if ((r = clear_path(p, path, t == AE_IFDIR, &isdir)) < 0)
+    if ((r = clear_path(p, path, t == AE_IFDIR, t == AE_IFREG, &isdir)) < 0)
         return r;
     switch (t) {
     case AE_IFDIR:
