@@ -334,7 +334,8 @@ static int write_held(io_channel io)
         r = dev_write(v, v->runbuf, m * bs, first * bs);
         for (size_t i = 0; i < m && r >= 0; i++) {
             struct slot *s;
-            if (cache_get(io, first + i, v->h.data[ord[k + i] - v->h.blk], &s) < 0)
+            if (cache_sync_range(io, first + i, first + i, true) < 0 ||
+                cache_get(io, first + i, v->h.data[ord[k + i] - v->h.blk], &s) < 0)
                 r = -ENOMEM;
         }
         k += m;
