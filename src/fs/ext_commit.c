@@ -176,6 +176,9 @@ int ext_barrier(struct vk_fs *fs)
 {
     struct ext_priv *pv = fs->priv;
     ext2_filsys e = pv->e;
+    /* Nothing changed (a command that failed early): write nothing. */
+    if (!(e->flags & EXT2_FLAG_DIRTY) && !ext_io_held(e->io) && !pv->ndq)
+        return 0;
     /* Bitmaps, group descriptors and the primary superblock (backups are
      * for the final close), then the io manager's barrier. */
     int master = e->flags & EXT2_FLAG_MASTER_SB_ONLY;
