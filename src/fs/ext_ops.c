@@ -24,7 +24,6 @@ struct extfile {
     bool shadow;
     bool failed;            /* a write failed: never publish */
     ext2_ino_t target, dir;
-    uint32_t mode;
     char path[PMAX];
 };
 
@@ -486,7 +485,6 @@ static int ext_open(struct vk_fs *fs, const char *path, int flags, uint32_t mode
     ef->dirty = shadow;
     ef->target = target;
     ef->dir = dir;
-    ef->mode = in.i_mode;
     snprintf(ef->path, sizeof ef->path, "%s", np);
     vf->fs = fs;
     vf->priv = ef;
