@@ -14,8 +14,7 @@
 . "$(dirname "$0")/crash_lib.sh"
 cd "$T" || exit 1
 
-K=$CRASH_K
-[ "$SAN" = 1 ] || K=14
+K=$([ "$SAN" = 1 ] && echo 8 || echo 12)
 
 # ---- what the images hold ------------------------------------------------
 head -c 51200 /dev/urandom >keep        # never touched: must survive all
@@ -101,12 +100,12 @@ judge() {  # IMAGE
 base() {
     img=$1; FMT=$2; PART=$3
     rm -f "$img"
-    if [ "$FMT" = qcow2 ]; then ok "make $img" qemu-img create -q -f qcow2 "$img" 64M
-    else truncate -s 64M "$img"; fi
+    if [ "$FMT" = qcow2 ]; then ok "make $img" qemu-img create -q -f qcow2 "$img" 32M
+    else truncate -s 32M "$img"; fi
     spec=$img
     if [ -n "$PART" ]; then
         ok "partition $img" vmkit part init "$img" gpt
-        ok "add partition to $img" vmkit part add "$img" --size 40M
+        ok "add partition to $img" vmkit part add "$img" --size 24M
         spec=$img:1
     fi
     ok "mkfs $spec" vmkit fs mkfs -t ext4 -b 1024 "$spec"
@@ -172,8 +171,8 @@ KEEP= MIXED_OK=mixed
 for FMT in raw qcow2; do
     PART=
     rm -f "e.$FMT"
-    if [ $FMT = qcow2 ]; then ok "make e.qcow2" qemu-img create -q -f qcow2 e.qcow2 64M
-    else truncate -s 64M e.raw; fi
+    if [ $FMT = qcow2 ]; then ok "make e.qcow2" qemu-img create -q -f qcow2 e.qcow2 32M
+    else truncate -s 32M e.raw; fi
     crash_test "mkfs-from $FMT" "cur.$FMT" "e.$FMT" "$K" pop_judge \
         vmkit fs mkfs -t ext4 --from src "cur.$FMT"
 done
