@@ -110,40 +110,50 @@ int main(int argc, char **argv)
     int status;
     if (waitpid(pid, &status, 0) < 0 || !WIFSTOPPED(status))
         return 125;
+    /* Children inherit the seccomp filter, and a traced call with no
+     * tracer fails: follow them too (their calls count when they write
+     * the file, which an editor on a temporary copy does not). */
     ptrace(PTRACE_SETOPTIONS, pid, 0,
-           PTRACE_O_TRACESECCOMP | PTRACE_O_EXITKILL | PTRACE_O_TRACEEXEC);
+           PTRACE_O_TRACESECCOMP | PTRACE_O_EXITKILL | PTRACE_O_TRACEEXEC |
+           PTRACE_O_TRACEFORK | PTRACE_O_TRACEVFORK | PTRACE_O_TRACECLONE);
     unsigned long long n = 0;
-    int killed = 0, sig = 0;
+    int killed = 0, main_status = 0;
+    ptrace(PTRACE_CONT, pid, 0, 0);
     for (;;) {
-        if (ptrace(PTRACE_CONT, pid, 0, sig) < 0)
+        pid_t w = waitpid(-1, &status, __WALL);
+        if (w < 0)
             break;
-        sig = 0;
-        if (waitpid(pid, &status, 0) < 0)
-            break;
-        if (WIFEXITED(status) || WIFSIGNALED(status))
-            break;
+        if (WIFEXITED(status) || WIFSIGNALED(status)) {
+            if (w == pid) {
+                main_status = status;
+                break;
+            }
+            continue;
+        }
         if (!WIFSTOPPED(status))
             continue;
-        if (status >> 8 != (SIGTRAP | (PTRACE_EVENT_SECCOMP << 8))) {
-            /* A real signal (or the exec stop): pass signals on. */
-            if (WSTOPSIG(status) != SIGTRAP)
-                sig = WSTOPSIG(status);
-            continue;
+        int sig = 0;
+        if (status >> 8 == (SIGTRAP | (PTRACE_EVENT_SECCOMP << 8))) {
+            /* A counted call, about to run. */
+            struct __ptrace_syscall_info si;
+            if (ptrace(PTRACE_GET_SYSCALL_INFO, w, sizeof si, &si) > 0 &&
+                si.op == PTRACE_SYSCALL_INFO_SECCOMP &&
+                is_target(w, (long)si.seccomp.args[0]) && ++n == kill_at) {
+                kill(pid, SIGKILL);
+                killed = 1;
+                while (waitpid(pid, &status, __WALL) >= 0 && !WIFEXITED(status) &&
+                       !WIFSIGNALED(status))
+                    ;
+                break;
+            }
+        } else if (WSTOPSIG(status) != SIGTRAP && WSTOPSIG(status) != SIGSTOP) {
+            /* A real signal: pass it on.  Fork/exec events and a new
+             * child's first stop continue silently. */
+            sig = WSTOPSIG(status);
         }
-        /* A counted call, about to run. */
-        struct __ptrace_syscall_info si;
-        if (ptrace(PTRACE_GET_SYSCALL_INFO, pid, sizeof si, &si) <= 0 ||
-            si.op != PTRACE_SYSCALL_INFO_SECCOMP)
-            continue;
-        if (!is_target(pid, (long)si.seccomp.args[0]))
-            continue;
-        if (++n == kill_at) {
-            kill(pid, SIGKILL);
-            killed = 1;
-            waitpid(pid, &status, 0);
-            break;
-        }
+        ptrace(PTRACE_CONT, w, 0, sig);
     }
+    status = main_status;
     if (killed) {
         fprintf(stderr, "crashpoint: %llu writes\ncrashpoint: killed before write %llu\n",
                 n - 1, kill_at);
