@@ -157,7 +157,7 @@ printf '\377\377\377\377' | dd of="$T/bad.img" bs=1 seek=$((1024 + 24)) conv=not
 fails_with "corrupt superblock: clear error, exit 1" 1 "no filesystem found" vmkit fs ls "$T/bad.img:/"
 cp "$T/ext4.img" "$T/bad2.img"
 printf '\001\000\000\000' | dd of="$T/bad2.img" bs=1 seek=$((1024 + 4)) conv=notrunc 2>/dev/null
-fails_with "superblock with 1 block: exit 1" 1 "cannot open the ext filesystem: Superblock" vmkit fs ls "$T/bad2.img:/"
+fails_with "superblock with 1 block: exit 1" 1 "cannot open the ext filesystem: The ext2 superblock is corrupt" vmkit fs ls "$T/bad2.img:/"
 cp "$T/ext4.img" "$T/bad3.img"
 dd if=/dev/urandom of="$T/bad3.img" bs=1k seek=2 count=200 conv=notrunc 2>/dev/null
 fails "random group descriptors: exit 1" 1 vmkit fs ls -R "$T/bad3.img:/"

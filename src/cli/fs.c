@@ -4,6 +4,7 @@
 
 #include "block/blockdev.h"
 #include "fs/fs.h"
+#include "fs/fsck.h"
 #include "fs/path.h"
 #include "fs/populate.h"
 #include "part/target.h"
@@ -1050,6 +1051,69 @@ static int fs_edit(int argc, char **argv)
     return done(&t, r);
 }
 
+/* fs check [--repair] TARGET: the real checker, on a copy (fs/fsck.h).
+ * Exit 0 clean (or fully repaired), 1 errors found or left. */
+static int fs_check(int argc, char **argv)
+{
+    static const struct option lo[] = { { "repair", 0, 0, 'r' }, { 0, 0, 0, 0 } };
+    bool repair = false;
+    int c;
+    while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
+        if (c == 'r') repair = true;
+        else return cli_usage("fs check", "unknown option");
+    }
+    if (optind + 1 != argc)
+        return cli_usage("fs check", "usage: vmkit fs check [--repair] TARGET");
+    const char *spec = argv[optind];
+    struct vk_blockdev *bd;
+    int r = vk_open_disk_spec(spec, NULL, repair ? VK_OPEN_RDWR : 0, &bd);
+    if (r < 0)
+        return cli_fail(r);
+    char *out = NULL;
+    r = vk_fs_check(bd, repair, &out);
+    int cl = vk_bd_close(bd);
+    if (out)
+        fputs(out, stdout);
+    free(out);
+    if (r >= 0 && cl < 0)
+        r = cl;
+    if (r < 0)
+        return cli_fail(r);
+    if (r == VK_FSCK_FIXED)
+        fprintf(stderr, "vmkit: %s: errors repaired\n", spec);
+    if (r != VK_FSCK_ERRORS)
+        return EXIT_OK;
+    if (repair)
+        return cli_failf("%s: errors left after repair", spec);
+    return cli_failf("%s: the filesystem has errors; 'vmkit fs check --repair %s' repairs them",
+                     spec, spec);
+}
+
+/* fs resize TARGET [SIZE]: grow (default: to the device) or shrink. */
+static int fs_resize(int argc, char **argv)
+{
+    if (argc != 2 && argc != 3)
+        return cli_usage("fs resize", "usage: vmkit fs resize TARGET [SIZE]");
+    uint64_t size = 0;
+    if (argc == 3 && vk_parse_size(argv[2], &size) < 0)
+        return cli_usage("fs resize", "%s", vk_errmsg());
+    if (argc == 3 && !size)
+        return cli_usage("fs resize", "size 0");
+    struct vk_blockdev *bd;
+    int r = vk_open_disk_spec(argv[1], NULL, VK_OPEN_RDWR, &bd);
+    if (r < 0)
+        return cli_fail(r);
+    char *out = NULL;
+    r = vk_fs_resize(bd, size, &out);
+    int cl = vk_bd_close(bd);
+    if (r < 0 && out)
+        fputs(out, stderr);
+    free(out);
+    if (r >= 0 && cl < 0)
+        r = cl;
+    return r < 0 ? cli_fail(r) : EXIT_OK;
+}
+
 static const struct cli_command fs_cmds[] = {
     { "mkfs",  fs_mkfs,  "mkfs -t ext2|ext3|ext4|vfat|swap [-L LABEL] [-U UUID] [-b BS] [-N INODES] [--reserved PCT] [-F 12|16|32] [-c CLUSTER] [--from DIR|TAR] [--owner U:G] TARGET" },
     { "probe", fs_probe, "probe [--json] TARGET: type, label, UUID, size, used" },
@@ -1068,6 +1132,8 @@ static const struct cli_command fs_cmds[] = {
     { "chmod", fs_chmod, "chmod MODE TARGET:PATH..." },
     { "chown", fs_chown, "chown UID:GID TARGET:PATH..." },
     { "touch", fs_touch, "touch TARGET:PATH..." },
+    { "check", fs_check, "check [--repair] TARGET: e2fsck / fsck.fat (exit 1: errors)" },
+    { "resize", fs_resize, "resize TARGET [SIZE]: grow (default: to the partition) or shrink" },
     { NULL, NULL, NULL },
 };
 

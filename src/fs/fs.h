@@ -88,6 +88,9 @@ struct vk_fs_ops {
      * filesystem consistent. */
     int64_t (*write)(struct vk_file *f, const void *buf, size_t len, uint64_t off);
     int (*close_file)(struct vk_file *f);
+    /* Set an open file's size without writing data (a sparse tail), so it
+     * is part of what close publishes.  NULL: use setattr after close. */
+    int (*set_size)(struct vk_file *f, uint64_t size);
     int (*mkdir)(struct vk_fs *fs, const char *path, uint32_t mode);
     int (*unlink)(struct vk_fs *fs, const char *path);     /* not directories */
     int (*rmdir)(struct vk_fs *fs, const char *path);      /* empty dirs */

@@ -225,10 +225,16 @@ static int write_data(struct pop *p, struct archive *a, struct archive_entry *e,
     }
     if (r >= 0 && ar != ARCHIVE_EOF)
         r = archive_fail(p, a, archive_entry_pathname(e));
+    /* A sparse tail: set the size before close where the driver can, so
+     * the file is published whole (a crash never shows it shorter). */
+    uint64_t want = archive_entry_size_is_set(e) ? (uint64_t)archive_entry_size(e) : end;
+    if (r >= 0 && want > end && p->fs->ops->set_size) {
+        r = p->fs->ops->set_size(f, want);
+        end = want;
+    }
     int c = vk_fs_close_file(f);
     if (r >= 0)
         r = c;
-    uint64_t want = archive_entry_size_is_set(e) ? (uint64_t)archive_entry_size(e) : end;
     if (r >= 0 && want > end) {
         struct vk_stat st = { .size = want };
         r = vk_fs_setattr(p->fs, path, VK_SET_SIZE, &st);
