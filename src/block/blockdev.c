@@ -82,7 +82,8 @@ static int probe_fd(int fd, const char *path, const struct vk_format **fmt)
             *fmt = formats[i];
         }
     }
-    return 0;
+    /* Raw only as the last resort: not for a format we cannot read. */
+    return best <= 1 ? vk_foreign_probe(fd, path, buf, (size_t)n) : 0;
 }
 
 int vk_format_probe(const char *path, const struct vk_format **fmt)

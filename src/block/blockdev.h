@@ -159,8 +159,14 @@ extern const struct vk_format vk_format_qcow2;
 const struct vk_format *vk_format_by_name(const char *name);
 
 /* Probe the file at path: the format with the highest confidence (raw as
- * the fallback).  Returns 0 and sets *fmt. */
+ * the fallback).  Returns 0 and sets *fmt; a format vmkit recognizes but
+ * cannot read (VDI, VMDK, VHD...) fails with -ENOTSUP naming it. */
 int vk_format_probe(const char *path, const struct vk_format **fmt);
+
+/* Refuse (-ENOTSUP, naming the format) a file whose head (the first len
+ * bytes, read from fd at offset 0) or tail shows an image format vmkit
+ * has no driver for (block/foreign.c); 0 when none matches. */
+int vk_foreign_probe(int fd, const char *path, const uint8_t *head, size_t len);
 
 /* Open the image at path.  fmt NULL means probe by header; the result is
  * recorded in format_guessed, and a guessed raw image refuses writes that
