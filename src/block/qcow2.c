@@ -267,29 +267,31 @@ static int q2_truncate(struct vk_blockdev *bd, uint64_t size, bool allow_shrink)
     if (s->nb_snapshots && (size < bd->size || s->version < 3))
         return vk_error(-ENOTSUP, "%s: cannot %s an image that has internal snapshots", bd->name,
                         size < bd->size ? "shrink" : "resize a version 2");
-    uint64_t span = s->l2_entries * s->cs;
+    uint64_t span = s->l2_entries * s->cs, from = (size + s->cs - 1) / s->cs * s->cs;
+    bool had = false;
     if (size > bd->size) {
         uint64_t need = size / span + (size % span != 0);
         if (need > s->l1_size && (r = grow_l1(s, need)) < 0)
             return r;
     } else if (size < bd->size) {
-        uint64_t from = (size + s->cs - 1) / s->cs * s->cs;
-        bool had;
         if ((r = q2_discard_tail(s, from, &had, true)) < 0)
             return r;
         if (had && !allow_shrink)
             return vk_error(-ENOTEMPTY, "%s: shrinking would discard allocated data beyond %llu bytes (use --shrink)",
                             bd->name, (unsigned long long)size);
-        if (had && (r = q2_discard_tail(s, from, &had, false)) < 0)
-            return r;
     }
+    /* The new size reaches the disk first: a crash after it leaves the new
+     * disk (clusters past the end are harmless until they are dropped); a
+     * crash before it the old one, with its tail intact. */
     uint64_t old = bd->size;
     bd->size = size;
-    if ((r = q2_flush_meta(s)) < 0 || (r = q2_write_header(s)) < 0 || (r = q2_flush_meta(s)) < 0 ||
-        (r = q2_sync(s)) < 0) {
+    if ((r = q2_flush_meta(s)) < 0 || (r = q2_write_header(s)) < 0 || (r = q2_sync(s)) < 0) {
         bd->size = old;
         return r;
     }
+    if (had && ((r = q2_discard_tail(s, from, &had, false)) < 0 || (r = q2_flush_meta(s)) < 0 ||
+                (r = q2_sync(s)) < 0))
+        return r;
     return 0;
 }
 
