@@ -24,6 +24,9 @@
 #       the counter reached N); no crash point gives a wrong file.  Prints
 #       "# NAME: P crash points, a old, b new, m mixed, c wrong".
 #       CMD may start with "vmkit" (lib.sh's function): $VMKIT runs.
+#   crash_test_reset NAME TARGET RESET K VERDICT CMD...
+#       The same with a RESET command instead of PRISTINE and a VERDICT
+#       without argument; TARGET may be a directory (see crashpoint).
 #       Environment: CRASH_STDIN=FILE feeds CMD's standard input.  The
 #       last wrong image is kept as $T/wrong-NAME.img for the failure log.
 #   CRASH_K: default number of crash points (smaller under $SAN=1).
@@ -53,16 +56,29 @@ crash_points() {  # W K
 }
 
 crash_test() {  # NAME IMAGE PRISTINE K VERDICT CMD...
-    _name=$1 _img=$2 _pristine=$3 _k=$4 _verdict=$5
+    _ct_img=$2 _ct_pristine=$3
+    _ct_name=$1 _ct_k=$4 _ct_verdict=$5
     shift 5
-    cp --sparse=always "$_pristine" "$_img"
+    crash_test_reset "$_ct_name" "$_ct_img" _crash_copy_pristine "$_ct_k" "_crash_verdict_img" "$@"
+}
+_crash_copy_pristine() { cp --sparse=always "$_ct_pristine" "$_ct_img"; }
+_crash_verdict_img() { "$_ct_verdict" "$_ct_img"; }
+
+# crash_test_reset NAME TARGET RESET K VERDICT CMD...: the same with a
+# RESET command restoring the starting state before each run and a
+# VERDICT command taking no argument; TARGET (what crashpoint counts
+# writes to) may be a directory: then every file in it counts.
+crash_test_reset() {
+    _name=$1 _img=$2 _reset=$3 _k=$4 _verdict=$5
+    shift 5
+    $_reset
     _w=$(crash_writes "$_img" "$@")
-    _full=$([ -n "$_w" ] && "$_verdict" "$_img" 2>&1)
+    _full=$([ -n "$_w" ] && $_verdict 2>&1)
     eq "$_name: uninterrupted run succeeds with the new content" "${_w:+ok} $_full" "ok new"
     _old=0 _new=0 _mixed=0 _wrong=0 _missed=0 _pts=0 _why=
     for _p in $(crash_points "${_w:-0}" "$_k"); do
         _pts=$((_pts + 1))
-        cp --sparse=always "$_pristine" "$_img"
+        $_reset
         _crash_run "$_p" "$_img" "$@"
         _rc=$?
         if [ $_rc != 137 ] || ! grep -qx "crashpoint: killed before write $_p" "$T/.crash"; then
@@ -70,14 +86,14 @@ crash_test() {  # NAME IMAGE PRISTINE K VERDICT CMD...
             _why="$_why point $_p: exit $_rc $(tail -2 "$T/.crash" | tr '\n' ' ');"
             continue
         fi
-        _v=$("$_verdict" "$_img" 2>&1)
+        _v=$($_verdict 2>&1)
         case $_v in
         old) _old=$((_old + 1)) ;;
         new) _new=$((_new + 1)) ;;
         mixed) _mixed=$((_mixed + 1)) ;;
         *) _wrong=$((_wrong + 1))
            _why="$_why point $_p: $_v;"
-           cp --sparse=always "$_img" "$T/wrong-$_name.img" ;;
+           [ -f "$_img" ] && cp --sparse=always "$_img" "$T/wrong-${_name//[^A-Za-z0-9_.-]/_}.img" ;;
         esac
     done
     echo "# $_name: $_pts crash points, $_old old, $_new new, $_mixed mixed, $_wrong wrong"

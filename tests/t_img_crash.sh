@@ -39,41 +39,7 @@ qok() {
 # same A B [FMT-A FMT-B]: qemu-img compare says identical.
 same() { qemu-img compare ${3:+-f $3} ${4:+-F $4} "$1" "$2" >/dev/null 2>&1; }
 
-# img_crash NAME TARGET RESET VERDICT CMD...: like crash_test, with a
-# RESET function restoring the starting state (TARGET may be a directory).
-img_crash() {
-    _name=$1 _tgt=$2 _reset=$3 _verdict=$4
-    shift 4
-    $_reset
-    _w=$(crash_writes "$_tgt" "$@")
-    _full=$([ -n "$_w" ] && $_verdict 2>&1)
-    eq "$_name: uninterrupted run succeeds with the new result" "${_w:+ok} $_full" "ok new"
-    _old=0 _new=0 _mixed=0 _wrong=0 _missed=0 _pts=0 _why=
-    for _p in $(crash_points "${_w:-0}" "$K"); do
-        _pts=$((_pts + 1))
-        $_reset
-        _crash_run "$_p" "$_tgt" "$@"
-        _rc=$?
-        if [ $_rc != 137 ] || ! grep -qx "crashpoint: killed before write $_p" "$T/.crash"; then
-            _missed=$((_missed + 1))
-            _why="$_why point $_p: exit $_rc $(tail -2 "$T/.crash" | tr '\n' ' ');"
-            continue
-        fi
-        _v=$($_verdict 2>&1)
-        case $_v in
-        old) _old=$((_old + 1)) ;;
-        new) _new=$((_new + 1)) ;;
-        mixed) _mixed=$((_mixed + 1)) ;;
-        *) _wrong=$((_wrong + 1)); _why="$_why point $_p: $_v;" ;;
-        esac
-    done
-    echo "# $_name: $_pts crash points, $_old old, $_new new, $_mixed mixed, $_wrong wrong"
-    eq "$_name: every kill landed mid-run ($_pts points)" "$_missed" 0
-    [ $_missed = 0 ] || echo "# $_why" | head -c 2000
-    eq "$_name: old or new at every crash point" "$_wrong" 0
-    [ $_wrong = 0 ] || echo "# $_why" | head -c 2000
-    [ "$_pts" -ge 2 ] || eq "$_name: enough crash points" "$_pts" ">= 2"
-}
+img_crash() { _ic=$1; shift; crash_test_reset "$_ic" "$1" "$2" "$K" "$3" "${@:4}"; }
 
 # Sources: 6 MiB of mixed content (fill), as raw and as qcow2.
 qemu-img create -q -f raw src.raw 6M
