@@ -35,30 +35,32 @@ table() {
 }
 
 # v_table IMG OLD NEW [gpt]: "old"/"new" when the table is one of them.
+# A GPT that sgdisk -v does not find clean must be repairable: the table
+# read from the intact copy is old or new, and vmkit part verify --repair
+# makes sgdisk -v clean without changing it.  (Not needed when the table
+# is the old one and the starting image was not clean either: part fix.)
 v_table() {
     img=$1 old=$2 new=$3 gpt=${4:-}
-    if [ -n "$gpt" ]; then
-        out=$(sgdisk -v "$img" 2>&1)
-        if ! grep -q "No problems found" <<<"$out"; then
-            cur=$(table "$img")
-            if [ "$cur" != "$(cat "$old")" ] && [ "$cur" != "$(cat "$new")" ]; then
-                echo "wrong: damaged GPT and the intact copy holds neither table"; return
-            fi
-            cp --sparse=always "$img" rep.img
-            if ! "$VMKIT" part verify --repair rep.img >/dev/null 2>&1; then
-                echo "wrong: vmkit part verify --repair failed"; return
-            fi
-            sgdisk -v rep.img 2>&1 | grep -q "No problems found" ||
-                { echo "wrong: sgdisk -v still finds problems after repair"; return; }
-            [ "$(table rep.img)" = "$cur" ] || { echo "wrong: repair changed the table"; return; }
-            echo x >>"$REPAIRED"
-        fi
-    fi
     cur=$(table "$img")
-    "$VMKIT" part list "$img" >/dev/null 2>&1 || { echo "wrong: vmkit part list fails"; return; }
-    if [ "$cur" = "$(cat "$old")" ]; then echo old
-    elif [ "$cur" = "$(cat "$new")" ]; then echo new
-    else echo "wrong: table neither old nor new: $(echo "$cur" | tr '\n' ' ' | head -c 300)"; fi
+    if [ -n "$cur" ]; then
+        "$VMKIT" part list "$img" >/dev/null 2>&1 || { echo "wrong: vmkit part list fails"; return; }
+    fi
+    if [ "$cur" != "$(cat "$old")" ] && [ "$cur" != "$(cat "$new")" ]; then
+        if [ -n "${LOGICAL_MIXED:-}" ] && [ "$cur" = "$(cat "$LOGICAL_MIXED")" ]; then echo mixed; return; fi
+        echo "wrong: table neither old nor new: $(echo "$cur" | tr '\n' ' ' | head -c 300)"; return
+    fi
+    if [ -n "$gpt" ] && grep -q '^label: gpt' <<<"$cur" &&
+       ! { [ "$cur" = "$(cat "$old")" ] && [ -n "${OLD_UNCLEAN:-}" ]; } &&
+       ! sgdisk -v "$img" 2>&1 | grep -q "No problems found"; then
+        cp --sparse=always "$img" rep.img
+        "$VMKIT" part verify --repair rep.img >/dev/null 2>&1
+        case $? in 0|1) ;; *) echo "wrong: vmkit part verify --repair failed"; return ;; esac
+        sgdisk -v rep.img 2>&1 | grep -q "No problems found" ||
+            { echo "wrong: sgdisk -v still finds problems after repair"; return; }
+        [ "$(table rep.img)" = "$cur" ] || { echo "wrong: repair changed the table"; return; }
+        echo x >>"$REPAIRED"
+    fi
+    [ "$cur" = "$(cat "$old")" ] && echo old || echo new
 }
 
 # part_crash NAME LABEL PRISTINE CMD...: run the crash points of the part
@@ -74,6 +76,8 @@ part_crash() {
         eq "$name: the command changes the table" same different; return
     fi
     : >"$REPAIRED"
+    OLD_UNCLEAN=
+    [ "$label" = gpt ] && ! sgdisk -v "$pristine" 2>&1 | grep -q "No problems found" && OLD_UNCLEAN=1
     gpt=; [ "$label" = gpt ] && gpt=1
     eval "verdict() { v_table d.img old.tab new.tab $gpt; }"
     crash_test "$name" d.img "$pristine" "$K" verdict_img "$@"
@@ -112,8 +116,16 @@ part_crash "mbr del extended" dos mbr0.img vmkit part del d.img 2
 part_crash "mbr set type" dos mbr0.img vmkit part set d.img 5 --type fat32
 part_crash "mbr resize logical" dos mbr0.img vmkit part resize d.img 7 max
 part_crash "mbr from blank" dos blank.img vmkit part init d.img mbr
+# Replacing the table: the new extended partition starts where the old
+# one did and has no logical partitions, so its first EBR must be
+# emptied and sector 0 rewritten - two sectors, and no other place to
+# build either.  Between the two writes the old primary entries show an
+# empty extended partition: the old table without its logical
+# partitions (their data untouched).  That one state is counted "mixed";
+# any other is wrong.  (sfdisk has the same window.)
 printf 'label: dos\n,10M,L\n,20M,E\n,4M,L\n,4M,S\n' >mbr.script
-CRASH_STDIN=mbr.script part_crash "mbr load" dos mbr0.img vmkit part load d.img
+table mbr0.img | grep -v '^[5-9] :' >mixed.tab
+LOGICAL_MIXED=mixed.tab CRASH_STDIN=mbr.script part_crash "mbr load" dos mbr0.img vmkit part load d.img
 # GPT: primary and backup copies.
 part_crash "gpt init over mbr" gpt mbr0.img vmkit part init d.img gpt
 part_crash "gpt init over gpt" gpt gpt0.img vmkit part init d.img gpt
@@ -121,7 +133,7 @@ part_crash "gpt add" gpt gpt0.img vmkit part add d.img --size 4M --name new
 part_crash "gpt del" gpt gpt0.img vmkit part del d.img 2
 part_crash "gpt set name" gpt gpt0.img vmkit part set d.img 1 --name renamed
 part_crash "gpt resize" gpt gpt0.img vmkit part resize d.img 3 max
-printf 'label: gpt\n,10M,L,name=a\n,4M,S,name=b\n' >gpt.script
+printf 'label: gpt\n,10M,L\n,4M,S\n' >gpt.script
 CRASH_STDIN=gpt.script part_crash "gpt load" gpt gpt0.img vmkit part load d.img
 cp gpt0.img grown.img; truncate -s 96M grown.img
 part_crash "gpt fix after growing" gpt grown.img vmkit part fix d.img
