@@ -168,6 +168,10 @@ mk snapoff.qcow2 base.qcow2 set snapshots_offset 65537
 refused "snapshot table at a misaligned offset (no snapshots)" snapoff.qcow2
 mk l1off.qcow2 zero.qcow2 set l1_table_offset 65537
 refused "empty L1 table at a misaligned offset" l1off.qcow2
+mk l1big.qcow2 zero.qcow2 set l1_table_offset "1<<63"
+refused "empty L1 table past 2^63" l1big.qcow2
+mk snapbig.qcow2 base.qcow2 set snapshots_offset "1<<63"
+refused "no snapshots, table offset past 2^63" snapbig.qcow2
 mk zlibbit.qcow2 base.qcow2 set incompatible_features 8
 refused "compression type bit with zlib" zlibbit.qcow2
 mk rawbit.qcow2 base.qcow2 set autoclear_features 2

@@ -17,6 +17,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -556,6 +557,8 @@ static int q2_open(int fd, const char *name, int flags, struct vk_blockdev **out
      * image, so check must not call it clean. */
     if (s->l1_off & (s->cs - 1))
         BAD("%s: L1 table offset %llu is not cluster-aligned", name, (unsigned long long)s->l1_off);
+    if (s->l1_off > INT64_MAX - l1_bytes)   /* QEMU's qcow2_validate_table() */
+        BAD("%s: L1 table offset %llu is invalid", name, (unsigned long long)s->l1_off);
     if (s->l1_size && !q2_in_file(s, s->l1_off, l1_bytes))
         BAD("%s: L1 table offset beyond end of file", name);
     if (!s->rt_clusters || rt_bytes > QCOW2_MAX_RT_BYTES)
@@ -572,7 +575,7 @@ static int q2_open(int fd, const char *name, int flags, struct vk_blockdev **out
         BAD("%s: L1 table and refcount table overlap", name);
     if (s->nb_snapshots > QCOW2_MAX_SNAPSHOTS)
         BAD("%s: %u snapshots is absurd", name, s->nb_snapshots);
-    if ((s->snapshots_off & (s->cs - 1)) ||
+    if ((s->snapshots_off & (s->cs - 1)) || s->snapshots_off > INT64_MAX - (uint64_t)s->nb_snapshots * 40 ||
         (s->nb_snapshots && (s->snapshots_off >= s->file_size || s->snapshots_off < s->cs)))
         BAD("%s: snapshot table offset %llu is invalid", name, (unsigned long long)s->snapshots_off);
     if ((r = check_snapshot_table(s, name)) < 0)
