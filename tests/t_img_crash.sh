@@ -24,6 +24,7 @@
 . "$(dirname "$0")/crash_lib.sh"
 cd "$T" || exit 1
 K=$([ "$SAN" = 1 ] && echo 6 || echo 10)
+export CRASH_ALL=1   # every write is deterministic: the last one (the directory sync after a rename, the close) is a point too
 
 if ! qcow2_ok; then
     skip "image crash tests" "this build has no qcow2 driver yet"

@@ -24,6 +24,7 @@
 . "$(dirname "$0")/crash_lib.sh"
 cd "$T" || exit 1
 K=$([ "$SAN" = 1 ] && echo 5 || echo 8)
+export CRASH_ALL=1   # the last write (the final flush) is a crash point too
 REPAIRED=$T/repaired
 
 # table IMG: the partition table as sfdisk reads it, without the device

@@ -58,8 +58,9 @@ static int ref_range(struct q2 *s, struct refs *R, uint64_t off, uint64_t len)
 {
     if (!len)
         return 0;
-    if (!q2_in_file(s, off, len)) {
-        R->rep->corruptions++;   /* one error, not one per cluster */
+    /* Implausible or wrapping ranges: one error, not one per cluster. */
+    if (len - 1 > UINT64_MAX - off || (off + len - 1) / s->cs >= R->limit) {
+        R->rep->corruptions++;
         return 0;
     }
     for (uint64_t c = off / s->cs; c <= (off + len - 1) / s->cs; c++) {
