@@ -64,15 +64,58 @@ static int fat_stat(struct vk_fs *fs, const char *path, struct vk_stat *st, bool
     return 0;
 }
 
+/* What a node keeps of a directory entry: enough to stat, read and list
+ * it without finding it again. */
+struct fat_node {
+    uint32_t cluster, size, dircl;
+    uint16_t cdate, ctime, adate, mdate, mtime;
+    uint8_t attr, ctime_cs;
+};
+_Static_assert(sizeof(struct fat_node) <= sizeof(((struct vk_node *)0)->drv), "fat_node too big");
+
+static void node_of(struct vk_fs *fs, const struct fat_ent *e, struct vk_node *n)
+{
+    struct fat_node fn = { e->cluster, e->size, e->dircl, e->cdate, e->ctime, e->adate,
+                           e->mdate, e->mtime, e->attr, e->ctime_cs };
+    memset(n, 0, sizeof *n);
+    n->ino = e->pos;
+    n->type = (e->attr & 0x10) ? S_IFDIR : S_IFREG;
+    /* A directory is its first cluster; 0 in an entry means the root. */
+    struct fat_vol *v = VOL(fs);
+    n->id = e->cluster ? e->cluster : v->g.bits == 32 ? v->g.root_cluster : 0;
+    memcpy(n->drv, &fn, sizeof fn);
+}
+
+static void ent_of(const struct vk_node *n, struct fat_ent *e)
+{
+    struct fat_node fn;
+    memcpy(&fn, n->drv, sizeof fn);
+    memset(e, 0, sizeof *e);
+    e->cluster = fn.cluster;
+    e->size = fn.size;
+    e->dircl = fn.dircl;
+    e->cdate = fn.cdate;
+    e->ctime = fn.ctime;
+    e->adate = fn.adate;
+    e->mdate = fn.mdate;
+    e->mtime = fn.mtime;
+    e->attr = fn.attr;
+    e->ctime_cs = fn.ctime_cs;
+    e->pos = n->ino;
+}
+
 struct rd_ctx {
     vk_dirent_cb cb;
     void *ctx;
+    struct vk_fs *fs;
 };
 
 static int rd_cb(void *ctx, const struct fat_ent *e)
 {
     struct rd_ctx *c = ctx;
-    struct vk_dirent de = { e->name, e->pos, (e->attr & 0x10) ? S_IFDIR : S_IFREG };
+    struct vk_node n;
+    node_of(c->fs, e, &n);
+    struct vk_dirent de = { e->name, e->pos, n.type, &n };
     return c->cb(c->ctx, &de);
 }
 
@@ -85,11 +128,53 @@ static int fat_readdir(struct vk_fs *fs, const char *path, vk_dirent_cb cb, void
         return r;
     if (!(e.attr & 0x10))
         return vk_error(-ENOTDIR, "%s:%s: not a directory", fs->bd->name, np);
-    struct rd_ctx c = { cb, ctx };
+    struct rd_ctx c = { cb, ctx, fs };
     return fat_walk(fs, e.cluster, np, rd_cb, &c);
 }
 
 static int fat_open_for_write(struct vk_fs *fs, const char *np, int flags, struct fat_ent *e);
+
+/* A file handle on entry e (np names it), after checking that its chain
+ * covers its size and ends. */
+static int open_ent(struct vk_fs *fs, const struct fat_ent *e, const char *np, bool wr,
+                    struct vk_file **out)
+{
+    int r;
+    if (e->attr & 0x10)
+        return vk_error(-EISDIR, "%s:%s: is a directory", fs->bd->name, np);
+    if (e->size && !fat_valid(VOL(fs), e->cluster))
+        return vk_error(-EIO, "%s:%s: first cluster %u outside 2..%u", fs->bd->name, np, e->cluster,
+                        VOL(fs)->g.clusters + 1);
+    /* The chain must cover the size and end; a loop shows as more steps
+     * than there are clusters. */
+    struct fat_vol *v = VOL(fs);
+    uint64_t need = ((uint64_t)e->size + fat_cbytes(v) - 1) / fat_cbytes(v);
+    uint64_t have = 0;
+    for (uint32_t c = e->size ? e->cluster : 0; c; have++) {
+        if (have > v->g.clusters)
+            return vk_error(-EIO, "%s:%s: cluster chain loops", fs->bd->name, np);
+        if ((r = fat_next(fs, c, &c, np)) < 0)
+            return r;
+    }
+    if (have < need)
+        return vk_error(-EIO, "%s:%s: cluster chain of %llu clusters too short for %u bytes",
+                        fs->bd->name, np, (unsigned long long)have, e->size);
+    struct vk_file *f = calloc(1, sizeof *f);
+    struct fat_file *ff = calloc(1, sizeof *ff);
+    if (!f || !ff) {
+        free(f);
+        free(ff);
+        return vk_error(-ENOMEM, "out of memory");
+    }
+    ff->e = *e;
+    snprintf(ff->path, sizeof ff->path, "%s", np);
+    ff->cur_cluster = e->cluster;
+    ff->writable = wr;
+    f->fs = fs;
+    f->priv = ff;
+    *out = f;
+    return 0;
+}
 
 static int fat_open(struct vk_fs *fs, const char *path, int flags, uint32_t mode, struct vk_file **out)
 {
@@ -103,40 +188,7 @@ static int fat_open(struct vk_fs *fs, const char *path, int flags, uint32_t mode
         return vk_error(-EROFS, "%s:%s: filesystem opened read-only", fs->bd->name, np);
     if ((r = wr ? fat_open_for_write(fs, np, flags, &e) : fat_lookup(fs, np, &e)) < 0)
         return r;
-    if (e.attr & 0x10)
-        return vk_error(-EISDIR, "%s:%s: is a directory", fs->bd->name, np);
-    if (e.size && !fat_valid(VOL(fs), e.cluster))
-        return vk_error(-EIO, "%s:%s: first cluster %u outside 2..%u", fs->bd->name, np, e.cluster,
-                        VOL(fs)->g.clusters + 1);
-    /* The chain must cover the size and end; a loop shows as more steps
-     * than there are clusters. */
-    struct fat_vol *v = VOL(fs);
-    uint64_t need = ((uint64_t)e.size + fat_cbytes(v) - 1) / fat_cbytes(v);
-    uint64_t have = 0;
-    for (uint32_t c = e.size ? e.cluster : 0; c; have++) {
-        if (have > v->g.clusters)
-            return vk_error(-EIO, "%s:%s: cluster chain loops", fs->bd->name, np);
-        if ((r = fat_next(fs, c, &c, np)) < 0)
-            return r;
-    }
-    if (have < need)
-        return vk_error(-EIO, "%s:%s: cluster chain of %llu clusters too short for %u bytes",
-                        fs->bd->name, np, (unsigned long long)have, e.size);
-    struct vk_file *f = calloc(1, sizeof *f);
-    struct fat_file *ff = calloc(1, sizeof *ff);
-    if (!f || !ff) {
-        free(f);
-        free(ff);
-        return vk_error(-ENOMEM, "out of memory");
-    }
-    ff->e = e;
-    snprintf(ff->path, sizeof ff->path, "%s", np);
-    ff->cur_cluster = e.cluster;
-    ff->writable = wr;
-    f->fs = fs;
-    f->priv = ff;
-    *out = f;
-    return 0;
+    return open_ent(fs, &e, np, wr, out);
 }
 
 /* Move ff's cursor to the idx-th cluster of its chain (rewinding when
@@ -578,6 +630,54 @@ static int fat_setattr(struct vk_fs *fs, const char *path, int mask, const struc
     return fat_write_short(fs, &e);
 }
 
+/* ---- by node: a node is a copy of the directory entry ---- */
+
+static int fat_lookup_node(struct vk_fs *fs, const char *path, bool follow, struct vk_node *out)
+{
+    char np[PMAX];
+    struct fat_ent e;
+    int r;
+    if ((r = fat_norm(fs, path, np)) < 0 || (r = fat_lookup(fs, np, &e)) < 0)
+        return r;
+    node_of(fs, &e, out);
+    return 0;
+}
+
+static int fat_readdir_node(struct vk_fs *fs, const struct vk_node *dir, const char *path,
+                            vk_dirent_cb cb, void *ctx)
+{
+    struct fat_ent e;
+    ent_of(dir, &e);
+    if (!(e.attr & 0x10))
+        return vk_error(-ENOTDIR, "%s:%s: not a directory", fs->bd->name, path);
+    struct rd_ctx c = { cb, ctx, fs };
+    return fat_walk(fs, e.cluster, path, rd_cb, &c);
+}
+
+static int fat_stat_node(struct vk_fs *fs, const struct vk_node *n, const char *path,
+                         struct vk_stat *st)
+{
+    struct fat_ent e;
+    ent_of(n, &e);
+    fill_stat(VOL(fs), &e, st);
+    return 0;
+}
+
+static int fat_open_node(struct vk_fs *fs, const struct vk_node *n, const char *path,
+                         struct vk_file **out)
+{
+    struct fat_ent e;
+    ent_of(n, &e);
+    return open_ent(fs, &e, path, false, out);
+}
+
+#define FAT_NODE_OPS                    \
+    .lookup_node = fat_lookup_node,     \
+    .readdir_node = fat_readdir_node,   \
+    .stat_node = fat_stat_node,         \
+    .open_node = fat_open_node,         \
+    .node_id_name = "cluster"
+
 static const struct vk_fs_ops fat_ro_ops = {
     .statfs = fat_statfs,
     .stat = fat_stat,
@@ -586,6 +686,7 @@ static const struct vk_fs_ops fat_ro_ops = {
     .read = fat_read,
     .close_file = fat_close_file,
     .unmount = fat_unmount,
+    FAT_NODE_OPS,
 };
 
 static const struct vk_fs_ops fat_rw_ops = {
@@ -603,6 +704,7 @@ static const struct vk_fs_ops fat_rw_ops = {
     .setattr = fat_setattr,
     .sync = fat_sync,
     .unmount = fat_unmount,
+    FAT_NODE_OPS,
 };
 
 int vk_fat_mount(struct vk_blockdev *bd, bool writable, struct vk_fs **out)
