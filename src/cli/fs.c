@@ -83,6 +83,91 @@ static int done(struct tgt *t, int r)
     return r < 0 ? cli_fail(r) : EXIT_OK;
 }
 
+/* ---- names: bytes, shown escaped ----
+ * A name is any bytes but '/' and NUL.  Plain output escapes what a
+ * terminal or a line-based script cannot take as it is, as GNU ls
+ * --quoting-style=escape does (except spaces, kept): bytes that are not
+ * UTF-8 and control characters as \ooo or \n-style, a backslash as \\.
+ * Bash's $'...' turns such a name back into its bytes.  In JSON a name
+ * that is not UTF-8 (which JSON cannot carry) is given escaped the same
+ * way, with its exact bytes in base64 in a second member KEY_base64. */
+
+static bool is_utf8(const char *s)
+{
+    uint32_t c;
+    for (size_t k; *s; s += k)
+        if (!(k = vk_utf8_decode(s, &c)))
+            return false;
+    return true;
+}
+
+/* s escaped (malloc'd; NULL when out of memory). */
+static char *escape_name(const char *s)
+{
+    size_t cap = strlen(s) * 4 + 1, o = 0;
+    char *out = malloc(cap);
+    if (!out)
+        return NULL;
+    while (*s) {
+        uint32_t c;
+        size_t k = vk_utf8_decode(s, &c);
+        const char *esc = NULL;
+        switch (k == 1 ? c : 0x100) {
+        case '\\': esc = "\\\\"; break;
+        case '\a': esc = "\\a"; break;
+        case '\b': esc = "\\b"; break;
+        case '\t': esc = "\\t"; break;
+        case '\n': esc = "\\n"; break;
+        case '\v': esc = "\\v"; break;
+        case '\f': esc = "\\f"; break;
+        case '\r': esc = "\\r"; break;
+        }
+        if (esc) {
+            o += (size_t)sprintf(out + o, "%s", esc);
+            s++;
+        } else if (!k || (k == 1 && (c < 0x20 || c == 0x7f))) {
+            o += (size_t)sprintf(out + o, "\\%03o", (unsigned char)*s);
+            s++;
+        } else {
+            memcpy(out + o, s, k);
+            o += k;
+            s += k;
+        }
+    }
+    out[o] = 0;
+    return out;
+}
+
+/* Print s escaped (see above). */
+static void put_name(const char *s)
+{
+    char *e = escape_name(s);
+    fputs(e ? e : "?", stdout);
+    free(e);
+}
+
+/* o[key] = s, as described above.  -ENOMEM when out of memory. */
+static int json_set_name(json_t *o, const char *key, const char *s)
+{
+    if (is_utf8(s))
+        return json_object_set_new(o, key, json_string(s)) < 0 ? -ENOMEM : 0;
+    char *e = escape_name(s);
+    size_t n = strlen(s);
+    unsigned char *b = malloc(4 * ((n + 2) / 3) + 1);
+    char k[64];
+    snprintf(k, sizeof k, "%s_base64", key);
+    int r = -ENOMEM;
+    if (e && b) {
+        EVP_EncodeBlock(b, (const unsigned char *)s, (int)n);
+        if (json_object_set_new(o, key, json_string(e)) == 0 &&
+            json_object_set_new(o, k, json_string((char *)b)) == 0)
+            r = 0;
+    }
+    free(e);
+    free(b);
+    return r;
+}
+
 /* ---- mkfs, probe, df ---- */
 
 static int fs_mkfs(int argc, char **argv)
@@ -179,15 +264,23 @@ static int fs_probe(int argc, char **argv)
     if (r < 0)
         return cli_fail(r);
     if (json) {
-        json_t *o = json_pack("{s:s, s:s, s:s, s:I}", "type", p.type, "label", p.label,
-                              "uuid", p.uuid, "size", (json_int_t)p.size);
-        if (p.used_known)
+        json_t *o = json_pack("{s:s}", "type", p.type);
+        if (o && (json_set_name(o, "label", p.label) < 0 ||
+                  json_object_update_new(o, json_pack("{s:s, s:I}", "uuid", p.uuid,
+                                                      "size", (json_int_t)p.size)) < 0)) {
+            json_decref(o);
+            o = NULL;
+        }
+        if (o && p.used_known)
             json_object_set_new(o, "used", json_integer((json_int_t)p.used));
         return cli_print_json(o);
     }
     printf("TYPE=\"%s\"\n", p.type);
-    if (p.label[0])
-        printf("LABEL=\"%s\"\n", p.label);
+    if (p.label[0]) {
+        fputs("LABEL=\"", stdout);
+        put_name(p.label);
+        fputs("\"\n", stdout);
+    }
     if (p.uuid[0])
         printf("UUID=\"%s\"\n", p.uuid);
     printf("SIZE=%llu\n", (unsigned long long)p.size);
@@ -210,12 +303,19 @@ static int fs_df(int argc, char **argv)
         return done(&t, r);
     tgt_close(&t, 0);
     uint64_t bs = s.block_size;
-    if (json)
-        return cli_print_json(json_pack("{s:s, s:s, s:s, s:i, s:I, s:I, s:I, s:I, s:I, s:I}",
-            "type", s.type, "label", s.label, "uuid", s.uuid, "block_size", (int)s.block_size,
+    if (json) {
+        json_t *o = json_pack("{s:s}", "type", s.type);
+        if (o && json_set_name(o, "label", s.label) < 0) {
+            json_decref(o);
+            return cli_print_json(NULL);
+        }
+        json_object_update_new(o, json_pack("{s:s, s:i, s:I, s:I, s:I, s:I, s:I, s:I}",
+            "uuid", s.uuid, "block_size", (int)s.block_size,
             "size", (json_int_t)(s.blocks * bs), "used", (json_int_t)((s.blocks - s.blocks_free) * bs),
             "free", (json_int_t)(s.blocks_free * bs), "avail", (json_int_t)(s.blocks_avail * bs),
             "inodes", (json_int_t)s.files, "inodes_free", (json_int_t)s.files_free));
+        return cli_print_json(o);
+    }
     printf("%-8s %14s %14s %14s %5s %10s %10s\n", "Type", "Size", "Used", "Avail", "Use%", "Inodes", "IFree");
     uint64_t used = s.blocks - s.blocks_free;
     printf("%-8s %14llu %14llu %14llu %4llu%% %10llu %10llu\n", s.type,
@@ -224,91 +324,6 @@ static int fs_df(int argc, char **argv)
            (unsigned long long)(s.blocks ? (used * 100 + s.blocks - 1) / s.blocks : 0),
            (unsigned long long)s.files, (unsigned long long)s.files_free);
     return EXIT_OK;
-}
-
-/* ---- names: bytes, shown escaped ----
- * A name is any bytes but '/' and NUL.  Plain output escapes what a
- * terminal or a line-based script cannot take as it is, as GNU ls
- * --quoting-style=escape does (except spaces, kept): bytes that are not
- * UTF-8 and control characters as \ooo or \n-style, a backslash as \\.
- * Bash's $'...' turns such a name back into its bytes.  In JSON a name
- * that is not UTF-8 (which JSON cannot carry) is given escaped the same
- * way, with its exact bytes in base64 in a second member KEY_base64. */
-
-static bool is_utf8(const char *s)
-{
-    uint32_t c;
-    for (size_t k; *s; s += k)
-        if (!(k = vk_utf8_decode(s, &c)))
-            return false;
-    return true;
-}
-
-/* s escaped (malloc'd; NULL when out of memory). */
-static char *escape_name(const char *s)
-{
-    size_t cap = strlen(s) * 4 + 1, o = 0;
-    char *out = malloc(cap);
-    if (!out)
-        return NULL;
-    while (*s) {
-        uint32_t c;
-        size_t k = vk_utf8_decode(s, &c);
-        const char *esc = NULL;
-        switch (k == 1 ? c : 0x100) {
-        case '\\': esc = "\\\\"; break;
-        case '\a': esc = "\\a"; break;
-        case '\b': esc = "\\b"; break;
-        case '\t': esc = "\\t"; break;
-        case '\n': esc = "\\n"; break;
-        case '\v': esc = "\\v"; break;
-        case '\f': esc = "\\f"; break;
-        case '\r': esc = "\\r"; break;
-        }
-        if (esc) {
-            o += (size_t)sprintf(out + o, "%s", esc);
-            s++;
-        } else if (!k || (k == 1 && (c < 0x20 || c == 0x7f))) {
-            o += (size_t)sprintf(out + o, "\\%03o", (unsigned char)*s);
-            s++;
-        } else {
-            memcpy(out + o, s, k);
-            o += k;
-            s += k;
-        }
-    }
-    out[o] = 0;
-    return out;
-}
-
-/* Print s escaped (see above). */
-static void put_name(const char *s)
-{
-    char *e = escape_name(s);
-    fputs(e ? e : "?", stdout);
-    free(e);
-}
-
-/* o[key] = s, as described above.  -ENOMEM when out of memory. */
-static int json_set_name(json_t *o, const char *key, const char *s)
-{
-    if (is_utf8(s))
-        return json_object_set_new(o, key, json_string(s)) < 0 ? -ENOMEM : 0;
-    char *e = escape_name(s);
-    size_t n = strlen(s);
-    unsigned char *b = malloc(4 * ((n + 2) / 3) + 1);
-    char k[64];
-    snprintf(k, sizeof k, "%s_base64", key);
-    int r = -ENOMEM;
-    if (e && b) {
-        EVP_EncodeBlock(b, (const unsigned char *)s, (int)n);
-        if (json_object_set_new(o, key, json_string(e)) == 0 &&
-            json_object_set_new(o, k, json_string((char *)b)) == 0)
-            r = 0;
-    }
-    free(e);
-    free(b);
-    return r;
 }
 
 /* ---- ls, stat ---- */
@@ -342,7 +357,9 @@ static const char *type_name(uint32_t m)
  * (4097 bytes), or -errno. */
 static int link_target(struct vk_fs *fs, const char *path, const struct vk_node *n, char *buf)
 {
-    int r = n ? vk_fs_readlink_node(fs, n, path, buf, 4096) : vk_fs_readlink(fs, path, buf, 4096);
+    char ab[VK_ABBREV_LEN];
+    int r = n ? vk_fs_readlink_node(fs, n, vk_path_abbrev(path, ab), buf, 4096)
+              : vk_fs_readlink(fs, path, buf, 4096);
     if (r >= 0)
         buf[r < 4096 ? r : 4096] = 0;
     return r;
@@ -818,8 +835,13 @@ struct get {
 static int get_host_error(struct get *g, const char *path)
 {
     int e = errno;
-    return vk_error(-e, "%s/%s%s: %s (copying %s:%s)", g->hostdir, g->topname,
-                    path + g->toplen, strerror(e), g->fs->bd->name, path);
+    char *host = NULL, b1[VK_ABBREV_LEN], b2[VK_ABBREV_LEN];
+    if (asprintf(&host, "%s/%s%s", g->hostdir, g->topname, path + g->toplen) < 0)
+        host = NULL;
+    vk_error(-e, "%s: %s (copying %s:%s)", host ? vk_path_abbrev(host, b1) : g->topname,
+             strerror(e), g->fs->bd->name, vk_path_abbrev(path, b2));
+    free(host);
+    return -e;
 }
 
 /* The host directory of depth d, reopened from depth d + 1 if needed. */
@@ -842,9 +864,11 @@ static int get_dirfd(struct get *g, size_t d, const char *path)
 static int get_file(struct get *g, int dirfd, const char *name, const struct vk_walk_visit *v)
 {
     const struct vk_stat *st = &v->e->st;
+    char ab[VK_ABBREV_LEN];
+    const char *mp = vk_path_abbrev(v->path, ab);
     if (S_ISREG(st->mode)) {
         struct vk_file *f;
-        int r = vk_fs_open_node(g->fs, &v->e->node, v->path, &f);
+        int r = vk_fs_open_node(g->fs, &v->e->node, mp, &f);
         if (r < 0)
             return r;
         int fd = openat(dirfd, name, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC,
@@ -864,7 +888,7 @@ static int get_file(struct get *g, int dirfd, const char *name, const struct vk_
     }
     if (S_ISLNK(st->mode)) {
         char buf[4097];
-        int n = link_target(g->fs, v->path, &v->e->node, buf);
+        int n = link_target(g->fs, mp, &v->e->node, buf);
         if (n < 0)
             return n;
         if (symlinkat(buf, dirfd, name) < 0)
@@ -873,7 +897,7 @@ static int get_file(struct get *g, int dirfd, const char *name, const struct vk_
     }
     /* Device nodes and FIFOs need root on the host; a tar keeps them. */
     vk_warn("%s:%s: %s skipped (use 'get %s:%s -' for a tar that keeps it)", g->fs->bd->name,
-            v->path, type_name(st->mode), g->fs->bd->name, v->path);
+            mp, type_name(st->mode), g->fs->bd->name, mp);
     return 0;
 }
 
@@ -1048,6 +1072,12 @@ struct rm {
 static int rm_visit(void *ctx, const struct vk_walk_visit *v)
 {
     struct rm *m = ctx;
+    char ab[VK_ABBREV_LEN];
+    /* Removing goes by path, and paths have a limit (a tree deeper than
+     * that can still be read out with get -r). */
+    if (m->check && v->ev != VK_WALK_ERROR && strlen(v->path) >= 4096)
+        return vk_error(-ENAMETOOLONG, "%s:%s: path longer than 4095 bytes, which rm cannot "
+                        "remove", m->fs->bd->name, vk_path_abbrev(v->path, ab));
     switch (v->ev) {
     case VK_WALK_ERROR:
         return v->err;

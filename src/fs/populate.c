@@ -417,6 +417,8 @@ static int export_one(struct exp *x, const struct vk_walk_visit *v)
 {
     const struct vk_stat *st = &v->e->st;
     const char *rel = v->depth ? v->path + x->toplen : "";
+    char ab[VK_ABBREV_LEN];
+    const char *mp = vk_path_abbrev(v->path, ab);
     char *an = vk_grow(x->arc, &x->arccap, strlen(rel) + 2, 1, 256);
     if (!an)
         return vk_error(-ENOMEM, "out of memory");
@@ -438,7 +440,7 @@ static int export_one(struct exp *x, const struct vk_walk_visit *v)
     int r;
     if (S_ISLNK(st->mode)) {
         char t[PMAX + 1];
-        int n = vk_fs_readlink_node(x->fs, &v->e->node, v->path, t, PMAX);
+        int n = vk_fs_readlink_node(x->fs, &v->e->node, mp, t, PMAX);
         if (n < 0) {
             archive_entry_free(e);
             return n;
@@ -449,13 +451,15 @@ static int export_one(struct exp *x, const struct vk_walk_visit *v)
     /* Open before the header: a file that cannot be read leaves no
      * member that promises data. */
     struct vk_file *f = NULL;
-    if (S_ISREG(st->mode) && (r = vk_fs_open_node(x->fs, &v->e->node, v->path, &f)) < 0) {
+    if (S_ISREG(st->mode) && (r = vk_fs_open_node(x->fs, &v->e->node, mp, &f)) < 0) {
         archive_entry_free(e);
         return r;
     }
-    r = 0;
-    if (archive_write_header(x->a, e) != ARCHIVE_OK)
-        r = vk_error(-EIO, "%s: %s", x->name, archive_error_string(x->a));
+    /* ARCHIVE_WARN: a name that is not UTF-8 went out as raw bytes, marked
+     * hdrcharset=BINARY as POSIX says; the member is complete. */
+    int ar = archive_write_header(x->a, e);
+    r = ar == ARCHIVE_OK || ar == ARCHIVE_WARN ? 0
+        : vk_error(-EIO, "%s: %s", x->name, archive_error_string(x->a));
     archive_entry_free(e);
     if (!f)
         return r;

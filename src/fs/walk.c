@@ -205,9 +205,11 @@ static int check_loop(struct walk *w, const struct vk_walk_ent *e)
             ancestor = true;
     char *other = seen_path(w, j);
     const char *what = w->fs->ops->node_id_name ? w->fs->ops->node_id_name : "directory";
-    int r = vk_error(-ELOOP, "%s:%s: %s (%s %llu is also %s)", w->fs->bd->name, w->path,
+    char b1[VK_ABBREV_LEN], b2[VK_ABBREV_LEN];
+    int r = vk_error(-ELOOP, "%s:%s: %s (%s %llu is also %s)", w->fs->bd->name,
+                     vk_path_abbrev(w->path, b1),
                      ancestor ? "directory loop" : "second link to a directory", what,
-                     (unsigned long long)e->node.id, other ? other : "?");
+                     (unsigned long long)e->node.id, other ? vk_path_abbrev(other, b2) : "?");
     free(other);
     return r;
 }
@@ -260,11 +262,12 @@ static int prep_kids(struct walk *w, size_t plen, struct collect *c)
         if ((r = set_path(w, plen, k->name)) < 0)
             break;
         int kr = 0;
+        char ab[VK_ABBREV_LEN];
         if (!vk_path_name_safe(k->name))
             kr = vk_error(-EUCLEAN, "%s:%s: invalid name in the directory", w->fs->bd->name,
-                          w->path);
+                          vk_path_abbrev(w->path, ab));
         else if ((w->flags & VK_WALK_STAT) || !k->node.type)
-            kr = vk_fs_stat_node(w->fs, &k->node, w->path, &k->st);
+            kr = vk_fs_stat_node(w->fs, &k->node, vk_path_abbrev(w->path, ab), &k->st);
         if (kr >= 0 && !k->node.type)
             k->node.type = k->st.mode & S_IFMT;
         if (kr < 0) {
@@ -298,7 +301,8 @@ static int enter(struct walk *w, const struct vk_walk_ent *e, size_t parent)
 {
     size_t plen = w->plen;
     struct collect c = { NULL, 0, 0 };
-    int r = vk_fs_readdir_node(w->fs, &e->node, w->path, collect_cb, &c);
+    char ab[VK_ABBREV_LEN];
+    int r = vk_fs_readdir_node(w->fs, &e->node, vk_path_abbrev(w->path, ab), collect_cb, &c);
     if (r < 0) {
         free_kids(c.v, c.n);
         return r == -ENOMEM || parent == SIZE_MAX ? r : report(w, e, w->nfr, r);

@@ -31,7 +31,8 @@ enum vk_walk_event {
                              * vk_errmsg(), naming the device and path */
 };
 
-/* What the callback sees.  path is the image path of e (any length); depth
+/* What the callback sees.  path is the image path of e (any length: give
+ * the by-node calls and messages vk_path_abbrev(path) from path.h); depth
  * is 0 for the starting point.  For VK_WALK_ENTER, kids[0..nkids) are the
  * directory's entries sorted by name (strcmp), each then visited in that
  * order.  Return 0 to go on; 1 from VK_WALK_ENTER not to descend (no LEAVE
