@@ -588,17 +588,16 @@ static int fs_stat(int argc, char **argv)
 
 /* ---- cat, write, get, put ---- */
 
-/* Copy the open file f to fd (its end), then close f. */
-static int copy_file(struct vk_file *f, int fd, const char *hostname)
+#define COPY_BUF (1 << 20)
+
+/* Copy the open file f to fd (its end) through buf (COPY_BUF bytes), then
+ * close f. */
+static int copy_file(struct vk_file *f, int fd, const char *hostname, char *buf)
 {
     int r = 0;
-    size_t bs = 1 << 20;
-    char *buf = malloc(bs);
     uint64_t off = 0;
     int64_t n = 0;
-    if (!buf)
-        r = vk_error(-ENOMEM, "out of memory");
-    while (buf && (n = vk_fs_read(f, buf, bs, off)) > 0) {
+    while ((n = vk_fs_read(f, buf, COPY_BUF, off)) > 0) {
         for (int64_t w = 0; w < n;) {
             ssize_t k = write(fd, buf + w, (size_t)(n - w));
             if (k < 0) {
@@ -614,7 +613,6 @@ static int copy_file(struct vk_file *f, int fd, const char *hostname)
     }
     if (n < 0 && r >= 0)
         r = (int)n;
-    free(buf);
     int c = vk_fs_close_file(f);
     return r < 0 ? r : c;
 }
@@ -623,7 +621,16 @@ static int copy_out(struct vk_fs *fs, const char *path, int fd, const char *host
 {
     struct vk_file *f;
     int r = vk_fs_open(fs, path, VK_O_RDONLY, 0, &f);
-    return r < 0 ? r : copy_file(f, fd, hostname);
+    if (r < 0)
+        return r;
+    char *buf = malloc(COPY_BUF);
+    if (!buf) {
+        vk_fs_close_file(f);
+        return vk_error(-ENOMEM, "out of memory");
+    }
+    r = copy_file(f, fd, hostname, buf);
+    free(buf);
+    return r;
 }
 
 /* Copy fd (to its end) into path, created or truncated with mode. */
@@ -829,6 +836,7 @@ struct get {
     struct getlvl *lv;      /* lv[d]: the host directory of depth d */
     size_t nlv, cap;
     int errors;
+    char *buf;              /* COPY_BUF bytes, for every file */
 };
 
 /* A host error for the entry at image path (with its host path). */
@@ -878,7 +886,7 @@ static int get_file(struct get *g, int dirfd, const char *name, const struct vk_
             vk_fs_close_file(f);
             return r;
         }
-        r = copy_file(f, fd, name);
+        r = copy_file(f, fd, name, g->buf);
         struct timespec ts[2] = { st->atime, st->mtime };
         if (r >= 0)
             futimens(fd, ts);
@@ -998,8 +1006,10 @@ static int fs_get(int argc, char **argv)
     if (dfd < 0)
         return done(&t, vk_error(-errno, "%s: %s", dir, strerror(errno)));
     struct get g = { .fs = t.fs, .rec = rec, .topfd = dfd, .topname = name, .hostdir = dir,
-                     .toplen = strcmp(t.path, "/") ? strlen(t.path) : 0 };
-    r = vk_fs_walk(t.fs, t.path, VK_WALK_STAT, get_visit, &g);
+                     .toplen = strcmp(t.path, "/") ? strlen(t.path) : 0, .buf = malloc(COPY_BUF) };
+    r = g.buf ? vk_fs_walk(t.fs, t.path, VK_WALK_STAT, get_visit, &g)
+              : vk_error(-ENOMEM, "out of memory");
+    free(g.buf);
     for (size_t i = 0; i < g.nlv; i++)
         if (g.lv[i].fd >= 0)
             close(g.lv[i].fd);
