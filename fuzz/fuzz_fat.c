@@ -1,11 +1,14 @@
 /* libFuzzer entry point: FAT images.  Probe, mount read-only, walk the
  * directory tree (bounded depth and entry count), stat and read every
- * file; also run the swap probe. */
+ * file; the same through vk_fs_walk (by node, loops refused); also run the
+ * swap probe. */
 #include "block/blockdev.h"
 #include "fuzz_mem.h"
 #include "fs/fs.h"
+#include "fs/walk.h"
 #include "util/err.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -61,6 +64,27 @@ static void visit(struct walk *w)
     vk_fs_close_file(f);
 }
 
+struct wctx {
+    struct vk_fs *fs;
+    int budget;
+};
+
+static int on_visit(void *ctx, const struct vk_walk_visit *v)
+{
+    struct wctx *c = ctx;
+    if (--c->budget < 0)
+        return -ECANCELED;
+    if (v->ev != VK_WALK_FILE || !S_ISREG(v->e->st.mode))
+        return 0;
+    struct vk_file *f;
+    if (vk_fs_open_node(c->fs, &v->e->node, v->path, &f) < 0)
+        return 0;
+    char buf[4096];
+    vk_fs_read(f, buf, sizeof buf, 0);
+    vk_fs_close_file(f);
+    return 0;
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     struct vk_blockdev *bd = fuzz_open_mem(data, size, 4u << 20, "raw", 0);
@@ -75,6 +99,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             struct vk_statfs sf;
             vk_fs_statfs(fs, &sf);
             visit(&w);
+            struct wctx c = { fs, 2000 };
+            vk_fs_walk(fs, "/", VK_WALK_STAT, on_visit, &c);
             vk_fs_unmount(fs);
         }
     }

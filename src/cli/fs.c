@@ -591,8 +591,9 @@ static int fs_stat(int argc, char **argv)
 #define COPY_BUF (1 << 20)
 
 /* Copy the open file f to fd (its end) through buf (COPY_BUF bytes), then
- * close f. */
-static int copy_file(struct vk_file *f, int fd, const char *hostname, char *buf)
+ * close f.  A write error names hostname, and what is copied when from is
+ * not NULL. */
+static int copy_file(struct vk_file *f, int fd, const char *hostname, const char *from, char *buf)
 {
     int r = 0;
     uint64_t off = 0;
@@ -601,7 +602,8 @@ static int copy_file(struct vk_file *f, int fd, const char *hostname, char *buf)
         for (int64_t w = 0; w < n;) {
             ssize_t k = write(fd, buf + w, (size_t)(n - w));
             if (k < 0) {
-                r = vk_error(-errno, "%s: %s", hostname, strerror(errno));
+                r = vk_error(-errno, "%s: %s%s%s%s", hostname, strerror(errno),
+                             from ? " (copying " : "", from ? from : "", from ? ")" : "");
                 n = -1;
                 break;
             }
@@ -628,7 +630,7 @@ static int copy_out(struct vk_fs *fs, const char *path, int fd, const char *host
         vk_fs_close_file(f);
         return vk_error(-ENOMEM, "out of memory");
     }
-    r = copy_file(f, fd, hostname, buf);
+    r = copy_file(f, fd, hostname, NULL, buf);
     free(buf);
     return r;
 }
@@ -839,13 +841,22 @@ struct get {
     char *buf;              /* COPY_BUF bytes, for every file */
 };
 
+/* The host path of the entry at image path (malloc'd), or NULL. */
+static char *get_host_path(const struct get *g, const char *path)
+{
+    size_t l = strlen(g->hostdir);
+    char *host;
+    if (asprintf(&host, "%s%s%s%s", g->hostdir, l && g->hostdir[l - 1] == '/' ? "" : "/",
+                 g->topname, path + g->toplen) < 0)
+        return NULL;
+    return host;
+}
+
 /* A host error for the entry at image path (with its host path). */
 static int get_host_error(struct get *g, const char *path)
 {
     int e = errno;
-    char *host = NULL, b1[VK_ABBREV_LEN], b2[VK_ABBREV_LEN];
-    if (asprintf(&host, "%s/%s%s", g->hostdir, g->topname, path + g->toplen) < 0)
-        host = NULL;
+    char *host = get_host_path(g, path), b1[VK_ABBREV_LEN], b2[VK_ABBREV_LEN];
     vk_error(-e, "%s: %s (copying %s:%s)", host ? vk_path_abbrev(host, b1) : g->topname,
              strerror(e), g->fs->bd->name, vk_path_abbrev(path, b2));
     free(host);
@@ -886,7 +897,12 @@ static int get_file(struct get *g, int dirfd, const char *name, const struct vk_
             vk_fs_close_file(f);
             return r;
         }
-        r = copy_file(f, fd, name, g->buf);
+        char *host = get_host_path(g, v->path), *from = NULL, hb[VK_ABBREV_LEN];
+        if (asprintf(&from, "%s:%s", g->fs->bd->name, mp) < 0)
+            from = NULL;
+        r = copy_file(f, fd, host ? vk_path_abbrev(host, hb) : name, from, g->buf);
+        free(host);
+        free(from);
         struct timespec ts[2] = { st->atime, st->mtime };
         if (r >= 0)
             futimens(fd, ts);
