@@ -266,10 +266,11 @@ static int prep_kids(struct walk *w, size_t plen, struct collect *c)
         if (!vk_path_name_safe(k->name))
             kr = vk_error(-EUCLEAN, "%s:%s: invalid name in the directory", w->fs->bd->name,
                           vk_path_abbrev(w->path, ab));
-        else if ((w->flags & VK_WALK_STAT) || !k->node.type)
-            kr = vk_fs_stat_node(w->fs, &k->node, vk_path_abbrev(w->path, ab), &k->st);
-        if (kr >= 0 && !k->node.type)
-            k->node.type = k->st.mode & S_IFMT;
+        else if ((w->flags & VK_WALK_STAT) || !k->node.type) {
+            /* The inode's type wins over the directory entry's. */
+            if ((kr = vk_fs_stat_node(w->fs, &k->node, vk_path_abbrev(w->path, ab), &k->st)) >= 0)
+                k->node.type = k->st.mode & S_IFMT;
+        }
         if (kr < 0) {
             r = report(w, k, w->nfr + 1, kr);
             free(k->name);
