@@ -1,7 +1,8 @@
 #!/bin/bash
 # Recursive walks of big trees, against the reference tools in the same run
 # (best of three runs each, BENCH_RUNS to change; target ratio vmkit/tool
-# <= 1.5; writing many small files on the host is noisy, hence the best):
+# <= 1.5; writing many small files on the host is noisy, hence the best,
+# and the CPU time, user + system, is shown too):
 #   ext4, 100,000 small files (maildir-like: 20 folders of 5,000), built by
 #     mke2fs -d:  `vmkit fs ls -R` against one debugfs session listing every
 #     directory (debugfs has no recursive ls), and `vmkit fs get -r` (and
@@ -39,22 +40,32 @@ EOF
 }
 
 RUNS=${BENCH_RUNS:-3}
-best() {  # best of $RUNS runs of "$@" in seconds; $OUT is emptied before each
-    local b=
+# best "$@": $RUNS runs; sets RES="WALL CPU", the least of each in seconds
+# (CPU is user + system, which a busy machine disturbs less), and OUT, the
+# last run's directory.  Each run gets a new empty directory, @OUT@ in the
+# arguments: files are removed only between sections, since creating files
+# where many were just deleted costs the host's ext4 more (its
+# recently_deleted() check), which would favour whichever tool ran first.
+NOUT=0
+best() {
+    local bw= bc= TIMEFORMAT='%R %U %S' w u sy c i
     for _ in $(seq "$RUNS"); do
-        rm -rf "$OUT"; mkdir -p "$OUT"
-        local s e t
-        s=$(date +%s.%N)
-        "$@" >"$D/stdout" 2>"$D/err" || { echo "FAILED: $*"; cat "$D/err"; exit 1; }
-        e=$(date +%s.%N)
-        t=$(echo "$e - $s" | bc)
-        if [ -z "$b" ] || [ "$(echo "$t < $b" | bc)" = 1 ]; then b=$t; fi
+        NOUT=$((NOUT + 1)); OUT=$D/out/$NOUT; mkdir -p "$OUT"
+        local args=()
+        for i in "$@"; do args+=("${i//@OUT@/$OUT}"); done
+        { time "${args[@]}" >"$D/stdout" 2>"$D/err"; } 2>"$D/time" || { echo "FAILED: ${args[*]}"; cat "$D/err"; exit 1; }
+        read -r w u sy <"$D/time"
+        c=$(echo "$u + $sy" | bc)
+        if [ -z "$bw" ] || [ "$(echo "$w < $bw" | bc)" = 1 ]; then bw=$w; fi
+        if [ -z "$bc" ] || [ "$(echo "$c < $bc" | bc)" = 1 ]; then bc=$c; fi
     done
-    echo "$b"
+    RES="$bw $bc"
 }
 
-row() {  # label time ref-label ref-time
-    printf '%-28s %7.2f s   %-30s %7.2f s   ratio %5.2f\n' "$1" "$2" "$3" "$4" "$(echo "$2 / $4" | bc -l)"
+row() {  # label "wall cpu" ref-label "wall cpu"
+    set -- "$1" ${2} "$3" ${4}
+    printf '%-26s %7.2f s (cpu %6.2f)  %-27s %7.2f s (cpu %6.2f)  ratio %5.2f (cpu %5.2f)\n' \
+        "$1" "$2" "$3" "$4" "$5" "$6" "$(echo "$2 / $5" | bc -l)" "$(echo "$3 / ($6 + 0.001)" | bc -l)"
 }
 
 fail=0
@@ -65,30 +76,28 @@ count() {  # what got want
 # ---- ext4 ----
 tree "$D/etree" "$N" 20 :
 bytes=$(du -sb "$D/etree" | cut -f1)
-OUT=$D/out
 s=$(date +%s.%N)
 mke2fs -q -F -t ext4 -N $((N + 1000)) -d "$D/etree" "$D/e.img" $((bytes * 3 / 1048576 + 256))M >/dev/null || exit 1
 e=$(date +%s.%N)
 echo "ext4: $N files in 40 directories, $((bytes / 1048576)) MiB (mke2fs -d took $(echo "$e - $s" | bc) s)"
 # One debugfs session listing every directory: the same work as ls -R.
 (cd "$D/etree" && find . -type d | sed 's|^\.||; s|^$|/|; s|^|ls -l |') >"$D/ls.cmd"
-listing() { debugfs -f "$D/ls.cmd" "$D/e.img" >"$OUT/l" 2>/dev/null; }
-t1=$(best listing)
-t2=$(best sh -c "'$VMKIT' fs ls -lR '$D/e.img:/' >'$OUT/l'")
+best sh -c "debugfs -f '$D/ls.cmd' '$D/e.img' >'@OUT@/l' 2>/dev/null"; t1=$RES
+best sh -c "'$VMKIT' fs ls -lR '$D/e.img:/' >'@OUT@/l'"; t2=$RES
 count "vmkit ls -lR" "$(grep -c ':2,S$' "$OUT/l")" "$N"
 row "vmkit fs ls -lR" "$t2" "debugfs ls -l (every dir)" "$t1"
-t3=$(best "$VMKIT" fs ls -R "$D/e.img:/")
+best "$VMKIT" fs ls -R "$D/e.img:/"; t3=$RES
 row "vmkit fs ls -R" "$t3" "debugfs ls -l (every dir)" "$t1"
-t1=$(best debugfs -R "rdump / $OUT" "$D/e.img")
+best debugfs -R "rdump / @OUT@" "$D/e.img"; t1=$RES
 count "debugfs rdump" "$(find "$OUT" -type f | wc -l)" "$N"
-t2=$(best "$VMKIT" fs get -r "$D/e.img:/" "$OUT")
+best "$VMKIT" fs get -r "$D/e.img:/" "@OUT@"; t2=$RES
 count "vmkit get -r" "$(find "$OUT" -type f | wc -l)" "$N"
 diff -r "$D/etree" "$OUT/root" -x lost+found >/dev/null || { echo "MISMATCH: get -r differs from the source"; fail=1; }
 row "vmkit fs get -r" "$t2" "debugfs rdump" "$t1"
-t3=$(best sh -c "'$VMKIT' fs get -r '$D/e.img:/' - >'$OUT/t.tar'")
+best sh -c "'$VMKIT' fs get -r '$D/e.img:/' - >'@OUT@/t.tar'"; t3=$RES
 count "vmkit get -r - (tar)" "$(tar tf "$OUT/t.tar" | grep -c ':2,S$')" "$N"
 row "vmkit fs get -r - (tar)" "$t3" "debugfs rdump" "$t1"
-rm -rf "$D/etree" "$D/e.img" "$OUT"
+rm -rf "$D/etree" "$D/e.img" "$D/out"
 
 # ---- FAT32 ----
 tree "$D/ftree" "$NF" 20 ";"
@@ -99,13 +108,13 @@ s=$(date +%s.%N)
 mcopy -s -i "$D/f.img" "$D/ftree"/* ::/ || { echo "FAILED: mcopy -s"; exit 1; }
 e=$(date +%s.%N)
 echo "FAT32: $NF files in 40 directories, $((fbytes / 1048576)) MiB (mcopy -s took $(echo "$e - $s" | bc) s)"
-t1=$(best sh -c "mdir -/ -i '$D/f.img' ::/ >'$OUT/l'")
-t2=$(best sh -c "'$VMKIT' fs ls -lR '$D/f.img:/' >'$OUT/l'")
+best sh -c "mdir -/ -i '$D/f.img' ::/ >'@OUT@/l'"; t1=$RES
+best sh -c "'$VMKIT' fs ls -lR '$D/f.img:/' >'@OUT@/l'"; t2=$RES
 count "vmkit ls -lR" "$(grep -c ';2,S$' "$OUT/l")" "$NF"
 row "vmkit fs ls -lR" "$t2" "mdir -/" "$t1"
-t1=$(best mcopy -s -i "$D/f.img" ::/ "$OUT")
+best mcopy -s -i "$D/f.img" ::/ "@OUT@"; t1=$RES
 count "mcopy -s" "$(find "$OUT" -type f | wc -l)" "$NF"
-t2=$(best "$VMKIT" fs get -r "$D/f.img:/" "$OUT")
+best "$VMKIT" fs get -r "$D/f.img:/" "@OUT@"; t2=$RES
 count "vmkit get -r" "$(find "$OUT" -type f | wc -l)" "$NF"
 diff -r "$D/ftree" "$OUT/root" >/dev/null || { echo "MISMATCH: get -r differs from the source"; fail=1; }
 row "vmkit fs get -r" "$t2" "mcopy -s" "$t1"
