@@ -120,15 +120,13 @@ eq "mtype through the offset" "$(mtype -i "$T/disk.img@@1M" ::/src/SHORT.TXT)" "
 eq "blkid -O 1M label" "$(blkid -p -O 1048576 -o value -s LABEL "$T/disk.img")" "PART"
 dd if="$T/disk.img" of="$T/p1.img" bs=1M skip=1 2>/dev/null
 ok "fsck.fat -n on the partition's bytes" fsck.fat -n "$T/p1.img"
-if vmkit img create -f qcow2 "$T/q.qcow2" 32M >/dev/null 2>&1; then
+if ok "img create -f qcow2" vmkit img create -f qcow2 "$T/q.qcow2" 32M; then
     ok "mkfs -t vfat on qcow2" vmkit fs mkfs -t vfat -L QC "$T/q.qcow2"
     ok "put into qcow2" vmkit fs put "$T/src/A long file name with spaces.bin" "$T/q.qcow2:/a.bin"
     ok "qemu-img convert to raw" qemu-img convert -O raw "$T/q.qcow2" "$T/q.raw"
     ok "fsck.fat -n on the converted image" fsck.fat -n "$T/q.raw"
-    mtype -i "$T/q.raw" ::/a.bin >"$T/out.bin"
-    ok "mtype reads the file from the converted image" cmp "$T/out.bin" "$T/src/A long file name with spaces.bin"
-else
-    skip "FAT inside qcow2" "qcow2 driver not in this build yet"
+    ok "mtype reads the file from the converted image" \
+        sh -c 'mtype -i "$1" ::/a.bin | cmp - "$2"' _ "$T/q.raw" "$T/src/A long file name with spaces.bin"
 fi
 
 # --- damaged images ---

@@ -62,17 +62,15 @@ exec 3>&- 4>&- 5>&-
 dd if=g.img of=p1after bs=1M skip=1 status=none
 ok "root filesystem clean after the guest powered off (e2fsck -fn)" e2fsck -fn p1after
 
-# qcow2 output, when the qcow2 driver can create images
-if vmkit img create -f qcow2 probe.qcow2 16M >/dev/null 2>&1; then
+# qcow2 output
+if :; then
     ok "guest build -f qcow2" vmkit guest build -q -f qcow2 --size 128M q.qcow2
     ok "qemu-img check" qemu-img check q.qcow2
     has "qcow2: xl.cfg says format=qcow2" "$(cat q.qcow2.cfg)" "format=qcow2, vdev=xvda"
-    qemu-img convert -O raw q.qcow2 q.raw
+    ok "qcow2: qemu-img convert to raw" qemu-img convert -O raw q.qcow2 q.raw
     ok "qcow2: sfdisk --verify" sfdisk --verify q.raw
-    dd if=q.raw of=q1 bs=1M skip=1 status=none
+    ok "qcow2: partition 1 copied out" dd if=q.raw of=q1 bs=1M skip=1 status=none
     ok "qcow2: e2fsck -fn" e2fsck -fn q1
-else
-    skip "guest build -f qcow2" "qcow2 create not in this tree yet"
 fi
 
 # --kernel VMLINUZ: that file becomes /boot/vmlinuz-custom (no modules)

@@ -80,5 +80,5 @@ ok "partition content" cmp part.raw <(dd if=disk.raw bs=512 skip=2048 count=2048
 # Progress bar: -p draws it even without a terminal.
 ok "convert -p" vmkit img convert -p src.raw p.raw
 has "progress reaches 100%" "$(vmkit img convert -p src.raw p2.raw 2>&1)" "(100.0/100%)"
-eq "no progress bar when not a terminal" "$(vmkit img convert src.raw p3.raw 2>&1)" ""
+none "no progress bar when not a terminal" vmkit img convert src.raw p3.raw
 finish

@@ -12,10 +12,7 @@ VKIO=$(dirname "$VMKIT")/tools/vkio
 CRAFT="python3 $TOP/tests/qcow2_craft.py"
 MASK=0x00fffffffffffe00
 
-if ! qcow2_ok; then
-    skip "damaged qcow2 tests" "this build has no qcow2 driver yet"
-    finish; exit
-fi
+qcow2_ok
 
 # base.qcow2: v3, 64 KiB clusters, data at 0 (200 KiB) and at 10 MiB.
 qemu-img create -q -f qcow2 base.qcow2 64M

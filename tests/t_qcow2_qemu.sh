@@ -15,13 +15,7 @@ cd "$T" || exit 1
 VKIO=$(dirname "$VMKIT")/tools/vkio
 SZ=$((16 << 20))
 
-if ! qcow2_ok; then
-    skip "reading qemu-img's qcow2 images" "this build has no qcow2 driver yet"
-    finish; exit
-fi
-canwrite=1
-qemu-img create -q -f qcow2 w.qcow2 1M
-echo "w 1000 5000 7" | "$VKIO" w.qcow2 qcow2 >/dev/null 2>&1 || canwrite=0
+qcow2_ok
 
 qemu-img create -q -f raw src.raw $SZ
 fill src.raw
@@ -90,7 +84,6 @@ reads() {
 # content; qemu-img check clean and compare equal.
 writes() {
     d=$1; img=$2
-    [ $canwrite = 1 ] || { skip "$d: vmkit write" "this build cannot write qcow2 yet"; return; }
     qemu-img convert -O raw "$img" ref.raw
     ok "$d: vmkit write" "$VKIO" "$img" qcow2 <ws
     "$VKIO" ref.raw plain <ws
@@ -156,7 +149,7 @@ qemu-img convert -O raw -l snapshot.name=s1 snap.qcow2 s1.before
 qemu-img convert -O raw -l snapshot.name=s2 snap.qcow2 s2.before
 reads "internal snapshots" snap.qcow2 strictmap
 writes "internal snapshots" snap.qcow2
-if [ $canwrite = 1 ]; then
+if :; then
     has "snapshot s1 still listed" "$(qemu-img snapshot -l snap.qcow2)" " s1 "
     has "snapshot s2 still listed" "$(qemu-img snapshot -l snap.qcow2)" " s2 "
     qemu-img convert -O raw -l snapshot.name=s1 snap.qcow2 s1.after
@@ -181,7 +174,7 @@ qemu-io -c 'write -P 0x71 12M 1M' -c 'write -P 0x72 100k 4k' -c abort lazy.qcow2
 eq "dirty bit left set by the abort" "$(qinfo lazy.qcow2 dirty-flag)" True
 eq "vmkit info sees the dirty bit" "$(vinfo lazy.qcow2 dirty-flag)" True
 reads "lazy refcounts, dirty" lazy.qcow2
-if [ $canwrite = 1 ]; then
+if :; then
     qemu-img convert -O raw lazy.qcow2 ref.raw
     s=$(sha256sum <lazy.qcow2)
     if "$VKIO" lazy.qcow2 qcow2 <ws >w.out 2>&1; then

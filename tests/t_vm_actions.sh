@@ -27,7 +27,7 @@ p1=$(qemu_pid rr)
 ok "reboot rr" vmkit reboot rr
 ok "rr boots a second time (VMKIT-READY twice in its console log)" wait_log rr VMKIT-READY 2
 ok "rr runs a new QEMU" test "$(qemu_pid rr)" != "$p1"
-has "rr is running after the restart" "running blocked" "$(state rr)"
+one_of "rr is running after the restart" "$(state rr)" "running blocked"
 wait_log rr 'built-in shell' 2 20
 printf 'reboot -f\n' | vmkit console --timeout 2 rr >/dev/null
 ok "guest-initiated reboot: rr boots a third time" wait_log rr VMKIT-READY 3

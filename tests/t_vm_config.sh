@@ -7,9 +7,7 @@
 
 ARGV=$(dirname "$VMKIT")/tests/t_qemu_argv
 QMP="python3 $TOP/tests/qmp.py"
-for tool in qemu-system-x86_64 qemu-img xorriso python3; do
-    command -v $tool >/dev/null || { skip "argv against QEMU" "$tool missing"; finish; exit; }
-done
+need qemu-system-x86_64 qemu-img xorriso python3 || { finish; exit; }
 
 R=$T/run; mkdir -m 700 "$R"
 QPID=

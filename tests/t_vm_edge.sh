@@ -71,7 +71,8 @@ long=$T/$(printf 'x%.0s' $(seq 100))
 mkdir -m 700 "$long"
 fails_with "runtime dir path too long for QEMU's sockets" 1 "too long for QEMU's sockets" \
     env VMKIT_RUNTIME_DIR="$long" "$VMKIT" create race.cfg
-eq "... nothing made under it" "$(ls -A "$long" | grep -v '^\.lock$')" ""
+none "... nothing made under it (but its lock)" \
+    sh -c 'l=$(ls -A "$1") || exit 1; printf "%s" "$l" | grep -v "^\.lock$"; exit 0' _ "$long"
 
 # VMKIT_RUNTIME_DIR pointed at a directory of the user's: list, destroy
 # and create never delete what vmkit did not make.
