@@ -125,7 +125,7 @@ run_ok() {
     _v=$1; shift
     "$@" >"$T/.stdout" 2>"$T/.stderr"; _rc=$?
     printf -v "$_v" '%s' "$(cat "$T/.stdout")"
-    _d="runs: $*"; _d=${_d//$T/\$T}; [ ${#_d} -gt 100 ] && _d="${_d:0:97}..."
+    _d="runs: $*"; _d=${_d//$T/\$T}; _d=${_d//$TOP/\$TOP}; [ ${#_d} -gt 100 ] && _d="${_d:0:97}..."
     if [ $_rc -eq 0 ] && ! _crashed 0 "$T/.stderr"; then _report 0 "$_d"; else
         { cat "$T/.stderr"; echo "exit $_rc: $*"; } >"$T/.out"; _report 1 "$_d" "$T/.out"; fi
     return $_rc
