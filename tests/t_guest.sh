@@ -10,9 +10,9 @@ cd "$T" || exit 1
 ok "guest build" vmkit guest build -q g.img
 [ -f g.img ] || { finish; exit 1; }
 ok "sfdisk --verify" sfdisk --verify g.img
-d=$(sfdisk -d g.img)
+run_ok d sfdisk -d g.img
 has "one bootable Linux partition at 1 MiB" "$d" "start=        2048, size=      522240, type=83, bootable"
-dd if=g.img of=p1 bs=1M skip=1 status=none
+ok "partition 1 copied out" dd if=g.img of=p1 bs=1M skip=1 status=none
 ok "e2fsck -fn on the partition" e2fsck -fn p1
 has "ext4" "$(blkid -o value -s TYPE p1)" "ext4"
 ls=$(debugfs -R "ls -p /boot" p1 2>/dev/null)
@@ -59,7 +59,7 @@ wait $qpid; rc=$?
 eq "ACPI power button powers it off (qemu exit status)" "$rc" 0
 has "guest went down through poweroff" "$(cat console.log)" "reboot: Power down"
 exec 3>&- 4>&- 5>&-
-dd if=g.img of=p1after bs=1M skip=1 status=none
+ok "partition 1 copied out after the boot" dd if=g.img of=p1after bs=1M skip=1 status=none
 ok "root filesystem clean after the guest powered off (e2fsck -fn)" e2fsck -fn p1after
 
 # qcow2 output
