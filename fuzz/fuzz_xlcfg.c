@@ -24,7 +24,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         vk_domcfg_set(&c, "memory=256");
         if (vk_domcfg_check(&c) == 0) {
             struct vk_qemu_setup s = { .qemu = "/bin/true", .accel = "tcg",
-                                       .qmp_monitor = "/tmp/q,m", .console_sock = "/tmp/c" };
+                                       .qmp_monitor = "/tmp/q,m", .console_sock = "/tmp/c",
+                                       .rundir = "/tmp/r" };
             char **argv;
             if (vk_qemu_argv(&c, &s, &argv) == 0)
                 vk_argv_free(argv);

@@ -139,5 +139,5 @@ fails_with "missing disk file named with its spec" 1 "cfgtest: disk '$T/cd.iso,h
 VMKIT_QEMU=qemu-system-nonesuch fails_with "missing QEMU named" 1 "qemu-system-nonesuch: not found in PATH" \
     "$ARGV" "$T/web.cfg" "$R" "disk=[]"
 printf 'name = "x"\nmemory = "lots"\n' >"$T/bad.cfg"
-fails_with "type error names file:line:col" 1 "$T/bad.cfg:2:10: memory: expected a number" "$ARGV" "$T/bad.cfg" "$R"
+fails_with "type error names file:line:col" 1 "$T/bad.cfg:2:10: memory: 'lots' is not a valid number" "$ARGV" "$T/bad.cfg" "$R"
 finish

@@ -7,6 +7,7 @@
 #include "vm/console.h"
 #include "vm/control.h"
 #include "vm/monitor.h"
+#include "vm/qemu_args.h"
 #include "vm/runtime.h"
 #include "vm/store.h"
 
@@ -54,14 +55,60 @@ static int attach_console(const char *name, int timeout_ms)
     return EXIT_OK;
 }
 
-/* create CFG [key=value ...] [-c] [-p];  start NAME [-c] [-p] */
+/* A word of a command line as a POSIX shell reads it back. */
+static void put_shell_word(const char *w)
+{
+    if (*w && strspn(w, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
+                        "-_./=:,+@%") == strlen(w)) {
+        fputs(w, stdout);
+        return;
+    }
+    putchar('\'');
+    for (; *w; w++)
+        if (*w == '\'')
+            fputs("'\\''", stdout);
+        else
+            putchar(*w);
+    putchar('\'');
+}
+
+/* create -n: the effective config and QEMU's command line, one option
+ * per line. */
+static int dry_run(struct vk_domcfg *cfg, int paused)
+{
+    struct vk_start_opts o = { .paused = paused };
+    char **av = NULL;
+    int err = vk_vm_dryrun(cfg, &o, &av);
+    if (err)
+        return cli_fail(err);
+    char *text = vk_domcfg_format(cfg);
+    if (!text) {
+        vk_argv_free(av);
+        return cli_fail(-ENOMEM);
+    }
+    fputs(text, stdout);
+    free(text);
+    printf("# QEMU command line (dry run: nothing was started)\n");
+    for (char **a = av; *a; a++) {
+        if (a != av)
+            fputs((*a)[0] == '-' ? " \\\n    " : " ", stdout);
+        put_shell_word(*a);
+    }
+    putchar('\n');
+    vk_argv_free(av);
+    return EXIT_OK;
+}
+
+/* create CFG [key=value ...] [-c] [-p] [-n];  start NAME [-c] [-p] */
 static int start_common(int argc, char **argv, int stored)
 {
     const char *verb = argv[0];
-    int console = 0, paused = 0;
+    int console = 0, paused = 0, dry = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
-        if (!strcmp(a, "-c") || !strcmp(a, "--console"))
+        if (!stored && (!strcmp(a, "-n") || !strcmp(a, "--dry-run")))
+            dry = 1;
+        else if (!strcmp(a, "-c") || !strcmp(a, "--console"))
             console = 1;
         else if (!strcmp(a, "-p") || !strcmp(a, "--paused"))
             paused = 1;
@@ -102,6 +149,11 @@ static int start_common(int argc, char **argv, int stored)
     if (!first)
         return usage_err(verb, stored ? "which VM? (vmkit start NAME)%s"
                                       : "which config file? (vmkit create CFG)%s", NULL);
+    if (dry) {
+        err = dry_run(&cfg, paused);
+        vk_domcfg_free(&cfg);
+        return err;
+    }
     struct vk_start_opts o = { .paused = paused };
     err = vk_vm_start(&cfg, &o);
     char name[80];
@@ -342,7 +394,7 @@ static int do_list(int argc, char **argv)
             json_array_append_new(arr, vm_json(&v[i], longfmt));
             continue;
         }
-        printf("%-32s %5d %6u %5u %6s %9.1f\n", v[i].name, v[i].id, v[i].cfg.memory,
+        printf("%-32s %5d %6ld %5ld %6s %9.1f\n", v[i].name, v[i].id, v[i].cfg.memory,
                v[i].cfg.vcpus, xm_flags(v[i].state), v[i].cpu_secs);
         if (longfmt)
             print_long(&v[i]);
@@ -352,11 +404,14 @@ static int do_list(int argc, char **argv)
 }
 
 static const struct verb verbs[] = {
-    { "create", do_create, "create CFG [key=value ...] [-c] [-p]",
+    { "create", do_create, "create CFG [key=value ...] [-c] [-p] [-n]",
       "Start a VM from an xl.cfg file, with overrides as in `xl create`\n"
       "(memory=1024, name=web2).  The VM is transient: nothing is stored.\n"
       "  -c, --console  attach to its serial console (Ctrl-] leaves)\n"
-      "  -p, --paused   leave its CPUs stopped (vmkit unpause starts them)\n" },
+      "  -p, --paused   leave its CPUs stopped (vmkit unpause starts them)\n"
+      "  -n, --dry-run  as xl create -n: check everything a real create checks,\n"
+      "                 print the effective config and QEMU's command line, and\n"
+      "                 start nothing (exit 0, or the error create would give)\n" },
     { "define", do_define, "define CFG [key=value ...]",
       "Store a VM's configuration (with its generated UUID) for `vmkit start`.\n" },
     { "undefine", do_undefine, "undefine NAME", "Forget a stored VM configuration.\n" },

@@ -1,284 +1,381 @@
-/* struct vk_domcfg -> xl.cfg text; defaults and consistency checks. */
-#include "vm/config.h"
-#include "vm/store.h"
+/* xl.cfg lexer and parser: text -> settings (cfg_int.h), following
+ * libxlu's flex/bison grammar (tools/libs/util/libxlu_cfg_{l,y}):
+ *
+ *   file:       { assignment? (NEWLINE | ';') } assignment?
+ *   assignment: IDENT ('=' | '+=') value
+ *   value:      atom | '[' nl* [ value nl* { ',' nl* value nl* } [ ',' nl* ] ] ']'
+ *   atom:       STRING | NUMBER
+ *
+ * IDENT is [a-z][_0-9a-z]*, NUMBER [0-9][0-9a-fx]*, a comment runs from
+ * '#' to the end of the line and counts as a newline, blanks are space and
+ * tab (and, unlike libxlu, a CR before a newline).  Both quote kinds take
+ * libxlu's backslash escapes. */
+#include "vm/cfg_int.h"
 #include "util/err.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
-struct buf {
-    char *p;
-    size_t n, cap;
-    int oom;
+struct lexer {
+    const char *p, *end, *fname;
+    int line, col;
+    int bare_ok;
 };
 
-static void put(struct buf *b, const char *fmt, ...) VK_PRINTF(2, 3);
-static void put(struct buf *b, const char *fmt, ...)
+static const char python_hint[] =
+    "this looks like Python (an xm config): vmkit, like xl, reads only "
+    "`key = value` settings, not Python code; run the file through Python and "
+    "write the values it computes as plain settings "
+    "(https://wiki.xenproject.org/wiki/PythonInXlConfig)";
+
+void vk_cfgval_free(struct vk_cfgval *v)
 {
-    if (b->oom)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    int l = vsnprintf(NULL, 0, fmt, ap);
-    va_end(ap);
-    if (b->n + (size_t)l + 1 > b->cap) {
-        size_t nc = (b->cap ? b->cap * 2 : 1024) + (size_t)l;
-        char *np = realloc(b->p, nc);
-        if (!np) {
-            b->oom = 1;
-            return;
-        }
-        b->p = np;
-        b->cap = nc;
-    }
-    va_start(ap, fmt);
-    vsnprintf(b->p + b->n, b->cap - b->n, fmt, ap);
-    va_end(ap);
-    b->n += (size_t)l;
+    free(v->s);
+    for (unsigned i = 0; i < v->n; i++)
+        vk_cfgval_free(&v->it[i]);
+    free(v->it);
+    memset(v, 0, sizeof *v);
 }
 
-/* A double-quoted xl string with the escapes vk_domcfg_parse reads. */
-static void put_q(struct buf *b, const char *s)
+static int perr(struct lexer *L, int line, int col, const char *what)
 {
-    put(b, "\"");
-    for (; *s; s++) {
-        unsigned char c = (unsigned char)*s;
-        if (c == '"' || c == '\\') put(b, "\\%c", c);
-        else if (c == '\n') put(b, "\\n");
-        else if (c == '\t') put(b, "\\t");
-        else if (c == '\r') put(b, "\\r");
-        else if (c < 0x20 || c == 0x7f) put(b, "\\x%02x", c);
-        else put(b, "%c", c);
-    }
-    put(b, "\"");
+    return vk_error(-EINVAL, "%s:%d:%d: %s", L->fname, line, col, what);
 }
 
-static void put_kv(struct buf *b, const char *k, const char *v)
-{
-    if (!v)
-        return;
-    put(b, "%s = ", k);
-    put_q(b, v);
-    put(b, "\n");
-}
+static int peek(struct lexer *L) { return L->p < L->end ? (unsigned char)*L->p : -1; }
+static int peek2(struct lexer *L) { return L->p + 1 < L->end ? (unsigned char)L->p[1] : -1; }
 
-/* Canonical key=value disk spec: target last, since paths may hold commas. */
-static void put_disk(struct buf *b, const struct vk_diskspec *d)
+static void adv(struct lexer *L)
 {
-    char s[4096 + 256];
-    int n = snprintf(s, sizeof s, "%s%s%svdev=%s,access=%s%s%s%s,target=",
-                     d->format ? "format=" : "", d->format ? d->format : "",
-                     d->format ? "," : "", d->vdev, d->readonly ? "ro" : "rw",
-                     d->cdrom ? ",devtype=cdrom" : "",
-                     d->backendtype ? ",backendtype=" : "",
-                     d->backendtype ? d->backendtype : "");
-    if (n < 0 || (size_t)n >= sizeof s) {
-        b->oom = 1;
-        return;
-    }
-    char *full = malloc((size_t)n + (d->target ? strlen(d->target) : 0) + 1);
-    if (!full) {
-        b->oom = 1;
-        return;
-    }
-    strcpy(full, s);
-    if (d->target)
-        strcat(full, d->target);
-    put_q(b, full);
-    free(full);
-}
-
-static void put_vif(struct buf *b, const struct vk_vifspec *v)
-{
-    struct buf t = { 0 };
-    put(&t, "type=%s", v->type == VK_VIF_BRIDGE ? "bridge" : "user");
-    if (v->mac) put(&t, ",mac=%s", v->mac);
-    if (v->bridge) put(&t, ",bridge=%s", v->bridge);
-    if (v->model) put(&t, ",model=%s", v->model);
-    if (v->n_hostfwd) {
-        put(&t, ",hostfwd=");
-        for (unsigned i = 0; i < v->n_hostfwd; i++)
-            put(&t, "%s%s", i ? ";" : "", v->hostfwd[i]);
-    }
-    if (t.oom) {
-        b->oom = 1;
+    if (*L->p == '\n') {
+        L->line++;
+        L->col = 1;
     } else {
-        put_q(b, t.p);
+        L->col++;
     }
-    free(t.p);
+    L->p++;
 }
 
-/* Contract in config.h. */
-char *vk_domcfg_format(const struct vk_domcfg *c)
+/* Blanks, and a CR that ends a line. */
+static void skip_blank(struct lexer *L)
 {
-    struct buf b = { 0 };
-    put(&b, "# vmkit domain configuration (xl.cfg syntax)\n");
-    put_kv(&b, "name", c->name);
-    put_kv(&b, "uuid", c->uuid);
-    if (c->memory) put(&b, "memory = %u\n", c->memory);
-    if (c->maxmem) put(&b, "maxmem = %u\n", c->maxmem);
-    if (c->vcpus) put(&b, "vcpus = %u\n", c->vcpus);
-    put_kv(&b, "bootloader", c->bootloader);
-    if (c->n_bootloader_args) {
-        put(&b, "bootloader_args = [ ");
-        for (unsigned i = 0; i < c->n_bootloader_args; i++) {
-            put_q(&b, c->bootloader_args[i]);
-            put(&b, ", ");
-        }
-        put(&b, "]\n");
+    for (;;) {
+        int c = peek(L);
+        if (c == ' ' || c == '\t' || (c == '\r' && peek2(L) == '\n'))
+            adv(L);
+        else
+            return;
     }
-    put_kv(&b, "kernel", c->kernel);
-    put_kv(&b, "ramdisk", c->ramdisk);
-    put_kv(&b, "root", c->root);
-    put_kv(&b, "extra", c->extra);
-    put_kv(&b, "cmdline", c->cmdline);
-    put_kv(&b, "boot", c->boot);
-    put_kv(&b, "machine", c->machine);
-    put_kv(&b, "accel", c->accel);
-    if (c->n_disks) {
-        put(&b, "disk = [\n");
-        for (unsigned i = 0; i < c->n_disks; i++) {
-            put(&b, "    ");
-            put_disk(&b, &c->disks[i]);
-            put(&b, ",\n");
-        }
-        put(&b, "]\n");
-    }
-    if (c->vif_set || c->n_vifs) {
-        put(&b, "vif = [");
-        for (unsigned i = 0; i < c->n_vifs; i++) {
-            put(&b, " ");
-            put_vif(&b, &c->vifs[i]);
-            put(&b, ",");
-        }
-        put(&b, " ]\n");
-    }
-    put(&b, "vnc = %d\n", c->vnc ? 1 : 0);
-    put_kv(&b, "vnclisten", c->vnclisten);
-    if (c->vncdisplay >= 0) put(&b, "vncdisplay = %d\n", c->vncdisplay);
-    if (!c->vncunused) put(&b, "vncunused = 0\n");
-    put_kv(&b, "vncpasswd", c->vncpasswd);
-    put_kv(&b, "serial", c->serial);
-    put(&b, "on_poweroff = \"%s\"\n", vk_action_name(c->on_poweroff));
-    put(&b, "on_reboot = \"%s\"\n", vk_action_name(c->on_reboot));
-    put(&b, "on_crash = \"%s\"\n", vk_action_name(c->on_crash));
-    if (b.oom) {
-        free(b.p);
-        vk_error(-ENOMEM, "out of memory");
-        return NULL;
-    }
-    return b.p;
 }
 
-/* Contract in store.h. */
-int vk_name_valid(const char *name)
+/* A NEWLINE token (newline or comment to end of line): 1 if one was eaten. */
+static int eat_newline(struct lexer *L)
 {
-    size_t n = strlen(name);
-    if (n < 1 || n > 64 || name[0] == '.' || name[0] == '-')
-        return 0;
-    for (size_t i = 0; i < n; i++) {
-        char ch = name[i];
-        if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
-              (ch >= '0' && ch <= '9') || ch == '_' || ch == '.' || ch == '-'))
-            return 0;
+    skip_blank(L);
+    if (peek(L) == '#') {
+        while (peek(L) >= 0 && peek(L) != '\n')
+            adv(L);
+        if (peek(L) < 0)
+            return 1;              /* a comment on the last line */
     }
-    return 1;
-}
-
-static int gen_uuid(char **out)
-{
-    unsigned char r[16];
-    size_t got = 0;
-    while (got < sizeof r) {
-        ssize_t n = getrandom(r + got, sizeof r - got, 0);
-        if (n < 0) {
-            if (errno == EINTR)
-                continue;
-            return vk_error(-errno, "getrandom: %s", strerror(errno));
-        }
-        got += (size_t)n;
+    if (peek(L) == '\n') {
+        adv(L);
+        return 1;
     }
-    r[6] = (r[6] & 0x0f) | 0x40;  /* version 4 */
-    r[8] = (r[8] & 0x3f) | 0x80;  /* RFC 4122 variant */
-    char *s = malloc(37);
-    if (!s)
-        return vk_error(-ENOMEM, "out of memory");
-    snprintf(s, 37, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",
-             r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8], r[9], r[10], r[11],
-             r[12], r[13], r[14], r[15]);
-    *out = s;
     return 0;
 }
 
-/* Contract in config.h. */
-int vk_domcfg_check(struct vk_domcfg *c)
+static void skip_nl(struct lexer *L)
 {
-    const char *who = c->source ? c->source : c->name ? c->name : "<config>";
-    if (!c->name)
-        return vk_error(-EINVAL, "%s: no name = \"...\" given", who);
-    if (!vk_name_valid(c->name))
-        return vk_error(-EINVAL, "%s: name '%s' is not valid (letters, digits, _ . -; at most 64)",
-                        who, c->name);
-    if (!c->uuid) {
-        int err = gen_uuid(&c->uuid);
+    while (eat_newline(L))
+        ;
+    skip_blank(L);
+}
+
+/* Characters that make libxlu suspect Python (its lexer's [+-.():]). */
+static int pythonish(int c) { return c >= 0 && strchr("+-.():", c) != NULL; }
+
+/* A quoted string with libxlu's escapes: \" \' \\ \a \b \f \n \r \t \v.
+ * libxlu has two more that do not do what they say, so vmkit refuses them
+ * rather than guess: \x is always an error in libxlu (its hex escape reads
+ * past the first digit and can never succeed), and an octal escape such as
+ * \101 is consumed and produces nothing. */
+static int lex_string(struct lexer *L, char **out)
+{
+    int q = peek(L), line = L->line, col = L->col;
+    adv(L);
+    size_t cap = 64, n = 0;
+    char *b = malloc(cap);
+    if (!b)
+        return vk_error(-ENOMEM, "out of memory");
+    for (;;) {
+        int c = peek(L);
+        if (c < 0 || c == '\n') {
+            free(b);
+            return perr(L, line, col, "unterminated string");
+        }
+        if (c == 0) {
+            free(b);
+            return perr(L, L->line, L->col, "NUL byte in string");
+        }
+        int ecol = L->col;
+        adv(L);
+        if (c == q)
+            break;
+        if (c == '\\') {
+            int e = peek(L);
+            if (e < 0 || e == '\n') {
+                free(b);
+                return perr(L, line, col, "unterminated string");
+            }
+            adv(L);
+            static const char from[] = "\"'\\abfnrtv", to[] = "\"'\\\a\b\f\n\r\t\v";
+            const char *k = strchr(from, e);
+            if (k && e) {
+                c = to[k - from];
+            } else {
+                free(b);
+                if (e == 'x')
+                    return perr(L, L->line, ecol, "\\x escapes are not supported: xl's parser "
+                                "rejects every one (write the character itself)");
+                if (e >= '0' && e <= '7')
+                    return perr(L, L->line, ecol, "octal escapes are not supported: xl's parser "
+                                "drops them without a word (write the character itself)");
+                return perr(L, L->line, ecol, "invalid character after backslash in quoted string");
+            }
+        }
+        if (n + 2 > cap) {
+            char *nb = realloc(b, cap *= 2);
+            if (!nb) {
+                free(b);
+                return vk_error(-ENOMEM, "out of memory");
+            }
+            b = nb;
+        }
+        b[n++] = (char)c;
+    }
+    b[n] = 0;
+    *out = b;
+    return 0;
+}
+
+static int lex_atom(struct lexer *L, struct vk_cfgval *v)
+{
+    int c = peek(L);
+    v->line = L->line;
+    v->col = L->col;
+    if (c == '"' || c == '\'')
+        return lex_string(L, &v->s);
+    if (c >= '0' && c <= '9') {
+        const char *s = L->p;
+        while (peek(L) >= 0 && (isdigit(peek(L)) || (peek(L) >= 'a' && peek(L) <= 'f') ||
+                                peek(L) == 'x'))
+            adv(L);
+        int t = peek(L);
+        if (!L->bare_ok || t < 0 || t == ',' || t == ']' || t == ';' || isspace(t) || t == '#') {
+            v->num = 1;
+            v->s = strndup(s, (size_t)(L->p - s));
+            return v->s ? 0 : vk_error(-ENOMEM, "out of memory");
+        }
+        L->p = s;                 /* an override's bare word such as 1G */
+        L->col = v->col;
+    }
+    if (L->bare_ok && c >= 0 && c != '[' && c != ']' && c != ',' && !isspace(c)) {
+        const char *s = L->p;
+        while (peek(L) >= 0 && !isspace(peek(L)))
+            adv(L);
+        v->s = strndup(s, (size_t)(L->p - s));
+        return v->s ? 0 : vk_error(-ENOMEM, "out of memory");
+    }
+    if (pythonish(c) || (c >= 0 && isalpha(c)))
+        return perr(L, L->line, L->col, python_hint);
+    return perr(L, L->line, L->col, "expected a string, a number or a list");
+}
+
+static int lex_value(struct lexer *L, struct vk_cfgval *v, int depth)
+{
+    if (peek(L) != '[')
+        return lex_atom(L, v);
+    v->list = 1;
+    v->line = L->line;
+    v->col = L->col;
+    if (depth >= VK_CFG_MAX_DEPTH)
+        return perr(L, v->line, v->col, "lists nested too deeply");
+    adv(L);
+    skip_nl(L);
+    for (;;) {
+        if (peek(L) == ']') {
+            adv(L);
+            return 0;
+        }
+        if (peek(L) < 0)
+            return perr(L, v->line, v->col, "unterminated list");
+        if (v->n >= VK_CFG_MAX_LIST)
+            return perr(L, L->line, L->col, "list too long");
+        struct vk_cfgval *ni = realloc(v->it, (v->n + 1) * sizeof *ni);
+        if (!ni)
+            return vk_error(-ENOMEM, "out of memory");
+        v->it = ni;
+        memset(&v->it[v->n], 0, sizeof *ni);
+        int err = lex_value(L, &v->it[v->n++], depth + 1);
+        if (err)
+            return err;
+        skip_nl(L);
+        if (peek(L) == ',') {
+            adv(L);
+            skip_nl(L);
+        } else if (peek(L) != ']') {
+            if (peek(L) < 0)
+                return perr(L, v->line, v->col, "unterminated list");
+            if (pythonish(peek(L)))
+                return perr(L, L->line, L->col, python_hint);
+            return perr(L, L->line, L->col, "expected ',' or ']' in list");
+        }
+    }
+}
+
+static int is_python_word(const char *k)
+{
+    static const char *const w[] = { "import", "from", "if", "elif", "else", "for", "while",
+                                     "def", "try", "except", "print", "with", "class",
+                                     "return", "global", "del", "assert", NULL };
+    for (int i = 0; w[i]; i++)
+        if (!strcmp(k, w[i]))
+            return 1;
+    return 0;
+}
+
+/* Contract in cfg_int.h. */
+int vk_cfg_parse_text(const char *text, size_t len, const char *fname, int bare_ok,
+                      vk_cfg_setfn fn, void *ctx)
+{
+    struct lexer L = { text, text + len, fname, 1, 1, bare_ok };
+    char key[64];
+    for (;;) {
+        skip_nl(&L);
+        if (peek(&L) == ';') {
+            adv(&L);
+            continue;
+        }
+        int c0 = peek(&L);
+        if (c0 < 0)
+            return 0;
+        struct vk_cfgpos kp = { fname, L.line, L.col };
+        if (!(c0 >= 'a' && c0 <= 'z')) {
+            if (pythonish(c0) || c0 == '_' || (c0 >= 'A' && c0 <= 'Z'))
+                return perr(&L, kp.line, kp.col, c0 >= 'A' && c0 <= 'Z' ?
+                            "expected a key (xl keys are lower case: [a-z][a-z0-9_]*)" : python_hint);
+            return perr(&L, kp.line, kp.col, "expected a key");
+        }
+        size_t kl = 0;
+        while (peek(&L) >= 0 && ((peek(&L) >= 'a' && peek(&L) <= 'z') || isdigit(peek(&L)) ||
+                                 peek(&L) == '_')) {
+            if (kl + 1 >= sizeof key)
+                return perr(&L, kp.line, kp.col, "key too long");
+            key[kl++] = (char)peek(&L);
+            adv(&L);
+        }
+        key[kl] = 0;
+        skip_blank(&L);
+        int add = 0;
+        if (peek(&L) == '+' && peek2(&L) == '=') {
+            add = 1;
+            adv(&L);
+        }
+        if (peek(&L) != '=') {
+            if (is_python_word(key) || pythonish(peek(&L)) || (peek(&L) >= 0 && isalpha(peek(&L))))
+                return perr(&L, kp.line, kp.col, python_hint);
+            return perr(&L, L.line, L.col, "expected '=' after key");
+        }
+        adv(&L);
+        skip_blank(&L);
+        struct vk_cfgval v = { 0 };
+        int err = lex_value(&L, &v, 0);
+        if (!err) {
+            skip_blank(&L);
+            int t = peek(&L);
+            if (t >= 0 && t != '\n' && t != ';' && t != '#')
+                err = perr(&L, L.line, L.col, pythonish(t) ? python_hint
+                                                           : "expected end of line after value");
+        }
+        if (!err)
+            err = fn(ctx, key, add, &v, &kp);
+        vk_cfgval_free(&v);
         if (err)
             return err;
     }
-    if (!c->memory)
-        c->memory = 128;
-    if (c->memory < 16)
-        return vk_error(-EINVAL, "%s: memory = %u MiB is too small", who, c->memory);
-    if (c->maxmem && c->maxmem < c->memory)
-        return vk_error(-EINVAL, "%s: maxmem (%u) is less than memory (%u)", who, c->maxmem, c->memory);
-    if (!c->vcpus)
-        c->vcpus = 1;
-    if (c->bootloader && c->kernel)
-        return vk_error(-EINVAL, "%s: both bootloader and kernel given; pick one", who);
-    if (c->bootloader && strcmp(c->bootloader, "pygrub") && !strstr(c->bootloader, "/pygrub"))
-        return vk_error(-EINVAL, "%s: bootloader '%s' not supported (only pygrub)", who, c->bootloader);
-    if ((c->ramdisk || c->cmdline || c->extra || c->root) && !c->kernel && !c->bootloader)
-        vk_warn("%s: ramdisk/extra/root/cmdline without kernel are ignored", who);
-    if (c->accel && strcmp(c->accel, "kvm") && strcmp(c->accel, "tcg"))
-        return vk_error(-EINVAL, "%s: accel '%s' is not kvm or tcg", who, c->accel);
-    if (c->machine)
-        for (const char *p = c->machine; *p; p++)
-            if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
-                  *p == '-' || *p == '.' || *p == '_'))
-                return vk_error(-EINVAL, "%s: machine '%s' is not a QEMU machine type name",
-                                who, c->machine);
-    if (c->boot)
-        for (const char *p = c->boot; *p; p++)
-            if (!strchr("acdn", *p))
-                return vk_error(-EINVAL, "%s: boot = \"%s\": each letter must be a, c, d or n",
-                                who, c->boot);
-    return 0;
 }
 
 /* Contract in config.h. */
-int vk_domcfg_validate_disks(const struct vk_domcfg *c)
+int vk_domcfg_parse(const char *text, size_t len, const char *filename,
+                    struct vk_domcfg *out)
 {
-    const char *who = c->name ? c->name : c->source ? c->source : "<config>";
-    for (unsigned i = 0; i < c->n_disks; i++) {
-        const struct vk_diskspec *d = &c->disks[i];
-        if (!d->target)
-            continue;
-        struct stat st;
-        if (stat(d->target, &st) < 0)
-            return vk_error(-errno, "%s: disk '%s': %s: %s", who, d->spec ? d->spec : d->vdev,
-                            d->target, strerror(errno));
-        if (!S_ISREG(st.st_mode) && !S_ISBLK(st.st_mode))
-            return vk_error(-EINVAL, "%s: disk '%s': %s: not a file or block device", who,
-                            d->spec ? d->spec : d->vdev, d->target);
-        if (access(d->target, d->readonly ? R_OK : R_OK | W_OK) < 0)
-            return vk_error(-errno, "%s: disk '%s': %s: %s", who, d->spec ? d->spec : d->vdev,
-                            d->target, strerror(errno));
+    vk_domcfg_init(out);
+    const char *fn = filename ? filename : "<config>";
+    if (len > VK_CFG_MAX_BYTES)
+        return vk_error(-EFBIG, "%s: config is larger than %u bytes", fn, VK_CFG_MAX_BYTES);
+    if (memchr(text, 0, len))
+        return vk_error(-EINVAL, "%s: NUL byte in config (not a text file?)", fn);
+    if (filename && !(out->source = strdup(filename)))
+        return vk_error(-ENOMEM, "out of memory");
+    int err = vk_cfg_parse_text(text, len, fn, 0, vk_cfg_apply, out);
+    if (err)
+        vk_domcfg_free(out);
+    return err;
+}
+
+/* Contract in config.h. */
+int vk_domcfg_load(const char *path, struct vk_domcfg *out)
+{
+    vk_domcfg_init(out);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return vk_error(-errno, "%s: %s", path, strerror(errno));
+    struct stat st;
+    if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+        close(fd);
+        return vk_error(-EINVAL, "%s: not a regular file", path);
     }
-    return 0;
+    if (st.st_size > (off_t)VK_CFG_MAX_BYTES) {
+        close(fd);
+        return vk_error(-EFBIG, "%s: config is larger than %u bytes", path, VK_CFG_MAX_BYTES);
+    }
+    char *buf = malloc((size_t)st.st_size + 1);
+    if (!buf) {
+        close(fd);
+        return vk_error(-ENOMEM, "out of memory");
+    }
+    size_t got = 0;
+    while (got < (size_t)st.st_size) {
+        ssize_t r = read(fd, buf + got, (size_t)st.st_size - got);
+        if (r < 0) {
+            int e = errno;
+            free(buf);
+            close(fd);
+            return vk_error(-e, "%s: %s", path, strerror(e));
+        }
+        if (r == 0)
+            break;
+        got += (size_t)r;
+    }
+    close(fd);
+    int err = vk_domcfg_parse(buf, got, path, out);
+    free(buf);
+    return err;
+}
+
+/* Contract in config.h. */
+int vk_domcfg_set(struct vk_domcfg *c, const char *assignment)
+{
+    char fn[160];
+    snprintf(fn, sizeof fn, "override '%.120s'", assignment);
+    if (strchr(assignment, '\n') || !strchr(assignment, '='))
+        return vk_error(-EINVAL, "%s: expected key=value", fn);
+    return vk_cfg_parse_text(assignment, strlen(assignment), fn, 1, vk_cfg_apply, c);
 }

@@ -1,607 +1,332 @@
-/* xl.cfg lexer and parser: text -> struct vk_domcfg. */
+/* Defaults and consistency checks for a parsed domain configuration. */
 #include "vm/config.h"
+#include "vm/devspec.h"
+#include "vm/store.h"
 #include "util/err.h"
 
-#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
-enum vtype { V_STR, V_NUM, V_LIST };
-
-/* One parsed value.  List items are strings (numbers in lists are kept as
- * their decimal text). */
-struct val {
-    enum vtype t;
-    char *s;
-    unsigned long long n;
-    char **items;
-    unsigned n_items;
-    int line, col;
-};
-
-struct lexer {
-    const char *p, *end, *fname;
-    int line, col;
-    int bare_ok;                /* overrides: bare words are strings */
-};
-
-static void val_free(struct val *v)
+/* Contract in store.h. */
+int vk_name_valid(const char *name)
 {
-    free(v->s);
-    for (unsigned i = 0; i < v->n_items; i++)
-        free(v->items[i]);
-    free(v->items);
-    memset(v, 0, sizeof *v);
-}
-
-static int perr(struct lexer *L, int line, int col, const char *what)
-{
-    return vk_error(-EINVAL, "%s:%d:%d: %s", L->fname, line, col, what);
-}
-
-static int peek(struct lexer *L) { return L->p < L->end ? (unsigned char)*L->p : -1; }
-
-static void adv(struct lexer *L)
-{
-    if (*L->p == '\n') {
-        L->line++;
-        L->col = 1;
-    } else {
-        L->col++;
-    }
-    L->p++;
-}
-
-/* Skip blanks and comments; newlines too when nl is set. */
-static void skip_ws(struct lexer *L, int nl)
-{
-    for (;;) {
-        int c = peek(L);
-        if (c == ' ' || c == '\t' || c == '\r' || (nl && c == '\n'))
-            adv(L);
-        else if (c == '#')
-            while (peek(L) >= 0 && peek(L) != '\n')
-                adv(L);
-        else
-            return;
-    }
-}
-
-static int hexval(int c)
-{
-    return isdigit(c) ? c - '0' : isxdigit(c) ? (tolower(c) - 'a' + 10) : -1;
-}
-
-/* A quoted string at L->p.  Double-quoted strings take the escapes
- * \\ \" \' \n \t \r \xHH; single-quoted strings are literal. */
-static int lex_string(struct lexer *L, char **out)
-{
-    int q = peek(L), line = L->line, col = L->col;
-    adv(L);
-    size_t cap = 64, n = 0;
-    char *b = malloc(cap);
-    if (!b)
-        return vk_error(-ENOMEM, "out of memory");
-    for (;;) {
-        int c = peek(L);
-        if (c < 0 || c == '\n') {
-            free(b);
-            return perr(L, line, col, "unterminated string");
-        }
-        if (c == 0) {
-            free(b);
-            return perr(L, L->line, L->col, "NUL byte in string");
-        }
-        adv(L);
-        if (c == q)
-            break;
-        if (c == '\\' && q == '"') {
-            int e = peek(L), ecol = L->col - 1;
-            if (e < 0 || e == '\n') {
-                free(b);
-                return perr(L, line, col, "unterminated string");
-            }
-            adv(L);
-            switch (e) {
-            case 'n': c = '\n'; break;
-            case 't': c = '\t'; break;
-            case 'r': c = '\r'; break;
-            case '\\': case '"': case '\'': c = e; break;
-            case 'x': {
-                int h1 = hexval(peek(L));
-                if (h1 >= 0) adv(L);
-                int h2 = h1 >= 0 ? hexval(peek(L)) : -1;
-                if (h2 < 0 || (h1 == 0 && h2 == 0)) {
-                    free(b);
-                    return perr(L, L->line, ecol, "bad \\x escape in string");
-                }
-                adv(L);
-                c = h1 * 16 + h2;
-                break;
-            }
-            default:
-                free(b);
-                return perr(L, L->line, ecol, "unknown escape in string");
-            }
-        }
-        if (n + 2 > cap) {
-            char *nb = realloc(b, cap *= 2);
-            if (!nb) {
-                free(b);
-                return vk_error(-ENOMEM, "out of memory");
-            }
-            b = nb;
-        }
-        b[n++] = (char)c;
-    }
-    b[n] = 0;
-    *out = b;
-    return 0;
-}
-
-static int is_word(int c) { return c >= 0 && (isalnum(c) || c == '_' || c == '-' || c == '.'); }
-
-static int lex_number(struct lexer *L, unsigned long long *out)
-{
-    int line = L->line, col = L->col, base = 10;
-    unsigned long long v = 0;
-    if (peek(L) == '0' && L->p + 1 < L->end && (L->p[1] == 'x' || L->p[1] == 'X')) {
-        adv(L);
-        adv(L);
-        base = 16;
-        if (hexval(peek(L)) < 0)
-            return perr(L, line, col, "bad hexadecimal number");
-    }
-    while (is_word(peek(L))) {
-        int d = hexval(peek(L));
-        if (d < 0 || d >= base)
-            return perr(L, line, col, "bad number");
-        if (v > (UINT64_MAX - (unsigned)d) / (unsigned)base)
-            return perr(L, line, col, "number too large");
-        v = v * (unsigned)base + (unsigned)d;
-        adv(L);
-    }
-    *out = v;
-    return 0;
-}
-
-/* A scalar: string, number, or (overrides only) a bare word. */
-static int lex_scalar(struct lexer *L, struct val *v)
-{
-    int c = peek(L);
-    v->line = L->line;
-    v->col = L->col;
-    if (c == '"' || c == '\'') {
-        v->t = V_STR;
-        return lex_string(L, &v->s);
-    }
-    if (c >= 0 && isdigit(c)) {
-        const char *start = L->p;
-        struct lexer save = *L;
-        int err = lex_number(L, &v->n);
-        if (!err) {
-            v->t = V_NUM;
+    size_t n = strlen(name);
+    if (n < 1 || n > 64 || name[0] == '.' || name[0] == '-')
+        return 0;
+    for (size_t i = 0; i < n; i++) {
+        char ch = name[i];
+        if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+              (ch >= '0' && ch <= '9') || ch == '_' || ch == '.' || ch == '-'))
             return 0;
-        }
-        if (!L->bare_ok)
-            return err;
-        *L = save;
-        (void)start;
     }
-    if (L->bare_ok && c >= 0 && c != '[' && c != ']' && c != ',' && !isspace(c)) {
-        const char *s = L->p;
-        while (peek(L) >= 0 && !isspace(peek(L)))
-            adv(L);
-        v->t = V_STR;
-        v->s = strndup(s, (size_t)(L->p - s));
-        return v->s ? 0 : vk_error(-ENOMEM, "out of memory");
-    }
-    return perr(L, L->line, L->col, "expected a string or number");
+    return 1;
 }
 
-static int lex_value(struct lexer *L, struct val *v)
+static int gen_uuid(char **out)
 {
-    if (peek(L) != '[')
-        return lex_scalar(L, v);
-    v->t = V_LIST;
-    v->line = L->line;
-    v->col = L->col;
-    adv(L);
-    for (;;) {
-        skip_ws(L, 1);
-        if (peek(L) == ']') {
-            adv(L);
-            return 0;
-        }
-        if (peek(L) < 0)
-            return perr(L, v->line, v->col, "unterminated list");
-        struct val it = { 0 };
-        int err = lex_scalar(L, &it);
-        if (err)
-            return err;
-        if (it.t == V_NUM) {
-            char buf[32];
-            snprintf(buf, sizeof buf, "%llu", it.n);
-            it.s = strdup(buf);
-            if (!it.s)
-                return vk_error(-ENOMEM, "out of memory");
-        }
-        if (v->n_items >= VK_CFG_MAX_LIST) {
-            free(it.s);
-            return perr(L, it.line, it.col, "list too long");
-        }
-        char **ni = realloc(v->items, (v->n_items + 1) * sizeof *ni);
-        if (!ni) {
-            free(it.s);
-            return vk_error(-ENOMEM, "out of memory");
-        }
-        v->items = ni;
-        v->items[v->n_items++] = it.s;
-        skip_ws(L, 1);
-        if (peek(L) == ',') {
-            adv(L);
-        } else if (peek(L) != ']') {
-            if (peek(L) < 0)
-                return perr(L, v->line, v->col, "unterminated list");
-            return perr(L, L->line, L->col, "expected ',' or ']' in list");
-        }
-    }
-}
-
-/* ---- applying a value to the struct ---- */
-
-struct ctx {
-    struct lexer *L;
-    struct vk_domcfg *c;
-    const char *key;
-};
-
-static int want(struct ctx *x, const struct val *v, enum vtype t)
-{
-    static const char *names[] = { "a string", "a number", "a list" };
-    if (v->t == t)
-        return 0;
-    char m[128];
-    snprintf(m, sizeof m, "%s: expected %s", x->key, names[t]);
-    return perr(x->L, v->line, v->col, m);
-}
-
-static int take_str(struct ctx *x, struct val *v, char **dst)
-{
-    int err = want(x, v, V_STR);
-    if (err)
-        return err;
-    free(*dst);
-    *dst = v->s;
-    v->s = NULL;
-    return 0;
-}
-
-static int take_num(struct ctx *x, const struct val *v, unsigned long long max, unsigned *dst)
-{
-    int err = want(x, v, V_NUM);
-    if (err)
-        return err;
-    if (v->n > max) {
-        char m[192];
-        snprintf(m, sizeof m, "%s: %llu is out of range (at most %llu)", x->key, v->n, max);
-        return perr(x->L, v->line, v->col, m);
-    }
-    *dst = (unsigned)v->n;
-    return 0;
-}
-
-static void free_disks(struct vk_domcfg *c)
-{
-    for (unsigned i = 0; i < c->n_disks; i++)
-        vk_diskspec_free(&c->disks[i]);
-    free(c->disks);
-    c->disks = NULL;
-    c->n_disks = 0;
-}
-
-static void free_vifs(struct vk_domcfg *c)
-{
-    for (unsigned i = 0; i < c->n_vifs; i++)
-        vk_vifspec_free(&c->vifs[i]);
-    free(c->vifs);
-    c->vifs = NULL;
-    c->n_vifs = 0;
-}
-
-static void free_strv(char ***v, unsigned *n)
-{
-    for (unsigned i = 0; i < *n; i++)
-        free((*v)[i]);
-    free(*v);
-    *v = NULL;
-    *n = 0;
-}
-
-/* Spec errors get the position of the list in front of their message. */
-static int spec_err(struct ctx *x, const struct val *v, int err)
-{
-    if (err == -ENOMEM)
-        return err;
-    return vk_error_prefix(err, "%s:%d:%d: ", x->L->fname, v->line, v->col);
-}
-
-static int apply(struct ctx *x, struct val *v)
-{
-    struct vk_domcfg *c = x->c;
-    const char *k = x->key;
-    unsigned u;
-    int err;
-
-#define STRKEY(n) if (!strcmp(k, #n)) return take_str(x, v, &c->n)
-    STRKEY(name); STRKEY(kernel); STRKEY(ramdisk); STRKEY(extra); STRKEY(root);
-    STRKEY(cmdline); STRKEY(bootloader); STRKEY(boot); STRKEY(vnclisten);
-    STRKEY(vncpasswd); STRKEY(serial); STRKEY(machine);
-#undef STRKEY
-    if (!strcmp(k, "uuid")) {
-        if ((err = want(x, v, V_STR)))
-            return err;
-        const char *s = v->s;
-        int ok = strlen(s) == 36;
-        for (int i = 0; ok && i < 36; i++)
-            ok = (i == 8 || i == 13 || i == 18 || i == 23) ? s[i] == '-' : isxdigit((unsigned char)s[i]);
-        if (!ok)
-            return perr(x->L, v->line, v->col, "uuid: expected xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx");
-        return take_str(x, v, &c->uuid);
-    }
-    if (!strcmp(k, "accel")) {
-        if ((err = want(x, v, V_STR)))
-            return err;
-        if (strcmp(v->s, "kvm") && strcmp(v->s, "tcg"))
-            return perr(x->L, v->line, v->col, "accel: expected \"kvm\" or \"tcg\"");
-        return take_str(x, v, &c->accel);
-    }
-    if (!strcmp(k, "memory"))
-        return take_num(x, v, VK_CFG_MAX_MEM, &c->memory);
-    if (!strcmp(k, "maxmem"))
-        return take_num(x, v, VK_CFG_MAX_MEM, &c->maxmem);
-    if (!strcmp(k, "vcpus"))
-        return take_num(x, v, VK_CFG_MAX_VCPUS, &c->vcpus);
-    if (!strcmp(k, "vnc") || !strcmp(k, "vncunused") || !strcmp(k, "sdl")) {
-        if ((err = take_num(x, v, 1, &u)))
-            return err;
-        if (!strcmp(k, "vnc")) c->vnc = (int)u;
-        else if (!strcmp(k, "vncunused")) c->vncunused = (int)u;
-        else if (u) vk_warn("%s:%d: sdl is not supported, use vnc", x->L->fname, v->line);
-        return 0;
-    }
-    if (!strcmp(k, "vncdisplay")) {
-        if ((err = take_num(x, v, 59535, &u)))  /* 5900 + N must be a port */
-            return err;
-        c->vncdisplay = (int)u;
-        return 0;
-    }
-    if (!strcmp(k, "on_poweroff") || !strcmp(k, "on_reboot") || !strcmp(k, "on_crash")) {
-        enum vk_action a;
-        if ((err = want(x, v, V_STR)))
-            return err;
-        if (vk_action_parse(v->s, &a)) {
-            char m[256];
-            snprintf(m, sizeof m, "%s: unknown action '%.40s' (destroy, restart, preserve)", k, v->s);
-            return perr(x->L, v->line, v->col, m);
-        }
-        *(k[3] == 'p' ? &c->on_poweroff : k[3] == 'r' ? &c->on_reboot : &c->on_crash) = a;
-        return 0;
-    }
-    if (!strcmp(k, "bootloader_args")) {
-        free_strv(&c->bootloader_args, &c->n_bootloader_args);
-        if (v->t == V_STR) {  /* xl accepts one string (deprecated form) */
-            c->bootloader_args = malloc(sizeof(char *));
-            if (!c->bootloader_args)
-                return vk_error(-ENOMEM, "out of memory");
-            c->bootloader_args[0] = v->s;
-            v->s = NULL;
-            c->n_bootloader_args = 1;
-            return 0;
-        }
-        if ((err = want(x, v, V_LIST)))
-            return err;
-        c->bootloader_args = v->items;
-        c->n_bootloader_args = v->n_items;
-        v->items = NULL;
-        v->n_items = 0;
-        return 0;
-    }
-    if (!strcmp(k, "disk")) {
-        if ((err = want(x, v, V_LIST)))
-            return err;
-        free_disks(c);
-        if (v->n_items && !(c->disks = calloc(v->n_items, sizeof *c->disks)))
-            return vk_error(-ENOMEM, "out of memory");
-        for (unsigned i = 0; i < v->n_items; i++) {
-            if ((err = vk_diskspec_parse(v->items[i], &c->disks[i])))
-                return spec_err(x, v, err);
-            c->n_disks++;
-            for (unsigned j = 0; j < i; j++)
-                if (c->disks[j].bus == c->disks[i].bus && c->disks[j].index == c->disks[i].index) {
-                    char m[160];
-                    snprintf(m, sizeof m, "disk: vdev '%s' used twice", c->disks[i].vdev);
-                    return perr(x->L, v->line, v->col, m);
-                }
-        }
-        return 0;
-    }
-    if (!strcmp(k, "vif")) {
-        if ((err = want(x, v, V_LIST)))
-            return err;
-        free_vifs(c);
-        c->vif_set = 1;
-        if (v->n_items && !(c->vifs = calloc(v->n_items, sizeof *c->vifs)))
-            return vk_error(-ENOMEM, "out of memory");
-        for (unsigned i = 0; i < v->n_items; i++) {
-            if ((err = vk_vifspec_parse(v->items[i], &c->vifs[i])))
-                return spec_err(x, v, err);
-            c->n_vifs++;
-        }
-        return 0;
-    }
-    /* Keys that describe Xen itself and mean nothing under QEMU. */
-    static const char *quiet[] = { "type", "builder", "maxvcpus", "acpi", "apic", "pae",
-                                   "localtime", "usb", "usbdevice", "stdvga", "vga",
-                                   "keymap", "device_model_version", "device_model_override",
-                                   "xen_platform_pci", "viridian", "hap", "nestedhvm", NULL };
-    for (int i = 0; quiet[i]; i++)
-        if (!strcmp(k, quiet[i])) {
-            vk_warn("%s:%d: '%s' has no meaning under QEMU, ignored", x->L->fname, v->line, k);
-            return 0;
-        }
-    vk_warn("%s:%d: unknown key '%s' ignored", x->L->fname, v->line, k);
-    return 0;
-}
-
-static int parse_into(struct vk_domcfg *c, const char *text, size_t len,
-                      const char *fname, int bare_ok)
-{
-    struct lexer L = { text, text + len, fname, 1, 1, bare_ok };
-    char key[64];
-    for (;;) {
-        skip_ws(&L, 1);
-        while (peek(&L) == ';') {
-            adv(&L);
-            skip_ws(&L, 1);
-        }
-        int c0 = peek(&L);
-        if (c0 < 0)
-            return 0;
-        int kline = L.line, kcol = L.col;
-        if (!isalpha(c0) && c0 != '_')
-            return perr(&L, kline, kcol, "expected a key");
-        size_t kl = 0;
-        while (peek(&L) >= 0 && (isalnum(peek(&L)) || peek(&L) == '_')) {
-            if (kl + 1 >= sizeof key)
-                return perr(&L, kline, kcol, "key too long");
-            key[kl++] = (char)peek(&L);
-            adv(&L);
-        }
-        key[kl] = 0;
-        skip_ws(&L, 0);
-        if (peek(&L) != '=')
-            return perr(&L, L.line, L.col, "expected '=' after key");
-        adv(&L);
-        skip_ws(&L, 0);
-        struct val v = { 0 };
-        int err = lex_value(&L, &v);
-        if (!err) {
-            skip_ws(&L, 0);
-            int t = peek(&L);
-            if (t >= 0 && t != '\n' && t != ';')
-                err = perr(&L, L.line, L.col, "expected end of line after value");
-        }
-        if (!err) {
-            struct ctx x = { &L, c, key };
-            err = apply(&x, &v);
-        }
-        val_free(&v);
-        if (err)
-            return err;
-    }
-}
-
-void vk_domcfg_init(struct vk_domcfg *c)
-{
-    memset(c, 0, sizeof *c);
-    c->vncdisplay = -1;
-    c->vncunused = 1;
-    c->on_poweroff = VK_ACT_DESTROY;
-    c->on_reboot = VK_ACT_RESTART;
-    c->on_crash = VK_ACT_DESTROY;
-}
-
-void vk_domcfg_free(struct vk_domcfg *c)
-{
-    char **s[] = { &c->name, &c->uuid, &c->kernel, &c->ramdisk, &c->extra, &c->root,
-                   &c->cmdline, &c->bootloader, &c->boot, &c->vnclisten, &c->vncpasswd,
-                   &c->serial, &c->accel, &c->machine, &c->source };
-    for (size_t i = 0; i < sizeof s / sizeof s[0]; i++)
-        free(*s[i]);
-    free_strv(&c->bootloader_args, &c->n_bootloader_args);
-    free_disks(c);
-    free_vifs(c);
-    vk_domcfg_init(c);
-}
-
-/* Contract in config.h. */
-int vk_domcfg_parse(const char *text, size_t len, const char *filename,
-                    struct vk_domcfg *out)
-{
-    vk_domcfg_init(out);
-    const char *fn = filename ? filename : "<config>";
-    if (len > VK_CFG_MAX_BYTES)
-        return vk_error(-EFBIG, "%s: config is larger than %u bytes", fn, VK_CFG_MAX_BYTES);
-    if (filename && !(out->source = strdup(filename)))
-        return vk_error(-ENOMEM, "out of memory");
-    int err = parse_into(out, text, len, fn, 0);
-    if (err)
-        vk_domcfg_free(out);
-    return err;
-}
-
-/* Contract in config.h. */
-int vk_domcfg_load(const char *path, struct vk_domcfg *out)
-{
-    vk_domcfg_init(out);
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return vk_error(-errno, "%s: %s", path, strerror(errno));
-    struct stat st;
-    if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
-        close(fd);
-        return vk_error(-EINVAL, "%s: not a regular file", path);
-    }
-    if (st.st_size > (off_t)VK_CFG_MAX_BYTES) {
-        close(fd);
-        return vk_error(-EFBIG, "%s: config is larger than %u bytes", path, VK_CFG_MAX_BYTES);
-    }
-    char *buf = malloc((size_t)st.st_size + 1);
-    if (!buf) {
-        close(fd);
-        return vk_error(-ENOMEM, "out of memory");
-    }
+    unsigned char r[16];
     size_t got = 0;
-    while (got < (size_t)st.st_size) {
-        ssize_t r = read(fd, buf + got, (size_t)st.st_size - got);
-        if (r < 0) {
-            int e = errno;
-            free(buf);
-            close(fd);
-            return vk_error(-e, "%s: %s", path, strerror(e));
+    while (got < sizeof r) {
+        ssize_t n = getrandom(r + got, sizeof r - got, 0);
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            return vk_error(-errno, "getrandom: %s", strerror(errno));
         }
-        if (r == 0)
-            break;
-        got += (size_t)r;
+        got += (size_t)n;
     }
-    close(fd);
-    int err = vk_domcfg_parse(buf, got, path, out);
-    free(buf);
-    return err;
+    r[6] = (r[6] & 0x0f) | 0x40;  /* version 4 */
+    r[8] = (r[8] & 0x3f) | 0x80;  /* RFC 4122 variant */
+    char *s = malloc(37);
+    if (!s)
+        return vk_error(-ENOMEM, "out of memory");
+    snprintf(s, 37, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",
+             r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8], r[9], r[10], r[11],
+             r[12], r[13], r[14], r[15]);
+    *out = s;
+    return 0;
+}
+
+static int is_loopback(const char *host)
+{
+    return !strncmp(host, "127.", 4) || !strcmp(host, "localhost") || !strcmp(host, "::1") ||
+           !strcmp(host, "[::1]");
+}
+
+/* The address part of vnclisten ("ADDR" or "ADDR:DISPLAY"; IPv6 in
+ * brackets or bare). */
+static void listen_host(const char *l, char *host, size_t len)
+{
+    const char *colon = strrchr(l, ':');
+    size_t n = colon && strchr(l, ':') == colon ? (size_t)(colon - l) : strlen(l);
+    if (n >= len)
+        n = len - 1;
+    memcpy(host, l, n);
+    host[n] = 0;
+}
+
+/* vfb = [ "type=vnc,..." ]: the display of a PV guest (xl makes a PV
+ * framebuffer of it; under QEMU it is the VGA card's VNC display). */
+static int fold_vfb(struct vk_domcfg *c, const char *who)
+{
+    if (!c->vfb.set)
+        return 0;
+    if (c->vfb.n > 1)
+        return vk_error(-EINVAL, "%s: vfb: %u framebuffers given; QEMU shows one display", who,
+                        c->vfb.n);
+    if (c->type == VK_TYPE_HVM) {
+        if (c->vfb.n)
+            vk_warn("%s: vfb is a PV framebuffer; an HVM guest's display is set with vnc=, "
+                    "vga= (ignored)", who);
+    } else if (c->vfb.n) {
+        struct vk_vfb f;
+        int err = vk_vfb_parse(c->vfb.v[0], &f);
+        if (err)
+            return err;
+        c->vnc = f.vnc;
+#define TAKE(x) if (f.x) { free(c->x); c->x = f.x; f.x = NULL; }
+        TAKE(vnclisten);
+        TAKE(vncpasswd);
+        TAKE(keymap);
+#undef TAKE
+        if (f.vncdisplay != VK_UNSET)
+            c->vncdisplay = f.vncdisplay;
+        if (f.vncunused >= 0)
+            c->vncunused = f.vncunused;
+        vk_vfb_free(&f);
+    }
+    for (unsigned i = 0; i < c->vfb.n; i++)
+        free(c->vfb.v[i]);
+    free(c->vfb.v);
+    memset(&c->vfb, 0, sizeof c->vfb);
+    return 0;
+}
+
+static int check_display(struct vk_domcfg *c, const char *who)
+{
+    int hvm = c->type == VK_TYPE_HVM;
+    if (c->nographic == 1) {
+        if (c->vnc == 1)
+            vk_warn("%s: nographic = 1: no graphics card, so no VNC either", who);
+        c->vnc = 0;
+        if (c->vga && strcmp(c->vga, "none"))
+            vk_warn("%s: nographic = 1 overrides vga = \"%s\"", who, c->vga);
+        free(c->vga);
+        if (!(c->vga = strdup("none")))
+            return vk_error(-ENOMEM, "out of memory");
+    }
+    if (c->vnc < 0)
+        c->vnc = hvm ? 1 : 0;          /* xl.cfg(5): vnc defaults to 1 for HVM */
+    if (!c->vga && c->stdvga >= 0)
+        c->vga = strdup(c->stdvga ? "stdvga" : "cirrus");
+    else if (!c->vga && hvm)
+        c->vga = strdup("cirrus");     /* xl's default card */
+    else if (!c->vga && (c->vnc == 1 || c->spice == 1))
+        c->vga = strdup("stdvga");     /* a PV framebuffer: a plain linear frame buffer */
+    else if (!c->vga)
+        c->vga = strdup("none");
+    if (!c->vga)
+        return vk_error(-ENOMEM, "out of memory");
+    c->stdvga = -1;
+    if (!strcmp(c->vga, "none") && (c->vnc == 1 || c->spice == 1))
+        vk_warn("%s: vga = \"none\": the %s display shows no picture", who,
+                c->vnc == 1 ? "VNC" : "SPICE");
+    long minram = !strcmp(c->vga, "stdvga") ? 16 : !strcmp(c->vga, "cirrus") ? 8
+                : !strcmp(c->vga, "qxl") ? 128 : 0;
+    if (c->videoram != VK_UNSET && c->videoram < minram)
+        return vk_error(-EINVAL, "%s: videoram = %ld: %s needs at least %ld MiB (as in xl)", who,
+                        c->videoram, c->vga, minram);
+    if (c->vnc == 1 && c->vnclisten && !c->vncpasswd) {
+        char host[256];
+        listen_host(c->vnclisten, host, sizeof host);
+        if (!is_loopback(host))
+            return vk_error(-EINVAL, "%s: vnclisten = \"%s\" without vncpasswd: anyone who can "
+                            "reach this host gets the VM's screen and keyboard; set vncpasswd, "
+                            "or vncpasswd = \"\" to allow that on purpose", who, c->vnclisten);
+    }
+    if (c->spice == 1) {
+        if (c->spiceport == VK_UNSET)
+            return vk_error(-EINVAL, "%s: spice = 1 needs spiceport (as in xl)", who);
+        if (c->spicedisable_ticketing != 1 && !c->spicepasswd)
+            return vk_error(-EINVAL, "%s: spice = 1 needs spicepasswd, or spicedisable_ticketing "
+                            "= 1 to let anyone connect (as in xl)", who);
+        if (c->spice_clipboard_sharing == 1 && c->spicevdagent != 1)
+            return vk_error(-EINVAL, "%s: spice_clipboard_sharing needs spicevdagent = 1", who);
+    }
+    return 0;
+}
+
+/* Xen's HVM firmware named as the kernel (xm's way to say "HVM") means
+ * BIOS boot, as xl reads it. */
+static int check_boot(struct vk_domcfg *c, const char *who)
+{
+    if (c->kernel) {
+        const char *b = strrchr(c->kernel, '/');
+        b = b ? b + 1 : c->kernel;
+        if (!strcmp(b, "hvmloader")) {
+            if (c->type == VK_TYPE_PV || c->type == VK_TYPE_PVH)
+                return vk_error(-EINVAL, "%s: kernel \"%s\" is Xen's HVM firmware, but the type "
+                                "is not hvm", who, c->kernel);
+            vk_warn("%s: kernel \"%s\" is Xen's HVM firmware: booting from the BIOS (boot = "
+                    "\"%s\") instead", who, c->kernel, c->boot ? c->boot : "cd");
+            free(c->kernel);
+            c->kernel = NULL;
+            c->type = VK_TYPE_HVM;
+            c->hvmloader = 1;
+        }
+    }
+    if (c->bootloader && c->kernel)
+        return vk_error(-EINVAL, "%s: both bootloader and kernel given; pick one", who);
+    if (c->bootloader && strcmp(c->bootloader, "pygrub") && !strstr(c->bootloader, "/pygrub"))
+        return vk_error(-EINVAL, "%s: bootloader '%s' not supported (only pygrub)", who, c->bootloader);
+    if (c->cmdline && (c->root || c->extra))
+        vk_warn("%s: ignoring root= and extra= in favour of cmdline= (as xl does)", who);
+    if ((c->ramdisk || c->cmdline || c->extra || c->root) && !c->kernel && !c->bootloader)
+        vk_warn("%s: ramdisk/extra/root/cmdline without kernel or bootloader are ignored", who);
+    if (c->firmware && (!strcmp(c->firmware, "uefi") || !strcmp(c->firmware, "ovmf")) &&
+        (c->kernel || c->bootloader))
+        return vk_error(-EINVAL, "%s: firmware = \"%s\" and a direct kernel boot: pick one", who,
+                        c->firmware);
+    return 0;
 }
 
 /* Contract in config.h. */
-int vk_domcfg_set(struct vk_domcfg *c, const char *assignment)
+int vk_domcfg_check(struct vk_domcfg *c)
 {
-    char fn[160];
-    snprintf(fn, sizeof fn, "override '%.120s'", assignment);
-    if (strchr(assignment, '\n') || !strchr(assignment, '='))
-        return vk_error(-EINVAL, "%s: expected key=value", fn);
-    return parse_into(c, assignment, strlen(assignment), fn, 1);
+    const char *who = c->source ? c->source : c->name ? c->name : "<config>";
+    int err;
+    if (!c->name)
+        return vk_error(-EINVAL, "%s: no name = \"...\" given", who);
+    if (!vk_name_valid(c->name))
+        return vk_error(-EINVAL, "%s: name '%s' is not valid (letters, digits, _ . -; at most 64)",
+                        who, c->name);
+    if (!c->uuid && (err = gen_uuid(&c->uuid)))
+        return err;
+    if (c->memory == VK_UNSET)
+        c->memory = 128;
+    if (c->maxmem != VK_UNSET && c->maxmem < c->memory)
+        return vk_error(-EINVAL, "%s: maxmem (%ld) is less than memory (%ld)", who, c->maxmem,
+                        c->memory);
+    if (c->vcpu_avail != VK_UNSET) {
+        /* xm: vcpus = the maximum, vcpu_avail = which are online */
+        unsigned long m = (unsigned long)c->vcpu_avail;
+        if (m & (m + 1))
+            return vk_error(-EINVAL, "%s: vcpu_avail = %#lx: QEMU starts vCPUs 0..N-1 online; "
+                            "other sets are not supported", who, m);
+        if (c->maxvcpus == VK_UNSET && c->vcpus != VK_UNSET)
+            c->maxvcpus = c->vcpus;
+        c->vcpus = __builtin_popcountl(m);
+        c->vcpu_avail = VK_UNSET;
+    }
+    if (c->vcpus == VK_UNSET)
+        c->vcpus = 1;
+    if (c->maxvcpus != VK_UNSET && c->maxvcpus < c->vcpus)
+        return vk_error(-EINVAL, "%s: maxvcpus (%ld) < vcpus (%ld)", who, c->maxvcpus, c->vcpus);
+    if ((err = check_boot(c, who)) || (err = fold_vfb(c, who)) || (err = check_display(c, who)))
+        return err;
+    if (c->serial.n > 4)
+        return vk_error(-EINVAL, "%s: serial: %u ports given; a PC has 4 (ttyS0..ttyS3)", who,
+                        c->serial.n);
+    if (c->accel && strcmp(c->accel, "kvm") && strcmp(c->accel, "tcg"))
+        return vk_error(-EINVAL, "%s: accel '%s' is not kvm or tcg", who, c->accel);
+    for (unsigned i = 0; i < c->n_disks; i++) {
+        const struct vk_diskspec *d = &c->disks[i];
+        if (d->bus == VK_BUS_IDE && d->readonly && !d->cdrom)
+            return vk_error(-EINVAL, "%s: disk '%s': a read-only IDE hard disk is not supported "
+                            "(QEMU's IDE disk refuses read-only images, as libxl says for "
+                            "qemu-xen); use an xvd/sd vdev, access=rw, or devtype=cdrom", who,
+                            d->spec ? d->spec : d->vdev);
+    }
+    return 0;
 }
 
+static int check_path(const char *who, const char *what, const char *path, int dir, int rw)
+{
+    struct stat st;
+    if (stat(path, &st) < 0)
+        return vk_error(-errno, "%s: %s: %s: %s", who, what, path, strerror(errno));
+    if (dir ? !S_ISDIR(st.st_mode) : !S_ISREG(st.st_mode) && !S_ISBLK(st.st_mode))
+        return vk_error(-EINVAL, "%s: %s: %s: not a %s", who, what, path,
+                        dir ? "directory" : "file or block device");
+    if (access(path, rw ? R_OK | W_OK : R_OK) < 0)
+        return vk_error(-errno, "%s: %s: %s: %s", who, what, path, strerror(errno));
+    return 0;
+}
+
+/* Contract in config.h. */
+int vk_domcfg_validate_disks(const struct vk_domcfg *c)
+{
+    const char *who = c->name ? c->name : c->source ? c->source : "<config>";
+    char what[600];
+    for (unsigned i = 0; i < c->n_disks; i++) {
+        const struct vk_diskspec *d = &c->disks[i];
+        if (!d->target || d->network)
+            continue;
+        snprintf(what, sizeof what, "disk '%.500s'", d->spec ? d->spec : d->vdev);
+        int err = check_path(who, what, d->target, 0, !d->readonly);
+        if (err)
+            return err;
+    }
+    for (unsigned i = 0; i < c->p9.n; i++) {
+        struct vk_p9 p;
+        int err = vk_p9_parse(c->p9.v[i], &p);
+        if (!err) {
+            snprintf(what, sizeof what, "p9 '%.500s'", c->p9.v[i]);
+            err = check_path(who, what, p.path, 1, 0);
+        }
+        vk_p9_free(&p);
+        if (err)
+            return err;
+    }
+    return 0;
+}
+
+/* Contract in config.h. */
+const char *vk_domcfg_kernel_args(const struct vk_domcfg *c, char *buf, size_t len)
+{
+    if (c->cmdline)
+        return c->cmdline;
+    if (!c->root)
+        return c->extra;
+    int n = snprintf(buf, len, "root=%s%s%s", c->root, c->extra ? " " : "",
+                     c->extra ? c->extra : "");
+    return n >= 0 && (size_t)n < len ? buf : NULL;
+}
+
+/* Contract in config.h. */
+char *vk_pygrub_append(const struct vk_domcfg *c, const char *entry_args)
+{
+    char *buf = malloc(2 * VK_CFG_MAX_BYTES + 16), *out = NULL;
+    if (!buf) {
+        vk_error(-ENOMEM, "out of memory");
+        return NULL;
+    }
+    const char *user = vk_domcfg_kernel_args(c, buf, 2 * VK_CFG_MAX_BYTES + 16);
+    for (unsigned i = 0; i < c->bootloader_args.n; i++)
+        if (!strncmp(c->bootloader_args.v[i], "--args=", 7))
+            user = c->bootloader_args.v[i] + 7;      /* pygrub: the last --args wins */
+    const char *e = entry_args ? entry_args : "";
+    if (asprintf(&out, "%s%s%s", e, *e && user && *user ? " " : "", user ? user : "") < 0) {
+        out = NULL;
+        vk_error(-ENOMEM, "out of memory");
+    }
+    free(buf);
+    return out;
+}
+
+/* Contract in config.h. */
 const char *vk_action_name(enum vk_action a)
 {
     return a == VK_ACT_RESTART ? "restart" : a == VK_ACT_PRESERVE ? "preserve" : "destroy";
 }
 
+/* Contract in config.h. */
 int vk_action_parse(const char *s, enum vk_action *a)
 {
     if (!strcmp(s, "destroy") || !strcmp(s, "coredump-destroy"))

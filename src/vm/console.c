@@ -80,6 +80,15 @@ int vk_console_run(const char *name, const struct vk_console_opts *o)
     snprintf(dir, sizeof dir, "%s", info.dir);
     int live = info.pid || info.state == VK_ST_STARTING;
     enum vk_vm_state st = info.state;
+    /* the console is serial port 0 as "pty"; another device there (tcp:,
+     * file: ...) leaves nothing to attach to */
+    const struct vk_strv *ser = &info.cfg.serial;
+    if (ser->set && (!ser->n || strcmp(ser->v[0], "pty"))) {
+        err = vk_error(-ENODEV, "%s: no console: serial port 0 is '%s', not \"pty\"", name,
+                       ser->n ? ser->v[0] : "none");
+        vk_vminfo_free(&info);
+        return err;
+    }
     vk_vminfo_free(&info);
     if (!live)
         return vk_error(-EINVAL, "%s: VM is not running (state %s)", name, vk_vm_state_name(st));

@@ -27,27 +27,34 @@ void vk_diskspec_free(struct vk_diskspec *d)
     memset(d, 0, sizeof *d);
 }
 
-/* vdev name -> bus and unit index.  hdX, sdX, xvdX, vdX with X one or two
- * letters (a=0 ... z=25, aa=26 ...).  Partition vdevs (xvda1) are refused:
- * QEMU attaches whole disks. */
-static int vdev_decode(const char *v, enum vk_disk_bus *bus, int *index)
+/* vdev name -> bus, unit index and partition.  hdX, sdX, xvdX, vdX with X
+ * one or two letters (a=0 ... z=25, aa=26 ...), optionally followed by a
+ * partition number (xvda1: a PV disk that holds a filesystem directly; the
+ * guest gets the image as a whole disk).  xm's "ioemu:" prefix is dropped. */
+static int vdev_decode(const char *v, enum vk_disk_bus *bus, int *index, int *part)
 {
     const char *l;
+    if (!strncmp(v, "ioemu:", 6))
+        v += 6;
     if (!strncmp(v, "xvd", 3)) { *bus = VK_BUS_VIRTIO; l = v + 3; }
     else if (!strncmp(v, "vd", 2)) { *bus = VK_BUS_VIRTIO; l = v + 2; }
     else if (!strncmp(v, "hd", 2)) { *bus = VK_BUS_IDE; l = v + 2; }
     else if (!strncmp(v, "sd", 2)) { *bus = VK_BUS_SCSI; l = v + 2; }
     else return -1;
-    size_t n = strlen(l);
+    size_t n = strspn(l, "abcdefghijklmnopqrstuvwxyz");
     if (n < 1 || n > 2)
         return -1;
     int idx = 0;
-    for (size_t i = 0; i < n; i++) {
-        if (l[i] < 'a' || l[i] > 'z')
-            return -1;
+    for (size_t i = 0; i < n; i++)
         idx = idx * 26 + (l[i] - 'a' + 1);
-    }
     *index = idx - 1;
+    *part = 0;
+    if (l[n]) {
+        if (strspn(l + n, "0123456789") != strlen(l + n) || l[n] == '0' || strlen(l + n) > 3)
+            return -1;
+        *part = atoi(l + n);
+        *bus = VK_BUS_VIRTIO;   /* QEMU attaches whole disks: give it as one */
+    }
     return 0;
 }
 
@@ -63,7 +70,10 @@ static int is_format(const char *s)
 }
 
 /* Strip the deprecated target prefixes (file:, phy:, tap:aio:, qcow2: ...),
- * which may set the format or backend type. */
+ * which may set the format or backend type.  QEMU network targets
+ * (rbd:POOL/IMAGE, iscsi://, nbd://) are kept whole; xl's block-script
+ * prefixes (iscsi:, nbd:, drbd:) run Xen hotplug scripts as root and are
+ * refused. */
 static const char *strip_prefixes(const char *t, struct vk_diskspec *d, int *err)
 {
     static const struct { const char *p; const char *fmt; const char *bt; } px[] = {
@@ -85,6 +95,18 @@ static const char *strip_prefixes(const char *t, struct vk_diskspec *d, int *err
                 again = 1;
             }
         }
+    }
+    if (!strncmp(t, "rbd:", 4) || !strncmp(t, "iscsi://", 8) || !strncmp(t, "nbd://", 6) ||
+        !strncmp(t, "nbd+unix://", 11)) {
+        d->network = 1;
+    } else if (!strncmp(t, "iscsi:", 6) || !strncmp(t, "nbd:", 4) || !strncmp(t, "enbd:", 5)) {
+        *err = vk_error(-EINVAL, "disk '%s': xl's '%.*s:' prefix runs Xen's block-%.*s hotplug "
+                        "script as root; not supported (QEMU's own client takes a URL: "
+                        "target=%s://HOST/...)", d->spec, (int)strcspn(t, ":"), t,
+                        (int)strcspn(t, ":"), t, t[0] == 'i' ? "iscsi" : "nbd");
+    } else if (!strncmp(t, "drbd:", 5)) {
+        *err = vk_error(-EINVAL, "disk '%s': drbd: runs Xen's block-drbd script, which makes the "
+                        "host the DRBD primary (root only); not supported", d->spec);
     }
     return t;
 }
@@ -116,9 +138,12 @@ static int disk_set(struct vk_diskspec *d, const char *key, const char *val,
             *c = 0;
             d->cdrom = 1;
         }
-        if (vdev_decode(v, &d->bus, &d->index))
+        if (vdev_decode(v, &d->bus, &d->index, &d->partition))
             return vk_error(-EINVAL, "disk '%s': unknown vdev '%s' (want hdX, sdX, xvdX or vdX)", spec, v);
-        return set_str(&d->vdev, v, strlen(v));
+        const char *name = strncmp(v, "ioemu:", 6) ? v : v + 6;
+        if (name != v)
+            vk_warn("disk '%s': 'ioemu:' is xm's mark for an emulated disk; read as %s", spec, name);
+        return set_str(&d->vdev, name, strlen(name));
     }
     if (!strcmp(key, "access") || !strcmp(key, "mode")) {
         if (!is_access(v))
@@ -201,9 +226,9 @@ int vk_diskspec_parse(const char *spec, struct vk_diskspec *d)
             memcpy(tok, p, tn);
             tok[tn] = 0;
             char *colon = strstr(tok, ":cdrom");
-            enum vk_disk_bus b; int ix;
+            enum vk_disk_bus b; int ix, pt;
             if (colon) *colon = 0;
-            int isvdev = !vdev_decode(tok, &b, &ix);
+            int isvdev = !vdev_decode(tok, &b, &ix, &pt);
             if (colon) *colon = ':';
             if (!strcmp(tok, "cdrom")) {
                 d->cdrom = 1;                       /* flag = devtype=cdrom */
@@ -245,6 +270,10 @@ int vk_diskspec_parse(const char *spec, struct vk_diskspec *d)
     }
     if (!err && d->cdrom)
         d->readonly = 1;
+    if (!err && d->cdrom && d->partition)
+        err = vk_error(-EINVAL, "disk '%s': a cdrom cannot be a partition vdev", spec);
+    if (!err && d->network && d->format && strcmp(d->format, "raw"))
+        err = vk_error(-EINVAL, "disk '%s': a network target is given to QEMU as raw", spec);
     if (err)
         vk_diskspec_free(d);
     return err;
@@ -325,7 +354,7 @@ int vk_vifspec_parse(const char *spec, struct vk_vifspec *v)
     v->spec = strdup(spec);
     if (!v->spec)
         return vk_error(-ENOMEM, "out of memory");
-    int err = 0, type = -1;
+    int err = 0, type = -1, ovs = 0;
     const char *p = spec;
     while (!err && *p) {
         const char *end = strchr(p, ',');
@@ -357,10 +386,27 @@ int vk_vifspec_parse(const char *spec, struct vk_vifspec *v)
                     err = set_str(&v->mac, vb, vl);
             } else if (KEY("bridge")) {
                 for (size_t i = 0; i < vl && !err; i++)
-                    if (!isalnum((unsigned char)vb[i]) && !strchr("_.-", vb[i]))
+                    if (!isalnum((unsigned char)vb[i]) && !strchr("_.-:", vb[i]))
                         err = vk_error(-EINVAL, "vif '%s': bad bridge name '%s'", spec, vb);
+                if (!err && strchr(vb, ':'))
+                    err = vk_error(-EINVAL, "vif '%s': bridge=%s is openvswitch's VLAN trunk "
+                                   "syntax; setting ovs port tags and trunks needs root "
+                                   "(ovs-vsctl); not supported: name a Linux bridge that carries "
+                                   "the VLAN", spec, vb);
                 if (!err && vl)
                     err = set_str(&v->bridge, vb, vl);
+            } else if (KEY("script")) {
+                const char *b = strrchr(vb, '/');
+                b = b ? b + 1 : vb;
+                if (!strcmp(b, "vif-openvswitch"))
+                    ovs = 1;
+                else if (strcmp(b, "vif-bridge"))
+                    err = vk_error(-EINVAL, "vif '%s': script=%s configures the host's network as "
+                                   "root; not supported (no bridge= gives rootless user-mode NAT, "
+                                   "bridge= a Linux bridge through qemu-bridge-helper)", spec, vb);
+            } else if (KEY("rate")) {
+                err = vk_error(-EINVAL, "vif '%s': rate=%s: QEMU has no network rate limit "
+                               "(filter-buffer only delays packets); not supported", spec, vb);
             } else if (KEY("model")) {
                 const char *m = vb;
                 if (!strcmp(m, "virtio") || !strcmp(m, "virtio-net"))
@@ -375,9 +421,16 @@ int vk_vifspec_parse(const char *spec, struct vk_vifspec *v)
                 else if (!strcmp(vb, "bridge")) type = VK_VIF_BRIDGE;
                 else if (strcmp(vb, "ioemu") && strcmp(vb, "vif"))
                     err = vk_error(-EINVAL, "vif '%s': type '%s' is not user or bridge", spec, vb);
-            } else if (KEY("ip") || KEY("script") || KEY("vifname") || KEY("rate") ||
-                       KEY("backend") || KEY("gatewaydev") || KEY("devid")) {
-                vk_warn("vif '%s': '%.*s' has no meaning under QEMU, ignored", spec, (int)kl, p);
+            } else if (KEY("ip")) {
+                vk_warn("vif '%s': ip= is given to Xen's hotplug scripts (host firewall rules), "
+                        "not to the guest; ignored", spec);
+            } else if (KEY("vifname") || KEY("gatewaydev") || KEY("devid")) {
+                vk_warn("vif '%s': '%.*s' names Xen's backend interface; QEMU's tap device is "
+                        "named by qemu-bridge-helper; ignored", spec, (int)kl, p);
+            } else if (KEY("backend")) {
+                if (strcmp(vb, "0") && strcmp(vb, "dom0") && strcmp(vb, "Domain-0"))
+                    err = vk_error(-EINVAL, "vif '%s': backend=%s: backend domains exist only "
+                                   "under Xen", spec, vb);
             } else {
                 err = vk_error(-EINVAL, "vif '%s': unknown key '%.*s'", spec, (int)kl, p);
             }
@@ -393,6 +446,11 @@ int vk_vifspec_parse(const char *spec, struct vk_vifspec *v)
             err = vk_error(-EINVAL, "vif '%s': type=bridge needs bridge=", spec);
         else if (v->type == VK_VIF_BRIDGE && v->n_hostfwd)
             err = vk_error(-EINVAL, "vif '%s': hostfwd works only with user networking", spec);
+        else if (ovs && v->bridge && strchr(v->bridge, '.'))
+            err = vk_error(-EINVAL, "vif '%s': bridge=%s with vif-openvswitch tags the port with "
+                           "VLAN %s, which needs root (ovs-vsctl); not supported: name a Linux "
+                           "bridge that carries the VLAN", spec, v->bridge,
+                           strchr(v->bridge, '.') + 1);
     }
     if (err)
         vk_vifspec_free(v);

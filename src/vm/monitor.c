@@ -13,6 +13,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,9 +26,9 @@
 #include <unistd.h>
 
 /* Why QEMU ended, as learnt from its events. */
-enum cause { C_NONE, C_POWEROFF, C_REBOOT, C_CRASH, C_DESTROY };
+enum cause { C_NONE, C_POWEROFF, C_REBOOT, C_CRASH, C_DESTROY, C_WATCHDOG };
 static const char *const cause_names[] = { "exit without shutdown event", "poweroff",
-                                           "reboot", "crash", "destroy" };
+                                           "reboot", "crash", "destroy", "watchdog" };
 
 struct mon {
     const char *dir;
@@ -40,6 +41,7 @@ struct mon {
     time_t restarts[VK_MAX_RESTARTS];
     int nrestarts;
     long long log_off;      /* qemu.log size when QEMU was last started */
+    bool done;              /* the VM ended: the monitor's main loop returns */
 };
 
 /* Diagnostics go to stderr, which the monitor points at its log file. */
@@ -209,7 +211,7 @@ static int attach_qmp(struct mon *m, int timeout_ms)
         return vk_error(-ETIMEDOUT, "%s: QEMU did not answer on QMP within %d s",
                         m->c->name, timeout_ms / 1000);
     }
-    if (m->c->vncpasswd) {
+    if (m->c->vncpasswd && *m->c->vncpasswd) {   /* "": no password on purpose */
         int r = vk_qmp_execute(m->q, "change-vnc-password",
                                json_pack("{s:s}", "password", m->c->vncpasswd), NULL, 10000);
         if (r < 0) {
@@ -245,8 +247,12 @@ static void handle_event(struct mon *m, const struct vk_qmp_msg *ev)
     mlog("event %s%s%s", ev->event, reason ? " " : "", reason ? reason : "");
     if (!strcmp(ev->event, "SHUTDOWN")) {
         enum cause c = shutdown_cause(reason);
-        if (m->pending != C_CRASH && m->pending != C_DESTROY)
+        if (m->pending != C_CRASH && m->pending != C_DESTROY && m->pending != C_WATCHDOG)
             m->pending = c;
+    } else if (!strcmp(ev->event, "WATCHDOG")) {
+        /* the i6300esb of on_watchdog fired; QEMU powers off next */
+        if (m->pending != C_DESTROY)
+            m->pending = C_WATCHDOG;
     } else if (!strcmp(ev->event, "GUEST_PANICKED")) {
         if (m->pending != C_DESTROY)
             m->pending = C_CRASH;
@@ -277,12 +283,14 @@ static void drain_events(struct mon *m, int timeout_ms)
     }
 }
 
+/* The VM is gone: remove its directory; the main loop then ends. */
 static void finish_destroy(struct mon *m)
 {
     mlog("removing %s", m->dir);
     vk_qmp_close(m->q);
+    m->q = NULL;
     vk_rt_remove(m->dir);
-    exit(0);
+    m->done = true;
 }
 
 /* Keep the directory (state shutdown or crashed) for `vmkit list`. */
@@ -298,7 +306,8 @@ static void finish_preserve(struct mon *m, const char *state)
     }
     mlog("preserved as %s", state);
     vk_qmp_close(m->q);
-    exit(0);
+    m->q = NULL;
+    m->done = true;
 }
 
 static void restart(struct mon *m)
@@ -312,18 +321,23 @@ static void restart(struct mon *m)
     if (k >= VK_MAX_RESTARTS) {
         mlog("restarted %d times within %d s: giving up", k, VK_RESTART_WINDOW);
         finish_preserve(m, "crashed");
+        return;
     }
     m->restarts[m->nrestarts++] = now;
     set_state(m, "restarting");
     m->pending = C_NONE;
+    if (vk_qemu_argv_restamp(m->argv, m->c) < 0)   /* rtc_timeoffset from now */
+        mlog("restart: %s", vk_errmsg());
     if (spawn_qemu(m) < 0) {
         mlog("restart failed: %s", vk_errmsg());
         finish_destroy(m);
+        return;
     }
     int err = attach_qmp(m, 60000);
     if (err == -ETIMEDOUT) {
         mlog("restart failed: %s", vk_errmsg());
         finish_destroy(m);
+        return;
     }
     if (err < 0) {
         /* QEMU ended before QMP was up: a guest that resets at once (its
@@ -353,12 +367,14 @@ static void qemu_ended(struct mon *m, int st)
         mlog("QEMU exited with status %d (%s)", WEXITSTATUS(st), cause_names[m->pending]);
     enum vk_action a = c == C_POWEROFF ? m->c->on_poweroff
                      : c == C_REBOOT   ? m->c->on_reboot
-                     : c == C_CRASH    ? m->c->on_crash : VK_ACT_DESTROY;
+                     : c == C_CRASH    ? m->c->on_crash
+                     : c == C_WATCHDOG && m->c->on_watchdog >= 0
+                                       ? (enum vk_action)m->c->on_watchdog : VK_ACT_DESTROY;
     mlog("%s -> %s", cause_names[c], vk_action_name(a));
     if (a == VK_ACT_RESTART)
         restart(m);
     else if (a == VK_ACT_PRESERVE)
-        finish_preserve(m, c == C_CRASH ? "crashed" : "shutdown");
+        finish_preserve(m, c == C_CRASH || c == C_WATCHDOG ? "crashed" : "shutdown");
     else
         finish_destroy(m);
 }
@@ -375,7 +391,7 @@ static void report(int fd, int err)
 }
 
 /* Contract in monitor_int.h. */
-void vk_monitor_main(const char *dir, char **argv, const struct vk_domcfg *c,
+int vk_monitor_main(const char *dir, char **argv, const struct vk_domcfg *c,
                      const struct vk_start_opts *o, int status_fd)
 {
     struct mon m = { .dir = dir, .argv = argv, .c = c, .sfd = -1 };
@@ -414,13 +430,13 @@ void vk_monitor_main(const char *dir, char **argv, const struct vk_domcfg *c,
         mlog("start failed: %s", vk_errmsg_for(err));
         vk_rt_remove(dir);
         report(status_fd, err);
-        exit(1);
+        return 1;
     }
     set_state(&m, o && o->paused ? "paused" : "running");
     report(status_fd, 0);
     close(status_fd);
 
-    for (;;) {
+    while (!m.done) {
         struct pollfd p[2] = { { .fd = m.sfd, .events = POLLIN },
                                { .fd = m.q ? vk_qmp_fd(m.q) : -1, .events = POLLIN } };
         if (poll(p, 2, -1) < 0) {
@@ -448,8 +464,9 @@ void vk_monitor_main(const char *dir, char **argv, const struct vk_domcfg *c,
         }
         int st;
         pid_t w;
-        while ((w = waitpid(-1, &st, WNOHANG)) > 0)
+        while (!m.done && (w = waitpid(-1, &st, WNOHANG)) > 0)
             if (w == m.qemu)
                 qemu_ended(&m, st);
     }
+    return 0;
 }

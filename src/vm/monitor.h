@@ -47,4 +47,13 @@ struct vk_start_opts {
  * process is left running and the runtime directory is gone. */
 int vk_vm_start(struct vk_domcfg *c, const struct vk_start_opts *o);
 
+/* A dry run, as `xl create -n`: every check vk_vm_start makes before it
+ * creates anything (config, disks, acceleration, QEMU binary, the runtime
+ * base, a VM of that name already running), pygrub into a temporary
+ * directory that is removed again, and the argv QEMU would get, with the
+ * paths of the runtime directory a real start would use.  Starts and
+ * leaves nothing.  Returns 0 and *argv (free with vk_argv_free), or the
+ * error vk_vm_start would return. */
+int vk_vm_dryrun(struct vk_domcfg *c, const struct vk_start_opts *o, char ***argv);
+
 #endif

@@ -1,5 +1,6 @@
 /* struct vk_domcfg -> QEMU argv; KVM or TCG. */
 #include "vm/qemu_args.h"
+#include "vm/devspec.h"
 #include "vm/store.h"
 #include "util/err.h"
 
@@ -10,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 struct argv {
@@ -102,7 +104,7 @@ int vk_qemu_find(const char *name, char *buf, size_t len)
 
 static const char *qemu_format(const char *f)
 {
-    return !strcmp(f, "vhd") ? "vpc" : f;
+    return !f ? "raw" : !strcmp(f, "vhd") ? "vpc" : f;   /* no format: raw, as in xl */
 }
 
 static int add_disks(struct argv *a, const struct vk_domcfg *c)
@@ -117,13 +119,16 @@ static int add_disks(struct argv *a, const struct vk_domcfg *c)
             return vk_error(-EINVAL, "disk '%s': SCSI disks go up to sdh", name);
         if (d->bus == VK_BUS_VIRTIO && d->cdrom)
             return vk_error(-EINVAL, "disk '%s': a cdrom must be hdX or sdX", name);
+        if (d->bus == VK_BUS_IDE && d->readonly && !d->cdrom)
+            return vk_error(-EINVAL, "disk '%s': QEMU's IDE disk refuses read-only images", name);
         char *file = d->target ? qesc(d->target) : NULL;
         if (d->target && !file)
             return vk_error(-ENOMEM, "out of memory");
+        /* an empty cdrom drive has no medium and so no format */
         char opts[64];
-        snprintf(opts, sizeof opts, "%s%s%s%s",
-                 d->format ? ",format=" : "", d->format ? qemu_format(d->format) : "",
-                 d->readonly ? ",readonly=on" : "", d->cdrom ? ",media=cdrom" : "");
+        snprintf(opts, sizeof opts, "%s%s%s%s", d->target ? ",format=" : "",
+                 d->target ? qemu_format(d->format) : "", d->readonly ? ",readonly=on" : "",
+                 d->cdrom ? ",media=cdrom" : "");
         const char *fpre = file ? "file=" : "", *fval = file ? file : "", *fsep = file ? "," : "";
         if (d->bus == VK_BUS_IDE) {
             add(a, "-drive");
@@ -177,15 +182,40 @@ static int add_vif(struct argv *a, const struct vk_vifspec *v, unsigned i)
     return 0;
 }
 
+/* The graphics card vga= names (none: no device). */
+static int add_vga(struct argv *a, const struct vk_domcfg *c)
+{
+    const char *vga = c->vga ? c->vga : "none";
+    long ram = c->videoram;
+    if (!strcmp(vga, "none"))
+        return 0;
+    add(a, "-device");
+    if (!strcmp(vga, "stdvga")) {
+        add(a, ram == VK_UNSET ? "VGA" : "VGA,vgamem_mb=%ld", ram);
+    } else if (!strcmp(vga, "cirrus")) {
+        if (ram != VK_UNSET && ram != 8 && ram != 16)
+            return vk_error(-EINVAL, "videoram = %ld: QEMU's Cirrus card has 8 or 16 MiB", ram);
+        add(a, ram == VK_UNSET ? "cirrus-vga" : "cirrus-vga,vgamem_mb=%ld", ram);
+    } else {
+        if (ram == VK_UNSET)
+            add(a, "qxl-vga");
+        else
+            add(a, "qxl-vga,ram_size_mb=%ld,vram_size_mb=%ld", ram / 2, ram / 2);
+    }
+    return 0;
+}
+
 static int add_vnc(struct argv *a, const struct vk_domcfg *c)
 {
-    if (!c->vnc) {
-        add(a, "-display");
-        add(a, "none");
+    if (c->vnc != 1) {
+        if (c->spice != 1) {
+            add(a, "-display");
+            add(a, "none");
+        }
         return 0;
     }
     char host[128] = "127.0.0.1";
-    int display = c->vncdisplay;
+    long display = c->vncdisplay;
     if (c->vnclisten) {
         const char *l = c->vnclisten;
         const char *colon = strrchr(l, ':');
@@ -196,34 +226,310 @@ static int add_vnc(struct argv *a, const struct vk_domcfg *c)
             long dn = strtol(colon + 1, &end, 10);
             if (*end || end == colon + 1 || dn < 0 || dn > 59535)
                 return vk_error(-EINVAL, "vnclisten '%s': bad display number", l);
-            if (display < 0)
-                display = (int)dn;
+            if (display != VK_UNSET)
+                return vk_error(-EINVAL, "vnclisten '%s' and vncdisplay both give the display "
+                                "(xl refuses that too)", l);
+            display = dn;
             hl = (size_t)(colon - l);
         }
         if (hl == 0 || hl + 3 > sizeof host)
             return vk_error(-EINVAL, "vnclisten '%s': bad address", l);
         for (size_t k = 0; k < hl; k++)
-            if (!strchr("0123456789abcdefABCDEF.:-_", l[k]) &&
+            if (!strchr("0123456789abcdefABCDEF.:-_[]", l[k]) &&
                 !(l[k] >= 'g' && l[k] <= 'z') && !(l[k] >= 'G' && l[k] <= 'Z'))
                 return vk_error(-EINVAL, "vnclisten '%s': bad address", l);
-        if (memchr(l, ':', hl))
+        if (memchr(l, ':', hl) && l[0] != '[')
             snprintf(host, sizeof host, "[%.*s]", (int)hl, l);
         else
             snprintf(host, sizeof host, "%.*s", (int)hl, l);
-        if (!c->vncpasswd && strcmp(host, "127.0.0.1") && strcmp(host, "localhost") &&
-            strcmp(host, "[::1]"))
-            vk_warn("%s: VNC listens on %s without a password (set vncpasswd)",
-                    c->name ? c->name : "vm", host);
     }
-    add(a, "-device");
-    add(a, "VGA");
+    const char *pw = c->vncpasswd && *c->vncpasswd ? ",password=on" : "";
     add(a, "-vnc");
-    if (display >= 0)
-        add(a, "%s:%d%s", host, display, c->vncpasswd ? ",password=on" : "");
+    if (display != VK_UNSET)
+        add(a, "%s:%ld%s", host, display, pw);
     else if (!c->vncunused)
-        add(a, "%s:0%s", host, c->vncpasswd ? ",password=on" : "");
+        add(a, "%s:0%s", host, pw);
     else
-        add(a, "%s:0,to=99%s", host, c->vncpasswd ? ",password=on" : "");
+        add(a, "%s:0,to=99%s", host, pw);
+    return 0;
+}
+
+static int ensure_vser(struct argv *a, int *have)
+{
+    if (!*have) {
+        add(a, "-device");
+        add(a, "virtio-serial-pci,id=vser0");
+        *have = 1;
+    }
+    return 0;
+}
+
+/* A path in the runtime directory, comma-escaped for a QEMU option. */
+static char *rt_path(const struct vk_qemu_setup *s, const char *fmt, unsigned i)
+{
+    char name[64], *p = NULL;
+    snprintf(name, sizeof name, fmt, i);
+    if (!s->rundir) {
+        vk_error(-EINVAL, "no runtime directory for %s", name);
+        return NULL;
+    }
+    if (asprintf(&p, "%s/%s", s->rundir, name) < 0) {
+        vk_error(-ENOMEM, "out of memory");
+        return NULL;
+    }
+    char *e = qesc(p);
+    free(p);
+    if (!e)
+        vk_error(-ENOMEM, "out of memory");
+    return e;
+}
+
+static int add_spice(struct argv *a, const struct vk_domcfg *c, const struct vk_qemu_setup *s,
+                     int *have_vser)
+{
+    if (c->spice != 1)
+        return 0;
+    char opts[512];
+    size_t o = (size_t)snprintf(opts, sizeof opts, "port=%ld", c->spiceport);
+    if (c->spicehost)
+        o += (size_t)snprintf(opts + o, sizeof opts - o, ",addr=%s", c->spicehost);
+    if (c->spicedisable_ticketing == 1) {
+        o += (size_t)snprintf(opts + o, sizeof opts - o, ",disable-ticketing=on");
+    } else {
+        char *sec = rt_path(s, "spice-secret", 0);
+        if (!sec)
+            return -EINVAL;
+        add(a, "-object");
+        add(a, "secret,id=spicesec,file=%s", sec);
+        free(sec);
+        o += (size_t)snprintf(opts + o, sizeof opts - o, ",password-secret=spicesec");
+    }
+    o += (size_t)snprintf(opts + o, sizeof opts - o, ",agent-mouse=%s",
+                          c->spiceagent_mouse == 0 ? "off" : "on");
+    o += (size_t)snprintf(opts + o, sizeof opts - o, ",disable-copy-paste=%s",
+                          c->spice_clipboard_sharing == 1 ? "off" : "on");
+    if (c->spice_image_compression)
+        o += (size_t)snprintf(opts + o, sizeof opts - o, ",image-compression=%s",
+                              c->spice_image_compression);
+    if (c->spice_streaming_video)
+        snprintf(opts + o, sizeof opts - o, ",streaming-video=%s", c->spice_streaming_video);
+    for (const char *p = c->spicehost; p && *p; p++)
+        if (*p == ',')
+            return vk_error(-EINVAL, "spicehost '%s': bad address", c->spicehost);
+    add(a, "-spice");
+    add(a, "%s", opts);
+    if (c->spicevdagent == 1) {
+        ensure_vser(a, have_vser);
+        add(a, "-chardev");
+        add(a, "spicevmc,id=vdagent,name=vdagent");
+        add(a, "-device");
+        add(a, "virtserialport,bus=vser0.0,chardev=vdagent,name=com.redhat.spice.0");
+    }
+    return 0;
+}
+
+static int add_serials(struct argv *a, const struct vk_domcfg *c, const struct vk_qemu_setup *s)
+{
+    static char *const dflt[] = { "pty" };
+    char *const *v = c->serial.set ? c->serial.v : dflt;
+    unsigned n = c->serial.set ? c->serial.n : 1;
+    for (unsigned i = 0; i < n; i++) {
+        enum vk_serial_kind k;
+        char *opts = NULL, *path = NULL, *log = NULL, id[24];
+        int err = vk_serial_parse(v[i], &k, &opts);
+        if (err)
+            return err;
+        if (k == VK_SER_NONE || (k == VK_SER_PTY && i == 0 && !s->console_sock))
+            continue;                       /* no port at this index */
+        if (i == 0 && k == VK_SER_PTY)
+            strcpy(id, "console");
+        else
+            snprintf(id, sizeof id, "serial%u", i % 100);
+        if (k == VK_SER_PTY && i == 0) {
+            path = qesc(s->console_sock);
+            log = s->console_log ? qesc(s->console_log) : NULL;
+            if (!path || (s->console_log && !log))
+                err = vk_error(-ENOMEM, "out of memory");
+        } else if (k == VK_SER_PTY) {
+            if (!(path = rt_path(s, "serial%u.sock", i)) || !(log = rt_path(s, "serial%u.log", i)))
+                err = -EINVAL;
+        }
+        if (!err) {
+            add(a, "-chardev");
+            if (path)
+                add(a, "socket,id=%s,path=%s,server=on,wait=off%s%s%s", id, path,
+                    log ? ",logfile=" : "", log ? log : "", log ? ",logappend=on" : "");
+            else
+                add(a, "%s,id=%s", opts, id);
+            add(a, "-device");
+            add(a, "isa-serial,chardev=%s,index=%u", id, i);
+        }
+        free(opts);
+        free(path);
+        free(log);
+        if (err)
+            return err;
+    }
+    return 0;
+}
+
+static void add_usb(struct argv *a, const struct vk_domcfg *c)
+{
+    long redir = c->spice == 1 && c->spiceusbredirection != VK_UNSET ? c->spiceusbredirection : 0;
+    if (c->usb != 1 && !c->usbdevice.n && !redir && c->usbversion == VK_UNSET)
+        return;
+    long ver = c->usbversion == VK_UNSET ? (redir ? 2 : 1) : c->usbversion;
+    add(a, "-device");
+    add(a, "%s,id=usb", ver == 1 ? "piix3-usb-uhci" : ver == 2 ? "usb-ehci" : "qemu-xhci");
+    for (unsigned i = 0; i < c->usbdevice.n; i++) {
+        const char *d = vk_usbdevice_qemu(c->usbdevice.v[i]);
+        if (!d)
+            continue;                       /* refused at parse time */
+        add(a, "-device");
+        add(a, "%s,bus=usb.0", d);
+    }
+    for (long i = 0; i < redir; i++) {
+        add(a, "-chardev");
+        add(a, "spicevmc,name=usbredir,id=usbredir%ld", i);
+        add(a, "-device");
+        add(a, "usb-redir,chardev=usbredir%ld,bus=usb.0", i);
+    }
+}
+
+static int add_sound(struct argv *a, const struct vk_domcfg *c)
+{
+    if (!c->soundhw)
+        return 0;
+    const char *devs[16];
+    int n = vk_soundhw_devices(c->soundhw, devs, 16);
+    if (n < 0)
+        return n;
+    add(a, "-audiodev");
+    add(a, "none,id=snd0");
+    for (int i = 0; i < n; i++) {
+        add(a, "-device");
+        if (!strcmp(devs[i], "intel-hda")) {
+            add(a, "intel-hda,id=hda%d", i);
+            add(a, "-device");
+            add(a, "hda-duplex,bus=hda%d.0,audiodev=snd0", i);
+        } else {
+            add(a, "%s,audiodev=snd0", devs[i]);
+        }
+    }
+    return 0;
+}
+
+static int add_p9(struct argv *a, const struct vk_domcfg *c)
+{
+    for (unsigned i = 0; i < c->p9.n; i++) {
+        struct vk_p9 p;
+        int err = vk_p9_parse(c->p9.v[i], &p);
+        if (err)
+            return err;
+        char *path = qesc(p.path), *tag = qesc(p.tag);
+        if (path && tag) {
+            add(a, "-fsdev");
+            add(a, "local,id=fs%u,path=%s,security_model=%s", i, path, p.model);
+            add(a, "-device");
+            add(a, "virtio-9p-pci,fsdev=fs%u,mount_tag=%s", i, tag);
+        }
+        free(path);
+        free(tag);
+        vk_p9_free(&p);
+        if (!path || !tag)
+            return vk_error(-ENOMEM, "out of memory");
+    }
+    return 0;
+}
+
+static int add_channels(struct argv *a, const struct vk_domcfg *c, const struct vk_qemu_setup *s,
+                        int *have_vser)
+{
+    for (unsigned i = 0; i < c->channel.n; i++) {
+        struct vk_channel ch;
+        int err = vk_channel_parse(c->channel.v[i], &ch);
+        if (err)
+            return err;
+        char *path = ch.path ? qesc(ch.path) : rt_path(s, "channel%u.sock", i);
+        if (path) {
+            ensure_vser(a, have_vser);
+            add(a, "-chardev");
+            add(a, "socket,id=channel%u,path=%s,server=on,wait=off", i, path);
+            add(a, "-device");
+            add(a, "virtserialport,bus=vser0.0,chardev=channel%u,name=%s", i, ch.name);
+        }
+        free(path);
+        vk_channel_free(&ch);
+        if (!path)
+            return ch.path ? vk_error(-ENOMEM, "out of memory") : -EINVAL;
+    }
+    return 0;
+}
+
+/* -cpu: the model (host under KVM) and the flags pae/nx/apic/nestedhvm/
+ * viridian ask for; nothing when TCG's default will do. */
+static int add_cpu(struct argv *a, const struct vk_domcfg *c, const char *accel)
+{
+    int kvm = !strcmp(accel, "kvm");
+    char flags[512] = "", hv[256];
+    size_t o = 0;
+    if (c->pae == 0) o += (size_t)snprintf(flags + o, sizeof flags - o, ",-pae");
+    if (c->nx == 0) o += (size_t)snprintf(flags + o, sizeof flags - o, ",-nx");
+    if (c->apic == 0) o += (size_t)snprintf(flags + o, sizeof flags - o, ",-apic");
+    if (c->nestedhvm == 1) {
+        const char *root = getenv("VMKIT_SYSROOT");
+        char p[4096];
+        snprintf(p, sizeof p, "%s/sys/module/kvm_intel", root ? root : "");
+        int intel = kvm && access(p, F_OK) == 0;
+        o += (size_t)snprintf(flags + o, sizeof flags - o, intel ? ",+vmx" : ",+svm");
+    }
+    if (c->viridian.n) {
+        int err = vk_viridian_flags(&c->viridian, hv, sizeof hv);
+        if (err)
+            return err;
+        if (!kvm)
+            vk_warn("%s: viridian: QEMU gives Hyper-V enlightenments only under KVM; this "
+                    "guest runs under TCG and gets none", c->name);
+        else if (*hv)
+            snprintf(flags + o, sizeof flags - o, ",%s", hv);
+    }
+    if (!kvm && !flags[0])
+        return 0;
+    add(a, "-cpu");
+    add(a, "%s%s", kvm ? "host" : "qemu64", flags);
+    return 0;
+}
+
+static void add_rtc(struct argv *a, const struct vk_domcfg *c)
+{
+    if (c->rtc_timeoffset == VK_UNSET && c->localtime != 1)
+        return;
+    add(a, "-rtc");
+    add(a, "base=localtime");   /* vk_qemu_argv_restamp sets the offset */
+}
+
+/* Contract in qemu_args.h. */
+int vk_qemu_argv_restamp(char **argv, const struct vk_domcfg *c)
+{
+    if (c->rtc_timeoffset == VK_UNSET)
+        return 0;
+    for (char **p = argv; *p && p[1]; p++)
+        if (!strcmp(*p, "-rtc")) {
+            time_t t = time(NULL) + c->rtc_timeoffset;
+            struct tm tm;
+            char b[64];
+            if (c->localtime == 1)
+                localtime_r(&t, &tm);
+            else
+                gmtime_r(&t, &tm);
+            strftime(b, sizeof b, "base=%Y-%m-%dT%H:%M:%S", &tm);
+            char *n = strdup(b);
+            if (!n)
+                return vk_error(-ENOMEM, "out of memory");
+            free(p[1]);
+            p[1] = n;
+            return 0;
+        }
     return 0;
 }
 
@@ -241,13 +547,69 @@ static void add_chardev_mon(struct argv *a, const char *id, const char *path)
     free(p);
 }
 
+static void add_machine(struct argv *a, const struct vk_domcfg *c)
+{
+    add(a, "-machine");
+    add(a, "%s%s%s", c->machine ? c->machine : "pc", c->acpi == 0 ? ",acpi=off" : "",
+        c->hpet == 0 ? ",hpet=off" : "");
+}
+
+static int add_firmware(struct argv *a, const struct vk_domcfg *c)
+{
+    if (c->bios_path_override) {
+        add(a, "-bios");
+        add(a, "%s", c->bios_path_override);
+        return 0;
+    }
+    if (!c->firmware || (strcmp(c->firmware, "uefi") && strcmp(c->firmware, "ovmf")))
+        return 0;
+    static const char *const ovmf[] = { "/usr/share/ovmf/OVMF.fd", "/usr/share/OVMF/OVMF.fd",
+                                        "/usr/share/qemu/OVMF.fd", NULL };
+    for (int i = 0; ovmf[i]; i++)
+        if (access(ovmf[i], R_OK) == 0) {
+            add(a, "-bios");
+            add(a, "%s", ovmf[i]);
+            return 0;
+        }
+    return vk_error(-ENOENT, "firmware = \"%s\": no OVMF image (%s); install the ovmf package",
+                    c->firmware, ovmf[0]);
+}
+
+static void add_kernel(struct argv *a, const struct vk_domcfg *c, const struct vk_qemu_setup *s)
+{
+    const char *kernel = s->kernel ? s->kernel : c->kernel;
+    if (!kernel)
+        return;
+    const char *initrd = s->kernel ? s->initrd : c->ramdisk;
+    add(a, "-kernel");
+    add(a, "%s", kernel);
+    if (initrd) {
+        add(a, "-initrd");
+        add(a, "%s", initrd);
+    }
+    if (s->append) {
+        add(a, "-append");
+        add(a, "%s", s->append);
+    } else {
+        char *buf = malloc(2 * VK_CFG_MAX_BYTES + 16);
+        const char *args = buf ? vk_domcfg_kernel_args(c, buf, 2 * VK_CFG_MAX_BYTES + 16) : NULL;
+        if (!buf)
+            a->oom = 1;
+        if (args) {
+            add(a, "-append");
+            add(a, "%s", args);
+        }
+        free(buf);
+    }
+}
+
 /* Contract in qemu_args.h. */
 int vk_qemu_argv(const struct vk_domcfg *c, const struct vk_qemu_setup *s,
                  char ***argv_out)
 {
     struct argv a = { 0 };
     char qemu[4096];
-    int err;
+    int err, have_vser = 0;
     *argv_out = NULL;
     if (!c->name || !c->uuid || !vk_name_valid(c->name))
         return vk_error(-EINVAL, "config has no valid name/uuid (call vk_domcfg_check first)");
@@ -264,22 +626,23 @@ int vk_qemu_argv(const struct vk_domcfg *c, const struct vk_qemu_setup *s,
     add(&a, "%s", c->uuid);
     add(&a, "-nodefaults");
     add(&a, "-no-user-config");
-    add(&a, "-machine");
-    add(&a, "%s", c->machine ? c->machine : "pc");
+    add_machine(&a, c);
     add(&a, "-accel");
     add(&a, "%s", accel);
-    if (!strcmp(accel, "kvm")) {
-        add(&a, "-cpu");
-        add(&a, "host");
-    }
+    if ((err = add_cpu(&a, c, accel)))
+        goto fail;
     add(&a, "-m");
-    unsigned mem = c->memory ? c->memory : 128;
-    if (c->maxmem > mem)
-        add(&a, "size=%uM,slots=4,maxmem=%uM", mem, c->maxmem);
+    long mem = c->memory != VK_UNSET ? c->memory : 128;
+    if (c->maxmem != VK_UNSET && c->maxmem > mem)
+        add(&a, "size=%ldM,slots=4,maxmem=%ldM", mem, c->maxmem);
     else
-        add(&a, "%uM", mem);
+        add(&a, "%ldM", mem);
     add(&a, "-smp");
-    add(&a, "%u", c->vcpus ? c->vcpus : 1);
+    long vcpus = c->vcpus != VK_UNSET ? c->vcpus : 1;
+    if (c->maxvcpus != VK_UNSET && c->maxvcpus > vcpus)
+        add(&a, "%ld,maxcpus=%ld", vcpus, c->maxvcpus);
+    else
+        add(&a, "%ld", vcpus);
     /* Reboots become SHUTDOWN(guest-reset) events: the monitor applies
      * on_reboot.  Panics reach it as GUEST_PANICKED through pvpanic. */
     add(&a, "-action");
@@ -290,25 +653,8 @@ int vk_qemu_argv(const struct vk_domcfg *c, const struct vk_qemu_setup *s,
         add_chardev_mon(&a, "qmp-mon", s->qmp_monitor);
     if (s->qmp_cli)
         add_chardev_mon(&a, "qmp-cli", s->qmp_cli);
-    if (s->console_sock) {
-        char *p = qesc(s->console_sock), *l = s->console_log ? qesc(s->console_log) : NULL;
-        if (!p || (s->console_log && !l)) {
-            free(p);
-            free(l);
-            vk_argv_free(a.v);
-            return vk_error(-ENOMEM, "out of memory");
-        }
-        add(&a, "-chardev");
-        add(&a, "socket,id=console,path=%s,server=on,wait=off%s%s%s", p,
-            l ? ",logfile=" : "", l ? l : "", l ? ",logappend=on" : "");
-        add(&a, "-serial");
-        add(&a, "chardev:console");
-        free(p);
-        free(l);
-    } else {
-        add(&a, "-serial");
-        add(&a, "none");
-    }
+    if ((err = add_firmware(&a, c)) || (err = add_serials(&a, c, s)))
+        goto fail;
     if (s->pidfile) {
         add(&a, "-pidfile");
         add(&a, "%s", s->pidfile);
@@ -322,35 +668,28 @@ int vk_qemu_argv(const struct vk_domcfg *c, const struct vk_qemu_setup *s,
         for (unsigned i = 0; i < c->n_vifs && !err; i++)
             err = add_vif(&a, &c->vifs[i], i);
     }
-    if (err)
+    if (err || (err = add_vga(&a, c)) || (err = add_vnc(&a, c)) ||
+        (err = add_spice(&a, c, s, &have_vser)))
         goto fail;
-    if ((err = add_vnc(&a, c)))
-        goto fail;
-
-    const char *kernel = s->kernel ? s->kernel : c->kernel;
-    if (kernel) {
-        const char *initrd = s->kernel ? s->initrd : c->ramdisk;
-        add(&a, "-kernel");
-        add(&a, "%s", kernel);
-        if (initrd) {
-            add(&a, "-initrd");
-            add(&a, "%s", initrd);
-        }
-        if (s->append) {
-            add(&a, "-append");
-            add(&a, "%s", s->append);
-        } else if (c->cmdline) {
-            add(&a, "-append");
-            add(&a, "%s", c->cmdline);
-        } else if (c->root || c->extra) {
-            add(&a, "-append");
-            add(&a, "%s%s%s%s", c->root ? "root=" : "", c->root ? c->root : "",
-                c->root && c->extra ? " " : "", c->extra ? c->extra : "");
-        }
+    if (c->keymap) {
+        add(&a, "-k");
+        add(&a, "%s", c->keymap);
     }
-    if (c->boot) {
+    add_usb(&a, c);
+    if ((err = add_sound(&a, c)) || (err = add_p9(&a, c)) ||
+        (err = add_channels(&a, c, s, &have_vser)))
+        goto fail;
+    if (c->on_watchdog >= 0) {
+        add(&a, "-device");
+        add(&a, "i6300esb");
+        add(&a, "-watchdog-action");
+        add(&a, "poweroff");
+    }
+    add_rtc(&a, c);
+    add_kernel(&a, c, s);
+    if (c->boot || (c->type == VK_TYPE_HVM && !c->kernel && !s->kernel)) {
         add(&a, "-boot");
-        add(&a, "order=%s", c->boot);
+        add(&a, "order=%s", c->boot ? c->boot : "cd");   /* xl's default for HVM */
     }
     if (s->paused)
         add(&a, "-S");
@@ -360,6 +699,8 @@ int vk_qemu_argv(const struct vk_domcfg *c, const struct vk_qemu_setup *s,
         err = vk_error(-ENOMEM, "out of memory");
         goto fail;
     }
+    if ((err = vk_qemu_argv_restamp(a.v, c)))
+        goto fail;
     *argv_out = a.v;
     return 0;
 fail:

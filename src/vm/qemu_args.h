@@ -11,8 +11,14 @@
  *  - Two QMP sockets (-chardev socket,server=on,wait=off + -mon
  *    mode=control): qmp_monitor for the monitor process, qmp_cli for CLI
  *    commands.  Either may be NULL to omit it.
- *  - Serial console: -chardev socket at console_sock (server=on,wait=off),
- *    logfile=console_log when set; the guest's ttyS0.
+ *  - Serial ports (-device isa-serial,index=I): port 0 "pty" (the
+ *    default) is the console, a -chardev socket at console_sock
+ *    (server=on,wait=off, logfile=console_log when set); another "pty" port
+ *    I is a socket rundir/serialI.sock (log serialI.log); the other serial
+ *    forms are the chardev they name (devspec.h).
+ *  - Extra files in rundir: channelI.sock for channel connection=pty,
+ *    spice-secret (the SPICE password; the caller writes it, 0600, with
+ *    vk_qemu_spice_secret's name) for -object secret.
  *  - VNC password (vncpasswd set): QEMU gets `password=on` and refuses all
  *    VNC clients until the runtime runs QMP
  *    {"execute":"change-vnc-password","arguments":{"password":...}}
@@ -34,6 +40,7 @@ struct vk_qemu_setup {
     const char *qmp_cli;       /* unix socket path or NULL */
     const char *console_sock;  /* serial chardev socket, or NULL = -serial none */
     const char *console_log;   /* serial log file, or NULL */
+    const char *rundir;        /* the VM's runtime directory (extra sockets) */
     const char *pidfile;       /* or NULL */
     const char *kernel;        /* direct boot: overrides c->kernel (pygrub) */
     const char *initrd;        /* overrides c->ramdisk when kernel is set here */
@@ -55,6 +62,12 @@ struct vk_qemu_setup {
 int vk_qemu_argv(const struct vk_domcfg *c, const struct vk_qemu_setup *s,
                  char ***argv_out);
 void vk_argv_free(char **argv);
+
+/* -rtc base= for c now (rtc_timeoffset seconds from now, in UTC or local
+ * time): the monitor calls it before each restart so the guest clock does
+ * not go back by the time the VM ran.  Rewrites the word after "-rtc" in
+ * argv (a malloc'd string); 0, or -ENOMEM. */
+int vk_qemu_argv_restamp(char **argv, const struct vk_domcfg *c);
 
 /* Find the QEMU binary: name as given if it contains '/', else searched
  * in $PATH.  Writes the path to buf.  0 or -ENOENT with a message. */

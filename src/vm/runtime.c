@@ -3,6 +3,7 @@
 #include "vm/qmp.h"
 #include "vm/store.h"
 #include "util/err.h"
+#include "util/str.h"
 
 #include <ctype.h>
 #include <dirent.h>
@@ -32,8 +33,10 @@ const char *vk_vm_state_name(enum vk_vm_state s)
 int vk_rt_write(const char *dir, const char *file, const char *text, size_t len)
 {
     char tmp[4200], path[4200];
-    snprintf(path, sizeof path, "%s/%s", dir, file);
-    snprintf(tmp, sizeof tmp, "%s/.%s.%d", dir, file, (int)getpid());
+    int r;
+    if ((r = vk_pathf(path, sizeof path, "%s/%s", dir, file)) < 0 ||
+        (r = vk_pathf(tmp, sizeof tmp, "%s/.%s.%d", dir, file, (int)getpid())) < 0)
+        return r;
     int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
     if (fd < 0)
         return vk_error(-errno, "%s: %s", path, strerror(errno));
@@ -62,7 +65,9 @@ int vk_rt_write(const char *dir, const char *file, const char *text, size_t len)
 int vk_rt_read(const char *dir, const char *file, char *buf, size_t len)
 {
     char path[4200];
-    snprintf(path, sizeof path, "%s/%s", dir, file);
+    int r = vk_pathf(path, sizeof path, "%s/%s", dir, file);
+    if (r < 0)
+        return r;
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
         return errno == ENOENT ? -ENOENT : vk_error(-errno, "%s: %s", path, strerror(errno));
@@ -190,19 +195,32 @@ pid_t vk_rt_qemu(const char *dir, const char *uuid)
 }
 
 /* The files vmkit makes in a runtime directory (runtime.h, monitor.c,
- * pygrub's kernel and initrd).  Only these are ever removed: a directory
+ * pygrub's kernel and initrd, qemu_args.h's extra serial and channel
+ * sockets and the SPICE secret).  Only these are ever removed: a directory
  * that is not really a VM's (VMKIT_RUNTIME_DIR pointed at a directory of
  * the user's) keeps everything else, and then itself. */
 static const char *const rt_files[] = {
     "monitor.pid", "pid", "qmp.sock", "qmp-cli.sock", "console.sock", "console.log",
     "config", "argv", "state", "id", "accel", "vnc", ".lock", "monitor.log", "qemu.log",
-    "kernel", "initrd", NULL,
+    "kernel", "initrd", "spice-secret",
+    "serial1.sock", "serial1.log", "serial2.sock", "serial2.log", "serial3.sock", "serial3.log",
+    NULL,
 };
+
+/* qemu_args.h's per-port files: channelN.sock (connection=pty channels). */
+static int rt_numbered_ours(const char *name)
+{
+    return !strncmp(name, "channel", 7) && name[7] &&
+           strspn(name + 7, "0123456789") == strlen(name + 7) - 5 &&
+           !strcmp(name + strlen(name) - 5, ".sock");
+}
 
 /* 1 when name is one of rt_files or vk_rt_write's temporary for one
  * (".FILE.PID"). */
 static int rt_file_ours(const char *name)
 {
+    if (rt_numbered_ours(name))
+        return 1;
     for (const char *const *f = rt_files; *f; f++) {
         size_t l = strlen(*f);
         if (!strcmp(name, *f))
@@ -238,7 +256,9 @@ int vk_rt_remove(const char *dir)
 int vk_rt_lock(const char *dir, int timeout_ms)
 {
     char path[4200];
-    snprintf(path, sizeof path, "%s/.lock", dir);
+    int pr = vk_pathf(path, sizeof path, "%s/.lock", dir);
+    if (pr < 0)
+        return pr;
     int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
     if (fd < 0)
         return vk_error(-errno, "%s: %s", path, strerror(errno));
@@ -358,7 +378,8 @@ int vk_rt_info(const char *name, int with_qmp, struct vk_vminfo *info)
     if (vk_rt_read(info->dir, "vnc", info->vnc, sizeof info->vnc) > 0)
         info->vnc[strcspn(info->vnc, "\n")] = 0;
     char cfgpath[4200];
-    snprintf(cfgpath, sizeof cfgpath, "%s/config", info->dir);
+    if ((err = vk_pathf(cfgpath, sizeof cfgpath, "%s/config", info->dir)) < 0)
+        return err;
     if (access(cfgpath, F_OK) == 0) {
         if ((err = vk_domcfg_load(cfgpath, &info->cfg)) < 0)
             return err;

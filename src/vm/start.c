@@ -8,6 +8,7 @@
 #include "vm/runtime.h"
 #include "vm/store.h"
 #include "util/err.h"
+#include "util/str.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -19,6 +20,9 @@
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#if defined(__SANITIZE_ADDRESS__)
+#include <sanitizer/lsan_interface.h>
+#endif
 
 /* dir/f into buf; a truncated path names nothing. */
 static void path_in(const char *dir, const char *f, char *buf, size_t len)
@@ -59,18 +63,20 @@ static int make_dir(const struct vk_domcfg *c, const char *dir)
 static int prepare(struct vk_domcfg *c, const char *dir, const char *accel, const char *why,
                    const struct vk_start_opts *o, char ***argv);
 
-/* Contract in monitor.h. */
-int vk_vm_start(struct vk_domcfg *c, const struct vk_start_opts *o)
+/* What vk_vm_start checks before it creates anything; fills *accel, why
+ * and the runtime directory's path. */
+static int start_checks(struct vk_domcfg *c, const char **accel, char *why, size_t whylen,
+                        char *dir, size_t dirlen)
 {
     int err;
-    const char *accel;
-    char why[256], qemu[4096], base[4096], dir[4200];
+    char qemu[4096], base[4096];
     if ((err = vk_domcfg_check(c)) < 0 || (err = vk_domcfg_validate_disks(c)) < 0 ||
-        (err = vk_accel_choose(c->accel, &accel, why, sizeof why)) < 0 ||
+        (err = vk_accel_choose(c->accel, accel, why, whylen)) < 0 ||
         (err = vk_qemu_find("qemu-system-x86_64", qemu, sizeof qemu)) < 0 ||
         (err = vk_runtime_base(base, sizeof base, 1)) < 0)
         return err;
-    snprintf(dir, sizeof dir, "%s/%s", base, c->name);
+    if ((err = vk_pathf(dir, dirlen, "%s/%s", base, c->name)) < 0)
+        return err;
     /* QEMU's sockets live in dir: a path longer than a unix socket address
      * holds would only fail inside QEMU, after the directory was made. */
     struct sockaddr_un sun;
@@ -78,6 +84,19 @@ int vk_vm_start(struct vk_domcfg *c, const struct vk_start_opts *o)
         return vk_error(-ENAMETOOLONG, "%s: runtime directory path too long for QEMU's "
                         "sockets (at most %zu bytes; set VMKIT_RUNTIME_DIR shorter)", dir,
                         sizeof sun.sun_path - sizeof "/qmp-cli.sock");
+    return 0;
+}
+
+/* Contract in monitor.h. */
+int vk_vm_start(struct vk_domcfg *c, const struct vk_start_opts *o)
+{
+    int err;
+    const char *accel;
+    char why[256], dir[4200];
+    if ((err = start_checks(c, &accel, why, sizeof why, dir, sizeof dir)) < 0)
+        return err;
+    char base[4096];
+    snprintf(base, sizeof base, "%.*s", (int)(strrchr(dir, '/') - dir), dir);
     int bl = vk_rt_lock(base, 10000);
     if (bl < 0)
         return bl;
@@ -118,8 +137,13 @@ int vk_vm_start(struct vk_domcfg *c, const struct vk_start_opts *o)
         pid_t g = fork();
         if (g != 0)
             _exit(g < 0 ? 1 : 0);
-        vk_monitor_main(dir, argv, c, o, pfd[1]);
-        _exit(1);
+        /* the monitor's process ends here, with _exit: never with exit(),
+         * which would run the embedding program's atexit handlers */
+        int st = vk_monitor_main(dir, argv, c, o, pfd[1]);
+#if defined(__SANITIZE_ADDRESS__)
+        __lsan_do_leak_check();   /* what exit() did in the sanitizer build */
+#endif
+        _exit(st);
     }
     close(pfd[1]);
     vk_argv_free(argv);
@@ -161,8 +185,10 @@ int vk_vm_start(struct vk_domcfg *c, const struct vk_start_opts *o)
 }
 
 /* bootloader = "pygrub": copy the kernel and initrd the first disk's boot
- * configuration names into dir; *append is the entry's command line plus
- * extra=.  0 or negative errno. */
+ * configuration names into dir; *append is the entry's command line
+ * followed by the config's (cmdline, else root= and extra), as Xen's
+ * pygrub appends its --args.  A disk without format= is read as raw, as
+ * QEMU will see it.  0 or negative errno. */
 static int run_pygrub(const struct vk_domcfg *c, const char *dir, struct vk_boot_result *br,
                       char **append)
 {
@@ -172,24 +198,102 @@ static int run_pygrub(const struct vk_domcfg *c, const char *dir, struct vk_boot
             d = &c->disks[i];
     if (!d)
         return vk_error(-EINVAL, "%s: bootloader = \"pygrub\" needs a disk to read", c->name);
-    const char **args = calloc(c->n_bootloader_args + 1, sizeof *args);
+    if (d->network)
+        return vk_error(-EINVAL, "%s: pygrub reads local disk images, not '%s'", c->name, d->target);
+    const char **args = calloc(c->bootloader_args.n + 1, sizeof *args);
     if (!args)
         return vk_error(-ENOMEM, "out of memory");
-    for (unsigned i = 0; i < c->n_bootloader_args; i++)
-        args[i] = c->bootloader_args[i];
-    int err = vk_pygrub_extract(d->target, d->format, args, dir, br);
+    for (unsigned i = 0; i < c->bootloader_args.n; i++)
+        args[i] = c->bootloader_args.v[i];
+    int err = vk_pygrub_extract(d->target, d->format ? d->format : "raw", args, dir, br);
     free(args);
     if (err)
         return err;
-    const char *cl = br->cmdline ? br->cmdline : "";
-    int n = c->extra && *c->extra ? asprintf(append, "%s%s%s", cl, *cl ? " " : "", c->extra)
-                                  : asprintf(append, "%s", cl);
-    if (n < 0) {
-        *append = NULL;
+    *append = vk_pygrub_append(c, br->cmdline);
+    if (!*append) {
         vk_boot_result_free(br);
-        return vk_error(-ENOMEM, "out of memory");
+        return -ENOMEM;
     }
     return 0;
+}
+
+/* QEMU's argv for c with its files in dir; pygrub extracts into bootdir
+ * (dir itself, or a temporary one for a dry run). */
+static int build_argv(struct vk_domcfg *c, const char *dir, const char *bootdir,
+                      const char *accel, const struct vk_start_opts *o, char ***argv)
+{
+    char qmp[4300], cli[4300], con[4300], log[4300];
+    path_in(dir, "qmp.sock", qmp, sizeof qmp);
+    path_in(dir, "qmp-cli.sock", cli, sizeof cli);
+    path_in(dir, "console.sock", con, sizeof con);
+    path_in(dir, "console.log", log, sizeof log);
+    struct vk_qemu_setup s = { .accel = accel, .qmp_monitor = qmp, .qmp_cli = cli,
+                               .console_sock = con, .console_log = log, .rundir = dir,
+                               .paused = o && o->paused };
+    struct vk_boot_result br = { 0 };
+    char *append = NULL;
+    int err;
+    if (c->bootloader) {
+        err = run_pygrub(c, bootdir, &br, &append);
+        if (err)
+            return err;
+        s.kernel = br.kernel;
+        s.initrd = br.initrd;
+        s.append = append;
+    }
+    err = vk_qemu_argv(c, &s, argv);
+    vk_boot_result_free(&br);
+    free(append);
+    return err;
+}
+
+/* Contract in monitor.h. */
+int vk_vm_dryrun(struct vk_domcfg *c, const struct vk_start_opts *o, char ***argv)
+{
+    int err;
+    const char *accel;
+    char why[256], dir[4200];
+    *argv = NULL;
+    if ((err = start_checks(c, &accel, why, sizeof why, dir, sizeof dir)) < 0)
+        return err;
+    struct vk_vminfo info;
+    if ((err = vk_rt_info(c->name, 0, &info)) == 0) {
+        vk_vminfo_free(&info);
+        return vk_error(-EEXIST, "%s: a VM of that name is already running", c->name);
+    }
+    if (err != -ENOENT)
+        return err;
+    vk_error_clear();
+    char tmp[4096];
+    const char *t = getenv("TMPDIR");
+    if ((size_t)snprintf(tmp, sizeof tmp, "%s/vmkit-dryrun.XXXXXX", t && *t ? t : "/tmp") >= sizeof tmp)
+        return vk_error(-ENAMETOOLONG, "$TMPDIR too long");
+    if (c->bootloader && !mkdtemp(tmp))
+        return vk_error(-errno, "%s: %s", tmp, strerror(errno));
+    err = build_argv(c, dir, tmp, accel, o, argv);
+    if (c->bootloader) {
+        /* show the files where a real create puts them */
+        size_t tl = strlen(tmp);
+        for (char **a = *argv; !err && a && *a; a++)
+            if (!strncmp(*a, tmp, tl) && (*a)[tl] == '/') {
+                char *n;
+                if (asprintf(&n, "%s%s", dir, *a + tl) < 0) {
+                    err = vk_error(-ENOMEM, "out of memory");
+                    break;
+                }
+                char f[4200];
+                snprintf(f, sizeof f, "%s", *a);
+                unlink(f);
+                free(*a);
+                *a = n;
+            }
+        rmdir(tmp);
+    }
+    if (err) {
+        vk_argv_free(*argv);
+        *argv = NULL;
+    }
+    return err;
 }
 
 static int prepare(struct vk_domcfg *c, const char *dir, const char *accel, const char *why,
@@ -206,28 +310,10 @@ static int prepare(struct vk_domcfg *c, const char *dir, const char *accel, cons
         err = vk_rt_write(dir, "accel", t, (size_t)n);
     if (err)
         return err;
-    char qmp[4300], cli[4300], con[4300], log[4300];
-    path_in(dir, "qmp.sock", qmp, sizeof qmp);
-    path_in(dir, "qmp-cli.sock", cli, sizeof cli);
-    path_in(dir, "console.sock", con, sizeof con);
-    path_in(dir, "console.log", log, sizeof log);
-    struct vk_qemu_setup s = { .accel = accel, .qmp_monitor = qmp, .qmp_cli = cli,
-                               .console_sock = con, .console_log = log,
-                               .paused = o && o->paused };
-    struct vk_boot_result br = { 0 };
-    char *append = NULL;
-    if (c->bootloader) {
-        err = run_pygrub(c, dir, &br, &append);
-        if (err)
-            return err;
-        s.kernel = br.kernel;
-        s.initrd = br.initrd;
-        s.append = append;
-    }
-    err = vk_qemu_argv(c, &s, argv);
-    vk_boot_result_free(&br);
-    free(append);
-    if (err)
+    if (c->spice == 1 && c->spicepasswd && c->spicedisable_ticketing != 1 &&
+        (err = vk_rt_write(dir, "spice-secret", c->spicepasswd, strlen(c->spicepasswd))))
+        return err;
+    if ((err = build_argv(c, dir, dir, accel, o, argv)))
         return err;
     /* the argv, NUL-separated as /proc/PID/cmdline, for the curious and
      * for bench/vm.sh */

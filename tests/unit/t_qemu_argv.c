@@ -37,7 +37,7 @@ static int print_argv(int argc, char **argv)
         snprintf(p[i], sizeof p[i], "%s/%s", argv[2], names[i]);
     struct vk_qemu_setup s = { .accel = accel, .qmp_monitor = p[0], .qmp_cli = p[1],
                                .console_sock = p[2], .console_log = p[3], .pidfile = p[4],
-                               .paused = 1, .qemu = getenv("VMKIT_QEMU") };
+                               .rundir = argv[2], .paused = 1, .qemu = getenv("VMKIT_QEMU") };
     char **av = NULL;
     if (!err)
         err = vk_domcfg_validate_disks(&c);
@@ -102,7 +102,7 @@ int main(int argc, char **argv)
                                .console_log = "/r/con.log", .pidfile = "/r/pid" };
     int err;
     char *j = build("name='web'\nuuid='e5a1a5a0-4f3b-4b8e-9d2c-0123456789ab'\nmemory=512\nvcpus=2\n"
-                    "disk=['vdev=xvda,access=w,target=/v/a,b.qcow2', 'format=raw,vdev=hda,access=ro,target=/v/h.img',"
+                    "disk=['vdev=xvda,access=w,target=/v/a,b.qcow2', 'format=raw,vdev=hda,access=rw,target=/v/h.img',"
                     "'/v/cd.iso,hdc:cdrom,r', ',hdd:cdrom,r', '/v/s.img,sdb,w']\n"
                     "vif=['mac=00:16:3e:27:84:7a,hostfwd=tcp::2222-:22;tcp:127.0.0.1:8080-:80',"
                     "'bridge=br0,model=e1000']\nvnc=1\nboot='dc'\n", &s, &err);
@@ -115,14 +115,14 @@ int main(int argc, char **argv)
         "monitor QMP, comma doubled");
     has(j, "-chardev socket,id=qmp-cli,path=/r/c.sock,server=on,wait=off -mon chardev=qmp-cli,mode=control",
         "CLI QMP");
-    has(j, "socket,id=console,path=/r/con.sock,server=on,wait=off,logfile=/r/con.log,logappend=on -serial chardev:console",
+    has(j, "socket,id=console,path=/r/con.sock,server=on,wait=off,logfile=/r/con.log,logappend=on -device isa-serial,chardev=console,index=0",
         "serial console");
     has(j, "-pidfile /r/pid", "pidfile");
-    has(j, "-drive file=/v/a,,b.qcow2,if=none,id=disk0 -device virtio-blk-pci,drive=disk0", "virtio disk");
-    has(j, "-drive file=/v/h.img,if=ide,index=0,format=raw,readonly=on", "IDE hda raw ro");
-    has(j, "-drive file=/v/cd.iso,if=ide,index=2,readonly=on,media=cdrom", "IDE cdrom hdc");
+    has(j, "-drive file=/v/a,,b.qcow2,if=none,id=disk0,format=raw -device virtio-blk-pci,drive=disk0", "virtio disk without format= is raw: QEMU never probes");
+    has(j, "-drive file=/v/h.img,if=ide,index=0,format=raw", "IDE hda raw");
+    has(j, "-drive file=/v/cd.iso,if=ide,index=2,format=raw,readonly=on,media=cdrom", "IDE cdrom hdc");
     has(j, "-drive if=ide,index=3,readonly=on,media=cdrom", "empty cdrom hdd");
-    has(j, "-device virtio-scsi-pci,id=scsi0 -drive file=/v/s.img,if=none,id=disk4 "
+    has(j, "-device virtio-scsi-pci,id=scsi0 -drive file=/v/s.img,if=none,id=disk4,format=raw "
            "-device scsi-hd,drive=disk4,bus=scsi0.0,scsi-id=1", "SCSI sdb");
     has(j, "-netdev user,id=net0,hostfwd=tcp::2222-:22,hostfwd=tcp:127.0.0.1:8080-:80 "
            "-device virtio-net-pci,netdev=net0,mac=00:16:3e:27:84:7a", "user net with hostfwd");
@@ -154,7 +154,7 @@ int main(int argc, char **argv)
     hasnt(j, "-netdev", "vif=[] means no NIC");
     has(j, "-vnc 0.0.0.0:5,password=on", "vnclisten ADDR:DISPLAY with password");
     hasnt(j, "x", "password never in argv") ;
-    has(j, "-serial none", "no console socket");
+    hasnt(j, "isa-serial", "no console socket: no serial port");
     has(j, "-S -daemonize", "paused and daemonized");
     free(j);
 
@@ -164,6 +164,9 @@ int main(int argc, char **argv)
 
     j = build("name='a'\ndisk=['/a,hda','/b,hdb','/c,hdc','/d,hdd','/e,hde']\n", &s, &err);
     CHK(!j && err == -EINVAL && strstr(vk_errmsg(), "disk '/e,hde': IDE has only hda..hdd"), "fifth IDE disk refused");
+    j = build("name='a'\ndisk=['/a,hdb,r']\n", &s, &err);
+    CHK(!j && err == -EINVAL && strstr(vk_errmsg(), "a read-only IDE hard disk is not supported"),
+        "read-only IDE disk refused before QEMU runs (%s)", vk_errmsg());
     j = build("name='a'\ndisk=['/a,xvdc:cdrom,r']\n", &s, &err);
     CHK(!j && err == -EINVAL && strstr(vk_errmsg(), "a cdrom must be hdX or sdX"), "virtio cdrom refused");
     s2 = s;

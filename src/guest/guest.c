@@ -1,0 +1,566 @@
+/* vmkit guest build (contract in guest.h): Debian cloud kernel + busybox
+ * into an MBR disk with one ext4 partition, plus an xl.cfg that boots it.
+ *
+ * The root tree is assembled in a host temp dir, the partition table is
+ * written with part/, and the ext4 filesystem is made and filled from the
+ * tree with fs/ (vk_fs_mkfs, vk_populate; everything owned by root). */
+#include "guest/guest.h"
+
+#include "guest/guest_files.h"
+#include "block/blockdev.h"
+#include "fs/fs.h"
+#include "fs/populate.h"
+#include "part/part.h"
+#include "util/err.h"
+#include "util/str.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <libgen.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define MAXMODS 64
+#define KO_MAX (64u << 20)
+
+static void say(const struct vk_guest_opts *o, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+static void say(const struct vk_guest_opts *o, const char *fmt, ...)
+{
+    if (!o->progress)
+        return;
+    char buf[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(buf, sizeof buf, fmt, ap);
+    va_end(ap);
+    o->progress(buf, o->ctx);
+}
+
+static int rm_cb(const char *p, const struct stat *st, int flag, struct FTW *f)
+{
+    return remove(p) < 0 ? -1 : 0;
+}
+
+static void rm_rf(const char *dir)
+{
+    nftw(dir, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+static int mkdirs(const char *root, const char *rel)
+{
+    char p[PATH_MAX];
+    int r = vk_pathf(p, sizeof p, "%s/%s", root, rel);
+    if (r < 0)
+        return r;
+    for (char *c = p + strlen(root) + 1; *c; c++)
+        if (*c == '/') {
+            *c = '\0';
+            if (mkdir(p, 0755) < 0 && errno != EEXIST)
+                return vk_error(-errno, "%s: %s", p, strerror(errno));
+            *c = '/';
+        }
+    if (mkdir(p, 0755) < 0 && errno != EEXIST)
+        return vk_error(-errno, "%s: %s", p, strerror(errno));
+    return 0;
+}
+
+/* root "" means rel is a path of its own. */
+static int write_file(const char *root, const char *rel, const char *data, size_t len, mode_t mode)
+{
+    char p[3 * PATH_MAX];
+    int pr = *root ? vk_pathf(p, sizeof p, "%s/%s", root, rel) : vk_pathf(p, sizeof p, "%s", rel);
+    if (pr < 0)
+        return pr;
+    int fd = open(p, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
+    if (fd < 0)
+        return vk_error(-errno, "%s: %s", p, strerror(errno));
+    int r = 0;
+    for (size_t w = 0; w < len;) {
+        ssize_t n = write(fd, data + w, len - w);
+        if (n < 0) {
+            r = vk_error(-errno, "%s: %s", p, strerror(errno));
+            break;
+        }
+        w += n;
+    }
+    if (close(fd) < 0 && r == 0)
+        r = vk_error(-errno, "%s: %s", p, strerror(errno));
+    if (r == 0 && chmod(p, mode) < 0)
+        r = vk_error(-errno, "%s: %s", p, strerror(errno));
+    return r;
+}
+
+static int put_text(const char *root, const char *rel, const char *text, mode_t mode)
+{
+    return write_file(root, rel, text, strlen(text), mode);
+}
+
+static int read_file(const char *path, size_t max, char **data, size_t *len)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    struct stat st;
+    if (fd < 0 || fstat(fd, &st) < 0) {
+        int e = errno;
+        if (fd >= 0)
+            close(fd);
+        return vk_error(-e, "%s: %s", path, strerror(e));
+    }
+    if ((uint64_t)st.st_size > max) {
+        close(fd);
+        return vk_error(-EFBIG, "%s: larger than %zu bytes", path, max);
+    }
+    char *b = malloc(st.st_size + 1);
+    size_t got = 0;
+    while (b && got < (size_t)st.st_size) {
+        ssize_t n = read(fd, b + got, st.st_size - got);
+        if (n <= 0)
+            break;
+        got += n;
+    }
+    close(fd);
+    if (!b)
+        return vk_error(-ENOMEM, "out of memory");
+    if (got != (size_t)st.st_size) {
+        free(b);
+        return vk_error(-EIO, "%s: short read", path);
+    }
+    b[got] = '\0';
+    *data = b;
+    *len = got;
+    return 0;
+}
+
+static int copy_file(const char *src, const char *dst, mode_t mode)
+{
+    char *d;
+    size_t l;
+    int r = read_file(src, 1u << 30, &d, &l);
+    if (r < 0)
+        return r;
+    r = write_file("", dst, d, l, mode);
+    free(d);
+    return r;
+}
+
+/* ---- kernel modules: find by name, order by the depends= of .modinfo ---- */
+
+struct mods {
+    char *name[MAXMODS];
+    char *path[MAXMODS];
+    unsigned n;
+};
+
+/* Is directory entry b the module name's .ko ('-' and '_' alike)? */
+static bool is_module(const char *b, const char *name)
+{
+    size_t l = strlen(name);
+    if (strlen(b) != l + 3 || strcmp(b + l, ".ko"))
+        return false;
+    for (size_t i = 0; i < l; i++) {
+        char a = b[i] == '-' ? '_' : b[i], c = name[i] == '-' ? '_' : name[i];
+        if (a != c)
+            return false;
+    }
+    return true;
+}
+
+/* The path of module name's .ko under dir (malloc'd; NULL if none), found
+ * in directory order without following symlinks.  All state is on the
+ * stack: two guest builds may run in two threads. */
+static char *find_module(const char *dir, const char *name, int depth)
+{
+    DIR *d = opendir(dir);
+    if (!d)
+        return NULL;
+    char *found = NULL;
+    for (struct dirent *e; !found && (e = readdir(d));) {
+        if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
+            continue;
+        char p[PATH_MAX];
+        struct stat st;
+        if ((size_t)snprintf(p, sizeof p, "%s/%s", dir, e->d_name) >= sizeof p ||
+            lstat(p, &st) < 0)
+            continue;
+        if (S_ISDIR(st.st_mode) && depth < 32)
+            found = find_module(p, name, depth + 1);
+        else if (S_ISREG(st.st_mode) && is_module(e->d_name, name))
+            found = strdup(p);
+    }
+    closedir(d);
+    return found;
+}
+
+static int add_module(struct mods *m, const char *moddir, const char *name, int depth)
+{
+    for (unsigned i = 0; i < m->n; i++)
+        if (!strcmp(m->name[i], name))
+            return 0;
+    if (depth > 16 || m->n >= MAXMODS)
+        return vk_error(-E2BIG, "%s: module dependencies too deep or too many", name);
+    char *path = find_module(moddir, name, 0);
+    if (!path)
+        return 1;  /* built into the kernel (or absent): nothing to load */
+    char *ko;
+    size_t len;
+    int r = read_file(path, KO_MAX, &ko, &len);
+    if (r < 0) {
+        free(path);
+        return r;
+    }
+    /* .modinfo holds NUL-separated "key=value" strings */
+    const char *dep = NULL;
+    for (size_t i = 0; i + 8 < len; i++)
+        if (!memcmp(ko + i, "depends=", 8) && (i == 0 || ko[i - 1] == '\0')) {
+            dep = ko + i + 8;
+            break;
+        }
+    char deps[1024] = "";
+    if (dep)
+        snprintf(deps, sizeof deps, "%s", dep);
+    free(ko);
+    char *save = NULL;
+    for (char *d = strtok_r(deps, ",", &save); d && r >= 0; d = strtok_r(NULL, ",", &save))
+        r = add_module(m, moddir, d, depth + 1);
+    if (r < 0) {
+        free(path);
+        return r;
+    }
+    if (m->n >= MAXMODS) {
+        free(path);
+        return vk_error(-E2BIG, "too many modules");
+    }
+    m->name[m->n] = strdup(name);
+    m->path[m->n++] = path;
+    return 0;
+}
+
+static void free_mods(struct mods *m)
+{
+    for (unsigned i = 0; i < m->n; i++) {
+        free(m->name[i]);
+        free(m->path[i]);
+    }
+}
+
+/* ---- the image ---- */
+
+static int make_image(const struct vk_guest_opts *o, const char *root)
+{
+    const char *fmt = o->format ? o->format : "raw";
+    struct vk_create_opts co = { .size = o->size };
+    int r = vk_bd_create(o->out, fmt, &co);
+    if (r < 0)
+        return r;
+    struct vk_blockdev *bd;
+    if ((r = vk_bd_open(o->out, fmt, VK_OPEN_RDWR, &bd)) < 0)
+        return r;
+    struct vk_ptable t;
+    memset(&t, 0, sizeof t);
+    unsigned num = 0;
+    struct vk_part_req req = { .type = "linux", .bootable = true };
+    if ((r = vk_ptable_init(bd, &t, VK_LABEL_MBR, false)) == 0 &&
+        (r = vk_part_add(&t, &req, o->out, &num)) == 0)
+        r = vk_ptable_write(bd, &t);
+    struct vk_part *p = r == 0 ? vk_ptable_find(&t, num) : NULL;
+    if (r == 0 && !p)
+        r = vk_error(-EIO, "%s: partition %u vanished", o->out, num);
+    if (r == 0) {
+        uint64_t off = p->start * VK_SECTOR, len = p->size * VK_SECTOR;
+        char name[PATH_MAX + 16];
+        snprintf(name, sizeof name, "%s:%u", o->out, num);
+        say(o, "making ext4 on %s (%llu MiB) and filling it", name, (unsigned long long)(len >> 20));
+        struct vk_blockdev *s = NULL;
+        struct vk_fs *fs = NULL;
+        struct vk_mkfs_opts mo = { .type = "ext4", .label = "vmkit-root", .reserved_pct = -1 };
+        struct vk_populate_opts po = { .force_owner = true, .uid = 0, .gid = 0 };
+        if ((r = vk_slice_open(bd, off, len, name, false, &s)) == 0 &&
+            (r = vk_fs_mkfs(s, &mo)) == 0 && (r = vk_fs_mount(s, true, &fs)) == 0) {
+            r = vk_populate(fs, "/", root, &po);
+            int u = vk_fs_unmount(fs);
+            if (r == 0)
+                r = u;
+        }
+        vk_bd_close(s);
+    }
+    vk_ptable_free(&t);
+    int c = vk_bd_close(bd);
+    return r < 0 ? r : c;
+}
+
+/* OUT.cfg.  The disk names its format, so QEMU neither probes it nor
+ * guards its sector 0, and target= (last) lets the path hold commas. */
+static int write_cfg(const struct vk_guest_opts *o, const char *host)
+{
+    char abs[PATH_MAX], cfg[PATH_MAX + 8], *text = NULL;
+    if (!realpath(o->out, abs))
+        return vk_error(-errno, "%s: %s", o->out, strerror(errno));
+    snprintf(cfg, sizeof cfg, "%s.cfg", o->out);
+    if (asprintf(&text,
+                 "# xl.cfg written by vmkit guest build\n"
+                 "name = \"%s\"\n"
+                 "memory = 256\n"
+                 "vcpus = 1\n"
+                 "bootloader = \"pygrub\"\n"
+                 "disk = [ 'format=%s, vdev=xvda, access=rw, target=%s' ]\n"
+                 "serial = \"pty\"\n"
+                 "on_poweroff = \"destroy\"\n"
+                 "on_reboot = \"restart\"\n"
+                 "on_crash = \"destroy\"\n",
+                 host, o->format ? o->format : "raw", abs) < 0)
+        return vk_error(-ENOMEM, "out of memory");
+    int r = write_file("", cfg, text, strlen(text), 0644);
+    free(text);
+    return r;
+}
+
+/* Fill root (a host dir) and tmp/initrd; *kver gets the version. */
+static int make_tree(const struct vk_guest_opts *o, const char *root, const char *tmp,
+                     const char *host, char **kver_out)
+{
+    char *cache = NULL, *kdeb = NULL, *bbdeb = NULL, *meta = NULL, *dep = NULL, *kver = NULL;
+    struct mods mods = { .n = 0 };
+    char x[PATH_MAX + 16], p[3 * PATH_MAX], q[3 * PATH_MAX];
+    int r = vk_deb_cachedir(o->cachedir, &cache);
+    const char *kernel_file = NULL;
+    if (r == 0)
+        r = vk_pathf(x, sizeof x, "%s/x", tmp);
+
+    /* the kernel */
+    if (r == 0 && o->kernel && !strstr(o->kernel, ".deb")) {
+        kernel_file = o->kernel;
+        const char *b = strrchr(o->kernel, '/');
+        b = b ? b + 1 : o->kernel;
+        kver = strdup(!strncmp(b, "vmlinuz-", 8) ? b + 8 : "custom");
+    } else if (r == 0) {
+        if (o->kernel) {
+            kdeb = strdup(o->kernel);
+        } else {
+            say(o, "fetching linux-image-cloud-amd64 (cached in %s)", cache);
+            if ((r = vk_deb_fetch(cache, "linux-image-cloud-amd64", &meta)) == 0 &&
+                (r = vk_deb_field(meta, "Depends", &dep)) == 0) {
+                /* "linux-image-6.1.0-18-cloud-amd64 (= 6.1.76-1)" */
+                char *s = strstr(dep, "linux-image-");
+                if (!s)
+                    r = vk_error(-EINVAL, "%s: no linux-image dependency in '%s'", meta, dep);
+                else {
+                    s[strcspn(s, " ,(|")] = '\0';
+                    say(o, "fetching %s", s);
+                    r = vk_deb_fetch(cache, s, &kdeb);
+                }
+            }
+        }
+        if (r == 0 && !kdeb)
+            r = vk_error(-ENOMEM, "out of memory");
+        char *pkg = NULL;
+        if (r == 0 && (r = vk_deb_field(kdeb, "Package", &pkg)) == 0) {
+            if (strncmp(pkg, "linux-image-", 12))
+                r = vk_error(-EINVAL, "%s: package %s is not a linux-image package", kdeb, pkg);
+            else
+                kver = strdup(pkg + 12);
+        }
+        free(pkg);
+        if (r == 0) {
+            say(o, "unpacking %s", strrchr(kdeb, '/') ? strrchr(kdeb, '/') + 1 : kdeb);
+            r = vk_deb_extract(kdeb, x);
+        }
+    }
+    if (r == 0 && !kver)
+        r = vk_error(-ENOMEM, "out of memory");
+    /* busybox */
+    if (r == 0) {
+        say(o, "fetching busybox-static");
+        if ((r = vk_deb_fetch(cache, "busybox-static", &bbdeb)) == 0)
+            r = vk_deb_extract(bbdeb, x);
+    }
+    /* the tree */
+    static const char *const dirs[] = { "bin", "sbin", "usr/bin", "usr/sbin", "etc/init.d",
+        "etc/acpi/PWRF", "dev", "proc", "sys", "run", "tmp", "root", "boot/grub", "var/log",
+        "lib/modules", NULL };
+    for (const char *const *d = dirs; *d && r == 0; d++)
+        r = mkdirs(root, *d);
+    if (r == 0) {
+        snprintf(p, sizeof p, "%s/bin/busybox", x);
+        snprintf(q, sizeof q, "%s/bin/busybox", root);
+        r = copy_file(p, q, 0755);
+    }
+    /* applet links, as busybox itself lists them */
+    if (r == 0) {
+        size_t lsize = 65536;
+        char *list = malloc(lsize);
+        const char *argv[] = { q, "--list-full", NULL };
+        r = list ? vk_run(argv, NULL, list, lsize) : vk_error(-ENOMEM, "out of memory");
+        char *save = NULL;
+        for (char *l = r == 0 ? strtok_r(list, "\n", &save) : NULL; l && r == 0;
+             l = strtok_r(NULL, "\n", &save)) {
+            char lp[3 * PATH_MAX], target[PATH_MAX] = "";
+            if (!strcmp(l, "bin/busybox"))
+                continue;
+            /* relative link: ../../bin/busybox from usr/sbin */
+            for (const char *c = l; *c; c++)
+                if (*c == '/')
+                    strcat(target, "../");
+            strcat(target, "bin/busybox");
+            snprintf(lp, sizeof lp, "%s/%s", root, l);
+            if (symlink(target, lp) < 0 && errno != EEXIST)
+                r = vk_error(-errno, "%s: %s", lp, strerror(errno));
+        }
+        free(list);
+    }
+    /* kernel, config, modules */
+    if (r == 0) {
+        snprintf(p, sizeof p, "%s/boot/vmlinuz-%s", x, kver);
+        snprintf(q, sizeof q, "%s/boot/vmlinuz-%s", root, kver);
+        r = copy_file(kernel_file ? kernel_file : p, q, 0644);
+    }
+    if (r == 0 && !kernel_file) {
+        snprintf(p, sizeof p, "%s/boot/config-%s", x, kver);
+        snprintf(q, sizeof q, "%s/boot/config-%s", root, kver);
+        if (access(p, R_OK) == 0)
+            r = copy_file(p, q, 0644);
+        snprintf(p, sizeof p, "%s/lib/modules/%s", x, kver);
+        /* virtio_net pulls in net_failover and failover through its depends= */
+        static const char *const want[] = { "virtio_pci", "virtio_blk", "virtio_net", "ext4",
+                                            "crc16", "mbcache", "jbd2", "crc32c_generic",
+                                            "button", "evdev", NULL };
+        struct stat st;
+        if (stat(p, &st) == 0)
+            for (const char *const *w = want; *w && r >= 0; w++)
+                r = add_module(&mods, p, *w, 0);
+        if (r > 0)
+            r = 0;
+        for (unsigned i = 0; i < mods.n && r == 0; i++) {
+            const char *rel = mods.path[i] + strlen(x) + 1;   /* lib/modules/VER/kernel/... */
+            char *dir = strdup(rel);
+            if (!dir) {
+                r = -ENOMEM;
+                break;
+            }
+            if ((r = mkdirs(root, dirname(dir))) == 0) {
+                snprintf(q, sizeof q, "%s/%s", root, rel);
+                r = copy_file(mods.path[i], q, 0644);
+            }
+            free(dir);
+        }
+    }
+    /* the initramfs */
+    if (r == 0) {
+        say(o, "writing initramfs (%u modules)", mods.n);
+        char order[MAXMODS * 64] = "";
+        struct vk_cpio_file f[16 + MAXMODS];
+        char names[MAXMODS][96];
+        size_t n = 0;
+        f[n++] = (struct vk_cpio_file){ .path = "bin", .mode = S_IFDIR | 0755 };
+        f[n++] = (struct vk_cpio_file){ .path = "dev", .mode = S_IFDIR | 0755 };
+        f[n++] = (struct vk_cpio_file){ .path = "dev/console", .mode = S_IFCHR | 0600, .rmajor = 5, .rminor = 1 };
+        f[n++] = (struct vk_cpio_file){ .path = "dev/null", .mode = S_IFCHR | 0666, .rmajor = 1, .rminor = 3 };
+        f[n++] = (struct vk_cpio_file){ .path = "proc", .mode = S_IFDIR | 0755 };
+        f[n++] = (struct vk_cpio_file){ .path = "sys", .mode = S_IFDIR | 0755 };
+        f[n++] = (struct vk_cpio_file){ .path = "newroot", .mode = S_IFDIR | 0755 };
+        f[n++] = (struct vk_cpio_file){ .path = "lib", .mode = S_IFDIR | 0755 };
+        f[n++] = (struct vk_cpio_file){ .path = "lib/modules", .mode = S_IFDIR | 0755 };
+        char bb[PATH_MAX + 32];
+        snprintf(bb, sizeof bb, "%s/bin/busybox", root);
+        f[n++] = (struct vk_cpio_file){ .path = "bin/busybox", .host = bb, .mode = S_IFREG | 0755 };
+        f[n++] = (struct vk_cpio_file){ .path = "bin/sh", .link = "busybox", .mode = S_IFLNK | 0777 };
+        f[n++] = (struct vk_cpio_file){ .path = "init", .data = vk_guest_init, .mode = S_IFREG | 0755 };
+        for (unsigned i = 0; i < mods.n; i++) {
+            snprintf(names[i], sizeof names[i], "lib/modules/%s.ko", mods.name[i]);
+            f[n++] = (struct vk_cpio_file){ .path = names[i], .host = mods.path[i], .mode = S_IFREG | 0644 };
+            strcat(order, mods.name[i]);
+            strcat(order, "\n");
+        }
+        f[n++] = (struct vk_cpio_file){ .path = "modules", .data = order, .mode = S_IFREG | 0644 };
+        snprintf(q, sizeof q, "%s/boot/initrd.img-%s", root, kver);
+        r = vk_initramfs_write(q, f, n);
+    }
+    /* configuration */
+    char *grub = r == 0 ? vk_guest_grubcfg(kver, VK_GUEST_CMDLINE) : NULL;
+    if (r == 0 && !grub)
+        r = vk_error(-ENOMEM, "out of memory");
+    char hostline[256];
+    snprintf(hostline, sizeof hostline, "%s\n", host);
+    if (r == 0 && (r = put_text(root, "boot/grub/grub.cfg", grub, 0644)) == 0 &&
+        (r = put_text(root, "etc/inittab", vk_guest_inittab, 0644)) == 0 &&
+        (r = put_text(root, "etc/init.d/rcS", vk_guest_rcs, 0755)) == 0 &&
+        (r = put_text(root, "etc/profile", vk_guest_profile, 0644)) == 0 &&
+        (r = put_text(root, "etc/acpi/PWRF/00000080", vk_guest_acpi_power, 0755)) == 0 &&
+        (r = put_text(root, "etc/udhcpc.script", vk_guest_udhcpc, 0755)) == 0 &&
+        (r = put_text(root, "etc/hostname", hostline, 0644)) == 0 &&
+        (r = put_text(root, "etc/passwd", "root::0:0:root:/root:/bin/sh\n", 0644)) == 0 &&
+        (r = put_text(root, "etc/group", "root:x:0:\n", 0644)) == 0)
+        r = put_text(root, "etc/fstab", "/dev/vda1 / ext4 rw 0 1\n", 0644);
+    free(grub);
+    free_mods(&mods);
+    free(cache);
+    free(kdeb);
+    free(bbdeb);
+    free(meta);
+    free(dep);
+    if (r == 0)
+        *kver_out = kver;
+    else
+        free(kver);
+    return r;
+}
+
+int vk_guest_build(const struct vk_guest_opts *in, char **kver)
+{
+    struct vk_guest_opts o = *in;
+    if (!o.size)
+        o.size = 256ull << 20;
+    if (o.size < (32ull << 20))
+        return vk_error(-EINVAL, "%s: size %llu too small for a guest (at least 32M)", o.out,
+                        (unsigned long long)o.size);
+    struct stat st;
+    if (lstat(o.out, &st) == 0)
+        return vk_error(-EEXIST, "%s: already exists; not overwriting it", o.out);
+    char host[64];
+    const char *b = strrchr(o.out, '/');
+    snprintf(host, sizeof host, "%s", o.hostname ? o.hostname : b ? b + 1 : o.out);
+    host[strcspn(host, ".")] = '\0';
+    for (char *c = host; *c; c++)
+        if (!(*c >= 'a' && *c <= 'z') && !(*c >= 'A' && *c <= 'Z') && !(*c >= '0' && *c <= '9'))
+            *c = '-';
+    if (!*host)
+        strcpy(host, "vmkit");
+
+    char tmp[PATH_MAX];
+    const char *td = getenv("TMPDIR");
+    int pr = vk_pathf(tmp, sizeof tmp, "%s/vmkit-guest.XXXXXX", td && *td ? td : "/tmp");
+    if (pr < 0)
+        return vk_error_prefix(pr, "TMPDIR: ");
+    if (!mkdtemp(tmp))
+        return vk_error(-errno, "%s: %s", tmp, strerror(errno));
+    char root[PATH_MAX + 8];
+    snprintf(root, sizeof root, "%s/root", tmp);
+    char *v = NULL;
+    int r = mkdir(root, 0755) < 0 ? vk_error(-errno, "%s: %s", root, strerror(errno)) : 0;
+    if (r == 0)
+        r = make_tree(&o, root, tmp, host, &v);
+    if (r == 0)
+        r = make_image(&o, root);
+    if (r == 0)
+        r = write_cfg(&o, host);
+    rm_rf(tmp);
+    if (r < 0) {
+        char cfg[PATH_MAX + 8];
+        snprintf(cfg, sizeof cfg, "%s.cfg", o.out);
+        if (lstat(o.out, &st) == 0)
+            unlink(o.out);
+        unlink(cfg);
+        free(v);
+        return r;
+    }
+    if (kver)
+        *kver = v;
+    else
+        free(v);
+    return 0;
+}

@@ -1,0 +1,13 @@
+/* The files a vmkit guest boots with (guest_files.c). */
+#ifndef VK_GUEST_GUEST_FILES_H
+#define VK_GUEST_GUEST_FILES_H
+
+#define VK_GUEST_CMDLINE "root=/dev/vda1 console=ttyS0 panic=-1"
+
+extern const char vk_guest_init[], vk_guest_inittab[], vk_guest_rcs[], vk_guest_profile[],
+    vk_guest_acpi_power[], vk_guest_udhcpc[];
+
+/* Debian-style grub.cfg booting /boot/vmlinuz-KVER; malloc'd, NULL on ENOMEM. */
+char *vk_guest_grubcfg(const char *kver, const char *cmdline);
+
+#endif
