@@ -5,6 +5,8 @@
 #ifndef VK_GUEST_GUEST_H
 #define VK_GUEST_GUEST_H
 
+#include "util/run.h"
+
 #include <stddef.h>
 #include <stdint.h>
 
@@ -29,11 +31,6 @@ struct vk_guest_opts {
  * left behind.  *kver (if not NULL) gets the kernel version (malloc'd). */
 int vk_guest_build(const struct vk_guest_opts *o, char **kver);
 
-/* Run argv (argv[0] searched in PATH) in directory cwd (NULL: current),
- * stdin from /dev/null, stdout+stderr captured into out (up to outlen-1
- * bytes, NUL-terminated; out may be NULL).  0 if it exited 0; otherwise
- * -EIO with a message naming argv[0], its status and its last output line. */
-int vk_run(const char *const *argv, const char *cwd, char *out, size_t outlen);
 
 /* The cache directory for downloads ($XDG_CACHE_HOME/vmkit/debs or
  * ~/.cache/vmkit/debs), created if missing.  malloc'd. */
