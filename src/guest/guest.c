@@ -11,6 +11,7 @@
 #include "fs/fs.h"
 #include "fs/populate.h"
 #include "part/part.h"
+#include "util/dirs.h"
 #include "util/err.h"
 
 #include <dirent.h>
@@ -55,17 +56,9 @@ static void rm_rf(const char *dir)
 static int mkdirs(const char *root, const char *rel)
 {
     char p[PATH_MAX];
-    snprintf(p, sizeof p, "%s/%s", root, rel);
-    for (char *c = p + strlen(root) + 1; *c; c++)
-        if (*c == '/') {
-            *c = '\0';
-            if (mkdir(p, 0755) < 0 && errno != EEXIST)
-                return vk_error(-errno, "%s: %s", p, strerror(errno));
-            *c = '/';
-        }
-    if (mkdir(p, 0755) < 0 && errno != EEXIST)
-        return vk_error(-errno, "%s: %s", p, strerror(errno));
-    return 0;
+    if ((size_t)snprintf(p, sizeof p, "%s/%s", root, rel) >= sizeof p)
+        return vk_error(-ENAMETOOLONG, "%s/%s: path too long", root, rel);
+    return vk_mkdirs(p, 0755);
 }
 
 /* root "" means rel is a path of its own. */

@@ -1,5 +1,6 @@
 /* Defined domains (NAME.cfg in the config dir) and runtime directories. */
 #include "vm/store.h"
+#include "util/dirs.h"
 #include "util/err.h"
 
 #include <dirent.h>
@@ -33,30 +34,6 @@ int vk_store_dir(char *buf, size_t len)
     return 0;
 }
 
-/* mkdir -p with mode for the created components; the last one must end up
- * a directory. */
-static int mkdirs(const char *path, mode_t mode)
-{
-    char p[4096];
-    if (snprintf(p, sizeof p, "%s", path) >= (int)sizeof p)
-        return vk_error(-ENAMETOOLONG, "%s: path too long", path);
-    for (char *s = p + 1;; s++) {
-        if (*s == '/' || !*s) {
-            char saved = *s;
-            *s = 0;
-            if (mkdir(p, mode) < 0 && errno != EEXIST)
-                return vk_error(-errno, "%s: %s", p, strerror(errno));
-            *s = saved;
-            if (!saved)
-                break;
-        }
-    }
-    struct stat st;
-    if (stat(p, &st) < 0 || !S_ISDIR(st.st_mode))
-        return vk_error(-ENOTDIR, "%s: not a directory", p);
-    return 0;
-}
-
 static int cfg_path(const char *name, char *buf, size_t len)
 {
     char dir[4000];
@@ -79,7 +56,7 @@ int vk_store_define(const struct vk_domcfg *c)
         return vk_error(-EINVAL, "domain has no name");
     if ((err = cfg_path(c->name, path, sizeof path)) || (err = vk_store_dir(dir, sizeof dir)))
         return err;
-    if ((err = mkdirs(dir, 0700)))
+    if ((err = vk_mkdirs(dir, 0700)))
         return err;
     if (access(path, F_OK) == 0)
         return vk_error(-EEXIST, "%s: domain already defined (%s)", c->name, path);
@@ -218,7 +195,7 @@ int vk_runtime_base(char *buf, size_t len, int create)
         return vk_error(-ENAMETOOLONG, "runtime directory path too long");
     if (!create)
         return 0;
-    int err = mkdirs(buf, 0700);
+    int err = vk_mkdirs(buf, 0700);
     if (err)
         return err;
     /* /tmp is shared: refuse a base someone else made or left open */
