@@ -43,7 +43,7 @@ enum vk_vif_type { VK_VIF_USER, VK_VIF_BRIDGE };
  * separated by ';' or given as repeated hostfwd= keys).  type defaults to
  * bridge when a bridge is named, user-mode NAT otherwise. */
 struct vk_vifspec {
-    char *mac;          /* NULL = QEMU picks one */
+    char *mac;          /* NULL until vk_domcfg_check generates one */
     char *bridge;       /* NULL for user networking */
     char *model;        /* QEMU device: virtio-net-pci (default), e1000, rtl8139 */
     enum vk_vif_type type;
@@ -152,7 +152,9 @@ int vk_domcfg_set(struct vk_domcfg *c, const char *assignment);
 
 /* Fill defaults and check consistency, as xl does before it builds a
  * domain: name present and valid ([A-Za-z0-9_.-], 1..64 chars, not
- * starting with '.' or '-'), uuid generated when absent, memory 128 and
+ * starting with '.' or '-'), uuid generated when absent, a MAC generated
+ * for each NIC without one (xl's: 00:16:3e and 23 random bits; no vif key
+ * becomes one user-mode NIC, so its MAC is kept by define), memory 128 and
  * vcpus 1 when unset, maxmem >= memory, maxvcpus >= vcpus, bootloader and
  * kernel not both set, only "pygrub" as bootloader; kernel = Xen's
  * hvmloader with an HVM type means BIOS boot (noted); vfb specs fold into
