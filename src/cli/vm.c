@@ -215,12 +215,15 @@ static int do_unpause(int argc, char **argv) { return one_name(argc, argv, vk_vm
 
 static int do_shutdown(int argc, char **argv)
 {
-    int wait = 0, timeout = 0, c;
+    int wait = 0, timeout = 0, force = 0, c;
     static const struct option lo[] = { { "wait", no_argument, NULL, 'w' },
                                         { "timeout", required_argument, NULL, 't' },
+                                        { "force", no_argument, NULL, 'F' },
                                         { NULL, 0, NULL, 0 } };
     while ((c = getopt_long(argc, argv, "wt:", lo, NULL)) != -1) {
-        if (c == 'w') {
+        if (c == 'F') {
+            force = 1;
+        } else if (c == 'w') {
             wait = 1;
         } else if (c == 't') {
             char *end;
@@ -235,7 +238,13 @@ static int do_shutdown(int argc, char **argv)
     }
     if (optind != argc - 1)
         return usage_err(argv[0], "which VM?%s", NULL);
+    if (force && !timeout)
+        return usage_err(argv[0], "--force needs -t SECS%s", NULL);
     int err = vk_vm_shutdown(argv[optind], wait, timeout);
+    if (err == -ETIMEDOUT && force) {
+        fprintf(stderr, "vmkit: %s; destroying it (--force)\n", vk_errmsg());
+        err = vk_vm_destroy(argv[optind]);
+    }
     return err ? cli_fail(err) : EXIT_OK;
 }
 
@@ -632,10 +641,12 @@ static const struct verb verbs[] = {
       "Attach to a VM's serial console.  On a terminal Ctrl-] leaves; otherwise\n"
       "stdin is sent to the console and its output copied to stdout until stdin\n"
       "ends (plus one second) or --timeout.\n" },
-    { "shutdown", do_shutdown, "shutdown [-w] [-t SECS] NAME",
+    { "shutdown", do_shutdown, "shutdown [-w] [-t SECS [--force]] NAME",
       "Press the VM's ACPI power button.\n"
-      "  -w        wait until QEMU is gone\n"
-      "  -t SECS   wait at most SECS, then stop it hard (implies -w)\n" },
+      "  -w        wait until QEMU is gone (pressing again every 10 s)\n"
+      "  -t SECS   wait at most SECS (implies -w); still running then: exit 1\n"
+      "            with \"NAME: still running after SECS s\", the VM left running\n"
+      "  --force   with -t: destroy it instead when the time is up (and say so)\n" },
     { "reboot", do_reboot, "reboot NAME",
       "Reset the VM; on_reboot decides what follows (restart boots it again).\n" },
     { "destroy", do_destroy, "destroy NAME",

@@ -416,9 +416,11 @@ static int make_tree(const struct vk_guest_opts *o, const char *root, const char
             r = copy_file(p, q, 0644);
         snprintf(p, sizeof p, "%s/lib/modules/%s", x, kver);
         /* virtio_net pulls in net_failover and failover through its depends= */
+        /* pvpanic_mmio drives QEMU's ISA pvpanic device: a panic reaches
+         * the monitor (on_crash) */
         static const char *const want[] = { "virtio_pci", "virtio_blk", "virtio_net", "ext4",
                                             "crc16", "mbcache", "jbd2", "crc32c_generic",
-                                            "button", "evdev", NULL };
+                                            "button", "evdev", "pvpanic", "pvpanic_mmio", NULL };
         struct stat st;
         if (stat(p, &st) == 0)
             for (const char *const *w = want; *w && r >= 0; w++)

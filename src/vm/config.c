@@ -364,16 +364,22 @@ char *vk_pygrub_append(const struct vk_domcfg *c, const char *entry_args)
 /* Contract in config.h. */
 const char *vk_action_name(enum vk_action a)
 {
-    return a == VK_ACT_RESTART ? "restart" : a == VK_ACT_PRESERVE ? "preserve" : "destroy";
+    return a == VK_ACT_RESTART ? "restart" : a == VK_ACT_PRESERVE ? "preserve"
+         : a == VK_ACT_COREDUMP_DESTROY ? "coredump-destroy"
+         : a == VK_ACT_COREDUMP_RESTART ? "coredump-restart" : "destroy";
 }
 
 /* Contract in config.h. */
 int vk_action_parse(const char *s, enum vk_action *a)
 {
-    if (!strcmp(s, "destroy") || !strcmp(s, "coredump-destroy"))
+    if (!strcmp(s, "destroy"))
         *a = VK_ACT_DESTROY;
-    else if (!strcmp(s, "restart") || !strcmp(s, "rename-restart") || !strcmp(s, "coredump-restart"))
+    else if (!strcmp(s, "restart") || !strcmp(s, "rename-restart"))
         *a = VK_ACT_RESTART;
+    else if (!strcmp(s, "coredump-destroy"))
+        *a = VK_ACT_COREDUMP_DESTROY;
+    else if (!strcmp(s, "coredump-restart"))
+        *a = VK_ACT_COREDUMP_RESTART;
     else if (!strcmp(s, "preserve"))
         *a = VK_ACT_PRESERVE;
     else

@@ -53,8 +53,11 @@ struct vk_vifspec {
 };
 
 /* on_poweroff / on_reboot / on_crash / on_watchdog.  rename-restart reads
- * as restart, coredump-destroy as destroy, coredump-restart as restart. */
-enum vk_action { VK_ACT_DESTROY, VK_ACT_RESTART, VK_ACT_PRESERVE };
+ * as restart (with a warning: the old domain cannot be kept, it would hold
+ * its disks); coredump-* write the guest's memory to an ELF core first
+ * when QEMU is still there to ask (a panic), then destroy or restart. */
+enum vk_action { VK_ACT_DESTROY, VK_ACT_RESTART, VK_ACT_PRESERVE, VK_ACT_COREDUMP_DESTROY,
+                 VK_ACT_COREDUMP_RESTART };
 
 enum vk_dom_type { VK_TYPE_UNSET, VK_TYPE_PV, VK_TYPE_PVH, VK_TYPE_HVM };
 
@@ -210,8 +213,9 @@ void vk_diskspec_free(struct vk_diskspec *d);
 int vk_vifspec_parse(const char *spec, struct vk_vifspec *v);
 void vk_vifspec_free(struct vk_vifspec *v);
 
-/* Names for the action enum ("destroy", "restart", "preserve"), and the
- * reverse (accepting xl's rename-restart/coredump-*): 0 or -EINVAL. */
+/* Names for the action enum ("destroy", "restart", "preserve",
+ * "coredump-destroy", "coredump-restart"), and the reverse (accepting
+ * xl's rename-restart as restart): 0 or -EINVAL. */
 const char *vk_action_name(enum vk_action a);
 int vk_action_parse(const char *s, enum vk_action *a);
 
