@@ -13,6 +13,7 @@
 #include "part/part.h"
 #include "util/dirs.h"
 #include "util/err.h"
+#include "util/str.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -56,8 +57,9 @@ static void rm_rf(const char *dir)
 static int mkdirs(const char *root, const char *rel)
 {
     char p[PATH_MAX];
-    if ((size_t)snprintf(p, sizeof p, "%s/%s", root, rel) >= sizeof p)
-        return vk_error(-ENAMETOOLONG, "%s/%s: path too long", root, rel);
+    int r = vk_pathf(p, sizeof p, "%s/%s", root, rel);
+    if (r < 0)
+        return r;
     return vk_mkdirs(p, 0755);
 }
 
@@ -65,10 +67,9 @@ static int mkdirs(const char *root, const char *rel)
 static int write_file(const char *root, const char *rel, const char *data, size_t len, mode_t mode)
 {
     char p[3 * PATH_MAX];
-    if (*root)
-        snprintf(p, sizeof p, "%s/%s", root, rel);
-    else
-        snprintf(p, sizeof p, "%s", rel);
+    int pr = *root ? vk_pathf(p, sizeof p, "%s/%s", root, rel) : vk_pathf(p, sizeof p, "%s", rel);
+    if (pr < 0)
+        return pr;
     int fd = open(p, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
     if (fd < 0)
         return vk_error(-errno, "%s: %s", p, strerror(errno));
@@ -338,7 +339,8 @@ static int make_tree(const struct vk_guest_opts *o, const char *root, const char
     char x[PATH_MAX + 16], p[3 * PATH_MAX], q[3 * PATH_MAX];
     int r = vk_deb_cachedir(o->cachedir, &cache);
     const char *kernel_file = NULL;
-    snprintf(x, sizeof x, "%s/x", tmp);
+    if (r == 0)
+        r = vk_pathf(x, sizeof x, "%s/x", tmp);
 
     /* the kernel */
     bool kpkg = o->kernel && !strncmp(o->kernel, "linux-image-", 12) && !strchr(o->kernel, '/') &&
@@ -555,7 +557,9 @@ int vk_guest_build(const struct vk_guest_opts *in, char **kver)
 
     char tmp[PATH_MAX];
     const char *td = getenv("TMPDIR");
-    snprintf(tmp, sizeof tmp, "%s/vmkit-guest.XXXXXX", td && *td ? td : "/tmp");
+    int pr = vk_pathf(tmp, sizeof tmp, "%s/vmkit-guest.XXXXXX", td && *td ? td : "/tmp");
+    if (pr < 0)
+        return vk_error_prefix(pr, "TMPDIR: ");
     if (!mkdtemp(tmp))
         return vk_error(-errno, "%s: %s", tmp, strerror(errno));
     char root[PATH_MAX + 8];

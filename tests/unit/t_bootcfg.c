@@ -368,6 +368,22 @@ int main(void)
     CHECK(e && STREQ(e->args, "x"), "an unset $var is no argument");
     vk_bootcfg_free(&c);
 
+    /* empty submenu and entry titles (once wrote '>' over the string's
+     * terminator and read past the allocation) */
+    const char empty_titles[] = "submenu '' {\n menuentry '' {\nlinux /e\n}\n menuentry 'F' {\nlinux /f\n}\n}\n"
+        "submenu 'S' {\n menuentry '' {\nlinux /g\n}\n}\n";
+    r = vk_bootcfg_parse(VK_BOOTCFG_GRUB2, empty_titles, strlen(empty_titles), "et.cfg", NULL, &c);
+    CHECK(r == 0 && c.n == 5, "empty titles parse: 3 entries, 2 submenus (%d, %u)", r, c.n);
+    const struct vk_boot_entry *e0 = r == 0 ? pick(&c, "0>0") : NULL,
+                               *e1 = r == 0 ? pick(&c, "0>1") : NULL,
+                               *e2 = r == 0 ? pick(&c, "1>0") : NULL;
+    CHECK(e0 && e1 && e2 && STREQ(e0->title, ">") && STREQ(e1->title, ">F") &&
+          STREQ(e2->title, "S>"), "empty titles joined exactly: '%s' '%s' '%s'",
+          e0 ? e0->title : "", e1 ? e1->title : "", e2 ? e2->title : "");
+    e = r == 0 ? pick(&c, "F") : NULL;
+    CHECK(e && STREQ(e->kernel, "/f") && STREQ(e->path, "0>1"), "entry under an empty submenu title by title");
+    vk_bootcfg_free(&c);
+
     /* saved_entry unset: default resolves to nothing, entry 0 */
     const char saved[] = "set default=\"${saved_entry}\"\nmenuentry 'A' {\nlinux /a\n}\nmenuentry 'B' {\nlinux /b\n}\n";
     r = vk_bootcfg_parse(VK_BOOTCFG_GRUB2, saved, strlen(saved), "g", NULL, &c);
