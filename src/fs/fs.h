@@ -149,7 +149,7 @@ struct vk_fs_type {
     int (*mount)(struct vk_blockdev *bd, bool writable, struct vk_fs **out);
 };
 
-extern const struct vk_fs_type vk_fs_ext, vk_fs_fat, vk_fs_swap;
+extern const struct vk_fs_type vk_fs_ext, vk_fs_fat, vk_fs_swap, vk_fs_iso;
 
 /* Identify the filesystem on bd. -ENOENT (with message) if none. */
 int vk_fs_probe(struct vk_blockdev *bd, struct vk_fsprobe *out,

@@ -1,0 +1,588 @@
+/* ISO 9660: probing (the volume descriptors, as blkid reads them), the El
+ * Torito boot catalog, and the read-only fs ops over the index that
+ * iso9660_idx.c builds with libarchive.
+ *
+ * Probe layout (ECMA-119 8.4): volume descriptors are 2048-byte blocks
+ * from block 16; byte 0 is the type (0 boot record, 1 primary, 2
+ * supplementary, 255 terminator), bytes 1-5 "CD001".  In the primary:
+ * volume id at 40 (32 bytes), volume space size at 80 (LE32), creation
+ * and modification dates at 813 and 830 (17 bytes "YYYYMMDDHHMMSScc" and
+ * a zone).  blkid's UUID is the modification date (else the creation
+ * date) as "YYYY-MM-DD-HH-MM-SS-cc"; its label is the Joliet volume id
+ * when that differs from the primary's.
+ */
+#include "fs/iso9660_int.h"
+
+#include "fs/fs_util.h"
+#include "fs/path.h"
+#include "util/err.h"
+#include "util/utf16.h"
+#include "util/vec.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#define VD_START (16 * VK_ISO_BLOCK)
+#define VD_MAX 16               /* descriptors blkid looks at */
+
+static const char *const names[] = { "iso9660", NULL };
+
+static void trim_copy(char *out, size_t outlen, const uint8_t *p, size_t n)
+{
+    while (n && (p[n - 1] == ' ' || p[n - 1] == 0))
+        n--;
+    if (n >= outlen)
+        n = outlen - 1;
+    memcpy(out, p, n);
+    out[n] = 0;
+}
+
+/* blkid's UUID from a 17-byte date; false when the date is unset. */
+static bool date_uuid(const uint8_t *d, char *out, size_t len)
+{
+    int zeros = 0;
+    for (int i = 0; i < 16; i++)
+        zeros += d[i] == '0';
+    if (zeros == 16 && d[16] == 0)
+        return false;
+    snprintf(out, len, "%.4s-%.2s-%.2s-%.2s-%.2s-%.2s-%.2s", (const char *)d,
+             (const char *)d + 4, (const char *)d + 6, (const char *)d + 8,
+             (const char *)d + 10, (const char *)d + 12, (const char *)d + 14);
+    return true;
+}
+
+/* Reads the primary volume descriptor and the ones after it, nothing else. */
+static int iso_probe(struct vk_blockdev *bd, struct vk_fsprobe *out)
+{
+    uint8_t pvd[VK_ISO_BLOCK], vd[VK_ISO_BLOCK];
+    if (bd->size < VD_START + VK_ISO_BLOCK)
+        return 0;
+    int r = vk_bd_pread(bd, pvd, sizeof pvd, VD_START);
+    if (r < 0)
+        return r;
+    if (pvd[0] != 1 || memcmp(pvd + 1, "CD001", 5))
+        return 0;
+    snprintf(out->type, sizeof out->type, "iso9660");
+    trim_copy(out->label, sizeof out->label, pvd + 40, 32);
+    if (!date_uuid(pvd + 830, out->uuid, sizeof out->uuid))
+        date_uuid(pvd + 813, out->uuid, sizeof out->uuid);
+    out->size = (uint64_t)vk_fsu_get32(pvd + 80) * VK_ISO_BLOCK;
+    out->used = out->size;
+    out->used_known = true;
+    /* The Joliet label, found as blkid finds it: its loop does not move on
+     * past a descriptor that is neither supplementary nor the terminator,
+     * so a boot record right after the primary hides the Joliet one. */
+    uint64_t off = VD_START + VK_ISO_BLOCK;
+    for (int i = 0; i < VD_MAX && off + VK_ISO_BLOCK <= bd->size; i++) {
+        if ((r = vk_bd_pread(bd, vd, sizeof vd, off)) < 0)
+            return r;
+        if (vd[0] == 255)
+            break;
+        if (vd[0] != 2)
+            continue;
+        if (!memcmp(vd + 88, "%/@", 3) || !memcmp(vd + 88, "%/C", 3) || !memcmp(vd + 88, "%/E", 3)) {
+            uint16_t u[16];
+            bool same = true;
+            for (int k = 0; k < 16; k++) {
+                u[k] = (uint16_t)(vd[40 + 2 * k] << 8 | vd[41 + 2 * k]);
+                same = same && vd[40 + 2 * k] == 0 && vd[41 + 2 * k] == pvd[40 + k];
+            }
+            if (!same) {
+                char l[sizeof out->label];
+                vk_utf16_to_utf8(u, 16, l, sizeof l);
+                trim_copy(out->label, sizeof out->label, (const uint8_t *)l, strlen(l));
+            }
+            break;
+        }
+        off += VK_ISO_BLOCK;
+    }
+    return 40;      /* below ext and FAT: an old ISO's descriptors may survive their mkfs */
+}
+
+const char *vk_iso_platform_name(uint8_t p)
+{
+    static _Thread_local char buf[8];
+    switch (p) {
+    case 0: return "bios";
+    case 1: return "ppc";
+    case 2: return "mac";
+    case 0xef: return "efi";
+    }
+    snprintf(buf, sizeof buf, "0x%02x", p);
+    return buf;
+}
+
+const char *vk_iso_media_name(uint8_t m)
+{
+    static const char *const n[] = { "none", "floppy-1.2m", "floppy-1.44m", "floppy-2.88m", "hard-disk" };
+    return m < 5 ? n[m] : "unknown";
+}
+
+static int bad_catalog(struct vk_blockdev *bd, uint32_t lba, const char *what)
+{
+    return vk_error(-EINVAL, "%s: El Torito boot catalog at block %u: %s", bd->name, lba, what);
+}
+
+/* One 32-byte initial/section entry (El Torito 2.2, 2.4). */
+static int boot_entry(struct vk_blockdev *bd, const uint8_t *e, uint8_t platform,
+                      struct vk_iso_boot *out)
+{
+    static const uint64_t floppy[] = { 0, 1200 * 1024, 1440 * 1024, 2880 * 1024 };
+    if (out->n >= VK_ISO_MAX_BOOT)
+        return 0;
+    struct vk_iso_boot_entry *b = &out->e[out->n];
+    b->platform = platform;
+    b->bootable = e[0] == 0x88;
+    b->media = e[1] & 0x0f;
+    b->load_segment = vk_fsu_get16(e + 2);
+    b->sectors = vk_fsu_get16(e + 6);
+    b->lba = vk_fsu_get32(e + 8);
+    b->size = b->media >= 1 && b->media <= 3 ? floppy[b->media] : (uint64_t)b->sectors * 512;
+    if (((uint64_t)b->lba * VK_ISO_BLOCK + b->size) > bd->size)
+        return bad_catalog(bd, out->catalog_lba, "a boot image lies past the end of the image");
+    out->n++;
+    return 0;
+}
+
+int vk_iso_boot_read(struct vk_blockdev *bd, struct vk_iso_boot *out)
+{
+    uint8_t vd[VK_ISO_BLOCK], cat[VK_ISO_BLOCK];
+    int r;
+    memset(out, 0, sizeof *out);
+    uint64_t off = VD_START;
+    for (int i = 0; i < 64 && off + VK_ISO_BLOCK <= bd->size; i++, off += VK_ISO_BLOCK) {
+        if ((r = vk_bd_pread(bd, vd, sizeof vd, off)) < 0)
+            return r;
+        if (memcmp(vd + 1, "CD001", 5) || vd[0] == 255)
+            break;
+        if (vd[0] == 0 && !memcmp(vd + 7, "EL TORITO SPECIFICATION", 23))
+            break;
+    }
+    if (vd[0] != 0 || memcmp(vd + 1, "CD001", 5) || memcmp(vd + 7, "EL TORITO SPECIFICATION", 23))
+        return 0;
+    uint32_t lba = vk_fsu_get32(vd + 0x47);
+    out->catalog_lba = lba;
+    if ((uint64_t)lba * VK_ISO_BLOCK + VK_ISO_BLOCK > bd->size)
+        return bad_catalog(bd, lba, "past the end of the image");
+    if ((r = vk_bd_pread(bd, cat, sizeof cat, (uint64_t)lba * VK_ISO_BLOCK)) < 0)
+        return r;
+    uint16_t sum = 0;
+    for (int i = 0; i < 32; i += 2)
+        sum = (uint16_t)(sum + vk_fsu_get16(cat + i));
+    if (cat[0] != 1 || cat[30] != 0x55 || cat[31] != 0xaa || sum)
+        return bad_catalog(bd, lba, "bad validation entry");
+    if ((r = boot_entry(bd, cat + 32, cat[1], out)) < 0)
+        return r;
+    /* Section headers (0x90, last 0x91), each followed by its entries. */
+    for (size_t p = 64; p + 32 <= sizeof cat;) {
+        uint8_t id = cat[p];
+        if (id != 0x90 && id != 0x91)
+            break;
+        uint8_t platform = cat[p + 1];
+        unsigned count = vk_fsu_get16(cat + p + 2);
+        p += 32;
+        for (unsigned k = 0; k < count && p + 32 <= sizeof cat; k++, p += 32) {
+            if (cat[p] == 0x44)         /* extension entries carry no image */
+                continue;
+            if ((r = boot_entry(bd, cat + p, platform, out)) < 0)
+                return r;
+        }
+        if (id == 0x91)
+            break;
+    }
+    return 0;
+}
+
+/* ---- the index ---- */
+
+static size_t hash_of(uint32_t parent, const char *name, size_t len)
+{
+    uint64_t h = 1469598103934665603ull ^ parent;
+    for (size_t i = 0; i < len; i++)
+        h = (h ^ (uint8_t)name[i]) * 1099511628211ull;
+    return (size_t)h;
+}
+
+static int rehash(struct iso_fs *x)
+{
+    size_t cap = x->hcap ? x->hcap * 2 : 1024;
+    uint32_t *h = malloc(cap * sizeof *h);
+    if (!h)
+        return vk_error(-ENOMEM, "out of memory");
+    memset(h, 0xff, cap * sizeof *h);
+    for (uint32_t i = 1; i < x->n; i++) {
+        size_t k = hash_of(x->v[i].parent, x->v[i].name, strlen(x->v[i].name)) & (cap - 1);
+        while (h[k] != ISO_NONE)
+            k = (k + 1) & (cap - 1);
+        h[k] = i;
+    }
+    free(x->hash);
+    x->hash = h;
+    x->hcap = cap;
+    return 0;
+}
+
+uint32_t iso_node_find(const struct iso_fs *x, uint32_t parent, const char *name, size_t len)
+{
+    if (!x->hcap)
+        return ISO_NONE;
+    for (size_t k = hash_of(parent, name, len) & (x->hcap - 1); x->hash[k] != ISO_NONE;
+         k = (k + 1) & (x->hcap - 1)) {
+        const struct iso_node *n = &x->v[x->hash[k]];
+        if (n->parent == parent && !strncmp(n->name, name, len) && !n->name[len])
+            return x->hash[k];
+    }
+    return ISO_NONE;
+}
+
+uint32_t iso_node_add(struct iso_fs *x, uint32_t parent, const char *name, size_t len, bool *fresh)
+{
+    uint32_t i = parent == ISO_NONE ? ISO_NONE : iso_node_find(x, parent, name, len);
+    *fresh = i == ISO_NONE;
+    if (i != ISO_NONE)
+        return i;
+    if (x->n >= UINT32_MAX - 1) {
+        vk_error(-EFBIG, "%s: too many files", x->bd->name);
+        return ISO_NONE;
+    }
+    if ((x->n + 1) * 2 > x->hcap && rehash(x) < 0)
+        return ISO_NONE;
+    struct iso_node *nv = vk_grow(x->v, &x->cap, x->n + 1, sizeof *x->v, 256);
+    char *nm = strndup(name, len);
+    if (!nv || !nm) {
+        if (nv)
+            x->v = nv;
+        free(nm);
+        vk_error(-ENOMEM, "out of memory");
+        return ISO_NONE;
+    }
+    x->v = nv;
+    i = (uint32_t)x->n++;
+    struct iso_node *n = &x->v[i];
+    memset(n, 0, sizeof *n);
+    n->name = nm;
+    n->parent = parent;
+    n->child = n->next = ISO_NONE;
+    n->raw_off = -1;
+    n->st.ino = i + 1;
+    if (parent != ISO_NONE) {
+        /* Append, so listings keep libarchive's (on-disc) order. */
+        uint32_t *p = &x->v[parent].child;
+        while (*p != ISO_NONE)
+            p = &x->v[*p].next;
+        *p = i;
+        size_t k = hash_of(parent, nm, len) & (x->hcap - 1);
+        while (x->hash[k] != ISO_NONE)
+            k = (k + 1) & (x->hcap - 1);
+        x->hash[k] = i;
+    }
+    return i;
+}
+
+int iso_node_path(const struct iso_fs *x, uint32_t i, char *buf, size_t len)
+{
+    size_t at = len - 1;
+    buf[at] = 0;
+    for (; i != 0 && i != ISO_NONE; i = x->v[i].parent) {
+        size_t l = strlen(x->v[i].name);
+        if (l + 1 > at)
+            return vk_error(-ENAMETOOLONG, "%s: path too long", x->bd->name);
+        at -= l;
+        memcpy(buf + at, x->v[i].name, l);
+        buf[--at] = '/';
+    }
+    memmove(buf, buf + at, len - at);
+    return 0;
+}
+
+/* Resolve path (normalized, absolute); follow a final symlink if asked.
+ * Symlinks inside the path are followed always, at most 40 in all. */
+static int lookup(struct iso_fs *x, const char *path, bool follow, uint32_t *out)
+{
+    char buf[4096], tmp[4096];
+    int hops = 0;
+    if (strlen(path) >= sizeof buf)
+        return vk_error(-ENAMETOOLONG, "%s:%s: path too long", x->bd->name, path);
+    strcpy(buf, path);
+restart:;
+    uint32_t cur = 0;
+    const char *p = buf;
+    while (*p) {
+        while (*p == '/')
+            p++;
+        if (!*p)
+            break;
+        const char *e = strchr(p, '/');
+        size_t len = e ? (size_t)(e - p) : strlen(p);
+        if (!S_ISDIR(x->v[cur].st.mode))
+            return vk_error(-ENOTDIR, "%s:%s: not a directory", x->bd->name, path);
+        uint32_t c = iso_node_find(x, cur, p, len);
+        if (c == ISO_NONE)
+            return vk_error(-ENOENT, "%s:%s: no such file or directory", x->bd->name, path);
+        p += len;
+        if (S_ISLNK(x->v[c].st.mode) && (*p || follow)) {
+            if (++hops > 40)
+                return vk_error(-ELOOP, "%s:%s: too many levels of symbolic links", x->bd->name, path);
+            const char *t = x->v[c].link ? x->v[c].link : "";
+            /* Relative targets are taken from the link's directory. */
+            char dir[4096];
+            if (t[0] == '/')
+                dir[0] = 0;
+            else if (iso_node_path(x, cur, dir, sizeof dir) < 0)
+                return -ENAMETOOLONG;
+            if (snprintf(tmp, sizeof tmp, "%s/%s%s", dir, t, p) >= (int)sizeof tmp ||
+                vk_path_normalize(tmp, buf, sizeof buf) < 0)
+                return vk_error(-ENAMETOOLONG, "%s:%s: symbolic link target too long", x->bd->name, path);
+            goto restart;
+        }
+        cur = c;
+    }
+    *out = cur;
+    return 0;
+}
+
+/* ---- fs ops ---- */
+
+static int iso_statfs(struct vk_fs *fs, struct vk_statfs *out)
+{
+    struct iso_fs *x = fs->priv;
+    snprintf(out->type, sizeof out->type, "iso9660");
+    snprintf(out->label, sizeof out->label, "%s", x->probe.label);
+    snprintf(out->uuid, sizeof out->uuid, "%s", x->probe.uuid);
+    out->block_size = VK_ISO_BLOCK;
+    out->blocks = x->probe.size / VK_ISO_BLOCK;
+    out->files = x->n;
+    return 0;
+}
+
+static int iso_stat(struct vk_fs *fs, const char *path, struct vk_stat *st, bool follow)
+{
+    struct iso_fs *x = fs->priv;
+    uint32_t i;
+    int r = lookup(x, path, follow, &i);
+    if (r < 0)
+        return r;
+    *st = x->v[i].st;
+    return 0;
+}
+
+static int iso_readdir(struct vk_fs *fs, const char *path, vk_dirent_cb cb, void *ctx)
+{
+    struct iso_fs *x = fs->priv;
+    uint32_t i;
+    int r = lookup(x, path, true, &i);
+    if (r < 0)
+        return r;
+    if (!S_ISDIR(x->v[i].st.mode))
+        return vk_error(-ENOTDIR, "%s:%s: not a directory", x->bd->name, path);
+    for (uint32_t c = x->v[i].child; c != ISO_NONE; c = x->v[c].next) {
+        if (x->v[c].hidden)
+            continue;
+        struct vk_dirent de = { .name = x->v[c].name, .ino = x->v[c].st.ino,
+                                .type = x->v[c].st.mode & S_IFMT };
+        if ((r = cb(ctx, &de)) != 0)
+            return r < 0 ? r : 0;
+    }
+    return 0;
+}
+
+static int iso_readlink(struct vk_fs *fs, const char *path, char *buf, size_t len)
+{
+    struct iso_fs *x = fs->priv;
+    uint32_t i;
+    int r = lookup(x, path, false, &i);
+    if (r < 0)
+        return r;
+    if (!S_ISLNK(x->v[i].st.mode))
+        return vk_error(-EINVAL, "%s:%s: not a symbolic link", x->bd->name, path);
+    size_t n = strlen(x->v[i].link);
+    memcpy(buf, x->v[i].link, n < len ? n : len);
+    return (int)n;
+}
+
+struct iso_file {
+    struct vk_file f;
+    uint32_t node;
+    struct iso_reader *rd;
+};
+
+static int iso_open(struct vk_fs *fs, const char *path, int flags, uint32_t mode, struct vk_file **out)
+{
+    struct iso_fs *x = fs->priv;
+    uint32_t i;
+    if (flags & (VK_O_WRONLY | VK_O_CREAT | VK_O_TRUNC))
+        return vk_error(-EROFS, "%s:%s: read-only filesystem", x->bd->name, path);
+    int r = lookup(x, path, true, &i);
+    if (r < 0)
+        return r;
+    if (S_ISDIR(x->v[i].st.mode))
+        return vk_error(-EISDIR, "%s:%s: is a directory", x->bd->name, path);
+    if (!S_ISREG(x->v[i].st.mode))
+        return vk_error(-EINVAL, "%s:%s: not a regular file", x->bd->name, path);
+    struct iso_file *f = calloc(1, sizeof *f);
+    if (!f)
+        return vk_error(-ENOMEM, "out of memory");
+    f->f.fs = fs;
+    f->f.priv = f;
+    f->node = i;
+    *out = &f->f;
+    return 0;
+}
+
+static int64_t iso_read(struct vk_file *vf, void *buf, size_t len, uint64_t off)
+{
+    struct iso_file *f = vf->priv;
+    struct iso_fs *x = vf->fs->priv;
+    const struct iso_node *n = &x->v[f->node];
+    if (off >= n->st.size)
+        return 0;
+    if (len > n->st.size - off)
+        len = (size_t)(n->st.size - off);
+    if (n->raw_off >= 0) {
+        int r = vk_bd_pread(x->bd, buf, len, (uint64_t)n->raw_off + off);
+        return r < 0 ? r : (int64_t)len;
+    }
+    int64_t got;
+    int r = iso_reader_read(x, &f->rd, f->node, buf, len, off, &got);
+    return r < 0 ? r : got;
+}
+
+static int iso_close_file(struct vk_file *vf)
+{
+    struct iso_file *f = vf->priv;
+    iso_reader_free(f->rd);
+    free(f);
+    return 0;
+}
+
+static void iso_free(struct iso_fs *x)
+{
+    for (size_t i = 0; i < x->n; i++) {
+        free(x->v[i].name);
+        free(x->v[i].link);
+        free(x->v[i].bad);
+    }
+    free(x->v);
+    free(x->hash);
+    free(x);
+}
+
+static int iso_unmount(struct vk_fs *fs)
+{
+    iso_free(fs->priv);
+    free(fs);
+    return 0;
+}
+
+static const struct vk_fs_ops iso_ops = {
+    .statfs = iso_statfs,
+    .stat = iso_stat,
+    .readdir = iso_readdir,
+    .readlink = iso_readlink,
+    .open = iso_open,
+    .read = iso_read,
+    .close_file = iso_close_file,
+    .unmount = iso_unmount,
+};
+
+/* The virtual /[BOOT] directory: the catalog and each boot image as files
+ * read straight from their blocks. */
+static int add_boot_nodes(struct iso_fs *x)
+{
+    bool fresh;
+    if (!x->boot.catalog_lba)
+        return 0;
+    uint32_t d = iso_node_add(x, 0, "[BOOT]", 6, &fresh);
+    if (d == ISO_NONE)
+        return -ENOMEM;
+    x->v[d].hidden = true;
+    x->v[d].st.mode = S_IFDIR | 0555;
+    x->v[d].st.nlink = 2;
+    for (int k = -1; k < x->boot.n; k++) {
+        char nm[64];
+        uint64_t off, size;
+        if (k < 0) {
+            snprintf(nm, sizeof nm, "catalog");
+            off = (uint64_t)x->boot.catalog_lba * VK_ISO_BLOCK;
+            size = VK_ISO_BLOCK;
+        } else {
+            const struct vk_iso_boot_entry *b = &x->boot.e[k];
+            snprintf(nm, sizeof nm, "%d-%s-%s.img", k + 1, vk_iso_platform_name(b->platform),
+                     vk_iso_media_name(b->media));
+            off = (uint64_t)b->lba * VK_ISO_BLOCK;
+            size = b->size;
+        }
+        uint32_t i = iso_node_add(x, d, nm, strlen(nm), &fresh);
+        if (i == ISO_NONE)
+            return -ENOMEM;
+        x->v[i].st.mode = S_IFREG | 0444;
+        x->v[i].st.nlink = 1;
+        x->v[i].st.size = size;
+        x->v[i].st.blocks = (size + 511) / 512;
+        x->v[i].raw_off = (int64_t)off;
+    }
+    return 0;
+}
+
+static int iso_mount(struct vk_blockdev *bd, bool writable, struct vk_fs **out)
+{
+    if (writable)
+        return vk_error(-EROFS, "%s: read-only filesystem (iso9660)", bd->name);
+    struct iso_fs *x = calloc(1, sizeof *x);
+    struct vk_fs *fs = calloc(1, sizeof *fs);
+    int r = -ENOMEM;
+    bool fresh;
+    if (!x || !fs) {
+        r = vk_error(-ENOMEM, "out of memory");
+        goto fail;
+    }
+    x->bd = bd;
+    if ((r = iso_probe(bd, &x->probe)) <= 0) {
+        r = r < 0 ? r : vk_error(-EINVAL, "%s: not an ISO 9660 image", bd->name);
+        goto fail;
+    }
+    if (x->probe.size > bd->size) {
+        r = vk_error(-EINVAL, "%s: truncated ISO image: the volume is %llu bytes, the image %llu",
+                     bd->name, (unsigned long long)x->probe.size, (unsigned long long)bd->size);
+        goto fail;
+    }
+    if ((r = vk_iso_boot_read(bd, &x->boot)) < 0)
+        goto fail;
+    if (iso_node_add(x, ISO_NONE, "", 0, &fresh) == ISO_NONE ||
+        (r = rehash(x)) < 0) {
+        r = -ENOMEM;
+        goto fail;
+    }
+    x->v[0].st.mode = S_IFDIR | 0755;
+    x->v[0].st.nlink = 2;
+    if ((r = iso_index_build(x)) < 0 || (r = add_boot_nodes(x)) < 0)
+        goto fail;
+    fs->ops = &iso_ops;
+    fs->type = &vk_fs_iso;
+    fs->bd = bd;
+    fs->priv = x;
+    *out = fs;
+    return 0;
+fail:
+    if (x)
+        iso_free(x);
+    free(fs);
+    return r;
+}
+
+/* ISOs are made from a tree (vk_iso_mkfs_*), not over a device. */
+static int iso_mkfs(struct vk_blockdev *bd, const struct vk_mkfs_opts *o)
+{
+    return vk_error(-EINVAL, "%s: an iso9660 image is made from a tree: give --from DIR|TAR", bd->name);
+}
+
+const struct vk_fs_type vk_fs_iso = {
+    .name = "iso9660",
+    .mkfs_names = names,
+    .probe = iso_probe,
+    .mkfs = iso_mkfs,
+    .mount = iso_mount,
+};
