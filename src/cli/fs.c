@@ -4,6 +4,7 @@
 
 #include "block/blockdev.h"
 #include "fs/fs.h"
+#include "fs/iso9660.h"
 #include "fs/path.h"
 #include "fs/populate.h"
 #include "part/target.h"
@@ -89,7 +90,10 @@ static int fs_mkfs(int argc, char **argv)
         { "type", 1, 0, 't' }, { "label", 1, 0, 'L' }, { "uuid", 1, 0, 'U' },
         { "block-size", 1, 0, 'b' }, { "inodes", 1, 0, 'N' }, { "reserved", 1, 0, 'r' },
         { "from", 1, 0, 'f' }, { "owner", 1, 0, 'o' }, { "fat-bits", 1, 0, 'F' },
-        { "cluster-size", 1, 0, 'c' }, { "force", 0, 0, 'X' }, { 0, 0, 0, 0 } };
+        { "cluster-size", 1, 0, 'c' }, { "force", 0, 0, 'X' },
+        { "boot", 1, 0, 'B' }, { "boot-catalog", 1, 0, 'C' }, { "boot-load-size", 1, 0, 'Z' },
+        { "no-boot-info-table", 0, 0, 'I' }, { 0, 0, 0, 0 } };
+    struct vk_iso_mkfs_opts iso = { .boot_info_table = true };
     bool force = false;
     int c;
     char *end;
@@ -113,13 +117,28 @@ static int fs_mkfs(int argc, char **argv)
         case 'f': from = optarg; break;
         case 'o': owner = optarg; break;
         case 'X': force = true; break;
+        case 'B': iso.boot = optarg; break;
+        case 'C': iso.boot_catalog = optarg; break;
+        case 'Z': iso.boot_load_size = (int)strtol(optarg, &end, 10);
+            if (*end || iso.boot_load_size < 1 || iso.boot_load_size > 65535)
+                return cli_usage("fs mkfs", "bad boot load size '%s' (1-65535 sectors)", optarg);
+            break;
+        case 'I': iso.boot_info_table = false; break;
         default: return cli_usage("fs mkfs", "unknown option");
         }
     }
     if (!o.type)
-        return cli_usage("fs mkfs", "-t ext2|ext3|ext4|vfat|swap is required");
+        return cli_usage("fs mkfs", "-t ext2|ext3|ext4|vfat|swap|iso9660 is required");
     if (optind + 1 != argc)
         return cli_usage("fs mkfs", "one TARGET expected");
+    if (!strcmp(o.type, "iso9660")) {
+        iso.from = from;
+        iso.volid = o.label;
+        iso.uuid = o.uuid;
+        return cli_fs_mkfs_iso(argv[optind], &iso, force);
+    }
+    if (iso.boot || iso.boot_catalog)
+        return cli_usage("fs mkfs", "--boot is for -t iso9660");
     struct vk_populate_opts po = { .force_owner = false };
     if (owner) {
         unsigned u, g;
@@ -171,14 +190,19 @@ static int fs_probe(int argc, char **argv)
         return cli_fail(r);
     memset(&p, 0, sizeof p);
     r = vk_fs_probe(bd, &p, NULL);
-    vk_bd_close(bd);
-    if (r < 0)
+    if (r < 0) {
+        vk_bd_close(bd);
         return cli_fail(r);
+    }
+    bool iso = !strcmp(p.type, "iso9660");
     if (json) {
         json_t *o = json_pack("{s:s, s:s, s:s, s:I}", "type", p.type, "label", p.label,
                               "uuid", p.uuid, "size", (json_int_t)p.size);
         if (p.used_known)
             json_object_set_new(o, "used", json_integer((json_int_t)p.used));
+        if (iso)
+            cli_fs_probe_iso(bd, o);
+        vk_bd_close(bd);
         return cli_print_json(o);
     }
     printf("TYPE=\"%s\"\n", p.type);
@@ -189,6 +213,9 @@ static int fs_probe(int argc, char **argv)
     printf("SIZE=%llu\n", (unsigned long long)p.size);
     if (p.used_known)
         printf("USED=%llu\n", (unsigned long long)p.used);
+    if (iso)
+        cli_fs_probe_iso(bd, NULL);
+    vk_bd_close(bd);
     return EXIT_OK;
 }
 
@@ -1031,7 +1058,8 @@ static int fs_edit(int argc, char **argv)
 }
 
 static const struct cli_command fs_cmds[] = {
-    { "mkfs",  fs_mkfs,  "mkfs -t ext2|ext3|ext4|vfat|swap [-L LABEL] [-U UUID] [-b BS] [-N INODES] [--reserved PCT] [--from DIR|TAR] [--owner U:G] TARGET" },
+    { "mkfs",  fs_mkfs,  "mkfs -t ext2|ext3|ext4|vfat|swap [-L LABEL] [-U UUID] [-b BS] [-N INODES] [--reserved PCT] [--from DIR|TAR] [--owner U:G] TARGET\n"
+                         "       mkfs -t iso9660 --from DIR|TAR [-L VOLID] [-U YYYY-MM-DD-HH-MM-SS-cc] [--boot IMG [--boot-catalog CAT] [--boot-load-size N] [--no-boot-info-table]] OUT.iso|DISK:N" },
     { "probe", fs_probe, "probe [--json] TARGET: type, label, UUID, size, used" },
     { "df",    fs_df,    "df [--json] TARGET: space and inodes" },
     { "ls",    fs_ls,    "ls [-l] [-R] [--json] TARGET:PATH" },

@@ -121,6 +121,12 @@ const char *vk_iso_media_name(uint8_t m)
     return m < 5 ? n[m] : "unknown";
 }
 
+void vk_iso_boot_name(const struct vk_iso_boot *b, int k, char *buf, size_t len)
+{
+    snprintf(buf, len, "%d-%s-%s.img", k + 1, vk_iso_platform_name(b->e[k].platform),
+             vk_iso_media_name(b->e[k].media));
+}
+
 static int bad_catalog(struct vk_blockdev *bd, uint32_t lba, const char *what)
 {
     return vk_error(-EINVAL, "%s: El Torito boot catalog at block %u: %s", bd->name, lba, what);
@@ -510,8 +516,7 @@ static int add_boot_nodes(struct iso_fs *x)
             size = VK_ISO_BLOCK;
         } else {
             const struct vk_iso_boot_entry *b = &x->boot.e[k];
-            snprintf(nm, sizeof nm, "%d-%s-%s.img", k + 1, vk_iso_platform_name(b->platform),
-                     vk_iso_media_name(b->media));
+            vk_iso_boot_name(&x->boot, k, nm, sizeof nm);
             off = (uint64_t)b->lba * VK_ISO_BLOCK;
             size = b->size;
         }

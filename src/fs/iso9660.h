@@ -18,6 +18,7 @@
 #include "block/blockdev.h"
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #define VK_ISO_BLOCK 2048u
@@ -49,6 +50,9 @@ int vk_iso_boot_read(struct vk_blockdev *bd, struct vk_iso_boot *out);
  * media.  Static or the thread's buffer. */
 const char *vk_iso_platform_name(uint8_t platform);
 const char *vk_iso_media_name(uint8_t media);
+
+/* The name of boot image k (0-based) in /[BOOT]: "1-bios-none.img". */
+void vk_iso_boot_name(const struct vk_iso_boot *b, int k, char *buf, size_t len);
 
 /* Making an ISO (vmkit fs mkfs -t iso9660). */
 struct vk_iso_mkfs_opts {
