@@ -532,6 +532,23 @@ static int add_boot_nodes(struct iso_fs *x)
     return 0;
 }
 
+/* ECMA-119 8.3: the descriptors end with a terminator (type 255). */
+static int check_terminator(struct vk_blockdev *bd)
+{
+    uint8_t vd[VK_ISO_BLOCK];
+    for (uint64_t off = VD_START; off + VK_ISO_BLOCK <= bd->size && off < VD_START + 64 * VK_ISO_BLOCK;
+         off += VK_ISO_BLOCK) {
+        int r = vk_bd_pread(bd, vd, sizeof vd, off);
+        if (r < 0)
+            return r;
+        if (memcmp(vd + 1, "CD001", 5))
+            break;
+        if (vd[0] == 255)
+            return 0;
+    }
+    return vk_error(-EINVAL, "%s: the volume descriptor set has no terminator", bd->name);
+}
+
 static int iso_mount(struct vk_blockdev *bd, bool writable, struct vk_fs **out)
 {
     if (writable)
@@ -554,7 +571,7 @@ static int iso_mount(struct vk_blockdev *bd, bool writable, struct vk_fs **out)
                      bd->name, (unsigned long long)x->probe.size, (unsigned long long)bd->size);
         goto fail;
     }
-    if ((r = vk_iso_boot_read(bd, &x->boot)) < 0)
+    if ((r = check_terminator(bd)) < 0 || (r = vk_iso_boot_read(bd, &x->boot)) < 0)
         goto fail;
     if (iso_node_add(x, ISO_NONE, "", 0, &fresh) == ISO_NONE ||
         (r = rehash(x)) < 0) {
