@@ -18,6 +18,8 @@
 #include <archive.h>
 #include <archive_entry.h>
 #include <errno.h>
+#include <locale.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -74,6 +76,28 @@ static la_int64_t src_seek(struct archive *a, void *ctx, la_int64_t off, int whe
     s->pos = (uint64_t)(base + off);
     s->chunk = CHUNK_MIN;
     return (la_int64_t)s->pos;
+}
+
+/* libarchive turns Joliet's UTF-16 names into the current locale's
+ * charset: in the C locale every non-ASCII name would be lost.  Headers
+ * are read under C.UTF-8 (this thread only), so names come out as UTF-8,
+ * as Rock Ridge names already are. */
+static locale_t utf8;
+static pthread_once_t utf8_once = PTHREAD_ONCE_INIT;
+
+static void make_utf8(void)
+{
+    utf8 = newlocale(LC_CTYPE_MASK, "C.UTF-8", (locale_t)0);
+}
+
+static int next_header(struct archive *a, struct archive_entry **e)
+{
+    pthread_once(&utf8_once, make_utf8);
+    locale_t old = utf8 ? uselocale(utf8) : (locale_t)0;
+    int r = archive_read_next_header(a, e);
+    if (utf8)
+        uselocale(old);
+    return r;
 }
 
 /* An archive reading x's device, positioned before the first header. */
@@ -236,7 +260,7 @@ int iso_index_build(struct iso_fs *x)
         return r;
     x->v[0].entry = UINT64_MAX;
     for (uint64_t ord = 0;; ord++) {
-        int ar = archive_read_next_header(a, &e);
+        int ar = next_header(a, &e);
         if (ar == ARCHIVE_EOF)
             break;
         if (ar < ARCHIVE_WARN) {
@@ -281,7 +305,7 @@ static int reader_open(struct iso_fs *x, uint32_t idx, struct iso_reader **out)
     }
     r->node = idx;
     for (uint64_t k = 0; k <= x->v[idx].entry; k++) {
-        int ar = archive_read_next_header(r->a, &e);
+        int ar = next_header(r->a, &e);
         if (ar < ARCHIVE_WARN || ar == ARCHIVE_EOF) {
             rc = ar == ARCHIVE_EOF ? vk_error(-EIO, "%s: the ISO changed while it was read", x->bd->name)
                                    : arc_fail(x, r->a);

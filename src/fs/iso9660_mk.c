@@ -362,6 +362,7 @@ static int write_iso(const struct vk_iso_mkfs_opts *o, uint64_t room, const char
     if (r < 0)
         return iso_fail(r, o->from, "cannot start libisofs");
     iso_set_msgs_severities("SORRY", getenv("VK_ISO_DEBUG") ? "ALL" : "NEVER", "vmkit");
+    iso_set_local_charset("UTF-8", 0);     /* names are UTF-8 whatever the locale */
     if ((r = make_image(o, &img, &t, &bs)) < 0)
         goto out;
     uint64_t size = (uint64_t)bs->get_size(bs);
