@@ -129,7 +129,8 @@ int vk_fs_list(struct vk_fs *fs, const char *path, struct vk_names *out)
         vk_names_free(out);
         return r;
     }
-    qsort(out->v, out->n, sizeof *out->v, cmp_name);
+    if (out->n)     /* an empty directory has no array: qsort(NULL) is undefined */
+        qsort(out->v, out->n, sizeof *out->v, cmp_name);
     return 0;
 }
 
