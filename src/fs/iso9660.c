@@ -272,7 +272,7 @@ uint32_t iso_node_add(struct iso_fs *x, uint32_t parent, const char *name, size_
     n->name = nm;
     n->parent = parent;
     n->child = n->next = ISO_NONE;
-    n->raw_off = -1;
+    n->raw_off = n->data_off = -1;
     n->st.ino = i + 1;
     if (parent != ISO_NONE) {
         /* Append, so listings keep libarchive's (on-disc) order. */
@@ -412,6 +412,7 @@ static int iso_readlink(struct vk_fs *fs, const char *path, char *buf, size_t le
 struct iso_file {
     struct vk_file f;
     uint32_t node;
+    int64_t direct;         /* >= 0: read from the device at this offset */
     struct iso_reader *rd;
 };
 
@@ -434,6 +435,7 @@ static int iso_open(struct vk_fs *fs, const char *path, int flags, uint32_t mode
     f->f.fs = fs;
     f->f.priv = f;
     f->node = i;
+    f->direct = x->v[i].raw_off >= 0 ? x->v[i].raw_off : iso_direct_off(x, i);
     *out = &f->f;
     return 0;
 }
@@ -447,8 +449,8 @@ static int64_t iso_read(struct vk_file *vf, void *buf, size_t len, uint64_t off)
         return 0;
     if (len > n->st.size - off)
         len = (size_t)(n->st.size - off);
-    if (n->raw_off >= 0) {
-        int r = vk_bd_pread(x->bd, buf, len, (uint64_t)n->raw_off + off);
+    if (f->direct >= 0) {
+        int r = vk_bd_pread(x->bd, buf, len, (uint64_t)f->direct + off);
         return r < 0 ? r : (int64_t)len;
     }
     int64_t got;

@@ -9,6 +9,11 @@
  * read finds it again: reopen, step over ordinal headers, read its data.
  * A reader stays open between reads, so reading a file front to back is
  * one pass.
+ *
+ * Most files need no second walk: after libarchive's header of a file it
+ * has seeked to the file's data, and its position is recorded.  A file in
+ * one extent and not zisofs-compressed is those bytes as they are, so it
+ * is read straight from the device (iso_direct_off).
  */
 #include "fs/iso9660_int.h"
 
@@ -192,7 +197,8 @@ static char *dup_str(const char *s)
     return s ? strdup(s) : NULL;
 }
 
-static int add_entry(struct iso_fs *x, struct archive_entry *e, uint64_t ord, const char *warn)
+static int add_entry(struct iso_fs *x, struct archive *a, struct archive_entry *e, uint64_t ord,
+                     const char *warn)
 {
     char norm[4096];
     const char *name = archive_entry_pathname_utf8(e);
@@ -224,6 +230,7 @@ static int add_entry(struct iso_fs *x, struct archive_entry *e, uint64_t ord, co
         }
         n->st = x->v[t].st;
         n->entry = x->v[t].entry;
+        n->data_off = x->v[t].data_off;
         n->bad = dup_str(x->v[t].bad);
         return 0;
     }
@@ -237,6 +244,8 @@ static int add_entry(struct iso_fs *x, struct archive_entry *e, uint64_t ord, co
     fill_stat(&n->st, e);
     n->st.ino = ino;
     n->entry = ord;
+    if (S_ISREG(n->st.mode) && n->st.size && !warn)
+        n->data_off = archive_filter_bytes(a, 0);
     if (S_ISLNK(n->st.mode)) {
         const char *t = archive_entry_symlink_utf8(e);
         if (!t)
@@ -267,11 +276,32 @@ int iso_index_build(struct iso_fs *x)
             r = arc_fail(x, a);
             break;
         }
-        if ((r = add_entry(x, e, ord, ar == ARCHIVE_WARN ? archive_error_string(a) : NULL)) < 0)
+        if ((r = add_entry(x, a, e, ord, ar == ARCHIVE_WARN ? archive_error_string(a) : NULL)) < 0)
             break;
     }
     arc_close(a, &s);
     return r < 0 ? r : 0;
+}
+
+/* zisofs (RRIP "ZF") files begin with this header: 8 magic bytes, the
+ * uncompressed size (LE32), header size / 4, log2 of the block size. */
+static const uint8_t zisofs_magic[8] = { 0x37, 0xe4, 0x53, 0x96, 0xc9, 0xdb, 0xd6, 0x07 };
+
+int64_t iso_direct_off(struct iso_fs *x, uint32_t idx)
+{
+    const struct iso_node *n = &x->v[idx];
+    uint8_t h[16];
+    /* Beyond one extent's 4 GiB - 2 KiB a file has several extents,
+     * which need not be contiguous. */
+    if (n->data_off < 0 || n->bad || n->st.size > 0xfffff800u ||
+        (uint64_t)n->data_off + n->st.size > x->bd->size)
+        return -1;
+    /* A file that merely looks like zisofs is read right by libarchive too. */
+    if (n->st.size >= sizeof h && vk_bd_pread(x->bd, h, sizeof h, (uint64_t)n->data_off) == 0 &&
+        !memcmp(h, zisofs_magic, sizeof zisofs_magic))
+        return -1;
+    vk_error_clear();
+    return n->data_off;
 }
 
 struct iso_reader {

@@ -18,6 +18,8 @@ struct iso_node {
     uint64_t entry;         /* ordinal of the libarchive entry holding the data */
     int64_t raw_off;        /* >= 0: contents read straight from the device
                                at this offset (El Torito images, catalog) */
+    int64_t data_off;       /* >= 0: where libarchive found the data on the
+                               device (see iso_direct_off) */
     char *bad;              /* libarchive's complaint about this entry:
                                reading it fails with this message */
     bool hidden;            /* left out of its directory's listing */
@@ -46,6 +48,10 @@ int iso_node_path(const struct iso_fs *x, uint32_t i, char *buf, size_t len);
 
 /* Walk the ISO with libarchive and fill x's index (root already added). */
 int iso_index_build(struct iso_fs *x);
+
+/* Where regular file idx can be read straight from the device, or -1
+ * when only libarchive can (zisofs, multi-extent files). */
+int64_t iso_direct_off(struct iso_fs *x, uint32_t idx);
 
 /* Reading the data of regular file node idx through libarchive. */
 struct iso_reader;
