@@ -8,6 +8,7 @@ KIND:
   pastend   the directory NAME in the root starts past the end of the image
   huge      the file NAME in the root claims 4 GiB - 1 bytes
   noterm    the volume descriptor set terminator is wiped
+  relabel   the primary volume id becomes NAME (the Joliet one stays)
 
 Only the primary (ISO 9660 + Rock Ridge) tree is touched, which is the one
 readers use when Rock Ridge is present.  NAME is the ISO 9660 name as
@@ -45,7 +46,9 @@ def main():
     root = pvd + 156
     root_lba = struct.unpack_from('<I', img, root + 2)[0]
     root_size = struct.unpack_from('<I', img, root + 10)[0]
-    if kind == 'noterm':
+    if kind == 'relabel':
+        img[pvd + 40:pvd + 72] = name.ljust(32)[:32]
+    elif kind == 'noterm':
         for i in range(17, 64):
             if img[i * B + 1:i * B + 6] == b'CD001' and img[i * B] == 255:
                 img[i * B:i * B + B] = bytes(B)

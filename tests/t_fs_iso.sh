@@ -66,6 +66,9 @@ xorriso -as mkisofs -R -J -V XO_RJ -o rj.iso src >/dev/null 2>&1
 ok "xorriso made an RR+Joliet ISO" test -s rj.iso
 eq "probe = blkid -p (TYPE LABEL UUID)" "$(vmkit fs probe rj.iso | grep -E '^(TYPE|LABEL|UUID)=' | sort | tr '\n' ' ')" \
    "$(blkid -p -o export rj.iso | grep -E '^(TYPE|LABEL|UUID)=' | sed 's/=\(.*\)/="\1"/' | sort | tr '\n' ' ')"
+python3 "$TOP/tests/iso_craft.py" relabel rj.iso relabel.iso OTHER
+eq "label from Joliet when the primary's differs, as blkid" "$(vmkit fs probe relabel.iso | grep '^LABEL=')" \
+   "$(blkid -p -o export relabel.iso | sed -n 's/^LABEL=\(.*\)/LABEL="\1"/p')"
 vk_list rj.iso:/ >vk.txt; xo_list rj.iso >xo.txt
 ok "file list, modes, owners, sizes, link targets = xorriso -find -exec lsdl" diff xo.txt vk.txt
 has "the long name is whole (Rock Ridge, not Joliet's 64)" "$(cat vk.txt)" "/$long.txt"
@@ -166,7 +169,9 @@ if [ -f $ISOLINUX ] && [ -f $LDLINUX ]; then
     mkdir -p boot/isolinux && cp $ISOLINUX $LDLINUX boot/isolinux/
     printf 'SERIAL 0 115200\nPROMPT 1\nTIMEOUT 1\nDEFAULT marker\nLABEL marker\n  KERNEL vmkit-iso-marker\n' \
         >boot/isolinux/isolinux.cfg
-    ok "mkfs --boot isolinux/isolinux.bin" vmkit fs mkfs -t iso9660 --from boot --boot isolinux/isolinux.bin boot.iso
+    ok "mkfs --boot isolinux/isolinux.bin" vmkit fs mkfs -t iso9660 -L BootCd --from boot --boot isolinux/isolinux.bin boot.iso
+    eq "label past the boot record = blkid's" "$(vmkit fs probe boot.iso | grep '^LABEL=')" \
+       "$(blkid -p -o export boot.iso | sed -n 's/^LABEL=\(.*\)/LABEL="\1"/p')"
     r=$(xorriso -indev boot.iso -report_el_torito plain 2>&1)
     has "xorriso: catalog path" "$r" "El Torito cat path : /isolinux/boot.cat"
     has "xorriso: no emulation, load size 4" "$r" "El Torito boot img :   1  BIOS  y   none  0x0000  0x00      4"

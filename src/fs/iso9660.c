@@ -72,11 +72,10 @@ static int iso_probe(struct vk_blockdev *bd, struct vk_fsprobe *out)
     out->size = (uint64_t)vk_fsu_get32(pvd + 80) * VK_ISO_BLOCK;
     out->used = out->size;
     out->used_known = true;
-    /* The Joliet label, found as blkid finds it: its loop does not move on
-     * past a descriptor that is neither supplementary nor the terminator,
-     * so a boot record right after the primary hides the Joliet one. */
+    /* The Joliet label, as blkid looks for it: among the 16 descriptors
+     * after the primary, up to the terminator. */
     uint64_t off = VD_START + VK_ISO_BLOCK;
-    for (int i = 0; i < VD_MAX && off + VK_ISO_BLOCK <= bd->size; i++) {
+    for (int i = 0; i < VD_MAX && off + VK_ISO_BLOCK <= bd->size; i++, off += VK_ISO_BLOCK) {
         if ((r = vk_bd_pread(bd, vd, sizeof vd, off)) < 0)
             return r;
         if (vd[0] == 255)
@@ -97,7 +96,6 @@ static int iso_probe(struct vk_blockdev *bd, struct vk_fsprobe *out)
             }
             break;
         }
-        off += VK_ISO_BLOCK;
     }
     return 40;      /* below ext and FAT: an old ISO's descriptors may survive their mkfs */
 }

@@ -241,7 +241,8 @@ static int add_tar(IsoImage *img, const char *from, struct tarsrc *t)
         if (ar < ARCHIVE_WARN)
             return vk_error(-EINVAL, "%s: %s", from, archive_error_string(t->a));
         /* Known only once the first header is read. */
-        t->raw = archive_filter_count(t->a) == 1 && realpath(from, t->tarpath);
+        if (!t->tarpath[0])
+            t->raw = archive_filter_count(t->a) == 1 && realpath(from, t->tarpath);
         if ((r = add_tar_entry(img, t, e)) < 0)
             break;
     }
@@ -338,6 +339,7 @@ static int make_image(const struct vk_iso_mkfs_opts *o, IsoImage **imgp, struct 
     iso_write_opts_set_allow_deep_paths(wo, 1);
     iso_write_opts_set_allow_longer_paths(wo, 1);
     iso_write_opts_set_always_gmt(wo, 1);
+    iso_write_opts_set_relaxed_vol_atts(wo, 1);     /* the volume id as given, as xorriso */
     if (uuid[0])
         iso_write_opts_set_pvd_times(wo, 0, 0, 0, 0, uuid);
     r = iso_image_create_burn_source(img, wo, bsp);
