@@ -160,6 +160,9 @@ ok "mkfs into a partition (disk.img:1)" vmkit fs mkfs -t iso9660 -L INPART --fro
 dd if=disk.img of=part.iso bs=1M skip=1 status=none
 has "xorriso reads the ISO in the partition" "$(xorriso -indev part.iso -find / 2>/dev/null)" "'/a/b/c/d/e/f/g/h/i/j/k/deep.txt'"
 eq "blkid -p on the partition" "$(blkid -p -o value -s LABEL -O 1048576 disk.img)" INPART
+mkdir -p own/'[BOOT]' && echo mine >own/'[BOOT]'/catalog && head -c 2048 /dev/zero >own/b.img
+ok "mkfs --boot with a 2 KiB image at the root" vmkit fs mkfs -t iso9660 --from own --boot b.img own.iso
+eq "an ISO's own /[BOOT] wins over the virtual one" "$(vmkit fs cat 'own.iso:/[BOOT]/catalog')" mine
 truncate -s 4M small.img && echo 'start=2048, type=83' | sfdisk -q small.img >/dev/null
 fails_with "partition too small: ENOSPC" 1 "the ISO needs" vmkit fs mkfs -t iso9660 --from src small.img:1
 

@@ -504,6 +504,8 @@ static int add_boot_nodes(struct iso_fs *x)
     uint32_t d = iso_node_add(x, 0, "[BOOT]", 6, &fresh);
     if (d == ISO_NONE)
         return -ENOMEM;
+    if (!fresh)
+        return 0;                       /* the ISO has a /[BOOT] of its own: it wins */
     x->v[d].hidden = true;
     x->v[d].st.mode = S_IFDIR | 0555;
     x->v[d].st.nlink = 2;
