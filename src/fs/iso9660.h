@@ -1,8 +1,8 @@
 /* ISO 9660 images (CDs, DVDs, installer ISOs).
  *
  * Reading goes through the fs layer like any other filesystem (vk_fs_iso,
- * read-only): iso9660.c probes the volume descriptors and the El Torito
- * boot catalog by hand (headers only, as blkid does); iso9660_idx.c lets
+ * read-only, iso9660.c): iso9660_vd.c reads the volume descriptors and the
+ * El Torito boot catalog by hand (headers only, as blkid does); iso9660_idx.c lets
  * libarchive parse the directory tree (Rock Ridge, Joliet, plain ISO 9660
  * level 1-3) and keeps an in-memory index of it.  The El Torito catalog
  * and boot images also appear as files of a virtual directory "/[BOOT]"
