@@ -153,6 +153,7 @@ fails_with "--from missing: clear error" 1 "nosuch: No such file" vmkit fs mkfs 
 ok "... and nothing written" test ! -e none.iso
 eq "... no temporary file" "$(ls none.iso* 2>/dev/null)" ""
 fails_with "-t iso9660 without --from: usage" 2 "needs --from" vmkit fs mkfs -t iso9660 x.iso
+fails_with "--owner refused for iso9660" 2 "--owner is not supported" vmkit fs mkfs -t iso9660 --owner 0:0 --from src x.iso
 fails_with "bad -U" 1 "bad ISO UUID" vmkit fs mkfs -t iso9660 -U 2024 --from src x.iso
 fails_with "partitioned disk not replaced without --force" 1 "holds a partition table" \
     vmkit fs mkfs -t iso9660 --from src disk.img

@@ -132,6 +132,8 @@ static int fs_mkfs(int argc, char **argv)
     if (optind + 1 != argc)
         return cli_usage("fs mkfs", "one TARGET expected");
     if (!strcmp(o.type, "iso9660")) {
+        if (owner)
+            return cli_usage("fs mkfs", "--owner is not supported with -t iso9660 (owners come from the source)");
         iso.from = from;
         iso.volid = o.label;
         iso.uuid = o.uuid;
