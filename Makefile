@@ -2,13 +2,15 @@
 #   make            build build/vmkit
 #   make check      install missing packages, build, run every test twice:
 #                   plain, then under AddressSanitizer + UBSan (build/asan)
+#   make check-long the same tests with more sampling, plus tests/long/ (CI)
 #   make demo       install missing packages, build, run the main job
 #   make fuzz       libFuzzer binaries in build/fuzz (clang)
+#   make fuzz-smoke run every fuzz target FUZZ_SECONDS (60) each, 2 at a time
 #   make bench      run the benchmarks in bench/
 
 BUILD   ?= build
 CC      ?= cc
-PKGS    := ext2fs com_err libarchive libzstd zlib jansson libcrypto libisofs-1
+PKGS    := ext2fs com_err libarchive libzstd zlib jansson libcrypto libseccomp libisofs-1
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 CFLAGS  ?= -O2 -g
@@ -18,7 +20,8 @@ LDLIBS  += $(PKG_LIBS) -lpthread
 VERSION := $(shell cat VERSION 2>/dev/null || echo 0.0.0)
 
 LIB_SRC := $(sort $(wildcard src/util/*.c src/block/*.c src/part/*.c src/fs/*.c \
-                             src/boot/*.c src/vm/*.c src/backup/*.c))
+                             src/boot/*.c src/vm/*.c src/guest/*.c \
+                             src/backup/*.c))
 CLI_SRC := $(sort $(wildcard src/cli/*.c))
 UNIT_SRC := $(sort $(wildcard tests/unit/t_*.c))
 FUZZ_SRC := $(sort $(wildcard fuzz/fuzz_*.c))
@@ -71,6 +74,12 @@ check: deps
 	@$(MAKE) --no-print-directory asan >/dev/null
 	@bash tests/run.sh build build/asan
 
+# The heavy end-to-end runs (more crash points, full guest builds, real
+# installers): the plain build only, the tests that sample (tests/run.sh).
+check-long: deps
+	@$(MAKE) --no-print-directory all >/dev/null
+	@LONG=1 bash tests/run.sh build
+
 demo: deps
 	@$(MAKE) --no-print-directory all >/dev/null
 	@$(BUILD)/vmkit demo
@@ -81,11 +90,15 @@ fuzz:
 	  $(MAKE) --no-print-directory BUILD=build/fuzz/lib CC=clang CFLAGS="-O1 -g -fsanitize=fuzzer-no-link,address,undefined" build/fuzz/lib/libvmkit.a && \
 	  clang $(WARN) $(CPPFLAGS) -O1 -g -fsanitize=fuzzer,address,undefined -o build/fuzz/$$n $$f build/fuzz/lib/libvmkit.a $(LDLIBS) || exit 1; done
 
+fuzz-smoke: deps
+	@$(MAKE) --no-print-directory -j2 fuzz >/dev/null
+	@FUZZ_SECONDS=$(or $(FUZZ_SECONDS),60) bash fuzz/smoke.sh
+
 bench: all
 	@for b in bench/*.sh; do sh $$b || exit 1; done
 
 clean:
 	rm -rf build
 
-.PHONY: all asan deps check demo fuzz bench clean
+.PHONY: all asan deps check check-long demo fuzz fuzz-smoke bench clean
 -include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d)

@@ -4,8 +4,8 @@
 set -e
 PKGS="build-essential pkg-config clang libclang-rt-14-dev
 qemu-system-x86 qemu-utils
-libext2fs-dev libarchive-dev libzstd-dev zlib1g-dev libjansson-dev libssl-dev libisofs-dev
-e2fsprogs dosfstools mtools fdisk gdisk xorriso util-linux genisoimage isolinux syslinux-common
+libext2fs-dev libarchive-dev libzstd-dev zlib1g-dev libjansson-dev libssl-dev libseccomp-dev libisofs-dev
+e2fsprogs dosfstools mtools fdisk gdisk xorriso isolinux syslinux-common genisoimage util-linux
 busybox-static cpio dpkg-dev python3"
 missing=""
 for p in $PKGS; do

@@ -17,6 +17,10 @@ TOP=$(cd "$(dirname "$0")/.." && pwd)
 VMKIT=${VMKIT:-$TOP/build/vmkit}
 case $VMKIT in /*) ;; *) VMKIT=$TOP/$VMKIT ;; esac
 SAN=${SAN:-0}
+LONG=${LONG:-0}     # 1 under `make check-long`: sample more, run the heavy cases
+# pick N_CHECK N_SAN N_LONG: a sampling count for this run (make check's plain
+# build, its sanitizer build, or make check-long).  Shrinks loops, never checks.
+pick() { if [ "$LONG" = 1 ]; then echo "$3"; elif [ "$SAN" = 1 ]; then echo "$2"; else echo "$1"; fi; }
 T=$(mktemp -d "${TMPDIR:-/tmp}/vmkit-test.XXXXXX")
 trap 'rm -rf "$T"' EXIT
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0}

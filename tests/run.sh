@@ -7,6 +7,9 @@
 #
 #   bash tests/run.sh [BUILD_DIR...]
 #   TESTS="t_img t_part" bash tests/run.sh build    (a subset, by prefix)
+#   LONG=1 bash tests/run.sh build   (make check-long: only the files that
+#       sample with lib.sh's pick, sampling more, and tests/long/t_*.sh,
+#       which must call pick too, e.g. `pick 0 0 1`)
 TOP=$(cd "$(dirname "$0")/.." && pwd)
 cd "$TOP" || exit 1
 [ $# -gt 0 ] || set -- build
@@ -32,7 +35,7 @@ run_job() {
     san=0; case $build in *asan*) san=1 ;; esac
     start=$(date +%s)
     case $kind in
-    sh)   VMKIT=$TOP/$build/vmkit SAN=$san timeout 900 bash "$path" >"$log" 2>&1 ;;
+    sh)   VMKIT=$TOP/$build/vmkit SAN=$san timeout $([ "${LONG:-0}" = 1 ] && echo 2400 || echo 900) bash "$path" >"$log" 2>&1 ;;
     unit) SAN=$san timeout 300 "$path" >"$log" 2>&1 ;;
     fuzz) name=$(basename "$path")
           n=0; bad=0
@@ -62,6 +65,13 @@ export LOGS TOP
 jobs_list() {
     for b in "$@"; do
         [ -x "$b/vmkit" ] || { echo "missing $b/vmkit: run make first" >&2; exit 1; }
+        if [ "${LONG:-0}" = 1 ]; then
+            # Only what a long run changes: files that sample with pick, and tests/long/.
+            for t in tests/t_*.sh tests/long/t_*.sh; do
+                [ -f "$t" ] && grep -qw pick "$t" && selected "$(basename "$t")" && echo "sh|$b|$t"
+            done
+            continue
+        fi
         for t in tests/t_*.sh; do selected "$(basename "$t")" && echo "sh|$b|$t"; done
         for u in "$b"/tests/t_*; do [ -x "$u" ] && selected "$(basename "$u")" && echo "unit|$b|$u"; done
         for z in "$b"/replay/fuzz_*; do [ -x "$z" ] && selected "$(basename "$z")" && echo "fuzz|$b|$z"; done

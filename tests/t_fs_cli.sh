@@ -75,6 +75,19 @@ ok "mkfs --from a tar with a zero run" vmkit fs mkfs -t ext4 --from "$T/zt.tar" 
 zb=$(debugfs -R 'stat /z' "$T/zt.img" 2>/dev/null | sed -n 's/.*Blockcount: *\([0-9]*\).*/\1/p')
 [ "$zb" -lt 1000 ]; eq "zero run in a tar becomes a hole ($zb sectors)" $? 0
 ok "file with a hole reads back identical" sh -c "'$VMKIT' fs cat '$T/zt.img:/z' | cmp - '$T/zt/z'"
+# owners that do not fit 32 bits (pax headers carry any number): refused,
+# never truncated (uid 4294967296 was stored as root)
+python3 -c "
+import io, sys, tarfile
+t = tarfile.open(sys.argv[1], 'w', format=tarfile.PAX_FORMAT)
+i = tarfile.TarInfo('f'); i.size = 2; i.uid = int(sys.argv[2]); i.gid = 7
+t.addfile(i, io.BytesIO(b'hi')); t.close()" "$T/bigid.tar" 4294967296
+truncate -s 16M "$T/bigid.img"
+fails_with "tar owner 2^32 refused" 1 "f: owner 4294967296:7 out of range" vmkit fs mkfs -t ext4 --from "$T/bigid.tar" "$T/bigid.img"
+ok "--owner overrides it" vmkit fs mkfs -t ext4 --from "$T/bigid.tar" --owner 5:6 "$T/bigid.img"
+has "debugfs: owner 5:6" "$(debugfs -R 'stat /f' "$T/bigid.img" 2>/dev/null)" "User:     5   Group:     6"
+fails_with "--owner 2^32 refused" 2 "uid out of range" vmkit fs mkfs -t ext4 --owner 4294967296:0 "$T/bigid.img"
+fails_with "--owner needs both" 2 "owner '5' must be UID:GID" vmkit fs mkfs -t ext4 --owner 5 "$T/bigid.img"
 mkdir "$T/out"
 vmkit fs get "$J:/etc" - | tar -C "$T/out" -xf -
 ok "get - | tar x: blob identical" cmp "$T/out/sub/blob" "$S/etc/sub/blob"

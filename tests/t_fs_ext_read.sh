@@ -51,4 +51,19 @@ if [ -f "$img" ]; then
     ok "inline_data fs: e2fsck clean after writes" e2fsck -fn "$img"
     eq "inline_data fs: debugfs reads the new file" "$(debugfs -R 'cat /d/e/new' "$img" 2>/dev/null)" new
 fi
+
+# Sizes of 2^63 and more (a damaged inode, a damaged superblock) are
+# unsigned numbers in --json, as debugfs prints them, never negative.
+big=$T/big.img
+truncate -s 8M "$big"
+mke2fs -q -F -t ext4 -O 64bit,^has_journal "$big"
+printf 'hi\n' >"$T/hi"
+debugfs -w -R "write $T/hi f" "$big" >/dev/null 2>&1
+debugfs -w -R "sif f size 0x8000000000000010" "$big" >/dev/null 2>&1
+has "debugfs: size 2^63+16" "$(debugfs -R 'stat f' "$big" 2>/dev/null)" "Size: 9223372036854775824"
+has "stat --json: the same size" "$(vmkit fs stat --json "$big:/f")" '"size": 9223372036854775824,'
+has "ls --json: the same size" "$(vmkit fs ls --json "$big:/")" '"size": 9223372036854775824,'
+eq "--json parses with the exact value" "$(vmkit fs stat --json "$big:/f" | python3 -c 'import json,sys; print(json.load(sys.stdin)["size"])')" 9223372036854775824
+debugfs -w -R "ssv blocks_count 0x20000000000001" "$big" >/dev/null 2>&1
+has "probe --json: 2^63+1024 bytes" "$(vmkit fs probe --json "$big")" '"size": 9223372036854776832,'
 finish

@@ -26,6 +26,18 @@ ok "fsck.fat -n -V FAT32" fsck.fat -n -V "$T/f32.img"
 eq "blkid FAT32" "$(blkid -p -o value -s LABEL -s TYPE "$T/f32.img" | tr '\n' ' ')" "BIG32 vfat "
 has "mdir sees the label" "$(mdir -i "$T/f32.img" :: 2>&1)" "Volume in drive : is BIG32"
 
+# every mkfs option the README shows for vfat: -F, -c (bytes, or with a unit), -L, -U
+ok "mkfs -t vfat -F 16 -c 4096" bash -c "truncate -s 64M '$T/c.img' && '$VMKIT' fs mkfs -t vfat -F 16 -c 4096 -L C4K -U 1234-ABCD '$T/c.img'"
+ok "fsck.fat -n: -c 4096" fsck.fat -n "$T/c.img"
+has "fsck.fat -v: 4096 bytes per cluster" "$(fsck.fat -nv "$T/c.img" 2>&1)" " 4096 bytes per cluster"
+eq "blkid: FAT16, label, volume id" "$(blkid -p -o value -s LABEL -s UUID -s VERSION "$T/c.img" | tr '\n' ' ')" "C4K 1234-ABCD FAT16 "
+ok "mkfs -t vfat --cluster-size 16K" vmkit fs mkfs -t vfat --cluster-size 16K "$T/c.img"
+has "fsck.fat -v: 16384 bytes per cluster" "$(fsck.fat -nv "$T/c.img" 2>&1)" "16384 bytes per cluster"
+fails_with "-c 3000 refused" 1 "not a power of two" vmkit fs mkfs -t vfat -c 3000 "$T/c.img"
+fails_with "-c junk is a usage error" 2 "bad cluster size 'x'" vmkit fs mkfs -t vfat -c x "$T/c.img"
+fails_with "-F 13 is a usage error" 2 "-F wants 12, 16 or 32" vmkit fs mkfs -t vfat -F 13 "$T/c.img"
+fails_with "-F junk is a usage error" 2 "-F wants 12, 16 or 32" vmkit fs mkfs -t vfat -F x "$T/c.img"
+
 # --- images from mkfs.fat, files from mcopy, read by vmkit ---
 mkdir -p "$T/src/Sub Dir/deeper"
 head -c 300000 /dev/urandom >"$T/src/A long file name with spaces.bin"
@@ -107,6 +119,7 @@ eq "content of the last" "$(mtype -i "$img" "::/many/A rather long file name num
 ok "fsck.fat clean after growth" fsck.fat -n "$img"
 ok "rm -r it" vmkit fs rm -r "$img:/many"
 ok "mkdir reusing the clusters" vmkit fs mkdir "$img:/again"
+eq "ls of an empty directory: nothing (no qsort(NULL) under UBSan)" "$(vmkit fs ls "$img:/again"; echo "rc=$?")" "rc=0"
 ok "put into it" vmkit fs put "$T/n3" "$img:/again/x.txt"
 eq "ls the new dir" "$(vmkit fs ls "$img:/again")" "x.txt"
 ok "fsck.fat clean after reuse" fsck.fat -n "$img"
@@ -130,6 +143,29 @@ if vmkit img create -f qcow2 "$T/q.qcow2" 32M >/dev/null 2>&1; then
 else
     skip "FAT inside qcow2" "qcow2 driver not in this build yet"
 fi
+
+# --- DOS code page of 8.3 names: cp437 by default (as Linux), --codepage N ---
+printf 'default_codepage=437\n' >"$T/mtoolsrc437"
+printf 'default_codepage=850\n' >"$T/mtoolsrc850"
+mkfs.fat -C "$T/cp.img" 1440 >/dev/null
+echo ete >"$T/ete"; echo ab >"$T/ab"
+MTOOLSRC=$T/mtoolsrc437 mcopy -i "$T/cp.img" "$T/ete" "::ÉTÉ.TXT"
+MTOOLSRC=$T/mtoolsrc850 mcopy -i "$T/cp.img" "$T/ab" "::ÀB.TXT"
+eq "mtools (cp437) made ÉTÉ.TXT as a plain 8.3 entry (0x90 T 0x90)" "$(od -An -tx1 -j$((19 * 512)) -N3 "$T/cp.img" | tr -d ' ')" "905490"
+eq "ls decodes 8.3 names as cp437, like Linux" "$(vmkit fs ls "$T/cp.img:/" | tr '\n' ' ')" "ÉTÉ.TXT ╖B.TXT "
+eq "cat ÉTÉ.TXT by the name Linux shows" "$(vmkit fs cat "$T/cp.img:/ÉTÉ.TXT")" "ete"
+eq "--codepage 850 reads mtools' cp850 name" "$(vmkit fs --codepage 850 ls "$T/cp.img:/" | tr '\n' ' ')" "ÀB.TXT ÉTÉ.TXT "
+eq "--codepage=850 after the verb too, cat by name" "$(vmkit fs cat --codepage=850 "$T/cp.img:/ÀB.TXT")" "ab"
+ok "put été.txt (cp437 alias)" vmkit fs put "$T/ete" "$T/cp.img:/été.txt"
+ok "put with --codepage 850" vmkit fs --codepage 850 put "$T/ab" "$T/cp.img:/àbc long.txt"
+out=$(MTOOLSRC=$T/mtoolsrc437 mdir -i "$T/cp.img" ::/ 2>&1)
+has "mdir (cp437): the short alias of été.txt in cp437" "$out" "ÉTÉ~1    TXT         4"
+has "mdir (cp437): its long name" "$out" "été.txt"
+has "mdir (cp850): the alias made with --codepage 850" "$(MTOOLSRC=$T/mtoolsrc850 mdir -i "$T/cp.img" ::/ 2>&1)" "ÀBCLON~1 TXT"
+eq "mtype (cp437) by the alias" "$(MTOOLSRC=$T/mtoolsrc437 mtype -i "$T/cp.img" "::/ÉTÉ~1.TXT")" "ete"
+ok "fsck.fat clean after code page names" fsck.fat -n "$T/cp.img"
+fails_with "unknown code page refused" 1 "DOS code page 999 is not known" vmkit fs --codepage 999 ls "$T/cp.img:/"
+fails_with "bad code page refused" 1 "bad DOS code page" vmkit fs --codepage x ls "$T/cp.img:/"
 
 # --- damaged images ---
 # m1: FAT12, 1 sector/cluster, reserved 1: the first file's chain.

@@ -87,6 +87,22 @@ if [ "$FMT" = raw ]; then
     ok "verify is clean after repair" vmkit part verify h.img
     sgdisk_ok "repaired GPT passes sgdisk -v" h.img
     eq "repaired table is the same" "$(vmkit part dump h.img | grep -v device: | sed s/^h.img//)" "$(vmkit part dump g.img | grep -v device: | sed s/^g.img//)"
+
+    # Both copies valid (CRCs right) but different: the backup of a table
+    # whose partition 6 has another name.  sgdisk -v calls it a problem.
+    cp g.img other.img; sgdisk -c 6:other other.img >/dev/null
+    cp g.img d.img
+    n=$(( $(stat -c %s g.img) / 512 ))
+    dd if=other.img of=d.img bs=512 skip=$((n - 33)) seek=$((n - 33)) count=33 conv=notrunc status=none
+    has "sgdisk -v sees a problem in the spliced disk" "$(sgdisk -v d.img 2>&1)" "Identified 1 problems"
+    fails_with "verify: copies differ, naming the entry" 1 "the GPT copies differ in partition entry 6" vmkit part verify d.img
+    ok "verify --repair" vmkit part verify --repair d.img
+    ok "verify clean after repair" vmkit part verify d.img
+    sgdisk_ok "sgdisk -v clean after repair" d.img
+    has "the primary's name is kept" "$(sgdisk -i 6 d.img)" "Partition name: 'rootfs'"
+    cp g.img d.img; cp g.img other.img; sgdisk -U 01234567-89AB-CDEF-0123-456789ABCDEF other.img >/dev/null
+    dd if=other.img of=d.img bs=512 skip=$((n - 1)) seek=$((n - 1)) count=1 conv=notrunc status=none
+    fails_with "verify: a backup header with another disk GUID" 1 "the GPT copies differ in the disk GUID" vmkit part verify d.img
 fi
 
 # Grow the image: backup header must move to the new end.

@@ -60,4 +60,21 @@ ok "add whole disk" vmkit part add huge.img
 r=$(as_raw huge.img)
 eq "end CHS capped" "$(od -An -tx1 -j451 -N3 "$r" | tr -s ' ')" " fe ff ff"
 sfdisk_ok "10G legacy verifies" huge.img
+
+# An isohybrid ISO (xorriso -isohybrid-mbr, as Debian's installer ISOs):
+# MBR partition 1 starts at sector 0, over the table itself.  Listed as
+# sfdisk lists it, not refused.
+if [ "$FMT" = raw ]; then
+    mkdir -p iso; cp /usr/lib/ISOLINUX/isolinux.bin iso/; head -c 5000000 /dev/urandom >iso/data
+    ok "xorriso makes an isohybrid ISO" xorriso -as mkisofs -quiet -o hyb.iso \
+        -isohybrid-mbr /usr/lib/ISOLINUX/isohdpfx.bin -b isolinux.bin -c boot.cat \
+        -no-emul-boot -boot-load-size 4 -boot-info-table iso
+    has "sfdisk: partition 1 at sector 0" "$(sfdisk --dump hyb.iso)" "hyb.iso1 : start=           0"
+    cp hyb.iso hyb.orig
+    ok "part list accepts it" vmkit part list hyb.iso
+    same_dump "part dump equals sfdisk --dump" hyb.iso
+    same_json "part list --json equals sfdisk --json" hyb.iso
+    ok "part verify: no problem" vmkit part verify hyb.iso
+    ok "the ISO is untouched" cmp hyb.iso hyb.orig
+fi
 finish

@@ -32,9 +32,11 @@ static int q2_probe(const uint8_t *buf, size_t len, const char *filename)
     return len >= 4 && q2_be32(buf) == QCOW2_MAGIC ? 100 : 0;
 }
 
-/* Images being opened, to catch a backing chain that loops. */
-static struct { dev_t dev; ino_t ino; } opening[64];
-static int nopening;
+/* Images being opened, to catch a backing chain that loops.  The stack
+ * lives only while one vk_bd_open() recurses down a chain, always in one
+ * thread, so it is per thread: opens in other threads do not see it. */
+static _Thread_local struct { dev_t dev; ino_t ino; } opening[64];
+static _Thread_local int nopening;
 
 static const char *feature_name(int type, int bit)
 {

@@ -291,14 +291,15 @@ int vk_bootcfg_grub2(const char *text, const char *name, struct vk_bootcfg *out)
             char p[64 * (MAXDEPTH + 1)];
             snprintf(p, sizeof p, "%s%s%u", mdepth ? path[mdepth] : "", mdepth ? ">" : "",
                      count[mdepth]++);
+            /* "submenu>entry": joined in one step, as either title may be
+             * empty (appending with a space and then overwriting it broke
+             * the string when the submenu title was "") */
             char *t = NULL;
-            if ((mdepth && (r = vk_bootcfg_append(&t, title[mdepth])) < 0) ||
-                (r = vk_bootcfg_append(&t, argv[1])) < 0) {
-                free(t);
+            if (asprintf(&t, "%s%s%s", mdepth ? title[mdepth] : "", mdepth ? ">" : "",
+                         argv[1]) < 0) {
+                r = -ENOMEM;
                 break;
             }
-            if (mdepth)
-                t[strlen(title[mdepth])] = '>';
             /* the id: "--id X", or the bare word $menuentry_id_option left */
             const char *id = NULL;
             for (unsigned i = 2; i + 1 < argc && !id; i++) {

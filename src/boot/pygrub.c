@@ -7,6 +7,7 @@
 #include "fs/fs.h"
 #include "part/part.h"
 #include "util/err.h"
+#include "util/sandbox.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -75,10 +76,11 @@ static char *normalise(const char *dir, const char *path)
     return out;
 }
 
-/* Copy file src of fs to host path dst (appending when append), refusing
- * non-regular files and more than VK_PYGRUB_FILE_MAX bytes in total. */
-static int copy_out(struct vk_fs *fs, const char *where, const char *src, const char *dst,
-                    bool append, uint64_t *total)
+/* Copy file src of fs into fd (host file dst, for messages) at offset
+ * *total, starting the file afresh when *total is 0, refusing non-regular
+ * files and more than VK_PYGRUB_FILE_MAX bytes in total. */
+static int copy_out(struct vk_fs *fs, const char *where, const char *src, int fd,
+                    const char *dst, uint64_t *total)
 {
     struct vk_stat st;
     int r = vk_fs_stat(fs, src, &st, true);
@@ -91,15 +93,11 @@ static int copy_out(struct vk_fs *fs, const char *where, const char *src, const 
     if (st.size + *total > VK_PYGRUB_FILE_MAX)
         return vk_error(-EFBIG, "%s:%s: too large (%llu bytes, at most %llu)", where, src,
                         (unsigned long long)(st.size + *total), VK_PYGRUB_FILE_MAX);
+    if (*total == 0 && ftruncate(fd, 0) < 0)
+        return vk_error(-errno, "%s: %s", dst, strerror(errno));
     struct vk_file *f;
     if ((r = vk_fs_open(fs, src, VK_O_RDONLY, 0, &f)) < 0)
         return r;
-    int fd = open(dst, O_WRONLY | O_CREAT | O_CLOEXEC | (append ? O_APPEND : O_TRUNC), 0600);
-    if (fd < 0) {
-        r = vk_error(-errno, "%s: %s", dst, strerror(errno));
-        vk_fs_close_file(f);
-        return r;
-    }
     size_t bufsz = 1 << 20;
     char *buf = malloc(bufsz);
     uint64_t off = 0;
@@ -119,9 +117,11 @@ static int copy_out(struct vk_fs *fs, const char *where, const char *src, const 
             break;
         }
         for (int64_t w = 0; w < n;) {
-            ssize_t k = write(fd, buf + w, n - w);
+            ssize_t k = pwrite(fd, buf + w, n - w, (off_t)(*total + off + w));
             if (k < 0) {
-                r = vk_error(-errno, "%s: %s", dst, strerror(errno));
+                r = vk_error(-errno, "%s: %s%s", dst, strerror(errno),
+                             errno == EFBIG ? " (beyond the boot reader's file size limit)"
+                                            : "");
                 break;
             }
             w += k;
@@ -130,8 +130,6 @@ static int copy_out(struct vk_fs *fs, const char *where, const char *src, const 
     }
     free(buf);
     vk_fs_close_file(f);
-    if (close(fd) < 0 && r == 0)
-        r = vk_error(-errno, "%s: %s", dst, strerror(errno));
     *total += off;
     return r;
 }
@@ -165,9 +163,15 @@ static char *find_file(struct vk_fs *fs, const char *cfgpath, const char *p)
     return n;
 }
 
+/* Where the kernel and initrd go: files the parent opened for the child. */
+struct outputs {
+    const char *kernel, *initrd;   /* host paths, for messages and the result */
+    int fd[2];                     /* kernel, initrd */
+};
+
 /* One filesystem: 1 if a config was found and used, 0 if none, <0 error. */
-static int try_fs(struct vk_blockdev *bd, unsigned part, const char *sel, const char *outdir,
-                  struct vk_boot_result *out)
+static int try_fs(struct vk_blockdev *bd, unsigned part, const char *sel,
+                  const struct outputs *o, struct vk_boot_result *out)
 {
     struct vk_fs *fs;
     if (vk_fs_mount(bd, false, &fs) < 0) {
@@ -199,38 +203,31 @@ static int try_fs(struct vk_blockdev *bd, unsigned part, const char *sel, const 
         const struct vk_boot_entry *e;
         if ((r = vk_bootcfg_select(&cfg, sel, where, &e)) == 0) {
             uint64_t total = 0;
-            size_t ol = strlen(outdir) + 16;
-            out->kernel = malloc(ol);
-            if (!out->kernel) {
-                r = -ENOMEM;
-            } else {
-                snprintf(out->kernel, ol, "%s/kernel", outdir);
-                char *k = find_file(fs, *cp, e->kernel);
-                r = k ? copy_out(fs, bd->name, k, out->kernel, false, &total) : -ENOMEM;
-                free(k);
-            }
+            char *k = find_file(fs, *cp, e->kernel);
+            r = k ? copy_out(fs, bd->name, k, o->fd[0], o->kernel, &total) : -ENOMEM;
+            free(k);
             if (r == 0 && e->initrd) {
                 total = 0;
-                if (!(out->initrd = malloc(ol)))
+                char *list = strdup(e->initrd), *save = NULL;
+                if (!list)
                     r = -ENOMEM;
-                else
-                    snprintf(out->initrd, ol, "%s/initrd", outdir);
-                char *list = r == 0 ? strdup(e->initrd) : NULL, *save = NULL;
-                bool first = true;
                 for (char *i = list ? strtok_r(list, "\n", &save) : NULL; i && r == 0;
-                     i = strtok_r(NULL, "\n", &save), first = false) {
+                     i = strtok_r(NULL, "\n", &save)) {
                     char *p = find_file(fs, *cp, i);
-                    r = p ? copy_out(fs, bd->name, p, out->initrd, !first, &total) : -ENOMEM;
+                    r = p ? copy_out(fs, bd->name, p, o->fd[1], o->initrd, &total) : -ENOMEM;
                     free(p);
                 }
                 free(list);
+                if (r == 0 && !(out->initrd = strdup(o->initrd)))
+                    r = -ENOMEM;
             }
             if (r == 0) {
+                out->kernel = strdup(o->kernel);
                 out->cmdline = strdup(e->args ? e->args : "");
                 out->title = strdup(e->title ? e->title : "");
                 out->config = strdup(where);
                 out->part = part;
-                if (!out->cmdline || !out->title || !out->config)
+                if (!out->kernel || !out->cmdline || !out->title || !out->config)
                     r = -ENOMEM;
             }
         }
@@ -244,36 +241,22 @@ static int try_fs(struct vk_blockdev *bd, unsigned part, const char *sel, const 
     return r;
 }
 
-int vk_pygrub_extract(const char *disk_path, const char *format,
-                      const char *const *bootloader_args, const char *outdir,
-                      struct vk_boot_result *out)
+/* Look through disk (named disk_path) for a boot configuration and copy
+ * out what its entry sel (NULL: the default) boots.  0 or negative errno;
+ * *out is filled but for the kernel and initrd copies (in o's files). */
+static int extract(struct vk_blockdev *disk, const char *disk_path, const char *sel,
+                   const struct outputs *o, struct vk_boot_result *out)
 {
-    memset(out, 0, sizeof *out);
-    const char *sel = NULL;
-    for (const char *const *a = bootloader_args; a && *a; a++) {
-        if (!strncmp(*a, "--entry=", 8))
-            sel = *a + 8;
-        /* other pygrub options (-q, --kernel=, --args=) do not apply */
-    }
-    struct vk_blockdev *disk;
-    int r = vk_bd_open(disk_path, format, 0, &disk);
-    if (r < 0)
-        return r;
-    int label = vk_ptable_probe(disk);
-    if (label < 0) {
-        vk_bd_close(disk);
+    int r = 0, label = vk_ptable_probe(disk);
+    if (label < 0)
         return label;
-    }
-    r = 0;
     if (label == VK_LABEL_NONE) {
-        r = try_fs(disk, 0, sel, outdir, out);
+        r = try_fs(disk, 0, sel, o, out);
     } else {
         struct vk_ptable t;
         memset(&t, 0, sizeof t);
-        if ((r = vk_ptable_read(disk, &t)) < 0) {
-            vk_bd_close(disk);
+        if ((r = vk_ptable_read(disk, &t)) < 0)
             return r;
-        }
         /* the active partition first, then the others in order */
         for (int pass = 0; pass < 2 && r == 0; pass++)
             for (unsigned i = 0; i < t.n && r == 0; i++) {
@@ -289,21 +272,115 @@ int vk_pygrub_extract(const char *disk_path, const char *format,
                 if ((r = vk_slice_open(disk, p->start * VK_SECTOR, p->size * VK_SECTOR, name,
                                        false, &s)) < 0)
                     break;
-                r = try_fs(s, p->number, sel, outdir, out);
+                r = try_fs(s, p->number, sel, o, out);
                 vk_bd_close(s);
             }
+        /* a FAT boot sector carries the MBR signature: an "MBR" without
+         * partitions is a bare filesystem */
+        if (r == 0 && t.n == 0)
+            r = try_fs(disk, 0, sel, o, out);
         vk_ptable_free(&t);
     }
-    vk_bd_close(disk);
     if (r == 0)
         r = vk_error(-ENOENT, "%s: no boot configuration found (looked for /boot/grub/grub.cfg, "
                      "/boot/grub2/grub.cfg, extlinux.conf, menu.lst, grub.conf on %s)",
                      disk_path, label == VK_LABEL_NONE ? "the bare filesystem" : "every partition");
+    return r < 0 ? r : 0;
+}
+
+/* One pygrub run, shared by the parent and the sandboxed child. */
+struct job {
+    const char *disk_path, *format, *sel;
+    struct outputs o;
+    struct vk_blockdev *disk;   /* the child's */
+};
+
+/* In the child, before the filter: open the image and its backing chain. */
+static int job_open(void *ctx)
+{
+    struct job *j = ctx;
+    return vk_bd_open(j->disk_path, j->format, 0, &j->disk);
+}
+
+/* In the child, sandboxed: the answer is whether an initrd was written,
+ * the cmdline, title, config and partition. */
+static int job_run(void *ctx, struct vk_sbuf *ans)
+{
+    struct job *j = ctx;
+    struct vk_boot_result res = { 0 };
+    int r = extract(j->disk, j->disk_path, j->sel, &j->o, &res);
+    vk_bd_close(j->disk);
+    if (r == 0) {
+        vk_sbuf_put_u32(ans, res.initrd != NULL);
+        vk_sbuf_put_str(ans, res.cmdline);
+        vk_sbuf_put_str(ans, res.title);
+        vk_sbuf_put_str(ans, res.config);
+        vk_sbuf_put_u32(ans, res.part);
+    }
+    vk_boot_result_free(&res);
+    return r;
+}
+
+/* In the parent: *out from the child's answer. */
+static int job_result(const struct job *j, struct vk_sbuf *ans, struct vk_boot_result *out)
+{
+    bool initrd = vk_sbuf_get_u32(ans) != 0;
+    out->cmdline = vk_sbuf_get_str(ans);
+    out->title = vk_sbuf_get_str(ans);
+    out->config = vk_sbuf_get_str(ans);
+    out->part = vk_sbuf_get_u32(ans);
+    out->kernel = strdup(j->o.kernel);
+    if (initrd)
+        out->initrd = strdup(j->o.initrd);
+    if (ans->bad || !out->cmdline || !out->title || !out->config || !out->kernel ||
+        (initrd && !out->initrd))
+        return vk_error(-EIO, "%s: boot reader: malformed answer", j->disk_path);
+    return 0;
+}
+
+/* Contract in pygrub.h.  The disk is read in a sandboxed child (util/
+ * sandbox.h): the parent creates the output files, the child opens the
+ * image and writes into them. */
+int vk_pygrub_extract(const char *disk_path, const char *format,
+                      const char *const *bootloader_args, const char *outdir,
+                      struct vk_boot_result *out)
+{
+    memset(out, 0, sizeof *out);
+    struct job j = { .disk_path = disk_path, .format = format, .o.fd = { -1, -1 } };
+    for (const char *const *a = bootloader_args; a && *a; a++) {
+        if (!strncmp(*a, "--entry=", 8))
+            j.sel = *a + 8;
+        /* other pygrub options (-q, --kernel=, --args=) do not apply */
+    }
+    char kpath[4096], ipath[4096];
+    if ((size_t)snprintf(kpath, sizeof kpath, "%s/kernel", outdir) >= sizeof kpath ||
+        (size_t)snprintf(ipath, sizeof ipath, "%s/initrd", outdir) >= sizeof ipath)
+        return vk_error(-ENAMETOOLONG, "%s: path too long", outdir);
+    j.o.kernel = kpath;
+    j.o.initrd = ipath;
+    const char *paths[2] = { kpath, ipath };
+    int r = 0;
+    for (int i = 0; i < 2 && r == 0; i++)
+        if ((j.o.fd[i] = open(paths[i], O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600)) < 0)
+            r = vk_error(-errno, "%s: %s", paths[i], strerror(errno));
+    struct vk_sbuf ans = { 0 };
+    if (r == 0) {
+        struct vk_sandbox sb = { .name = disk_path, .what = "boot reader",
+                                 .keep = j.o.fd, .n_keep = 2, .fsize = VK_PYGRUB_FILE_MAX,
+                                 .prepare = job_open, .run = job_run };
+        r = vk_sandbox_run(&sb, &j, &ans);
+    }
+    if (r == 0)
+        r = job_result(&j, &ans, out);
+    vk_sbuf_free(&ans);
+    for (int i = 0; i < 2; i++) {
+        if (j.o.fd[i] >= 0 && close(j.o.fd[i]) < 0 && r == 0)
+            r = vk_error(-errno, "%s: %s", paths[i], strerror(errno));
+        /* no initrd, or nothing at all: leave no file behind */
+        if (j.o.fd[i] >= 0 && (r < 0 || (i == 1 && !out->initrd)))
+            unlink(paths[i]);
+    }
     if (r < 0) {
-        if (out->kernel)
-            unlink(out->kernel);
-        if (out->initrd)
-            unlink(out->initrd);
         vk_boot_result_free(out);
         return r;
     }

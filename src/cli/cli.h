@@ -4,6 +4,7 @@
 
 #include <jansson.h>
 #include <stdbool.h>
+#include <stdint.h>
 
 /* Exit statuses (DESIGN.md). */
 enum { EXIT_OK = 0, EXIT_FAIL = 1, EXIT_USAGE = 2 };
@@ -33,6 +34,11 @@ bool cli_wants_help(int argc, char **argv);
 
 /* Print a JSON value (indented, newline-terminated) to stdout and free it. */
 int cli_print_json(json_t *v);
+/* A JSON number for an unsigned 64-bit value.  jansson's integers are
+ * signed, so values of 2^63 and more (sizes read from a damaged disk)
+ * would print negative: they travel as a marked string that
+ * cli_print_json writes as the bare unsigned number, as qemu-img does. */
+json_t *cli_json_u64(uint64_t v);
 
 /* Entry points of the command groups (one file each). */
 int cmd_img(int argc, char **argv);

@@ -9,6 +9,8 @@
 #include "fs/populate.h"
 #include "part/target.h"
 #include "util/err.h"
+#include "util/size.h"
+#include "util/str.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -28,6 +30,15 @@ struct tgt {
     struct vk_fs *fs;
     char path[4096];
 };
+
+/* --codepage N, taken off the command line of any fs verb by cmd_fs. */
+static const char *opt_codepage;
+
+/* Apply the driver options given on the command line to a mount. */
+static int fs_options(struct vk_fs *fs)
+{
+    return opt_codepage ? vk_fs_set_option(fs, "codepage", opt_codepage) : 0;
+}
 
 static int tgt_open(const char *spec, bool rw, bool need_path, struct tgt *t)
 {
@@ -50,7 +61,10 @@ static int tgt_open(const char *spec, bool rw, bool need_path, struct tgt *t)
     vk_target_free(&vt);
     if (r < 0)
         return r;
-    if ((r = vk_fs_mount(t->bd, rw, &t->fs)) < 0) {
+    if ((r = vk_fs_mount(t->bd, rw, &t->fs)) < 0 || (r = fs_options(t->fs)) < 0) {
+        if (t->fs)
+            vk_fs_unmount(t->fs);
+        t->fs = NULL;
         vk_bd_close(t->bd);
         t->bd = NULL;
         return r;
@@ -97,7 +111,7 @@ static int fs_mkfs(int argc, char **argv)
     bool force = false;
     int c;
     char *end;
-    while ((c = getopt_long(argc, argv, "t:L:U:b:N:F:", lo, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "t:L:U:b:N:F:c:", lo, NULL)) != -1) {
         switch (c) {
         case 't': o.type = optarg; break;
         case 'L': o.label = optarg; break;
@@ -112,8 +126,17 @@ static int fs_mkfs(int argc, char **argv)
             if (*end || o.reserved_pct < 0 || o.reserved_pct > 50)
                 return cli_usage("fs mkfs", "bad reserved percentage '%s' (0-50)", optarg);
             break;
-        case 'F': o.fat_bits = atoi(optarg); break;
-        case 'c': o.cluster_size = (uint32_t)strtoul(optarg, NULL, 10); break;
+        case 'F': o.fat_bits = (int)strtol(optarg, &end, 10);
+            if (*end || (o.fat_bits != 12 && o.fat_bits != 16 && o.fat_bits != 32))
+                return cli_usage("fs mkfs", "-F wants 12, 16 or 32, not '%s'", optarg);
+            break;
+        case 'c': {
+            uint64_t cs;
+            if (vk_parse_size(optarg, &cs) < 0 || !cs || cs > UINT32_MAX)
+                return cli_usage("fs mkfs", "bad cluster size '%s' (bytes, e.g. 4096 or 4K)", optarg);
+            o.cluster_size = (uint32_t)cs;
+            break;
+        }
         case 'f': from = optarg; break;
         case 'o': owner = optarg; break;
         case 'X': force = true; break;
@@ -143,12 +166,9 @@ static int fs_mkfs(int argc, char **argv)
         return cli_usage("fs mkfs", "--boot is for -t iso9660");
     struct vk_populate_opts po = { .force_owner = false };
     if (owner) {
-        unsigned u, g;
-        if (sscanf(owner, "%u:%u", &u, &g) != 2)
-            return cli_usage("fs mkfs", "--owner wants UID:GID, not '%s'", owner);
+        if (vk_parse_owner(owner, &po.uid, &po.gid) < 0)
+            return cli_usage("fs mkfs", "--owner: %s", vk_errmsg());
         po.force_owner = true;
-        po.uid = u;
-        po.gid = g;
     }
     struct vk_blockdev *bd;
     int r = vk_open_disk_spec(argv[optind], NULL, VK_OPEN_RDWR, &bd);
@@ -168,7 +188,8 @@ static int fs_mkfs(int argc, char **argv)
         struct tgt t = { .bd = bd };
         if ((r = vk_fs_mount(bd, true, &t.fs)) >= 0) {
             po.fresh = true;
-            r = vk_populate(t.fs, "/", from, &po);
+            if ((r = fs_options(t.fs)) >= 0)
+                r = vk_populate(t.fs, "/", from, &po);
             int u = vk_fs_unmount(t.fs);
             if (r >= 0)
                 r = u;
@@ -198,10 +219,10 @@ static int fs_probe(int argc, char **argv)
     }
     bool iso = !strcmp(p.type, "iso9660");
     if (json) {
-        json_t *o = json_pack("{s:s, s:s, s:s, s:I}", "type", p.type, "label", p.label,
-                              "uuid", p.uuid, "size", (json_int_t)p.size);
+        json_t *o = json_pack("{s:s, s:s, s:s, s:o}", "type", p.type, "label", p.label,
+                              "uuid", p.uuid, "size", cli_json_u64(p.size));
         if (p.used_known)
-            json_object_set_new(o, "used", json_integer((json_int_t)p.used));
+            json_object_set_new(o, "used", cli_json_u64(p.used));
         if (iso)
             cli_fs_probe_iso(bd, o);
         vk_bd_close(bd);
@@ -236,11 +257,11 @@ static int fs_df(int argc, char **argv)
     tgt_close(&t, 0);
     uint64_t bs = s.block_size;
     if (json)
-        return cli_print_json(json_pack("{s:s, s:s, s:s, s:i, s:I, s:I, s:I, s:I, s:I, s:I}",
+        return cli_print_json(json_pack("{s:s, s:s, s:s, s:i, s:o, s:o, s:o, s:o, s:o, s:o}",
             "type", s.type, "label", s.label, "uuid", s.uuid, "block_size", (int)s.block_size,
-            "size", (json_int_t)(s.blocks * bs), "used", (json_int_t)((s.blocks - s.blocks_free) * bs),
-            "free", (json_int_t)(s.blocks_free * bs), "avail", (json_int_t)(s.blocks_avail * bs),
-            "inodes", (json_int_t)s.files, "inodes_free", (json_int_t)s.files_free));
+            "size", cli_json_u64(s.blocks * bs), "used", cli_json_u64((s.blocks - s.blocks_free) * bs),
+            "free", cli_json_u64(s.blocks_free * bs), "avail", cli_json_u64(s.blocks_avail * bs),
+            "inodes", cli_json_u64(s.files), "inodes_free", cli_json_u64(s.files_free)));
     printf("%-8s %14s %14s %14s %5s %10s %10s\n", "Type", "Size", "Used", "Avail", "Use%", "Inodes", "IFree");
     uint64_t used = s.blocks - s.blocks_free;
     printf("%-8s %14llu %14llu %14llu %4llu%% %10llu %10llu\n", s.type,
@@ -280,11 +301,11 @@ static const char *type_name(uint32_t m)
 
 static json_t *stat_json(struct vk_fs *fs, const char *path, const char *name, const struct vk_stat *st)
 {
-    json_t *o = json_pack("{s:s, s:s, s:I, s:i, s:s, s:i, s:I, s:I, s:I, s:I, s:I}",
-        "name", name, "path", path, "ino", (json_int_t)st->ino, "mode", (int)(st->mode & 07777),
+    json_t *o = json_pack("{s:s, s:s, s:o, s:i, s:s, s:i, s:I, s:I, s:o, s:o, s:I}",
+        "name", name, "path", path, "ino", cli_json_u64(st->ino), "mode", (int)(st->mode & 07777),
         "type", type_name(st->mode), "nlink", (int)st->nlink, "uid", (json_int_t)st->uid,
-        "gid", (json_int_t)st->gid, "size", (json_int_t)st->size,
-        "blocks", (json_int_t)st->blocks, "mtime", (json_int_t)st->mtime.tv_sec);
+        "gid", (json_int_t)st->gid, "size", cli_json_u64(st->size),
+        "blocks", cli_json_u64(st->blocks), "mtime", (json_int_t)st->mtime.tv_sec);
     if (S_ISLNK(st->mode)) {
         char buf[4097];
         int n = vk_fs_readlink(fs, path, buf, sizeof buf - 1);
@@ -955,12 +976,11 @@ static int fs_chmod(int argc, char **argv)
 
 static int fs_chown(int argc, char **argv)
 {
-    unsigned u, g;
-    char extra;
+    uint32_t u, g;
     if (argc < 3)
         return cli_usage("fs chown", "usage: vmkit fs chown UID:GID TARGET:PATH...");
-    if (sscanf(argv[1], "%u:%u%c", &u, &g, &extra) != 2)
-        return cli_usage("fs chown", "UID:GID must be numeric, not '%s'", argv[1]);
+    if (vk_parse_owner(argv[1], &u, &g) < 0)
+        return cli_usage("fs chown", "%s", vk_errmsg());
     for (int i = 2; i < argc; i++) {
         struct tgt t;
         int r = tgt_open(argv[i], true, true, &t);
@@ -1060,7 +1080,7 @@ static int fs_edit(int argc, char **argv)
 }
 
 static const struct cli_command fs_cmds[] = {
-    { "mkfs",  fs_mkfs,  "mkfs -t ext2|ext3|ext4|vfat|swap [-L LABEL] [-U UUID] [-b BS] [-N INODES] [--reserved PCT] [--from DIR|TAR] [--owner U:G] TARGET\n"
+    { "mkfs",  fs_mkfs,  "mkfs -t ext2|ext3|ext4|vfat|swap [-L LABEL] [-U UUID] [-b BS] [-N INODES] [--reserved PCT] [-F 12|16|32] [-c CLUSTER] [--from DIR|TAR] [--owner U:G] TARGET\n"
                          "       mkfs -t iso9660 --from DIR|TAR [-L VOLID] [-U YYYY-MM-DD-HH-MM-SS-cc] [--boot IMG [--boot-catalog CAT] [--boot-load-size N] [--no-boot-info-table]] OUT.iso|DISK:N" },
     { "probe", fs_probe, "probe [--json] TARGET: type, label, UUID, size, used" },
     { "df",    fs_df,    "df [--json] TARGET: space and inodes" },
@@ -1084,6 +1104,19 @@ static const struct cli_command fs_cmds[] = {
 int cmd_fs(int argc, char **argv)
 {
     (void)is_image_spec;
+    /* --codepage N (FAT short names) applies to every verb: take it off
+     * before the verb parses its own options. */
+    int n = 0;
+    for (int i = 0; i < argc; i++) {
+        if (!strcmp(argv[i], "--codepage") && i + 1 < argc)
+            opt_codepage = argv[++i];
+        else if (!strncmp(argv[i], "--codepage=", 11))
+            opt_codepage = argv[i] + 11;
+        else
+            argv[n++] = argv[i];
+    }
+    argc = n;
+    argv[argc] = NULL;
     if (argc >= 3 && cli_wants_help(argc - 1, argv + 1))
         for (const struct cli_command *c = fs_cmds; c->name; c++)
             if (!strcmp(c->name, argv[1])) {

@@ -2,7 +2,7 @@
  * disk for the kernel it would boot and copy it out). */
 #include "cli/cli.h"
 
-#include "boot/guest.h"
+#include "guest/guest.h"
 #include "boot/pygrub.h"
 #include "util/size.h"
 #include "util/err.h"

@@ -8,6 +8,7 @@
 #include <ext2fs/ext2_err.h>
 #include <ctype.h>
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -40,14 +41,17 @@ int ext_errno(errcode_t e)
     }
 }
 
-/* com_err prints "Unknown code ext2 60" until the table is registered. */
+static void register_table(void)
+{
+    initialize_ext2_error_table();
+}
+
+/* com_err prints "Unknown code ext2 60" until the table is registered;
+ * registering edits com_err's global list, so once, whatever the thread. */
 static const char *emsg(errcode_t e)
 {
-    static bool done;
-    if (!done) {
-        initialize_ext2_error_table();
-        done = true;
-    }
+    static pthread_once_t once = PTHREAD_ONCE_INIT;
+    pthread_once(&once, register_table);
     return error_message(e);
 }
 
@@ -348,6 +352,16 @@ static int ext_mount(struct vk_blockdev *bd, bool writable, struct vk_fs **out)
             e == EXT2_ET_CORRUPT_SUPERBLOCK)
             r = -EUCLEAN;
         return vk_error(r, "%s: cannot open the ext filesystem: %s", bd->name, emsg(e));
+    }
+    /* e2fsck's check libext2fs leaves out: with any other first data
+     * block, reading the bitmaps overflows libext2fs's buffers
+     * (fuzz/corpus/fuzz_ext/first_data_block). */
+    unsigned want = efs->super->s_log_block_size == 0 && EXT2FS_CLUSTER_RATIO(efs) == 1;
+    if (efs->super->s_first_data_block != want) {
+        unsigned got = efs->super->s_first_data_block;
+        ext2fs_close_free(&efs);
+        return vk_error(-EUCLEAN, "%s: ext superblock: first data block %u, should be %u "
+                        "(e2fsck refuses it too)", bd->name, got, want);
     }
     if (writable && ext2fs_has_feature_journal_needs_recovery(efs->super)) {
         ext2fs_close_free(&efs);

@@ -9,8 +9,10 @@
 
 /* The io_manager that reads and writes through a vk_blockdev.  The device
  * is named by ext_io_name(): "vkbd:<pointer>", so libext2fs, which only
- * passes names around, reaches the device we opened. */
-extern io_manager vk_ext_io_manager;
+ * passes names around, reaches the device we opened: all per-filesystem
+ * state hangs off the channel, and the manager itself is never written,
+ * so filesystems open in different threads share nothing here. */
+extern io_manager const vk_ext_io_manager;
 void ext_io_name(struct vk_blockdev *bd, char *buf, size_t len);
 
 /* Turn a libext2fs error code into a negative errno and record a message

@@ -359,6 +359,8 @@ static errcode_t vkio_set_option(io_channel io, const char *option, const char *
     return EXT2_ET_INVALID_ARGUMENT;
 }
 
+/* Not const only because libext2fs's io_manager type points to non-const;
+ * nothing writes it. */
 static struct struct_io_manager mgr = {
     .magic = EXT2_ET_MAGIC_IO_MANAGER,
     .name = "vmkit blockdev I/O manager",
@@ -376,4 +378,4 @@ static struct struct_io_manager mgr = {
     .zeroout = vkio_zeroout,
 };
 
-io_manager vk_ext_io_manager = &mgr;
+io_manager const vk_ext_io_manager = &mgr;

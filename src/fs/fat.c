@@ -209,4 +209,5 @@ const struct vk_fs_type vk_fs_fat = {
     .probe = fat_probe,
     .mkfs = vk_fat_mkfs,
     .mount = vk_fat_mount,
+    .resize = vk_fat_resize,
 };

@@ -25,8 +25,9 @@ static uint8_t lfn_checksum(const uint8_t *sn)
     return s;
 }
 
-/* The 8.3 name as Windows NT shows it (lowercase flags 0x08/0x10). */
-static void short_name(const uint8_t *d, char *out)
+/* The 8.3 name as Windows NT shows it (lowercase flags 0x08/0x10), bytes
+ * >= 0x80 in the volume's DOS code page. */
+static void short_name(struct fat_vol *v, const uint8_t *d, char *out)
 {
     size_t o = 0;
     int end = 8;
@@ -36,7 +37,7 @@ static void short_name(const uint8_t *d, char *out)
         uint8_t c = i == 0 && d[0] == 0x05 ? 0xe5 : d[i];
         if ((d[12] & 0x08) && c >= 'A' && c <= 'Z')
             c = (uint8_t)(c + 32);
-        o += vk_utf8_put(out + o, c);    /* bytes >= 0x80 shown as Latin-1 */
+        o += vk_utf8_put(out + o, fat_cp_decode(v, c));
     }
     int xe = 11;
     while (xe > 8 && d[xe - 1] == ' ')
@@ -47,7 +48,7 @@ static void short_name(const uint8_t *d, char *out)
             uint8_t c = d[i];
             if ((d[12] & 0x10) && c >= 'A' && c <= 'Z')
                 c = (uint8_t)(c + 32);
-            o += vk_utf8_put(out + o, c);
+            o += vk_utf8_put(out + o, fat_cp_decode(v, c));
         }
     }
     out[o] = 0;
@@ -119,7 +120,7 @@ int fat_walk(struct vk_fs *fs, uint32_t dircl, const char *path, ent_cb cb, void
                 n = 255;
             vk_utf16_to_utf8(lfn, (size_t)n, e->name, sizeof e->name);
         } else {
-            short_name(d, e->name);
+            short_name(VOL(fs), d, e->name);
         }
         lfn_seq = 0;
         if (!strcmp(e->name, ".") || !strcmp(e->name, "..") || !e->name[0])
@@ -268,11 +269,13 @@ int fat_write_short(struct vk_fs *fs, const struct fat_ent *e)
     return fat_dir_write(fs, e->dircl, e->raw, 32, e->slot_off[e->nslots - 1]);
 }
 
-/* Mark all slots of e deleted. */
+/* Mark all slots of e deleted: the short entry first, so that a crash
+ * in between leaves orphaned long-name slots (which fsck.fat drops),
+ * never the file under its short name alone. */
 int fat_delete_slots(struct vk_fs *fs, const struct fat_ent *e)
 {
     uint8_t m = 0xe5;
-    for (int i = 0; i < e->nslots; i++) {
+    for (int i = e->nslots; i-- > 0;) {
         int r = fat_dir_write(fs, e->dircl, &m, 1, e->slot_off[i]);
         if (r < 0)
             return r;
@@ -319,21 +322,40 @@ static bool fits_83(const char *name, uint8_t sn[11], uint8_t *flags)
     return sn[0] != 0xe5;
 }
 
-static void short_part(const char *s, size_t len, char *out, size_t max, bool *lossy)
+/* The code point of the UTF-8 sequence at s[*i] (valid: the name passed
+ * fat_check_name); *i moves past it. */
+static uint32_t utf8_next(const char *s, size_t len, size_t *i)
+{
+    unsigned char c = (unsigned char)s[(*i)++];
+    int more = c >= 0xf0 ? 3 : c >= 0xe0 ? 2 : c >= 0xc0 ? 1 : 0;
+    uint32_t cp = more ? c & (0x3f >> more) : c;
+    for (; more && *i < len; more--)
+        cp = cp << 6 | ((unsigned char)s[(*i)++] & 0x3f);
+    return cp;
+}
+
+/* Part of a short name for len bytes of UTF-8 at s: upper case, other
+ * characters in the DOS code page, '_' for what it cannot hold. */
+static void short_part(struct fat_vol *v, const char *s, size_t len, char *out, size_t max, bool *lossy)
 {
     size_t o = 0;
-    for (size_t i = 0; i < len && o < max; i++) {
+    for (size_t i = 0; i < len && o < max;) {
         unsigned char c = (unsigned char)s[i];
+        if (c >= 0x80) {
+            int b = fat_cp_encode(v, utf8_next(s, len, &i));
+            if (b < 0) {
+                b = '_';
+                *lossy = true;
+            }
+            out[o++] = (char)b;
+            continue;
+        }
+        i++;
         if (c == ' ' || c == '.') {
             *lossy = true;
             continue;
         }
-        if (c >= 0x80) {        /* one '_' per UTF-8 character */
-            if ((c & 0xc0) == 0x80)
-                continue;
-            c = '_';
-            *lossy = true;
-        } else if (c >= 'a' && c <= 'z') {
+        if (c >= 'a' && c <= 'z') {
             c = (unsigned char)(c - 32);
         } else if (!short_char(c)) {
             c = '_';
@@ -364,6 +386,15 @@ static bool sn_taken(const struct ins_scan *s, const uint8_t sn[11])
     return false;
 }
 
+/* Characters in len bytes of UTF-8. */
+static size_t nchars(const char *s, size_t len)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < len; i++)
+        n += ((unsigned char)s[i] & 0xc0) != 0x80;
+    return n;
+}
+
 /* Make the NAME~N.EXT short name for a long name. */
 static int gen_short(struct vk_fs *fs, const struct ins_scan *s, const char *name, uint8_t sn[11],
                      const char *path)
@@ -373,17 +404,19 @@ static int gen_short(struct vk_fs *fs, const struct ins_scan *s, const char *nam
         dot = NULL;
     char base[9], ext[4];
     bool lossy = false;
-    short_part(name, dot ? (size_t)(dot - name) : strlen(name), base, 8, &lossy);
-    short_part(dot ? dot + 1 : "", dot ? strlen(dot + 1) : 0, ext, 3, &lossy);
+    short_part(VOL(fs), name, dot ? (size_t)(dot - name) : strlen(name), base, 8, &lossy);
+    short_part(VOL(fs), dot ? dot + 1 : "", dot ? strlen(dot + 1) : 0, ext, 3, &lossy);
     if (!base[0])
         snprintf(base, sizeof base, "_");
     /* Only the case differs ("Sub Dir" no, "Sub" yes): the plain upper-
      * case name without a ~N tail, as Windows and Linux do. */
-    size_t braw = dot ? (size_t)(dot - name) : strlen(name);
-    if (!lossy && braw <= 8 && (!dot || strlen(dot + 1) <= 3)) {
+    size_t braw = nchars(name, dot ? (size_t)(dot - name) : strlen(name));
+    if (!lossy && braw <= 8 && (!dot || nchars(dot + 1, strlen(dot + 1)) <= 3)) {
         memset(sn, ' ', 11);
         memcpy(sn, base, strlen(base));
         memcpy(sn + 8, ext, strlen(ext));
+        if (sn[0] == 0xe5)
+            sn[0] = 0x05;   /* 0xe5 would mark the entry deleted */
         if (!sn_taken(s, sn))
             return 0;
     }
@@ -398,19 +431,18 @@ static int gen_short(struct vk_fs *fs, const struct ins_scan *s, const char *nam
         memset(sn, ' ', 11);
         memcpy(sn, b, keep + (size_t)tl);
         memcpy(sn + 8, ext, strlen(ext));
+        if (sn[0] == 0xe5)
+            sn[0] = 0x05;
         if (!sn_taken(s, sn))
             return 0;
     }
     return vk_error(-EEXIST, "%s:%s: no free short name", fs->bd->name, path);
 }
 
-/* Add an entry called name to the directory dir (an entry, cluster 0 =
- * root) with the given short-entry template d (attr, cluster, size, times
- * already set); fills *out as lookup would. */
-int fat_add_entry(struct vk_fs *fs, const struct fat_ent *dir, const char *name, uint8_t *d,
-                     const char *path, struct fat_ent *out)
+/* Refuse a name FAT cannot hold (bad UTF-8, over 255 UTF-16 units,
+ * reserved characters, a trailing dot or blank); else its UTF-16 length. */
+int fat_check_name(struct vk_fs *fs, const char *name, const char *path)
 {
-    struct fat_vol *v = VOL(fs);
     uint16_t u[260];
     int units = vk_utf8_to_utf16(name, u, 255);
     if (units == -ENAMETOOLONG)
@@ -422,8 +454,23 @@ int fat_add_entry(struct vk_fs *fs, const struct fat_ent *dir, const char *name,
         if ((unsigned char)name[i] < 0x20 || strchr("\"*/:<>?\\|", name[i]))
             return vk_error(-EINVAL, "%s:%s: character '%c' not allowed in FAT names", fs->bd->name,
                             path, name[i] >= 0x20 ? name[i] : '?');
-    if (name[nl - 1] == '.' || name[nl - 1] == ' ')
+    if (!nl || name[nl - 1] == '.' || name[nl - 1] == ' ')
         return vk_error(-EINVAL, "%s:%s: FAT names cannot end with a dot or a blank", fs->bd->name, path);
+    return units;
+}
+
+/* Add an entry called name to the directory dir (an entry, cluster 0 =
+ * root) with the given short-entry template d (attr, cluster, size, times
+ * already set); fills *out as lookup would. */
+int fat_add_entry(struct vk_fs *fs, const struct fat_ent *dir, const char *name, uint8_t *d,
+                     const char *path, struct fat_ent *out)
+{
+    struct fat_vol *v = VOL(fs);
+    uint16_t u[260];
+    int units = fat_check_name(fs, name, path);
+    if (units < 0)
+        return units;
+    vk_utf8_to_utf16(name, u, 255);
 
     struct ins_scan s = { 0 };
     int r = fat_read_dir(fs, dir->cluster, path, &s.buf, &s.len, &s.cls);
@@ -491,27 +538,20 @@ int fat_add_entry(struct vk_fs *fs, const struct fat_ent *dir, const char *name,
         }
         s.buf = nb;
         s.cls = nc;
-        uint8_t *zero = calloc(1, cb);
-        if (!zero) {
-            r = vk_error(-ENOMEM, "out of memory");
+        /* Zeroed clusters linked to the directory's end: harmless to
+         * fsck and to readers whenever the FAT reaches the disk. */
+        if ((r = fat_reserve(fs, add, path)) < 0)
             goto out;
-        }
+        fat_dc_invalidate(v, dir->cluster);
         for (size_t i = 0; i < add; i++) {
             uint32_t c, last = s.cls[s.len / cb - 1];
-            if ((r = fat_alloc(fs, &c, path)) < 0 ||
-                (r = vk_bd_pwrite(fs->bd, zero, cb, fat_coff(v, c))) < 0) {
-                free(zero);
+            if ((r = fat_alloc(fs, &c, path)) < 0 || (r = fat_data_zero(fs, fat_coff(v, c), cb)) < 0)
                 goto out;
-            }
             fat_set(v, last, c);
             s.cls[s.len / cb] = c;
             memset(s.buf + s.len, 0, cb);
             s.len += cb;
         }
-        free(zero);
-        fat_dc_invalidate(v, dir->cluster);
-        if ((r = fat_flush(fs)) < 0)
-            goto out;
     }
 
     /* Long-name slots, last piece first, then the short entry: one write

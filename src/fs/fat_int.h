@@ -38,6 +38,8 @@ struct vk_mkfs_opts;
 int vk_fat_mkfs(struct vk_blockdev *bd, const struct vk_mkfs_opts *o);
 /* Mount (fat_ro.c). */
 int vk_fat_mount(struct vk_blockdev *bd, bool writable, struct vk_fs **out);
+/* Resize in place (fat_resize.c): vk_fs_type.resize. */
+int vk_fat_resize(struct vk_blockdev *bd, uint64_t size, char **output);
 
 #include "fs/fs.h"
 #include "fs/path.h"
@@ -53,8 +55,27 @@ struct fat_vol {
     struct fat_geom g;
     uint8_t *fat;               /* first FAT copy */
     size_t fat_bytes;
-    size_t dirty_lo, dirty_hi;  /* FAT bytes changed since the last flush */
+    uint8_t *fat_dirty;         /* a bit per FAT sector changed since written */
+    bool any_dirty;
     uint32_t nfree, next_free;  /* free clusters, allocation hint */
+    /* The write-back queue of fat_commit.c: directory writes waiting for
+     * the next commit, in order (their bytes in pbuf), chains to free only
+     * once those writes are durable, and whether file data was written
+     * since the last barrier. */
+    struct fat_pend {
+        uint64_t off;
+        size_t at, len;
+    } *pend;
+    size_t npend, cappend;
+    uint8_t *pbuf;
+    size_t pbuf_len, pbuf_cap;
+    uint32_t *dfree;
+    size_t ndfree, capdfree;
+    bool data_dirty;
+    /* DOS code page of 8.3 names (fat_cp.c): characters of bytes 0x80+ */
+    int codepage;
+    bool cp_ready;
+    uint32_t cp_uni[128];
     /* Recently read directories, kept in step with every write to them,
      * so putting many files does not re-read the same directory. */
     struct dcache {
@@ -87,6 +108,17 @@ struct fat_file {
     char path[PMAX];
     uint32_t cur_index, cur_cluster;   /* cache: cluster number of chain index */
     bool dirty, writable;
+    /* A new version (created, or opened with VK_O_TRUNC): its chain is
+     * new and becomes visible at close with one directory write (create:
+     * the whole entry is added then); the old chain is freed only once
+     * that write is durable.  failed: a write failed, so close drops the
+     * new version and the file keeps its old content. */
+    bool fresh, create, failed;
+    uint32_t old_cluster;
+    /* The chain's length and last cluster, once walked (growing). */
+    bool tail_known;
+    uint64_t ncl;
+    uint32_t tail;
 };
 
 #define VOL(fs) ((struct fat_vol *)(fs)->priv)
@@ -127,14 +159,43 @@ void fat_dc_drop(struct dcache *d);
 void fat_dc_invalidate(struct fat_vol *v, uint32_t dircl);
 int fat_read_dir(struct vk_fs *fs, uint32_t c, const char *path, uint8_t **out, size_t *len,
                     uint32_t **cls_out);
-int fat_dir_write(struct vk_fs *fs, uint32_t dircl, const void *data, size_t len, uint64_t off);
 uint64_t fat_slot_off(const struct fat_vol *v, const uint32_t *cls, size_t idx);
 void fat_set(struct fat_vol *v, uint32_t n, uint32_t val);
 uint32_t fat_eoc(const struct fat_vol *v);
-int fat_flush(struct vk_fs *fs);
 int fat_flush_fsinfo(struct vk_fs *fs);
 int fat_alloc(struct vk_fs *fs, uint32_t *out, const char *path);
 void fat_free_chain(struct fat_vol *v, uint32_t c);
+
+int fat_dir_write(struct vk_fs *fs, uint32_t dircl, const void *data, size_t len, uint64_t off);
+int fat_meta_pread(struct vk_fs *fs, void *buf, size_t len, uint64_t off);
+void fat_pend_overlay(const struct fat_vol *v, uint8_t *buf, size_t len, uint64_t off);
+int fat_data_write(struct vk_fs *fs, const void *buf, size_t len, uint64_t off);
+int fat_data_zero(struct vk_fs *fs, uint64_t off, uint64_t len);
+int fat_defer_free(struct vk_fs *fs, uint32_t c);
+int fat_reserve(struct vk_fs *fs, uint64_t n, const char *path);
+int fat_commit(struct vk_fs *fs);
+int fat_commit_maybe(struct vk_fs *fs);
+void fat_wb_free(struct fat_vol *v);
+
+/* fat_ro.c reads, fat_rw.c writes: the ops behind fs.h, and
+ * fat_transfer, which moves len bytes at file offset off (inside the
+ * chain) between buf and the disk, one request per contiguous run. */
+int fat_transfer(struct vk_fs *fs, struct fat_file *ff, void *buf, size_t len, uint64_t off, bool write);
+int fat_open_for_write(struct vk_fs *fs, const char *np, int flags, struct fat_file *ff);
+int64_t fat_write(struct vk_file *f, const void *buf, size_t len, uint64_t off);
+int fat_close_rw(struct vk_file *f);
+int fat_sync(struct vk_fs *fs);
+int fat_mkdir(struct vk_fs *fs, const char *path, uint32_t mode);
+int fat_unlink(struct vk_fs *fs, const char *path);
+int fat_rmdir(struct vk_fs *fs, const char *path);
+int fat_rename(struct vk_fs *fs, const char *from, const char *to);
+int fat_setattr(struct vk_fs *fs, const char *path, int mask, const struct vk_stat *st);
+int fat_check_name(struct vk_fs *fs, const char *name, const char *path);
+
+/* fat_cp.c: the DOS code page of short names (437 unless set). */
+int fat_cp_set(struct fat_vol *v, int cp, const char *devname);
+uint32_t fat_cp_decode(struct fat_vol *v, uint8_t b);
+int fat_cp_encode(struct fat_vol *v, uint32_t c);
 int fat_walk(struct vk_fs *fs, uint32_t dircl, const char *path, ent_cb cb, void *ctx);
 int fat_count_cb(void *ctx, const struct fat_ent *e);
 int fat_lookup(struct vk_fs *fs, const char *npath, struct fat_ent *out);

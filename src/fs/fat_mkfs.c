@@ -328,10 +328,10 @@ static int fat_mkfs(struct vk_blockdev *bd, const struct vk_mkfs_opts *o)
             return r;
     }
 
+    /* The boot sector last, once everything it describes is durable: a
+     * crash before it leaves no filesystem rather than a half-made one. */
     uint8_t bs[SECTOR];
     boot_sector(bs, &p, serial, label);
-    if ((r = vk_bd_pwrite(bd, bs, SECTOR, 0)) < 0)
-        return r;
     if (p.bits == 32) {
         uint8_t fi[SECTOR];
         memset(fi, 0, sizeof fi);
@@ -345,6 +345,8 @@ static int fat_mkfs(struct vk_blockdev *bd, const struct vk_mkfs_opts *o)
             (r = vk_bd_pwrite(bd, fi, SECTOR, 7 * SECTOR)) < 0)
             return r;
     }
+    if ((r = vk_bd_flush(bd)) < 0 || (r = vk_bd_pwrite(bd, bs, SECTOR, 0)) < 0)
+        return r;
     return vk_bd_flush(bd);
 }
 

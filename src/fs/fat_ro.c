@@ -1,8 +1,7 @@
-/* FAT file operations behind fs.h: mount, statfs, stat, readdir, open,
- * read, write, truncate, mkdir, unlink, rmdir, rename, setattr, sync.
- * Crash-safe order for writes: data clusters first, then every FAT copy,
- * then the directory entry; removal goes entry first, then FAT.  A file's
- * chain is checked (loops, range, length against the size) at open. */
+/* FAT file operations behind fs.h, the reading half: mount, statfs,
+ * stat, readdir, open, read, unmount (fat_rw.c has the writing half and
+ * fat_commit.c the crash-safe write order).  A file's chain is checked
+ * (loops, range, length against the size) at open. */
 #include "fs/fat_int.h"
 #include "fs/fs.h"
 #include "fs/fs_util.h"
@@ -89,39 +88,16 @@ static int fat_readdir(struct vk_fs *fs, const char *path, vk_dirent_cb cb, void
     return fat_walk(fs, e.cluster, np, rd_cb, &c);
 }
 
-static int fat_open_for_write(struct vk_fs *fs, const char *np, int flags, struct fat_ent *e);
-
 static int fat_open(struct vk_fs *fs, const char *path, int flags, uint32_t mode, struct vk_file **out)
 {
     char np[PMAX];
-    struct fat_ent e;
     int r;
     bool wr = flags & (VK_O_WRONLY | VK_O_CREAT | VK_O_TRUNC);
+    (void)mode;
     if ((r = fat_norm(fs, path, np)) < 0)
         return r;
     if (wr && !fs->writable)
         return vk_error(-EROFS, "%s:%s: filesystem opened read-only", fs->bd->name, np);
-    if ((r = wr ? fat_open_for_write(fs, np, flags, &e) : fat_lookup(fs, np, &e)) < 0)
-        return r;
-    if (e.attr & 0x10)
-        return vk_error(-EISDIR, "%s:%s: is a directory", fs->bd->name, np);
-    if (e.size && !fat_valid(VOL(fs), e.cluster))
-        return vk_error(-EIO, "%s:%s: first cluster %u outside 2..%u", fs->bd->name, np, e.cluster,
-                        VOL(fs)->g.clusters + 1);
-    /* The chain must cover the size and end; a loop shows as more steps
-     * than there are clusters. */
-    struct fat_vol *v = VOL(fs);
-    uint64_t need = ((uint64_t)e.size + fat_cbytes(v) - 1) / fat_cbytes(v);
-    uint64_t have = 0;
-    for (uint32_t c = e.size ? e.cluster : 0; c; have++) {
-        if (have > v->g.clusters)
-            return vk_error(-EIO, "%s:%s: cluster chain loops", fs->bd->name, np);
-        if ((r = fat_next(fs, c, &c, np)) < 0)
-            return r;
-    }
-    if (have < need)
-        return vk_error(-EIO, "%s:%s: cluster chain of %llu clusters too short for %u bytes",
-                        fs->bd->name, np, (unsigned long long)have, e.size);
     struct vk_file *f = calloc(1, sizeof *f);
     struct fat_file *ff = calloc(1, sizeof *ff);
     if (!f || !ff) {
@@ -129,14 +105,47 @@ static int fat_open(struct vk_fs *fs, const char *path, int flags, uint32_t mode
         free(ff);
         return vk_error(-ENOMEM, "out of memory");
     }
-    ff->e = e;
+    struct fat_ent *e = &ff->e;
+    if ((r = wr ? fat_open_for_write(fs, np, flags, ff) : fat_lookup(fs, np, e)) < 0)
+        goto fail;
+    if (e->attr & 0x10) {
+        r = vk_error(-EISDIR, "%s:%s: is a directory", fs->bd->name, np);
+        goto fail;
+    }
+    struct fat_vol *v = VOL(fs);
+    if (e->size && !fat_valid(v, e->cluster)) {
+        r = vk_error(-EIO, "%s:%s: first cluster %u outside 2..%u", fs->bd->name, np, e->cluster,
+                     v->g.clusters + 1);
+        goto fail;
+    }
+    /* The chain must cover the size and end; a loop shows as more steps
+     * than there are clusters. */
+    uint64_t need = ((uint64_t)e->size + fat_cbytes(v) - 1) / fat_cbytes(v);
+    uint64_t have = 0;
+    for (uint32_t c = e->size ? e->cluster : 0; c; have++) {
+        if (have > v->g.clusters) {
+            r = vk_error(-EIO, "%s:%s: cluster chain loops", fs->bd->name, np);
+            goto fail;
+        }
+        if ((r = fat_next(fs, c, &c, np)) < 0)
+            goto fail;
+    }
+    if (have < need) {
+        r = vk_error(-EIO, "%s:%s: cluster chain of %llu clusters too short for %u bytes",
+                     fs->bd->name, np, (unsigned long long)have, e->size);
+        goto fail;
+    }
     snprintf(ff->path, sizeof ff->path, "%s", np);
-    ff->cur_cluster = e.cluster;
+    ff->cur_cluster = e->cluster;
     ff->writable = wr;
     f->fs = fs;
     f->priv = ff;
     *out = f;
     return 0;
+fail:
+    free(f);
+    free(ff);
+    return r;
 }
 
 /* Move ff's cursor to the idx-th cluster of its chain (rewinding when
@@ -162,10 +171,7 @@ static int seek_cluster(struct vk_fs *fs, struct fat_file *ff, uint32_t idx)
     return 0;
 }
 
-/* Transfer len bytes at file offset off (inside the chain's extent) to or
- * from buf, one device request per run of contiguous clusters. */
-static int transfer(struct vk_fs *fs, struct fat_file *ff, void *buf, size_t len, uint64_t off,
-                    bool write)
+int fat_transfer(struct vk_fs *fs, struct fat_file *ff, void *buf, size_t len, uint64_t off, bool write)
 {
     struct fat_vol *v = VOL(fs);
     uint32_t cb = fat_cbytes(v);
@@ -187,7 +193,7 @@ static int transfer(struct vk_fs *fs, struct fat_file *ff, void *buf, size_t len
             n += len - done - n < cb ? len - done - n : cb;
         }
         char *p = (char *)buf + done;
-        r = write ? vk_bd_pwrite(fs->bd, p, n, fat_coff(v, c0) + in)
+        r = write ? fat_data_write(fs, p, n, fat_coff(v, c0) + in)
                   : vk_bd_pread(fs->bd, p, n, fat_coff(v, c0) + in);
         if (r < 0)
             return r;
@@ -203,7 +209,7 @@ static int64_t fat_read(struct vk_file *f, void *buf, size_t len, uint64_t off)
         return 0;
     if (len > ff->e.size - off)
         len = (size_t)(ff->e.size - off);
-    int r = transfer(f->fs, ff, buf, len, off, false);
+    int r = fat_transfer(f->fs, ff, buf, len, off, false);
     return r < 0 ? r : (int64_t)len;
 }
 
@@ -239,343 +245,29 @@ static int fat_unmount(struct vk_fs *fs)
 {
     struct fat_vol *v = VOL(fs);
     int r = 0;
-    if (fs->writable && (r = fat_flush(fs)) == 0 && (r = fat_flush_fsinfo(fs)) == 0)
-        r = vk_bd_flush(fs->bd);
+    if (fs->writable)
+        r = fat_sync(fs);
     for (unsigned i = 0; i < 8; i++)
         fat_dc_drop(&v->dc[i]);
+    fat_wb_free(v);
     free(v->fat);
     free(v);
     free(fs);
     return r;
 }
 
-/* ---- writing ----
- * Order for crash safety: data clusters are written at once; the FAT (all
- * copies, from the in-memory table) is flushed next; the directory entry
- * that makes the new data reachable is written last.  Deleting goes the
- * other way (entry first, then FAT), so a crash leaks clusters at worst. */
-
-/* Make the file's chain exactly long enough for size bytes, zeroing the
- * bytes between old and new size when growing.  On -ENOSPC nothing
- * changes. */
-static int fat_resize_chain(struct vk_fs *fs, struct fat_ent *e, uint64_t size, const char *path)
+/* Options: "codepage" N, the DOS code page of 8.3 names (437). */
+static int fat_set_option(struct vk_fs *fs, const char *name, const char *value)
 {
-    struct fat_vol *v = VOL(fs);
-    uint32_t cb = fat_cbytes(v);
-    uint64_t need = (size + cb - 1) / cb;
-    uint64_t have = 0;
-    uint32_t last = 0;
-    int r;
-    for (uint32_t c = e->size || e->cluster ? e->cluster : 0; c && fat_valid(v, c); have++) {
-        if (have > v->g.clusters)
-            return vk_error(-EIO, "%s:%s: cluster chain loops", fs->bd->name, path);
-        last = c;
-        if ((r = fat_next(fs, c, &c, path)) < 0)
-            return r;
-    }
-    if (need < have) {
-        if (need == 0) {
-            fat_free_chain(v, e->cluster);
-            e->cluster = 0;
-        } else {
-            uint32_t c = e->cluster;
-            for (uint64_t i = 1; i < need; i++)
-                c = fat_get(v, c);
-            uint32_t rest = fat_get(v, c);
-            fat_set(v, c, fat_eoc(v));
-            if (!fat_is_eoc(v, rest))
-                fat_free_chain(v, rest);
-        }
-    } else if (need > have) {
-        if (need - have > v->nfree)
-            return vk_error(-ENOSPC, "%s:%s: no space left on the FAT filesystem (need %llu clusters, %u free)",
-                            fs->bd->name, path, (unsigned long long)(need - have), v->nfree);
-        uint8_t *zero = calloc(1, cb);
-        if (!zero)
-            return vk_error(-ENOMEM, "out of memory");
-        for (uint64_t i = have; i < need; i++) {
-            uint32_t c;
-            if ((r = fat_alloc(fs, &c, path)) < 0 ||
-                (r = vk_bd_pwrite(fs->bd, zero, cb, fat_coff(v, c))) < 0) {
-                free(zero);
-                return r;
-            }
-            if (last)
-                fat_set(v, last, c);
-            else
-                e->cluster = c;
-            last = c;
-        }
-        free(zero);
-    }
-    /* Zero the tail of the old last cluster when growing inside it. */
-    if (size > e->size && e->size % cb && have) {
-        uint32_t c = e->cluster;
-        for (uint64_t i = 1; i < (e->size + cb - 1) / cb; i++)
-            c = fat_get(v, c);
-        uint32_t in = e->size % cb;
-        uint8_t *zero = calloc(1, cb);
-        if (!zero)
-            return vk_error(-ENOMEM, "out of memory");
-        r = vk_bd_pwrite(fs->bd, zero, cb - in, fat_coff(v, c) + in);
-        free(zero);
-        if (r < 0)
-            return r;
-    }
-    e->size = (uint32_t)size;
-    return 0;
-}
-
-static int64_t fat_write(struct vk_file *f, const void *buf, size_t len, uint64_t off)
-{
-    struct vk_fs *fs = f->fs;
-    struct fat_file *ff = f->priv;
-    int r;
-    if (!ff->writable)
-        return vk_error(-EBADF, "%s:%s: file not opened for writing", fs->bd->name, ff->path);
-    if (off + len > 0xffffffffull)
-        return vk_error(-EFBIG, "%s:%s: FAT files end at 4 GiB - 1", fs->bd->name, ff->path);
-    if (off + len > ff->e.size) {
-        if ((r = fat_resize_chain(fs, &ff->e, off + len, ff->path)) < 0)
-            return r;
-        ff->cur_index = 0;
-        ff->cur_cluster = ff->e.cluster;
-    }
-    if ((r = transfer(fs, ff, (void *)buf, len, off, true)) < 0)
-        return r;
-    ff->dirty = true;
-    return (int64_t)len;
-}
-
-static int fat_sync(struct vk_fs *fs)
-{
-    int r = fat_flush(fs);
-    if (r == 0)
-        r = fat_flush_fsinfo(fs);
-    return r < 0 ? r : vk_bd_flush(fs->bd);
-}
-
-/* Create or truncate for open(). */
-static int fat_open_for_write(struct vk_fs *fs, const char *np, int flags, struct fat_ent *e)
-{
-    int r = fat_lookup(fs, np, e);
-    if (r == 0) {
-        if (flags & VK_O_EXCL)
-            return vk_error(-EEXIST, "%s:%s: file exists", fs->bd->name, np);
-        if (e->attr & 0x10)
-            return vk_error(-EISDIR, "%s:%s: is a directory", fs->bd->name, np);
-        if (e->attr & 0x01)
-            return vk_error(-EACCES, "%s:%s: read-only file", fs->bd->name, np);
-        if (flags & VK_O_TRUNC && e->size) {
-            /* Entry first (size 0, no cluster), then free the chain. */
-            uint32_t old = e->cluster;
-            e->size = 0;
-            e->cluster = 0;
-            fat_refresh_raw(VOL(fs), e, true);
-            if ((r = fat_write_short(fs, e)) < 0)
-                return r;
-            fat_free_chain(VOL(fs), old);
-            return fat_flush(fs);
-        }
-        return 0;
-    }
-    if (r != -ENOENT || !(flags & VK_O_CREAT))
-        return r;
-    vk_error_clear();
-    struct fat_ent dir;
-    const char *name;
-    if ((r = fat_parent_of(fs, np, &dir, &name)) < 0)
-        return r;
-    uint8_t d[32];
-    fat_new_short(d, 0x20, 0, VOL(fs));
-    return fat_add_entry(fs, &dir, name, d, np, e);
-}
-
-static int fat_close_rw(struct vk_file *f)
-{
-    struct fat_file *ff = f->priv;
-    int r = 0;
-    if (ff->dirty) {
-        /* Data is on disk already; FAT next, the entry last. */
-        fat_refresh_raw(VOL(f->fs), &ff->e, true);
-        if ((r = fat_flush(f->fs)) == 0)
-            r = fat_write_short(f->fs, &ff->e);
-    }
-    free(ff);
-    free(f);
-    return r;
-}
-
-static int fat_mkdir(struct vk_fs *fs, const char *path, uint32_t mode)
-{
-    struct fat_vol *v = VOL(fs);
-    char np[PMAX];
-    struct fat_ent dir, e;
-    const char *name;
-    int r;
-    if ((r = fat_norm(fs, path, np)) < 0 || (r = fat_parent_of(fs, np, &dir, &name)) < 0)
-        return r;
-    if (fat_lookup(fs, np, &e) == 0)
-        return vk_error(-EEXIST, "%s:%s: file exists", fs->bd->name, np);
-    vk_error_clear();
-    uint32_t c, cb = fat_cbytes(v);
-    if ((r = fat_alloc(fs, &c, np)) < 0)
-        return r;
-    uint8_t *blk = calloc(1, cb);
-    if (!blk)
-        return vk_error(-ENOMEM, "out of memory");
-    fat_new_short(blk, 0x10, c, v);
-    memcpy(blk, ".          ", 11);
-    fat_new_short(blk + 32, 0x10, dir.cluster == v->g.root_cluster && v->g.bits == 32 ? 0 : dir.cluster, v);
-    memcpy(blk + 32, "..         ", 11);
-    r = vk_bd_pwrite(fs->bd, blk, cb, fat_coff(v, c));
-    free(blk);
-    fat_dc_invalidate(v, c);
-    if (r < 0 || (r = fat_flush(fs)) < 0)
-        return r;
-    uint8_t d[32];
-    fat_new_short(d, 0x10, c, v);
-    if ((r = fat_add_entry(fs, &dir, name, d, np, &e)) < 0) {
-        fat_free_chain(v, c);
-        fat_flush(fs);
-        return r;
-    }
-    return 0;
-}
-
-static int remove_entry(struct vk_fs *fs, const char *path, bool want_dir)
-{
-    char np[PMAX];
-    struct fat_ent e;
-    int r;
-    if ((r = fat_norm(fs, path, np)) < 0 || (r = fat_lookup(fs, np, &e)) < 0)
-        return r;
-    if (!strcmp(np, "/"))
-        return vk_error(-EBUSY, "%s:/: cannot remove the root directory", fs->bd->name);
-    if (want_dir && !(e.attr & 0x10))
-        return vk_error(-ENOTDIR, "%s:%s: not a directory", fs->bd->name, np);
-    if (!want_dir && (e.attr & 0x10))
-        return vk_error(-EISDIR, "%s:%s: is a directory", fs->bd->name, np);
-    if (want_dir) {
-        struct fat_ent any;
-        struct find_ctx fc = { NULL, &any };
-        int n = fat_walk(fs, e.cluster, np, fat_count_cb, &fc);
-        if (n < 0)
-            return n;
-        if (fc.name)
-            return vk_error(-ENOTEMPTY, "%s:%s: directory not empty", fs->bd->name, np);
-    }
-    if ((r = fat_delete_slots(fs, &e)) < 0)
-        return r;
-    if (want_dir)
-        fat_dc_invalidate(VOL(fs), e.cluster);
-    if (e.cluster)
-        fat_free_chain(VOL(fs), e.cluster);
-    return fat_flush(fs);
-}
-
-static int fat_unlink(struct vk_fs *fs, const char *path)
-{
-    return remove_entry(fs, path, false);
-}
-
-static int fat_rmdir(struct vk_fs *fs, const char *path)
-{
-    return remove_entry(fs, path, true);
-}
-
-static int fat_rename(struct vk_fs *fs, const char *from, const char *to)
-{
-    struct fat_vol *v = VOL(fs);
-    char nf[PMAX], nt[PMAX];
-    struct fat_ent e, dst, dir, ne;
-    const char *name;
-    int r;
-    if ((r = fat_norm(fs, from, nf)) < 0 || (r = fat_norm(fs, to, nt)) < 0 || (r = fat_lookup(fs, nf, &e)) < 0)
-        return r;
-    if (!strcmp(nf, "/"))
-        return vk_error(-EBUSY, "%s:/: cannot rename the root directory", fs->bd->name);
-    size_t fl = strlen(nf);
-    if ((e.attr & 0x10) && !strncmp(nt, nf, fl) && (nt[fl] == '/' || !nt[fl]) && strcmp(nt, nf))
-        return vk_error(-EINVAL, "%s:%s: cannot move a directory into itself", fs->bd->name, nf);
-    if ((r = fat_parent_of(fs, nt, &dir, &name)) < 0)
-        return r;
-    if (fat_lookup(fs, nt, &dst) == 0) {
-        if (dst.pos == e.pos) {
-            if (!strcmp(dst.name, name))
-                return 0;
-            /* case change only: fall through, the old entry goes away */
-        } else if (dst.attr & 0x10) {
-            if (!(e.attr & 0x10))
-                return vk_error(-EISDIR, "%s:%s: is a directory", fs->bd->name, nt);
-            if ((r = fat_rmdir(fs, nt)) < 0)
-                return r;
-        } else {
-            if (e.attr & 0x10)
-                return vk_error(-ENOTDIR, "%s:%s: not a directory", fs->bd->name, nt);
-            if ((r = fat_unlink(fs, nt)) < 0)
-                return r;
-        }
-    }
-    vk_error_clear();
-    uint8_t d[32];
-    memcpy(d, e.raw, 32);
-    /* New entry first (both exist for a moment: fsck would see a
-     * cross-link, never a lost file), then the old one goes. */
-    if ((r = fat_add_entry(fs, &dir, name, d, nt, &ne)) < 0)
-        return r;
-    if ((r = fat_delete_slots(fs, &e)) < 0)
-        return r;
-    if ((e.attr & 0x10) && e.dircl != dir.cluster && e.cluster) {
-        uint8_t dd[32];
-        uint64_t off = fat_coff(v, e.cluster) + 32;
-        if ((r = vk_bd_pread(fs->bd, dd, 32, off)) < 0)
-            return r;
-        if (!memcmp(dd, "..         ", 11)) {
-            fat_ent_set_cluster(v, dd, dir.cluster == v->g.root_cluster && v->g.bits == 32 ? 0 : dir.cluster);
-            if ((r = fat_dir_write(fs, e.cluster, dd, 32, off)) < 0)
-                return r;
-        }
-    }
-    return 0;
-}
-
-static int fat_setattr(struct vk_fs *fs, const char *path, int mask, const struct vk_stat *st)
-{
-    char np[PMAX];
-    struct fat_ent e;
-    int r;
-    if ((r = fat_norm(fs, path, np)) < 0 || (r = fat_lookup(fs, np, &e)) < 0)
-        return r;
-    if (!strcmp(np, "/"))
-        return mask & (VK_SET_UID | VK_SET_GID) ? vk_error(-EPERM, "%s:/: FAT has no owners", fs->bd->name) : 0;
-    if (mask & (VK_SET_UID | VK_SET_GID))
-        return vk_error(-EPERM, "%s:%s: FAT has no owners", fs->bd->name, np);
-    if (mask & VK_SET_SIZE) {
-        if (e.attr & 0x10)
-            return vk_error(-EISDIR, "%s:%s: is a directory", fs->bd->name, np);
-        if (st->size > 0xffffffffull)
-            return vk_error(-EFBIG, "%s:%s: FAT files end at 4 GiB - 1", fs->bd->name, np);
-        if ((r = fat_resize_chain(fs, &e, st->size, np)) < 0)
-            return r;
-    }
-    if (mask & VK_SET_MODE)
-        e.attr = (uint8_t)((e.attr & ~0x01) | (st->mode & 0222 ? 0 : 0x01));
-    fat_refresh_raw(VOL(fs), &e, false);
-    if (mask & VK_SET_MTIME) {
-        uint16_t date, tm;
-        fat_to_dos(st->mtime.tv_sec, &date, &tm, NULL);
-        vk_fsu_put16(e.raw + 22, tm);
-        vk_fsu_put16(e.raw + 24, date);
-    }
-    if (mask & VK_SET_ATIME) {
-        uint16_t date, tm;
-        fat_to_dos(st->atime.tv_sec, &date, &tm, NULL);
-        vk_fsu_put16(e.raw + 18, date);
-    }
-    if ((r = fat_flush(fs)) < 0)
-        return r;
-    return fat_write_short(fs, &e);
+    if (strcmp(name, "codepage"))
+        return vk_error(-EINVAL, "%s: FAT has no option %s", fs->bd->name, name);
+    char *end;
+    long cp = strtol(value, &end, 10);
+    if (*end || end == value || cp < 1 || cp > 9999)
+        return vk_error(-EINVAL, "%s: bad DOS code page '%s'", fs->bd->name, value);
+    for (unsigned i = 0; i < 8; i++)
+        fat_dc_drop(&VOL(fs)->dc[i]);
+    return fat_cp_set(VOL(fs), (int)cp, fs->bd->name);
 }
 
 static const struct vk_fs_ops fat_ro_ops = {
@@ -586,6 +278,7 @@ static const struct vk_fs_ops fat_ro_ops = {
     .read = fat_read,
     .close_file = fat_close_file,
     .unmount = fat_unmount,
+    .set_option = fat_set_option,
 };
 
 static const struct vk_fs_ops fat_rw_ops = {
@@ -603,6 +296,7 @@ static const struct vk_fs_ops fat_rw_ops = {
     .setattr = fat_setattr,
     .sync = fat_sync,
     .unmount = fat_unmount,
+    .set_option = fat_set_option,
 };
 
 int vk_fat_mount(struct vk_blockdev *bd, bool writable, struct vk_fs **out)
@@ -633,6 +327,11 @@ int vk_fat_mount(struct vk_blockdev *bd, bool writable, struct vk_fs **out)
     }
     if ((r = vk_bd_pread(bd, v->fat, v->fat_bytes, (uint64_t)v->g.reserved * v->g.bps)) < 0)
         goto fail;
+    size_t nsec = (v->fat_bytes + v->g.bps - 1) / v->g.bps;
+    if (!(v->fat_dirty = calloc(1, (nsec + 7) / 8))) {
+        r = vk_error(-ENOMEM, "out of memory");
+        goto fail;
+    }
     for (uint32_t c = 2; c <= v->g.clusters + 1; c++)
         if (fat_get(v, c) == 0)
             v->nfree++;
@@ -647,6 +346,7 @@ int vk_fat_mount(struct vk_blockdev *bd, bool writable, struct vk_fs **out)
 fail:
     for (unsigned i = 0; i < 8; i++)
         fat_dc_drop(&v->dc[i]);
+    fat_wb_free(v);
     free(v->fat);
     free(v);
     free(fs);

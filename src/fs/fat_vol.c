@@ -81,7 +81,7 @@ static int read_dir_disk(struct vk_fs *fs, uint32_t c, const char *path, uint8_t
         cap = (size_t)v->g.root_entries * 32;
         if (!(buf = malloc(cap ? cap : 1)))
             return vk_error(-ENOMEM, "out of memory");
-        if ((r = vk_bd_pread(fs->bd, buf, cap, (uint64_t)v->g.root_sector * v->g.bps)) < 0) {
+        if ((r = fat_meta_pread(fs, buf, cap, (uint64_t)v->g.root_sector * v->g.bps)) < 0) {
             free(buf);
             return r;
         }
@@ -120,7 +120,7 @@ static int read_dir_disk(struct vk_fs *fs, uint32_t c, const char *path, uint8_t
             cls = nc;
         }
         cls[n / cb] = c;
-        if ((r = vk_bd_pread(fs->bd, buf + n, cb, fat_coff(v, c))) < 0 ||
+        if ((r = fat_meta_pread(fs, buf + n, cb, fat_coff(v, c))) < 0 ||
             (r = fat_next(fs, c, &c, path)) < 0) {
             free(buf);
             free(cls);
@@ -193,44 +193,6 @@ int fat_read_dir(struct vk_fs *fs, uint32_t c, const char *path, uint8_t **out, 
     return 0;
 }
 
-/* Write len bytes of directory dircl at disk offset off, and into its
- * cached copy. */
-int fat_dir_write(struct vk_fs *fs, uint32_t dircl, const void *data, size_t len, uint64_t off)
-{
-    struct fat_vol *v = VOL(fs);
-    int r = vk_bd_pwrite(fs->bd, data, len, off);
-    if (r < 0) {
-        fat_dc_invalidate(v, dircl);
-        return r;
-    }
-    uint32_t cb = v->g.spc * v->g.bps;
-    for (unsigned i = 0; i < 8; i++) {
-        struct dcache *d = &v->dc[i];
-        if (!d->valid || d->dircl != dircl)
-            continue;
-        if (!d->cls) {
-            uint64_t base = (uint64_t)v->g.root_sector * v->g.bps;
-            if (off >= base && off + len <= base + d->len)
-                memcpy(d->buf + (off - base), data, len);
-            else
-                fat_dc_drop(d);
-            continue;
-        }
-        bool done = false;
-        for (size_t k = 0; k < d->len / cb; k++) {
-            uint64_t co = ((uint64_t)v->g.data_sector + (uint64_t)(d->cls[k] - 2) * v->g.spc) * v->g.bps;
-            if (off >= co && off + len <= co + cb) {
-                memcpy(d->buf + k * cb + (off - co), data, len);
-                done = true;
-                break;
-            }
-        }
-        if (!done)
-            fat_dc_drop(d);
-    }
-    return 0;
-}
-
 /* Disk offset of byte idx of a directory read by read_dir (cls NULL: the
  * fixed root). */
 uint64_t fat_slot_off(const struct fat_vol *v, const uint32_t *cls, size_t idx)
@@ -259,33 +221,16 @@ void fat_set(struct fat_vol *v, uint32_t n, uint32_t val)
         vk_fsu_put32(v->fat + at, (old & 0xf0000000u) | (val & 0x0fffffffu));
         at += 4;
     }
-    size_t lo = at >= 4 ? at - 4 : 0;
-    if (v->dirty_hi == 0 || lo < v->dirty_lo)
-        v->dirty_lo = lo;
-    if (at > v->dirty_hi)
-        v->dirty_hi = at > v->fat_bytes ? v->fat_bytes : at;
+    /* The entry spans bytes [at - width, at): mark their sectors. */
+    size_t first = (at - (v->g.bits == 32 ? 4 : 2)) / v->g.bps, last = (at - 1) / v->g.bps;
+    for (size_t s = first; s <= last && s * v->g.bps < v->fat_bytes; s++)
+        v->fat_dirty[s / 8] |= (uint8_t)(1u << (s % 8));
+    v->any_dirty = true;
 }
 
 uint32_t fat_eoc(const struct fat_vol *v)
 {
     return v->g.bits == 12 ? 0xfff : v->g.bits == 16 ? 0xffff : 0x0fffffff;
-}
-
-/* Write the changed part of the FAT to every copy. */
-int fat_flush(struct vk_fs *fs)
-{
-    struct fat_vol *v = VOL(fs);
-    int r;
-    if (v->dirty_hi > v->dirty_lo) {
-        for (uint32_t i = 0; i < v->g.nfats; i++) {
-            uint64_t base = ((uint64_t)v->g.reserved + (uint64_t)i * v->g.fat_sectors) * v->g.bps;
-            if ((r = vk_bd_pwrite(fs->bd, v->fat + v->dirty_lo, v->dirty_hi - v->dirty_lo,
-                                  base + v->dirty_lo)) < 0)
-                return r;
-        }
-        v->dirty_lo = v->dirty_hi = 0;
-    }
-    return 0;
 }
 
 /* FSInfo's free count and hint, written at sync and unmount only: it is a

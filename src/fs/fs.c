@@ -9,8 +9,9 @@
 #include <string.h>
 #include <sys/stat.h>
 
-static const struct vk_fs_type *const types[] = { &vk_fs_ext, &vk_fs_fat, &vk_fs_swap,
-                                              &vk_fs_iso };
+static const struct vk_fs_type *const types[] = { &vk_fs_luks, &vk_fs_ext, &vk_fs_fat,
+                                                   &vk_fs_swap, &vk_fs_swsuspend,
+                                                   &vk_fs_iso };
 #define NTYPES (sizeof types / sizeof types[0])
 
 int vk_fs_probe(struct vk_blockdev *bd, struct vk_fsprobe *out, const struct vk_fs_type **type)
@@ -129,7 +130,7 @@ int vk_fs_list(struct vk_fs *fs, const char *path, struct vk_names *out)
         vk_names_free(out);
         return r;
     }
-    if (out->n)     /* an empty directory has no array: qsort(NULL) is undefined */
+    if (out->n)     /* an empty directory leaves v NULL: qsort(NULL) is undefined */
         qsort(out->v, out->n, sizeof *out->v, cmp_name);
     return 0;
 }
@@ -231,6 +232,13 @@ int vk_fs_sync(struct vk_fs *fs)
 int vk_fs_unmount(struct vk_fs *fs)
 {
     return fs ? fs->ops->unmount(fs) : 0;
+}
+
+int vk_fs_set_option(struct vk_fs *fs, const char *name, const char *value)
+{
+    if (!fs->ops->set_option)
+        return vk_error(-EINVAL, "%s: %s has no option %s", fs->bd->name, fs->type->name, name);
+    return fs->ops->set_option(fs, name, value);
 }
 
 int vk_fs_read_all(struct vk_fs *fs, const char *path, size_t max_size, char **data, size_t *len)

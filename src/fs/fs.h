@@ -103,6 +103,9 @@ struct vk_fs_ops {
     int (*sync)(struct vk_fs *fs);
     /* sync, then free. */
     int (*unmount)(struct vk_fs *fs);
+    /* A driver option, set after mounting ("codepage" "850" on FAT).
+     * NULL: the driver has none. */
+    int (*set_option)(struct vk_fs *fs, const char *name, const char *value);
 };
 
 struct vk_fs {
@@ -147,9 +150,16 @@ struct vk_fs_type {
     int (*mkfs)(struct vk_blockdev *bd, const struct vk_mkfs_opts *o);
     /* writable needs bd opened VK_OPEN_RDWR. */
     int (*mount)(struct vk_blockdev *bd, bool writable, struct vk_fs **out);
+    /* Grow or shrink the (unmounted) filesystem to size bytes, <= bd->size
+     * (0: all of bd); *output (free it) gets what a tool printed.  NULL:
+     * not supported.  Called through vk_fs_resize (fs/fsck.h). */
+    int (*resize)(struct vk_blockdev *bd, uint64_t size, char **output);
 };
 
 extern const struct vk_fs_type vk_fs_ext, vk_fs_fat, vk_fs_swap, vk_fs_iso;
+/* Probed only (type names as blkid's): LUKS headers (luks.c) and
+ * hibernation images over a swap area (swap.c); never mounted. */
+extern const struct vk_fs_type vk_fs_luks, vk_fs_swsuspend;
 
 /* Identify the filesystem on bd. -ENOENT (with message) if none. */
 int vk_fs_probe(struct vk_blockdev *bd, struct vk_fsprobe *out,
@@ -178,6 +188,9 @@ int vk_fs_setattr(struct vk_fs *fs, const char *path, int mask, const struct vk_
 int vk_fs_setxattr(struct vk_fs *fs, const char *path, const char *name, const void *value, size_t size);
 int vk_fs_sync(struct vk_fs *fs);
 int vk_fs_unmount(struct vk_fs *fs);
+/* Set a driver option (-EINVAL naming the filesystem type when the
+ * driver has no such option). */
+int vk_fs_set_option(struct vk_fs *fs, const char *name, const char *value);
 
 /* The names in a directory. */
 struct vk_names {

@@ -4,6 +4,7 @@
 
 #include "fs/path.h"
 #include "util/err.h"
+#include "util/str.h"
 #include "util/vec.h"
 
 #include <archive.h>
@@ -100,9 +101,13 @@ static const char *find_link(struct pop *p, const struct stat *st)
     return NULL;
 }
 
-/* Remove whatever is at path unless it is a directory. */
-static int clear_path(struct pop *p, const char *path, bool keep_dir, bool *is_dir)
+/* Make way for an entry of type want (AE_IFDIR, AE_IFREG, 0 for a
+ * link): remove what is at path, except a directory when want is one and
+ * a regular file when want is one (opening it with VK_O_TRUNC replaces
+ * its content in one step: removing it first would let a crash lose it). */
+static int clear_path(struct pop *p, const char *path, mode_t want, bool *is_dir)
 {
+    bool keep_dir = want == AE_IFDIR;
     struct vk_fs *fs = p->fs;
     struct vk_stat st;
     *is_dir = false;
@@ -117,6 +122,8 @@ static int clear_path(struct pop *p, const char *path, bool keep_dir, bool *is_d
         *is_dir = true;
         return keep_dir ? 0 : vk_error(-EISDIR, "%s:%s: a directory is in the way", fs->bd->name, path);
     }
+    if (want == AE_IFREG && S_ISREG(st.mode) && st.nlink == 1)
+        return 0;
     return vk_fs_unlink(fs, path);
 }
 
@@ -125,8 +132,18 @@ static int set_meta(struct pop *p, const char *path, struct archive_entry *e, bo
     struct vk_stat st;
     memset(&st, 0, sizeof st);
     st.mode = archive_entry_perm(e);
-    st.uid = p->o->force_owner ? p->o->uid : (uint32_t)archive_entry_uid(e);
-    st.gid = p->o->force_owner ? p->o->gid : (uint32_t)archive_entry_gid(e);
+    if (p->o->force_owner) {
+        st.uid = p->o->uid;
+        st.gid = p->o->gid;
+    } else {
+        /* never truncate an id the archive gives (2^32 would be root) */
+        la_int64_t u = archive_entry_uid(e), g = archive_entry_gid(e);
+        if (u < 0 || u > VK_ID_MAX || g < 0 || g > VK_ID_MAX)
+            return vk_error(-ERANGE, "%s: %s: owner %lld:%lld out of range (0-%u); --owner U:G sets another",
+                            p->src, path, (long long)u, (long long)g, VK_ID_MAX);
+        st.uid = (uint32_t)u;
+        st.gid = (uint32_t)g;
+    }
     st.mtime.tv_sec = archive_entry_mtime(e);
     st.mtime.tv_nsec = archive_entry_mtime_nsec(e);
     if (archive_entry_atime_is_set(e)) {
@@ -240,7 +257,7 @@ static int one_entry(struct pop *p, struct archive *a, struct archive_entry *e)
         const struct stat *hs = archive_entry_stat(e);
         const char *first = find_link(p, hs);
         if (first) {
-            if ((r = clear_path(p, path, false, &isdir)) < 0)
+            if ((r = clear_path(p, path, 0, &isdir)) < 0)
                 return r;
             return vk_fs_link(p->fs, first, path);
         }
@@ -250,11 +267,11 @@ static int one_entry(struct pop *p, struct archive *a, struct archive_entry *e)
     if (hard && !p->disk) {
         char target[PMAX];
         if ((r = image_path(p, hard, target)) < 0 ||
-            (r = clear_path(p, path, false, &isdir)) < 0)
+            (r = clear_path(p, path, 0, &isdir)) < 0)
             return r;
         return vk_fs_link(p->fs, target, path);
     }
-    if ((r = clear_path(p, path, t == AE_IFDIR, &isdir)) < 0)
+    if ((r = clear_path(p, path, t, &isdir)) < 0)
         return r;
     switch (t) {
     case AE_IFDIR:

@@ -156,6 +156,34 @@ static void use_hdr(struct vk_ptable *t, const struct hdr *h)
     t->gpt_entry_size = h->esz;
 }
 
+/* Both copies valid: what differs between them (into why), or false.
+ * Two valid but different tables are as much a problem as a damaged one:
+ * firmware and kernels pick either. */
+static bool copies_differ(const struct hdr *h, const uint8_t *a, const struct hdr *b,
+                          const uint8_t *ba, char *why, size_t len)
+{
+    if (memcmp(h->guid, b->guid, 16))
+        snprintf(why, len, "the disk GUID");
+    else if (h->first != b->first || h->last != b->last)
+        snprintf(why, len, "the usable range (sectors %llu-%llu in the primary, %llu-%llu in the backup)",
+                 (unsigned long long)h->first, (unsigned long long)h->last,
+                 (unsigned long long)b->first, (unsigned long long)b->last);
+    else if (b->alt != h->my)
+        snprintf(why, len, "where the primary is (the backup header names LBA %llu)",
+                 (unsigned long long)b->alt);
+    else if (h->n != b->n || h->esz != b->esz)
+        snprintf(why, len, "the entry array (%u entries of %u bytes in the primary, %u of %u in the backup)",
+                 h->n, h->esz, b->n, b->esz);
+    else if (memcmp(a, ba, (size_t)h->n * h->esz)) {
+        uint32_t i = 0;
+        while (!memcmp(a + (size_t)i * h->esz, ba + (size_t)i * h->esz, h->esz))
+            i++;
+        snprintf(why, len, "partition entry %u", i + 1);
+    } else
+        return false;
+    return true;
+}
+
 static int gpt_read(struct vk_blockdev *bd, struct vk_ptable *t)
 {
     uint64_t nsec = t->disk_sectors;
@@ -168,9 +196,10 @@ static int gpt_read(struct vk_blockdev *bd, struct vk_ptable *t)
     if (r == 0) {
         use_hdr(t, &h);
         r = parse_entries(bd, t, &h, a);
-        free(a);
-        if (r < 0)
+        if (r < 0) {
+            free(a);
             return r;
+        }
         if (h.alt != nsec - 1) {
             t->gpt_backup_bad = true;
             snprintf(t->gpt_problem, sizeof t->gpt_problem,
@@ -181,7 +210,12 @@ static int gpt_read(struct vk_blockdev *bd, struct vk_ptable *t)
             t->gpt_backup_bad = true;
             snprintf(t->gpt_problem, sizeof t->gpt_problem, "backup GPT header damaged: %s", vk_errmsg());
             vk_error_clear();
+        } else if (copies_differ(&h, a, &b, ba, why, sizeof why)) {
+            t->gpt_backup_bad = true;
+            snprintf(t->gpt_problem, sizeof t->gpt_problem,
+                     "the GPT copies differ in %s; the primary is used", why);
         }
+        free(a);
         free(ba);
         return 0;
     }

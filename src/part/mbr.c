@@ -116,6 +116,11 @@ static int mbr_read(struct vk_blockdev *bd, struct vk_ptable *t)
                              .mbr_type = e[4], .bootable = e[0] == 0x80 };
         if ((r = vk_ptable_insert(t, &p)) < 0)
             return r;
+        /* An isohybrid ISO's partition starts at sector 0 and holds the
+         * MBR itself (xorriso -isohybrid-mbr, partition_offset=0): list
+         * it as sfdisk does rather than refuse the table. */
+        if (p.start == 0)
+            t->first_lba = 0;
     }
     struct vk_part *ext = vk_ptable_extended(t);
     if (ext) {

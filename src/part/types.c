@@ -167,7 +167,7 @@ const char *vk_part_type_name(const struct vk_ptable *t, const struct vk_part *p
 
 void vk_gpt_attrs_str(uint64_t a, char *buf, size_t len)
 {
-    static const char *names[3] = { "RequiredPartition", "NoBlockIOProtocol", "LegacyBIOSBootable" };
+    static const char *const names[3] = { "RequiredPartition", "NoBlockIOProtocol", "LegacyBIOSBootable" };
     size_t o = 0;
     buf[0] = 0;
     for (int b = 0; b < 64 && o < len; b++) {
@@ -182,7 +182,7 @@ void vk_gpt_attrs_str(uint64_t a, char *buf, size_t len)
 
 int vk_gpt_attrs_parse(const char *s, uint64_t *a)
 {
-    static const char *names[3] = { "RequiredPartition", "NoBlockIOProtocol", "LegacyBIOSBootable" };
+    static const char *const names[3] = { "RequiredPartition", "NoBlockIOProtocol", "LegacyBIOSBootable" };
     *a = 0;
     while (*s) {
         while (*s == ' ' || *s == ',')

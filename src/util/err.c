@@ -7,6 +7,7 @@
 static _Thread_local char err_msg[1024];
 static _Thread_local int err_code;
 
+/* Process-wide, set once before threads start (contract in err.h). */
 static vk_warn_fn warn_fn;
 static void *warn_ctx;
 

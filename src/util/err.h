@@ -44,7 +44,10 @@ void vk_error_clear(void);
 
 /* Warnings: non-fatal conditions the user should hear about (GPT primary
  * header damaged, falling back to the backup).  The default handler drops
- * them; the CLI installs one that prints "vmkit: warning: ...". */
+ * them; the CLI installs one that prints "vmkit: warning: ...".
+ * The handler is process-wide and NOT thread-safe to change: install it
+ * once, before other threads use the library.  fn may then be called from
+ * any thread that calls the library (with the ctx given here). */
 typedef void (*vk_warn_fn)(const char *msg, void *ctx);
 void vk_set_warn_handler(vk_warn_fn fn, void *ctx);
 void vk_warn(const char *fmt, ...) VK_PRINTF(1, 2);

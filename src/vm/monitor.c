@@ -13,6 +13,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -40,6 +41,7 @@ struct mon {
     time_t restarts[VK_MAX_RESTARTS];
     int nrestarts;
     long long log_off;      /* qemu.log size when QEMU was last started */
+    bool done;              /* the VM ended: the monitor's main loop returns */
 };
 
 /* Diagnostics go to stderr, which the monitor points at its log file. */
@@ -281,12 +283,14 @@ static void drain_events(struct mon *m, int timeout_ms)
     }
 }
 
+/* The VM is gone: remove its directory; the main loop then ends. */
 static void finish_destroy(struct mon *m)
 {
     mlog("removing %s", m->dir);
     vk_qmp_close(m->q);
+    m->q = NULL;
     vk_rt_remove(m->dir);
-    exit(0);
+    m->done = true;
 }
 
 /* Keep the directory (state shutdown or crashed) for `vmkit list`. */
@@ -302,7 +306,8 @@ static void finish_preserve(struct mon *m, const char *state)
     }
     mlog("preserved as %s", state);
     vk_qmp_close(m->q);
-    exit(0);
+    m->q = NULL;
+    m->done = true;
 }
 
 static void restart(struct mon *m)
@@ -316,6 +321,7 @@ static void restart(struct mon *m)
     if (k >= VK_MAX_RESTARTS) {
         mlog("restarted %d times within %d s: giving up", k, VK_RESTART_WINDOW);
         finish_preserve(m, "crashed");
+        return;
     }
     m->restarts[m->nrestarts++] = now;
     set_state(m, "restarting");
@@ -325,11 +331,13 @@ static void restart(struct mon *m)
     if (spawn_qemu(m) < 0) {
         mlog("restart failed: %s", vk_errmsg());
         finish_destroy(m);
+        return;
     }
     int err = attach_qmp(m, 60000);
     if (err == -ETIMEDOUT) {
         mlog("restart failed: %s", vk_errmsg());
         finish_destroy(m);
+        return;
     }
     if (err < 0) {
         /* QEMU ended before QMP was up: a guest that resets at once (its
@@ -383,7 +391,7 @@ static void report(int fd, int err)
 }
 
 /* Contract in monitor_int.h. */
-void vk_monitor_main(const char *dir, char **argv, const struct vk_domcfg *c,
+int vk_monitor_main(const char *dir, char **argv, const struct vk_domcfg *c,
                      const struct vk_start_opts *o, int status_fd)
 {
     struct mon m = { .dir = dir, .argv = argv, .c = c, .sfd = -1 };
@@ -422,13 +430,13 @@ void vk_monitor_main(const char *dir, char **argv, const struct vk_domcfg *c,
         mlog("start failed: %s", vk_errmsg_for(err));
         vk_rt_remove(dir);
         report(status_fd, err);
-        exit(1);
+        return 1;
     }
     set_state(&m, o && o->paused ? "paused" : "running");
     report(status_fd, 0);
     close(status_fd);
 
-    for (;;) {
+    while (!m.done) {
         struct pollfd p[2] = { { .fd = m.sfd, .events = POLLIN },
                                { .fd = m.q ? vk_qmp_fd(m.q) : -1, .events = POLLIN } };
         if (poll(p, 2, -1) < 0) {
@@ -456,8 +464,9 @@ void vk_monitor_main(const char *dir, char **argv, const struct vk_domcfg *c,
         }
         int st;
         pid_t w;
-        while ((w = waitpid(-1, &st, WNOHANG)) > 0)
+        while (!m.done && (w = waitpid(-1, &st, WNOHANG)) > 0)
             if (w == m.qemu)
                 qemu_ended(&m, st);
     }
+    return 0;
 }

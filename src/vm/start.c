@@ -8,6 +8,7 @@
 #include "vm/runtime.h"
 #include "vm/store.h"
 #include "util/err.h"
+#include "util/str.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -19,6 +20,9 @@
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#if defined(__SANITIZE_ADDRESS__)
+#include <sanitizer/lsan_interface.h>
+#endif
 
 /* dir/f into buf; a truncated path names nothing. */
 static void path_in(const char *dir, const char *f, char *buf, size_t len)
@@ -71,8 +75,8 @@ static int start_checks(struct vk_domcfg *c, const char **accel, char *why, size
         (err = vk_qemu_find("qemu-system-x86_64", qemu, sizeof qemu)) < 0 ||
         (err = vk_runtime_base(base, sizeof base, 1)) < 0)
         return err;
-    if ((size_t)snprintf(dir, dirlen, "%s/%s", base, c->name) >= dirlen)
-        return vk_error(-ENAMETOOLONG, "%s/%s: path too long", base, c->name);
+    if ((err = vk_pathf(dir, dirlen, "%s/%s", base, c->name)) < 0)
+        return err;
     /* QEMU's sockets live in dir: a path longer than a unix socket address
      * holds would only fail inside QEMU, after the directory was made. */
     struct sockaddr_un sun;
@@ -133,8 +137,13 @@ int vk_vm_start(struct vk_domcfg *c, const struct vk_start_opts *o)
         pid_t g = fork();
         if (g != 0)
             _exit(g < 0 ? 1 : 0);
-        vk_monitor_main(dir, argv, c, o, pfd[1]);
-        _exit(1);
+        /* the monitor's process ends here, with _exit: never with exit(),
+         * which would run the embedding program's atexit handlers */
+        int st = vk_monitor_main(dir, argv, c, o, pfd[1]);
+#if defined(__SANITIZE_ADDRESS__)
+        __lsan_do_leak_check();   /* what exit() did in the sanitizer build */
+#endif
+        _exit(st);
     }
     close(pfd[1]);
     vk_argv_free(argv);

@@ -120,6 +120,20 @@ int main(void)
     CHECK(e && STREQ(e->args, "x"), "an unset $var is no argument");
     vk_bootcfg_free(&c);
 
+    /* empty submenu and entry titles (once wrote '>' over the string's
+     * terminator and read past the allocation) */
+    const char empty_titles[] = "submenu '' {\n menuentry '' {\nlinux /e\n}\n menuentry 'F' {\nlinux /f\n}\n}\n"
+        "submenu 'S' {\n menuentry '' {\nlinux /g\n}\n}\n";
+    r = vk_bootcfg_parse(VK_BOOTCFG_GRUB2, empty_titles, strlen(empty_titles), "et.cfg", &c);
+    CHECK(r == 0 && c.n == 3, "empty titles parse (%d, %u)", r, c.n);
+    CHECK(r == 0 && c.n == 3 && STREQ(c.e[0].title, ">") && STREQ(c.e[1].title, ">F") &&
+          STREQ(c.e[2].title, "S>"), "empty titles joined exactly: '%s' '%s' '%s'",
+          r == 0 && c.n == 3 ? c.e[0].title : "", r == 0 && c.n == 3 ? c.e[1].title : "",
+          r == 0 && c.n == 3 ? c.e[2].title : "");
+    e = r == 0 ? pick(&c, "F") : NULL;
+    CHECK(e && STREQ(e->kernel, "/f") && STREQ(e->path, "0>1"), "entry under an empty submenu title by title");
+    vk_bootcfg_free(&c);
+
     /* saved_entry unset: default resolves to nothing, entry 0 */
     const char saved[] = "set default=\"${saved_entry}\"\nmenuentry 'A' {\nlinux /a\n}\nmenuentry 'B' {\nlinux /b\n}\n";
     r = vk_bootcfg_parse(VK_BOOTCFG_GRUB2, saved, strlen(saved), "g", &c);

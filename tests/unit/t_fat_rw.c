@@ -1,6 +1,7 @@
 /* FAT writing through the library: sizes beyond 4 GiB - 1 are refused
  * (EFBIG), truncate/extend through setattr read back as zeroes with
- * mtools, ENOSPC mid-write leaves fsck.fat clean, setattr mtime shows in
+ * mtools, ENOSPC mid-write drops the new version whole (a new file is not
+ * created, a replaced one keeps its old content) and leaves fsck.fat clean, setattr mtime shows in
  * stat, the read-only attribute follows chmod. */
 #include "fs/fs.h"
 #include "util/err.h"
@@ -105,9 +106,23 @@ int main(void)
     CHECK1(vk_fs_write(f, big, 1000000, 0) == 1000000, "write 1 MB");
     CHECK1(vk_fs_write(f, big, 1000000, 1000000) == -ENOSPC, "next 1 MB: ENOSPC (%s)", vk_errmsg());
     CHECK1(vk_fs_close_file(f) == 0, "close after ENOSPC");
+    CHECK1(vk_fs_stat(fs, "/big", &st, true) == -ENOENT, "the failed new file is dropped whole");
+    vk_error_clear();
+    /* A replacement that fails keeps the old content. */
+    CHECK1(vk_fs_open(fs, "/keep", VK_O_WRONLY | VK_O_CREAT, 0644, &f) == 0 &&
+           vk_fs_write(f, "old!", 4, 0) == 4 && vk_fs_close_file(f) == 0, "create keep");
+    CHECK1(vk_fs_open(fs, "/keep", VK_O_WRONLY | VK_O_TRUNC, 0644, &f) == 0, "reopen keep truncating");
+    CHECK1(vk_fs_write(f, big, 1000000, 0) == 1000000, "write 1 MB into the new version");
+    CHECK1(vk_fs_write(f, big, 1000000, 1000000) == -ENOSPC, "next 1 MB: ENOSPC");
+    CHECK1(vk_fs_close_file(f) == 0, "close after ENOSPC");
+    CHECK1(vk_fs_stat(fs, "/keep", &st, true) == 0 && st.size == 4, "keep has its old size");
+    /* Then the space of the dropped versions is free again. */
+    CHECK1(vk_fs_open(fs, "/big", VK_O_WRONLY | VK_O_CREAT, 0644, &f) == 0 &&
+           vk_fs_write(f, big, 1000000, 0) == 1000000 && vk_fs_close_file(f) == 0, "1 MB fits again");
     free(big);
-    CHECK1(vk_fs_stat(fs, "/big", &st, true) == 0 && st.size == 1000000, "big keeps 1 MB");
+    CHECK1(vk_fs_stat(fs, "/big", &st, true) == 0 && st.size == 1000000, "big has 1 MB");
     umount(fs);
+    CHECK1(sh("test \"$(mtype -i %s ::/keep)\" = old!", img) == 0, "mtype: keep says old!");
     CHECK1(sh("fsck.fat -n %s >/dev/null", img) == 0, "fsck.fat clean after ENOSPC and truncate");
     CHECK1(sh("test \"$(mtype -i %s ::/data.bin)\" = hel", img) == 0, "mtype: truncated to 'hel'");
     CHECK1(sh("mattrib -i %s ::/data.bin | grep -q ' R '", img) != 0, "read-only cleared");

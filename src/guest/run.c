@@ -1,6 +1,6 @@
 /* Running helper tools (apt-get, dpkg-deb, mke2fs) as child processes with
  * their output captured for error messages. */
-#include "boot/guest.h"
+#include "guest/guest.h"
 
 #include "util/err.h"
 

@@ -4,14 +4,15 @@
  * The root tree is assembled in a host temp dir, the partition table is
  * written with part/, and the ext4 filesystem is made and filled from the
  * tree with fs/ (vk_fs_mkfs, vk_populate; everything owned by root). */
-#include "boot/guest.h"
+#include "guest/guest.h"
 
-#include "boot/guest_files.h"
+#include "guest/guest_files.h"
 #include "block/blockdev.h"
 #include "fs/fs.h"
 #include "fs/populate.h"
 #include "part/part.h"
 #include "util/err.h"
+#include "util/str.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -55,7 +56,9 @@ static void rm_rf(const char *dir)
 static int mkdirs(const char *root, const char *rel)
 {
     char p[PATH_MAX];
-    snprintf(p, sizeof p, "%s/%s", root, rel);
+    int r = vk_pathf(p, sizeof p, "%s/%s", root, rel);
+    if (r < 0)
+        return r;
     for (char *c = p + strlen(root) + 1; *c; c++)
         if (*c == '/') {
             *c = '\0';
@@ -72,10 +75,9 @@ static int mkdirs(const char *root, const char *rel)
 static int write_file(const char *root, const char *rel, const char *data, size_t len, mode_t mode)
 {
     char p[3 * PATH_MAX];
-    if (*root)
-        snprintf(p, sizeof p, "%s/%s", root, rel);
-    else
-        snprintf(p, sizeof p, "%s", rel);
+    int pr = *root ? vk_pathf(p, sizeof p, "%s/%s", root, rel) : vk_pathf(p, sizeof p, "%s", rel);
+    if (pr < 0)
+        return pr;
     int fd = open(p, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
     if (fd < 0)
         return vk_error(-errno, "%s: %s", p, strerror(errno));
@@ -155,24 +157,44 @@ struct mods {
     unsigned n;
 };
 
-static const char *find_name;
-static char *found_path;
-
-static int find_cb(const char *p, const struct stat *st, int flag, struct FTW *f)
+/* Is directory entry b the module name's .ko ('-' and '_' alike)? */
+static bool is_module(const char *b, const char *name)
 {
-    if (flag != FTW_F)
-        return 0;
-    const char *b = p + f->base;
-    size_t l = strlen(find_name);
+    size_t l = strlen(name);
     if (strlen(b) != l + 3 || strcmp(b + l, ".ko"))
-        return 0;
+        return false;
     for (size_t i = 0; i < l; i++) {
-        char a = b[i] == '-' ? '_' : b[i], c = find_name[i] == '-' ? '_' : find_name[i];
+        char a = b[i] == '-' ? '_' : b[i], c = name[i] == '-' ? '_' : name[i];
         if (a != c)
-            return 0;
+            return false;
     }
-    found_path = strdup(p);
-    return 1;
+    return true;
+}
+
+/* The path of module name's .ko under dir (malloc'd; NULL if none), found
+ * in directory order without following symlinks.  All state is on the
+ * stack: two guest builds may run in two threads. */
+static char *find_module(const char *dir, const char *name, int depth)
+{
+    DIR *d = opendir(dir);
+    if (!d)
+        return NULL;
+    char *found = NULL;
+    for (struct dirent *e; !found && (e = readdir(d));) {
+        if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
+            continue;
+        char p[PATH_MAX];
+        struct stat st;
+        if ((size_t)snprintf(p, sizeof p, "%s/%s", dir, e->d_name) >= sizeof p ||
+            lstat(p, &st) < 0)
+            continue;
+        if (S_ISDIR(st.st_mode) && depth < 32)
+            found = find_module(p, name, depth + 1);
+        else if (S_ISREG(st.st_mode) && is_module(e->d_name, name))
+            found = strdup(p);
+    }
+    closedir(d);
+    return found;
 }
 
 static int add_module(struct mods *m, const char *moddir, const char *name, int depth)
@@ -182,12 +204,10 @@ static int add_module(struct mods *m, const char *moddir, const char *name, int 
             return 0;
     if (depth > 16 || m->n >= MAXMODS)
         return vk_error(-E2BIG, "%s: module dependencies too deep or too many", name);
-    find_name = name;
-    found_path = NULL;
-    nftw(moddir, find_cb, 16, FTW_PHYS);
-    if (!found_path)
+    char *path = find_module(moddir, name, 0);
+    if (!path)
         return 1;  /* built into the kernel (or absent): nothing to load */
-    char *ko, *path = found_path;
+    char *ko;
     size_t len;
     int r = read_file(path, KO_MAX, &ko, &len);
     if (r < 0) {
@@ -309,7 +329,8 @@ static int make_tree(const struct vk_guest_opts *o, const char *root, const char
     char x[PATH_MAX + 16], p[3 * PATH_MAX], q[3 * PATH_MAX];
     int r = vk_deb_cachedir(o->cachedir, &cache);
     const char *kernel_file = NULL;
-    snprintf(x, sizeof x, "%s/x", tmp);
+    if (r == 0)
+        r = vk_pathf(x, sizeof x, "%s/x", tmp);
 
     /* the kernel */
     if (r == 0 && o->kernel && !strstr(o->kernel, ".deb")) {
@@ -371,11 +392,13 @@ static int make_tree(const struct vk_guest_opts *o, const char *root, const char
     }
     /* applet links, as busybox itself lists them */
     if (r == 0) {
-        static char list[65536];
+        size_t lsize = 65536;
+        char *list = malloc(lsize);
         const char *argv[] = { q, "--list-full", NULL };
-        r = vk_run(argv, NULL, list, sizeof list);
+        r = list ? vk_run(argv, NULL, list, lsize) : vk_error(-ENOMEM, "out of memory");
         char *save = NULL;
-        for (char *l = strtok_r(list, "\n", &save); l && r == 0; l = strtok_r(NULL, "\n", &save)) {
+        for (char *l = r == 0 ? strtok_r(list, "\n", &save) : NULL; l && r == 0;
+             l = strtok_r(NULL, "\n", &save)) {
             char lp[3 * PATH_MAX], target[PATH_MAX] = "";
             if (!strcmp(l, "bin/busybox"))
                 continue;
@@ -388,6 +411,7 @@ static int make_tree(const struct vk_guest_opts *o, const char *root, const char
             if (symlink(target, lp) < 0 && errno != EEXIST)
                 r = vk_error(-errno, "%s: %s", lp, strerror(errno));
         }
+        free(list);
     }
     /* kernel, config, modules */
     if (r == 0) {
@@ -509,7 +533,9 @@ int vk_guest_build(const struct vk_guest_opts *in, char **kver)
 
     char tmp[PATH_MAX];
     const char *td = getenv("TMPDIR");
-    snprintf(tmp, sizeof tmp, "%s/vmkit-guest.XXXXXX", td && *td ? td : "/tmp");
+    int pr = vk_pathf(tmp, sizeof tmp, "%s/vmkit-guest.XXXXXX", td && *td ? td : "/tmp");
+    if (pr < 0)
+        return vk_error_prefix(pr, "TMPDIR: ");
     if (!mkdtemp(tmp))
         return vk_error(-errno, "%s: %s", tmp, strerror(errno));
     char root[PATH_MAX + 8];

@@ -1,6 +1,6 @@
 /* The guest's initramfs: a gzip'd newc cpio written with libarchive, so
  * device nodes (/dev/console) need no root privileges. */
-#include "boot/guest.h"
+#include "guest/guest.h"
 
 #include "util/err.h"
 

@@ -2,8 +2,8 @@
  * helpers it needs (package fetching, running tools, the initramfs).
  *
  * All int functions return 0 or a negative errno after vk_error(). */
-#ifndef VK_BOOT_GUEST_H
-#define VK_BOOT_GUEST_H
+#ifndef VK_GUEST_GUEST_H
+#define VK_GUEST_GUEST_H
 
 #include <stddef.h>
 #include <stdint.h>

@@ -1,6 +1,6 @@
 /* The files a vmkit guest boots with (guest_files.c). */
-#ifndef VK_BOOT_GUEST_FILES_H
-#define VK_BOOT_GUEST_FILES_H
+#ifndef VK_GUEST_GUEST_FILES_H
+#define VK_GUEST_GUEST_FILES_H
 
 #define VK_GUEST_CMDLINE "root=/dev/vda1 console=ttyS0 panic=-1"
 

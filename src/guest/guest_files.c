@@ -1,7 +1,7 @@
 /* The text files of a vmkit guest: initramfs /init, busybox inittab and rc
  * script, grub.cfg.  Kept apart from the builder so they read as what the
  * guest runs. */
-#include "boot/guest_files.h"
+#include "guest/guest_files.h"
 
 #include <stdio.h>
 #include <stdlib.h>
