@@ -163,6 +163,9 @@ eq "blkid -p on the partition" "$(blkid -p -o value -s LABEL -O 1048576 disk.img
 mkdir -p own/'[BOOT]' && echo mine >own/'[BOOT]'/catalog && head -c 2048 /dev/zero >own/b.img
 ok "mkfs --boot with a 2 KiB image at the root" vmkit fs mkfs -t iso9660 --from own --boot b.img own.iso
 eq "an ISO's own /[BOOT] wins over the virtual one" "$(vmkit fs cat 'own.iso:/[BOOT]/catalog')" mine
+fails_with "--boot of a missing file" 1 "boot image /nope.bin: no such file in the tree" \
+    vmkit fs mkfs -t iso9660 --from own --boot nope.bin nope.iso
+ok "... nothing written" test ! -e nope.iso
 truncate -s 4M small.img && echo 'start=2048, type=83' | sfdisk -q small.img >/dev/null
 fails_with "partition too small: ENOSPC" 1 "the ISO needs" vmkit fs mkfs -t iso9660 --from src small.img:1
 

@@ -13,6 +13,7 @@
 
 #include "fs/path.h"
 #include "util/err.h"
+#include "util/str.h"
 
 #include <archive.h>
 #include <archive_entry.h>
@@ -100,10 +101,10 @@ static int data_range(struct tarsrc *t, struct archive_entry *e, const char **pa
         return 0;
     }
     if (t->spool < 0) {
-        char dir[4096] = "/tmp";
+        char dir[4096];
         const char *td = getenv("TMPDIR");
-        if (td && *td)
-            snprintf(dir, sizeof dir, "%s", td);
+        if (vk_pathf(dir, sizeof dir, "%s", td && *td ? td : "/tmp") < 0)
+            return -ENAMETOOLONG;
         if ((t->spool = open(dir, O_TMPFILE | O_RDWR, 0600)) < 0)
             return vk_error(-errno, "%s: cannot make a spool file in %s: %s", t->name, dir, strerror(errno));
         snprintf(t->spoolpath, sizeof t->spoolpath, "/proc/self/fd/%d", t->spool);
@@ -271,6 +272,35 @@ static int parse_uuid(const char *u, char out[17])
     return n == 16 && strlen(u) == 22 ? 0 : -EINVAL;
 }
 
+/* The El Torito record of o->boot: no emulation, as xorriso -as mkisofs
+ * -b BOOT -c CATALOG -no-emul-boot -boot-load-size N [-boot-info-table]. */
+static int set_boot(IsoImage *img, const struct vk_iso_mkfs_opts *o)
+{
+    int r;
+    char bp[4096], cp[4096];
+    const char *leaf;
+    ElToritoBootImage *b;
+    if (vk_pathf(bp, sizeof bp, "%s%s", o->boot[0] == '/' ? "" : "/", o->boot) < 0)
+        return -ENAMETOOLONG;
+    if (o->boot_catalog) {
+        if (vk_pathf(cp, sizeof cp, "%s%s", o->boot_catalog[0] == '/' ? "" : "/", o->boot_catalog) < 0)
+            return -ENAMETOOLONG;
+    } else {
+        if (vk_path_split(bp, cp, sizeof cp - 16, &leaf) < 0)
+            return -ENAMETOOLONG;
+        strcat(cp, strcmp(cp, "/") ? "/boot.cat" : "boot.cat");
+    }
+    IsoNode *bn;
+    if (iso_tree_path_to_node(img, bp, &bn) != 1 || iso_node_get_type(bn) != LIBISO_FILE)
+        return vk_error(-ENOENT, "%s: boot image %s: no such file in the tree", o->from, bp);
+    if ((r = iso_image_set_boot_image(img, bp, ELTORITO_NO_EMUL, cp, &b)) < 0)
+        return iso_fail(r, o->from, "cannot set the boot image");
+    el_torito_set_load_size(b, (short)(o->boot_load_size ? o->boot_load_size : 4));
+    if (o->boot_info_table)
+        el_torito_set_isolinux_options(b, 1, 0);
+    return 0;
+}
+
 static int make_image(const struct vk_iso_mkfs_opts *o, IsoImage **imgp, struct tarsrc *t,
                       struct burn_source **bsp)
 {
@@ -306,27 +336,8 @@ static int make_image(const struct vk_iso_mkfs_opts *o, IsoImage **imgp, struct 
     } else if ((r = add_tar(img, o->from, t)) < 0) {
         return r;
     }
-    if (o->boot) {
-        char bp[4096], cp[4096];
-        const char *leaf;
-        ElToritoBootImage *b;
-        snprintf(bp, sizeof bp, "%s%s", o->boot[0] == '/' ? "" : "/", o->boot);
-        if (o->boot_catalog) {
-            snprintf(cp, sizeof cp, "%s%s", o->boot_catalog[0] == '/' ? "" : "/", o->boot_catalog);
-        } else {
-            if (vk_path_split(bp, cp, sizeof cp - 16, &leaf) < 0)
-                return -ENAMETOOLONG;
-            strcat(cp, strcmp(cp, "/") ? "/boot.cat" : "boot.cat");
-        }
-        IsoNode *bn;
-        if (iso_tree_path_to_node(img, bp, &bn) != 1 || iso_node_get_type(bn) != LIBISO_FILE)
-            return vk_error(-ENOENT, "%s: boot image %s: no such file in the tree", o->from, bp);
-        if ((r = iso_image_set_boot_image(img, bp, ELTORITO_NO_EMUL, cp, &b)) < 0)
-            return iso_fail(r, o->from, "cannot set the boot image");
-        el_torito_set_load_size(b, (short)(o->boot_load_size ? o->boot_load_size : 4));
-        if (o->boot_info_table)
-            el_torito_set_isolinux_options(b, 1, 0);
-    }
+    if (o->boot && (r = set_boot(img, o)) < 0)
+        return r;
     IsoWriteOpts *wo;
     if ((r = iso_write_opts_new(&wo, 0)) < 0)
         return iso_fail(r, o->from, "cannot set write options");
