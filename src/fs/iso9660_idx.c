@@ -85,8 +85,9 @@ static la_int64_t src_seek(struct archive *a, void *ctx, la_int64_t off, int whe
 
 /* libarchive turns Joliet's UTF-16 names into the current locale's
  * charset: in the C locale every non-ASCII name would be lost.  Headers
- * are read under C.UTF-8 (this thread only), so names come out as UTF-8,
- * as Rock Ridge names already are. */
+ * are read, and names taken from them, under C.UTF-8 (this thread only),
+ * so names come out as UTF-8, as Rock Ridge names already are, and
+ * archive_entry_pathname() needs no conversion. */
 static locale_t utf8;
 static pthread_once_t utf8_once = PTHREAD_ONCE_INIT;
 
@@ -95,14 +96,17 @@ static void make_utf8(void)
     utf8 = newlocale(LC_CTYPE_MASK, "C.UTF-8", (locale_t)0);
 }
 
-static int next_header(struct archive *a, struct archive_entry **e)
+/* Switch this thread to C.UTF-8; returns what to give utf8_leave. */
+static locale_t utf8_enter(void)
 {
     pthread_once(&utf8_once, make_utf8);
-    locale_t old = utf8 ? uselocale(utf8) : (locale_t)0;
-    int r = archive_read_next_header(a, e);
-    if (utf8)
+    return utf8 ? uselocale(utf8) : (locale_t)0;
+}
+
+static void utf8_leave(locale_t old)
+{
+    if (old)
         uselocale(old);
-    return r;
 }
 
 /* An archive reading x's device, positioned before the first header. */
@@ -201,9 +205,7 @@ static int add_entry(struct iso_fs *x, struct archive *a, struct archive_entry *
                      const char *warn)
 {
     char norm[4096];
-    const char *name = archive_entry_pathname_utf8(e);
-    if (!name)
-        name = archive_entry_pathname(e);
+    const char *name = archive_entry_pathname(e);
     if (!name || vk_path_normalize(name, norm, sizeof norm) < 0) {
         vk_error_clear();
         return 0;                       /* nameless or overlong: not reachable by path */
@@ -216,9 +218,7 @@ static int add_entry(struct iso_fs *x, struct archive *a, struct archive_entry *
     struct iso_node *n = &x->v[i];
     if (!fresh && n->entry != UINT64_MAX && i != 0)
         return 0;                       /* a second entry of one name: the first wins */
-    const char *hl = archive_entry_hardlink_utf8(e);
-    if (!hl)
-        hl = archive_entry_hardlink(e);
+    const char *hl = archive_entry_hardlink(e);
     if (hl) {
         char hn[4096];
         bool f2;
@@ -247,9 +247,7 @@ static int add_entry(struct iso_fs *x, struct archive *a, struct archive_entry *
     if (S_ISREG(n->st.mode) && n->st.size && !warn)
         n->data_off = archive_filter_bytes(a, 0);
     if (S_ISLNK(n->st.mode)) {
-        const char *t = archive_entry_symlink_utf8(e);
-        if (!t)
-            t = archive_entry_symlink(e);
+        const char *t = archive_entry_symlink(e);
         if (!(n->link = strdup(t ? t : "")))
             return vk_error(-ENOMEM, "out of memory");
         n->st.size = strlen(n->link);
@@ -268,8 +266,9 @@ int iso_index_build(struct iso_fs *x)
     if (r < 0)
         return r;
     x->v[0].entry = UINT64_MAX;
+    locale_t old = utf8_enter();
     for (uint64_t ord = 0;; ord++) {
-        int ar = next_header(a, &e);
+        int ar = archive_read_next_header(a, &e);
         if (ar == ARCHIVE_EOF)
             break;
         if (ar < ARCHIVE_WARN) {
@@ -279,6 +278,7 @@ int iso_index_build(struct iso_fs *x)
         if ((r = add_entry(x, a, e, ord, ar == ARCHIVE_WARN ? archive_error_string(a) : NULL)) < 0)
             break;
     }
+    utf8_leave(old);
     arc_close(a, &s);
     return r < 0 ? r : 0;
 }
@@ -334,15 +334,18 @@ static int reader_open(struct iso_fs *x, uint32_t idx, struct iso_reader **out)
         return rc;
     }
     r->node = idx;
+    locale_t old = utf8_enter();
     for (uint64_t k = 0; k <= x->v[idx].entry; k++) {
-        int ar = next_header(r->a, &e);
+        int ar = archive_read_next_header(r->a, &e);
         if (ar < ARCHIVE_WARN || ar == ARCHIVE_EOF) {
+            utf8_leave(old);
             rc = ar == ARCHIVE_EOF ? vk_error(-EIO, "%s: the ISO changed while it was read", x->bd->name)
                                    : arc_fail(x, r->a);
             iso_reader_free(r);
             return rc;
         }
     }
+    utf8_leave(old);
     *out = r;
     return 0;
 }
