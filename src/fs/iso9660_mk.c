@@ -374,6 +374,8 @@ static int write_iso(const struct vk_iso_mkfs_opts *o, uint64_t room, const char
     int r = iso_init();
     if (r < 0)
         return iso_fail(r, o->from, "cannot start libisofs");
+    /* libisofs's messages are queued for our error text; VK_ISO_DEBUG=1 in
+     * the environment also prints all of them (a debugging aid). */
     iso_set_msgs_severities("SORRY", getenv("VK_ISO_DEBUG") ? "ALL" : "NEVER", "vmkit");
     iso_set_local_charset("UTF-8", 0);     /* names are UTF-8 whatever the locale */
     if ((r = make_image(o, &img, &t, &bs)) < 0)
