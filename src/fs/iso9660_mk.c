@@ -19,6 +19,7 @@
 #include <archive_entry.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #define LIBISOFS_WITHOUT_LIBBURN 1   /* libisofs then declares struct burn_source */
 #include <libisofs.h>
 #include <stdio.h>
@@ -360,12 +361,15 @@ static int make_image(const struct vk_iso_mkfs_opts *o, IsoImage **imgp, struct 
     return 0;
 }
 
-/* Lay out the image of o and hand it to sink(ctx, buf, len, off) in
- * order; -ENOSPC before any of it when it needs more than room bytes. */
+/* Where the image's bytes go, in order. */
 typedef int (*sink_fn)(void *ctx, const void *buf, size_t len, uint64_t off);
 
-static int write_iso(const struct vk_iso_mkfs_opts *o, uint64_t room, const char *outname,
-                     sink_fn sink, void *ctx)
+/* libisofs keeps process-wide state from iso_init() to iso_finish() (its
+ * message queue, the local charset): one image at a time per process. */
+static pthread_mutex_t iso_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static int write_iso_locked(const struct vk_iso_mkfs_opts *o, uint64_t room, const char *outname,
+                            sink_fn sink, void *ctx)
 {
     IsoImage *img = NULL;
     struct burn_source *bs = NULL;
@@ -417,6 +421,17 @@ out:
         iso_image_unref(img);
     free_tar(&t);
     iso_finish();
+    return r;
+}
+
+/* Lay out the image of o and hand it to sink(ctx, buf, len, off) in
+ * order; -ENOSPC before any of it when it needs more than room bytes. */
+static int write_iso(const struct vk_iso_mkfs_opts *o, uint64_t room, const char *outname,
+                     sink_fn sink, void *ctx)
+{
+    pthread_mutex_lock(&iso_lock);
+    int r = write_iso_locked(o, room, outname, sink, ctx);
+    pthread_mutex_unlock(&iso_lock);
     return r;
 }
 
