@@ -7,10 +7,10 @@ ok "img create" vmkit img create "$T/swap.img" 64M
 ok "mkfs -t swap" vmkit fs mkfs -t swap -L myswap -U 7d2c1a64-5f1b-4c0e-9b7a-0123456789ab "$T/swap.img"
 eq "blkid" "$(blkid -p -o value -s TYPE -s LABEL -s UUID "$T/swap.img" | sort | tr '\n' ' ')" "7d2c1a64-5f1b-4c0e-9b7a-0123456789ab myswap swap "
 truncate -s 64M "$T/ref.img"
-mkswap -L myswap -U 7d2c1a64-5f1b-4c0e-9b7a-0123456789ab "$T/ref.img" >/dev/null 2>&1
+ok "mkswap makes the reference" mkswap -L myswap -U 7d2c1a64-5f1b-4c0e-9b7a-0123456789ab "$T/ref.img"
 ok "first page byte-identical to mkswap's" cmp -n 4096 "$T/swap.img" "$T/ref.img"
 has "swaplabel reads it" "$(swaplabel "$T/swap.img" 2>&1)" "LABEL: myswap"
-out=$(vmkit fs probe "$T/swap.img")
+run_ok out vmkit fs probe "$T/swap.img"
 has "probe type" "$out" 'TYPE="swap"'
 has "probe label" "$out" 'LABEL="myswap"'
 has "probe uuid" "$out" 'UUID="7d2c1a64-5f1b-4c0e-9b7a-0123456789ab"'

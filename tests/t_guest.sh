@@ -10,9 +10,9 @@ cd "$T" || exit 1
 ok "guest build" vmkit guest build -q g.img
 [ -f g.img ] || { finish; exit 1; }
 ok "sfdisk --verify" sfdisk --verify g.img
-d=$(sfdisk -d g.img)
+run_ok d sfdisk -d g.img
 has "one bootable Linux partition at 1 MiB" "$d" "start=        2048, size=      522240, type=83, bootable"
-dd if=g.img of=p1 bs=1M skip=1 status=none
+ok "partition 1 copied out" dd if=g.img of=p1 bs=1M skip=1 status=none
 ok "e2fsck -fn on the partition" e2fsck -fn p1
 has "ext4" "$(blkid -o value -s TYPE p1)" "ext4"
 ls=$(debugfs -R "ls -p /boot" p1 2>/dev/null)
@@ -59,20 +59,18 @@ wait $qpid; rc=$?
 eq "ACPI power button powers it off (qemu exit status)" "$rc" 0
 has "guest went down through poweroff" "$(cat console.log)" "reboot: Power down"
 exec 3>&- 4>&- 5>&-
-dd if=g.img of=p1after bs=1M skip=1 status=none
+ok "partition 1 copied out after the boot" dd if=g.img of=p1after bs=1M skip=1 status=none
 ok "root filesystem clean after the guest powered off (e2fsck -fn)" e2fsck -fn p1after
 
-# qcow2 output, when the qcow2 driver can create images
-if vmkit img create -f qcow2 probe.qcow2 16M >/dev/null 2>&1; then
+# qcow2 output
+if :; then
     ok "guest build -f qcow2" vmkit guest build -q -f qcow2 --size 128M q.qcow2
     ok "qemu-img check" qemu-img check q.qcow2
     has "qcow2: xl.cfg says format=qcow2" "$(cat q.qcow2.cfg)" "format=qcow2, vdev=xvda"
-    qemu-img convert -O raw q.qcow2 q.raw
+    ok "qcow2: qemu-img convert to raw" qemu-img convert -O raw q.qcow2 q.raw
     ok "qcow2: sfdisk --verify" sfdisk --verify q.raw
-    dd if=q.raw of=q1 bs=1M skip=1 status=none
+    ok "qcow2: partition 1 copied out" dd if=q.raw of=q1 bs=1M skip=1 status=none
     ok "qcow2: e2fsck -fn" e2fsck -fn q1
-else
-    skip "guest build -f qcow2" "qcow2 create not in this tree yet"
 fi
 
 # --kernel VMLINUZ: that file becomes /boot/vmlinuz-custom (no modules)
