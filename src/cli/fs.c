@@ -251,7 +251,7 @@ static int fs_mkfs(int argc, char **argv)
         iso.from = from;
         iso.volid = o.label;
         iso.uuid = o.uuid;
-        return cli_fs_mkfs_iso(argv[optind], &iso, force);
+        return cli_fs_mkfs_iso(argv[optind], opt_format, &iso, force);
     }
     if (iso.boot || iso.boot_catalog)
         return cli_usage("fs mkfs", "--boot is for -t iso9660");

@@ -14,8 +14,10 @@
 
 /* TARGET is a new or existing ISO file (replaced whole, through a
  * temporary name), a partition (disk.img:1) or a qcow2 disk, which get the
- * image written into them. */
-int cli_fs_mkfs_iso(const char *spec, const struct vk_iso_mkfs_opts *o, bool force)
+ * image written into them.  fmt (--format; NULL to probe) is the existing
+ * image's format: "raw" replaces the whole file, any other writes into it. */
+int cli_fs_mkfs_iso(const char *spec, const char *fmt_name, const struct vk_iso_mkfs_opts *o,
+                    bool force)
 {
     struct vk_target vt;
     const struct vk_format *fmt = NULL;
@@ -23,18 +25,25 @@ int cli_fs_mkfs_iso(const char *spec, const struct vk_iso_mkfs_opts *o, bool for
     int r;
     if (!o->from)
         return cli_usage("fs mkfs", "-t iso9660 needs --from DIR|TAR");
+    if (fmt_name && !vk_format_by_name(fmt_name))
+        return cli_failf("%s: unknown image format '%s'", spec, fmt_name);
     if (vk_target_parse(spec, false, &vt) < 0) {
+        if (fmt_name && strcmp(fmt_name, "raw"))
+            return cli_fail(vk_error(-ENOENT, "%s: no such %s image (a new ISO file is raw)",
+                                     spec, fmt_name));
         vk_error_clear();
         r = vk_iso_mkfs_file(spec, o);          /* a new file */
         return r < 0 ? cli_fail(r) : EXIT_OK;
     }
-    bool into = vt.part || (vk_format_probe(vt.file, &fmt) == 0 && fmt != &vk_format_raw);
+    if (fmt_name)
+        fmt = vk_format_by_name(fmt_name);
+    bool into = vt.part || ((fmt || vk_format_probe(vt.file, &fmt) == 0) && fmt != &vk_format_raw);
     if (!into) {
         /* Replacing a whole raw file: refuse to drop a partitioned disk
          * that is not an ISO unless told to. */
         struct vk_fsprobe p;
         uint64_t po, pl;
-        if (!force && (r = vk_target_open(&vt, NULL, 0, &bd)) == 0) {
+        if (!force && (r = vk_target_open(&vt, fmt_name, 0, &bd)) == 0) {
             bool iso = vk_fs_probe(bd, &p, NULL) == 0 && !strcmp(p.type, "iso9660");
             bool table = vk_part_locate(bd, 1, &po, &pl) == 0;
             vk_bd_close(bd);
@@ -50,7 +59,7 @@ int cli_fs_mkfs_iso(const char *spec, const struct vk_iso_mkfs_opts *o, bool for
         vk_target_free(&vt);
         return r < 0 ? cli_fail(r) : EXIT_OK;
     }
-    r = vk_target_open(&vt, NULL, VK_OPEN_RDWR, &bd);
+    r = vk_target_open(&vt, fmt_name, VK_OPEN_RDWR, &bd);
     vk_target_free(&vt);
     if (r < 0)
         return cli_fail(r);
