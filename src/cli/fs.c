@@ -1336,6 +1336,8 @@ static int fs_edit(int argc, char **argv)
     int r = tgt_open(argv[1], false, true, &t);
     if (r < 0)
         return cli_fail(r);
+    if (t.fs->type == &vk_fs_iso)       /* say so before the editor runs */
+        return done(&t, vk_error(-EROFS, "%s: read-only filesystem (iso9660)", t.bd->name));
     int fd = mkstemp(tmp);
     if (fd < 0)
         return done(&t, vk_error(-errno, "%s: %s", tmp, strerror(errno)));

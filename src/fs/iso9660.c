@@ -189,24 +189,66 @@ static int iso_stat(struct vk_fs *fs, const char *path, struct vk_stat *st, bool
     return 0;
 }
 
-static int iso_readdir(struct vk_fs *fs, const char *path, vk_dirent_cb cb, void *ctx)
+/* ---- by index: the path ops resolve a path, the by-node ops take the
+ * index from the node, and both end here ---- */
+
+/* A node is an index into the tree: vk_node.id is the index too (the
+ * index is a tree, so a directory has one index and is met once). */
+static void node_of(const struct iso_fs *x, uint32_t i, struct vk_node *n)
 {
-    struct iso_fs *x = fs->priv;
-    uint32_t i;
-    int r = lookup(x, path, true, &i);
-    if (r < 0)
-        return r;
+    memset(n, 0, sizeof *n);
+    n->ino = x->v[i].st.ino;
+    n->type = x->v[i].st.mode & S_IFMT;
+    n->id = i;
+    n->drv[0] = i;
+}
+
+/* The index of node n, or -EINVAL if n is not one of this mount's. */
+static int idx_of(const struct iso_fs *x, const struct vk_node *n, const char *path, uint32_t *out)
+{
+    if (n->drv[0] >= x->n)
+        return vk_error(-EINVAL, "%s:%s: stale node %llu", x->bd->name, path,
+                        (unsigned long long)n->drv[0]);
+    *out = (uint32_t)n->drv[0];
+    return 0;
+}
+
+static int readdir_idx(const struct iso_fs *x, uint32_t i, const char *path, vk_dirent_cb cb,
+                       void *ctx)
+{
     if (!S_ISDIR(x->v[i].st.mode))
         return vk_error(-ENOTDIR, "%s:%s: not a directory", x->bd->name, path);
     for (uint32_t c = x->v[i].child; c != ISO_NONE; c = x->v[c].next) {
         if (x->v[c].hidden)
             continue;
-        struct vk_dirent de = { .name = x->v[c].name, .ino = x->v[c].st.ino,
-                                .type = x->v[c].st.mode & S_IFMT };
-        if ((r = cb(ctx, &de)) != 0)
+        struct vk_node n;
+        node_of(x, c, &n);
+        struct vk_dirent de = { .name = x->v[c].name, .ino = n.ino, .type = n.type, .node = &n };
+        int r = cb(ctx, &de);
+        if (r != 0)
             return r < 0 ? r : 0;
     }
     return 0;
+}
+
+static int readlink_idx(const struct iso_fs *x, uint32_t i, const char *path, char *buf, size_t len)
+{
+    if (!S_ISLNK(x->v[i].st.mode))
+        return vk_error(-EINVAL, "%s:%s: not a symbolic link", x->bd->name, path);
+    const char *t = x->v[i].link ? x->v[i].link : "";
+    size_t n = strlen(t);
+    memcpy(buf, t, n < len ? n : len);
+    return (int)n;
+}
+
+static int open_idx(struct vk_fs *fs, uint32_t i, const char *path, struct vk_file **out);
+
+static int iso_readdir(struct vk_fs *fs, const char *path, vk_dirent_cb cb, void *ctx)
+{
+    struct iso_fs *x = fs->priv;
+    uint32_t i;
+    int r = lookup(x, path, true, &i);
+    return r < 0 ? r : readdir_idx(x, i, path, cb, ctx);
 }
 
 static int iso_readlink(struct vk_fs *fs, const char *path, char *buf, size_t len)
@@ -214,13 +256,56 @@ static int iso_readlink(struct vk_fs *fs, const char *path, char *buf, size_t le
     struct iso_fs *x = fs->priv;
     uint32_t i;
     int r = lookup(x, path, false, &i);
+    return r < 0 ? r : readlink_idx(x, i, path, buf, len);
+}
+
+static int iso_lookup_node(struct vk_fs *fs, const char *path, bool follow, struct vk_node *out)
+{
+    struct iso_fs *x = fs->priv;
+    uint32_t i;
+    int r = lookup(x, path, follow, &i);
     if (r < 0)
         return r;
-    if (!S_ISLNK(x->v[i].st.mode))
-        return vk_error(-EINVAL, "%s:%s: not a symbolic link", x->bd->name, path);
-    size_t n = strlen(x->v[i].link);
-    memcpy(buf, x->v[i].link, n < len ? n : len);
-    return (int)n;
+    node_of(x, i, out);
+    return 0;
+}
+
+static int iso_readdir_node(struct vk_fs *fs, const struct vk_node *dir, const char *path,
+                            vk_dirent_cb cb, void *ctx)
+{
+    struct iso_fs *x = fs->priv;
+    uint32_t i = 0;
+    int r = idx_of(x, dir, path, &i);
+    return r < 0 ? r : readdir_idx(x, i, path, cb, ctx);
+}
+
+static int iso_stat_node(struct vk_fs *fs, const struct vk_node *n, const char *path,
+                         struct vk_stat *st)
+{
+    struct iso_fs *x = fs->priv;
+    uint32_t i = 0;
+    int r = idx_of(x, n, path, &i);
+    if (r < 0)
+        return r;
+    *st = x->v[i].st;
+    return 0;
+}
+
+static int iso_readlink_node(struct vk_fs *fs, const struct vk_node *n, const char *path,
+                             char *buf, size_t len)
+{
+    struct iso_fs *x = fs->priv;
+    uint32_t i = 0;
+    int r = idx_of(x, n, path, &i);
+    return r < 0 ? r : readlink_idx(x, i, path, buf, len);
+}
+
+static int iso_open_node(struct vk_fs *fs, const struct vk_node *n, const char *path,
+                         struct vk_file **out)
+{
+    uint32_t i = 0;
+    int r = idx_of(fs->priv, n, path, &i);
+    return r < 0 ? r : open_idx(fs, i, path, out);
 }
 
 struct iso_file {
@@ -230,15 +315,9 @@ struct iso_file {
     struct iso_reader *rd;
 };
 
-static int iso_open(struct vk_fs *fs, const char *path, int flags, uint32_t mode, struct vk_file **out)
+static int open_idx(struct vk_fs *fs, uint32_t i, const char *path, struct vk_file **out)
 {
     struct iso_fs *x = fs->priv;
-    uint32_t i;
-    if (flags & (VK_O_WRONLY | VK_O_CREAT | VK_O_TRUNC))
-        return vk_error(-EROFS, "%s:%s: read-only filesystem", x->bd->name, path);
-    int r = lookup(x, path, true, &i);
-    if (r < 0)
-        return r;
     if (S_ISDIR(x->v[i].st.mode))
         return vk_error(-EISDIR, "%s:%s: is a directory", x->bd->name, path);
     if (!S_ISREG(x->v[i].st.mode))
@@ -252,6 +331,16 @@ static int iso_open(struct vk_fs *fs, const char *path, int flags, uint32_t mode
     f->direct = x->v[i].raw_off >= 0 ? x->v[i].raw_off : iso_direct_off(x, i);
     *out = &f->f;
     return 0;
+}
+
+static int iso_open(struct vk_fs *fs, const char *path, int flags, uint32_t mode, struct vk_file **out)
+{
+    struct iso_fs *x = fs->priv;
+    uint32_t i = 0;
+    if (flags & (VK_O_WRONLY | VK_O_CREAT | VK_O_TRUNC))
+        return vk_error(-EROFS, "%s:%s: read-only filesystem", x->bd->name, path);
+    int r = lookup(x, path, true, &i);
+    return r < 0 ? r : open_idx(fs, i, path, out);
 }
 
 static int64_t iso_read(struct vk_file *vf, void *buf, size_t len, uint64_t off)
@@ -307,6 +396,12 @@ static const struct vk_fs_ops iso_ops = {
     .open = iso_open,
     .read = iso_read,
     .close_file = iso_close_file,
+    .lookup_node = iso_lookup_node,
+    .readdir_node = iso_readdir_node,
+    .stat_node = iso_stat_node,
+    .readlink_node = iso_readlink_node,
+    .open_node = iso_open_node,
+    .node_id_name = "node",
     .unmount = iso_unmount,
 };
 
