@@ -47,5 +47,7 @@ int cmd_fs(int argc, char **argv);
 int cmd_vm(int argc, char **argv);      /* create, list, console, ... */
 int cmd_guest(int argc, char **argv);
 int cmd_demo(int argc, char **argv);
+int cmd_save(int argc, char **argv);      /* vmstate.c: save, restore, snapshot, clone */
+int cmd_restore(int argc, char **argv);
 
 #endif

@@ -24,6 +24,8 @@ static const struct cli_command commands[] = {
     { "pause",    cmd_vm,    "pause a VM" },
     { "unpause",  cmd_vm,    "resume a paused VM" },
     { "config",   cmd_vm,    "print a VM's effective xl.cfg" },
+    { "save",     cmd_save,  "save a running VM's state to a file and stop it" },
+    { "restore",  cmd_restore, "restore a VM saved by save" },
     { "guest",    cmd_guest, "build a small bootable Linux guest disk" },
     { "demo",     cmd_demo,  "build a guest, boot it, show it working" },
     { NULL, NULL, NULL },

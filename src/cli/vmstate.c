@@ -1,0 +1,79 @@
+/* vmkit save, restore, snapshot, clone: a VM's state kept and copied
+ * (xl save/restore, virsh snapshot-*, virt-clone). */
+#include "cli/cli.h"
+#include "cli/opt.h"
+
+#include "util/err.h"
+#include "util/progress.h"
+#include "vm/save.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+int cmd_save(int argc, char **argv)
+{
+    bool keep = false, paused = false, compress = false;
+    const struct cli_opt opts[] = {
+        OPT_BOOL('c', "checkpoint", &keep, "leave the VM running afterwards (a checkpoint)"),
+        OPT_BOOL('p', "paused", &paused, "leave the VM paused afterwards"),
+        OPT_BOOL(0, "compress", &compress, "zstd-compress QEMU's stream (2 threads)"),
+        OPT_END(),
+    };
+    static const struct cli_spec spec = {
+        "save", "[-c] [-p] [--compress] NAME FILE",
+        "Save a running VM's whole state (its config, what QEMU needs to rebuild the\n"
+        "same machine, and QEMU's memory and device state) to FILE, then stop it,\n"
+        "as `xl save`.  The disks are not copied: restore expects them as they are\n"
+        "now.  FILE is written under a temporary name and appears only when\n"
+        "complete; an existing FILE is never replaced.  `vmkit restore FILE` brings\n"
+        "the VM back where it stopped.", 2, 2 };
+    struct cli_args a;
+    int r = cli_parse(&spec, opts, argc, argv, &a);
+    if (r != CLI_PARSED)
+        return r;
+    int flags = (keep ? VK_SAVE_KEEP : 0) | (paused ? VK_SAVE_PAUSED : 0) |
+                (compress ? VK_SAVE_COMPRESS : 0);
+    struct vk_save_stats st;
+    if ((r = vk_vm_save(a.v[0], a.v[1], flags, &st)) < 0)
+        return cli_fail(r);
+    if (isatty(1))
+        printf("Saved %s to %s (%.1f MiB of state, %.1f MiB file) in %.2f s%s\n", a.v[0],
+               a.v[1], st.stream_bytes / 1048576.0, st.file_bytes / 1048576.0, st.ms / 1000.0,
+               paused ? "; left paused" : keep ? "; still running" : "");
+    return EXIT_OK;
+}
+
+int cmd_restore(int argc, char **argv)
+{
+    bool paused = false;
+    const char *name = NULL;
+    const struct cli_opt opts[] = {
+        OPT_BOOL('p', "paused", &paused, "leave the restored VM paused"),
+        OPT_STRING(0, "name", &name, "NEW", "run it under another name (with a new uuid)"),
+        OPT_END(),
+    };
+    static const struct cli_spec spec = {
+        "restore", "[-p] [--name NEW] FILE [key=value ...]",
+        "Restore a VM saved by `vmkit save`: QEMU is started with the saved\n"
+        "machine, loads the saved state and the VM runs on where it stopped.\n"
+        "key=value overrides change the saved config as in `vmkit create`\n"
+        "(e.g. a disk that moved).  A damaged, truncated or foreign FILE is\n"
+        "refused and nothing is left running.", 1, -1 };
+    struct cli_args a;
+    int r = cli_parse(&spec, opts, argc, argv, &a);
+    if (r != CLI_PARSED)
+        return r;
+    for (int i = 1; i < a.n; i++)
+        if (!strchr(a.v[i], '='))
+            return cli_usage("restore", "'%s' is not a key=value override", a.v[i]);
+    struct vk_restore_opts o = { .paused = paused, .name = name, .overrides = a.v + 1,
+                                 .n_overrides = a.n - 1 };
+    char nm[80];
+    if ((r = vk_vm_restore(a.v[0], &o, nm, sizeof nm)) < 0)
+        return cli_fail(r);
+    if (isatty(1))
+        printf("Restored VM %s%s\n", nm, paused ? " (paused)" : "");
+    return EXIT_OK;
+}
