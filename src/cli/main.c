@@ -26,6 +26,7 @@ static const struct cli_command commands[] = {
     { "config",   cmd_vm,    "print a VM's effective xl.cfg" },
     { "save",     cmd_save,  "save a running VM's state to a file and stop it" },
     { "restore",  cmd_restore, "restore a VM saved by save" },
+    { "clone",    cmd_clone, "define a copy of a shut-off VM (new uuid, MACs, disks)" },
     { "guest",    cmd_guest, "build a small bootable Linux guest disk" },
     { "demo",     cmd_demo,  "build a guest, boot it, show it working" },
     { NULL, NULL, NULL },

@@ -5,6 +5,7 @@
 
 #include "util/err.h"
 #include "util/progress.h"
+#include "vm/clone.h"
 #include "vm/save.h"
 
 #include <errno.h>
@@ -75,5 +76,39 @@ int cmd_restore(int argc, char **argv)
         return cli_fail(r);
     if (isatty(1))
         printf("Restored VM %s%s\n", nm, paused ? " (paused)" : "");
+    return EXIT_OK;
+}
+
+int cmd_clone(int argc, char **argv)
+{
+    bool linked = false, progress = false;
+    const struct cli_opt opts[] = {
+        OPT_BOOL(0, "linked", &linked, "qcow2 overlays on the source's disks instead of copies"),
+        OPT_BOOL('p', "progress", &progress, "draw a progress bar (default: on a terminal)"),
+        OPT_END(),
+    };
+    static const struct cli_spec spec = {
+        "clone", "[--linked] SRC NEW",
+        "Define NEW as a copy of the defined, shut-off VM SRC, as virt-clone: a new\n"
+        "uuid, a new MAC on every NIC, every writable disk copied sparse next to\n"
+        "the source's (its name with SRC replaced by NEW, else -NEW added) or,\n"
+        "with --linked, a qcow2 overlay backed by the source's disk (which vmkit\n"
+        "then refuses to write while the clone is defined).  CD-ROMs and read-only\n"
+        "disks are shared.  NEW is defined, not started; the source's files are\n"
+        "never changed.", 2, 2 };
+    struct cli_args a;
+    int r = cli_parse(&spec, opts, argc, argv, &a);
+    if (r != CLI_PARSED)
+        return r;
+    struct vk_progress pb;
+    vk_progress_init(&pb, STDERR_FILENO, progress);
+    struct vk_clone_opts o = { .linked = linked, .progress = vk_progress_update,
+                               .progress_ctx = &pb };
+    r = vk_vm_clone(a.v[0], a.v[1], &o);
+    vk_progress_end(&pb);
+    if (r < 0)
+        return cli_fail(r);
+    if (isatty(1))
+        printf("Defined %s as a %s clone of %s\n", a.v[1], linked ? "linked" : "full", a.v[0]);
     return EXIT_OK;
 }

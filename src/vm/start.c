@@ -3,6 +3,7 @@
  * (monitor.c) and its first report awaited. */
 #include "vm/monitor.h"
 #include "vm/monitor_int.h"
+#include "vm/clone.h"
 #include "boot/pygrub.h"
 #include "vm/qemu_args.h"
 #include "vm/runtime.h"
@@ -71,6 +72,7 @@ static int start_checks(struct vk_domcfg *c, const char **accel, char *why, size
     int err;
     char qemu[4096], base[4096];
     if ((err = vk_domcfg_check(c)) < 0 || (err = vk_domcfg_validate_disks(c)) < 0 ||
+        (err = vk_domcfg_check_backing(c)) < 0 ||   /* clone.h: a linked clone's base */
         (err = vk_accel_choose(c->accel, accel, why, whylen)) < 0 ||
         (err = vk_qemu_find("qemu-system-x86_64", qemu, sizeof qemu)) < 0 ||
         (err = vk_runtime_base(base, sizeof base, 1)) < 0)
