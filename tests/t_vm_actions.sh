@@ -71,7 +71,7 @@ ok "pp's runtime dir removed" test ! -e "$T/run/pp"
 qp=$(qemu_pid hung)
 exec 7<"$T/run/hung/console.log"    # readable after the runtime dir goes
 start=$(date +%s)
-ok "shutdown -w -t 3 of the hung guest falls back to a hard stop" vmkit shutdown -w -t 3 hung
+ok "shutdown -w -t 3 --force of the hung guest falls back to a hard stop" vmkit shutdown -w -t 3 --force hung
 el=$(( $(date +%s) - start ))
 ok "... after the timeout ($el s)" test $el -ge 3 -a $el -le 10
 ok "hung is gone" test ! -e "$T/run/hung"

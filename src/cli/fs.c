@@ -35,8 +35,9 @@ struct tgt {
     char path[4096];
 };
 
-/* --codepage N, taken off the command line of any fs verb by cmd_fs. */
-static const char *opt_codepage;
+/* --codepage N and --format FMT, taken off the command line of any fs verb
+ * by cmd_fs. */
+static const char *opt_codepage, *opt_format;
 
 /* Apply the driver options given on the command line to a mount. */
 static int fs_options(struct vk_fs *fs)
@@ -61,7 +62,7 @@ static int tgt_open(const char *spec, bool rw, bool need_path, struct tgt *t)
     }
     if (!vt.path)
         strcpy(t->path, "/");
-    r = vk_target_open(&vt, NULL, rw ? VK_OPEN_RDWR : 0, &t->bd);
+    r = vk_target_open(&vt, opt_format, rw ? VK_OPEN_RDWR : 0, &t->bd);
     vk_target_free(&vt);
     if (r < 0)
         return r;
@@ -240,7 +241,7 @@ static int fs_mkfs(int argc, char **argv)
         po.force_owner = true;
     }
     struct vk_blockdev *bd;
-    int r = vk_open_disk_spec(argv[optind], NULL, VK_OPEN_RDWR, &bd);
+    int r = vk_open_disk_spec(argv[optind], opt_format, VK_OPEN_RDWR, &bd);
     if (r < 0)
         return cli_fail(r);
     /* A whole disk holding a partition table is almost always a mistake
@@ -277,7 +278,7 @@ static int fs_probe(int argc, char **argv)
         return cli_usage("fs probe", "usage: vmkit fs probe [--json] TARGET");
     struct vk_blockdev *bd;
     struct vk_fsprobe p;
-    int r = vk_open_disk_spec(argv[1 + json], NULL, 0, &bd);
+    int r = vk_open_disk_spec(argv[1 + json], opt_format, 0, &bd);
     if (r < 0)
         return cli_fail(r);
     memset(&p, 0, sizeof p);
@@ -1372,7 +1373,7 @@ static int fs_check(int argc, char **argv)
         return cli_usage("fs check", "usage: vmkit fs check [--repair] TARGET");
     const char *spec = argv[optind];
     struct vk_blockdev *bd;
-    int r = vk_open_disk_spec(spec, NULL, repair ? VK_OPEN_RDWR : 0, &bd);
+    int r = vk_open_disk_spec(spec, opt_format, repair ? VK_OPEN_RDWR : 0, &bd);
     if (r < 0)
         return cli_fail(r);
     char *out = NULL;
@@ -1406,7 +1407,7 @@ static int fs_resize(int argc, char **argv)
     if (argc == 3 && !size)
         return cli_usage("fs resize", "size 0");
     struct vk_blockdev *bd;
-    int r = vk_open_disk_spec(argv[1], NULL, VK_OPEN_RDWR, &bd);
+    int r = vk_open_disk_spec(argv[1], opt_format, VK_OPEN_RDWR, &bd);
     if (r < 0)
         return cli_fail(r);
     char *out = NULL;
@@ -1446,19 +1447,10 @@ static const struct cli_command fs_cmds[] = {
 int cmd_fs(int argc, char **argv)
 {
     (void)is_image_spec;
-    /* --codepage N (FAT short names) applies to every verb: take it off
-     * before the verb parses its own options. */
-    int n = 0;
-    for (int i = 0; i < argc; i++) {
-        if (!strcmp(argv[i], "--codepage") && i + 1 < argc)
-            opt_codepage = argv[++i];
-        else if (!strncmp(argv[i], "--codepage=", 11))
-            opt_codepage = argv[i] + 11;
-        else
-            argv[n++] = argv[i];
-    }
-    argc = n;
-    argv[argc] = NULL;
+    /* --codepage N (FAT short names) and --format FMT (the image's format,
+     * e.g. raw for bytes that look like another) apply to every verb. */
+    opt_codepage = cli_take_option(&argc, argv, "--codepage");
+    opt_format = cli_take_option(&argc, argv, "--format");
     if (argc >= 3 && cli_wants_help(argc - 1, argv + 1))
         for (const struct cli_command *c = fs_cmds; c->name; c++)
             if (!strcmp(c->name, argv[1])) {

@@ -9,19 +9,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
 #include <sys/stat.h>
 #include <unistd.h>
-
-/* Contract in clone.h. */
-int vk_mac_random(char *buf, size_t len)
-{
-    unsigned char r[3];
-    if (getrandom(r, sizeof r, 0) != (ssize_t)sizeof r)
-        return vk_error(-EIO, "getrandom: %s", strerror(errno));
-    snprintf(buf, len, "00:16:3e:%02x:%02x:%02x", r[0] & 0x7f, r[1], r[2]);
-    return 0;
-}
 
 /* A disk vmkit writes for this VM: not a CD, not read-only, a local file. */
 static int writable_disk(const struct vk_diskspec *d)
@@ -196,34 +185,20 @@ static int overlay_disk(const char *src, const char *fmt, const char *dst)
     return err;
 }
 
-/* New name, uuid, MACs. */
+/* New name; no uuid and no MACs, so vk_domcfg_check generates them
+ * (xl's rules; a config without vif= gets its one NIC written out). */
 static int new_identity(struct vk_domcfg *c, const char *dst)
 {
-    char mac[24];
-    int err;
     char *n = strdup(dst);
     if (!n)
         return vk_error(-ENOMEM, "out of memory");
     free(c->name);
     c->name = n;
     free(c->uuid);
-    c->uuid = NULL;   /* vk_domcfg_check makes a new one */
-    if (!c->vif_set) {
-        /* QEMU's one default NIC would carry the source's default MAC */
-        char set[96];
-        if ((err = vk_mac_random(mac, sizeof mac)) < 0)
-            return err;
-        snprintf(set, sizeof set, "vif=['type=user,mac=%s']", mac);
-        return vk_domcfg_set(c, set);
-    }
+    c->uuid = NULL;
     for (unsigned i = 0; i < c->n_vifs; i++) {
-        if ((err = vk_mac_random(mac, sizeof mac)) < 0)
-            return err;
-        char *m = strdup(mac);
-        if (!m)
-            return vk_error(-ENOMEM, "out of memory");
         free(c->vifs[i].mac);
-        c->vifs[i].mac = m;
+        c->vifs[i].mac = NULL;
     }
     return 0;
 }

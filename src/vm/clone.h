@@ -2,9 +2,8 @@
  * other VMs build on from being written.
  *
  * A clone is a new defined VM: the source's stored config with a new
- * name, a new uuid and a new MAC (xl's 00:16:3e prefix, 23 random bits)
- * on every NIC (a config without vif= gets its one default NIC written out
- * with its MAC).  Every writable disk is copied sparse (block/imgops.h's
+ * name, a new uuid and a new MAC on every NIC (vk_domcfg_check's, as
+ * for any new config: xl's 00:16:3e prefix, 23 random bits).  Every writable disk is copied sparse (block/imgops.h's
  * vk_img_copy, into a new image of the same format, built under a
  * temporary name) or, linked, gets a new qcow2 overlay whose backing file
  * is the source's disk (by absolute path, its format recorded).  CD-ROMs,
@@ -34,10 +33,6 @@ struct vk_clone_opts {
  * dst must be neither defined nor running (-EEXIST).  On failure nothing
  * is left: no new disk, no definition.  0 or a negative errno. */
 int vk_vm_clone(const char *src, const char *dst, const struct vk_clone_opts *o);
-
-/* A MAC address in xl's range (00:16:3e:xx:xx:xx, 23 random bits) into
- * buf (at least 18 bytes).  0 or a negative errno. */
-int vk_mac_random(char *buf, size_t len);
 
 /* Refuse (-EBUSY "PATH: it is the backing file of VM 'X' (disk VDEV:
  * FILE); writing it would change that VM's disk") when the image at path
