@@ -55,5 +55,6 @@ int cmd_demo(int argc, char **argv);
 int cmd_save(int argc, char **argv);      /* vmstate.c: save, restore, snapshot, clone */
 int cmd_restore(int argc, char **argv);
 int cmd_clone(int argc, char **argv);
+int cmd_snapshot(int argc, char **argv);
 
 #endif

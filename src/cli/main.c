@@ -27,6 +27,7 @@ static const struct cli_command commands[] = {
     { "save",     cmd_save,  "save a running VM's state to a file and stop it" },
     { "restore",  cmd_restore, "restore a VM saved by save" },
     { "clone",    cmd_clone, "define a copy of a shut-off VM (new uuid, MACs, disks)" },
+    { "snapshot", cmd_snapshot, "create, list, revert, delete a VM's internal snapshots" },
     { "edit",     cmd_vm,    "edit a defined VM's xl.cfg in $EDITOR" },
     { "guest",    cmd_guest, "build a small bootable Linux guest disk" },
     { "demo",     cmd_demo,  "build a guest, boot it, show it working" },

@@ -7,10 +7,12 @@
 #include "util/progress.h"
 #include "vm/clone.h"
 #include "vm/save.h"
+#include "vm/snapshot.h"
 
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 int cmd_save(int argc, char **argv)
@@ -111,4 +113,79 @@ int cmd_clone(int argc, char **argv)
     if (isatty(1))
         printf("Defined %s as a %s clone of %s\n", a.v[1], linked ? "linked" : "full", a.v[0]);
     return EXIT_OK;
+}
+
+/* The list as qemu-img snapshot -l prints it. */
+static void print_snaps(const struct vk_snapinfo *s, int n)
+{
+    printf("%-4s %-20s %10s %-19s %15s\n", "ID", "TAG", "VM SIZE", "DATE", "VM CLOCK");
+    for (int i = 0; i < n; i++) {
+        char date[32], clk[32];
+        time_t t = (time_t)s[i].date_sec;
+        struct tm tm;
+        strftime(date, sizeof date, "%Y-%m-%d %H:%M:%S", localtime_r(&t, &tm));
+        long long ms = s[i].vm_clock_ns / 1000000;
+        snprintf(clk, sizeof clk, "%04lld:%02lld:%02lld.%03lld", ms / 3600000, ms / 60000 % 60,
+                 ms / 1000 % 60, ms % 1000);
+        char sz[32];
+        snprintf(sz, sizeof sz, "%.1f MiB", s[i].vm_state_size / 1048576.0);
+        printf("%-4s %-20s %10s %-19s %15s\n", s[i].id, s[i].name,
+               s[i].vm_state_size ? sz : "0 B", date, clk);
+    }
+}
+
+int cmd_snapshot(int argc, char **argv)
+{
+    bool json = false;
+    const struct cli_opt opts[] = {
+        OPT_BOOL(0, "json", &json, "list: print JSON"),
+        OPT_END(),
+    };
+    static const struct cli_spec spec = {
+        "snapshot", "NAME create|list|revert|delete [SNAP]",
+        "Internal snapshots of a VM's qcow2 disks, as `virsh snapshot-*`.  Of a\n"
+        "running VM: every writable disk and the machine's state (memory,\n"
+        "devices), through QEMU's snapshot jobs; revert brings the guest back to\n"
+        "that moment.  Of a VM that is not running: its disks only.  Every\n"
+        "writable disk must be qcow2; CD-ROMs and read-only disks are left out.\n"
+        "`qemu-img snapshot -l DISK` lists the same snapshots.", 2, 3 };
+    struct cli_args a;
+    int r = cli_parse(&spec, opts, argc, argv, &a);
+    if (r != CLI_PARSED)
+        return r;
+    static const char *const verbs[] = { "create", "revert", "delete" };
+    const char *verb = a.v[1];
+    if (!strcmp(verb, "list")) {
+        if (a.n != 2)
+            return cli_usage("snapshot", "list takes no SNAP");
+        struct vk_snapinfo *s;
+        int n = vk_vm_snapshot_list(a.v[0], &s);
+        if (n < 0)
+            return cli_fail(n);
+        if (json) {
+            json_t *arr = json_array();
+            for (int i = 0; i < n; i++)
+                json_array_append_new(arr, json_pack("{s:s, s:s, s:o, s:I, s:I}", "id", s[i].id,
+                                                     "name", s[i].name, "vm-state-size",
+                                                     cli_json_u64(s[i].vm_state_size), "date-sec",
+                                                     (json_int_t)s[i].date_sec, "vm-clock-nsec",
+                                                     (json_int_t)s[i].vm_clock_ns));
+            r = cli_print_json(arr);
+        } else {
+            print_snaps(s, n);
+            r = EXIT_OK;
+        }
+        vk_snapinfo_free(s, n);
+        return r;
+    }
+    for (int op = 0; op < 3; op++) {
+        if (strcmp(verb, verbs[op]))
+            continue;
+        if (a.n != 3)
+            return cli_usage("snapshot", "%s needs SNAP", verb);
+        if ((r = vk_vm_snapshot(a.v[0], (enum vk_snap_op)op, a.v[2])) < 0)
+            return cli_fail(r);
+        return EXIT_OK;
+    }
+    return cli_usage("snapshot", "'%s' is not create, list, revert or delete", verb);
 }
