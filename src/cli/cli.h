@@ -67,6 +67,10 @@ int cmd_fs(int argc, char **argv);
 int cmd_vm(int argc, char **argv);      /* the verbs of cli_vm_verbs */
 int cmd_guest(int argc, char **argv);
 int cmd_demo(int argc, char **argv);
+int cmd_save(int argc, char **argv);      /* vmstate.c: save, restore, snapshot, clone */
+int cmd_restore(int argc, char **argv);
+int cmd_clone(int argc, char **argv);
+int cmd_snapshot(int argc, char **argv);
 
 /* ISO 9660 parts of `vmkit fs` (fs_iso.c). */
 struct vk_iso_mkfs_opts;
