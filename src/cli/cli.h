@@ -40,6 +40,7 @@ int cmd_part(int argc, char **argv);
 int cmd_fs(int argc, char **argv);
 int cmd_vm(int argc, char **argv);      /* create, list, console, ... */
 int cmd_guest(int argc, char **argv);
+int cmd_boot(int argc, char **argv);     /* boot.c */
 int cmd_demo(int argc, char **argv);
 
 #endif

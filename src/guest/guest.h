@@ -29,11 +29,8 @@ struct vk_guest_opts {
  * left behind.  *kver (if not NULL) gets the kernel version (malloc'd). */
 int vk_guest_build(const struct vk_guest_opts *o, char **kver);
 
-/* Run argv (argv[0] searched in PATH) in directory cwd (NULL: current),
- * stdin from /dev/null, stdout+stderr captured into out (up to outlen-1
- * bytes, NUL-terminated; out may be NULL).  0 if it exited 0; otherwise
- * -EIO with a message naming argv[0], its status and its last output line. */
-int vk_run(const char *const *argv, const char *cwd, char *out, size_t outlen);
+/* vk_run (running apt-get, dpkg-deb...) lives in util/run.h. */
+#include "util/run.h"
 
 /* The cache directory for downloads ($XDG_CACHE_HOME/vmkit/debs or
  * ~/.cache/vmkit/debs), created if missing.  malloc'd. */
