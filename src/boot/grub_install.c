@@ -334,6 +334,9 @@ static int write_files(struct plan *pl, const struct vk_grub_opts *o, const uint
         if ((r = vk_grub_config(&c, pl->k, pl->nk, &text)) < 0)
             return r;
         res->entries = (unsigned)pl->nk;
+        if (!pl->nk)
+            vk_warn("%s:%u: no kernel (vmlinuz-VERSION) in %s/: grub.cfg has no menu entry",
+                    pl->name, pl->fs.part, *pl->boot ? pl->boot : "");
     }
     res->config_kept = !text;
     struct vk_blockdev *bd;
