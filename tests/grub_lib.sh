@@ -1,7 +1,7 @@
 # Helpers for the install-grub tests (tests/t_grub*.sh); source after lib.sh.
 #   rawof IMG                 a raw view of IMG (qcow2 converted by qemu-img)
 #   partof IMG N OUT          the bytes of partition N (sfdisk's numbers) into OUT
-#   gdisk IMG FMT LABEL FS    a disk with the test kernels in /boot, made with vmkit
+#   mkgrubdisk IMG FMT LABEL FS    a disk with the test kernels in /boot, made with vmkit
 #   bootsec_ok DESC IMG LBA   sector 0 is GRUB's boot.img pointing at LBA
 #   diskboot_ok DESC IMG LBA N  sector LBA is diskboot.img loading LBA+1.. (N sectors)
 #   tail_of IMG               bytes 440-511 of sector 0 as hex
@@ -36,9 +36,9 @@ print(p["start"], p["size"])' "$2")
 
 tail_of() { od -A n -t x1 -j 440 -N 72 "$(rawof "$1")" | tr -d ' \n'; }
 
-# gdisk IMG FMT LABEL FS [KERNEL INITRD]: 64 MiB; GPT gets a 1 MiB BIOS boot
+# mkgrubdisk IMG FMT LABEL FS [KERNEL INITRD]: 64 MiB; GPT gets a 1 MiB BIOS boot
 # partition first.  The filesystem partition's number goes to $PN.
-gdisk() {
+mkgrubdisk() {
     _img=$1 _fmt=$2 _label=$3 _fs=$4 _k=${5:-$T/vmlinuz-fake} _i=${6:-$T/initrd-fake}
     [ -f "$T/vmlinuz-fake" ] || { head -c 70000 /dev/urandom >"$T/vmlinuz-fake"; head -c 9000 /dev/urandom >"$T/initrd-fake"; }
     rm -f "$_img"

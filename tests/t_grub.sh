@@ -13,7 +13,7 @@ cd "$T" || exit 1
 need_grub
 
 # 1. MBR, raw, ext4
-ok "MBR raw ext4 disk" gdisk d.img raw mbr ext4
+ok "MBR raw ext4 disk" mkgrubdisk d.img raw mbr ext4
 sfdisk --dump d.img >before.dump
 tail0=$(tail_of d.img)
 ok "install-grub" vmkit boot install-grub --timeout 2 --append "panic=-1 quiet" d.img
@@ -66,7 +66,7 @@ ok "e2fsck -fn clean after three installs" sh -c "dd if=d.img of=p1 bs=512 skip=
 ok "partition table still unchanged" sh -c "sfdisk --dump d.img | cmp - before.dump"
 
 # 2. GPT, qcow2, BIOS boot partition
-ok "GPT qcow2 ext4 disk with a BIOS boot partition" gdisk g.qcow2 qcow2 gpt ext4
+ok "GPT qcow2 ext4 disk with a BIOS boot partition" mkgrubdisk g.qcow2 qcow2 gpt ext4
 r=$(rawof g.qcow2); sfdisk --dump "$r" | grep -v '^device' >before.dump; tail0=$(tail_of g.qcow2)
 j=$(vmkit boot install-grub --json --timeout 1 g.qcow2 2>>"$T/stderr")
 eq "install-grub on GPT (bios_boot_part)" "$(jfield "$j" bios_boot_part)" 1
@@ -107,7 +107,7 @@ diskboot_ok "diskboot.img in sector 1" l.img 1 "$n"
 has "grub-fstest reads grub.cfg" "$(grub-fstest l.img cat '(loop0,msdos1)/boot/grub/grub.cfg' 2>&1)" "vmlinuz-6.1-test"
 
 # 4. FAT (qcow2, MBR)
-ok "MBR qcow2 FAT32 disk" gdisk f.qcow2 qcow2 mbr vfat
+ok "MBR qcow2 FAT32 disk" mkgrubdisk f.qcow2 qcow2 mbr vfat
 ok "install-grub on FAT" vmkit boot install-grub --timeout 1 f.qcow2
 ok "qemu-img check" qemu-img check -q f.qcow2
 partof f.qcow2 1 pf

@@ -71,7 +71,7 @@ ok "a logical partition is fine (auto: the first Linux one)" vmkit boot install-
 has "... its files on partition 5" "$(grub-fstest p.img ls '(loop0,msdos5)/boot/grub' 2>&1)" "grub.cfg"
 
 # kernel arguments GRUB's script syntax would read as more than words
-ok "an ext4 MBR disk" gdisk d.img raw mbr ext4
+ok "an ext4 MBR disk" mkgrubdisk d.img raw mbr ext4
 refused "--append with ';'" 1 "characters GRUB's script syntax would interpret" \
     d.img vmkit boot install-grub --append 'quiet; reboot' d.img
 refused "--append with a newline" 1 "would interpret" d.img vmkit boot install-grub --append "$(printf 'a\nb')" d.img
