@@ -152,8 +152,11 @@ static int choose_part(struct plan *pl, unsigned want)
         if (is_bios_boot(pl, p) ||
             (pl->t.label == VK_LABEL_MBR && !p->logical && vk_mbr_is_extended(p->mbr_type)))
             continue;
-        if ((r = inspect(pl, p, &fi)) < 0)
-            return r;
+        /* a filesystem that does not mount is not a candidate */
+        if (inspect(pl, p, &fi) < 0) {
+            vk_error_clear();
+            continue;
+        }
         if (!fi.fs_module)
             continue;
         if (fi.boot_dir || fi.boot_root) {
@@ -185,9 +188,10 @@ static int find_root(struct plan *pl)
         if (p->number == pl->fs.part || is_bios_boot(pl, p) ||
             (pl->t.label == VK_LABEL_MBR && !p->logical && vk_mbr_is_extended(p->mbr_type)))
             continue;
-        int r = inspect(pl, p, &fi);
-        if (r < 0)
-            return r;
+        if (inspect(pl, p, &fi) < 0) {
+            vk_error_clear();
+            continue;
+        }
         if (fi.etc && *fi.probe.uuid) {
             snprintf(pl->root_uuid, sizeof pl->root_uuid, "%s", fi.probe.uuid);
             break;
