@@ -5,6 +5,7 @@
 #   make check-long the same tests with more sampling, plus tests/long/ (CI)
 #   make demo       install missing packages, build, run the main job
 #   make fuzz       libFuzzer binaries in build/fuzz (clang)
+#   make fuzz-smoke run every fuzz target FUZZ_SECONDS (60) each, 2 at a time
 #   make bench      run the benchmarks in bench/
 
 BUILD   ?= build
@@ -50,7 +51,7 @@ $(BUILD)/vmkit: $(CLI_OBJ) $(BUILD)/libvmkit.a
 
 $(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libvmkit.a tests/unit/tap.h
 	@mkdir -p $(dir $@)
-	$(CC) $(WARN) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/libvmkit.a $(LDLIBS)
+	$(CC) $(WARN) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -MMD -MP -o $@ $< $(BUILD)/libvmkit.a $(LDLIBS)
 
 $(BUILD)/tools/%: tests/tools/%.c $(BUILD)/libvmkit.a
 	@mkdir -p $(dir $@)
@@ -89,11 +90,15 @@ fuzz:
 	  $(MAKE) --no-print-directory BUILD=build/fuzz/lib CC=clang CFLAGS="-O1 -g -fsanitize=fuzzer-no-link,address,undefined" build/fuzz/lib/libvmkit.a && \
 	  clang $(WARN) $(CPPFLAGS) -O1 -g -fsanitize=fuzzer,address,undefined -o build/fuzz/$$n $$f build/fuzz/lib/libvmkit.a $(LDLIBS) || exit 1; done
 
+fuzz-smoke: deps
+	@$(MAKE) --no-print-directory -j2 fuzz >/dev/null
+	@FUZZ_SECONDS=$(or $(FUZZ_SECONDS),60) bash fuzz/smoke.sh
+
 bench: all
 	@for b in bench/*.sh; do sh $$b || exit 1; done
 
 clean:
 	rm -rf build
 
-.PHONY: all asan deps check check-long demo fuzz bench clean
--include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d)
+.PHONY: all asan deps check check-long demo fuzz fuzz-smoke bench clean
+-include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(UNITS:=.d)

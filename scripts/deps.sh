@@ -5,7 +5,7 @@ set -e
 PKGS="build-essential pkg-config clang libclang-rt-14-dev
 qemu-system-x86 qemu-utils
 libext2fs-dev libarchive-dev libzstd-dev zlib1g-dev libjansson-dev libssl-dev libseccomp-dev
-e2fsprogs dosfstools mtools fdisk gdisk xorriso util-linux
+e2fsprogs dosfstools mtools fdisk gdisk xorriso isolinux util-linux
 busybox-static cpio dpkg-dev python3
 grub-pc-bin grub-common"
 missing=""

@@ -44,8 +44,8 @@ fails_with "past the end refused" 1 "outside the usable sectors 2048-131038" vmk
 # Attributes and names move through sfdisk scripts both ways.
 mkimg a.img 32M
 r=$(as_raw a.img)
-printf 'label: gpt\nsize=4M, type=L, name="boot \\x22x\\x22", attrs="RequiredPartition LegacyBIOSBootable GUID:60"\nsize=4M, type=S\n' | sfdisk -q "$r" >/dev/null 2>&1
-[ "$FMT" = qcow2 ] && qemu-img convert -f raw -O qcow2 "$r" a.img
+ok "sfdisk writes a GPT with names and attributes" sh -c 'printf '"'"'label: gpt\nsize=4M, type=L, name="boot \\x22x\\x22", attrs="RequiredPartition LegacyBIOSBootable GUID:60"\nsize=4M, type=S\n'"'"' | sfdisk -q "$1"' _ "$r"
+[ "$FMT" = qcow2 ] && ok "back to qcow2" qemu-img convert -f raw -O qcow2 "$r" a.img
 same_json "sfdisk-written attrs list the same" a.img
 same_dump "sfdisk-written attrs dump the same" a.img
 mkimg b.img 32M
@@ -59,11 +59,11 @@ eq "round trip" "$(sfdisk -d c.raw | grep -v device: | sed 's/^c.raw//')" "$(sfd
 # Tables written by sgdisk, and a hybrid MBR (sgdisk -h).
 mkimg s.img 64M
 r=$(as_raw s.img)
-sgdisk -n 1:2048:+8M -t 1:ef00 -c 1:ESP -n 2:0:+16M -t 2:8300 -n 3:0:0 -t 3:8200 "$r" >/dev/null
-[ "$FMT" = qcow2 ] && qemu-img convert -f raw -O qcow2 "$r" s.img
+ok "sgdisk writes a GPT" sgdisk -n 1:2048:+8M -t 1:ef00 -c 1:ESP -n 2:0:+16M -t 2:8300 -n 3:0:0 -t 3:8200 "$r"
+[ "$FMT" = qcow2 ] && ok "back to qcow2" qemu-img convert -f raw -O qcow2 "$r" s.img
 same_json "sgdisk-written GPT lists the same" s.img
-sgdisk -h 2 "$r" >/dev/null
-[ "$FMT" = qcow2 ] && qemu-img convert -f raw -O qcow2 "$r" s.img
+ok "sgdisk -h 2 makes a hybrid MBR" sgdisk -h 2 "$r"
+[ "$FMT" = qcow2 ] && ok "back to qcow2" qemu-img convert -f raw -O qcow2 "$r" s.img
 same_json "hybrid MBR: GPT wins, lists the same" s.img
 has "hybrid is read as gpt" "$(vmkit part list s.img)" "Disklabel type: gpt"
 r=$(as_raw s.img)
@@ -87,6 +87,22 @@ if [ "$FMT" = raw ]; then
     ok "verify is clean after repair" vmkit part verify h.img
     sgdisk_ok "repaired GPT passes sgdisk -v" h.img
     eq "repaired table is the same" "$(vmkit part dump h.img | grep -v device: | sed s/^h.img//)" "$(vmkit part dump g.img | grep -v device: | sed s/^g.img//)"
+
+    # Both copies valid (CRCs right) but different: the backup of a table
+    # whose partition 6 has another name.  sgdisk -v calls it a problem.
+    cp g.img other.img; sgdisk -c 6:other other.img >/dev/null
+    cp g.img d.img
+    n=$(( $(stat -c %s g.img) / 512 ))
+    dd if=other.img of=d.img bs=512 skip=$((n - 33)) seek=$((n - 33)) count=33 conv=notrunc status=none
+    has "sgdisk -v sees a problem in the spliced disk" "$(sgdisk -v d.img 2>&1)" "Identified 1 problems"
+    fails_with "verify: copies differ, naming the entry" 1 "the GPT copies differ in partition entry 6" vmkit part verify d.img
+    ok "verify --repair" vmkit part verify --repair d.img
+    ok "verify clean after repair" vmkit part verify d.img
+    sgdisk_ok "sgdisk -v clean after repair" d.img
+    has "the primary's name is kept" "$(sgdisk -i 6 d.img)" "Partition name: 'rootfs'"
+    cp g.img d.img; cp g.img other.img; sgdisk -U 01234567-89AB-CDEF-0123-456789ABCDEF other.img >/dev/null
+    dd if=other.img of=d.img bs=512 skip=$((n - 1)) seek=$((n - 1)) count=1 conv=notrunc status=none
+    fails_with "verify: a backup header with another disk GUID" 1 "the GPT copies differ in the disk GUID" vmkit part verify d.img
 fi
 
 # Grow the image: backup header must move to the new end.

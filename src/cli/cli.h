@@ -4,6 +4,7 @@
 
 #include <jansson.h>
 #include <stdbool.h>
+#include <stdint.h>
 
 /* Exit statuses (DESIGN.md). */
 enum { EXIT_OK = 0, EXIT_FAIL = 1, EXIT_USAGE = 2 };
@@ -31,8 +32,18 @@ int cli_usage(const char *cmd, const char *fmt, ...) __attribute__((format(print
 /* True if argv has -h or --help before any "--". */
 bool cli_wants_help(int argc, char **argv);
 
+/* Take every "NAME VALUE" and "NAME=VALUE" off argv (keeping argv[argc] NULL)
+ * and return the last value, or NULL: options that a whole verb group
+ * accepts (fs --codepage, fs/part --format) before each verb parses its own. */
+const char *cli_take_option(int *argc, char **argv, const char *name);
+
 /* Print a JSON value (indented, newline-terminated) to stdout and free it. */
 int cli_print_json(json_t *v);
+/* A JSON number for an unsigned 64-bit value.  jansson's integers are
+ * signed, so values of 2^63 and more (sizes read from a damaged disk)
+ * would print negative: they travel as a marked string that
+ * cli_print_json writes as the bare unsigned number, as qemu-img does. */
+json_t *cli_json_u64(uint64_t v);
 
 /* Entry points of the command groups (one file each). */
 int cmd_img(int argc, char **argv);

@@ -6,6 +6,8 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 int cli_fail(int r)
 {
@@ -70,12 +72,78 @@ int cli_dispatch(const char *group, const struct cli_command *table, int argc, c
     return out == stdout ? EXIT_OK : EXIT_USAGE;
 }
 
+/* The marker: U+0001 and a random tag, so no string read from a disk (a
+ * file name) can pass for one. */
+static char u64_tag[24];
+
+static const char *u64_mark(void)
+{
+    if (!u64_tag[0]) {
+        uint64_t r = 0;
+        if (getentropy(&r, sizeof r) < 0)
+            r = (uint64_t)getpid() << 32 ^ (uint64_t)time(NULL);
+        snprintf(u64_tag, sizeof u64_tag, "%016llx:", (unsigned long long)r);
+    }
+    return u64_tag;
+}
+
+json_t *cli_json_u64(uint64_t v)
+{
+    if (v <= (uint64_t)INT64_MAX)
+        return json_integer((json_int_t)v);
+    char s[64];
+    snprintf(s, sizeof s, "\001%s%llu", u64_mark(), (unsigned long long)v);
+    return json_string(s);
+}
+
 int cli_print_json(json_t *v)
 {
     if (!v)
         return cli_failf("out of memory");
-    int r = json_dumpf(v, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+    char *text = json_dumps(v, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
     json_decref(v);
+    if (!text)
+        return cli_failf("writing JSON failed");
+    /* "\u0001TAG:DIGITS" (jansson escapes U+0001) -> DIGITS */
+    char mark[48];
+    snprintf(mark, sizeof mark, "\"\\u0001%s", u64_mark());
+    char *p = text, *m;
+    while ((m = strstr(p, mark))) {
+        char *d = m + strlen(mark), *e = d;
+        while (*e >= '0' && *e <= '9')
+            e++;
+        if (e > d && *e == '"') {
+            fwrite(p, 1, (size_t)(m - p), stdout);
+            fwrite(d, 1, (size_t)(e - d), stdout);
+            p = e + 1;
+        } else {
+            fwrite(p, 1, (size_t)(d - p), stdout);
+            p = d;
+        }
+    }
+    fputs(p, stdout);
     fputc('\n', stdout);
-    return r < 0 ? cli_failf("writing JSON failed") : EXIT_OK;
+    free(text);
+    return ferror(stdout) ? cli_failf("writing JSON failed") : EXIT_OK;
+}
+
+const char *cli_take_option(int *argc, char **argv, const char *name)
+{
+    const char *val = NULL;
+    size_t len = strlen(name);
+    int n = 0;
+    for (int i = 0; i < *argc; i++) {
+        if (!strcmp(argv[i], "--"))
+            while (i < *argc)
+                argv[n++] = argv[i++];
+        else if (!strcmp(argv[i], name) && i + 1 < *argc)
+            val = argv[++i];
+        else if (!strncmp(argv[i], name, len) && argv[i][len] == '=')
+            val = argv[i] + len + 1;
+        else
+            argv[n++] = argv[i];
+    }
+    *argc = n;
+    argv[n] = NULL;
+    return val;
 }

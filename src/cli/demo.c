@@ -11,6 +11,7 @@
 #include "cli/cli.h"
 
 #include "util/err.h"
+#include "util/str.h"
 #include "vm/store.h"
 
 #include <errno.h>
@@ -215,18 +216,18 @@ int cmd_demo(int argc, char **argv)
     double t0 = now();
     const char *xdg = getenv("XDG_CACHE_HOME"), *home = getenv("HOME");
     char dir[4096], img[4200], kdir[4200], cfg[4300], rdir[4096], log[4200];
+    int r;
     if (argc == 3 && !strcmp(argv[1], "--dir"))
-        snprintf(dir, sizeof dir, "%s", argv[2]);
+        r = vk_pathf(dir, sizeof dir, "%s", argv[2]);
     else if (argc != 1)
         return cli_usage("demo", "unexpected argument '%s'", argv[1]);
     else if (xdg && *xdg)
-        snprintf(dir, sizeof dir, "%s/vmkit/demo", xdg);
+        r = vk_pathf(dir, sizeof dir, "%s/vmkit/demo", xdg);
     else
-        snprintf(dir, sizeof dir, "%s/.cache/vmkit/demo", home && *home ? home : "/tmp");
-    int r = vk_runtime_dir(NAME, rdir, sizeof rdir, 0);
-    if (r < 0)
+        r = vk_pathf(dir, sizeof dir, "%s/.cache/vmkit/demo", home && *home ? home : "/tmp");
+    if (r < 0 || (r = vk_runtime_dir(NAME, rdir, sizeof rdir, 0)) < 0 ||
+        (r = vk_pathf(log, sizeof log, "%s/console.log", rdir)) < 0)
         return cli_fail(r);
-    snprintf(log, sizeof log, "%s/console.log", rdir);
     struct stat st;
     if (stat(rdir, &st) == 0) {
         /* a demo VM left running (an interrupted demo) holds the disk */

@@ -9,7 +9,8 @@
 #include <string.h>
 #include <sys/stat.h>
 
-static const struct vk_fs_type *const types[] = { &vk_fs_ext, &vk_fs_fat, &vk_fs_swap };
+static const struct vk_fs_type *const types[] = { &vk_fs_luks, &vk_fs_ext, &vk_fs_fat,
+                                                   &vk_fs_swap, &vk_fs_swsuspend };
 #define NTYPES (sizeof types / sizeof types[0])
 
 int vk_fs_probe(struct vk_blockdev *bd, struct vk_fsprobe *out, const struct vk_fs_type **type)

@@ -6,9 +6,10 @@
  *                u8 uuid[16], char volume_name[16], u32 padding[117],
  *                u32 badpages[]
  *   P-10..P-1    "SWAPSPACE2"
- * All fields little-endian on the machines we care about (mkswap writes
- * host order; blkid accepts both).  last_page = size/P - 1.  A swap area
- * holds no files, so there is no mount.
+ * mkswap writes host order: little-endian here; probing accepts both, as
+ * blkid does.  last_page = size/P - 1.  A swap area holds no files, so
+ * there is no mount.  Hibernation images written over a swap area are
+ * probed here too (vk_fs_swsuspend), as blkid does.
  */
 #include "fs/fs.h"
 #include "fs/fs_util.h"
@@ -60,42 +61,109 @@ static int swap_mkfs(struct vk_blockdev *bd, const struct vk_mkfs_opts *o)
     return vk_bd_flush(bd);
 }
 
-/* Recognises a version-1 header at any page size blkid knows (4K..64K). */
-static int swap_probe(struct vk_blockdev *bd, struct vk_fsprobe *out)
-{
-    uint8_t hdr[1024 + 64];
-    char sig[10];
+/* What the signature slot at the end of the first page holds, for the
+ * page sizes blkid knows (4K..64K), as libblkid superblocks/swap.c reads
+ * it: a swap area (v0 "SWAP-SPACE", v1 "SWAPSPACE2") or a hibernation
+ * image written over one (swsuspend: "S1SUSPEND", "S2SUSPEND",
+ * "ULSUSPEND", "LINHIB0001", or TuxOnIce's magic at offset 0).  An image
+ * is not a swap area: the kernel would refuse to swapon it, and it holds
+ * a suspended system. */
+enum sig { SIG_NONE, SIG_SWAP0, SIG_SWAP1, SIG_SUSPEND };
 
-    for (uint32_t ps = 4096; ps <= 65536; ps <<= 1) {
-        if (bd->size < ps)
-            break;
-        int r = vk_bd_pread(bd, sig, sizeof sig, ps - 10);
-        if (r < 0)
+#define TOI_MAGIC "\xed\xc3\x02\xe9\x98\x56\xe5\x0c"
+
+static int find_sig(struct vk_blockdev *bd, uint32_t *page)
+{
+    char buf[10];
+    /* blkid looks at nothing smaller than 10 pages */
+    if (bd->size < SWAP_MIN_PAGES * SWAP_PAGE)
+        return SIG_NONE;
+    int r = vk_bd_pread(bd, buf, 8, 0);
+    if (r < 0)
+        return r;
+    if (!memcmp(buf, TOI_MAGIC, 8)) {
+        *page = SWAP_PAGE;
+        return SIG_SUSPEND;
+    }
+    for (uint32_t ps = 4096; ps <= 65536 && ps <= bd->size; ps <<= 1) {
+        if ((r = vk_bd_pread(bd, buf, sizeof buf, ps - 10)) < 0)
             return r;
-        if (memcmp(sig, "SWAPSPACE2", 10) && memcmp(sig, "SWAP-SPACE", 10))
-            continue;
-        memset(out, 0, sizeof *out);
-        snprintf(out->type, sizeof out->type, "swap");
-        if (!memcmp(sig, "SWAP-SPACE", 10)) {      /* version 0: no label/UUID */
-            out->size = bd->size;
-            return 100;
-        }
-        if ((r = vk_bd_pread(bd, hdr, sizeof hdr, 0)) < 0)
-            return r;
-        uint32_t version = vk_fsu_get32(hdr + 1024);
-        uint32_t last = vk_fsu_get32(hdr + 1028);
-        if (version != 1)
-            continue;
+        *page = ps;
+        if (!memcmp(buf, "SWAP-SPACE", 10))
+            return SIG_SWAP0;
+        if (!memcmp(buf, "SWAPSPACE2", 10))
+            return SIG_SWAP1;
+        if (!memcmp(buf, "S1SUSPEND", 9) || !memcmp(buf, "S2SUSPEND", 9) ||
+            !memcmp(buf, "ULSUSPEND", 9) || !memcmp(buf, "LINHIB0001", 10))
+            return SIG_SUSPEND;
+    }
+    return SIG_NONE;
+}
+
+static uint32_t swab32(uint32_t v)
+{
+    return v >> 24 | (v >> 8 & 0xff00) | (v << 8 & 0xff0000) | v << 24;
+}
+
+/* The v1 header at 1024 (swap and swsuspend): label and UUID, only when
+ * the padding blkid checks is clean; size from last_page, in the byte
+ * order the version field shows (mkswap writes host order).  Returns
+ * 100, or 0 if a v1 swap header is not valid. */
+static int read_header(struct vk_blockdev *bd, uint32_t ps, bool swap, struct vk_fsprobe *out)
+{
+    uint8_t hdr[1024 + 208];
+    int r = vk_bd_pread(bd, hdr, sizeof hdr, 0);
+    if (r < 0)
+        return r;
+    uint32_t version = vk_fsu_get32(hdr + 1024), last = vk_fsu_get32(hdr + 1028);
+    bool big = swab32(version) == 1 && version != 1;
+    if (swap && ((version != 1 && !big) || last == 0))
+        return 0;
+    if (big)
+        last = swab32(last);
+    /* padding[32] and [33] (after version, last_page, nr_badpages, uuid, volume) */
+    if (!vk_fsu_get32(hdr + 1068 + 128) && !vk_fsu_get32(hdr + 1068 + 132)) {
         memcpy(out->label, hdr + 1052, 16);
         out->label[16] = 0;
         vk_fsu_format_uuid(hdr + 1036, out->uuid, sizeof out->uuid);
+    }
+    out->size = bd->size;
+    if (swap && ((uint64_t)last + 1) * ps < bd->size)
         out->size = ((uint64_t)last + 1) * ps;
-        if (out->size > bd->size)
-            out->size = bd->size;
+    return 100;
+}
+
+static int swap_probe(struct vk_blockdev *bd, struct vk_fsprobe *out)
+{
+    uint32_t ps;
+    int k = find_sig(bd, &ps);
+    if (k != SIG_SWAP0 && k != SIG_SWAP1)
+        return k < 0 ? k : 0;
+    memset(out, 0, sizeof *out);
+    snprintf(out->type, sizeof out->type, "swap");
+    if (k == SIG_SWAP0) {                   /* version 0: no label/UUID */
+        out->size = bd->size;
         return 100;
     }
-    return 0;
+    return read_header(bd, ps, true, out);
 }
+
+static int swsuspend_probe(struct vk_blockdev *bd, struct vk_fsprobe *out)
+{
+    uint32_t ps;
+    int k = find_sig(bd, &ps);
+    if (k != SIG_SUSPEND)
+        return k < 0 ? k : 0;
+    memset(out, 0, sizeof *out);
+    snprintf(out->type, sizeof out->type, "swsuspend");
+    return read_header(bd, ps, false, out);
+}
+
+/* No mkfs and no mount: a hibernation image is left alone. */
+const struct vk_fs_type vk_fs_swsuspend = {
+    .name = "swsuspend",
+    .probe = swsuspend_probe,
+};
 
 const struct vk_fs_type vk_fs_swap = {
     .name = "swap",

@@ -4,6 +4,7 @@
 #include "guest/guest.h"
 
 #include "util/err.h"
+#include "util/str.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -16,7 +17,9 @@
 static int mkdir_p(const char *path)
 {
     char tmp[4096];
-    snprintf(tmp, sizeof tmp, "%s", path);
+    int r = vk_pathf(tmp, sizeof tmp, "%s", path);
+    if (r < 0)
+        return r;
     for (char *p = tmp + 1; *p; p++)
         if (*p == '/') {
             *p = '\0';
@@ -33,15 +36,17 @@ int vk_deb_cachedir(const char *base, char **dir)
 {
     char buf[4096];
     const char *xdg = getenv("XDG_CACHE_HOME"), *home = getenv("HOME");
+    int r;
     if (base)
-        snprintf(buf, sizeof buf, "%s/debs", base);
+        r = vk_pathf(buf, sizeof buf, "%s/debs", base);
     else if (xdg && *xdg)
-        snprintf(buf, sizeof buf, "%s/vmkit/debs", xdg);
+        r = vk_pathf(buf, sizeof buf, "%s/vmkit/debs", xdg);
     else if (home && *home)
-        snprintf(buf, sizeof buf, "%s/.cache/vmkit/debs", home);
+        r = vk_pathf(buf, sizeof buf, "%s/.cache/vmkit/debs", home);
     else
         return vk_error(-ENOENT, "no cache directory: neither XDG_CACHE_HOME nor HOME is set");
-    int r = mkdir_p(buf);
+    if (r == 0)
+        r = mkdir_p(buf);
     if (r < 0)
         return r;
     if (!(*dir = strdup(buf)))
@@ -83,7 +88,9 @@ int vk_deb_fetch(const char *cachedir, const char *pkg, char **deb)
     if ((*deb = cached(cachedir, pkg)))
         return 0;
     char tmp[4096];
-    snprintf(tmp, sizeof tmp, "%s/.fetch-XXXXXX", cachedir);
+    int pr = vk_pathf(tmp, sizeof tmp, "%s/.fetch-XXXXXX", cachedir);
+    if (pr < 0)
+        return pr;
     if (!mkdtemp(tmp))
         return vk_error(-errno, "%s: %s", tmp, strerror(errno));
     const char *argv[] = { "apt-get", "download", "-q", pkg, NULL };
@@ -109,8 +116,9 @@ int vk_deb_fetch(const char *cachedir, const char *pkg, char **deb)
     if (got) {
         const char *base = strrchr(got, '/') + 1;
         char dst[4096];
-        snprintf(dst, sizeof dst, "%s/%s", cachedir, base);
-        if (rename(got, dst) < 0)
+        if (vk_pathf(dst, sizeof dst, "%s/%s", cachedir, base) < 0)
+            r = -ENAMETOOLONG;
+        else if (rename(got, dst) < 0)
             r = vk_error(-errno, "%s: %s", dst, strerror(errno));
         else if (!(*deb = strdup(dst)))
             r = vk_error(-ENOMEM, "out of memory");
@@ -122,8 +130,8 @@ int vk_deb_fetch(const char *cachedir, const char *pkg, char **deb)
     while (d && (de = readdir(d))) {
         char p[4096 + 256];
         if (strcmp(de->d_name, ".") && strcmp(de->d_name, "..")) {
-            snprintf(p, sizeof p, "%s/%s", tmp, de->d_name);
-            unlink(p);
+            if (vk_pathf(p, sizeof p, "%s/%s", tmp, de->d_name) == 0)
+                unlink(p);
         }
     }
     if (d)

@@ -156,6 +156,34 @@ static void use_hdr(struct vk_ptable *t, const struct hdr *h)
     t->gpt_entry_size = h->esz;
 }
 
+/* Both copies valid: what differs between them (into why), or false.
+ * Two valid but different tables are as much a problem as a damaged one:
+ * firmware and kernels pick either. */
+static bool copies_differ(const struct hdr *h, const uint8_t *a, const struct hdr *b,
+                          const uint8_t *ba, char *why, size_t len)
+{
+    if (memcmp(h->guid, b->guid, 16))
+        snprintf(why, len, "the disk GUID");
+    else if (h->first != b->first || h->last != b->last)
+        snprintf(why, len, "the usable range (sectors %llu-%llu in the primary, %llu-%llu in the backup)",
+                 (unsigned long long)h->first, (unsigned long long)h->last,
+                 (unsigned long long)b->first, (unsigned long long)b->last);
+    else if (b->alt != h->my)
+        snprintf(why, len, "where the primary is (the backup header names LBA %llu)",
+                 (unsigned long long)b->alt);
+    else if (h->n != b->n || h->esz != b->esz)
+        snprintf(why, len, "the entry array (%u entries of %u bytes in the primary, %u of %u in the backup)",
+                 h->n, h->esz, b->n, b->esz);
+    else if (memcmp(a, ba, (size_t)h->n * h->esz)) {
+        uint32_t i = 0;
+        while (!memcmp(a + (size_t)i * h->esz, ba + (size_t)i * h->esz, h->esz))
+            i++;
+        snprintf(why, len, "partition entry %u", i + 1);
+    } else
+        return false;
+    return true;
+}
+
 static int gpt_read(struct vk_blockdev *bd, struct vk_ptable *t)
 {
     uint64_t nsec = t->disk_sectors;
@@ -168,9 +196,10 @@ static int gpt_read(struct vk_blockdev *bd, struct vk_ptable *t)
     if (r == 0) {
         use_hdr(t, &h);
         r = parse_entries(bd, t, &h, a);
-        free(a);
-        if (r < 0)
+        if (r < 0) {
+            free(a);
             return r;
+        }
         if (h.alt != nsec - 1) {
             t->gpt_backup_bad = true;
             snprintf(t->gpt_problem, sizeof t->gpt_problem,
@@ -181,7 +210,12 @@ static int gpt_read(struct vk_blockdev *bd, struct vk_ptable *t)
             t->gpt_backup_bad = true;
             snprintf(t->gpt_problem, sizeof t->gpt_problem, "backup GPT header damaged: %s", vk_errmsg());
             vk_error_clear();
+        } else if (copies_differ(&h, a, &b, ba, why, sizeof why)) {
+            t->gpt_backup_bad = true;
+            snprintf(t->gpt_problem, sizeof t->gpt_problem,
+                     "the GPT copies differ in %s; the primary is used", why);
         }
+        free(a);
         free(ba);
         return 0;
     }
@@ -270,15 +304,28 @@ static int gpt_write(struct vk_blockdev *bd, const struct vk_ptable *t)
     }
     uint32_t ecrc = crc(a, alen);
 
-    if ((r = vk_bd_pwrite(bd, a, alen, belba * VK_SECTOR)) < 0)
+    /* Each copy is one write of its header and entries (adjacent on
+     * disk): the backup first, then the primary.  A crash leaves both
+     * copies old, both new, or an old primary beside a new backup - never
+     * a header whose entries do not match it; verify --repair then
+     * rewrites the backup from the primary. */
+    size_t clen = (size_t)(asec + 1) * VK_SECTOR;
+    uint8_t *c = calloc(1, clen);
+    if (!c) {
+        r = vk_error(-ENOMEM, "out of memory");
         goto out;
-    put_hdr(s, nsec - 1, 1, t->first_lba, last, t->disk_guid, belba, n, esz, ecrc);
-    if ((r = vk_bd_pwrite(bd, s, sizeof s, (nsec - 1) * VK_SECTOR)) < 0)
-        goto out;
-    if ((r = vk_bd_pwrite(bd, a, alen, 2 * VK_SECTOR)) < 0)
-        goto out;
-    put_hdr(s, 1, nsec - 1, t->first_lba, last, t->disk_guid, 2, n, esz, ecrc);
-    if ((r = vk_bd_pwrite(bd, s, sizeof s, VK_SECTOR)) < 0)
+    }
+    memcpy(c, a, alen);
+    put_hdr(c + asec * VK_SECTOR, nsec - 1, 1, t->first_lba, last, t->disk_guid, belba, n, esz, ecrc);
+    r = vk_bd_pwrite(bd, c, clen, belba * VK_SECTOR);
+    if (r == 0) {
+        memset(c, 0, clen);
+        put_hdr(c, 1, nsec - 1, t->first_lba, last, t->disk_guid, 2, n, esz, ecrc);
+        memcpy(c + VK_SECTOR, a, alen);
+        r = vk_bd_pwrite(bd, c, clen, VK_SECTOR);
+    }
+    free(c);
+    if (r < 0)
         goto out;
 
     /* Protective MBR; a hybrid MBR (0xEE plus other entries, sgdisk -h)

@@ -116,6 +116,11 @@ static int mbr_read(struct vk_blockdev *bd, struct vk_ptable *t)
                              .mbr_type = e[4], .bootable = e[0] == 0x80 };
         if ((r = vk_ptable_insert(t, &p)) < 0)
             return r;
+        /* An isohybrid ISO's partition starts at sector 0 and holds the
+         * MBR itself (xorriso -isohybrid-mbr, partition_offset=0): list
+         * it as sfdisk does rather than refuse the table. */
+        if (p.start == 0)
+            t->first_lba = 0;
     }
     struct vk_part *ext = vk_ptable_extended(t);
     if (ext) {
@@ -201,7 +206,9 @@ static int mbr_write(struct vk_blockdev *bd, const struct vk_ptable *t)
     if (ext && (r = place_ebrs(t, ext, ebrs, bd->name)) < 0)
         goto out;
 
-    /* The EBR chain first: sector 0 last, so a failure leaves the old
+    /* The EBR chain first, from its end: each EBR is written before the
+     * one that links to it, so a link never points at a sector still
+     * waiting for its EBR; sector 0 last, so a failure leaves the old
      * primary table pointing at an extended partition at worst. */
     if (ext) {
         unsigned nl = 0;
@@ -213,7 +220,7 @@ static int mbr_write(struct vk_blockdev *bd, const struct vk_ptable *t)
             if ((r = vk_bd_pwrite(bd, s, sizeof s, ext->start * VK_SECTOR)) < 0)
                 goto out;
         }
-        for (unsigned i = 0; i < t->n; i++) {
+        for (unsigned i = t->n; i-- > 0;) {
             const struct vk_part *p = &t->p[i];
             if (!p->logical)
                 continue;

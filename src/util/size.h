@@ -6,10 +6,14 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#define VK_SIZE_FRAC_DIGITS 40
+
 /* Parse s into *out.  Accepts an unsigned decimal number, optionally with
- * a fraction ("1.5G"), followed by one of B K M G T P E (optionally "iB").
- * Returns 0, or -EINVAL (malformed) / -ERANGE (beyond 2^63) with a message
- * naming s. */
+ * a fraction of at most VK_SIZE_FRAC_DIGITS digits when a unit follows
+ * ("1.5G"), followed by one of B K M G T P E (optionally "iB").  The
+ * fraction is computed exactly and the part below a byte dropped, as
+ * qemu-img does.  Returns 0, or -EINVAL (malformed) / -ERANGE (2^63 or
+ * more) with a message naming s. */
 int vk_parse_size(const char *s, uint64_t *out);
 
 /* Format n as a short human size ("3.86 GiB", "512 B") into buf. */

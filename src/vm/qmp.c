@@ -132,7 +132,8 @@ int vk_qmp_feed(struct vk_qmp *q, const void *data, size_t n)
         q->buf = nb;
         q->cap = nc;
     }
-    memcpy(q->buf + q->len, data, n);
+    if (n)          /* q->buf is still NULL before the first bytes */
+        memcpy(q->buf + q->len, data, n);
     q->len += n;
     return 0;
 }

@@ -3,6 +3,7 @@
 #include "vm/qmp.h"
 #include "vm/store.h"
 #include "util/err.h"
+#include "util/str.h"
 
 #include <ctype.h>
 #include <dirent.h>
@@ -32,8 +33,10 @@ const char *vk_vm_state_name(enum vk_vm_state s)
 int vk_rt_write(const char *dir, const char *file, const char *text, size_t len)
 {
     char tmp[4200], path[4200];
-    snprintf(path, sizeof path, "%s/%s", dir, file);
-    snprintf(tmp, sizeof tmp, "%s/.%s.%d", dir, file, (int)getpid());
+    int r;
+    if ((r = vk_pathf(path, sizeof path, "%s/%s", dir, file)) < 0 ||
+        (r = vk_pathf(tmp, sizeof tmp, "%s/.%s.%d", dir, file, (int)getpid())) < 0)
+        return r;
     int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
     if (fd < 0)
         return vk_error(-errno, "%s: %s", path, strerror(errno));
@@ -62,7 +65,9 @@ int vk_rt_write(const char *dir, const char *file, const char *text, size_t len)
 int vk_rt_read(const char *dir, const char *file, char *buf, size_t len)
 {
     char path[4200];
-    snprintf(path, sizeof path, "%s/%s", dir, file);
+    int r = vk_pathf(path, sizeof path, "%s/%s", dir, file);
+    if (r < 0)
+        return r;
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
         return errno == ENOENT ? -ENOENT : vk_error(-errno, "%s: %s", path, strerror(errno));
@@ -196,7 +201,7 @@ pid_t vk_rt_qemu(const char *dir, const char *uuid)
  * the user's) keeps everything else, and then itself. */
 static const char *const rt_files[] = {
     "monitor.pid", "pid", "qmp.sock", "qmp-cli.sock", "console.sock", "console.log",
-    "config", "argv", "state", "id", "accel", "vnc", ".lock", "monitor.log", "qemu.log",
+    "config", "argv", "state", "id", "accel", "vnc", ".lock", "monitor.log", "qemu.log", "coredump",
     "kernel", "initrd", "spice-secret",
     "serial1.sock", "serial1.log", "serial2.sock", "serial2.log", "serial3.sock", "serial3.log",
     NULL,
@@ -251,7 +256,9 @@ int vk_rt_remove(const char *dir)
 int vk_rt_lock(const char *dir, int timeout_ms)
 {
     char path[4200];
-    snprintf(path, sizeof path, "%s/.lock", dir);
+    int pr = vk_pathf(path, sizeof path, "%s/.lock", dir);
+    if (pr < 0)
+        return pr;
     int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
     if (fd < 0)
         return vk_error(-errno, "%s: %s", path, strerror(errno));
@@ -371,7 +378,8 @@ int vk_rt_info(const char *name, int with_qmp, struct vk_vminfo *info)
     if (vk_rt_read(info->dir, "vnc", info->vnc, sizeof info->vnc) > 0)
         info->vnc[strcspn(info->vnc, "\n")] = 0;
     char cfgpath[4200];
-    snprintf(cfgpath, sizeof cfgpath, "%s/config", info->dir);
+    if ((err = vk_pathf(cfgpath, sizeof cfgpath, "%s/config", info->dir)) < 0)
+        return err;
     if (access(cfgpath, F_OK) == 0) {
         if ((err = vk_domcfg_load(cfgpath, &info->cfg)) < 0)
             return err;
@@ -410,6 +418,10 @@ int vk_rt_info(const char *name, int with_qmp, struct vk_vminfo *info)
      * writes it; vmkit pause/unpause too, at once); QMP asks QEMU itself */
     info->state = !with_qmp && !strcmp(state, "paused") ? VK_ST_PAUSED
                                                           : run_or_blocked(info->pid);
+    /* on_crash = "preserve" keeps the panicked QEMU (status guest-panicked)
+     * for inspection: crashed, though its process lives */
+    if (preserved)
+        info->state = !strcmp(state, "crashed") ? VK_ST_CRASHED : VK_ST_SHUTDOWN;
     if (with_qmp)
         query_qmp(info);
     return 0;

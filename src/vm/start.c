@@ -8,6 +8,7 @@
 #include "vm/runtime.h"
 #include "vm/store.h"
 #include "util/err.h"
+#include "util/str.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -69,13 +70,14 @@ static int start_checks(struct vk_domcfg *c, const char **accel, char *why, size
 {
     int err;
     char qemu[4096], base[4096];
-    if ((err = vk_domcfg_check(c)) < 0 || (err = vk_domcfg_validate_disks(c)) < 0 ||
+    if ((err = vk_domcfg_check(c)) < 0 || (err = vk_store_uuid_check(c)) < 0 ||
+        (err = vk_domcfg_validate_disks(c)) < 0 ||
         (err = vk_accel_choose(c->accel, accel, why, whylen)) < 0 ||
         (err = vk_qemu_find("qemu-system-x86_64", qemu, sizeof qemu)) < 0 ||
         (err = vk_runtime_base(base, sizeof base, 1)) < 0)
         return err;
-    if ((size_t)snprintf(dir, dirlen, "%s/%s", base, c->name) >= dirlen)
-        return vk_error(-ENAMETOOLONG, "%s/%s: path too long", base, c->name);
+    if ((err = vk_pathf(dir, dirlen, "%s/%s", base, c->name)) < 0)
+        return err;
     /* QEMU's sockets live in dir: a path longer than a unix socket address
      * holds would only fail inside QEMU, after the directory was made. */
     struct sockaddr_un sun;
