@@ -100,3 +100,41 @@ EOF
 
 # jfield JSON KEY: one field of install-grub --json
 jfield() { python3 -c 'import json,sys; print(json.loads(sys.argv[1])[sys.argv[2]])' "$1" "$2" 2>&1; }
+
+# ISOs for guest usbkey (xorriso, Rock Ridge + Joliet) holding KERNEL and
+# INITRD, with the menus of the two Debian kinds:
+#   mkiso_live ISO KERNEL INITRD ARGS   live-build: /live/vmlinuz, isolinux.cfg
+#       INCLUDEs menu.cfg which MENU INCLUDEs live.cfg (MENU LABEL ^Live
+#       system (amd64), a relative ../live/vmlinuz, APPEND boot=live ARGS)
+#   mkiso_inst ISO KERNEL INITRD ARGS   debian-installer: /install.amd/,
+#       grub.cfg whose default 'Graphical install' (menuentry --hotkey=g)
+#       names a missing gtk/initrd.gz, then 'Install' with ARGS --- quiet
+mkiso_live() {
+    _d=$T/.iso.$$; rm -rf "$_d"; mkdir -p "$_d/live" "$_d/isolinux"
+    cp "$2" "$_d/live/vmlinuz" && cp "$3" "$_d/live/initrd.img" || return 1
+    printf 'path\ninclude menu.cfg\ndefault vesamenu.c32\nprompt 0\ntimeout 0\n' >"$_d/isolinux/isolinux.cfg"
+    printf 'menu title Live\nmenu include live.cfg Live\n' >"$_d/isolinux/menu.cfg"
+    printf 'label live-amd64\n\tmenu label ^Live system (amd64)\n\tmenu default\n\tlinux ../live/vmlinuz\n\tinitrd /live/initrd.img\n\tappend boot=live components %s\n' "$4" >"$_d/isolinux/live.cfg"
+    xorriso -as mkisofs -quiet -R -J -V LIVE -o "$1" "$_d" 2>/dev/null; _s=$?
+    rm -rf "$_d"; return $_s
+}
+mkiso_inst() {
+    _d=$T/.iso.$$; rm -rf "$_d"; mkdir -p "$_d/install.amd" "$_d/boot/grub"
+    cp "$2" "$_d/install.amd/vmlinuz" && cp "$3" "$_d/install.amd/initrd.gz" || return 1
+    cat >"$_d/boot/grub/grub.cfg" <<CFG
+if [ x\$feature_default_font_path = xy ] ; then
+   font=unicode
+fi
+menuentry --hotkey=g 'Graphical install' {
+    linux    /install.amd/vmlinuz vga=788 $4 --- quiet
+    initrd   /install.amd/gtk/initrd.gz
+}
+menuentry --hotkey=i 'Install' {
+    set background_color=black
+    linux    /install.amd/vmlinuz vga=788 $4 --- quiet
+    initrd   /install.amd/initrd.gz
+}
+CFG
+    xorriso -as mkisofs -quiet -R -J -V NETINST -o "$1" "$_d" 2>/dev/null; _s=$?
+    rm -rf "$_d"; return $_s
+}
