@@ -7,7 +7,6 @@
 
 #include <archive.h>
 #include <archive_entry.h>
-#include <ctype.h>
 #include <errno.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -160,9 +159,9 @@ static int read_file(const struct iso *s, const char *path, size_t max, char **o
 /* p (relative to dir when not absolute) as the ISO names it, or NULL. */
 static const char *resolve(const struct iso *s, const char *dir, const char *p)
 {
-    char full[4096];
-    if (snprintf(full, sizeof full, "%s/%s", p[0] == '/' ? "" : dir, p) >= (int)sizeof full ||
-        vk_path_normalize(full, full, sizeof full) <= 0) {
+    char joined[4096], full[4096];
+    if (snprintf(joined, sizeof joined, "%s/%s", p[0] == '/' ? "" : dir, p) >= (int)sizeof joined ||
+        vk_path_normalize(joined, full, sizeof full) <= 0) {
         vk_error_clear();
         return NULL;
     }
