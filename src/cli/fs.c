@@ -1163,31 +1163,6 @@ static int fs_get(int argc, char **argv)
 
 /* ---- mkdir, rm, mv, ln, chmod, chown, touch, edit ---- */
 
-static int mkdir_p(struct vk_fs *fs, const char *path, uint32_t mode)
-{
-    char buf[4096];
-    snprintf(buf, sizeof buf, "%s", path);
-    for (char *p = buf + 1;; p++) {
-        if (*p == '/' || !*p) {
-            char save = *p;
-            *p = 0;
-            struct vk_stat st;
-            if (vk_fs_stat(fs, buf, &st, true) < 0) {
-                int r = vk_fs_mkdir(fs, buf, mode);
-                if (r < 0)
-                    return r;
-            } else if (!S_ISDIR(st.mode)) {
-                return vk_error(-ENOTDIR, "%s:%s: not a directory", fs->bd->name, buf);
-            }
-            if (!save)
-                break;
-            *p = save;
-        }
-    }
-    vk_error_clear();
-    return 0;
-}
-
 static int fs_mkdir(int argc, char **argv)
 {
     bool p = false;
@@ -1203,7 +1178,7 @@ static int fs_mkdir(int argc, char **argv)
         int r = tgt_open(argv[i], true, true, &t);
         if (r < 0)
             return cli_fail(r);
-        r = p ? mkdir_p(t.fs, t.path, 0755) : vk_fs_mkdir(t.fs, t.path, 0755);
+        r = p ? vk_fs_mkdir_p(t.fs, t.path, 0755) : vk_fs_mkdir(t.fs, t.path, 0755);
         if ((r = tgt_close(&t, r)) < 0)
             return cli_fail(r);
     }
