@@ -66,6 +66,36 @@ static void progress(const char *msg, void *ctx)
     fprintf(stderr, "vmkit: %s\n", msg);
 }
 
+static void build_help(void)
+{
+    printf("usage: vmkit guest build [--distro busybox|debian[:SUITE]] [--size SIZE] [-f raw|qcow2]\n"
+           "                         [--hostname NAME] [--bootloader grub|pygrub] [-q] OUT\n"
+           "  debian:                [--packages A,B] [--root-password P] [--ssh-key FILE]\n"
+           "                         [--user U] [--kernel PKG|none] [--variant V] [--mirror URL]\n"
+           "  busybox:               [--kernel DEB|VMLINUZ]\n"
+           "Make a bootable Linux disk OUT (MBR, one ext4 partition at 1 MiB) and OUT.cfg,\n"
+           "an xl.cfg that boots it (vmkit create OUT.cfg).  OUT is built under a temporary\n"
+           "name and appears only when complete.\n"
+           "\n"
+           "busybox (the default): the Debian cloud kernel and busybox-static (fetched with\n"
+           "apt-get download, cached in ~/.cache/vmkit/debs); it prints VMKIT-READY on ttyS0\n"
+           "and gives a root shell there.  Seconds to build and to boot.  Default size 256M.\n"
+           "\n"
+           "debian[:SUITE] (SUITE: bookworm by default, bullseye, trixie, forky, sid, stable...):\n"
+           "a full Debian system made by mmdebstrap (root mode as root, unshare mode\n"
+           "otherwise; packages cached in ~/.cache/vmkit/debian): systemd, apt, the kernel\n"
+           "package (linux-image-cloud-amd64) with an initramfs from its initramfs-tools,\n"
+           "DHCP on every NIC (systemd-networkd), a login prompt on ttyS0, fstab by UUID.\n"
+           "--ssh-key FILE installs those public keys for root (or --user) and openssh-server;\n"
+           "--user U makes an account with passwordless sudo.  Without --root-password, root\n"
+           "has no password on the console unless a key is given (then it is locked).\n"
+           "--variant: mmdebstrap's (default minbase).  Default size 2G (sparse).\n"
+           "\n"
+           "--bootloader grub (the default where this vmkit installs GRUB) writes GRUB into\n"
+           "the MBR: the disk boots in any PC or hypervisor, OUT.cfg boots it with boot=\"c\";\n"
+           "pygrub leaves the MBR empty and OUT.cfg says bootloader=\"pygrub\".\n");
+}
+
 static int guest_build(int argc, char **argv)
 {
     static const struct option o[] = {
@@ -73,11 +103,21 @@ static int guest_build(int argc, char **argv)
         { "size", required_argument, NULL, 's' },
         { "format", required_argument, NULL, 'f' },
         { "hostname", required_argument, NULL, 'n' },
+        { "distro", required_argument, NULL, 'd' },
+        { "packages", required_argument, NULL, 'p' },
+        { "root-password", required_argument, NULL, 'P' },
+        { "ssh-key", required_argument, NULL, 'K' },
+        { "user", required_argument, NULL, 'u' },
+        { "bootloader", required_argument, NULL, 'b' },
+        { "variant", required_argument, NULL, 'V' },
+        { "mirror", required_argument, NULL, 'm' },
         { "quiet", no_argument, NULL, 'q' },
         { "help", no_argument, NULL, 'h' },
         { 0 },
     };
     struct vk_guest_opts g = { .progress = progress };
+    char distro[64] = "";
+    const char *debian_only = NULL;
     int c;
     while ((c = getopt_long(argc, argv, "k:s:f:qh", o, NULL)) != -1) {
         switch (c) {
@@ -92,28 +132,57 @@ static int guest_build(int argc, char **argv)
             g.format = optarg;
             break;
         case 'n': g.hostname = optarg; break;
+        case 'd':
+            if (strlen(optarg) >= sizeof distro)
+                return cli_usage("guest build", "--distro '%s' unknown: busybox or debian[:SUITE]", optarg);
+            snprintf(distro, sizeof distro, "%s", optarg);
+            break;
+        case 'p': g.packages = optarg; debian_only = "--packages"; break;
+        case 'P': g.root_password = optarg; debian_only = "--root-password"; break;
+        case 'K': g.ssh_key = optarg; debian_only = "--ssh-key"; break;
+        case 'u': g.user = optarg; debian_only = "--user"; break;
+        case 'V': g.variant = optarg; debian_only = "--variant"; break;
+        case 'm': g.mirror = optarg; debian_only = "--mirror"; break;
+        case 'b':
+            if (strcmp(optarg, "grub") && strcmp(optarg, "pygrub"))
+                return cli_usage("guest build", "--bootloader must be grub or pygrub, not '%s'", optarg);
+            g.bootloader = optarg;
+            break;
         case 'q': g.progress = NULL; break;
-        case 'h':
-            printf("usage: vmkit guest build [--kernel DEB|VMLINUZ] [--size SIZE] [-f raw|qcow2]\n"
-                   "                         [--hostname NAME] [-q] OUT\n"
-                   "Make a small bootable Linux disk OUT (MBR, one ext4 partition) from the\n"
-                   "Debian cloud kernel and busybox-static (fetched with apt-get download and\n"
-                   "cached in ~/.cache/vmkit/debs), and OUT.cfg, an xl.cfg that boots it\n"
-                   "(vmkit create OUT.cfg).  The guest prints VMKIT-READY on ttyS0 and gives a\n"
-                   "root shell there.  Default size 256M.\n");
-            return EXIT_OK;
+        case 'h': build_help(); return EXIT_OK;
         default:
             return cli_usage("guest build", "unknown option");
         }
     }
     if (argc - optind != 1)
         return cli_usage("guest build", "need OUT, the image to create");
+    char *colon = strchr(distro, ':');
+    if (colon) {
+        *colon = '\0';
+        g.suite = colon + 1;
+    }
+    if (distro[0] && strcmp(distro, "busybox") && strcmp(distro, "debian"))
+        return cli_usage("guest build", "--distro '%s' unknown: busybox or debian[:SUITE]", distro);
+    if (g.suite && strcmp(distro, "debian"))
+        return cli_usage("guest build", "--distro %s takes no suite", distro);
+    if (g.suite && !*g.suite)
+        return cli_usage("guest build", "--distro debian: empty suite after ':'");
+    bool debian = !strcmp(distro, "debian");
+    if (debian_only && !debian)
+        return cli_usage("guest build", "%s is for Debian guests: add --distro debian", debian_only);
+    g.distro = distro[0] ? distro : NULL;
     g.out = argv[optind];
     char *kver = NULL;
     int r = vk_guest_build(&g, &kver);
     if (r < 0)
         return cli_fail(r);
-    printf("%s: Linux %s, busybox; boot it with: vmkit create %s.cfg\n", g.out, kver, g.out);
+    if (!debian)
+        printf("%s: Linux %s, busybox; boot it with: vmkit create %s.cfg\n", g.out, kver, g.out);
+    else if (!strcmp(kver, "none"))
+        printf("%s: Debian %s without a kernel\n", g.out, g.suite ? g.suite : "bookworm");
+    else
+        printf("%s: Debian %s, Linux %s; boot it with: vmkit create %s.cfg\n", g.out,
+               g.suite ? g.suite : "bookworm", kver, g.out);
     free(kver);
     return EXIT_OK;
 }

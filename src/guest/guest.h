@@ -11,22 +11,51 @@
 struct vk_guest_opts {
     const char *out;        /* image to create (must not exist) */
     const char *format;     /* "raw" (default) or "qcow2" */
-    uint64_t size;          /* bytes; 0: 256 MiB */
-    const char *kernel;     /* NULL: the Debian cloud kernel; a .deb; or a vmlinuz
-                               file (its drivers must then be built in) */
+    uint64_t size;          /* bytes; 0: 256 MiB (busybox), 2 GiB (debian) */
+    const char *kernel;     /* busybox: NULL: the Debian cloud kernel; a .deb; or a
+                               vmlinuz file (its drivers must then be built in).
+                               debian: the kernel package (NULL:
+                               linux-image-cloud-amd64), "none" for no kernel */
     const char *hostname;   /* NULL: from OUT's name */
     const char *cachedir;   /* NULL: $XDG_CACHE_HOME/vmkit or ~/.cache/vmkit */
-    /* progress lines ("fetching linux-image-cloud-amd64"), may be NULL */
+    /* progress lines ("fetching linux-image-cloud-amd64"), may be NULL;
+     * the Debian build calls it from a second thread (mmdebstrap's lines) */
     void (*progress)(const char *msg, void *ctx);
     void *ctx;
+    const char *distro;     /* NULL or "busybox": the small busybox guest;
+                               "debian": a full Debian system (mmdebstrap) */
+    const char *bootloader; /* "grub" (GRUB in the MBR, BIOS boot) or "pygrub";
+                               NULL: grub where this vmkit has it */
+    /* debian only: */
+    const char *suite;      /* NULL: bookworm */
+    const char *variant;    /* mmdebstrap's --variant; NULL: minbase */
+    const char *packages;   /* more packages, comma- or space-separated */
+    const char *root_password;  /* NULL: none on the console (no ssh key),
+                                   locked (ssh key) */
+    const char *ssh_key;    /* file of public keys for root (or user) */
+    const char *user;       /* an account with passwordless sudo */
+    const char *mirror;     /* NULL: http://deb.debian.org/debian */
+    const char *mmdebstrap; /* the program; NULL: mmdebstrap from PATH */
 };
 
-/* Make opts->out: MBR with one bootable ext4 partition holding busybox,
- * /boot/vmlinuz-VER, /boot/initrd.img-VER (loads virtio/ACPI modules,
- * mounts /dev/vda1, switch_root), /boot/grub/grub.cfg and a busybox init
- * that prints "VMKIT-READY" with a root shell on ttyS0; and OUT.cfg, an
- * xl.cfg with bootloader="pygrub" that boots it.  On failure nothing is
- * left behind.  *kver (if not NULL) gets the kernel version (malloc'd). */
+/* Make opts->out and OUT.cfg, an xl.cfg that boots it (bootloader =
+ * "pygrub", or boot = "c" with GRUB in the MBR).  The disk has an MBR
+ * with one bootable ext4 partition at 1 MiB.
+ *
+ * busybox: /boot/vmlinuz-VER, /boot/initrd.img-VER (loads virtio/ACPI
+ * modules, mounts /dev/vda1, switch_root), /boot/grub/grub.cfg and a
+ * busybox init that prints "VMKIT-READY" with a root shell on ttyS0.
+ *
+ * debian: the tree mmdebstrap makes (systemd, apt, the kernel package
+ * with an initramfs from the guest's own initramfs-tools), poured into
+ * the filesystem with owners, modes, links, devices and xattrs; fstab and
+ * grub.cfg name the root by UUID; DHCP through systemd-networkd, a getty
+ * on ttyS0, sshd and the key when ssh_key is given.  Downloaded packages
+ * are kept in CACHE/debian/SUITE-amd64.
+ *
+ * The image is built under a temporary name next to OUT and renamed at
+ * the end: on failure nothing is left behind.  *kver (if not NULL) gets
+ * the kernel version, "none" for a Debian tree without one (malloc'd). */
 int vk_guest_build(const struct vk_guest_opts *o, char **kver);
 
 /* Run argv (argv[0] searched in PATH) in directory cwd (NULL: current),
