@@ -72,7 +72,7 @@ static void build_help(void)
            "                         [--hostname NAME] [--bootloader grub|pygrub] [-q] OUT\n"
            "  debian:                [--packages A,B] [--root-password P] [--ssh-key FILE]\n"
            "                         [--user U] [--kernel PKG|none] [--variant V] [--mirror URL]\n"
-           "  busybox:               [--kernel DEB|VMLINUZ]\n"
+           "  busybox:               [--kernel PKG|DEB|VMLINUZ] [--rootfs-dir]\n"
            "Make a bootable Linux disk OUT (MBR, one ext4 partition at 1 MiB) and OUT.cfg,\n"
            "an xl.cfg that boots it (vmkit create OUT.cfg).  OUT is built under a temporary\n"
            "name and appears only when complete.\n"
@@ -80,6 +80,10 @@ static void build_help(void)
            "busybox (the default): the Debian cloud kernel and busybox-static (fetched with\n"
            "apt-get download, cached in ~/.cache/vmkit/debs); it prints VMKIT-READY on ttyS0\n"
            "and gives a root shell there.  Seconds to build and to boot.  Default size 256M.\n"
+           "--kernel names a kernel package (linux-image-amd64), a .deb or a vmlinuz.\n"
+           "--rootfs-dir: OUT is a new directory holding the guest's root tree, and OUT.cfg\n"
+           "boots its kernel with the root on OUT shared over 9p (default kernel\n"
+           "linux-image-amd64).\n"
            "\n"
            "debian[:SUITE] (SUITE: bookworm by default, bullseye, trixie, forky, sid, stable...):\n"
            "a full Debian system made by mmdebstrap (root mode as root, unshare mode\n"
@@ -111,6 +115,7 @@ static int guest_build(int argc, char **argv)
         { "bootloader", required_argument, NULL, 'b' },
         { "variant", required_argument, NULL, 'V' },
         { "mirror", required_argument, NULL, 'm' },
+        { "rootfs-dir", no_argument, NULL, 'r' },
         { "quiet", no_argument, NULL, 'q' },
         { "help", no_argument, NULL, 'h' },
         { 0 },
@@ -132,6 +137,7 @@ static int guest_build(int argc, char **argv)
             g.format = optarg;
             break;
         case 'n': g.hostname = optarg; break;
+        case 'r': g.rootfs_dir = 1; break;
         case 'd':
             if (strlen(optarg) >= sizeof distro)
                 return cli_usage("guest build", "--distro '%s' unknown: busybox or debian[:SUITE]", optarg);

@@ -24,6 +24,7 @@ static const struct cli_command commands[] = {
     { "pause",    cmd_vm,    "pause a VM" },
     { "unpause",  cmd_vm,    "resume a paused VM" },
     { "config",   cmd_vm,    "print a VM's effective xl.cfg" },
+    { "edit",     cmd_vm,    "edit a defined VM's xl.cfg in $EDITOR" },
     { "guest",    cmd_guest, "build a small bootable Linux guest disk" },
     { "demo",     cmd_demo,  "build a guest, boot it, show it working" },
     { NULL, NULL, NULL },

@@ -4,6 +4,7 @@
 
 #include "fs/fsck.h"
 #include "util/err.h"
+#include "util/run.h"
 
 #include <et/com_err.h>
 #include <ext2fs/ext2_err.h>
@@ -424,7 +425,7 @@ static int ext_resize(struct vk_blockdev *bd, uint64_t size, char **output)
     char *out = NULL, *more = NULL;
     int st = 0, r = vk_fs_copy_out(bd, &c);
     if (r >= 0)
-        r = vk_fs_run_tool((const char *[]){ "e2fsck", "-f", "-n", c.path, NULL }, &st, &out);
+        r = vk_run_capture((const char *[]){ "e2fsck", "-f", "-n", c.path, NULL }, NULL, &st, &out);
     if (r >= 0 && st)
         r = vk_error(-EUCLEAN, "%s: the filesystem has errors (e2fsck exit %d): run 'vmkit fs "
                      "check --repair %s' first", bd->name, st, bd->name);
@@ -432,7 +433,7 @@ static int ext_resize(struct vk_blockdev *bd, uint64_t size, char **output)
     if (size)
         snprintf(sz, sizeof sz, "%lluK", (unsigned long long)(size / 1024));
     if (r >= 0)
-        r = vk_fs_run_tool((const char *[]){ "resize2fs", "-f", c.path, size ? sz : NULL, NULL },
+        r = vk_run_capture((const char *[]){ "resize2fs", "-f", c.path, size ? sz : NULL, NULL }, NULL,
                            &st, &more);
     if (r >= 0 && st)
         r = vk_error(-EIO, "%s: resize2fs failed (exit %d)", bd->name, st);

@@ -307,6 +307,14 @@ static int mode_ft(uint32_t mode)
     }
 }
 
+/* An inode as a node: the inode number is all ext needs. */
+static void ext_node(ext2_ino_t ino, uint32_t type, struct vk_node *n)
+{
+    memset(n, 0, sizeof *n);
+    n->ino = n->id = ino;
+    n->type = type;
+}
+
 struct rd_ctx {
     vk_dirent_cb cb;
     void *ctx;
@@ -323,7 +331,9 @@ static int rd_proc(struct ext2_dir_entry *d, int offset, int blocksize, char *bu
     name[len] = 0;
     if (!strcmp(name, ".") || !strcmp(name, ".."))
         return 0;
-    struct vk_dirent de = { .name = name, .ino = d->inode, .type = ft_mode(ext2fs_dirent_file_type(d)) };
+    struct vk_node n;
+    ext_node(d->inode, ft_mode(ext2fs_dirent_file_type(d)), &n);
+    struct vk_dirent de = { .name = name, .ino = d->inode, .type = n.type, .node = &n };
     int r = c->cb(c->ctx, &de);
     if (r) {
         c->ret = r < 0 ? r : 0;
@@ -332,13 +342,9 @@ static int rd_proc(struct ext2_dir_entry *d, int offset, int blocksize, char *bu
     return 0;
 }
 
-static int ext_readdir(struct vk_fs *fs, const char *path, vk_dirent_cb cb, void *ctx)
+/* cb for each entry of directory ino (np for messages). */
+static int iterate_dir(struct vk_fs *fs, ext2_ino_t ino, const char *np, vk_dirent_cb cb, void *ctx)
 {
-    char np[PMAX];
-    ext2_ino_t ino;
-    int r;
-    if ((r = norm(fs, path, np)) < 0 || (r = lookup(fs, np, true, &ino)) < 0)
-        return r;
     struct rd_ctx c = { cb, ctx, 0 };
     errcode_t e = ext2fs_dir_iterate(EXTFS(fs), ino, 0, NULL, rd_proc, &c);
     if (e == EXT2_ET_NO_DIRECTORY)
@@ -348,15 +354,23 @@ static int ext_readdir(struct vk_fs *fs, const char *path, vk_dirent_cb cb, void
     return c.ret;
 }
 
-static int ext_readlink(struct vk_fs *fs, const char *path, char *buf, size_t len)
+static int ext_readdir(struct vk_fs *fs, const char *path, vk_dirent_cb cb, void *ctx)
 {
     char np[PMAX];
     ext2_ino_t ino;
+    int r;
+    if ((r = norm(fs, path, np)) < 0 || (r = lookup(fs, np, true, &ino)) < 0)
+        return r;
+    return iterate_dir(fs, ino, np, cb, ctx);
+}
+
+/* readlink of inode ino (np for messages). */
+static int readlink_ino(struct vk_fs *fs, ext2_ino_t ino, const char *np, char *buf, size_t len)
+{
     struct ext2_inode_large in;
     ext2_filsys e = EXTFS(fs);
     int r;
-    if ((r = norm(fs, path, np)) < 0 || (r = lookup(fs, np, false, &ino)) < 0 ||
-        (r = read_inode(fs, ino, &in, np)) < 0)
+    if ((r = read_inode(fs, ino, &in, np)) < 0)
         return r;
     if (!LINUX_S_ISLNK(in.i_mode))
         return vk_error(-EINVAL, "%s:%s: not a symbolic link", fs->bd->name, np);
@@ -390,6 +404,16 @@ static int ext_readlink(struct vk_fs *fs, const char *path, char *buf, size_t le
         return ext_err(fs, err, np, "reading symbolic link");
     memcpy(buf, tmp, size < len ? size : len);
     return (int)size;
+}
+
+static int ext_readlink(struct vk_fs *fs, const char *path, char *buf, size_t len)
+{
+    char np[PMAX];
+    ext2_ino_t ino;
+    int r;
+    if ((r = norm(fs, path, np)) < 0 || (r = lookup(fs, np, false, &ino)) < 0)
+        return r;
+    return readlink_ino(fs, ino, np, buf, len);
 }
 
 /* Add name -> ino in dir, growing the directory when full. */
@@ -1068,6 +1092,77 @@ static int ext_unmount(struct vk_fs *fs)
     return r;
 }
 
+/* ---- by node: a node is an inode number ---- */
+
+static int ext_lookup_node(struct vk_fs *fs, const char *path, bool follow, struct vk_node *out)
+{
+    char np[PMAX];
+    ext2_ino_t ino;
+    struct ext2_inode_large in;
+    int r;
+    if ((r = norm(fs, path, np)) < 0 || (r = lookup(fs, np, follow, &ino)) < 0 ||
+        (r = read_inode(fs, ino, &in, np)) < 0)
+        return r;
+    ext_node(ino, in.i_mode & S_IFMT, out);
+    return 0;
+}
+
+static int ext_readdir_node(struct vk_fs *fs, const struct vk_node *dir, const char *path,
+                            vk_dirent_cb cb, void *ctx)
+{
+    return iterate_dir(fs, (ext2_ino_t)dir->ino, path, cb, ctx);
+}
+
+static int ext_stat_node(struct vk_fs *fs, const struct vk_node *n, const char *path,
+                         struct vk_stat *st)
+{
+    struct ext2_inode_large in;
+    int r = read_inode(fs, (ext2_ino_t)n->ino, &in, path);
+    if (r < 0)
+        return r;
+    fill_stat(fs, (ext2_ino_t)n->ino, &in, st);
+    return 0;
+}
+
+static int ext_readlink_node(struct vk_fs *fs, const struct vk_node *n, const char *path,
+                             char *buf, size_t len)
+{
+    return readlink_ino(fs, (ext2_ino_t)n->ino, path, buf, len);
+}
+
+static int ext_open_node(struct vk_fs *fs, const struct vk_node *n, const char *path,
+                         struct vk_file **out)
+{
+    ext2_ino_t ino = (ext2_ino_t)n->ino;
+    struct ext2_inode_large in;
+    int r = read_inode(fs, ino, &in, path);
+    if (r < 0)
+        return r;
+    if (LINUX_S_ISDIR(in.i_mode))
+        return vk_error(-EISDIR, "%s:%s: is a directory", fs->bd->name, path);
+    if (!LINUX_S_ISREG(in.i_mode))
+        return vk_error(-EINVAL, "%s:%s: not a regular file", fs->bd->name, path);
+    struct vk_file *vf = calloc(1, sizeof *vf);
+    struct extfile *ef = calloc(1, sizeof *ef);
+    if (!vf || !ef) {
+        free(vf);
+        free(ef);
+        return vk_error(-ENOMEM, "%s:%s: out of memory", fs->bd->name, path);
+    }
+    errcode_t err = ext2fs_file_open2(EXTFS(fs), ino, (struct ext2_inode *)&in, 0, &ef->f);
+    if (err) {
+        free(vf);
+        free(ef);
+        return ext_err(fs, err, path, "opening");
+    }
+    ef->ino = ino;
+    snprintf(ef->path, sizeof ef->path, "%s", path);
+    vf->fs = fs;
+    vf->priv = ef;
+    *out = vf;
+    return 0;
+}
+
 const struct vk_fs_ops vk_ext_ops = {
     .statfs = ext_statfs,
     .stat = ext_stat,
@@ -1089,4 +1184,10 @@ const struct vk_fs_ops vk_ext_ops = {
     .setxattr = ext_setxattr,
     .sync = ext_sync,
     .unmount = ext_unmount,
+    .lookup_node = ext_lookup_node,
+    .readdir_node = ext_readdir_node,
+    .stat_node = ext_stat_node,
+    .readlink_node = ext_readlink_node,
+    .open_node = ext_open_node,
+    .node_id_name = "inode",
 };

@@ -4,6 +4,7 @@
 
 #include "fs/fs.h"
 #include "util/err.h"
+#include "util/run.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -136,89 +137,6 @@ void vk_fs_copy_free(struct vk_fs_copy *c)
     c->path[0] = 0;
 }
 
-static void exec_tool(const char *const *argv)
-{
-    execvp(argv[0], (char *const *)argv);
-    if (errno == ENOENT && !strchr(argv[0], '/')) {
-        /* sbin is not in every user's PATH. */
-        static const char *const dirs[] = { "/usr/sbin", "/sbin" };
-        for (size_t i = 0; i < 2; i++) {
-            char p[PATH_MAX];
-            snprintf(p, sizeof p, "%s/%s", dirs[i], argv[0]);
-            execv(p, (char *const *)argv);
-        }
-    }
-}
-
-int vk_fs_run_tool(const char *const *argv, int *status, char **output)
-{
-    int p[2];
-    if (output)
-        *output = NULL;
-    if (pipe2(p, O_CLOEXEC) < 0)
-        return vk_error(-errno, "%s: pipe: %s", argv[0], strerror(errno));
-    pid_t pid = fork();
-    if (pid < 0) {
-        int e = errno;
-        close(p[0]);
-        close(p[1]);
-        return vk_error(-e, "%s: fork: %s", argv[0], strerror(e));
-    }
-    if (pid == 0) {
-        int nul = open("/dev/null", O_RDONLY);
-        if (nul >= 0)
-            dup2(nul, 0);
-        dup2(p[1], 1);
-        dup2(p[1], 2);
-        exec_tool(argv);
-        dprintf(2, "%s: %s\n", argv[0], strerror(errno));
-        _exit(127);
-    }
-    close(p[1]);
-    char *out = NULL;
-    size_t len = 0, cap = 0;
-    char buf[4096];
-    ssize_t n;
-    int r = 0;
-    while ((n = read(p[0], buf, sizeof buf)) != 0) {
-        if (n < 0) {
-            if (errno == EINTR)
-                continue;
-            break;
-        }
-        if (len + (size_t)n + 1 > cap) {
-            size_t nc = cap ? cap * 2 : 8192;
-            while (nc < len + (size_t)n + 1)
-                nc *= 2;
-            char *no = realloc(out, nc);
-            if (!no) {
-                r = vk_error(-ENOMEM, "%s: out of memory", argv[0]);
-                continue;   /* keep draining so the tool can finish */
-            }
-            out = no;
-            cap = nc;
-        }
-        memcpy(out + len, buf, (size_t)n);
-        len += (size_t)n;
-        out[len] = 0;
-    }
-    close(p[0]);
-    int st;
-    while (waitpid(pid, &st, 0) < 0)
-        if (errno != EINTR) {
-            free(out);
-            return vk_error(-errno, "%s: waitpid: %s", argv[0], strerror(errno));
-        }
-    *status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-    if (r >= 0 && *status == 127 && out && strstr(out, strerror(ENOENT)))
-        r = vk_error(-ENOENT, "%s: not installed", argv[0]);
-    if (output && r >= 0)
-        *output = out;
-    else
-        free(out);
-    return r;
-}
-
 /* Append b to *a (both may be NULL); frees b. */
 static void append(char **a, char *b)
 {
@@ -264,7 +182,7 @@ static int run_checker(const struct checker *k, const char *const *opts, const c
         argv[n++] = opts[i];
     argv[n++] = file;
     argv[n] = NULL;
-    return vk_fs_run_tool(argv, status, output);
+    return vk_run_capture(argv, NULL, status, output);
 }
 
 int vk_fs_check(struct vk_blockdev *bd, bool repair, char **output)

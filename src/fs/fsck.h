@@ -50,10 +50,5 @@ void vk_fs_copy_rename(const struct vk_fs_copy *c, char **output);
 /* Close and remove the temporary file. */
 void vk_fs_copy_free(struct vk_fs_copy *c);
 
-/* Run argv[0] (looked up in PATH, then /usr/sbin and /sbin) with stdin
- * from /dev/null; *status gets its exit status (128+N for a signal) and
- * *output (when not NULL; free it) stdout and stderr together.  Returns 0
- * once the tool ran, whatever its status; -errno if it could not run. */
-int vk_fs_run_tool(const char *const *argv, int *status, char **output);
 
 #endif

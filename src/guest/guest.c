@@ -12,6 +12,7 @@
 #include "fs/fs.h"
 #include "fs/populate.h"
 #include "part/part.h"
+#include "util/dirs.h"
 #include "util/err.h"
 #include "util/str.h"
 
@@ -60,16 +61,7 @@ static int mkdirs(const char *root, const char *rel)
     int r = vk_pathf(p, sizeof p, "%s/%s", root, rel);
     if (r < 0)
         return r;
-    for (char *c = p + strlen(root) + 1; *c; c++)
-        if (*c == '/') {
-            *c = '\0';
-            if (mkdir(p, 0755) < 0 && errno != EEXIST)
-                return vk_error(-errno, "%s: %s", p, strerror(errno));
-            *c = '/';
-        }
-    if (mkdir(p, 0755) < 0 && errno != EEXIST)
-        return vk_error(-errno, "%s: %s", p, strerror(errno));
-    return 0;
+    return vk_mkdirs(p, 0755);
 }
 
 /* Contract in guest_int.h. */
@@ -320,13 +312,30 @@ static int make_image(const struct vk_guest_opts *o, const char *shown, const ch
     return r < 0 ? r : c;
 }
 
-/* The xl.cfg text for the image at abs (the final, absolute path). */
+/* The xl.cfg text for the guest at abs (the final, absolute path).  The
+ * disk names its format, so QEMU neither probes it nor guards its sector
+ * 0, and target= (last) lets the path hold commas.  A 9p root: the kernel
+ * and initramfs in OUT booted directly. */
 static char *cfg_text(const struct vk_guest_opts *o, const char *host, const char *abs,
-                      bool debian)
+                      const char *kver, bool debian)
 {
     char *text = NULL;
     bool grub = o->bootloader && !strcmp(o->bootloader, "grub");
-    if (asprintf(&text,
+    if (o->rootfs_dir ? asprintf(&text,
+                 "# xl.cfg written by vmkit guest build --rootfs-dir\n"
+                 "name = \"%s\"\n"
+                 "memory = 256\n"
+                 "vcpus = 1\n"
+                 "kernel = \"%s/boot/vmlinuz-%s\"\n"
+                 "ramdisk = \"%s/boot/initrd.img-%s\"\n"
+                 "extra = \"root=root rootfstype=9p rootflags=trans=virtio,version=9p2000.L,"
+                 "msize=262144 console=ttyS0\"\n"
+                 "p9 = [ 'tag=root,security_model=none,path=%s' ]\n"
+                 "serial = \"pty\"\n"
+                 "on_poweroff = \"destroy\"\n"
+                 "on_reboot = \"restart\"\n"
+                 "on_crash = \"destroy\"\n",
+                 host, abs, kver, abs, kver, abs) < 0 : asprintf(&text,
                  "# xl.cfg written by vmkit guest build\n"
                  "name = \"%s\"\n"
                  "memory = %d\n"
@@ -358,17 +367,23 @@ static int make_tree(const struct vk_guest_opts *o, const char *root, const char
         r = vk_pathf(x, sizeof x, "%s/x", tmp);
 
     /* the kernel */
-    if (r == 0 && o->kernel && !strstr(o->kernel, ".deb")) {
+    bool kpkg = o->kernel && !strncmp(o->kernel, "linux-image-", 12) && !strchr(o->kernel, '/') &&
+                !strstr(o->kernel, ".deb") && access(o->kernel, F_OK) < 0;
+    if (r == 0 && o->kernel && !kpkg && !strstr(o->kernel, ".deb")) {
         kernel_file = o->kernel;
         const char *b = strrchr(o->kernel, '/');
         b = b ? b + 1 : o->kernel;
         kver = strdup(!strncmp(b, "vmlinuz-", 8) ? b + 8 : "custom");
     } else if (r == 0) {
-        if (o->kernel) {
+        if (o->kernel && !kpkg) {
             kdeb = strdup(o->kernel);
         } else {
-            vk_guest_say(o, "fetching linux-image-cloud-amd64 (cached in %s)", cache);
-            if ((r = vk_deb_fetch(cache, "linux-image-cloud-amd64", &meta)) == 0 &&
+            /* a package name, or the default: the cloud kernel, or the
+             * generic one for a 9p root (the cloud kernel has no 9p) */
+            const char *pkg = o->kernel ? o->kernel
+                            : o->rootfs_dir ? "linux-image-amd64" : "linux-image-cloud-amd64";
+            vk_guest_say(o, "fetching %s (cached in %s)", pkg, cache);
+            if ((r = vk_deb_fetch(cache, pkg, &meta)) == 0 &&
                 (r = vk_deb_field(meta, "Depends", &dep)) == 0) {
                 /* "linux-image-6.1.0-18-cloud-amd64 (= 6.1.76-1)" */
                 char *s = strstr(dep, "linux-image-");
@@ -451,9 +466,16 @@ static int make_tree(const struct vk_guest_opts *o, const char *root, const char
             r = copy_file(p, q, 0644);
         snprintf(p, sizeof p, "%s/lib/modules/%s", x, kver);
         /* virtio_net pulls in net_failover and failover through its depends= */
+        /* pvpanic_mmio drives QEMU's ISA pvpanic device: a panic reaches
+         * the monitor (on_crash); 9p, USB (usb = 1 is QEMU's UHCI; the
+         * tablet is a HID device) and the i6300esb of on_watchdog where
+         * the kernel has them (the generic one; the cloud kernel has none
+         * of the three: each is skipped when absent) */
         static const char *const want[] = { "virtio_pci", "virtio_blk", "virtio_net", "ext4",
                                             "crc16", "mbcache", "jbd2", "crc32c_generic",
-                                            "button", "evdev", NULL };
+                                            "button", "evdev", "pvpanic", "pvpanic_mmio",
+                                            "9pnet_virtio", "9p", "uhci_hcd", "usbhid",
+                                            "hid_generic", "i6300esb", NULL };
         struct stat st;
         if (stat(p, &st) == 0)
             for (const char *const *w = want; *w && r >= 0; w++)
@@ -490,7 +512,7 @@ static int make_tree(const struct vk_guest_opts *o, const char *root, const char
         f[n++] = (struct vk_cpio_file){ .path = "newroot", .mode = S_IFDIR | 0755 };
         f[n++] = (struct vk_cpio_file){ .path = "lib", .mode = S_IFDIR | 0755 };
         f[n++] = (struct vk_cpio_file){ .path = "lib/modules", .mode = S_IFDIR | 0755 };
-        char bb[PATH_MAX + 32];
+        char bb[PATH_MAX + 128];
         snprintf(bb, sizeof bb, "%s/bin/busybox", root);
         f[n++] = (struct vk_cpio_file){ .path = "bin/busybox", .host = bb, .mode = S_IFREG | 0755 };
         f[n++] = (struct vk_cpio_file){ .path = "bin/sh", .link = "busybox", .mode = S_IFLNK | 0777 };
@@ -520,7 +542,8 @@ static int make_tree(const struct vk_guest_opts *o, const char *root, const char
         (r = put_text(root, "etc/hostname", hostline, 0644)) == 0 &&
         (r = put_text(root, "etc/passwd", "root::0:0:root:/root:/bin/sh\n", 0644)) == 0 &&
         (r = put_text(root, "etc/group", "root:x:0:\n", 0644)) == 0)
-        r = put_text(root, "etc/fstab", "/dev/vda1 / ext4 rw 0 1\n", 0644);
+        r = put_text(root, "etc/fstab", o->rootfs_dir ? "root / 9p rw,trans=virtio 0 0\n"
+                                                      : "/dev/vda1 / ext4 rw 0 1\n", 0644);
     free(grub);
     free_mods(&mods);
     free(cache);
@@ -581,6 +604,8 @@ int vk_guest_build(const struct vk_guest_opts *in, char **kver)
             return vk_error(-EINVAL, "hostname '%s': 1-63 letters, digits and '-' "
                             "(not first or last)", o.hostname);
     }
+    if (debian && o.rootfs_dir)
+        return vk_error(-ENOTSUP, "--rootfs-dir: only the busybox guest can be a 9p root");
     if (debian) {
         int c = vk_guest_debian_check(&o);
         if (c < 0)
@@ -593,6 +618,9 @@ int vk_guest_build(const struct vk_guest_opts *in, char **kver)
     int pr = abs_name(o.out, abs, sizeof abs);
     if (pr < 0)
         return pr;
+    if (o.rootfs_dir && strpbrk(abs, ",'\"\\"))
+        return vk_error(-EINVAL, "%s: a 9p root's path cannot hold , ' \" or \\ (p9 specs "
+                        "are comma-separated)", abs);
     char host[64];
     const char *b = strrchr(o.out, '/');
     snprintf(host, sizeof host, "%s", o.hostname ? o.hostname : b ? b + 1 : o.out);
@@ -623,21 +651,25 @@ int vk_guest_build(const struct vk_guest_opts *in, char **kver)
         return pr;
     }
     o.out = part;
-    char root[PATH_MAX + 8];
-    snprintf(root, sizeof root, "%s/root", tmp);
+    char root[PATH_MAX + 72];
+    /* a 9p root is built in place (under the temporary name); a disk's
+     * tree in the temp dir */
+    snprintf(root, sizeof root, "%s%s", o.rootfs_dir ? part : tmp, o.rootfs_dir ? "" : "/root");
     char *v = NULL, *text = NULL;
     int r = 0;
+    bool made = false;
     if (debian) {
         r = vk_guest_build_debian(&o, in->out, tmp, host, &v);
     } else {
         r = mkdir(root, 0755) < 0 ? vk_error(-errno, "%s: %s", root, strerror(errno)) : 0;
+        made = r == 0;
         if (r == 0)
             r = make_tree(&o, root, tmp, host, &v);
-        if (r == 0)
+        if (r == 0 && !o.rootfs_dir)
             r = make_image(&o, in->out, root);
     }
     vk_guest_rm_rf(tmp);
-    if (r == 0 && !(text = cfg_text(&o, host, abs, debian)))
+    if (r == 0 && !(text = cfg_text(&o, host, abs, v, debian)))
         r = vk_error(-ENOMEM, "out of memory");
     if (r == 0)
         r = vk_guest_write_file(cfgtmp, text, strlen(text), 0644);
@@ -648,10 +680,16 @@ int vk_guest_build(const struct vk_guest_opts *in, char **kver)
                                      : strerror(errno));
     if (r == 0 && rename(cfgtmp, cfg) < 0) {
         r = vk_error(-errno, "%s: %s", cfg, strerror(errno));
-        unlink(abs);
+        if (o.rootfs_dir)
+            vk_guest_rm_rf(abs);
+        else
+            unlink(abs);
     }
     if (r < 0) {
-        unlink(part);
+        if (o.rootfs_dir && made)
+            vk_guest_rm_rf(part);
+        else if (!o.rootfs_dir)
+            unlink(part);
         unlink(cfgtmp);
         free(v);
         return r;

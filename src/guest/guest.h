@@ -5,6 +5,8 @@
 #ifndef VK_GUEST_GUEST_H
 #define VK_GUEST_GUEST_H
 
+#include "util/run.h"
+
 #include <stddef.h>
 #include <stdint.h>
 
@@ -12,10 +14,15 @@ struct vk_guest_opts {
     const char *out;        /* image to create (must not exist) */
     const char *format;     /* "raw" (default) or "qcow2" */
     uint64_t size;          /* bytes; 0: 256 MiB (busybox), 2 GiB (debian) */
-    const char *kernel;     /* busybox: NULL: the Debian cloud kernel; a .deb; or a
-                               vmlinuz file (its drivers must then be built in).
+    const char *kernel;     /* busybox: NULL: the Debian cloud kernel (the
+                               generic one, linux-image-amd64, for rootfs_dir:
+                               the cloud kernel has no 9p); a package name
+                               "linux-image-..."; a .deb; or a vmlinuz file
+                               (its drivers must then be built in).
                                debian: the kernel package (NULL:
                                linux-image-cloud-amd64), "none" for no kernel */
+    int rootfs_dir;         /* busybox only: out is a directory, the guest's
+                               root filesystem shared over 9p (no disk image) */
     const char *hostname;   /* NULL: from OUT's name */
     const char *cachedir;   /* NULL: $XDG_CACHE_HOME/vmkit or ~/.cache/vmkit */
     /* progress lines ("fetching linux-image-cloud-amd64"), may be NULL;
@@ -42,9 +49,14 @@ struct vk_guest_opts {
  * "pygrub", or boot = "c" with GRUB in the MBR).  The disk has an MBR
  * with one bootable ext4 partition at 1 MiB.
  *
- * busybox: /boot/vmlinuz-VER, /boot/initrd.img-VER (loads virtio/ACPI
- * modules, mounts /dev/vda1, switch_root), /boot/grub/grub.cfg and a
- * busybox init that prints "VMKIT-READY" with a root shell on ttyS0.
+ * busybox: /boot/vmlinuz-VER, /boot/initrd.img-VER (loads virtio/ACPI/
+ * pvpanic modules, and 9p when the kernel has it; mounts root=,
+ * switch_root), /boot/grub/grub.cfg and a busybox init that prints
+ * "VMKIT-READY" with a root shell on ttyS0.  With rootfs_dir, OUT is
+ * instead a new directory holding that tree, and OUT.cfg boots the kernel
+ * and initramfs in it directly with its root on OUT shared over 9p (p9 = [
+ * 'tag=root,...' ], extra "root=root rootfstype=9p ..."): the rootless
+ * counterpart of an NFS root.
  *
  * debian: the tree mmdebstrap makes (systemd, apt, the kernel package
  * with an initramfs from the guest's own initramfs-tools), poured into
@@ -53,16 +65,11 @@ struct vk_guest_opts {
  * on ttyS0, sshd and the key when ssh_key is given.  Downloaded packages
  * are kept in CACHE/debian/SUITE-amd64.
  *
- * The image is built under a temporary name next to OUT and renamed at
- * the end: on failure nothing is left behind.  *kver (if not NULL) gets
- * the kernel version, "none" for a Debian tree without one (malloc'd). */
+ * OUT is built under a temporary name next to it and renamed at the end:
+ * on failure nothing is left behind.  *kver (if not NULL) gets the kernel
+ * version, "none" for a Debian tree without one (malloc'd). */
 int vk_guest_build(const struct vk_guest_opts *o, char **kver);
 
-/* Run argv (argv[0] searched in PATH) in directory cwd (NULL: current),
- * stdin from /dev/null, stdout+stderr captured into out (up to outlen-1
- * bytes, NUL-terminated; out may be NULL).  0 if it exited 0; otherwise
- * -EIO with a message naming argv[0], its status and its last output line. */
-int vk_run(const char *const *argv, const char *cwd, char *out, size_t outlen);
 
 /* The cache directory for downloads ($XDG_CACHE_HOME/vmkit/debs or
  * ~/.cache/vmkit/debs), created if missing.  malloc'd. */

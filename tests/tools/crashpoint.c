@@ -15,6 +15,10 @@
  *
  * N = 0 never kills: use it to count the writes of a whole run.
  *
+ * FILE may be a directory: then writes to any file directly in it count,
+ * and syncs of the directory itself (for commands that build a file
+ * under a temporary name and rename it, like img convert).
+ *
  * Prints on stderr, as its last line, "crashpoint: W writes" (W counted
  * before the kill) and, if it killed, "crashpoint: killed before write N".
  * Exit status: 137 if it killed the command at N; otherwise the
@@ -42,14 +46,28 @@
 
 static dev_t want_dev;
 static ino_t want_ino;
+static char *want_dir;  /* FILE is a directory: its real path */
 
-/* Does descriptor fd of process pid refer to FILE? */
+/* Does descriptor fd of process pid refer to FILE (or, for a directory,
+ * to a file in it)? */
 static int is_target(pid_t pid, long fd)
 {
-    char p[64];
+    char p[64], link[4096];
     struct stat st;
     snprintf(p, sizeof p, "/proc/%d/fd/%ld", (int)pid, fd);
-    return stat(p, &st) == 0 && st.st_dev == want_dev && st.st_ino == want_ino;
+    if (stat(p, &st) < 0)
+        return 0;
+    if (st.st_dev == want_dev && st.st_ino == want_ino)
+        return 1;
+    if (!want_dir || !S_ISREG(st.st_mode))
+        return 0;
+    ssize_t n = readlink(p, link, sizeof link - 1);
+    if (n <= 0)
+        return 0;
+    link[n] = 0;
+    char *slash = strrchr(link, '/');
+    size_t dl = strlen(want_dir);
+    return slash && (size_t)(slash - link) == dl && !strncmp(link, want_dir, dl);
 }
 
 static const long counted[] = {
@@ -93,6 +111,10 @@ int main(int argc, char **argv)
     }
     want_dev = st.st_dev;
     want_ino = st.st_ino;
+    if (S_ISDIR(st.st_mode) && !(want_dir = realpath(argv[2], NULL))) {
+        fprintf(stderr, "crashpoint: %s: %s\n", argv[2], strerror(errno));
+        return 125;
+    }
     pid_t pid = fork();
     if (pid < 0)
         return 125;
