@@ -170,7 +170,9 @@ int vk_child_start(const char *const *argv, struct vk_child *c)
 /* Contract in guest_int.h. */
 int vk_child_finish(struct vk_child *c, bool abort)
 {
-    if (abort && c->pid > 0 && waitpid(c->pid, NULL, WNOHANG | WNOWAIT) == 0) {
+    siginfo_t si = { .si_pid = 0 };
+    if (abort && c->pid > 0 && waitid(P_PID, (id_t)c->pid, &si, WEXITED | WNOHANG | WNOWAIT) == 0 &&
+        si.si_pid == 0) {
         /* mmdebstrap cleans up its temporary chroot on SIGTERM */
         kill(c->pid, SIGTERM);
         c->killed = true;

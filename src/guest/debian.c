@@ -576,7 +576,7 @@ static int pour(const struct vk_guest_opts *o, const char *shown, struct argv *a
     char pmsg[1024];
     snprintf(pmsg, sizeof pmsg, "%s", vk_errmsg());
     int w = vk_child_finish(&c, p < 0);
-    if (p < 0 && (c.killed || w == 0)) {
+    if (p < 0 && (c.killed || w == 0 || p == -ENOSPC)) {
         if (p == -ENOSPC)
             return vk_error(p, "%s: the Debian system does not fit in %llu MiB (%s); give a "
                             "larger --size", shown, (unsigned long long)(o->size >> 20), pmsg);
