@@ -29,10 +29,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#if VK_GUEST_HAVE_GRUB
-#include "boot/grub_install.h"
-#endif
-
 #define KEY_MAX (64u << 10)
 #define MAX_ARGS 64
 

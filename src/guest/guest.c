@@ -12,6 +12,9 @@
 #include "fs/fs.h"
 #include "fs/populate.h"
 #include "part/part.h"
+#if VK_GUEST_HAVE_GRUB
+#include "boot/grub_install.h"
+#endif
 #include "util/dirs.h"
 #include "util/err.h"
 #include "util/str.h"
@@ -299,6 +302,28 @@ int vk_guest_disk_close(struct vk_guest_disk *d)
     d->bd = NULL;
     return r;
 }
+
+#if VK_GUEST_HAVE_GRUB
+/* GRUB into the finished image's MBR gap (boot/grub_install), keeping the
+ * builder's grub.cfg: pygrub and GRUB then read the same menu. */
+static int install_grub(const struct vk_guest_opts *o, const char *shown)
+{
+    struct vk_blockdev *bd;
+    int r = vk_bd_open(o->out, o->format ? o->format : "raw", VK_OPEN_RDWR, &bd);
+    if (r < 0)
+        return r;
+    char cache[PATH_MAX];
+    struct vk_grub_opts go = { .timeout = 1, .timeout_set = true };
+    if (o->cachedir && vk_pathf(cache, sizeof cache, "%s/grub", o->cachedir) == 0)
+        go.cache_dir = cache;
+    vk_guest_say(o, "installing GRUB into %s's MBR", shown);
+    r = vk_grub_install(bd, 1, &go, NULL);
+    if (r < 0)
+        r = vk_error_prefix(r, "%s: GRUB: ", shown);
+    int c = vk_bd_close(bd);
+    return r < 0 ? r : c;
+}
+#endif
 
 /* The busybox guest's image, filled from the host tree root. */
 static int make_image(const struct vk_guest_opts *o, const char *shown, const char *root)
@@ -668,6 +693,10 @@ int vk_guest_build(const struct vk_guest_opts *in, char **kver)
         if (r == 0 && !o.rootfs_dir)
             r = make_image(&o, in->out, root);
     }
+#if VK_GUEST_HAVE_GRUB
+    if (r == 0 && !o.rootfs_dir && !strcmp(o.bootloader, "grub"))
+        r = install_grub(&o, in->out);
+#endif
     vk_guest_rm_rf(tmp);
     if (r == 0 && !(text = cfg_text(&o, host, abs, v, debian)))
         r = vk_error(-ENOMEM, "out of memory");
