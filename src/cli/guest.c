@@ -95,9 +95,10 @@ static void build_help(void)
            "has no password on the console unless a key is given (then it is locked).\n"
            "--variant: mmdebstrap's (default minbase).  Default size 2G (sparse).\n"
            "\n"
-           "--bootloader grub (the default where this vmkit installs GRUB) writes GRUB into\n"
-           "the MBR: the disk boots in any PC or hypervisor, OUT.cfg boots it with boot=\"c\";\n"
-           "pygrub leaves the MBR empty and OUT.cfg says bootloader=\"pygrub\".\n");
+           "--bootloader grub (Debian's default where this vmkit installs GRUB) puts\n"
+           "GRUB into the MBR: the disk boots in any PC or hypervisor, and OUT.cfg boots\n"
+           "it with boot=\"c\".  pygrub (busybox's default) leaves the MBR empty, and\n"
+           "OUT.cfg says bootloader=\"pygrub\".  Both read the same /boot/grub/grub.cfg.\n");
 }
 
 static int guest_build(int argc, char **argv)

@@ -609,8 +609,10 @@ int vk_guest_build(const struct vk_guest_opts *in, char **kver)
     if (debian && strcmp(o.distro, "debian"))
         return vk_error(-EINVAL, "distribution '%s' unknown: vmkit builds busybox and debian",
                         o.distro);
+    /* busybox keeps pygrub by default: the VM tests boot it by the dozen,
+     * and pygrub's direct boot skips the BIOS and GRUB's menu */
     if (!o.bootloader)
-        o.bootloader = VK_GUEST_DEFAULT_BOOTLOADER;
+        o.bootloader = debian ? VK_GUEST_DEFAULT_BOOTLOADER : "pygrub";
     if (strcmp(o.bootloader, "grub") && strcmp(o.bootloader, "pygrub"))
         return vk_error(-EINVAL, "boot loader '%s' unknown: grub or pygrub", o.bootloader);
     if (!VK_GUEST_HAVE_GRUB && !strcmp(o.bootloader, "grub"))

@@ -32,7 +32,8 @@ struct vk_guest_opts {
     const char *distro;     /* NULL or "busybox": the small busybox guest;
                                "debian": a full Debian system (mmdebstrap) */
     const char *bootloader; /* "grub" (GRUB in the MBR, BIOS boot) or "pygrub";
-                               NULL: grub where this vmkit has it */
+                               NULL: pygrub for busybox; for debian grub
+                               where this vmkit has it */
     /* debian only: */
     const char *suite;      /* NULL: bookworm */
     const char *variant;    /* mmdebstrap's --variant; NULL: minbase */
