@@ -124,4 +124,43 @@ fails_with "no kernel in the tree" 1 "no vmlinuz-VERSION" \
 fails_with "too big for --size: says so" 1 "does not fit in 41 MiB" \
     env FAKE_MMDEBSTRAP=big PATH="$T/bin:$PATH" "$VMKIT" guest build -q --distro debian --bootloader pygrub --size 41M x.img
 eq "no half-built image left by any failure" "$(left)" "d.img d.img.cfg "
+
+# ---- guest seed: a cloud-init NoCloud ISO ----
+need xorriso || { finish; exit; }
+printf '#cloud-config\nhostname: seeded\nssh_authorized_keys:\n  - %s\n' "$(cat key.pub)" >ud
+printf 'version: 2\nethernets:\n  all:\n    match: {name: "e*"}\n    dhcp4: true\n' >nc
+ok "guest seed --user-data --network-config" vmkit guest seed --user-data ud --network-config nc s.iso
+eq "blkid: iso9660" "$(blkid -o value -s TYPE s.iso)" "iso9660"
+eq "blkid: volume id cidata" "$(blkid -o value -s LABEL s.iso)" "cidata"
+mkdir x
+ok "xorriso extracts the seed" xorriso -osirrox on -indev s.iso -extract / x
+ok "user-data as given (cmp)" cmp ud x/user-data
+ok "network-config as given (cmp)" cmp nc x/network-config
+has "meta-data: an instance-id" "$(cat x/meta-data)" "instance-id: iid-vmkit-"
+has "meta-data: the hostname from OUT's name" "$(cat x/meta-data)" "local-hostname: s"
+rm -rf x
+printf 'instance-id: fixed\n' >md
+ok "guest seed --meta-data" vmkit guest seed --user-data ud --meta-data md s2.iso
+mkdir x
+ok "xorriso extracts it" xorriso -osirrox on -indev s2.iso -extract / x
+ok "meta-data as given (cmp)" cmp md x/meta-data
+eq "no network-config when none given" "$(ls x | tr '\n' ' ')" "meta-data user-data "
+rm -rf x
+ok "guest seed --hostname" vmkit guest seed --user-data ud --hostname web-2 s3.iso
+mkdir x
+ok "xorriso extracts it" xorriso -osirrox on -indev s3.iso -extract / x
+has "meta-data: the given hostname" "$(cat x/meta-data)" "local-hostname: web-2"
+rm -rf x
+before=$(md5sum <s.iso)
+fails_with "seed: existing OUT refused" 1 "s.iso: already exists" vmkit guest seed --user-data ud s.iso
+eq "seed: existing OUT untouched" "$(md5sum <s.iso)" "$before"
+fails_with "seed: --user-data required" 2 "--user-data FILE is required" vmkit guest seed n.iso
+fails_with "seed: no OUT" 2 "need OUT.iso" vmkit guest seed --user-data ud
+fails_with "seed: a missing file named" 1 "--user-data nosuch" vmkit guest seed --user-data nosuch n.iso
+printf '#cloud-config\n\0\n' >bin.dat
+fails_with "seed: binary user-data refused" 1 "binary data" vmkit guest seed --user-data bin.dat n.iso
+fails_with "seed: a directory is not a file" 1 "not a regular file" vmkit guest seed --user-data ud --meta-data . n.iso
+fails_with "seed: --hostname with --meta-data" 2 "not with --meta-data" vmkit guest seed --user-data ud --meta-data md --hostname h n.iso
+rm -f bin.dat ud nc md s.iso s2.iso s3.iso
+eq "seed: nothing left by the refusals" "$(left)" "d.img d.img.cfg "
 finish

@@ -194,9 +194,55 @@ static int guest_build(int argc, char **argv)
     return EXIT_OK;
 }
 
+static int guest_seed(int argc, char **argv)
+{
+    static const struct option o[] = {
+        { "user-data", required_argument, NULL, 'u' },
+        { "meta-data", required_argument, NULL, 'm' },
+        { "network-config", required_argument, NULL, 'n' },
+        { "hostname", required_argument, NULL, 'H' },
+        { "help", no_argument, NULL, 'h' },
+        { 0 },
+    };
+    struct vk_guest_seed_opts s = { .out = NULL };
+    int c;
+    while ((c = getopt_long(argc, argv, "h", o, NULL)) != -1) {
+        switch (c) {
+        case 'u': s.user_data = optarg; break;
+        case 'm': s.meta_data = optarg; break;
+        case 'n': s.network_config = optarg; break;
+        case 'H': s.hostname = optarg; break;
+        case 'h':
+            printf("usage: vmkit guest seed --user-data FILE [--meta-data FILE]\n"
+                   "                        [--network-config FILE] [--hostname H] OUT.iso\n"
+                   "Make a cloud-init NoCloud seed: an ISO 9660 image labelled cidata holding\n"
+                   "user-data, meta-data and network-config.  Attach it as a CD-ROM to a\n"
+                   "cloud image (Debian, Ubuntu, Fedora) and cloud-init applies it at first\n"
+                   "boot.  Without --meta-data: a fresh instance-id and local-hostname H\n"
+                   "(default: OUT's name).\n");
+            return EXIT_OK;
+        default:
+            return cli_usage("guest seed", "unknown option");
+        }
+    }
+    if (argc - optind != 1)
+        return cli_usage("guest seed", "need OUT.iso, the seed to create");
+    if (!s.user_data)
+        return cli_usage("guest seed", "--user-data FILE is required");
+    if (s.meta_data && s.hostname)
+        return cli_usage("guest seed", "--hostname goes into a generated meta-data: not with --meta-data");
+    s.out = argv[optind];
+    int r = vk_guest_seed(&s);
+    if (r < 0)
+        return cli_fail(r);
+    printf("%s: cloud-init NoCloud seed (volume id cidata)\n", s.out);
+    return EXIT_OK;
+}
+
 static const struct cli_command guest_cmds[] = {
     { "build", guest_build, "make a small bootable Linux disk and its xl.cfg" },
     { "pygrub", guest_pygrub, "extract the kernel and initrd a disk boots, as Xen's pygrub" },
+    { "seed", guest_seed, "make a cloud-init NoCloud seed ISO (volume id cidata)" },
     { NULL, NULL, NULL },
 };
 

@@ -72,6 +72,22 @@ struct vk_guest_opts {
 int vk_guest_build(const struct vk_guest_opts *o, char **kver);
 
 
+/* A cloud-init NoCloud seed. */
+struct vk_guest_seed_opts {
+    const char *out;            /* the ISO to create (must not exist) */
+    const char *user_data;      /* host file: #cloud-config YAML or a script */
+    const char *meta_data;      /* host file, or NULL: an instance-id and
+                                   local-hostname (hostname, else OUT's name) */
+    const char *network_config; /* host file or NULL */
+    const char *hostname;       /* for the generated meta-data */
+};
+
+/* Write o->out, an ISO 9660 image with volume id "cidata" and the files
+ * user-data, meta-data and network-config at its root (cloud-init's
+ * NoCloud data source).  Each input must be a text file of at most 1 MiB.
+ * OUT appears only when complete. */
+int vk_guest_seed(const struct vk_guest_seed_opts *o);
+
 /* The cache directory for downloads ($XDG_CACHE_HOME/vmkit/debs or
  * ~/.cache/vmkit/debs), created if missing.  malloc'd. */
 int vk_deb_cachedir(const char *base, char **dir);
