@@ -55,6 +55,7 @@ has "ssh key uploaded for the customize hook" "$(dbg 'cat /tmp/vmkit-keys')" "$(
 script=$(dbg 'cat /tmp/vmkit-customize')
 has "customize: hostname" "$script" "echo web1 >/etc/hostname"
 has "customize: serial getty" "$script" "serial-getty@ttyS0.service"
+has "customize: the getty waits for ttyS0 however slow the boot" "$script" "JobRunningTimeoutSec=infinity"
 has "customize: DHCP on the NICs" "$script" "DHCP=yes"
 has "customize: the user" "$script" "useradd -m -s /bin/bash alice"
 has "customize: key for the user" "$script" "/home/alice/.ssh/authorized_keys"

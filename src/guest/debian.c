@@ -316,7 +316,15 @@ static char *customize_script(const struct vk_guest_opts *o, const char *host, b
             "    systemctl enable systemd-resolved.service\n"
             "    ln -sf ../run/systemd/resolve/stub-resolv.conf /etc/resolv.conf\n"
             "fi\n"
-            "if unit serial-getty@.service; then systemctl enable serial-getty@ttyS0.service; fi\n",
+            "if unit serial-getty@.service; then systemctl enable serial-getty@ttyS0.service; fi\n"
+            "mkdir -p /etc/systemd/system/dev-ttyS0.device.d\n"
+            "cat >/etc/systemd/system/dev-ttyS0.device.d/vmkit.conf <<'EOF'\n"
+            "# Written by vmkit guest build: wait for the serial port however slow the\n"
+            "# boot (TCG on a busy host), or its getty fails with 'dependency' after\n"
+            "# the default 90 s and the console has no login prompt.\n"
+            "[Unit]\n"
+            "JobRunningTimeoutSec=infinity\n"
+            "EOF\n",
             host, host);
     if (u)
         fprintf(f,

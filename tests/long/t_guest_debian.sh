@@ -11,7 +11,7 @@
 . "$(dirname "$0")/../lib.sh"
 . "$TOP/tests/vm_lib.sh"
 need mmdebstrap ssh ssh-keygen sfdisk e2fsck debugfs blkid || { finish; exit; }
-BOOT_SECS=${BOOT_SECS:-900}
+BOOT_SECS=${BOOT_SECS:-1500}   # TCG on a loaded 2-core host: minutes
 
 freeport() {
     python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
