@@ -26,7 +26,10 @@ left() { ls -A | grep -v -e '^bin$' -e '^key' -e '^\.out$' -e '^\.std' -e '^p1$'
 ok "guest build --distro debian (fake mmdebstrap)" \
     fake vmkit guest build -q --distro debian:bookworm --bootloader pygrub --size 64M \
     --hostname web1 --packages curl,vim --ssh-key key.pub --user alice d.img
+cp "$T/.out" .stdbuild
 eq "only d.img and d.img.cfg made" "$(left)" "d.img d.img.cfg "
+case $(cat .stdbuild) in *warning*) r="$(cat .stdbuild)" ;; *) r=none ;; esac
+eq "no warning (UTF-8 names in the C locale)" "$r" none
 ok "sfdisk --verify" sfdisk --verify d.img
 has "one bootable Linux partition at 1 MiB" "$(sfdisk -d d.img)" "start=        2048, size=      129024, type=83, bootable"
 ok "partition 1 copied out" dd if=d.img of=p1 bs=1M skip=1 status=none
@@ -51,6 +54,7 @@ has "char device 1,3" "$(dbg 'stat /dev/null')" "Device major/minor number: 01:0
 has "block device 8,0" "$(dbg 'stat /dev/sda')" "Device major/minor number: 08:00"
 has "security.capability xattr kept" "$(dbg 'ea_list /usr/bin/ping')" "security.capability"
 has "symlink" "$(dbg 'stat /dev/fd')" 'Fast link dest: "/proc/self/fd"'
+eq "a UTF-8 name kept byte for byte" "$(dbg 'cat /usr/share/NetLock_Arany_Főtanúsítvány.crt')" "cert"
 has "ssh key uploaded for the customize hook" "$(dbg 'cat /tmp/vmkit-keys')" "$(cut -d' ' -f2 key.pub)"
 script=$(dbg 'cat /tmp/vmkit-customize')
 has "customize: hostname" "$script" "echo web1 >/etc/hostname"

@@ -170,12 +170,23 @@ int vk_child_start(const char *const *argv, struct vk_child *c)
 /* Contract in guest_int.h. */
 int vk_child_finish(struct vk_child *c, bool abort)
 {
-    siginfo_t si = { .si_pid = 0 };
-    if (abort && c->pid > 0 && waitid(P_PID, (id_t)c->pid, &si, WEXITED | WNOHANG | WNOWAIT) == 0 &&
-        si.si_pid == 0) {
-        /* mmdebstrap cleans up its temporary chroot on SIGTERM */
-        kill(c->pid, SIGTERM);
-        c->killed = true;
+    if (abort && c->pid > 0) {
+        /* A child that ended its stream itself (it failed) exits on its
+         * own within moments: its own status explains best.  One still
+         * writing after 2 s is stopped; mmdebstrap cleans up its
+         * temporary chroot on SIGTERM. */
+        bool gone = false;
+        for (int i = 0; i < 20 && !gone; i++) {
+            siginfo_t si = { .si_pid = 0 };
+            gone = waitid(P_PID, (id_t)c->pid, &si, WEXITED | WNOHANG | WNOWAIT) < 0 ||
+                   si.si_pid != 0;
+            if (!gone)
+                usleep(100 * 1000);
+        }
+        if (!gone) {
+            kill(c->pid, SIGTERM);
+            c->killed = true;
+        }
     }
     if (c->out >= 0)
         close(c->out);

@@ -22,6 +22,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <locale.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -576,7 +577,16 @@ static int pour(const struct vk_guest_opts *o, const char *shown, struct argv *a
         return r == -ENOENT ? vk_error(r, "%s; install the Debian package mmdebstrap "
                                        "(scripts/deps.sh)", vk_errmsg()) : r;
     struct vk_populate_opts po = { .fresh = true };
+    /* The names are UTF-8 (pax headers); in the C locale libarchive warns
+     * about each one it cannot convert (ca-certificates has some).  This
+     * thread reads them as UTF-8, keeping the bytes as they are. */
+    locale_t utf8 = newlocale(LC_CTYPE_MASK, "C.UTF-8", (locale_t)0);
+    locale_t before = utf8 ? uselocale(utf8) : (locale_t)0;
     int p = vk_populate_tar_fd(d->fs, "/", c.out, "mmdebstrap's tar stream", &po);
+    if (utf8) {
+        uselocale(before);
+        freelocale(utf8);
+    }
     char pmsg[1024];
     snprintf(pmsg, sizeof pmsg, "%s", vk_errmsg());
     int w = vk_child_finish(&c, p < 0);

@@ -63,7 +63,7 @@ def add(name, kind=tarfile.REGTYPE, data=b"", mode=0o644, uid=0, gid=0, **kw):
 
 
 add("", tarfile.DIRTYPE, mode=0o755)
-for d in ("boot", "etc", "dev", "usr", "usr/bin", "var", "var/log", "var/mail", "tmp",
+for d in ("boot", "etc", "dev", "usr", "usr/bin", "usr/share", "var", "var/log", "var/mail", "tmp",
           "root", "home", "home/user"):
     add(d, tarfile.DIRTYPE, mode=0o1777 if d == "tmp" else 0o700 if d == "root" else 0o755)
 add("var/mail", tarfile.DIRTYPE, mode=0o2775, gid=8)
@@ -79,6 +79,7 @@ add("usr/bin/ping", data=b"\x7fELF ping\n", mode=0o755,
     pax_headers={"SCHILY.xattr.security.capability":
                  "\x01\x00\x00\x02\x00\x20\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00"})
 add("usr/bin/su", data=b"\x7fELF su\n", mode=0o4755)
+add("usr/share/NetLock_Arany_F\u0151tan\u00fas\u00edtv\u00e1ny.crt", data=b"cert\n")
 add("dev/null", tarfile.CHRTYPE, mode=0o666, devmajor=1, devminor=3)
 add("dev/sda", tarfile.BLKTYPE, mode=0o660, gid=6, devmajor=8, devminor=0)
 add("dev/fd", tarfile.SYMTYPE, linkname="/proc/self/fd", mode=0o777)
