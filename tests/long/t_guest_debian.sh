@@ -9,6 +9,7 @@
 # Checked with sfdisk --verify, e2fsck -fn, blkid, debugfs, ssh.  Prints the
 # build time and the time to the login prompt.
 . "$(dirname "$0")/../lib.sh"
+TOP=$(cd "$(dirname "$0")/../.." && pwd)   # lib.sh takes tests/ for the top from here
 . "$TOP/tests/vm_lib.sh"
 need mmdebstrap ssh ssh-keygen sfdisk e2fsck debugfs blkid || { finish; exit; }
 BOOT_SECS=${BOOT_SECS:-1500}   # TCG on a loaded 2-core host: minutes
