@@ -69,6 +69,19 @@ static int parse_create_opts(const char *cmd, char *s, struct vk_create_opts *o)
             o->backing_format = v;
         } else if (!strcmp(kv, "preallocation")) {
             o->prealloc = v;
+        } else if (!strcmp(kv, "subformat")) {
+            o->subformat = v;
+        } else if (!strcmp(kv, "adapter_type")) {
+            o->adapter_type = v;
+        } else if (!strcmp(kv, "hwversion")) {
+            o->hwversion = v;
+        } else if (!strcmp(kv, "compat6") || !strcmp(kv, "zeroed_grain")) {
+            if (strcmp(v, "on") && strcmp(v, "off"))
+                return cli_usage(cmd, "%s=%s: expected on or off", kv, v);
+            if (kv[0] == 'z')
+                o->zeroed_grain = !strcmp(v, "on");
+            else if (!strcmp(v, "on"))
+                o->hwversion = "6";     /* qemu-img's compat6 */
         } else {
             return cli_usage(cmd, "-o %s: unknown option", kv);
         }
@@ -101,9 +114,12 @@ static int img_create(int argc, char **argv)
                 return EXIT_USAGE;
             break;
         case 'h':
-            printf("usage: vmkit img create [-f raw|qcow2] [--prealloc off|metadata|falloc|full]\n"
+            printf("usage: vmkit img create [-f raw|qcow2|vmdk] [--prealloc off|metadata|falloc|full]\n"
                    "         [-o cluster_size=N,compat=0.10|1.1,lazy_refcounts=on,\n"
                    "             compression_type=zlib|zstd,refcount_bits=N]\n"
+                   "         [-o subformat=monolithicSparse|monolithicFlat|twoGbMaxExtentSparse|\n"
+                   "             twoGbMaxExtentFlat|streamOptimized,adapter_type=ide|lsilogic|\n"
+                   "             buslogic|legacyESX,hwversion=N,zeroed_grain=on]   (vmdk)\n"
                    "         [-b BACKING [-F FMT]] FILE [SIZE]\n"
                    "Create a disk image.  SIZE like 4G, 3950M or 4141875200; with -b it\n"
                    "defaults to the backing file's size.  An existing FILE is never\n"
@@ -184,8 +200,49 @@ static json_t *info_json(struct vk_blockdev *bd, const struct vk_imginfo *in)
         json_object_set_new(fs, "data", d);
         json_object_set_new(j, "format-specific", fs);
         json_object_set_new(j, "dirty-flag", json_boolean(in->dirty));
+    } else if (in->format_specific) {
+        json_t *d = json_loads(in->format_specific, 0, NULL), *fs = json_object();
+        json_object_set_new(fs, "type", json_string(in->format));
+        json_object_set_new(fs, "data", d ? d : json_object());
+        json_object_set_new(j, "format-specific", fs);
+        json_object_set_new(j, "dirty-flag", json_false());
     }
     return j;
+}
+
+/* qemu-img's human form of format-specific data: "key-name" as "key
+ * name", nested objects and arrays indented by 4. */
+static void print_specific(const json_t *v, int depth)
+{
+    const char *key;
+    json_t *x;
+    size_t i;
+    if (json_is_object(v)) {
+        json_object_foreach((json_t *)v, key, x) {
+            printf("%*s", depth * 4, "");
+            for (const char *k = key; *k; k++)
+                putchar(*k == '-' ? ' ' : *k);
+            putchar(':');
+            if (json_is_object(x) || json_is_array(x)) {
+                putchar('\n');
+                print_specific(x, depth + 1);
+            } else {
+                putchar(' ');
+                print_specific(x, 0);
+            }
+        }
+    } else if (json_is_array(v)) {
+        json_array_foreach(v, i, x) {
+            printf("%*s[%zu]:\n", depth * 4, "", i);
+            print_specific(x, depth + 1);
+        }
+    } else if (json_is_string(v)) {
+        printf("%s\n", json_string_value(v));
+    } else if (json_is_integer(v)) {
+        printf("%lld\n", (long long)json_integer_value(v));
+    } else {
+        printf("%s\n", json_is_true(v) ? "true" : "false");
+    }
 }
 
 static void info_print(struct vk_blockdev *bd, const struct vk_imginfo *in)
@@ -221,6 +278,13 @@ static void info_print(struct vk_blockdev *bd, const struct vk_imginfo *in)
             printf("    extended l2: %s\n", in->extended_l2 ? "true" : "false");
         }
         printf("    dirty: %s\n", in->dirty ? "true" : "false");
+    } else if (in->format_specific) {
+        json_t *d = json_loads(in->format_specific, 0, NULL);
+        if (d) {
+            printf("Format specific information:\n");
+            print_specific(d, 1);
+        }
+        json_decref(d);
     }
 }
 
@@ -581,10 +645,11 @@ static int img_convert(int argc, char **argv)
      * whole file is, before it gets its name. */
     if ((r = vk_bd_open(tmp, ofmt, VK_OPEN_RDWR | (sync ? 0 : VK_OPEN_NOFLUSH), &out)) < 0) {
         vk_bd_close(in);
-        unlink(tmp);
+        vk_bd_remove(tmp, ofmt);
         free(tmp);
         return cli_fail(r);
     }
+    co.compress |= out->needs_compressed_writes;   /* VMDK streamOptimized */
     struct vk_progress pb;
     vk_progress_init(&pb, STDERR_FILENO, progress);
     co.progress = vk_progress_update;
@@ -606,7 +671,7 @@ static int img_convert(int argc, char **argv)
     if (r == 0)
         r = vk_publish(tmp, dst);   /* removes tmp on failure */
     else
-        unlink(tmp);
+        vk_bd_remove(tmp, ofmt);   /* with the extent files of a VMDK */
     free(tmp);
     return r < 0 ? cli_fail(r) : EXIT_OK;
 }
