@@ -157,14 +157,15 @@ static int vmdk_write_zeroes(struct vk_blockdev *bd, uint64_t off, uint64_t len,
     return 0;
 }
 
-/* A flat extent reads as zeroes in the holes of its file. */
+/* A flat extent reads as zeroes in the holes of its file: allocated data
+ * that is zero, as qemu reports it (DATA|ZERO). */
 static int flat_status(struct vmdk_extent *e, uint64_t off, uint64_t len, uint64_t *pnum)
 {
     uint64_t at = e->flat_off + off;
     off_t data = lseek(e->fd, (off_t)at, SEEK_DATA);
     if (data < 0 && errno == ENXIO) {
         *pnum = len;
-        return VK_BS_ZERO | VK_BS_ALLOCATED;
+        return VK_BS_DATA | VK_BS_ZERO | VK_BS_ALLOCATED;
     }
     if (data < 0) {
         *pnum = len;
@@ -172,7 +173,7 @@ static int flat_status(struct vmdk_extent *e, uint64_t off, uint64_t len, uint64
     }
     if ((uint64_t)data > at) {
         *pnum = (uint64_t)data - at < len ? (uint64_t)data - at : len;
-        return VK_BS_ZERO | VK_BS_ALLOCATED;
+        return VK_BS_DATA | VK_BS_ZERO | VK_BS_ALLOCATED;
     }
     off_t hole = lseek(e->fd, (off_t)at, SEEK_HOLE);
     uint64_t n = hole < 0 || (uint64_t)hole <= at ? len : (uint64_t)hole - at;

@@ -533,8 +533,6 @@ int vmdk_sparse_status(struct vmdk_extent *e, uint64_t off, uint64_t len,
             break;
         if ((st & VK_BS_OFFSET_VALID) && h2 != h + e->grain)
             break;
-        if (st & VK_BS_COMPRESSED)
-            break;
         g++;
         h = h2;
         n += e->grain;
