@@ -56,7 +56,7 @@ print("(none)" if v is None else json.dumps(v).strip("\""))' "$_j" "$3" 2>&1
 # --- qemu-img writes, vmkit reads ---
 for o in subformat=monolithicSparse subformat=streamOptimized subformat=monolithicFlat \
          subformat=twoGbMaxExtentSparse subformat=twoGbMaxExtentFlat zeroed_grain=on \
-         adapter_type=lsilogic,hwversion=7 adapter_type=buslogic compat6=on; do
+         $(pick "compat6=on" "" "adapter_type=lsilogic,hwversion=7 adapter_type=buslogic compat6=on"); do
     n=q-$(echo "$o" | tr ',=' '__')
     ok "qemu-img convert -o $o" qemu-img convert -O vmdk -o "$o" src.raw "$n.vmdk"
     ok "$n: vmkit converts it to raw" vmkit img convert "$n.vmdk" "$n.raw"
@@ -128,7 +128,7 @@ print('\n'.join(l for l in b.rstrip(b'\0').decode().splitlines() if not l.starts
 PY
 }
 for s in $SUBS; do
-    for o in "" ,adapter_type=lsilogic,hwversion=7 ,adapter_type=legacyESX; do
+    for o in ,adapter_type=lsilogic,hwversion=7 $(pick "" "" ",adapter_type=legacyESX ,hwversion=undefined"); do
         d=c-$s$(echo "$o" | tr ',=' '__')
         mkdir -p "$d/v" "$d/q"
         ok "vmkit create -o subformat=$s$o" vmkit img create -f vmdk -o subformat=$s$o "$d/v/x.vmdk" 5G
