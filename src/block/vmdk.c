@@ -122,17 +122,26 @@ static int vmdk_pwrite_compressed(struct vk_blockdev *bd, const void *buf, size_
     return vmdk_pwrite(bd, buf, len, off);
 }
 
-static int vmdk_flush(struct vk_blockdev *bd)
+/* Write deferred table entries; with sync, make everything durable. */
+static int flush_all(struct vk_blockdev *bd, bool sync)
 {
     struct vmdk *v = bd->priv;
     for (size_t i = 0; i < v->n_ext; i++) {
         struct vmdk_extent *e = &v->ext[i];
-        if (e->fd >= 0 && e->rw && fdatasync(e->fd) < 0 && errno != EINVAL)
+        int r = e->type == VMDK_EXT_SPARSE && e->rw ? vmdk_sparse_flush(e, sync) : 0;
+        if (r < 0)
+            return r;
+        if (sync && e->fd >= 0 && e->rw && fdatasync(e->fd) < 0 && errno != EINVAL)
             return vk_error(-errno, "%s: flush: %s", e->path, strerror(errno));
     }
-    if (fdatasync(v->fd) < 0 && errno != EINVAL)
+    if (sync && fdatasync(v->fd) < 0 && errno != EINVAL)
         return vk_error(-errno, "%s: flush: %s", bd->name, strerror(errno));
     return 0;
+}
+
+static int vmdk_flush(struct vk_blockdev *bd)
+{
+    return flush_all(bd, true);
 }
 
 static int vmdk_write_zeroes(struct vk_blockdev *bd, uint64_t off, uint64_t len, int flags)
@@ -247,8 +256,8 @@ static int vmdk_close(struct vk_blockdev *bd)
 {
     struct vmdk *v = bd->priv;
     int r = 0;
-    if ((bd->flags & VK_OPEN_RDWR) && !(bd->flags & VK_OPEN_NOFLUSH))
-        r = vmdk_flush(bd);
+    if (bd->flags & VK_OPEN_RDWR)
+        r = flush_all(bd, !(bd->flags & VK_OPEN_NOFLUSH));
     free_state(v);
     vk_bd_free(bd);
     return r;

@@ -91,6 +91,9 @@ struct vmdk_extent {
     uint64_t file_size;
     uint8_t *cache;             /* one decompressed grain (compressed extents) */
     uint64_t cache_idx;         /* its grain number + 1; 0: empty */
+    uint8_t *zbuf;              /* marker + deflated grain being written */
+    void    *zs;                /* the deflate stream, reused grain to grain */
+    uint64_t dirty_lo, dirty_hi;/* grain entries changed in memory only */
 };
 
 struct vmdk {
@@ -159,6 +162,11 @@ int vmdk_sparse_read(struct vmdk_extent *e, void *buf, size_t len, uint64_t off)
 /* Write len bytes at extent offset off, allocating grains as needed
  * (data first, then the grain-table entries).  sync: fdatasync between. */
 int vmdk_sparse_write(struct vmdk_extent *e, const void *buf, size_t len, uint64_t off, bool sync);
+
+/* Write the grain-table entries changed in memory only (writes made
+ * without sync defer them: the data they point to is already written).
+ * sync: fdatasync the data first. */
+int vmdk_sparse_flush(struct vmdk_extent *e, bool sync);
 
 /* Make [off, off+len) of the extent read as zeroes. */
 int vmdk_sparse_zero(struct vmdk_extent *e, uint64_t off, uint64_t len, bool sync);

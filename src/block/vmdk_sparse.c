@@ -21,6 +21,11 @@ void vmdk_extent_free(struct vmdk_extent *e)
     free(e->rgd);
     free(e->gt);
     free(e->cache);
+    free(e->zbuf);
+    if (e->zs) {
+        deflateEnd(e->zs);
+        free(e->zs);
+    }
     free(e->path);
     free(e->type_name);
     if (e->own_fd && e->fd >= 0)
@@ -211,7 +216,7 @@ int vmdk_sparse_open(struct vmdk_extent *e, uint64_t *capacity, uint64_t *desc_o
         return vk_error(-EINVAL, "%s: grain directory at sector %llu is outside the file",
                         e->path, (unsigned long long)gd);
     e->gd_off = gd * VMDK_SECTOR;
-    if ((e->flags & VMDK_FLAG_RGD) && !e->compressed) {
+    if ((e->flags & VMDK_FLAG_RGD) && (rgd || !e->compressed)) {
         if (rgd == 0 || rgd > e->file_size / VMDK_SECTOR || rgd * VMDK_SECTOR + n_gt * 4 > e->file_size)
             return vk_error(-EINVAL, "%s: redundant grain directory at sector %llu is outside the file",
                             e->path, (unsigned long long)rgd);
@@ -333,14 +338,9 @@ static int store_entries(struct vmdk_extent *e, uint64_t first, uint64_t last)
     return r;
 }
 
-/* Point grains [g0, g1) at the values now in e->gt, once the data they
- * point to is on disk. */
-static int commit_entries(struct vmdk_extent *e, uint64_t g0, uint64_t g1, bool sync)
+/* Write the entries of grains [g0, g1) to the tables on disk. */
+static int store_range(struct vmdk_extent *e, uint64_t g0, uint64_t g1)
 {
-    if (g0 >= g1)
-        return 0;
-    if (sync && fdatasync(e->fd) < 0)
-        return vk_error(-errno, "%s: flush: %s", e->path, strerror(errno));
     while (g0 < g1) {
         uint64_t end = (g0 / e->gtes + 1) * e->gtes;
         if (end > g1)
@@ -351,6 +351,37 @@ static int commit_entries(struct vmdk_extent *e, uint64_t g0, uint64_t g1, bool 
         g0 = end;
     }
     return 0;
+}
+
+/* Point grains [g0, g1) at the values now in e->gt, once the data they
+ * point to is on disk: with sync at once, after an fdatasync; without,
+ * at the next vmdk_sparse_flush (fewer, larger table writes; the order
+ * data-then-table stays). */
+static int commit_entries(struct vmdk_extent *e, uint64_t g0, uint64_t g1, bool sync)
+{
+    if (g0 >= g1)
+        return 0;
+    if (!sync) {
+        if (e->dirty_hi == 0 || g0 < e->dirty_lo)
+            e->dirty_lo = g0;
+        if (g1 > e->dirty_hi)
+            e->dirty_hi = g1;
+        return 0;
+    }
+    if (fdatasync(e->fd) < 0)
+        return vk_error(-errno, "%s: flush: %s", e->path, strerror(errno));
+    return store_range(e, g0, g1);
+}
+
+int vmdk_sparse_flush(struct vmdk_extent *e, bool sync)
+{
+    uint64_t lo = e->dirty_lo, hi = e->dirty_hi;
+    if (hi == 0)
+        return 0;
+    if (sync && fdatasync(e->fd) < 0)
+        return vk_error(-errno, "%s: flush: %s", e->path, strerror(errno));
+    e->dirty_lo = e->dirty_hi = 0;
+    return store_range(e, lo, hi);
 }
 
 static int new_grain_at(struct vmdk_extent *e, uint64_t bytes, uint64_t *at)
@@ -365,44 +396,55 @@ static int new_grain_at(struct vmdk_extent *e, uint64_t bytes, uint64_t *at)
     return 0;
 }
 
-/* Append grain g, compressed behind its marker. */
+/* Append grain g, compressed behind its marker (zlib format, as qemu
+ * and VMware write it).  The buffer and deflate state live with the
+ * extent: a convert compresses every grain. */
 static int write_compressed(struct vmdk_extent *e, uint64_t g, const void *data, size_t n)
 {
-    uLongf zlen = compressBound(e->grain);
-    uint8_t *z = calloc(1, 12 + zlen + VMDK_SECTOR);
-    uint8_t *plain = NULL;
+    size_t cap = 12 + compressBound(e->grain) + VMDK_SECTOR;
     uint64_t at;
     int r;
 
-    if (!z)
+    if (!e->zbuf && !(e->zbuf = malloc(cap)))
         return vk_error(-ENOMEM, "out of memory");
-    if (n < e->grain) {     /* the tail of the disk: pad the grain */
-        if (!(plain = calloc(1, e->grain))) {
+    if (!e->zs) {
+        z_stream *z = calloc(1, sizeof *z);
+        if (!z || deflateInit(z, Z_DEFAULT_COMPRESSION) != Z_OK) {
             free(z);
             return vk_error(-ENOMEM, "out of memory");
         }
-        memcpy(plain, data, n);
-        data = plain;
+        e->zs = z;
     }
-    if (compress2(z + 12, &zlen, data, e->grain, Z_DEFAULT_COMPRESSION) != Z_OK) {
-        r = vk_error(-EIO, "%s: compressing grain %llu failed", e->path, (unsigned long long)g);
-        goto out;
+    if (n < e->grain) {     /* the tail of the disk: pad the grain */
+        if (!e->cache && !(e->cache = malloc(e->grain)))
+            return vk_error(-ENOMEM, "out of memory");
+        memcpy(e->cache, data, n);
+        memset(e->cache + n, 0, e->grain - n);
+        e->cache_idx = 0;
+        data = e->cache;
     }
+    z_stream *z = e->zs;
+    deflateReset(z);
+    z->next_in = (Bytef *)data;
+    z->avail_in = (uInt)e->grain;
+    z->next_out = e->zbuf + 12;
+    z->avail_out = (uInt)(cap - 12 - VMDK_SECTOR);
+    if (deflate(z, Z_FINISH) != Z_STREAM_END)
+        return vk_error(-EIO, "%s: compressing grain %llu failed", e->path, (unsigned long long)g);
+    size_t zlen = z->total_out;
     uint64_t lba = htole64((e->start + g * e->grain) / VMDK_SECTOR);
     uint32_t sz = htole32((uint32_t)zlen);
-    memcpy(z, &lba, 8);
-    memcpy(z + 8, &sz, 4);
+    memcpy(e->zbuf, &lba, 8);
+    memcpy(e->zbuf + 8, &sz, 4);
     size_t total = (12 + zlen + VMDK_SECTOR - 1) / VMDK_SECTOR * VMDK_SECTOR;
+    memset(e->zbuf + 12 + zlen, 0, total - 12 - zlen);
     if ((r = new_grain_at(e, total, &at)) < 0)
-        goto out;
-    if ((r = vk_fd_pwrite_full(e->fd, z, total, at, e->path)) < 0)
-        goto out;
+        return r;
+    if ((r = vk_fd_pwrite_full(e->fd, e->zbuf, total, at, e->path)) < 0)
+        return r;
     e->gt[g] = (uint32_t)(at / VMDK_SECTOR);
     e->file_size = at + total;
-out:
-    free(plain);
-    free(z);
-    return r;
+    return 0;
 }
 
 int vmdk_sparse_write(struct vmdk_extent *e, const void *buf, size_t len, uint64_t off, bool sync)
