@@ -236,6 +236,15 @@ fails_with "convert refuses to overwrite an extent file" 1 "taken-flat.vmdk: fil
 eq "the extent file kept its content" "$(cat taken-flat.vmdk)" keep
 ok "no descriptor left" test ! -e taken.vmdk
 ok "no temporary files left" sh -c '! ls -a | grep -q vmkit-'
+# A source that fails in the middle (a grain that does not inflate): the
+# split target's descriptor and extents are all removed.
+cp v-streamOptimized.vmdk zbad.vmdk
+ok "corrupt the deflate data of grain 0" python3 -c "
+import sys
+f = open('zbad.vmdk', 'r+b'); f.seek($($CRAFT 'gte?' zbad.vmdk 0) * 512 + 12); f.write(b'garbage!' * 4)"
+fails_with "convert of a damaged stream fails" 1 "zbad.vmdk: compressed grain at offset" \
+    vmkit img convert -O vmdk -o subformat=twoGbMaxExtentSparse zbad.vmdk zout.vmdk
+ok "nothing of the split target left" sh -c '! ls -a | grep -q zout'
 
 # --- VMs get format=vmdk ---
 cat >vm.cfg <<EOF
