@@ -93,6 +93,7 @@ struct vmdk_extent {
     uint64_t cache_idx;         /* its grain number + 1; 0: empty */
     uint8_t *zbuf;              /* marker + deflated grain being written */
     void    *zs;                /* the deflate stream, reused grain to grain */
+    void    *zi;                /* the inflate stream, likewise */
     uint64_t dirty_lo, dirty_hi;/* grain entries changed in memory only */
 };
 

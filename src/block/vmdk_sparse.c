@@ -26,6 +26,10 @@ void vmdk_extent_free(struct vmdk_extent *e)
         deflateEnd(e->zs);
         free(e->zs);
     }
+    if (e->zi) {
+        inflateEnd(e->zi);
+        free(e->zi);
+    }
     free(e->path);
     free(e->type_name);
     if (e->own_fd && e->fd >= 0)
@@ -248,11 +252,20 @@ int vmdk_sparse_open(struct vmdk_extent *e, uint64_t *capacity, uint64_t *desc_o
     return 0;
 }
 
-/* The decompressed grain g of a compressed extent, in e->cache. */
+/* e->zbuf holds a marker and deflated data read (at most 2 grains + 1 KiB,
+ * the bound load_compressed accepts) or written (compressBound + a sector). */
+static size_t zbuf_size(const struct vmdk_extent *e)
+{
+    return 12 + 2 * e->grain + 2048;
+}
+
+/* The decompressed grain g of a compressed extent, in e->cache.  The
+ * marker and the data come in one read into e->zbuf (a deflated grain is
+ * nearly always shorter than the grain); the inflate state is reused. */
 static int load_compressed(struct vmdk_extent *e, uint64_t g, size_t *got)
 {
     uint64_t at = (uint64_t)e->gt[g] * VMDK_SECTOR;
-    uint8_t mk[12];
+    size_t hdr = e->markers ? 12 : 0;
     uint64_t clen;
     int r;
 
@@ -263,35 +276,43 @@ static int load_compressed(struct vmdk_extent *e, uint64_t g, size_t *got)
         return 0;
     }
     e->cache_idx = 0;
-    if (e->markers) {
-        if ((r = vk_fd_pread_full(e->fd, mk, sizeof mk, at, e->path)) < 0)
-            return r;
-        clen = vmdk_le32(mk + 8);
-        at += sizeof mk;
-    } else {
+    if (!e->zbuf && !(e->zbuf = malloc(zbuf_size(e))))
+        return vk_error(-ENOMEM, "out of memory");
+    size_t first = e->file_size - at < hdr + e->grain ? (size_t)(e->file_size - at) : hdr + e->grain;
+    if ((r = vk_fd_pread_full(e->fd, e->zbuf, first, at, e->path)) < 0)
+        return r;
+    if (e->markers)
+        clen = first >= 12 ? vmdk_le32(e->zbuf + 8) : 0;
+    else
         clen = e->file_size - at < 2 * e->grain ? e->file_size - at : 2 * e->grain;
-    }
-    if (clen == 0 || clen > 2 * e->grain + 1024 || at + clen > e->file_size)
+    if (clen == 0 || clen > 2 * e->grain + 1024 || at + hdr + clen > e->file_size)
         return vk_error(-EINVAL, "%s: compressed grain at offset %llu has a bad length (%llu bytes)",
                         e->path, (unsigned long long)at, (unsigned long long)clen);
-    uint8_t *z = malloc(clen);
-    if (!z)
-        return vk_error(-ENOMEM, "out of memory");
-    if ((r = vk_fd_pread_full(e->fd, z, clen, at, e->path)) == 0) {
-        uLongf out = e->grain;
-        int zr = uncompress(e->cache, &out, z, clen);
-        if (zr != Z_OK && zr != Z_BUF_ERROR)
-            r = vk_error(-EINVAL, "%s: compressed grain at offset %llu does not inflate (zlib error %d)",
-                         e->path, (unsigned long long)at, zr);
-        else if (zr == Z_BUF_ERROR && out < e->grain)
-            r = vk_error(-EINVAL, "%s: compressed grain at offset %llu is truncated", e->path,
-                         (unsigned long long)at);
-        *got = out;
-        if (r == 0 && out == e->grain)
-            e->cache_idx = g + 1;
+    if (hdr + clen > first &&
+        (r = vk_fd_pread_full(e->fd, e->zbuf + first, hdr + clen - first, at + first, e->path)) < 0)
+        return r;
+    if (!e->zi) {
+        z_stream *z = calloc(1, sizeof *z);
+        if (!z || inflateInit(z) != Z_OK) {
+            free(z);
+            return vk_error(-ENOMEM, "out of memory");
+        }
+        e->zi = z;
     }
-    free(z);
-    return r;
+    z_stream *z = e->zi;
+    inflateReset(z);
+    z->next_in = e->zbuf + hdr;
+    z->avail_in = (uInt)clen;
+    z->next_out = e->cache;
+    z->avail_out = (uInt)e->grain;
+    int zr = inflate(z, Z_FINISH);
+    *got = z->total_out;
+    if (zr != Z_STREAM_END && !(zr == Z_BUF_ERROR && z->avail_out == 0))
+        return vk_error(-EINVAL, "%s: compressed grain at offset %llu does not inflate (zlib error %d)",
+                        e->path, (unsigned long long)at, zr);
+    if (*got == e->grain)
+        e->cache_idx = g + 1;
+    return 0;
 }
 
 int vmdk_sparse_read(struct vmdk_extent *e, void *buf, size_t len, uint64_t off)
@@ -401,7 +422,7 @@ static int new_grain_at(struct vmdk_extent *e, uint64_t bytes, uint64_t *at)
  * extent: a convert compresses every grain. */
 static int write_compressed(struct vmdk_extent *e, uint64_t g, const void *data, size_t n)
 {
-    size_t cap = 12 + compressBound(e->grain) + VMDK_SECTOR;
+    size_t cap = zbuf_size(e);
     uint64_t at;
     int r;
 
