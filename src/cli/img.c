@@ -69,6 +69,12 @@ static int parse_create_opts(const char *cmd, char *s, struct vk_create_opts *o)
             o->backing_format = v;
         } else if (!strcmp(kv, "preallocation")) {
             o->prealloc = v;
+        } else if (!strcmp(kv, "subformat")) {
+            o->subformat = v;
+        } else if (!strcmp(kv, "static") || !strcmp(kv, "force_size")) {
+            if (strcmp(v, "on") && strcmp(v, "off"))
+                return cli_usage(cmd, "%s=%s: expected on or off", kv, v);
+            *(kv[0] == 's' ? &o->static_image : &o->force_size) = !strcmp(v, "on");
         } else {
             return cli_usage(cmd, "-o %s: unknown option", kv);
         }
@@ -101,9 +107,10 @@ static int img_create(int argc, char **argv)
                 return EXIT_USAGE;
             break;
         case 'h':
-            printf("usage: vmkit img create [-f raw|qcow2] [--prealloc off|metadata|falloc|full]\n"
+            printf("usage: vmkit img create [-f raw|qcow2|vdi|vpc] [--prealloc off|metadata|falloc|full]\n"
                    "         [-o cluster_size=N,compat=0.10|1.1,lazy_refcounts=on,\n"
                    "             compression_type=zlib|zstd,refcount_bits=N]\n"
+                   "         [-o static=on (vdi: fixed)] [-o subformat=dynamic|fixed,force_size=on (vpc)]\n"
                    "         [-b BACKING [-F FMT]] FILE [SIZE]\n"
                    "Create a disk image.  SIZE like 4G, 3950M or 4141875200; with -b it\n"
                    "defaults to the backing file's size.  An existing FILE is never\n"
@@ -113,7 +120,7 @@ static int img_create(int argc, char **argv)
         }
     }
     if (!known_format(fmt))
-        return cli_usage("img create", "unknown image format '%s' (raw, qcow2)", fmt);
+        return cli_usage("img create", "unknown image format '%s' (raw, qcow2, vdi, vpc)", fmt);
     if (o.backing_format && !known_format(o.backing_format))
         return cli_usage("img create", "unknown backing format '%s'", o.backing_format);
     if (argc - optind < 1 || argc - optind > 2)
@@ -183,8 +190,8 @@ static json_t *info_json(struct vk_blockdev *bd, const struct vk_imginfo *in)
         json_object_set_new(fs, "type", json_string(in->format));
         json_object_set_new(fs, "data", d);
         json_object_set_new(j, "format-specific", fs);
-        json_object_set_new(j, "dirty-flag", json_boolean(in->dirty));
     }
+    json_object_set_new(j, "dirty-flag", json_boolean(in->dirty));
     return j;
 }
 
@@ -284,7 +291,7 @@ static int img_info(int argc, char **argv)
     if (argc - optind != 1)
         return cli_usage("img info", "expected one FILE");
     if (fmt && !known_format(fmt))
-        return cli_usage("img info", "unknown image format '%s' (raw, qcow2)", fmt);
+        return cli_usage("img info", "unknown image format '%s' (raw, qcow2, vdi, vpc)", fmt);
     struct stat st;
     if (stat(argv[optind], &st) < 0) {
         struct vk_target t;
@@ -366,7 +373,7 @@ static int img_check(int argc, char **argv)
     if (argc - optind != 1)
         return cli_usage("img check", "expected one FILE");
     if (fmt && !known_format(fmt))
-        return cli_usage("img check", "unknown image format '%s' (raw, qcow2)", fmt);
+        return cli_usage("img check", "unknown image format '%s' (raw, qcow2, vdi, vpc)", fmt);
     const char *file = argv[optind];
     struct vk_blockdev *bd;
     struct vk_check_report rep;
@@ -488,7 +495,7 @@ static int img_map(int argc, char **argv)
     if (argc - optind != 1)
         return cli_usage("img map", "expected one FILE");
     if (fmt && !known_format(fmt))
-        return cli_usage("img map", "unknown image format '%s' (raw, qcow2)", fmt);
+        return cli_usage("img map", "unknown image format '%s' (raw, qcow2, vdi, vpc)", fmt);
     struct vk_blockdev *bd;
     if ((r = vk_open_disk_spec(argv[optind], fmt, VK_OPEN_NOLOCK, &bd)) < 0)
         return cli_fail(r);
@@ -557,9 +564,9 @@ static int img_convert(int argc, char **argv)
     if (argc - optind != 2)
         return cli_usage("img convert", "expected SRC and DST");
     if (sfmt && !known_format(sfmt))
-        return cli_usage("img convert", "unknown image format '%s' (raw, qcow2)", sfmt);
+        return cli_usage("img convert", "unknown image format '%s' (raw, qcow2, vdi, vpc)", sfmt);
     if (!known_format(ofmt))
-        return cli_usage("img convert", "unknown output format '%s' (raw, qcow2)", ofmt);
+        return cli_usage("img convert", "unknown output format '%s' (raw, qcow2, vdi, vpc)", ofmt);
     if (o.backing_file)
         return cli_usage("img convert", "backing_file is not supported by convert");
     const char *src = argv[optind], *dst = argv[optind + 1];
@@ -638,7 +645,7 @@ static int img_resize(int argc, char **argv)
     if (argc - optind != (sizearg ? 1 : 2))
         return cli_usage("img resize", "expected FILE and SIZE");
     if (fmt && !known_format(fmt))
-        return cli_usage("img resize", "unknown image format '%s' (raw, qcow2)", fmt);
+        return cli_usage("img resize", "unknown image format '%s' (raw, qcow2, vdi, vpc)", fmt);
     const char *file = argv[optind];
     if (!sizearg)
         sizearg = argv[optind + 1];
@@ -701,7 +708,7 @@ static int img_compare(int argc, char **argv)
     if (argc - optind != 2)
         return cli_usage("img compare", "expected two images");
     if ((fa && !known_format(fa)) || (fb && !known_format(fb)))
-        return cli_usage("img compare", "unknown image format '%s' (raw, qcow2)",
+        return cli_usage("img compare", "unknown image format '%s' (raw, qcow2, vdi, vpc)",
                          fa && !known_format(fa) ? fa : fb);
     struct vk_blockdev *a, *b;
     if ((r = vk_open_disk_spec(argv[optind], fa, 0, &a)) < 0) {
@@ -760,7 +767,7 @@ static int img_rebase(int argc, char **argv)
     if (argc - optind != 1 || !nb)
         return cli_usage("img rebase", "expected -b NEWBACKING and one FILE");
     if ((fmt && !known_format(fmt)) || (nf && !known_format(nf)))
-        return cli_usage("img rebase", "unknown image format '%s' (raw, qcow2)",
+        return cli_usage("img rebase", "unknown image format '%s' (raw, qcow2, vdi, vpc)",
                          fmt && !known_format(fmt) ? fmt : nf);
     if ((r = vk_img_rebase(argv[optind], fmt, nb, nf, unsafe)) < 0)
         return cli_fail(r);
@@ -792,7 +799,7 @@ static int img_commit(int argc, char **argv)
     if (argc - optind != 1)
         return cli_usage("img commit", "expected one FILE");
     if (fmt && !known_format(fmt))
-        return cli_usage("img commit", "unknown image format '%s' (raw, qcow2)", fmt);
+        return cli_usage("img commit", "unknown image format '%s' (raw, qcow2, vdi, vpc)", fmt);
     struct vk_progress pb;
     vk_progress_init(&pb, STDERR_FILENO, progress);
     r = vk_img_commit(argv[optind], fmt, vk_progress_update, &pb);

@@ -66,7 +66,7 @@ static int is_access(const char *s)
 static int is_format(const char *s)
 {
     return !strcmp(s, "raw") || !strcmp(s, "qcow2") || !strcmp(s, "qcow") ||
-           !strcmp(s, "vhd") || !strcmp(s, "qed") || !strcmp(s, "empty");
+           !strcmp(s, "vhd") || !strcmp(s, "vpc") || !strcmp(s, "vdi") || !strcmp(s, "qed") || !strcmp(s, "empty");
 }
 
 /* Strip the deprecated target prefixes (file:, phy:, tap:aio:, qcow2: ...),
