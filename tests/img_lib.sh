@@ -71,3 +71,28 @@ qcow2_ok() {
 
 # kbytes FILE: disk usage in KiB.
 kbytes() { du -k "$1" | cut -f1; }
+
+# map_runs: qemu-img/vmkit map JSON on stdin -> "start+length" of the
+# data runs, adjacent runs merged (the two tools split runs differently).
+map_runs() {
+    python3 -c '
+import json,sys
+out=[]
+for e in json.load(sys.stdin):
+    if not e["data"]: continue
+    if out and out[-1][0]+out[-1][1]==e["start"]: out[-1][1]+=e["length"]
+    else: out.append([e["start"], e["length"]])
+print(" ".join("%d+%d" % tuple(x) for x in out))'
+}
+
+# poke FILE OFFSET STRUCT-FORMAT VALUE: overwrite one packed integer
+# (python struct format, e.g. "<I") at OFFSET.
+poke() {
+    python3 -c '
+import struct,sys
+f=open(sys.argv[1],"r+b"); f.seek(int(sys.argv[2])); f.write(struct.pack(sys.argv[3], int(sys.argv[4],0)))' "$@"
+}
+
+# unchanged DESC FILE SUM: FILE's md5sum is still SUM (a refused command
+# left the image as it was).
+unchanged() { eq "$1" "$(md5sum <"$2")" "$3"; }
