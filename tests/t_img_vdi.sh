@@ -59,6 +59,21 @@ ok "vdi -> qcow2 -> vdi" vmkit img convert -O qcow2 v-dyn.vdi v.qcow2
 ok "... back to vdi" vmkit img convert -O vdi v.qcow2 v2.vdi
 ok "qemu-img compare: vdi -> qcow2 -> vdi" qemu-img compare src.raw v2.vdi
 
+# --- random writes (tests/tools/vkio) through vmkit and, with plain
+# pwrite, into a raw copy: qemu-img must find them equal and qemu-img check clean ---
+VKIO=$(dirname "$VMKIT")/tools/vkio
+N=$(pick 40 20 200)
+for base in q-dyn.vdi q-static.vdi; do
+    for seed in 1 2; do
+        cp $base t.img && ok "raw reference of $base" qemu-img convert -O raw -f vdi $base ref.raw
+        torture_script $seed $N "$(stat -c %s ref.raw)" >s$seed
+        ok "$base, script $seed: vkio through vmkit" "$VKIO" t.img vdi <s$seed
+        ok "$base, script $seed: vkio plain" "$VKIO" ref.raw plain <s$seed
+        ok "$base, script $seed: qemu-img compare" qemu-img compare -f raw -F vdi ref.raw t.img
+        qcheck "$base, script $seed: qemu-img check" t.img
+    done
+done
+
 # --- partitions and filesystems inside a VDI ---
 ok "create disk.vdi" vmkit img create -f vdi disk.vdi 64M
 ok "part init" vmkit part init disk.vdi mbr

@@ -70,6 +70,20 @@ eq "force_size: exact size" "$(qinfo v-force.vhd virtual-size)" $((20 << 20))
 ok "qemu-img rewrites vmkit's VHD" qemu-img convert -O raw v-dyn.vhd back.raw
 ok "... equal" cmp src.raw <(head -c $((20 << 20)) back.raw)
 
+# --- random writes (tests/tools/vkio) through vmkit and, with plain
+# pwrite, into a raw copy: qemu-img must find them equal ---
+VKIO=$(dirname "$VMKIT")/tools/vkio
+N=$(pick 40 20 200)
+for base in q-dyn.vhd q-fixed.vhd; do
+    for seed in 1 2; do
+        cp $base t.img && ok "raw reference of $base" qemu-img convert -O raw -f vpc $base ref.raw
+        torture_script $seed $N "$(stat -c %s ref.raw)" >s$seed
+        ok "$base, script $seed: vkio through vmkit" "$VKIO" t.img vpc <s$seed
+        ok "$base, script $seed: vkio plain" "$VKIO" ref.raw plain <s$seed
+        ok "$base, script $seed: qemu-img compare" qemu-img compare -f raw -F vpc ref.raw t.img
+    done
+done
+
 # --- partitions and filesystems inside a VHD ---
 ok "create disk.vhd" vmkit img create -f vpc disk.vhd 64M
 ok "part init" vmkit part init disk.vhd gpt
@@ -85,6 +99,21 @@ ok "partition 1 extracted" dd if=disk.raw of=p1.raw bs=512 skip="$start" count=$
 ok "e2fsck -fn on qemu-img's raw copy" e2fsck -fn p1.raw
 has "debugfs sees the file" "$(debugfs -R 'cat /hello.txt' p1.raw 2>/dev/null)" "hello from a VHD"
 ok "sgdisk -v on qemu-img's raw copy" sgdisk -v disk.raw
+
+# --- VMs: QEMU is given the driver's format name (xl's vhd is QEMU's vpc) ---
+ok "a VDI for the VM" vmkit img convert -O vdi disk.vhd disk.vdi
+cat >vm.cfg <<CFG
+name = "fmt"
+memory = 64
+disk = [ 'format=vdi, vdev=xvda, access=rw, target=$T/disk.vdi',
+         'format=vhd, vdev=xvdb, access=rw, target=$T/disk.vhd',
+         'format=vpc, vdev=xvdc, access=ro, target=$T/q-dyn.vhd' ]
+CFG
+mkdir -m 700 run
+run_ok argv "$(dirname "$VMKIT")/tests/t_qemu_argv" vm.cfg run
+has "format=vdi for the VDI" "$argv" "file=$T/disk.vdi,if=none,id=disk0,format=vdi"
+has "format=vpc for xl's vhd" "$argv" "file=$T/disk.vhd,if=none,id=disk1,format=vpc"
+has "format=vpc for vpc" "$argv" "file=$T/q-dyn.vhd,if=none,id=disk2,format=vpc,readonly=on"
 
 # --- bad input ---
 # rechecksum FILE OFFSET LEN FIELD: recompute a footer/header checksum.

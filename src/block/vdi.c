@@ -407,8 +407,6 @@ static int check_header(struct vk_blockdev *bd, struct vdi *s, uint64_t *size)
         return vk_error(-EINVAL, "%s: disk size %llu (offset %d) is more than the %u blocks of the map hold",
                         n, (unsigned long long)*size, H_DISK_SIZE, s->nblocks);
     *size = (*size + 511) / 512 * 512;   /* VBoxManage makes odd sizes; QEMU rounds up */
-    if (*size > (uint64_t)s->nblocks * s->bs)
-        *size -= 512;
     return 0;
 }
 
