@@ -45,7 +45,7 @@ static int guarded_first_sector(struct vk_blockdev *bd, const void *buf, size_t 
     size_t n = len < sizeof sector - off ? len : sizeof sector - (size_t)off;
     memcpy(sector + off, buf, n);
     if (vk_probe_is_image(sector, sizeof sector, bd->name))
-        return vk_error(-EPERM, "%s: refusing to write an image header into a raw image whose format was guessed (use -f raw)",
+        return vk_error(-EPERM, "%s: refusing to write an image header into a raw image whose format was guessed (use --format raw)",
                         bd->name);
     return 0;
 }
