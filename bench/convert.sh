@@ -7,6 +7,7 @@
 #   vmkit/qemu-img (target <= 1.0) and the sizes of both qcow2 files
 #   (target: vmkit's no larger); the same for compressed output (-c)
 #   and for reading a compressed image back to raw.
+#   Then raw -> vdi, raw -> vhd (vpc) and back, with the sizes.
 #   BENCH_SIZE_MB=512 sh bench/convert.sh   for a quicker run.
 set -u
 TOP=$(cd "$(dirname "$0")/.." && pwd)
@@ -93,4 +94,22 @@ rm -f "$D/qc.qcow2" "$D/vc.qcow2" "$D/qd.raw" "$D/vd.raw" "$D/q.raw" "$D/v.raw"
 tq3=$(best "$D/q2.raw" qemu-img convert -O raw "$D/src.raw" "$D/q2.raw")
 tv3=$(best "$D/v2.raw" "$VMKIT" img convert -O raw "$D/src.raw" "$D/v2.raw")
 printf 'raw->raw     qemu-img %6.2fs   vmkit %6.2fs   ratio %s\n' "$tq3" "$tv3" "$(ratio "$tv3" "$tq3")"
+rm -f "$D/q2.raw" "$D/v2.raw"
+# VDI (VirtualBox) and VHD (vpc, dynamic): raw -> FMT and back, sizes.
+for fmt in vdi vpc; do
+    tq=$(best "$D/q.$fmt" qemu-img convert -O $fmt "$D/src.raw" "$D/q.$fmt")
+    tv=$(best "$D/v.$fmt" "$VMKIT" img convert -O $fmt "$D/src.raw" "$D/v.$fmt")
+    printf 'raw->%-7s qemu-img %6.2fs   vmkit %6.2fs   ratio %s\n' $fmt "$tq" "$tv" "$(ratio "$tv" "$tq")"
+    printf '%-4s size    qemu-img %d bytes   vmkit %d bytes\n' $fmt \
+        "$(stat -c %s "$D/q.$fmt" 2>/dev/null || echo 0)" "$(stat -c %s "$D/v.$fmt" 2>/dev/null || echo 0)"
+    if [ -s "$D/v.$fmt" ]; then
+        qemu-img compare -q "$D/src.raw" "$D/v.$fmt" || echo "MISMATCH: vmkit's $fmt differs from the source"
+        [ $fmt = vpc ] || qemu-img check -q "$D/v.$fmt" || echo "qemu-img check failed on vmkit's $fmt"
+    fi
+    tq=$(best "$D/qb.raw" qemu-img convert -O raw "$D/q.$fmt" "$D/qb.raw")
+    tv=$(best "$D/vb.raw" "$VMKIT" img convert -O raw "$D/q.$fmt" "$D/vb.raw")
+    printf '%-4s->raw    qemu-img %6.2fs   vmkit %6.2fs   ratio %s\n' $fmt "$tq" "$tv" "$(ratio "$tv" "$tq")"
+    [ -s "$D/vb.raw" ] && { qemu-img compare -q "$D/src.raw" "$D/vb.raw" || echo "MISMATCH: vmkit $fmt->raw differs"; }
+    rm -f "$D/q.$fmt" "$D/v.$fmt" "$D/qb.raw" "$D/vb.raw"
+done
 exit 0

@@ -71,3 +71,60 @@ qcow2_ok() {
 
 # kbytes FILE: disk usage in KiB.
 kbytes() { du -k "$1" | cut -f1; }
+
+# map_runs: qemu-img/vmkit map JSON on stdin -> "start+length" of the
+# data runs, adjacent runs merged (the two tools split runs differently).
+map_runs() {
+    python3 -c '
+import json,sys
+out=[]
+for e in json.load(sys.stdin):
+    if not e["data"]: continue
+    if out and out[-1][0]+out[-1][1]==e["start"]: out[-1][1]+=e["length"]
+    else: out.append([e["start"], e["length"]])
+print(" ".join("%d+%d" % tuple(x) for x in out))'
+}
+
+# poke FILE OFFSET STRUCT-FORMAT VALUE: overwrite one packed integer
+# (python struct format, e.g. "<I") at OFFSET.
+poke() {
+    python3 -c '
+import struct,sys
+f=open(sys.argv[1],"r+b"); f.seek(int(sys.argv[2])); f.write(struct.pack(sys.argv[3], int(sys.argv[4],0)))' "$@"
+}
+
+# unchanged DESC FILE SUM: FILE's md5sum is still SUM (a refused command
+# left the image as it was).
+unchanged() { eq "$1" "$(md5sum <"$2")" "$3"; }
+
+# torture_script SEED N SIZE: N random vkio commands (tests/tools/vkio.c)
+# for a disk of SIZE bytes: writes of 1 B - 4 MiB (random data, zeroes,
+# a repeated byte), write-zeroes, discards, flushes, reopens; then the
+# last and the first byte.
+torture_script() {
+    python3 - "$1" "$2" "$3" <<'PY'
+import random, sys
+r = random.Random(int(sys.argv[1])); n = int(sys.argv[2]); size = int(sys.argv[3])
+for _ in range(n):
+    k = r.random()
+    ln = min(int(2 ** r.uniform(0, 22)), 4 << 20)     # 1 B .. 4 MiB, log-uniform
+    if r.random() < 0.3:                             # some cluster-friendly ones
+        ln = max(512, ln // 512 * 512)
+    off = r.randrange(size - ln + 1)
+    if r.random() < 0.3:
+        off = off // 512 * 512
+    if k < 0.62:
+        seed = r.choice([r.randrange(1, 1 << 30)] * 6 + [0, -0x41])  # random, zeroes, 'A's
+        print("w %d %d %d" % (off, ln, seed))
+    elif k < 0.75:
+        print("z %d %d" % (off, ln))
+    elif k < 0.88:
+        print("u %d %d" % (off, ln))
+    elif k < 0.94:
+        print("f")
+    else:
+        print("r")
+# the last byte and the first byte, always
+print("w %d 1 99" % (size - 1)); print("w 0 3 98")
+PY
+}

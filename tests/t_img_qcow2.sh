@@ -63,20 +63,10 @@ for f in q qc qz; do
 done
 
 # map agrees with qemu-img map on which guest ranges hold data.
-runs() {  # map-json on stdin -> "start+length" of data runs, merged
-    python3 -c '
-import json,sys
-out=[]
-for e in json.load(sys.stdin):
-    if not e["data"]: continue
-    if out and out[-1][0]+out[-1][1]==e["start"]: out[-1][1]+=e["length"]
-    else: out.append([e["start"], e["length"]])
-print(" ".join("%d+%d" % tuple(x) for x in out))'
-}
 for f in q 1; do
     run_ok vm vmkit img map --json $f.qcow2
     run_ok qm qemu-img map --output=json $f.qcow2
-    eq "map data runs agree with qemu-img ($f.qcow2)" "$(echo "$vm" | runs)" "$(echo "$qm" | runs)"
+    eq "map data runs agree with qemu-img ($f.qcow2)" "$(echo "$vm" | map_runs)" "$(echo "$qm" | map_runs)"
 done
 
 # resize: grow, shrink over unallocated space, refuse to drop data.

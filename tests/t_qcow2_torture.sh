@@ -17,33 +17,7 @@ ok "qemu-img create w.qcow2" qemu-img create -q -f qcow2 w.qcow2 1M
 ok "vkio writes through vmkit's qcow2 driver" sh -c 'echo "w 1000 5000 7" | "$1" w.qcow2 qcow2' _ "$VKIO"
 
 # script SEED N: N random commands for a disk of $SIZE bytes.
-script() {
-    python3 - "$1" "$2" "$SIZE" <<'PY'
-import random, sys
-r = random.Random(int(sys.argv[1])); n = int(sys.argv[2]); size = int(sys.argv[3])
-for _ in range(n):
-    k = r.random()
-    ln = min(int(2 ** r.uniform(0, 22)), 4 << 20)     # 1 B .. 4 MiB, log-uniform
-    if r.random() < 0.3:                             # some cluster-friendly ones
-        ln = max(512, ln // 512 * 512)
-    off = r.randrange(size - ln + 1)
-    if r.random() < 0.3:
-        off = off // 512 * 512
-    if k < 0.62:
-        seed = r.choice([r.randrange(1, 1 << 30)] * 6 + [0, -0x41])  # random, zeroes, 'A's
-        print("w %d %d %d" % (off, ln, seed))
-    elif k < 0.75:
-        print("z %d %d" % (off, ln))
-    elif k < 0.88:
-        print("u %d %d" % (off, ln))
-    elif k < 0.94:
-        print("f")
-    else:
-        print("r")
-# the last byte and the first byte, always
-print("w %d 1 99" % (size - 1)); print("w 0 3 98")
-PY
-}
+script() { torture_script "$1" "$2" "$SIZE"; }
 
 N=40; [ "$SAN" = 1 ] && N=24
 # The backing image: qemu-io-free, filled by qemu-img convert from raw.

@@ -10,17 +10,24 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/falloc.h>
+#include <sys/random.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 static const struct vk_format *const formats[] = {
     &vk_format_qcow2,
     &vk_format_vmdk,
+    &vk_format_vdi,
+    &vk_format_vpc,
     &vk_format_raw,
 };
 
 const struct vk_format *vk_format_by_name(const char *name)
 {
+    if (!strcmp(name, "vhd"))   /* xl.cfg's name for QEMU's vpc */
+        name = "vpc";
     for (size_t i = 0; i < sizeof formats / sizeof formats[0]; i++)
         if (!strcmp(formats[i]->name, name))
             return formats[i];
@@ -64,6 +71,49 @@ int vk_fd_pwrite_full(int fd, const void *buf, size_t len, uint64_t off, const c
         len -= (size_t)n;
     }
     return 0;
+}
+
+bool vk_probe_is_image(const uint8_t *buf, size_t len, const char *name)
+{
+    for (size_t i = 0; i < sizeof formats / sizeof formats[0]; i++)
+        if (formats[i] != &vk_format_raw && formats[i]->probe(buf, len, name) > 1)
+            return true;
+    return false;
+}
+
+int vk_fd_write_zeroes(int fd, uint64_t off, uint64_t len, bool punch, const char *name)
+{
+    static const char zero[65536];
+    int mode = punch ? FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE : FALLOC_FL_ZERO_RANGE;
+    if (len == 0 || fallocate(fd, mode, (off_t)off, (off_t)len) == 0)
+        return 0;
+    while (len) {
+        size_t n = len < sizeof zero ? (size_t)len : sizeof zero;
+        int r = vk_fd_pwrite_full(fd, zero, n, off, name);
+        if (r < 0)
+            return r;
+        off += n;
+        len -= n;
+    }
+    return 0;
+}
+
+void vk_uuid_random(uint8_t uuid[16])
+{
+    size_t got = 0;
+    while (got < 16) {
+        ssize_t n = getrandom(uuid + got, 16 - got, 0);
+        if (n <= 0) {
+            /* no entropy source: a time-based value is still unique enough */
+            uint64_t t = (uint64_t)time(NULL) ^ ((uint64_t)getpid() << 32);
+            memcpy(uuid, &t, 8);
+            memcpy(uuid + 8, &t, 8);
+            break;
+        }
+        got += (size_t)n;
+    }
+    uuid[6] = (uint8_t)((uuid[6] & 0x0f) | 0x40);
+    uuid[8] = (uint8_t)((uuid[8] & 0x3f) | 0x80);
 }
 
 static int probe_fd(int fd, const char *path, const struct vk_format **fmt)

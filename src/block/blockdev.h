@@ -143,15 +143,19 @@ struct vk_create_opts {
     const char *compression;    /* qcow2: "zlib" (default) or "zstd" */
     bool lazy_refcounts;
     int refcount_bits;          /* 0: 16 */
-    /* VMDK (qemu-img's -o names) */
-    const char *subformat;      /* monolithicSparse (default), monolithicFlat,
-                                   twoGbMaxExtentSparse/Flat, streamOptimized */
+    /* VMDK, VDI, VHD (qemu-img's -o names) */
+    const char *subformat;      /* vmdk: monolithicSparse (default), monolithicFlat,
+                                   twoGbMaxExtentSparse/Flat, streamOptimized;
+                                   vpc: "dynamic" (default) or "fixed" */
     const char *adapter_type;   /* ide (default), lsilogic, buslogic, legacyESX */
     const char *hwversion;      /* ddb.virtualHWVersion; "4" by default */
     bool zeroed_grain;
     /* The name the image will have once published (vk_bd_create_tmp sets
      * it): formats made of several files name their extents after it. */
     const char *final_path;
+    bool static_image;          /* vdi: preallocated ("fixed") image */
+    bool force_size;            /* vpc: keep the size exact, not rounded to
+                                   a CHS geometry (Hyper-V, Azure) */
 };
 
 /* One image format. */
@@ -173,9 +177,15 @@ struct vk_format {
 extern const struct vk_format vk_format_raw;
 extern const struct vk_format vk_format_qcow2;
 extern const struct vk_format vk_format_vmdk;
+extern const struct vk_format vk_format_vdi;
+extern const struct vk_format vk_format_vpc;
 
-/* The format called name, or NULL. */
+/* The format called name (QEMU's names; xl's "vhd" is "vpc"), or NULL. */
 const struct vk_format *vk_format_by_name(const char *name);
+
+/* True if the first len bytes of a file, buf, probe as an image format
+ * other than raw (a header a guest must not write into a raw disk). */
+bool vk_probe_is_image(const uint8_t *buf, size_t len, const char *name);
 
 /* Probe the file at path: the format with the highest confidence (raw as
  * the fallback).  Returns 0 and sets *fmt; a format vmkit recognizes but
@@ -264,5 +274,11 @@ int vk_lock_image(int fd, const char *name, bool writable);
  * Reads past EOF are an error (-EIO, "unexpected end of file"). */
 int vk_fd_pread_full(int fd, void *buf, size_t len, uint64_t off, const char *name);
 int vk_fd_pwrite_full(int fd, const void *buf, size_t len, uint64_t off, const char *name);
+/* Make [off, off+len) of a host fd read as zeroes: punch a hole (punch,
+ * keeping the size) or zero the range in place, writing zeroes where the
+ * filesystem cannot. */
+int vk_fd_write_zeroes(int fd, uint64_t off, uint64_t len, bool punch, const char *name);
+/* A random (version 4) UUID in RFC 4122 byte order. */
+void vk_uuid_random(uint8_t uuid[16]);
 
 #endif

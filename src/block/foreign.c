@@ -44,19 +44,6 @@ static uint32_t be32(const uint8_t *p)
     return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
 }
 
-/* block/vdi.c: signature 0xbeda107f (little-endian) after the 64-byte text. */
-static bool is_vdi(const struct probe_buf *b)
-{
-    return b->len >= 68 && le32(b->head + 64) == 0xbeda107fu;
-}
-
-/* block/vpc.c: the "conectix" footer copy at offset 0 (dynamic and
- * differencing disks); a fixed disk has it only in its last 512 bytes. */
-static bool is_vhd(const struct probe_buf *b)
-{
-    return at(b, 0, "conectix", 8) || (b->tail && !memcmp(b->tail, "conectix", 8));
-}
-
 static bool is_vhdx(const struct probe_buf *b) { return at(b, 0, "vhdxfile", 8); }
 static bool is_qed(const struct probe_buf *b) { return at(b, 0, "QED\0", 4); }
 
@@ -100,9 +87,7 @@ static const struct {
     const char *desc;
     bool (*match)(const struct probe_buf *b);
 } foreign[] = {
-    { "vdi", "VDI image (VirtualBox)", is_vdi },
     { "vhdx", "VHDX image (Hyper-V)", is_vhdx },
-    { "vpc", "VHD image (Virtual PC, Hyper-V)", is_vhd },
     { "qed", "QED image", is_qed },
     { "qcow", "qcow version 1 image", is_qcow1 },
     { "parallels", "Parallels image", is_parallels },

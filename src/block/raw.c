@@ -44,8 +44,7 @@ static int guarded_first_sector(struct vk_blockdev *bd, const void *buf, size_t 
         return r;
     size_t n = len < sizeof sector - off ? len : sizeof sector - (size_t)off;
     memcpy(sector + off, buf, n);
-    const struct vk_format *f = vk_format_by_name("qcow2");
-    if (f && f->probe(sector, sizeof sector, bd->name) > 1)
+    if (vk_probe_is_image(sector, sizeof sector, bd->name))
         return vk_error(-EPERM, "%s: refusing to write an image header into a raw image whose format was guessed (use --format raw)",
                         bd->name);
     return 0;
@@ -71,20 +70,7 @@ static int raw_flush(struct vk_blockdev *bd)
 static int raw_write_zeroes(struct vk_blockdev *bd, uint64_t off, uint64_t len, int flags)
 {
     struct raw *s = bd->priv;
-    static const char zero[65536];
-    int mode = (flags & VK_ZERO_MAY_UNMAP) ? FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE
-                                          : FALLOC_FL_ZERO_RANGE;
-    if (fallocate(s->fd, mode, (off_t)off, (off_t)len) == 0)
-        return 0;
-    while (len) {
-        size_t n = len < sizeof zero ? (size_t)len : sizeof zero;
-        int r = vk_fd_pwrite_full(s->fd, zero, n, off, bd->name);
-        if (r < 0)
-            return r;
-        off += n;
-        len -= n;
-    }
-    return 0;
+    return vk_fd_write_zeroes(s->fd, off, len, flags & VK_ZERO_MAY_UNMAP, bd->name);
 }
 
 static int raw_block_status(struct vk_blockdev *bd, uint64_t off, uint64_t len,

@@ -81,6 +81,10 @@ static int create_opts(const struct cli_opt *opt, const char *arg)
                 o->zeroed_grain = !strcmp(v, "on");
             else if (!strcmp(v, "on"))
                 o->hwversion = "6";     /* qemu-img's compat6 */
+        } else if (!strcmp(kv, "static") || !strcmp(kv, "force_size")) {
+            if (strcmp(v, "on") && strcmp(v, "off"))
+                return vk_error(-EINVAL, "%s=%s: expected on or off", kv, v);
+            *(kv[0] == 's' ? &o->static_image : &o->force_size) = !strcmp(v, "on");
         } else {
             return vk_error(-EINVAL, "-o %s: unknown option", kv);
         }
@@ -92,7 +96,7 @@ static int create_opts(const struct cli_opt *opt, const char *arg)
 static int format_as(const struct cli_opt *o, const char *arg, const char *what)
 {
     if (!vk_format_by_name(arg))
-        return vk_error(-EINVAL, "unknown %s format '%s' (raw, qcow2, vmdk)", what, arg);
+        return vk_error(-EINVAL, "unknown %s format '%s' (raw, qcow2, vmdk, vdi, vpc)", what, arg);
     *(const char **)o->ctx = arg;
     return 0;
 }
@@ -126,14 +130,15 @@ static int output_opt(const struct cli_opt *o, const char *arg)
     OPT_CALLBACK(0, "output", (v), "json|human", "the same as --json, or the default", output_opt)
 
 #define CLI_CREATE_O_HELP \
-    "qcow2 options key=value,... (repeatable):\n" \
-    "cluster_size=512..2M, compat=0.10|1.1,\n" \
+    "format options key=value,... (repeatable):\n" \
+    "qcow2: cluster_size=512..2M, compat=0.10|1.1,\n" \
     "lazy_refcounts=on|off, compression_type=zlib|zstd,\n" \
     "refcount_bits=1..64, preallocation=MODE;\n" \
     "vmdk: subformat=monolithicSparse|monolithicFlat|\n" \
     "twoGbMaxExtentSparse|twoGbMaxExtentFlat|streamOptimized,\n" \
     "adapter_type=ide|lsilogic|buslogic|legacyESX,\n" \
-    "hwversion=N, compat6=on, zeroed_grain=on"
+    "hwversion=N, compat6=on, zeroed_grain=on;\n" \
+    "vdi: static=on (fixed); vpc: subformat=dynamic|fixed, force_size=on"
 
 /* --- create --- */
 static int img_create(int argc, char **argv)
@@ -141,7 +146,7 @@ static int img_create(int argc, char **argv)
     struct vk_create_opts o = { 0 };
     const char *fmt = "raw";
     const struct cli_opt opts[] = {
-        OPT_FORMAT(&fmt, "raw (the default), qcow2 or vmdk"),
+        OPT_FORMAT(&fmt, "raw (the default), qcow2, vmdk, vdi or vpc (VHD)"),
         OPT_STRING(0, "prealloc", &o.prealloc, "MODE", "off, metadata, falloc or full"),
         OPT_CALLBACK('o', NULL, &o, "OPTS", CLI_CREATE_O_HELP ",\nbacking_file=F, backing_fmt=FMT", create_opts),
         OPT_STRING('b', NULL, &o.backing_file, "BACKING", "backing file (relative: to FILE's directory)"),
@@ -224,14 +229,13 @@ static json_t *info_json(struct vk_blockdev *bd, const struct vk_imginfo *in)
         json_object_set_new(fs, "type", json_string(in->format));
         json_object_set_new(fs, "data", d);
         json_object_set_new(j, "format-specific", fs);
-        json_object_set_new(j, "dirty-flag", json_boolean(in->dirty));
     } else if (in->format_specific) {
         json_t *d = json_loads(in->format_specific, 0, NULL), *fs = json_object();
         json_object_set_new(fs, "type", json_string(in->format));
         json_object_set_new(fs, "data", d ? d : json_object());
         json_object_set_new(j, "format-specific", fs);
-        json_object_set_new(j, "dirty-flag", json_false());
     }
+    json_object_set_new(j, "dirty-flag", json_boolean(in->dirty));
     return j;
 }
 
@@ -582,7 +586,7 @@ static int img_convert(int argc, char **argv)
     bool progress = false, sync = false;
     const struct cli_opt opts[] = {
         OPT_FORMAT(&sfmt, "SRC's format (default: probe)"),
-        OPT_CALLBACK('O', NULL, &ofmt, "FMT", "DST's format: raw (the default) or qcow2", output_format),
+        OPT_CALLBACK('O', NULL, &ofmt, "FMT", "DST's format: raw (the default), qcow2, vdi or vpc (VHD)", output_format),
         OPT_BOOL('c', NULL, &co.compress, "compress every cluster (qcow2)"),
         OPT_CALLBACK('o', NULL, &o, "OPTS", CLI_CREATE_O_HELP, create_opts),
         OPT_BOOL('p', NULL, &progress, "draw a progress bar (default: on a terminal)"),
@@ -811,7 +815,7 @@ static int img_commit(int argc, char **argv)
 }
 
 static const struct cli_command img_commands[] = {
-    { "create",  img_create,  "create an image (raw, qcow2, vmdk)" },
+    { "create",  img_create,  "create an image (raw, qcow2, vmdk, vdi, vpc)" },
     { "info",    img_info,    "show format, sizes, backing chain (or a partition's place)" },
     { "check",   img_check,   "check (and repair) an image's metadata" },
     { "map",     img_map,     "show allocated, zero and backing ranges" },
