@@ -48,5 +48,6 @@ int cmd_vm(int argc, char **argv);      /* create, list, console, ... */
 int cmd_guest(int argc, char **argv);
 int cmd_demo(int argc, char **argv);
 int cmd_screen(int argc, char **argv);  /* screenshot, cd-insert, cd-eject */
+int cmd_install(int argc, char **argv);
 
 #endif

@@ -27,6 +27,7 @@ static const struct cli_command commands[] = {
     { "screenshot", cmd_screen, "save a VM's screen as a PNG image" },
     { "cd-insert", cmd_screen, "put an ISO or floppy image into a VM's drive" },
     { "cd-eject", cmd_screen, "take the medium out of a VM's drive" },
+    { "install",  cmd_install, "run an OS installer (virt-install --location / --cdrom)" },
     { "guest",    cmd_guest, "build a small bootable Linux guest disk" },
     { "demo",     cmd_demo,  "build a guest, boot it, show it working" },
     { NULL, NULL, NULL },
