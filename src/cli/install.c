@@ -48,7 +48,9 @@ static const char help[] =
     "  --timeout SECS        destroy the installer after SECS and fail (default:\n"
     "                        wait for as long as it runs)\n"
     "  --log FILE            where the console output is kept (default\n"
-    "                        ~/.cache/vmkit/install-NAME.log)\n\n"
+    "                        ~/.cache/vmkit/install-NAME.log)\n"
+    "  -n, --dry-run         find the installer and build its initrd, print what\n"
+    "                        was found and the install run's config; start nothing\n\n"
     "On a terminal the console is attached (Ctrl-] leaves it; the install goes\n"
     "on); otherwise the output goes only to the log.  A crash, a timeout or an\n"
     "interrupt destroys the VM and exits 1 with the console's last lines.\n";
@@ -112,18 +114,20 @@ int cmd_install(int argc, char **argv)
         { "floppy", required_argument, NULL, 'f' },
         { "timeout", required_argument, NULL, 't' },
         { "log", required_argument, NULL, 'L' },
+        { "dry-run", no_argument, NULL, 'n' },
         { NULL, 0, NULL, 0 },
     };
     struct vk_install_opts o = { 0 };
     const char **inject = calloc((size_t)argc, sizeof *inject);
     const char *log = NULL;
     long timeout = 0;
+    int dry = 0;
     if (!inject)
         return cli_fail(vk_error(-ENOMEM, "out of memory"));
     o.inject = inject;
     optind = 1;
     int c, rc = EXIT_OK;
-    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "n", opts, NULL)) != -1) {
         char *end;
         switch (c) {
         case 'l': o.location = optarg; break;
@@ -133,6 +137,7 @@ int cmd_install(int argc, char **argv)
         case 'x': o.extra_args = optarg; break;
         case 'f': o.floppy = optarg; break;
         case 'L': log = optarg; break;
+        case 'n': dry = 1; break;
         case 't':
             timeout = strtol(optarg, &end, 10);
             if (*end || end == optarg || timeout <= 0 || timeout > 7 * 86400) {
@@ -165,14 +170,25 @@ int cmd_install(int argc, char **argv)
         err = vk_error(-errno, "%s: %s", work, strerror(errno));
     else if (!err) {
         snprintf(name, sizeof name, "%s", cfg.name);
-        char *note = NULL;
-        err = vk_install_prepare(&cfg, &o, work, &note);
+        char *note = NULL, *found = NULL;
+        err = vk_install_prepare(&cfg, &o, work, &found, &note);
         if (note)
             fprintf(stderr, "vmkit: note: %s\n", note);
+        if (found)
+            fprintf(stderr, "vmkit: %s: installer %s\n", name, found);
         free(note);
-        if (!err && !log && !(err = default_log(name, logbuf, sizeof logbuf)))
+        free(found);
+        if (!err && dry) {
+            char *text = vk_domcfg_format(&cfg);
+            if (!text)
+                err = -ENOMEM;
+            else
+                printf("%s# the install run's config (dry run: nothing was started)\n", text);
+            free(text);
+        } else if (!err && !log && !(err = default_log(name, logbuf, sizeof logbuf))) {
             log = logbuf;
-        if (!err) {
+        }
+        if (!err && !dry) {
             struct sigaction sa = { .sa_handler = on_signal };
             sigemptyset(&sa.sa_mask);
             sigaction(SIGINT, &sa, NULL);
@@ -183,7 +199,7 @@ int cmd_install(int argc, char **argv)
         }
         remove_work(work);
     }
-    if (!err && cfg.kernel == NULL)
+    if (!err && !dry && cfg.kernel == NULL)
         fprintf(stderr, "vmkit: %s: booting %s through the BIOS%s\n", name, o.cdrom,
                 cfg.vnc == 1 ? "; its screen: vmkit list -l shows the VNC address, vmkit "
                                "screenshot saves it" : "");
@@ -191,6 +207,8 @@ int cmd_install(int argc, char **argv)
     free(inject);
     if (err)
         return cli_fail(err);
+    if (dry)
+        return EXIT_OK;
 
     long long start = now_ms();
     int timeout_ms = (int)(timeout * 1000);

@@ -58,9 +58,29 @@ static int add_disk(struct vk_domcfg *c, const char *spec)
     return err;
 }
 
+/* The absolute path of file: QEMU runs in "/" (the monitor's directory). */
+static int absolute(const char *file, char **out)
+{
+    *out = realpath(file, NULL);
+    return *out ? 0 : vk_error(-errno, "%s: %s", file, strerror(errno));
+}
+
+static int attach_cdrom_at(struct vk_domcfg *c, const char *iso);
+
 /* Put iso into a cdrom drive of c: the config's first empty one, else a
  * new one on the first free IDE unit (hdc first, where PCs had it). */
-static int attach_cdrom(struct vk_domcfg *c, const char *iso)
+static int attach_cdrom(struct vk_domcfg *c, const char *file)
+{
+    char *iso;
+    int err = absolute(file, &iso);
+    if (err)
+        return err;
+    err = attach_cdrom_at(c, iso);
+    free(iso);
+    return err;
+}
+
+static int attach_cdrom_at(struct vk_domcfg *c, const char *iso)
 {
     for (unsigned i = 0; i < c->n_disks; i++) {
         struct vk_diskspec *d = &c->disks[i];
@@ -93,7 +113,20 @@ static int attach_cdrom(struct vk_domcfg *c, const char *iso)
 
 /* Put the floppy image into drive fda (an empty fda of the config takes
  * it; one holding another image is an error). */
-static int attach_floppy(struct vk_domcfg *c, const char *img)
+static int attach_floppy_at(struct vk_domcfg *c, const char *img);
+
+static int attach_floppy(struct vk_domcfg *c, const char *file)
+{
+    char *img;
+    int err = absolute(file, &img);
+    if (err)
+        return err;
+    err = attach_floppy_at(c, img);
+    free(img);
+    return err;
+}
+
+static int attach_floppy_at(struct vk_domcfg *c, const char *img)
 {
     for (unsigned i = 0; i < c->n_disks; i++) {
         struct vk_diskspec *d = &c->disks[i];
@@ -221,10 +254,12 @@ static int inject_files(const struct vk_install_opts *o, const char *fdata, cons
 
 /* Contract in install.h. */
 int vk_install_prepare(struct vk_domcfg *c, const struct vk_install_opts *o,
-                       const char *workdir, char **note)
+                       const char *workdir, char **found, char **note)
 {
     if (note)
         *note = NULL;
+    if (found)
+        *found = NULL;
     if (!o->location == !o->cdrom)
         return vk_error(-EINVAL, "give the installer as --location ISO|DIR or --cdrom ISO "
                         "(one of them)");
@@ -267,6 +302,14 @@ int vk_install_prepare(struct vk_domcfg *c, const struct vk_install_opts *o,
                 err = inject_files(o, fdata, fpath, initrd);
             if (!err && im.iso)
                 err = attach_cdrom(c, o->location);
+            if (!err && found) {
+                for (char *q = im.initrd; *q; q++)
+                    if (*q == '\n')
+                        *q = '+';
+                if (asprintf(found, "kernel %s, initrd %s (%s)", im.kernel, im.initrd,
+                             im.found_by) < 0)
+                    *found = NULL;
+            }
             vk_install_media_free(&im);
         }
         if (!err && !(args = kernel_args(o->extra_args, drop, dl)))
@@ -299,6 +342,10 @@ int vk_install_prepare(struct vk_domcfg *c, const struct vk_install_opts *o,
     if (err && note) {
         free(*note);
         *note = NULL;
+    }
+    if (err && found) {
+        free(*found);
+        *found = NULL;
     }
     return err;
 }
@@ -405,9 +452,12 @@ int vk_install_wait(const char *name, int timeout_ms, const volatile int *stop,
         if (err)
             return err;
         enum vk_vm_state st = info.state;
+        /* preserved, and so over, only once its monitor is gone: while QEMU
+         * is gone and the monitor lives it is deciding (or being destroyed) */
+        int over = !info.monitor && !info.pid;
         snprintf(dir, sizeof dir, "%s", info.dir);
         vk_vminfo_free(&info);
-        if (st == VK_ST_SHUTDOWN || st == VK_ST_CRASHED)
+        if (over && (st == VK_ST_SHUTDOWN || st == VK_ST_CRASHED))
             *end = st == VK_ST_SHUTDOWN ? VK_INSTALL_DONE : VK_INSTALL_CRASHED;
         else if (stop && *stop)
             *end = VK_INSTALL_STOPPED;

@@ -83,9 +83,11 @@ struct vk_install_opts {
  *    installer has no floppy driver (see README), but reads /preseed.cfg
  *    first thing.  *note (may be NULL) gets a malloc'd line saying so.
  *  on_poweroff, on_reboot, on_crash = "preserve", so the end is seen.
- * Returns 0, or an error naming the location, preseed or floppy file. */
+ * *found (may be NULL) gets a malloc'd line naming the kernel and initrd
+ * and how they were found (--location only; else NULL).  Returns 0, or
+ * an error naming the location, preseed or floppy file. */
 int vk_install_prepare(struct vk_domcfg *c, const struct vk_install_opts *o,
-                       const char *workdir, char **note);
+                       const char *workdir, char **found, char **note);
 
 enum vk_install_end {
     VK_INSTALL_DONE,      /* the installer powered off or rebooted */

@@ -245,6 +245,14 @@ int vk_menu_expand(const struct vk_menu_io *io, const char *path, const char *cw
             if (!strncasecmp(s, "include", 7) && s[7] && strchr(" \t", s[7]))
                 arg = s + 7;
         }
+        if (kl == 4 && !strncasecmp(w, "menu", 4)) {
+            /* `menu begin` opens a submenu whose `menu label` is its own
+             * title: a placeholder entry (no kernel, never chosen) takes
+             * it, so it does not rename the entry before */
+            char *s = w + kl + strspn(w + kl, " \t");
+            if (!strncasecmp(s, "begin", 5) && (!s[5] || strchr(" \t\r", s[5])))
+                l = "label vmkit-submenu";
+        }
         if (arg) {
             arg += strspn(arg, " \t");
             arg[strcspn(arg, " \t\r")] = 0;   /* "menu include F TAG": the file */
