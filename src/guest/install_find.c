@@ -424,12 +424,10 @@ int vk_install_find(const char *location, struct vk_install_media *out)
     for (int i = 0; menus[i] && err == -ENOENT; i++) {
         if (!media_isfile(&m, menus[i]))
             continue;
-        int kind = vk_bootcfg_kind_for_path(menus[i]);
-        if (!strcmp(menus[i], "/pxelinux.cfg/default"))
-            kind = VK_BOOTCFG_EXTLINUX;
-        if (kind < 0)
-            continue;
-        err = try_menu(&m, menus[i], (enum vk_bootcfg_kind)kind, out);
+        /* isolinux.cfg and pxelinux.cfg/default are syslinux's syntax */
+        enum vk_bootcfg_kind kind = strstr(menus[i], "grub.cfg") ? VK_BOOTCFG_GRUB2
+                                                                 : VK_BOOTCFG_EXTLINUX;
+        err = try_menu(&m, menus[i], kind, out);
         if (err && err != -ENOMEM) {
             /* a menu that cannot be read is no reason to give up */
             vk_warn("%s", vk_errmsg());
