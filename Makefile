@@ -51,7 +51,7 @@ $(BUILD)/vmkit: $(CLI_OBJ) $(BUILD)/libvmkit.a
 
 $(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libvmkit.a tests/unit/tap.h
 	@mkdir -p $(dir $@)
-	$(CC) $(WARN) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/libvmkit.a $(LDLIBS)
+	$(CC) $(WARN) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -MMD -MP -o $@ $< $(BUILD)/libvmkit.a $(LDLIBS)
 
 $(BUILD)/tools/%: tests/tools/%.c $(BUILD)/libvmkit.a
 	@mkdir -p $(dir $@)
@@ -101,4 +101,4 @@ clean:
 	rm -rf build
 
 .PHONY: all asan deps check check-long demo fuzz fuzz-smoke bench clean
--include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d)
+-include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(UNITS:=.d)

@@ -1,17 +1,41 @@
 /* libFuzzer entry point: FAT images.  Probe, mount read-only, walk the
  * directory tree (bounded depth and entry count), stat and read every
- * file (fuzz_walk.h); also run the swap probe, and resize a writable copy. */
+ * file (fuzz_walk.h), the same through vk_fs_walk (by node, loops
+ * refused); also run the swap probe, and resize a writable copy. */
 #include "block/blockdev.h"
 #include "fuzz_mem.h"
 #include "fuzz_walk.h"
 #include "fs/fs.h"
+#include "fs/walk.h"
 #include "util/err.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+struct wctx {
+    struct vk_fs *fs;
+    int budget;
+};
+
+static int on_visit(void *ctx, const struct vk_walk_visit *v)
+{
+    struct wctx *c = ctx;
+    if (--c->budget < 0)
+        return -ECANCELED;
+    if (v->ev != VK_WALK_FILE || !S_ISREG(v->e->st.mode))
+        return 0;
+    struct vk_file *f;
+    if (vk_fs_open_node(c->fs, &v->e->node, v->path, &f) < 0)
+        return 0;
+    char buf[4096];
+    vk_fs_read(f, buf, sizeof buf, 0);
+    vk_fs_close_file(f);
+    return 0;
+}
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -24,6 +48,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         struct vk_fs *fs;
         if (vk_fs_fat.mount(bd, false, &fs) == 0) {
             fuzz_walk_fs(fs, 2000);
+            struct wctx c = { fs, 2000 };
+            vk_fs_walk(fs, "/", VK_WALK_STAT, on_visit, &c);
             vk_fs_unmount(fs);
         }
     }

@@ -27,6 +27,9 @@ qemu-img create -q -f raw src.raw 128K; io -f raw src.raw
 qemu-img convert -c -O qcow2 -o cluster_size=512 src.raw zlib.qcow2
 qemu-img convert -c -O qcow2 -o cluster_size=512,compression_type=zstd src.raw zstd.qcow2
 q -o cluster_size=16K,extended_l2=on el2.qcow2 256K;            io el2.qcow2
+q -o cluster_size=512 bitmaps.qcow2 128K
+qemu-img bitmap --add -g 512 bitmaps.qcow2 b0; io bitmaps.qcow2
+qemu-img bitmap --add --disable bitmaps.qcow2 b1; qemu-img bitmap --merge b0 bitmaps.qcow2 b1
 # damaged
 cp v3.qcow2 bad_l1eof.qcow2;   $CRAFT bad_l1eof.qcow2 set l1_table_offset '1<<40'
 cp v3.qcow2 bad_rthdr.qcow2;   $CRAFT bad_rthdr.qcow2 set refcount_table_offset 0
@@ -36,5 +39,8 @@ cp v3.qcow2 bad_l2eof.qcow2;   $CRAFT bad_l2eof.qcow2 l1 0 '(1<<63)|(1<<40)'
 cp v3.qcow2 bad_size.qcow2;    $CRAFT bad_size.qcow2 set size '1<<55'
 cp zlib.qcow2 bad_zeof.qcow2;  $CRAFT bad_zeof.qcow2 l2 1024 "($($CRAFT zlib.qcow2 l2get 1024) & ~((1<<61)-1)) | (1<<40)"
 head -c 100 v3.qcow2 >bad_trunc.qcow2
+cp bitmaps.qcow2 bad_bmdir.qcow2; $CRAFT bad_bmdir.qcow2 extset 0x23852875 16 '(1<<64)-512'
+cp bitmaps.qcow2 bad_bmext.qcow2; $CRAFT bad_bmext.qcow2 ext 0x1234abcd 00112233
+cp v3.qcow2 bad_snapoff.qcow2; $CRAFT bad_snapoff.qcow2 set snapshots_offset 513
 for f in *.qcow2; do cp "$f" "$OUT/${f%.qcow2}"; done
 ls -l "$OUT"

@@ -27,7 +27,14 @@
 #       file.  Prints "# NAME: P crash points, a old, b new, m mixed,
 #       c wrong".
 #       CMD may start with "vmkit" (lib.sh's function): $VMKIT runs.
+#   crash_test_reset NAME TARGET RESET K VERDICT CMD...
+#       The same with a RESET command instead of PRISTINE (run before each
+#       run) and a VERDICT taking no argument; TARGET, what crashpoint
+#       counts writes to, may be a directory: then writes to any file in it
+#       count (an output built under a temporary name, then renamed).
 #       Environment: CRASH_STDIN=FILE feeds CMD's standard input;
+#       CRASH_ALL=1 samples up to the last write too (for writers whose
+#       last write is not timing-dependent);
 #       CRASH_CLEAN=FUNC, when set, is run as "FUNC IMAGE" on the result of
 #       the uninterrupted run and must succeed (the real checker: clean).  The
 #       last wrong image is kept as $T/wrong-NAME.img for the failure log.
@@ -38,8 +45,9 @@ CRASH_K=${CRASH_K:-$([ "$SAN" = 1 ] && echo 12 || echo 30)}
 _crash_run() {  # N IMAGE CMD...  -> exit status of crashpoint; stderr in $T/.crash
     _cn=$1 _ci=$2; shift 2
     [ "$1" = vmkit ] && { shift; set -- "$VMKIT" "$@"; }   # lib.sh's function
-    # LeakSanitizer cannot run under ptrace (the other tests look for leaks).
-    ASAN_OPTIONS="${ASAN_OPTIONS:-}:detect_leaks=0" \
+    # LeakSanitizer cannot run under ptrace: the sanitizer build checks
+    # leaks in the other tests.
+    ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0 \
         "$CRASHPOINT" "$_cn" "$_ci" "$@" <"${CRASH_STDIN:-/dev/null}" >"$T/.crash.out" 2>"$T/.crash"
 }
 
@@ -60,21 +68,29 @@ crash_points() {  # W K
 }
 
 crash_test() {  # NAME IMAGE PRISTINE K VERDICT CMD...
-    _name=$1 _img=$2 _pristine=$3 _k=$4 _verdict=$5
+    _ct_img=$2 _ct_pristine=$3 _ct_verdict=$5 _ct_name=$1 _ct_k=$4
     shift 5
-    cp --sparse=always "$_pristine" "$_img"
+    crash_test_reset "$_ct_name" "$_ct_img" _crash_copy_pristine "$_ct_k" _crash_verdict_img "$@"
+}
+_crash_copy_pristine() { cp --sparse=always "$_ct_pristine" "$_ct_img"; }
+_crash_verdict_img() { "$_ct_verdict" "$_ct_img"; }
+
+crash_test_reset() {  # NAME TARGET RESET K VERDICT CMD...
+    _name=$1 _img=$2 _reset=$3 _k=$4 _verdict=$5
+    shift 5
+    $_reset
     _w=$(crash_writes "$_img" "$@")
     _clean=ok
     [ -n "${CRASH_CLEAN:-}" ] && ! "$CRASH_CLEAN" "$_img" >"$T/.crash.clean" 2>&1 && _clean="not clean: $(tail -3 "$T/.crash.clean" | tr '\n' ' ')"
-    _full=$([ -n "$_w" ] && "$_verdict" "$_img" 2>&1)
+    _full=$([ -n "$_w" ] && $_verdict 2>&1)
     eq "$_name: uninterrupted run succeeds with the new content" "${_w:+ok} $_full" "ok new"
     eq "$_name: uninterrupted run leaves a clean filesystem" "$_clean" ok
     _old=0 _new=0 _mixed=0 _wrong=0 _missed=0 _early=0 _pts=0 _tried=0 _why=
     # The writer's very last write (a final sync at close) may or may not
     # happen depending on timing: points stop one short of it.
-    for _p in $(crash_points "$((${_w:-1} - 1))" "$_k"); do
+    for _p in $(crash_points "$((${_w:-1} - (${CRASH_ALL:-0} == 1 ? 0 : 1)))" "$_k"); do
         _tried=$((_tried + 1))
-        cp --sparse=always "$_pristine" "$_img"
+        $_reset
         _crash_run "$_p" "$_img" "$@"
         _rc=$?
         if [ $_rc = 0 ] && ! grep -q "killed before" "$T/.crash"; then
@@ -88,14 +104,14 @@ crash_test() {  # NAME IMAGE PRISTINE K VERDICT CMD...
             continue
         fi
         _pts=$((_pts + 1))
-        _v=$("$_verdict" "$_img" 2>&1)
+        _v=$($_verdict 2>&1)
         case $_v in
         old) _old=$((_old + 1)) ;;
         new) _new=$((_new + 1)) ;;
         mixed) _mixed=$((_mixed + 1)) ;;
         *) _wrong=$((_wrong + 1))
            _why="$_why point $_p: $_v;"
-           cp --sparse=always "$_img" "$T/wrong-$_name.img" ;;
+           [ -f "$_img" ] && cp --sparse=always "$_img" "$T/wrong-${_name//[^A-Za-z0-9_.-]/_}.img" ;;
         esac
     done
     echo "# $_name: $_pts crash points, $_old old, $_new new, $_mixed mixed, $_wrong wrong$([ $_early = 0 ] || echo ", $_early runs finished before their point")"

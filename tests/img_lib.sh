@@ -24,16 +24,21 @@ with open(sys.argv[1], 'r+b') as f:
 PY
 }
 
-# qinfo FILE KEY [FMT]: a key of qemu-img info --output=json (python3 parses).
+# qinfo FILE KEY [FMT]: a key of qemu-img info --output=json (python3
+# parses); "(none)" when the key is absent, "(qemu-img info failed: ...)"
+# when it fails: a failure never reads as an empty value.
 qinfo() {
-    qemu-img info ${3:+-f "$3"} --output=json "$1" 2>/dev/null |
-        python3 -c 'import json,sys; v=json.load(sys.stdin).get(sys.argv[1]); print("" if v is None else v)' "$2"
+    _j=$(qemu-img info ${3:+-f "$3"} --output=json "$1" 2>&1) || { echo "(qemu-img info failed: $_j)"; return; }
+    _jkey "$_j" "$2"
 }
 
 # vinfo FILE KEY: the same key from vmkit img info --json.
 vinfo() {
-    vmkit img info --json "$1" 2>/dev/null |
-        python3 -c 'import json,sys; v=json.load(sys.stdin).get(sys.argv[1]); print("" if v is None else v)' "$2"
+    _j=$(vmkit img info --json "$1" 2>&1) || { echo "(vmkit img info failed: $_j)"; return; }
+    _jkey "$_j" "$2"
+}
+_jkey() {  # JSON KEY
+    python3 -c 'import json,sys; v=json.loads(sys.argv[1]).get(sys.argv[2]); print("(none)" if v is None else v)' "$1" "$2" 2>&1
 }
 
 # qcheck DESC FILE: qemu-img check is clean.
@@ -55,9 +60,13 @@ both_compare() {
     eq "$1: message agrees with qemu-img" "$v" "$q"
 }
 
-# qcow2_ok: the qcow2 driver is in this build (it landed separately).
+# qcow2_ok: two checks, that vmkit opens and writes a qcow2 image qemu-img
+# made.  The driver is vmkit's own: a build where it fails fails here (and
+# in every check after), never skips.
 qcow2_ok() {
-    qemu-img create -q -f qcow2 "$T/.probe.qcow2" 1M && vmkit img info "$T/.probe.qcow2" >/dev/null 2>&1
+    ok "qemu-img creates a qcow2 probe image" qemu-img create -q -f qcow2 "$T/.probe.qcow2" 1M
+    ok "vmkit opens the qcow2 probe image" vmkit img info "$T/.probe.qcow2"
+    ok "vmkit writes the qcow2 probe image" vmkit img resize "$T/.probe.qcow2" 2M
 }
 
 # kbytes FILE: disk usage in KiB.

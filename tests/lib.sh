@@ -1,13 +1,26 @@
 # Shared helpers for the shell tests (tests/t_*.sh).  Source it first:
 #     . "$(dirname "$0")/lib.sh"
 # Every check prints one TAP line ("ok N - ..." / "not ok N - ...");
-# tests/run.sh counts them.  Call `finish` at the end.
+# tests/run.sh counts them.  Call `finish` at the end.  Each check's
+# status is 0 when it passed, 1 when it failed.
 #
 #   ok DESC CMD...          CMD must exit 0
+#   ok_in DESC TEXT CMD...  the same, TEXT (printf %b) on its stdin
 #   fails DESC CODE CMD...  CMD must exit with CODE (and not crash)
-#   eq DESC ACTUAL EXPECTED strings must be equal
-#   has DESC HAYSTACK NEEDLE  HAYSTACK must contain NEEDLE
-#   skip DESC WHY
+#   eq DESC ACTUAL EXPECTED strings must be equal (EXPECTED never empty)
+#   none DESC CMD...        CMD must exit 0 and print nothing
+#   has DESC HAYSTACK NEEDLE  HAYSTACK must contain NEEDLE (never empty)
+#   one_of DESC VALUE "A B.." VALUE must be one of the words A, B...
+#   run_ok VAR CMD...       CMD must exit 0; its stdout goes into $VAR
+#   need TOOL...            each TOOL (scripts/deps.sh installs it) is in
+#                           PATH: a failed check otherwise, and status 1
+#   skip DESC WHY           only for what a machine set up by
+#                           scripts/deps.sh may truly lack (KVM, a host
+#                           setting): tests/run.sh counts and lists skips
+#
+# A skip is not a pass.  vmkit's own features and the tools deps.sh
+# installs are never a reason to skip: `skip` turns such a reason (see
+# _bad_skip) into a failed check.
 #
 # $VMKIT is the command under test (absolute), $T a fresh scratch
 # directory removed at exit, $TOP the source tree.  $SAN is 1 when the
@@ -38,6 +51,7 @@ _report() {  # status desc [output-file]
         echo "not ok $_n - $2"
         if [ -n "${3:-}" ] && [ -s "$3" ]; then sed 's/^/#   /' "$3" | head -40; fi
     fi
+    return "$1"   # so a check can guard what depends on it: ok ... || ...
 }
 
 # A sanitizer report or a signal is never an acceptable outcome.
@@ -70,16 +84,82 @@ fails_with() {
 }
 
 eq() {
+    if [ -z "$3" ]; then   # "" is also what a failed $(cmd) gives: use `none`
+        printf 'eq against an empty expected value (got: %s): use none CMD\n' "$2" >"$T/.out"
+        _report 1 "$1" "$T/.out"; return; fi
     if [ "$2" = "$3" ]; then _report 0 "$1"; else
         printf 'got:      %s\nexpected: %s\n' "$2" "$3" >"$T/.out"; _report 1 "$1" "$T/.out"; fi
 }
 
 has() {
+    if [ -z "$3" ]; then   # an empty needle is in every haystack: a check that cannot fail
+        printf 'empty needle (haystack: %s)\n' "$2" >"$T/.out"; _report 1 "$1" "$T/.out"; return; fi
     case $2 in *"$3"*) _report 0 "$1" ;; *)
         printf 'output:\n%s\nlacks: %s\n' "$2" "$3" >"$T/.out"; _report 1 "$1" "$T/.out" ;; esac
 }
 
-skip() { _n=$((_n + 1)); echo "ok $_n - $1 # SKIP $2"; }
+# ok_in DESC TEXT CMD...: like ok, TEXT (printf %b: \n is a newline) on
+# CMD's stdin.
+ok_in() {
+    _d=$1; _in=$2; shift 2
+    printf '%b' "$_in" | "$@" >"$T/.out" 2>&1; _rc=$?
+    if [ $_rc -eq 0 ] && ! _crashed 0 "$T/.out"; then _report 0 "$_d"; else
+        echo "exit $_rc: $*" >>"$T/.out"; _report 1 "$_d" "$T/.out"; fi
+}
+
+# none DESC CMD...: CMD exits 0 and prints nothing (stdout nor stderr).
+none() {
+    _d=$1; shift
+    "$@" >"$T/.out" 2>&1; _rc=$?
+    if [ $_rc -eq 0 ] && [ ! -s "$T/.out" ]; then _report 0 "$_d"; else
+        echo "exit $_rc (wanted 0 and no output): $*" >>"$T/.out"; _report 1 "$_d" "$T/.out"; fi
+}
+
+# one_of DESC VALUE WORDS: VALUE (never empty) is one of the words.
+one_of() {
+    case " $3 " in *" $2 "*) [ -n "$2" ] && { _report 0 "$1"; return; } ;; esac
+    printf 'got:      %s\nexpected one of: %s\n' "$2" "$3" >"$T/.out"; _report 1 "$1" "$T/.out"
+}
+
+# run_ok VAR CMD...: run CMD (one check: it must exit 0 and not crash),
+# its stdout (trailing newlines stripped, as $(...) does) into VAR.
+# Returns CMD's status.  For setup output a later check relies on:
+# $(cmd) alone hides a failure behind empty output.
+run_ok() {
+    _v=$1; shift
+    "$@" >"$T/.stdout" 2>"$T/.stderr"; _rc=$?
+    printf -v "$_v" '%s' "$(cat "$T/.stdout")"
+    _d="runs: $*"; _d=${_d//$T/\$T}; _d=${_d//$TOP/\$TOP}; [ ${#_d} -gt 100 ] && _d="${_d:0:97}..."
+    if [ $_rc -eq 0 ] && ! _crashed 0 "$T/.stderr"; then _report 0 "$_d"; else
+        { cat "$T/.stderr"; echo "exit $_rc: $*"; } >"$T/.out"; _report 1 "$_d" "$T/.out"; fi
+    return $_rc
+}
+
+# need TOOL...: scripts/deps.sh installs each TOOL, so a missing one is a
+# failed check (never a skip).  Status 1 when any is missing.
+need() {
+    _miss=0
+    for _t in "$@"; do
+        command -v "$_t" >/dev/null && continue
+        _miss=1
+        echo "$_t not in PATH: run scripts/deps.sh" >"$T/.out"; _report 1 "$_t is installed" "$T/.out"
+    done
+    return $_miss
+}
+
+# Reasons that cannot be true where scripts/deps.sh has run: a tool it
+# installs is missing, or a part of vmkit itself is.
+_bad_skip() {
+    printf '%s' "$1" | grep -qiE 'missing|not found|not installed|not in (this|the) (tree|build)|no [a-z0-9]+ driver|not built|not implemented|cannot (write|read|open|create)|apt-get'
+}
+
+skip() {
+    if _bad_skip "$2"; then
+        echo "skipped because: $2 -- which cannot be true where scripts/deps.sh ran and vmkit is built" >"$T/.out"
+        _report 1 "$1 (skipped)" "$T/.out"; return
+    fi
+    _n=$((_n + 1)); echo "ok $_n - $1 # SKIP $2"
+}
 
 finish() {
     echo "1..$_n"

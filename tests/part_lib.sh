@@ -3,17 +3,20 @@
 #   same_dump DESC DISK     vmkit part dump equals sfdisk --dump
 #   sfdisk_ok DESC DISK     sfdisk --verify finds no error
 #   sgdisk_ok DESC DISK     sgdisk -v finds no problem
-#   mkimg NAME SIZE         a fresh image of the format under test ($FMT)
+#   mkimg NAME SIZE         a fresh image of the format under test ($FMT) (a check)
 FMT=${FMT:-raw}
 
-mkimg() {
+mkimg() {  # a check of its own: a test never runs on an image it lacks
     rm -f "$1"
-    if [ "$FMT" = qcow2 ]; then qemu-img create -q -f qcow2 "$1" "$2"; else truncate -s "$2" "$1"; fi
+    if [ "$FMT" = qcow2 ]; then ok "qemu-img create $1 $2" qemu-img create -q -f qcow2 "$1" "$2"
+    else ok "truncate $1 to $2" truncate -s "$2" "$1"; fi
 }
 
-# sfdisk cannot read qcow2: give it a raw copy of the virtual disk.
+# sfdisk cannot read qcow2: give it a raw copy of the virtual disk (a
+# failed conversion names a file that does not exist, so the checks fail).
 as_raw() {
-    if [ "$FMT" = qcow2 ]; then qemu-img convert -O raw "$1" "$1.raw" && echo "$1.raw"; else echo "$1"; fi
+    if [ "$FMT" = qcow2 ]; then qemu-img convert -O raw "$1" "$1.raw" && echo "$1.raw" || echo "$1.raw-conversion-failed"
+    else echo "$1"; fi
 }
 
 _jnorm() {  # file: drop the device name so the two tools compare

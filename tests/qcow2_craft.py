@@ -9,6 +9,10 @@
     qcow2_craft.py FILE l2get GUEST_OFF        print the raw L2 entry
     qcow2_craft.py FILE refcount CLUSTER VALUE refcount of host cluster
     qcow2_craft.py FILE refget CLUSTER
+    qcow2_craft.py FILE ext TYPE HEXDATA       append a header extension
+    qcow2_craft.py FILE extset TYPE POS VALUE  64-bit field at byte POS of
+                                               the first extension TYPE
+    qcow2_craft.py FILE extget TYPE POS
 Values accept 0x... and Python expressions of integers (e.g. 1<<40).
 Layout: qemu/qemu docs/interop/qcow2.txt; everything big-endian."""
 import struct, sys
@@ -62,10 +66,23 @@ def ref_pos(f, cluster):
     return rte + 2 * (cluster % per)
 
 
+def ext_pos(f, typ):
+    """Offset of the first extension of type typ (None: the end marker)."""
+    p = hdr(f, 'header_length') if hdr(f, 'version') >= 3 else 72
+    while True:
+        t, ln = rd(f, p, '>I'), rd(f, p + 4, '>I')
+        if t == 0 or t == typ:
+            return p if t == typ or typ is None else sys.exit('no extension %#x' % typ)
+        p += 8 + (ln + 7) // 8 * 8
+
+
 def main():
     path, op = sys.argv[1], sys.argv[2]
     named = op in ('set', 'get')
-    args = [eval(a, {}) for a in sys.argv[4 if named else 3:]]
+    if op == 'ext':
+        args = [eval(sys.argv[3], {}), bytes.fromhex(sys.argv[4])]
+    else:
+        args = [eval(a, {}) for a in sys.argv[4 if named else 3:]]
     with open(path, 'r+b') as f:
         if op == 'set':
             wr(f, *FIELDS[sys.argv[3]], args[0])
@@ -83,6 +100,15 @@ def main():
             wr(f, ref_pos(f, args[0]), '>H', args[1])
         elif op == 'refget':
             print(rd(f, ref_pos(f, args[0]), '>H'))
+        elif op == 'ext':
+            p = ext_pos(f, None)
+            data = args[1] + bytes(-len(args[1]) % 8)
+            f.seek(p)
+            f.write(struct.pack('>II', args[0], len(args[1])) + data + bytes(8))
+        elif op == 'extset':
+            wr(f, ext_pos(f, args[0]) + 8 + args[1], '>Q', args[2])
+        elif op == 'extget':
+            print(rd(f, ext_pos(f, args[0]) + 8 + args[1], '>Q'))
         else:
             sys.exit('unknown operation ' + op)
 

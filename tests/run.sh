@@ -2,8 +2,12 @@
 # Run every test against each build directory given (default: build):
 # the shell tests tests/t_*.sh with VMKIT=DIR/vmkit, the C unit tests
 # DIR/tests/*, and each fuzz entry point replaying its corpus.
-# Two files run at a time.  Prints one line per file and, last, the
-# summary line "N passed, N failed".
+# Two files run at a time.  Prints one line per file (PASS, SKIP: some
+# checks were skipped, each listed with its reason; FAIL) and, last, the
+# summary line "N passed, N failed, N skipped".  A skip is not a pass: a
+# file that skips what cannot be missing where scripts/deps.sh ran (a
+# tool it installs, vmkit's own driver) fails instead (tests/lib.sh
+# `skip`, `need`).  A shell test must reach `finish` (its "1..N" line).
 #
 #   bash tests/run.sh [BUILD_DIR...]
 #   TESTS="t_img t_part" bash tests/run.sh build    (a subset, by prefix)
@@ -46,6 +50,7 @@ run_job() {
                   bad=$((bad + 1)); echo "not ok $n - $name replays $f"; sed 's/^/#   /' "$log.one" | head -30
               else echo "ok $n - $name replays $f"; fi
           done >"$log"
+          echo "1..$n" >>"$log"
           rm -f "$log.one" ;;
     esac
     rc=$?
@@ -54,10 +59,14 @@ run_job() {
         echo "not ok 1 - $path produced no test results (exit $rc)" >>"$log"
     elif [ $rc -ne 0 ] && ! grep -q '^not ok ' "$log"; then
         echo "not ok 999 - $path exited $rc" >>"$log"
+    elif ! grep -qE '^1\.\.[0-9]+$' "$log"; then
+        echo "not ok 998 - $path stopped before its end (no plan line; exit $rc)" >>"$log"
     fi
-    p=$(grep -cE '^ok ' "$log"); f=$(grep -cE '^not ok ' "$log")
-    printf '%-7s %-40s %4d passed %3d failed %4ds\n' "$( [ "$f" = 0 ] && echo PASS || echo FAIL)" \
-        "$( [ $san = 1 ] && echo '[asan] ')$path" "$p" "$f" "$secs" >"$log.sum"
+    s=$(grep -cE '^ok .* # SKIP' "$log")
+    p=$(( $(grep -cE '^ok ' "$log") - s )); f=$(grep -cE '^not ok ' "$log")
+    st=PASS; [ "$s" = 0 ] || st=SKIP; [ "$f" = 0 ] || st=FAIL
+    printf '%-7s %-40s %4d passed %3d failed %3d skipped %4ds\n' "$st" \
+        "$( [ $san = 1 ] && echo '[asan] ')$path" "$p" "$f" "$s" "$secs" >"$log.sum"
 }
 export -f run_job
 export LOGS TOP
@@ -80,7 +89,7 @@ jobs_list() {
 
 jobs_list "$@" | xargs -d '\n' -P "$JOBS" -I{} bash -c 'run_job "$1"' _ {}
 
-passed=0; failed=0
+passed=0; failed=0; skipped=0
 for s in "$LOGS"/*.log.sum; do
     [ -f "$s" ] || continue
     cat "$s"
@@ -88,8 +97,12 @@ for s in "$LOGS"/*.log.sum; do
     if grep -q '^not ok ' "$log"; then
         grep -B0 -A40 '^not ok ' "$log" | grep -E '^(not ok|#)' | head -60 | sed 's/^/    /'
     fi
-    passed=$((passed + $(grep -cE '^ok ' "$log")))
+    # every skip, with its reason
+    sed -n 's/^ok [0-9]* - \(.*\) # SKIP \(.*\)$/    skipped: \1 -- \2/p' "$log"
+    n_skip=$(grep -cE '^ok .* # SKIP' "$log")
+    skipped=$((skipped + n_skip))
+    passed=$((passed + $(grep -cE '^ok ' "$log") - n_skip))
     failed=$((failed + $(grep -cE '^not ok ' "$log")))
 done
-echo "$passed passed, $failed failed"
+echo "$passed passed, $failed failed, $skipped skipped"
 [ "$failed" -eq 0 ] && [ "$passed" -gt 0 ]

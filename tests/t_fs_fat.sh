@@ -10,15 +10,15 @@ ok "img create floppy" vmkit img create "$T/floppy.img" 1440K
 ok "mkfs -t vfat floppy" vmkit fs mkfs -t vfat -L FLOPPY -U 2A3B-4C5D "$T/floppy.img"
 ok "fsck.fat -n clean" fsck.fat -n "$T/floppy.img"
 eq "blkid LABEL UUID TYPE" "$(blkid -p -o value -s LABEL -s UUID -s TYPE "$T/floppy.img" | tr '\n' ' ')" "FLOPPY 2A3B-4C5D vfat "
-mkfs.fat -C "$T/floppy2.img" 1440 >/dev/null
+ok "mkfs.fat makes the reference floppy" mkfs.fat -C "$T/floppy2.img" 1440
 eq "floppy BPB (bytes 11..38) equals mkfs.fat's" "$(od -An -tx1 -j11 -N28 "$T/floppy.img")" "$(od -An -tx1 -j11 -N28 "$T/floppy2.img")"
 has "file: FAT12, 224 root entries" "$(file -b "$T/floppy.img")" "root entries 224, sectors 2880 (volumes <=32 MB), sectors/FAT 9, sectors/track 18"
-out=$(vmkit fs probe "$T/floppy.img")
+run_ok out vmkit fs probe "$T/floppy.img"
 has "probe type" "$out" 'TYPE="vfat"'
 has "probe label" "$out" 'LABEL="FLOPPY"'
 has "probe uuid" "$out" 'UUID="2A3B-4C5D"'
 has "probe size" "$out" 'SIZE=1474560'
-echo hello | mcopy -i "$T/floppy.img" - ::/HELLO.TXT
+ok_in "mcopy puts HELLO.TXT on vmkit's floppy" 'hello\n' mcopy -i "$T/floppy.img" - ::/HELLO.TXT
 eq "cat a file mcopy put on vmkit's floppy" "$(vmkit fs cat "$T/floppy.img:/hello.txt")" "hello"
 
 ok "mkfs -t vfat -F 32" bash -c "truncate -s 64M '$T/f32.img' && '$VMKIT' fs mkfs -t vfat -F 32 -L BIG32 '$T/f32.img'"
@@ -50,29 +50,29 @@ for spec in "12 1 1440" "12 4 4000" "16 1 20000" "16 8 60000" "16 64 200000" "32
     set -- $spec
     n=$((n + 1))
     img=$T/m$n.img
-    mkfs.fat -C -F "$1" -s "$2" "$img" "$3" >/dev/null 2>&1
-    (cd "$T/src" && mcopy -s -i "$img" ./* ::/)
     what="FAT$1 -s $2 ${3}K"
+    ok "$what: mkfs.fat" mkfs.fat -C -F "$1" -s "$2" "$img" "$3"
+    ok "$what: mcopy -s the tree" sh -c 'cd "$1/src" && mcopy -s -i "$2" ./* ::/' _ "$T" "$img"
     eq "$what: ls /" "$(vmkit fs ls "$img:/" | sort | tr '\n' '|')" "A long file name with spaces.bin|SHORT.TXT|Sub Dir|empty|lower.txt|"
     eq "$what: ls deep (UTF-8 long name)" "$(vmkit fs ls "$img:/Sub Dir/deeper")" "ünïcødé näme.TXT"
-    vmkit fs cat "$img:/A long file name with spaces.bin" >"$T/out.bin"
+    ok "$what: cat the long-named file" sh -c '"$0" fs cat "$1" >"$2"' "$VMKIT" "$img:/A long file name with spaces.bin" "$T/out.bin"
     ok "$what: 300000 random bytes read back identically" cmp "$T/out.bin" "$T/src/A long file name with spaces.bin"
-    vmkit fs cat "$img:/sub dir/DEEPER/ünïcødé näme.txt" >"$T/out.bin"
+    ok "$what: cat by a case-insensitive path" sh -c '"$0" fs cat "$1" >"$2"' "$VMKIT" "$img:/sub dir/DEEPER/ünïcødé näme.txt" "$T/out.bin"
     ok "$what: case-insensitive path, long UTF-8 name, read back" cmp "$T/out.bin" "$T/src/Sub Dir/deeper/ünïcødé näme.TXT"
-    eq "$what: empty file" "$(vmkit fs cat "$img:/empty" | wc -c)" "0"
+    none "$what: empty file reads as nothing" vmkit fs cat "$img:/empty"
     has "$what: stat size" "$(vmkit fs stat "$img:/A long file name with spaces.bin")" "Size: 300000"
     ok "$what: fsck.fat still clean (vmkit only read)" fsck.fat -n "$img"
 done
 # mtools stores short lowercase names with the NT case flags.
 eq "8.3 lowercase flag shown as lowercase" "$(vmkit fs ls "$T/m1.img:/" | grep -c '^lower.txt$')" "1"
-out=$(vmkit fs get -r "$T/m5.img:/Sub Dir" "$T/got" 2>&1)
+ok "get -r exits 0" vmkit fs get -r "$T/m5.img:/Sub Dir" "$T/got"
 ok "get -r a directory tree" cmp "$T/got/deeper/ünïcødé näme.TXT" "$T/src/Sub Dir/deeper/ünïcødé näme.TXT"
 
 # --- writing with vmkit, the oracles judge ---
 for spec in "floppy 1440K" "f16 20M -F 16" "f32 64M -F 32"; do
     set -- $spec
     img=$T/w-$1.img
-    vmkit img create "$img" "$2" >/dev/null
+    ok "$img: img create" vmkit img create "$img" "$2"
     shift 2
     ok "$img: mkfs" vmkit fs mkfs -t vfat "$@" -L WR "$img"
     ok "$img: put -r a tree" vmkit fs put -r "$T/src" "$img:/tree"
@@ -98,7 +98,7 @@ for spec in "floppy 1440K" "f16 20M -F 16" "f32 64M -F 32"; do
     eq "$img: read-only bit cleared" "$(mattrib -i "$img" ::/tree/empty | cut -c1-8 | tr -d ' ')" "A"
 done
 img=$T/w-floppy.img
-for i in 1 2 3; do echo "$i" >"$T/n$i"; vmkit fs put "$T/n$i" "$img:/tree/Same long prefix $i.txt"; done
+for i in 1 2 3; do echo "$i" >"$T/n$i"; ok "put Same long prefix $i.txt" vmkit fs put "$T/n$i" "$img:/tree/Same long prefix $i.txt"; done
 eq "short names get ~N tails" "$(mdir -i "$img" ::/tree | grep -c 'SAMELO~[123] TXT')" "3"
 ok "case-insensitive overwrite" vmkit fs put "$T/n2" "$img:/TREE/same LONG prefix 1.TXT"
 eq "overwritten content" "$(mtype -i "$img" "::/tree/Same long prefix 1.txt")" "2"
@@ -133,15 +133,13 @@ eq "mtype through the offset" "$(mtype -i "$T/disk.img@@1M" ::/src/SHORT.TXT)" "
 eq "blkid -O 1M label" "$(blkid -p -O 1048576 -o value -s LABEL "$T/disk.img")" "PART"
 dd if="$T/disk.img" of="$T/p1.img" bs=1M skip=1 2>/dev/null
 ok "fsck.fat -n on the partition's bytes" fsck.fat -n "$T/p1.img"
-if vmkit img create -f qcow2 "$T/q.qcow2" 32M >/dev/null 2>&1; then
+if ok "img create -f qcow2" vmkit img create -f qcow2 "$T/q.qcow2" 32M; then
     ok "mkfs -t vfat on qcow2" vmkit fs mkfs -t vfat -L QC "$T/q.qcow2"
     ok "put into qcow2" vmkit fs put "$T/src/A long file name with spaces.bin" "$T/q.qcow2:/a.bin"
     ok "qemu-img convert to raw" qemu-img convert -O raw "$T/q.qcow2" "$T/q.raw"
     ok "fsck.fat -n on the converted image" fsck.fat -n "$T/q.raw"
-    mtype -i "$T/q.raw" ::/a.bin >"$T/out.bin"
-    ok "mtype reads the file from the converted image" cmp "$T/out.bin" "$T/src/A long file name with spaces.bin"
-else
-    skip "FAT inside qcow2" "qcow2 driver not in this build yet"
+    ok "mtype reads the file from the converted image" \
+        sh -c 'mtype -i "$1" ::/a.bin | cmp - "$2"' _ "$T/q.raw" "$T/src/A long file name with spaces.bin"
 fi
 
 # --- DOS code page of 8.3 names: cp437 by default (as Linux), --codepage N ---
@@ -169,9 +167,9 @@ fails_with "bad code page refused" 1 "bad DOS code page" vmkit fs --codepage x l
 
 # --- damaged images ---
 # m1: FAT12, 1 sector/cluster, reserved 1: the first file's chain.
-mkfs.fat -C -F 12 "$T/bad.img" 1440 >/dev/null
+ok "damaged: mkfs.fat FAT12" mkfs.fat -C -F 12 "$T/bad.img" 1440
 head -c 1000 /dev/urandom >"$T/two"
-mcopy -i "$T/bad.img" "$T/two" ::/TWO
+ok "damaged: mcopy TWO" mcopy -i "$T/bad.img" "$T/two" ::/TWO
 cp "$T/bad.img" "$T/loop.img"
 # FAT entries 2 -> 3 -> 2 (a loop) in both copies, file size enlarged.
 printf '\x03\x20\x00' | dd of="$T/loop.img" bs=1 seek=$((512 + 3)) conv=notrunc 2>/dev/null
@@ -186,13 +184,12 @@ cp "$T/bad.img" "$T/short.img"
 printf '\x00\x00\x10\x00' | dd of="$T/short.img" bs=1 seek=$((root + 28)) conv=notrunc 2>/dev/null
 fails_with "chain shorter than size: clear error" 1 "too short" vmkit fs cat "$T/short.img:/TWO"
 cp "$T/bad.img" "$T/dir.img"
-mmd -i "$T/dir.img" ::/D
+ok "damaged: mmd D" mmd -i "$T/dir.img" ::/D
 printf '\xf0\x0f' | dd of="$T/dir.img" bs=1 seek=$((root + 32 + 26)) conv=notrunc 2>/dev/null
 fails_with "directory past the end: clear error" 1 "dir.img:/D: directory starts at cluster 4080, outside" vmkit fs ls "$T/dir.img:/D"
 # A subdirectory entry pointing back at its parent's cluster.
-mkfs.fat -C "$T/cyc.img" 1440 >/dev/null
-mmd -i "$T/cyc.img" ::/D
-mmd -i "$T/cyc.img" ::/D/E
+ok "cycle: mkfs.fat" mkfs.fat -C "$T/cyc.img" 1440
+ok "cycle: mmd D D/E" mmd -i "$T/cyc.img" ::/D ::/D/E
 # D got cluster 2; in D's cluster (sector 33): ".", "..", then E at +64.
 printf '\x02\x00' | dd of="$T/cyc.img" bs=1 seek=$((33 * 512 + 64 + 26)) conv=notrunc 2>/dev/null
 fails_with "directory loop: clear error" 1 "cyc.img:/D/E: directory loop" vmkit fs ls "$T/cyc.img:/D/E"

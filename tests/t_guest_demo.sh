@@ -35,7 +35,7 @@ eq "the last vmkit list does not show it" "$r" 0
 eq "nothing running (list --json)" "$(vmkit list --json)" "[]"
 [ $((e - s)) -lt 60 ]; eq "under a minute ($((e - s)) s)" "$?" 0
 ok "the demo disk verifies (sfdisk)" sfdisk --verify "$T/demo/demo.img"
-dd if="$T/demo/demo.img" of=p1 bs=1M skip=1 status=none
+ok "root partition copied out" dd if="$T/demo/demo.img" of=p1 bs=1M skip=1 status=none
 ok "clean shutdown: e2fsck -fn on the root partition" e2fsck -fn p1
 fails "bad argument" 2 vmkit demo --bogus
 finish

@@ -33,8 +33,8 @@ fails_with "compare with a missing file" 2 "nothere.img" vmkit img compare nothe
 fails_with "commit of a raw image" 1 "no backing file" vmkit img commit -f raw /dev/null
 fails_with "a directory is no image" 1 "directory" vmkit img info .
 
-vmkit img create a.img 1M >/dev/null
-vmkit img create b.img 1M >/dev/null
+ok "img create a.img" vmkit img create a.img 1M
+ok "img create b.img" vmkit img create b.img 1M
 fails_with "create refuses an existing file" 1 "exists" vmkit img create a.img 2M
 eq "existing file untouched" "$(stat -c %s a.img)" 1048576
 fails_with "convert refuses an existing output" 1 "exists" vmkit img convert a.img b.img
@@ -48,7 +48,7 @@ fails_with "backing file missing" 1 "nothere" vmkit img create -f qcow2 -b nothe
 ok "no overlay left behind" test ! -e o.qcow2
 
 # A truncated qcow2 header: qemu-img made it, then it was cut short.
-qemu-img create -q -f qcow2 t.qcow2 16M
+ok "qemu-img create t.qcow2" qemu-img create -q -f qcow2 t.qcow2 16M
 truncate -s 40 t.qcow2
 fails_with "truncated qcow2 header: info" 1 "t.qcow2" vmkit img info t.qcow2
 fails_with "truncated qcow2 header: convert" 1 "t.qcow2" vmkit img convert t.qcow2 t.raw

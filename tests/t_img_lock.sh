@@ -4,8 +4,8 @@
 . "$(dirname "$0")/lib.sh"
 cd "$T" || exit 1
 
-command -v qemu-system-x86_64 >/dev/null || { skip "lock test" "no qemu-system-x86_64"; finish; exit; }
-qemu-img create -q -f qcow2 x.qcow2 16M
+need qemu-system-x86_64 || { finish; exit; }
+ok "qemu-img create x.qcow2" qemu-img create -q -f qcow2 x.qcow2 16M
 qemu-system-x86_64 -nodefaults -display none -S -drive file=x.qcow2,format=qcow2,if=virtio &
 qpid=$!
 # Wait until QEMU holds the image (qemu-img itself then fails to lock it).

@@ -69,7 +69,7 @@ fails_with "misaligned start refused" 1 "does not start on a 1 MiB boundary" vmk
 fails_with "too big refused" 1 "does not fit" vmkit part add d.img --start 43008 --size 1G
 fails_with "no such partition" 1 "no partition 9" vmkit part del d.img 9
 mkimg st.img 64M
-vmkit part init st.img mbr >/dev/null
+ok "init st.img" vmkit part init st.img mbr
 eq "--start with a suffix" "$(vmkit part add st.img --start 3M --size 1.5M)" 1
 r=$(as_raw st.img)
 has "3M is sector 6144, 1.5M is 3072 sectors" "$(sfdisk -d "$r")" "start=        6144, size=        3072"
@@ -81,13 +81,13 @@ fails "bad size is a usage error" 2 vmkit part add d.img --size lots
 # Tables written by sfdisk (incl. logical partitions) read identically.
 mkimg s.img 64M
 r=$(as_raw s.img)
-printf 'label: dos\n,16M,83,*\n,8M,c\n,30M,5\n,8M,82\n,8M,83\n,,83\n' | sfdisk -q "$r" >/dev/null 2>&1
-if [ "$FMT" = qcow2 ]; then qemu-img convert -f raw -O qcow2 "$r" s.img; fi
+ok_in "sfdisk writes an MBR with logicals" 'label: dos\n,16M,83,*\n,8M,c\n,30M,5\n,8M,82\n,8M,83\n,,83\n' sfdisk -q "$r"
+if [ "$FMT" = qcow2 ]; then ok "back to qcow2" qemu-img convert -f raw -O qcow2 "$r" s.img; fi
 same_json "sfdisk-written MBR with logicals lists the same" s.img
 same_dump "sfdisk-written MBR dumps the same" s.img
 
 # Dump from vmkit loads into sfdisk and vice versa.
-vmkit part dump s.img >s.script
+ok "part dump s.img" sh -c '"$0" part dump s.img >s.script' "$VMKIT"
 mkimg l.img 64M
 ok "part load of sfdisk's dump" sh -c "sfdisk --dump $r | $VMKIT part load l.img"
 same_dump "loaded table dumps like the original" l.img
@@ -101,7 +101,7 @@ eq "sfdisk's copy matches" "$(sfdisk -d back.raw | sed 1,5d | sed 's/^back.raw//
 script='label: dos\n,16M,83,*\n,8M,c\n,30M,5\n,8M,82\n,8M,83\n,,83\n'
 mkimg pv.img 64M
 truncate -s 64M ps.raw
-printf "$script" | sfdisk -q ps.raw >/dev/null 2>&1
+ok_in "sfdisk takes the unnamed form" "$script" sfdisk -q ps.raw
 ok "load the unnamed form" sh -c "printf '$script' | $VMKIT part load pv.img"
 r=$(as_raw pv.img)
 eq "same layout as sfdisk made" "$(sfdisk -d "$r" | sed 1,5d | sed "s|^$r||")" "$(sfdisk -d ps.raw | sed 1,5d | sed 's/^ps.raw//')"

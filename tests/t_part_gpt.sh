@@ -44,8 +44,8 @@ fails_with "past the end refused" 1 "outside the usable sectors 2048-131038" vmk
 # Attributes and names move through sfdisk scripts both ways.
 mkimg a.img 32M
 r=$(as_raw a.img)
-printf 'label: gpt\nsize=4M, type=L, name="boot \\x22x\\x22", attrs="RequiredPartition LegacyBIOSBootable GUID:60"\nsize=4M, type=S\n' | sfdisk -q "$r" >/dev/null 2>&1
-[ "$FMT" = qcow2 ] && qemu-img convert -f raw -O qcow2 "$r" a.img
+ok "sfdisk writes a GPT with names and attributes" sh -c 'printf '"'"'label: gpt\nsize=4M, type=L, name="boot \\x22x\\x22", attrs="RequiredPartition LegacyBIOSBootable GUID:60"\nsize=4M, type=S\n'"'"' | sfdisk -q "$1"' _ "$r"
+[ "$FMT" = qcow2 ] && ok "back to qcow2" qemu-img convert -f raw -O qcow2 "$r" a.img
 same_json "sfdisk-written attrs list the same" a.img
 same_dump "sfdisk-written attrs dump the same" a.img
 mkimg b.img 32M
@@ -59,11 +59,11 @@ eq "round trip" "$(sfdisk -d c.raw | grep -v device: | sed 's/^c.raw//')" "$(sfd
 # Tables written by sgdisk, and a hybrid MBR (sgdisk -h).
 mkimg s.img 64M
 r=$(as_raw s.img)
-sgdisk -n 1:2048:+8M -t 1:ef00 -c 1:ESP -n 2:0:+16M -t 2:8300 -n 3:0:0 -t 3:8200 "$r" >/dev/null
-[ "$FMT" = qcow2 ] && qemu-img convert -f raw -O qcow2 "$r" s.img
+ok "sgdisk writes a GPT" sgdisk -n 1:2048:+8M -t 1:ef00 -c 1:ESP -n 2:0:+16M -t 2:8300 -n 3:0:0 -t 3:8200 "$r"
+[ "$FMT" = qcow2 ] && ok "back to qcow2" qemu-img convert -f raw -O qcow2 "$r" s.img
 same_json "sgdisk-written GPT lists the same" s.img
-sgdisk -h 2 "$r" >/dev/null
-[ "$FMT" = qcow2 ] && qemu-img convert -f raw -O qcow2 "$r" s.img
+ok "sgdisk -h 2 makes a hybrid MBR" sgdisk -h 2 "$r"
+[ "$FMT" = qcow2 ] && ok "back to qcow2" qemu-img convert -f raw -O qcow2 "$r" s.img
 same_json "hybrid MBR: GPT wins, lists the same" s.img
 has "hybrid is read as gpt" "$(vmkit part list s.img)" "Disklabel type: gpt"
 r=$(as_raw s.img)

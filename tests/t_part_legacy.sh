@@ -7,15 +7,16 @@ cd "$T" || exit 1
 
 # The seed: a 3950M file is 503 cylinders of 8225280 bytes.
 ok "vmkit img create bigfile 3950M" vmkit img create -f "$FMT" bigfile 3950M
-eq "3950M is 4141875200 bytes" "$(vmkit part init bigfile mbr --legacy-chs >/dev/null; qemu-img info --output=json bigfile | python3 -c 'import json,sys; print(json.load(sys.stdin)["virtual-size"])')" 4141875200
+ok "part init --legacy-chs" vmkit part init bigfile mbr --legacy-chs
+eq "3950M is 4141875200 bytes" "$(qemu-img info --output=json bigfile | python3 -c 'import json,sys; print(json.load(sys.stdin)["virtual-size"])')" 4141875200
 eq "one Linux partition over the whole disk" "$(vmkit part add bigfile --type linux)" 1
 r=$(as_raw bigfile)
-list=$(vmkit part list bigfile)
+run_ok list vmkit part list bigfile
 has "geometry line" "$list" "255 heads, 63 sectors/track, 503 cylinders"
 has "cylinder size" "$list" "Units = cylinders of 16065 * 512 = 8225280 bytes"
 has "classic header" "$list" "Boot      Start         End      Blocks   Id  System"
 has "classic row: cylinders 1-503, 4040316 blocks" "$(echo "$list" | grep '^bigfile1')" "                 1         503     4040316   83  Linux"
-d=$(sfdisk -d "$r")
+run_ok d sfdisk -d "$r"
 has "sfdisk -d: start 63, 8080632 sectors" "$d" "start=          63, size=     8080632, type=83"
 start=$(echo "$d" | awk '/start=/ {sub(",","",$4); print $4}')
 size=$(echo "$d" | awk '/start=/ {sub(",","",$6); print $6}')
@@ -44,9 +45,10 @@ eq "last" "$(vmkit part add leg.img)" 3
 r=$(as_raw leg.img)
 sfdisk_ok "multi-partition legacy table verifies" leg.img
 same_dump "multi-partition legacy dump matches" leg.img
-bad=$(sfdisk -d "$r" | awk -v c=16065 '/start=/ {sub(",","",$4); sub(",","",$6); s=$4; e=$4+$6;
+run_ok dump sfdisk -d "$r"
+bad=$(echo "$dump" | awk -v c=16065 '/start=/ {sub(",","",$4); sub(",","",$6); s=$4; e=$4+$6;
     n=substr($1, length($1)); off=s%c; if (e%c) print $1" end"; if (n>=5 ? off!=63 : (s!=63 && off)) print $1" start"}')
-eq "all partitions cylinder-aligned" "$bad" ""
+eq "all partitions cylinder-aligned" "${bad:-none misaligned}" "none misaligned"
 has "still listed as legacy" "$(vmkit part list leg.img)" "255 heads, 63 sectors/track"
 mkimg leg2.img 1G
 ok "init legacy 2" vmkit part init leg2.img mbr --legacy-chs

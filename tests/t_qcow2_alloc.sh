@@ -29,9 +29,9 @@ for rb in 1 8 16 32 64; do
         c="refcount_bits=$rb cluster_size=$cs"
         rm -f a.qcow2 a.raw
         ok "$c: create" vmkit img create -f qcow2 -o "cluster_size=$cs,refcount_bits=$rb" a.qcow2 $SIZE
-        qemu-img create -q -f raw a.raw $SIZE
+        ok "$c: qemu-img create a.raw" qemu-img create -q -f raw a.raw $SIZE
         ok "$c: writes finish" timeout 60 "$VKIO" a.qcow2 qcow2 <script
-        "$VKIO" a.raw plain <script >/dev/null 2>&1
+        ok "$c: the same writes to a.raw (plain)" "$VKIO" a.raw plain <script
         ok "$c: qemu-img check clean" qemu-img check -q a.qcow2
         ok "$c: qemu-img compare equal to raw" qemu-img compare -q a.raw a.qcow2
         sz=$(stat -c %s a.qcow2)
@@ -45,7 +45,7 @@ done
 
 # Preallocation: with small clusters the L2 tables and refcount blocks lie
 # among the data clusters, and "full" must zero the data, not them.
-qemu-img create -q -f raw z.raw 8M
+ok "qemu-img create z.raw" qemu-img create -q -f raw z.raw 8M
 for p in metadata falloc full; do
     for cs in 512 65536; do
         for rb in 16 64; do
@@ -54,7 +54,8 @@ for p in metadata falloc full; do
             ok "$c: create" vmkit img create -f qcow2 --prealloc $p -o "cluster_size=$cs,refcount_bits=$rb" p.qcow2 8M
             ok "$c: qemu-img check clean" qemu-img check -q p.qcow2
             ok "$c: reads as zeroes (qemu-img compare)" qemu-img compare -q z.raw p.qcow2
-            alloc=$(qemu-img map --output=json p.qcow2 | python3 -c '
+            run_ok map qemu-img map --output=json p.qcow2
+            alloc=$(echo "$map" | python3 -c '
 import json, sys
 print(sum(e["length"] for e in json.load(sys.stdin) if e["data"]))')
             eq "$c: every cluster allocated (qemu-img map)" "$alloc" $((8 << 20))

@@ -92,7 +92,7 @@ if [ "$(id -u)" = 0 ]; then
     # only /dev/null (stdin, stdout), stderr, the outputs, the image and the answer pipe
     others=$(echo "$fds" | grep -v -e '^/dev/null$' -e "^$T/out/kernel$" -e "^$T/out/initrd$" \
         -e "^$T/ext.qcow2$" -e '^pipe:' -e "^$T/spin.out$")
-    eq "child: nothing else open" "$others" ""
+    eq "child: nothing else open" "${others:-nothing else}" "nothing else"
     has "child: the image is open" "$fds" "$T/ext.qcow2"
 else
     skip "child: nothing else open" "/proc/PID/fd of a non-dumpable process needs root"

@@ -33,13 +33,17 @@ clean "missing QEMU"
 truncate -s 16M d.img
 guest_cfg holder "disk = [ 'format=raw,vdev=xvda,access=rw,target=$T/d.img' ]" >holder.cfg
 ok "create holder (d.img writable)" vmkit create holder.cfg
+eq "QMP: holder's disk is d.img, writable" "$(qblock holder)" "disk0 $T/d.img ro=False"
+qp=$(qemu_pid holder)
 fails_with "second VM on the same writable disk: refused by locking" 1 "lock" \
     vmkit create holder.cfg name=grabber
 has "... and the error names the image" "$(cat "$T/.out")" "d.img"
 ok "grabber left no runtime dir" test ! -e "$T/run/grabber"
 eq "only the holder's QEMU runs" "$(pgrep -f "qemu-system.*$T/run/" | wc -l)" 1
 fails_with "duplicate name" 1 "holder: a VM of that name is already running" vmkit create holder.cfg
+eq "QMP: holder still runs" "$(qstatus holder)" running
 ok "destroy holder" vmkit destroy holder
+ok "/proc: holder's QEMU $qp is gone" proc_gone "$qp"
 clean "locked disk"
 
 if [ -r /etc/qemu/bridge.conf ] && grep -qs 'allow br0\|allow all' /etc/qemu/bridge.conf; then

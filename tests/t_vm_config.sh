@@ -7,9 +7,7 @@
 
 ARGV=$(dirname "$VMKIT")/tests/t_qemu_argv
 QMP="python3 $TOP/tests/qmp.py"
-for tool in qemu-system-x86_64 qemu-img xorriso python3; do
-    command -v $tool >/dev/null || { skip "argv against QEMU" "$tool missing"; finish; exit; }
-done
+need qemu-system-x86_64 qemu-img xorriso python3 || { finish; exit; }
 
 R=$T/run; mkdir -m 700 "$R"
 QPID=
@@ -21,11 +19,11 @@ stop_qemu() {
     wait $QPID; rc=$?
 }
 trap '[ -n "$QPID" ] && kill $QPID 2>/dev/null; rm -rf "$T"' EXIT
-qemu-img create -q -f raw "$T/root.img" 64M
-qemu-img create -q -f raw "$T/scsi.img" 16M
-qemu-img create -q -f qcow2 "$T/data,1.qcow2" 32M
+ok "qemu-img create root.img" qemu-img create -q -f raw "$T/root.img" 64M
+ok "qemu-img create scsi.img" qemu-img create -q -f raw "$T/scsi.img" 16M
+ok "qemu-img create data,1.qcow2" qemu-img create -q -f qcow2 "$T/data,1.qcow2" 32M
 mkdir "$T/iso"; echo hello >"$T/iso/README"
-xorriso -as mkisofs -quiet -V VMKITCD -o "$T/cd.iso" "$T/iso" 2>/dev/null
+ok "xorriso makes cd.iso" xorriso -as mkisofs -quiet -V VMKITCD -o "$T/cd.iso" "$T/iso"
 PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 
 cat >"$T/web.cfg" <<CFG

@@ -13,12 +13,7 @@ cd "$T" || exit 1
 export VMKIT_RUNTIME_DIR=$T/run VMKIT_CONFIG_DIR=$T/etc
 mkdir -p "$T/run" "$T/etc" && chmod 700 "$T/run" "$T/etc"
 
-if ! command -v qemu-system-x86_64 >/dev/null; then
-    skip "networking" "qemu-system-x86_64 missing"; finish; exit
-fi
-if vmkit create 2>&1 | grep -q "not implemented"; then
-    skip "networking under vmkit create" "vmkit create not in this tree yet"; finish; exit
-fi
+need qemu-system-x86_64 || { finish; exit; }
 httpd=
 cleanup() {
     for n in net1 netbr; do "$VMKIT" destroy "$n" >/dev/null 2>&1; done
@@ -45,7 +40,7 @@ guest() {
 
 ok "guest build" vmkit guest build -q --hostname netguest g.img
 [ -f g.img ] || { finish; exit 1; }
-dd if=g.img of=p1 bs=1M skip=1 status=none
+ok "partition 1 copied out" dd if=g.img of=p1 bs=1M skip=1 status=none
 kver=$(debugfs -R "ls -p /boot" p1 2>/dev/null | tr '/' '\n' | sed -n 's/^vmlinuz-//p' | head -1)
 has "virtio_net module in the guest (debugfs)" \
     "$(debugfs -R "ls -p /lib/modules/$kver/kernel/drivers/net" p1 2>/dev/null)" "virtio_net.ko"
@@ -75,6 +70,10 @@ ok "guest ready" wait_line net1 VMKIT-READY
 has "guest got 10.0.2.15 by DHCP" "$(cat "$T/run/net1/console.log")" "vmkit guest: eth0 10.0.2.15/24"
 o=$(vmkit list -l net1)
 has "list -l shows the forward" "$o" "$port-:22"
+has "QMP (info usernet): QEMU forwards 127.0.0.1:$port to the guest's port 22" \
+    "$(timeout 30 python3 "$TOP/tests/qmp.py" "$T/run/net1/qmp-cli.sock" human-monitor-command \
+       '{"command-line":"info usernet"}' 2>&1 | tr -s ' ')" "127.0.0.1 $port 10.0.2.15 22 "
+qp=$(cat "$T/run/net1/pid")
 
 # the guest's answer: its hostname and address, from a script in the guest
 guest net1 "printf '#!/bin/sh\necho VMKIT-NET-OK \$(hostname)\nip -4 -o addr show eth0\n' >/tmp/answer; chmod 755 /tmp/answer; nc -ll -p 22 -e /tmp/answer & echo nc-started" 2 >c1.out
@@ -110,6 +109,8 @@ o=$(guest net1 "wget -q -O- http://10.0.2.2:$hport/hello.txt" 3)
 has "guest -> NAT gateway -> host HTTP server" "$o" "VMKIT-HOST-FILE $$"
 has "the host server saw the guest's request" "$(cat http.log)" "GET /hello.txt"
 ok "destroy" vmkit destroy net1
+for _ in $(seq 100); do [ -d "/proc/$qp" ] || break; sleep 0.1; done
+ok "/proc: net1's QEMU $qp is gone" test ! -d "/proc/$qp"
 python3 -c "import socket; socket.create_connection(('127.0.0.1', $port), timeout=2)" 2>/dev/null
 r=$?
 [ $r -ne 0 ]; eq "the forwarded port is closed once the VM is gone" "$?" 0

@@ -7,7 +7,8 @@
 # name live processes that are not ours: no ghost, nothing of theirs is
 # killed); the interactive console on a pseudo-terminal (raw mode, Ctrl-]
 # leaves, the terminal's modes restored: tests/tools/ptyconsole.py);
-# concurrent vmkit commands on one VM.
+# concurrent vmkit commands on one VM.  Claims are also asked of QEMU
+# (QMP), /proc and the guest (QEMU's console log).
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/vm_lib.sh"
 
@@ -40,6 +41,8 @@ has "pty console: raw mode during the session" "$o" "RAW"
 has "pty console: Ctrl-] leaves, exit 0" "$o" "LEFT"
 has "pty console: terminal modes restored" "$o" "RESTORED"
 eq "pt still running after the console left" "$(state pt | sed 's/blocked/running/')" running
+ok "QEMU's console log has the pty session's answer" in_log pt "tok$$-42"
+eq "QMP: pt is running" "$(qstatus pt)" running
 
 # Concurrent commands on one VM: each waits for the VM's lock; all succeed.
 rm -f conc.fail
@@ -49,12 +52,16 @@ done
 wait
 ok "5 concurrent pause/list/unpause sequences all succeed" test ! -e conc.fail
 eq "pt ends running" "$(state pt | sed 's/blocked/running/')" running
+eq "QMP: pt ends running" "$(qstatus pt)" running
 
 # Real kernel panics.
+qp=$(qemu_pid cp)
 panic cp
 ok "panic, on_crash preserve: listed as crashed" wait_state cp crashed
+ok "the guest's kernel panicked (QEMU's console log)" in_log cp "Kernel panic"
+ok "/proc: cp's QEMU $qp is gone" proc_gone "$qp"
 has "monitor saw GUEST_PANICKED" "$(cat "$T/monitor.log")" "event GUEST_PANICKED"
-eq "cp's QEMU is gone" "$(pgrep -f "$T/run/cp/" | wc -l)" 0
+eq "cp's QEMU is kept (stopped in guest-panicked)" "$(pgrep -f "qemu-system.*$T/run/cp/" | wc -l)" 1
 for v in console pause unpause shutdown reboot; do
     fails_with "$v of the crashed cp: not running" 1 "cp: VM is not running (state crashed)" \
         sh -c "echo | '$VMKIT' $v cp"
@@ -63,13 +70,21 @@ has "config of the crashed cp still works" "$(vmkit config cp)" 'name = "cp"'
 ok "destroy the crashed cp" vmkit destroy cp
 ok "cp's runtime dir removed" test ! -e "$T/run/cp"
 
+qp=$(qemu_pid cr)
 panic cr
 ok "panic, on_crash restart: the guest boots again" wait_log cr VMKIT-READY 2
+ok "/proc: the panicked QEMU $qp is gone" proc_gone "$qp"
+ok "/proc: a new QEMU runs cr" proc_runs "$(qemu_pid cr)" "$T/run/cr/"
+eq "QMP: it is running" "$(qstatus cr)" running
 has "the console log kept the panic" "$(cat "$T/run/cr/console.log")" "Kernel panic"
 eq "cr runs again" "$(state cr | sed 's/blocked/running/')" running
 
+qp=$(qemu_pid cd)
+exec 7<"$T/run/cd/console.log"    # readable after the runtime dir goes
 panic cd
 ok "panic, on_crash destroy: runtime dir goes away" wait_gone cd
+has "the guest's kernel panicked (QEMU's console log)" "$(cat <&7)" "Kernel panic"; exec 7<&-
+ok "/proc: cd's QEMU $qp is gone" proc_gone "$qp"
 eq "cd not listed" "$(state cd)" none
 
 # A guest that resets forever: the monitor gives up, preserved as crashed.
@@ -97,7 +112,9 @@ fails_with "pid reuse: destroy cr says no such VM" 1 "cr: no such VM" vmkit dest
 ok "pid reuse: the unrelated processes were not touched" kill -0 $s1 $s2
 kill $s1 $s2 2>/dev/null; wait $s1 $s2 2>/dev/null
 
+qp=$(qemu_pid pt)
 ok "destroy pt" vmkit destroy pt
+ok "/proc: pt's QEMU $qp is gone" proc_gone "$qp"
 eq "list empty at the end" "$(vmkit list --json)" "[]"
 no_qemu_left "nothing of this test runs"
 vm_finish

@@ -15,7 +15,7 @@ X=$TOP/tests/xlcfg
 KEYS=$(dirname "$VMKIT")/tests/t_xlcfg
 export VMKIT_RUNTIME_DIR=$T/run VMKIT_CONFIG_DIR=$T/etc
 mkdir -m 700 "$T/run" "$T/etc"
-command -v qemu-system-x86_64 >/dev/null || { skip "xl.cfg corpus" "qemu-system-x86_64 missing"; finish; exit; }
+need qemu-system-x86_64 || { finish; exit; }
 
 # 1. the whole key list of xl.cfg(5)
 "$KEYS" --key $(grep -v '^#' "$X/xl.cfg.keys") >"$T/status"
@@ -65,6 +65,10 @@ for cfg in "$X"/*.cfg; do
             -e 's|^[^ ]*/qemu-system-x86_64 |qemu-system-x86_64 |' \
             -e 's|base=[0-9][0-9-]*T[0-9:]*|base=@DATE@|' \
             -e 's|^uuid = "[0-9a-f-]*"  *# generated$||' >"$T/$base.got"
+    # MACs vmkit generated (random, as xl's) for NICs the config gives none
+    for m in $(grep -o 'mac=00:16:3e:[0-9a-f:]*' "$T/$base.got" | cut -d= -f2 | sort -u); do
+        grep -qi "$m" "$cfg" || sed -i "s|$m|00:16:3e:@MAC@|g" "$T/$base.got"
+    done
     if [ -n "${UPDATE:-}" ]; then
         cp "$T/$base.got" "$X/$base.out"
     fi
@@ -75,8 +79,7 @@ for cfg in "$X"/*.cfg; do
         eq "$base: create -n as expected" differ same
     fi
 done
-ls "$T/run" >"$T/left"
-eq "create -n started nothing, left no runtime directory" "$(cat "$T/left")" ""
+none "create -n started nothing, left no runtime directory" ls "$T/run"
 no_qemu=$(pgrep -f "qemu-system.*$T/run/" | wc -l)
 eq "create -n started no QEMU" "$no_qemu" 0
 

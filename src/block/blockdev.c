@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -82,7 +83,8 @@ static int probe_fd(int fd, const char *path, const struct vk_format **fmt)
             *fmt = formats[i];
         }
     }
-    return 0;
+    /* Raw only as the last resort: not for a format we cannot read. */
+    return best <= 1 ? vk_foreign_probe(fd, path, buf, (size_t)n) : 0;
 }
 
 int vk_format_probe(const char *path, const struct vk_format **fmt)
@@ -133,18 +135,99 @@ int vk_bd_open(const char *path, const char *fmtname, int flags, struct vk_block
     return 0;
 }
 
-int vk_bd_create(const char *path, const char *fmtname, const struct vk_create_opts *opts)
+/* "<dir>/.<base>.vmkit-<pid>-<n>": a name next to path, in the same
+ * directory so the final rename stays within one filesystem. */
+static char *tmp_name(const char *path, unsigned n)
+{
+    const char *slash = strrchr(path, '/');
+    size_t dirlen = slash ? (size_t)(slash - path) + 1 : 0;
+    size_t len = strlen(path) + 64;
+    char *t = malloc(len);
+    if (t)
+        snprintf(t, len, "%.*s.%s.vmkit-%ld-%u", (int)dirlen, path, path + dirlen, (long)getpid(), n);
+    return t;
+}
+
+int vk_bd_create_tmp(const char *path, const char *fmtname, const struct vk_create_opts *opts, char **tmp)
 {
     const struct vk_format *fmt = vk_format_by_name(fmtname ? fmtname : "raw");
     struct stat st;
+    static unsigned counter;
+    int r = -EEXIST;
 
+    *tmp = NULL;
     if (!fmt)
         return vk_error(-EINVAL, "%s: unknown image format '%s'", path, fmtname);
     if (!fmt->create)
         return vk_error(-ENOTSUP, "%s: format %s cannot be created", path, fmt->name);
     if (lstat(path, &st) == 0)
         return vk_error(-EEXIST, "%s: file exists (remove it first)", path);
-    return fmt->create(path, opts);
+    for (int tries = 0; r == -EEXIST && tries < 100; tries++) {
+        free(*tmp);
+        if (!(*tmp = tmp_name(path, counter++)))
+            return vk_error(-ENOMEM, "out of memory");
+        r = fmt->create(*tmp, opts);
+    }
+    if (r < 0) {
+        /* The message names the temporary file: name the user's. */
+        const char *m = vk_errmsg();
+        size_t tl = strlen(*tmp);
+        if (!strncmp(m, *tmp, tl)) {
+            char *copy = strdup(m + tl);
+            if (copy)
+                vk_error(r, "%s%s", path, copy);
+            free(copy);
+        }
+        free(*tmp);
+        *tmp = NULL;
+    }
+    return r;
+}
+
+int vk_publish(const char *tmp, const char *path)
+{
+    int r = 0, fd = open(tmp, O_RDONLY | O_CLOEXEC);
+    if (fd < 0 || fsync(fd) < 0)
+        r = vk_error(-errno, "%s: %s", tmp, strerror(errno));
+    if (fd >= 0)
+        close(fd);
+    /* Never over a file that appeared meanwhile: the name is the user's. */
+    if (r == 0 && renameat2(AT_FDCWD, tmp, AT_FDCWD, path, RENAME_NOREPLACE) < 0) {
+        if (errno == EINVAL || errno == ENOSYS) {   /* no RENAME_NOREPLACE here */
+            if (link(tmp, path) < 0)
+                r = vk_error(-errno, "%s: %s", path, strerror(errno));
+            else
+                unlink(tmp);
+        } else {
+            r = vk_error(-errno, "%s: %s", path, errno == EEXIST ? "file exists (remove it first)" : strerror(errno));
+        }
+    }
+    if (r < 0) {
+        unlink(tmp);
+        return r;
+    }
+    /* The rename itself durable: sync the directory. */
+    const char *slash = strrchr(path, '/');
+    char *dir = slash ? strndup(path, slash == path ? 1 : (size_t)(slash - path)) : strdup(".");
+    if (!dir)
+        return vk_error(-ENOMEM, "out of memory");
+    fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0 || (fsync(fd) < 0 && errno != EINVAL))
+        r = vk_error(-errno, "%s: %s", dir, strerror(errno));
+    if (fd >= 0)
+        close(fd);
+    free(dir);
+    return r;
+}
+
+int vk_bd_create(const char *path, const char *fmtname, const struct vk_create_opts *opts)
+{
+    char *tmp;
+    int r = vk_bd_create_tmp(path, fmtname, opts, &tmp);
+    if (r == 0)
+        r = vk_publish(tmp, path);
+    free(tmp);
+    return r;
 }
 
 struct vk_blockdev *vk_bd_alloc(const struct vk_blockdev_ops *ops,

@@ -159,8 +159,14 @@ extern const struct vk_format vk_format_qcow2;
 const struct vk_format *vk_format_by_name(const char *name);
 
 /* Probe the file at path: the format with the highest confidence (raw as
- * the fallback).  Returns 0 and sets *fmt. */
+ * the fallback).  Returns 0 and sets *fmt; a format vmkit recognizes but
+ * cannot read (VDI, VMDK, VHD...) fails with -ENOTSUP naming it. */
 int vk_format_probe(const char *path, const struct vk_format **fmt);
+
+/* Refuse (-ENOTSUP, naming the format) a file whose head (the first len
+ * bytes, read from fd at offset 0) or tail shows an image format vmkit
+ * has no driver for (block/foreign.c); 0 when none matches. */
+int vk_foreign_probe(int fd, const char *path, const uint8_t *head, size_t len);
 
 /* Open the image at path.  fmt NULL means probe by header; the result is
  * recorded in format_guessed, and a guessed raw image refuses writes that
@@ -170,8 +176,21 @@ int vk_format_probe(const char *path, const struct vk_format **fmt);
 int vk_bd_open(const char *path, const char *fmt, int flags, struct vk_blockdev **out);
 
 /* Create an image file (format name fmt) at path.  Fails with -EEXIST if
- * the file exists, so nothing the user had is overwritten by accident. */
+ * the file exists, so nothing the user had is overwritten by accident.
+ * The image is built under a temporary name and renamed when complete:
+ * an interrupted create leaves nothing at path. */
 int vk_bd_create(const char *path, const char *fmt, const struct vk_create_opts *opts);
+
+/* The first half of vk_bd_create(): create the image under a fresh
+ * temporary name next to path (*tmp, malloc'd; a hidden
+ * ".NAME.vmkit-PID-N"), to be filled and then given its name with
+ * vk_publish().  -EEXIST if path exists. */
+int vk_bd_create_tmp(const char *path, const char *fmt, const struct vk_create_opts *opts, char **tmp);
+
+/* Make the finished file tmp durable (fsync) and rename it to path, never
+ * replacing a file there (-EEXIST), then sync the directory.  On failure
+ * tmp is removed. */
+int vk_publish(const char *tmp, const char *path);
 
 /* Allocate a device of a driver: zeroed, name copied, ops/format set.
  * priv_size bytes are allocated after it and pointed to by ->priv. */

@@ -17,19 +17,17 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define EXT_BACKING_FORMAT 0xe2792acau
-#define EXT_FEATURE_TABLE  0x6803f857u
-#define EXT_DATA_FILE      0x44415441u
-
 static int q2_probe(const uint8_t *buf, size_t len, const char *filename)
 {
-    return len >= 4 && q2_be32(buf) == QCOW2_MAGIC ? 100 : 0;
+    /* Version 1 is the older qcow format (block/foreign.c refuses it). */
+    return len >= 8 && q2_be32(buf) == QCOW2_MAGIC && q2_be32(buf + 4) >= 2 ? 100 : 0;
 }
 
 /* Images being opened, to catch a backing chain that loops.  The stack
@@ -59,7 +57,7 @@ int q2_write_header(struct q2 *s)
     uint8_t *h = calloc(1, s->cs);
     if (!h)
         return vk_error(-ENOMEM, "out of memory");
-    uint32_t hl = s->version >= 3 ? 112 : 72;
+    uint32_t hl = s->version >= 3 ? QCOW2_HEADER_V3_LEN + s->hdr_extra_len : 72;
     q2_put32(h, QCOW2_MAGIC);
     q2_put32(h + 4, s->version);
     q2_put32(h + 20, s->cluster_bits);
@@ -77,6 +75,8 @@ int q2_write_header(struct q2 *s)
         q2_put32(h + 96, s->refcount_order);
         q2_put32(h + 100, hl);
         h[104] = (uint8_t)s->compression;
+        if (s->hdr_extra_len)
+            memcpy(h + QCOW2_HEADER_V3_LEN, s->hdr_extra, s->hdr_extra_len);
     }
     size_t p = hl, blen = s->backing_file ? strlen(s->backing_file) : 0;
     int r = 0;
@@ -85,13 +85,18 @@ int q2_write_header(struct q2 *s)
         size_t l = strlen(s->backing_fmt);
         if (!ROOM(8 + (l + 7) / 8 * 8))
             goto full;
-        q2_put32(h + p, EXT_BACKING_FORMAT);
+        q2_put32(h + p, QCOW2_EXT_BACKING_FORMAT);
         q2_put32(h + p + 4, (uint32_t)l);
         memcpy(h + p + 8, s->backing_fmt, l);
         p += 8 + (l + 7) / 8 * 8;
     }
     for (int i = 0; i < s->next; i++) {
         size_t l = (s->ext[i].len + 7) / 8 * 8;
+        /* Bitmaps are valid only with their autoclear bit; a writer that
+         * cleared it drops the extension, as QEMU does on its next open
+         * (the bitmap clusters become leaks, never dangling). */
+        if (s->ext[i].type == QCOW2_EXT_BITMAPS && !(s->autoclear & QCOW2_AUTOCLEAR_BITMAPS))
+            continue;
         if (!ROOM(8 + l))
             goto full;
         q2_put32(h + p, s->ext[i].type);
@@ -104,7 +109,7 @@ int q2_write_header(struct q2 *s)
         static const uint8_t feats[][2] = { {0,0},{0,1},{0,2},{0,3},{0,4},{1,0},{2,0},{2,1} };
         size_t n = sizeof feats / sizeof feats[0];
         if (ROOM(8 + 48 * n)) {
-            q2_put32(h + p, EXT_FEATURE_TABLE);
+            q2_put32(h + p, QCOW2_EXT_FEATURE_TABLE);
             q2_put32(h + p + 4, (uint32_t)(48 * n));
             for (size_t i = 0; i < n; i++) {
                 uint8_t *f = h + p + 8 + 48 * i;
@@ -144,6 +149,7 @@ static void q2_free_state(struct q2 *s)
     free(s->dbuf);
     free(s->backing_file);
     free(s->backing_fmt);
+    free(s->hdr_extra);
     for (int i = 0; i < s->next; i++)
         free(s->ext[i].data);
     free(s->ext);
@@ -264,29 +270,31 @@ static int q2_truncate(struct vk_blockdev *bd, uint64_t size, bool allow_shrink)
     if (s->nb_snapshots && (size < bd->size || s->version < 3))
         return vk_error(-ENOTSUP, "%s: cannot %s an image that has internal snapshots", bd->name,
                         size < bd->size ? "shrink" : "resize a version 2");
-    uint64_t span = s->l2_entries * s->cs;
+    uint64_t span = s->l2_entries * s->cs, from = (size + s->cs - 1) / s->cs * s->cs;
+    bool had = false;
     if (size > bd->size) {
         uint64_t need = size / span + (size % span != 0);
         if (need > s->l1_size && (r = grow_l1(s, need)) < 0)
             return r;
     } else if (size < bd->size) {
-        uint64_t from = (size + s->cs - 1) / s->cs * s->cs;
-        bool had;
         if ((r = q2_discard_tail(s, from, &had, true)) < 0)
             return r;
         if (had && !allow_shrink)
             return vk_error(-ENOTEMPTY, "%s: shrinking would discard allocated data beyond %llu bytes (use --shrink)",
                             bd->name, (unsigned long long)size);
-        if (had && (r = q2_discard_tail(s, from, &had, false)) < 0)
-            return r;
     }
+    /* The new size reaches the disk first: a crash after it leaves the new
+     * disk (clusters past the end are harmless until they are dropped); a
+     * crash before it the old one, with its tail intact. */
     uint64_t old = bd->size;
     bd->size = size;
-    if ((r = q2_flush_meta(s)) < 0 || (r = q2_write_header(s)) < 0 || (r = q2_flush_meta(s)) < 0 ||
-        (r = q2_sync(s)) < 0) {
+    if ((r = q2_flush_meta(s)) < 0 || (r = q2_write_header(s)) < 0 || (r = q2_sync(s)) < 0) {
         bd->size = old;
         return r;
     }
+    if (had && ((r = q2_discard_tail(s, from, &had, false)) < 0 || (r = q2_flush_meta(s)) < 0 ||
+                (r = q2_sync(s)) < 0))
+        return r;
     return 0;
 }
 
@@ -318,11 +326,13 @@ static int read_extensions(struct q2 *s, const uint8_t *h, size_t start, size_t 
         if (len > end - p - 8)
             return vk_error(-EINVAL, "%s: header extension 0x%08x runs past the header", name, type);
         const uint8_t *d = h + p + 8;
-        if (type == EXT_BACKING_FORMAT) {
+        if (type == QCOW2_EXT_BACKING_FORMAT) {
+            if (len >= 16)   /* QEMU's limit: it refuses the image */
+                return vk_error(-EINVAL, "%s: backing format name of %u bytes is too long", name, len);
             free(s->backing_fmt);
             if (!(s->backing_fmt = strndup((const char *)d, len)))
                 return vk_error(-ENOMEM, "out of memory");
-        } else if (type == EXT_FEATURE_TABLE) {
+        } else if (type == QCOW2_EXT_FEATURE_TABLE) {
             /* Names for incompatible bits we do not know, for the error. */
             for (uint32_t i = 0; i + 48 <= len; i += 48) {
                 if (d[i] != 0 || d[i + 1] >= 64 || !(s->incompat >> d[i + 1] & 1) || d[i + 1] < 5)
@@ -356,6 +366,77 @@ static int read_extensions(struct q2 *s, const uint8_t *h, size_t start, size_t 
 static bool overlap(uint64_t a, uint64_t al, uint64_t b, uint64_t bl)
 {
     return al && bl && a < b + bl && b < a + al;
+}
+
+const struct q2_ext *q2_find_ext(const struct q2 *s, uint32_t type)
+{
+    for (int i = 0; i < s->next; i++)
+        if (s->ext[i].type == type)
+            return &s->ext[i];
+    return NULL;
+}
+
+/* What QEMU's qcow2_read_extensions() and qcow2_do_open() refuse in the
+ * extensions: an image QEMU cannot open must not open here either, or
+ * img check would call it clean. */
+static int check_extensions(struct q2 *s, const char *name)
+{
+    const struct q2_ext *e;
+    if (q2_find_ext(s, QCOW2_EXT_CRYPTO))
+        return vk_error(-EINVAL, "%s: encryption header extension in an image that is not LUKS-encrypted", name);
+    if ((s->autoclear & QCOW2_AUTOCLEAR_DATA_FILE_RAW) && !(s->incompat & QCOW2_INCOMPAT_DATA_FILE))
+        return vk_error(-EINVAL, "%s: the raw external data bit is set but there is no external data file", name);
+    if (!(s->autoclear & QCOW2_AUTOCLEAR_BITMAPS) || !(e = q2_find_ext(s, QCOW2_EXT_BITMAPS)))
+        return 0;   /* without its autoclear bit the extension is void */
+    if (e->len != 24)
+        return vk_error(-EINVAL, "%s: bitmaps extension of %u bytes (24 expected)", name, e->len);
+    uint32_t nb = q2_be32(e->data);
+    uint64_t dsize = q2_be64(e->data + 8), doff = q2_be64(e->data + 16);
+    if (q2_be32(e->data + 4))
+        return vk_error(-EINVAL, "%s: bitmaps extension: reserved field is not zero", name);
+    if (nb == 0 || nb > QCOW2_MAX_BITMAPS)
+        return vk_error(-EINVAL, "%s: bitmaps extension: %u bitmaps (1 to %u allowed)", name, nb,
+                        QCOW2_MAX_BITMAPS);
+    if (doff & (s->cs - 1))
+        return vk_error(-EINVAL, "%s: bitmap directory offset %llu is not cluster-aligned", name,
+                        (unsigned long long)doff);
+    if (dsize == 0 || dsize > QCOW2_MAX_BITMAP_DIR)
+        return vk_error(-EINVAL, "%s: bitmap directory size %llu is invalid", name, (unsigned long long)dsize);
+    return 0;
+}
+
+int q2_read_snapshot(struct q2 *s, uint64_t pos, struct q2_snap *sn)
+{
+    uint8_t h[40];
+    int r = q2_host_read(s, h, sizeof h, pos);
+    if (r < 0)
+        return r;
+    sn->l1_off = q2_be64(h);
+    sn->l1_size = q2_be32(h + 8);
+    uint32_t extra = q2_be32(h + 36);
+    if (extra > QCOW2_MAX_SNAPSHOT_EXTRA)
+        return vk_error(-EINVAL, "%s: snapshot table entry at offset %llu has %u bytes of extra data (at most %u)",
+                        s->bd->name, (unsigned long long)pos, extra, QCOW2_MAX_SNAPSHOT_EXTRA);
+    sn->len = (40 + (uint64_t)extra + q2_be16(h + 12) + q2_be16(h + 14) + 7) / 8 * 8;
+    return 0;
+}
+
+/* The internal snapshot table within QEMU's limits (qcow2_read_snapshots:
+ * extra data per entry, the table's total size). */
+static int check_snapshot_table(struct q2 *s, const char *name)
+{
+    uint64_t pos = s->snapshots_off;
+    for (uint32_t i = 0; i < s->nb_snapshots; i++) {
+        struct q2_snap sn;
+        int r = q2_read_snapshot(s, pos, &sn);
+        if (r < 0)
+            return r;
+        pos += sn.len;
+        if (pos - s->snapshots_off > QCOW2_MAX_SNAPSHOT_TABLE)
+            return vk_error(-EFBIG, "%s: the snapshot table is larger than %u MiB", name,
+                            QCOW2_MAX_SNAPSHOT_TABLE >> 20);
+    }
+    return 0;
 }
 
 static int q2_open(int fd, const char *name, int flags, struct vk_blockdev **out)
@@ -417,6 +498,12 @@ static int q2_open(int fd, const char *name, int flags, struct vk_blockdev **out
         if (s->refcount_order > 6)
             BAD("%s: refcount width 2^%u bits is invalid", name, s->refcount_order);
         s->compression = s->header_length > 104 ? h[104] : 0;
+        if (s->header_length > QCOW2_HEADER_V3_LEN) {
+            s->hdr_extra_len = s->header_length - QCOW2_HEADER_V3_LEN;
+            if (!(s->hdr_extra = malloc(s->hdr_extra_len)))
+                BAD("%s: out of memory", name);
+            memcpy(s->hdr_extra, h + QCOW2_HEADER_V3_LEN, s->hdr_extra_len);
+        }
     }
     s->rb_entries = (uint64_t)s->cs * 8 >> s->refcount_order;
 
@@ -425,7 +512,7 @@ static int q2_open(int fd, const char *name, int flags, struct vk_blockdev **out
     if (bf_off) {
         if (bf_len > 1023)
             BAD("%s: backing file name too long (%u bytes)", name, bf_len);
-        if (bf_off > s->cs || bf_off + bf_len > s->cs || bf_off + bf_len > s->file_size)
+        if (bf_off > s->cs || bf_len > s->cs - bf_off || !q2_in_file(s, bf_off, bf_len))
             BAD("%s: backing file name lies outside the header cluster", name);
         if (!(s->backing_file = strndup((const char *)h + bf_off, bf_len)))
             BAD("%s: out of memory", name);
@@ -446,6 +533,10 @@ static int q2_open(int fd, const char *name, int flags, struct vk_blockdev **out
         BAD("%s: unknown compression type %d", name, s->compression);
     if (s->compression && !(s->incompat & QCOW2_INCOMPAT_COMPRESSION))
         BAD("%s: compression type set without its incompatible feature bit", name);
+    if (!s->compression && (s->incompat & QCOW2_INCOMPAT_COMPRESSION))
+        BAD("%s: compression type feature bit set for the default (zlib) compression", name);
+    if ((r = check_extensions(s, name)) < 0)
+        goto fail;
     if (s->writable && (s->incompat & QCOW2_INCOMPAT_CORRUPT) && !(flags & VK_OPEN_CHECK))
         BAD("%s: image is marked corrupt; it can only be opened read-only (repair: vmkit img check -r all)", name);
 
@@ -464,15 +555,19 @@ static int q2_open(int fd, const char *name, int flags, struct vk_blockdev **out
     if ((uint64_t)s->l1_size < bd->size / span + (bd->size % span != 0))
         BAD("%s: L1 table (%u entries) too small for the virtual size", name, s->l1_size);
     uint64_t l1_bytes = (uint64_t)s->l1_size * 8, rt_bytes = (uint64_t)s->rt_clusters * s->cs;
-    if (s->l1_size && (s->l1_off & (s->cs - 1)))
+    /* Offsets are checked even for empty tables: QEMU refuses such an
+     * image, so check must not call it clean. */
+    if (s->l1_off & (s->cs - 1))
         BAD("%s: L1 table offset %llu is not cluster-aligned", name, (unsigned long long)s->l1_off);
-    if (s->l1_size && s->l1_off + l1_bytes > s->file_size)
+    if (s->l1_off > INT64_MAX - l1_bytes)   /* QEMU's qcow2_validate_table() */
+        BAD("%s: L1 table offset %llu is invalid", name, (unsigned long long)s->l1_off);
+    if (s->l1_size && !q2_in_file(s, s->l1_off, l1_bytes))
         BAD("%s: L1 table offset beyond end of file", name);
     if (!s->rt_clusters || rt_bytes > QCOW2_MAX_RT_BYTES)
         BAD("%s: refcount table size (%u clusters) is invalid", name, s->rt_clusters);
     if (s->rt_off & (s->cs - 1))
         BAD("%s: refcount table offset %llu is not cluster-aligned", name, (unsigned long long)s->rt_off);
-    if (s->rt_off + rt_bytes > s->file_size)
+    if (!q2_in_file(s, s->rt_off, rt_bytes))
         BAD("%s: refcount table offset beyond end of file", name);
     if (overlap(s->l1_off, l1_bytes, 0, s->cs))
         BAD("%s: L1 table overlaps the image header", name);
@@ -482,9 +577,11 @@ static int q2_open(int fd, const char *name, int flags, struct vk_blockdev **out
         BAD("%s: L1 table and refcount table overlap", name);
     if (s->nb_snapshots > QCOW2_MAX_SNAPSHOTS)
         BAD("%s: %u snapshots is absurd", name, s->nb_snapshots);
-    if (s->nb_snapshots && ((s->snapshots_off & (s->cs - 1)) || s->snapshots_off >= s->file_size ||
-                            s->snapshots_off < s->cs))
+    if ((s->snapshots_off & (s->cs - 1)) || s->snapshots_off > INT64_MAX - (uint64_t)s->nb_snapshots * 40 ||
+        (s->nb_snapshots && (s->snapshots_off >= s->file_size || s->snapshots_off < s->cs)))
         BAD("%s: snapshot table offset %llu is invalid", name, (unsigned long long)s->snapshots_off);
+    if ((r = check_snapshot_table(s, name)) < 0)
+        goto fail;
     if ((r = q2_read_table(s, s->l1_off, s->l1_size, &s->l1)) < 0)
         goto fail;
     s->rt_disk_entries = s->rt_entries = rt_bytes / 8;

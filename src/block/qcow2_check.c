@@ -14,6 +14,7 @@
 #include "util/err.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -23,6 +24,10 @@ struct refs {
     uint64_t limit;     /* no cluster index at or past this is plausible */
     struct vk_check_report *rep;
     bool skip_refcount_structs;
+    /* Why the count may miss references (a structure this driver does not
+     * interpret): then nothing may be freed.  Empty when the count is
+     * complete. */
+    char unsure[160];
 };
 
 static int ref_cluster(struct refs *R, uint64_t idx)
@@ -53,6 +58,11 @@ static int ref_range(struct q2 *s, struct refs *R, uint64_t off, uint64_t len)
 {
     if (!len)
         return 0;
+    /* Implausible or wrapping ranges: one error, not one per cluster. */
+    if (len - 1 > UINT64_MAX - off || (off + len - 1) / s->cs >= R->limit) {
+        R->rep->corruptions++;
+        return 0;
+    }
     for (uint64_t c = off / s->cs; c <= (off + len - 1) / s->cs; c++) {
         int r = ref_cluster(R, c);
         if (r < 0)
@@ -79,7 +89,7 @@ static int walk_l1(struct q2 *s, struct refs *R, uint64_t l1_off, uint64_t l1_si
                 rep->corruptions++;   /* flags without a table, or cluster 0 */
             continue;
         }
-        if ((off & (s->cs - 1)) || off + s->cs > s->file_size) {
+        if ((off & (s->cs - 1)) || !q2_in_file(s, off, s->cs)) {
             rep->corruptions++;   /* unaligned or past the end: unusable */
             continue;
         }
@@ -121,35 +131,130 @@ static int walk_l1(struct q2 *s, struct refs *R, uint64_t l1_off, uint64_t l1_si
     return r;
 }
 
-/* The internal snapshots: their table and their L1 trees. */
+/* The internal snapshots: their table and their L1 trees.  Open has
+ * checked the table against QEMU's limits. */
 static int walk_snapshots(struct q2 *s, struct refs *R)
 {
     uint64_t off = s->snapshots_off;
     int r = 0;
     for (uint32_t i = 0; r == 0 && i < s->nb_snapshots; i++) {
-        uint8_t h[40];
-        if (off + 40 > s->file_size) {
+        struct q2_snap sn;
+        if (!q2_in_file(s, off, 40)) {
             R->rep->corruptions++;
             return 0;
         }
-        if ((r = q2_host_read(s, h, sizeof h, off)) < 0)
+        if ((r = q2_read_snapshot(s, off, &sn)) < 0)
             return r;
-        uint64_t l1_off = q2_be64(h), l1_size = q2_be32(h + 8);
-        uint64_t len = 40 + (uint64_t)q2_be32(h + 36) + q2_be16(h + 12) + q2_be16(h + 14);
-        len = (len + 7) / 8 * 8;
-        if (l1_size * 8 > QCOW2_MAX_L1_BYTES || (l1_off & (s->cs - 1)) || l1_off + l1_size * 8 > s->file_size) {
+        uint64_t l1_bytes = (uint64_t)sn.l1_size * 8;
+        if (l1_bytes > QCOW2_MAX_L1_BYTES || (sn.l1_off & (s->cs - 1)) || !q2_in_file(s, sn.l1_off, l1_bytes)) {
             R->rep->corruptions++;
-        } else if (l1_size) {
+        } else if (sn.l1_size) {
             uint64_t *t;
-            if ((r = q2_read_table(s, l1_off, l1_size, &t)) < 0)
+            if ((r = q2_read_table(s, sn.l1_off, sn.l1_size, &t)) < 0)
                 return r;
-            r = walk_l1(s, R, l1_off, l1_size, t, false);
+            r = walk_l1(s, R, sn.l1_off, sn.l1_size, t, false);
             free(t);
         }
-        off += len;
+        off += sn.len;
     }
     /* The table as a whole: entries share clusters. */
     return r < 0 ? r : ref_range(s, R, s->snapshots_off, off - s->snapshots_off);
+}
+
+static void set_unsure(struct refs *R, const char *fmt, unsigned long long v)
+{
+    if (!R->unsure[0])
+        snprintf(R->unsure, sizeof R->unsure, fmt, v);
+}
+
+/* One bitmap's table and the data clusters it names
+ * (docs/interop/qcow2.txt, "Bitmaps extension"). */
+static int walk_bitmap_table(struct q2 *s, struct refs *R, uint64_t off, uint32_t n)
+{
+    if (!n || n > QCOW2_MAX_BITMAP_TABLE || (off & (s->cs - 1)) || !q2_in_file(s, off, (uint64_t)n * 8)) {
+        R->rep->corruptions++;
+        set_unsure(R, "an invalid bitmap table at offset %llu", (unsigned long long)off);
+        return 0;
+    }
+    uint64_t *t;
+    int r = ref_range(s, R, off, (uint64_t)n * 8);
+    if (r < 0 || (r = q2_read_table(s, off, n, &t)) < 0)
+        return r;
+    for (uint32_t i = 0; r == 0 && i < n; i++) {
+        uint64_t h = t[i] & QCOW2_OFFSET_MASK;
+        if ((t[i] & 0xff000000000001feULL) || (h && ((t[i] & 1) || (h & (s->cs - 1))))) {
+            R->rep->corruptions++;   /* reserved bits, or an unaligned cluster */
+            continue;
+        }
+        if (h)
+            r = ref_range(s, R, h, s->cs);
+    }
+    free(t);
+    return r;
+}
+
+/* The persistent dirty bitmaps: directory, tables, data clusters.  They
+ * count only while their autoclear bit is set (as in QEMU); open has
+ * checked the extension's fields. */
+static int walk_bitmaps(struct q2 *s, struct refs *R)
+{
+    const struct q2_ext *e = q2_find_ext(s, QCOW2_EXT_BITMAPS);
+    if (!e || !(s->autoclear & QCOW2_AUTOCLEAR_BITMAPS))
+        return 0;
+    uint32_t nb = q2_be32(e->data);
+    uint64_t dsize = q2_be64(e->data + 8), doff = q2_be64(e->data + 16);
+    if (!q2_in_file(s, doff, dsize)) {
+        R->rep->corruptions++;
+        set_unsure(R, "a bitmap directory beyond the end of the file (offset %llu)",
+                   (unsigned long long)doff);
+        return 0;
+    }
+    int r = ref_range(s, R, doff, dsize);
+    uint8_t *dir = malloc((size_t)dsize);
+    if (!dir)
+        return vk_error(-ENOMEM, "out of memory");
+    if (r < 0 || (r = q2_host_read(s, dir, (size_t)dsize, doff)) < 0) {
+        free(dir);
+        return r;
+    }
+    uint64_t p = 0;
+    uint32_t i;
+    for (i = 0; r == 0 && i < nb && dsize - p >= 24; i++) {
+        const uint8_t *d = dir + p;
+        uint64_t len = (24 + (uint64_t)q2_be32(d + 20) + q2_be16(d + 18) + 7) / 8 * 8;
+        if (len > dsize - p)
+            break;
+        r = walk_bitmap_table(s, R, q2_be64(d), q2_be32(d + 8));
+        p += len;
+    }
+    free(dir);
+    if (r == 0 && (i != nb || p != dsize)) {
+        R->rep->corruptions++;
+        set_unsure(R, "a broken bitmap directory at offset %llu", (unsigned long long)doff);
+    }
+    return r;
+}
+
+/* Header extensions, feature bits and header fields this driver does not
+ * interpret may name clusters it cannot see. */
+static void find_unknown(struct q2 *s, struct refs *R)
+{
+    for (int i = 0; i < s->next; i++) {
+        uint32_t t = s->ext[i].type;
+        if (t != QCOW2_EXT_BITMAPS && t != QCOW2_EXT_DATA_FILE)
+            set_unsure(R, "an unknown header extension 0x%08llx", t);
+    }
+    if (s->compat & ~(uint64_t)QCOW2_COMPAT_LAZY_REFCOUNTS)
+        set_unsure(R, "unknown compatible feature bits 0x%llx",
+                   (unsigned long long)(s->compat & ~(uint64_t)QCOW2_COMPAT_LAZY_REFCOUNTS));
+    uint64_t ac = QCOW2_AUTOCLEAR_BITMAPS | QCOW2_AUTOCLEAR_DATA_FILE_RAW;
+    if (s->autoclear & ~ac)
+        set_unsure(R, "unknown autoclear feature bits 0x%llx", (unsigned long long)(s->autoclear & ~ac));
+    for (uint32_t i = 0; i < s->hdr_extra_len; i++)
+        if (s->hdr_extra[i]) {
+            set_unsure(R, "an unknown header field at byte %llu", (unsigned long long)QCOW2_HEADER_V3_LEN + i);
+            break;
+        }
 }
 
 static int count_refs(struct q2 *s, struct refs *R)
@@ -159,6 +264,9 @@ static int count_refs(struct q2 *s, struct refs *R)
         r = walk_l1(s, R, s->l1_off, s->l1_size, s->l1, true);
     if (r == 0)
         r = walk_snapshots(s, R);
+    if (r == 0)
+        r = walk_bitmaps(s, R);
+    find_unknown(s, R);
     if (r == 0 && !R->skip_refcount_structs) {
         r = ref_range(s, R, s->rt_off, (uint64_t)s->rt_clusters * s->cs);
         for (uint64_t b = 0; r == 0 && b < s->rt_entries; b++) {
@@ -180,7 +288,7 @@ static int check_copied(struct q2 *s, struct vk_check_report *rep, bool fix)
 {
     for (uint64_t i = 0; i < s->l1_size; i++) {
         uint64_t off = s->l1[i] & QCOW2_OFFSET_MASK, rc;
-        if (!off || (off & (s->cs - 1)) || off + s->cs > s->file_size)
+        if (!off || (off & (s->cs - 1)) || !q2_in_file(s, off, s->cs))
             continue;
         int r = q2_get_refcount(s, off / s->cs, &rc);
         if (r < 0)
@@ -225,6 +333,14 @@ static int check_copied(struct q2 *s, struct vk_check_report *rep, bool fix)
     return 0;
 }
 
+/* Repairs lower refcounts to the counted references: refused when the
+ * count may have missed some. */
+static int refuse_repair(struct q2 *s, const struct refs *R)
+{
+    return vk_error(-ENOTSUP, "%s: not repairing: the image has %s, which may use clusters vmkit "
+                    "cannot see (freeing them could destroy data)", s->bd->name, R->unsure);
+}
+
 static void refs_init(struct q2 *s, struct refs *R, struct vk_check_report *rep)
 {
     memset(R, 0, sizeof *R);
@@ -243,6 +359,8 @@ int q2_rebuild_refcounts(struct q2 *s, struct vk_check_report *rep)
     int r = q2_flush_meta(s);
     if (r == 0)
         r = count_refs(s, &R);
+    if (r == 0 && R.unsure[0])
+        r = refuse_repair(s, &R);
     if (r < 0) {
         free(R.c);
         return r;
@@ -359,7 +477,11 @@ static int check_once(struct q2 *s, struct vk_check_report *rep, int repair)
     if (r == 0)
         r = count_refs(s, &R);
     if (r == 0)
-        r = compare(s, &R, repair & VK_REPAIR_LEAKS);
+        r = compare(s, &R, R.unsure[0] ? 0 : repair & VK_REPAIR_LEAKS);
+    if (r == 0 && R.unsure[0] && repair && rep->leaks)
+        r = refuse_repair(s, &R);
+    else if (r == 0 && R.unsure[0] && rep->leaks && s->bd->flags & VK_OPEN_CHECK)
+        vk_warn("%s: the image has %s: some leaked clusters may be in use by it", s->bd->name, R.unsure);
     free(R.c);
     if (r == 0)
         r = check_copied(s, rep, false);

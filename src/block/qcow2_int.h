@@ -39,6 +39,11 @@
 #define QCOW2_MAX_RT_BYTES     (8u << 20)
 #define QCOW2_MAX_SNAPSHOTS    65536
 #define QCOW2_MAX_HOST_OFFSET  (1ULL << 56)
+#define QCOW2_MAX_SNAPSHOT_EXTRA 1024u                /* QEMU's limits */
+#define QCOW2_MAX_SNAPSHOT_TABLE (64u << 20)
+#define QCOW2_MAX_BITMAPS      65535u
+#define QCOW2_MAX_BITMAP_DIR   (1024u * QCOW2_MAX_BITMAPS)
+#define QCOW2_MAX_BITMAP_TABLE 0x8000000u
 
 enum {
     QCOW2_INCOMPAT_DIRTY       = 1 << 0,
@@ -48,7 +53,16 @@ enum {
     QCOW2_INCOMPAT_EXTL2       = 1 << 4,
     QCOW2_COMPAT_LAZY_REFCOUNTS = 1 << 0,
     QCOW2_AUTOCLEAR_BITMAPS    = 1 << 0,
+    QCOW2_AUTOCLEAR_DATA_FILE_RAW = 1 << 1,
 };
+
+/* Header extension types (docs/interop/qcow2.txt). */
+#define QCOW2_EXT_BACKING_FORMAT 0xe2792acau
+#define QCOW2_EXT_FEATURE_TABLE  0x6803f857u
+#define QCOW2_EXT_BITMAPS        0x23852875u
+#define QCOW2_EXT_CRYPTO         0x0537be77u
+#define QCOW2_EXT_DATA_FILE      0x44415441u
+#define QCOW2_HEADER_V3_LEN      112u   /* the fields this driver knows */
 
 enum { QCOW2_COMP_ZLIB = 0, QCOW2_COMP_ZSTD = 1 };
 
@@ -91,6 +105,9 @@ struct q2 {
     uint32_t refcount_order;        /* refcount_bits = 1 << order */
     uint64_t rb_entries;            /* refcounts per refcount block */
     uint32_t header_length;
+    uint8_t *hdr_extra;             /* header fields past QCOW2_HEADER_V3_LEN
+                                       that we do not know: kept verbatim */
+    uint32_t hdr_extra_len;
     int compression;                /* QCOW2_COMP_* */
     uint32_t nb_snapshots;
     uint64_t snapshots_off;
@@ -203,6 +220,23 @@ int q2_sync(struct q2 *s);
 
 /* qcow2.c */
 int q2_write_header(struct q2 *s);
+/* The header extension of this type, or NULL. */
+const struct q2_ext *q2_find_ext(const struct q2 *s, uint32_t type);
+/* One internal snapshot table entry. */
+struct q2_snap {
+    uint64_t l1_off;
+    uint32_t l1_size;
+    uint64_t len;       /* bytes the entry takes, padding included */
+};
+/* Read the snapshot table entry at host offset pos; refuses (-EINVAL) an
+ * entry with more extra data than QEMU accepts. */
+int q2_read_snapshot(struct q2 *s, uint64_t pos, struct q2_snap *sn);
+/* True when [off, off+len) lies inside the file, without overflowing on
+ * hostile values. */
+static inline bool q2_in_file(const struct q2 *s, uint64_t off, uint64_t len)
+{
+    return off <= s->file_size && len <= s->file_size - off;
+}
 
 /* qcow2_rw.c */
 int q2_pread(struct vk_blockdev *bd, void *buf, size_t len, uint64_t off);

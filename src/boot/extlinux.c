@@ -1,6 +1,11 @@
-/* extlinux.conf / syslinux.cfg reader: DEFAULT, LABEL, MENU LABEL,
- * MENU DEFAULT, KERNEL/LINUX, APPEND (with initrd= inside it), INITRD.
- * Keywords are case-insensitive as in syslinux. */
+/* extlinux.conf / syslinux.cfg reader: DEFAULT, ONTIMEOUT, UI, LABEL,
+ * MENU LABEL, MENU DEFAULT, KERNEL/LINUX, APPEND (with initrd= inside it),
+ * INITRD; COM32/.c32 modules, LOCALBOOT and memtest mark an entry as not
+ * Linux.  Keywords are case-insensitive as in syslinux.
+ *
+ * What boots unattended, as syslinux decides it: ONTIMEOUT's label; else,
+ * when a menu module is the user interface (UI, or DEFAULT naming a .c32),
+ * the MENU DEFAULT entry; else DEFAULT's label; else the first entry. */
 #include "boot/bootcfg.h"
 
 #include "util/err.h"
@@ -61,7 +66,8 @@ int vk_bootcfg_extlinux(const char *text, const char *name, struct vk_bootcfg *o
     if (!copy)
         return vk_error(-ENOMEM, "%s: out of memory", name);
     struct vk_boot_entry *cur = NULL;
-    char *deflabel = NULL;
+    char *deflabel = NULL, *ontimeout = NULL, *menudef = NULL;
+    bool ui = false;
     char **labels = NULL;   /* LABEL of each entry, for DEFAULT */
     int r = 0;
     char *save = NULL;
@@ -81,18 +87,25 @@ int vk_bootcfg_extlinux(const char *text, const char *name, struct vk_bootcfg *o
                 if (!(cur->title = strdup(rest)))
                     r = -ENOMEM;
             } else if (!strcasecmp(sub, "default") && cur) {
-                free(out->def);
-                if (!(out->def = strdup(cur->path)))
+                free(menudef);
+                if (!(menudef = strdup(cur->path)))
                     r = -ENOMEM;
-                free(deflabel);
-                deflabel = NULL;
             }
-        } else if (!strcasecmp(l, "default")) {
-            free(deflabel);
-            if (!(deflabel = strdup(rest)))
+        } else if (!strcasecmp(l, "default") || !strcasecmp(l, "ontimeout")) {
+            char **d = !strcasecmp(l, "default") ? &deflabel : &ontimeout;
+            rest[strcspn(rest, " \t")] = '\0';   /* a label; the rest would be arguments */
+            size_t rl = strlen(rest);
+            if (d == &deflabel && rl > 4 && !strcasecmp(rest + rl - 4, ".c32")) {
+                ui = true;                        /* DEFAULT menu.c32: the menu decides */
+                continue;
+            }
+            free(*d);
+            if (!(*d = strdup(rest)))
                 r = -ENOMEM;
+        } else if (!strcasecmp(l, "ui")) {
+            ui = true;
         } else if (!strcasecmp(l, "label")) {
-            if (!(cur = vk_bootcfg_add(out, name))) {
+            if (!(cur = vk_bootcfg_add(out, name, -1, out->n))) {
                 r = -E2BIG;
                 break;
             }
@@ -106,9 +119,10 @@ int vk_bootcfg_extlinux(const char *text, const char *name, struct vk_bootcfg *o
             char idx[16];
             snprintf(idx, sizeof idx, "%u", out->n - 1);
             cur->title = strdup(rest);
+            cur->label = strdup(rest);
             cur->path = strdup(idx);
             cur->args = strdup("");
-            if (!cur->title || !cur->path || !cur->args || !labels[out->n - 1])
+            if (!cur->title || !cur->label || !cur->path || !cur->args || !labels[out->n - 1])
                 r = -ENOMEM;
         } else if (!cur) {
             continue;
@@ -116,6 +130,16 @@ int vk_bootcfg_extlinux(const char *text, const char *name, struct vk_bootcfg *o
             free(cur->kernel);
             if (!(cur->kernel = strdup(rest)))
                 r = -ENOMEM;
+            else if (vk_bootcfg_not_linux(rest))
+                r = vk_bootcfg_other(cur, vk_bootcfg_not_linux(rest), rest);
+        } else if (!strcasecmp(l, "com32")) {
+            r = vk_bootcfg_other(cur, "a syslinux module", rest);
+        } else if (!strcasecmp(l, "localboot")) {
+            r = vk_bootcfg_other(cur, "the next boot device (LOCALBOOT)", NULL);
+        } else if (!strcasecmp(l, "boot") || !strcasecmp(l, "bss") || !strcasecmp(l, "pxe") ||
+                   !strcasecmp(l, "fdimage") || !strcasecmp(l, "comboot") ||
+                   !strcasecmp(l, "config")) {
+            r = vk_bootcfg_other(cur, l, rest);
         } else if (!strcasecmp(l, "append")) {
             r = set_append(cur, rest);
         } else if (!strcasecmp(l, "initrd") && *rest) {
@@ -127,15 +151,21 @@ int vk_bootcfg_extlinux(const char *text, const char *name, struct vk_bootcfg *o
                     *c = '\n';
         }
     }
-    /* DEFAULT names a LABEL; the index is what selection understands. */
-    if (r == 0 && deflabel) {
+    /* ONTIMEOUT and DEFAULT name a LABEL; the index is what selection
+     * understands.  One that names no label stays as written, so the
+     * selection reports it. */
+    const char *want = ontimeout ? ontimeout : ui && menudef ? NULL : deflabel;
+    if (r == 0 && !want && menudef)
+        out->def = menudef, menudef = NULL;
+    if (r == 0 && want) {
+        const char *d = want;
         for (unsigned i = 0; i < out->n; i++)
-            if (labels[i] && !strcmp(labels[i], deflabel)) {
-                free(out->def);
-                if (!(out->def = strdup(out->e[i].path)))
-                    r = -ENOMEM;
+            if (labels[i] && !strcmp(labels[i], want)) {
+                d = out->e[i].path;
                 break;
             }
+        if (!(out->def = strdup(d)))
+            r = -ENOMEM;
     }
     /* Relative kernel paths are relative to the config's directory in
      * syslinux; pygrub resolves them, here they stay as written. */
@@ -143,6 +173,8 @@ int vk_bootcfg_extlinux(const char *text, const char *name, struct vk_bootcfg *o
         free(labels[i]);
     free(labels);
     free(deflabel);
+    free(ontimeout);
+    free(menudef);
     free(copy);
     if (r == -ENOMEM)
         return vk_error(r, "%s: out of memory", name);

@@ -3,10 +3,14 @@
  * The script is tokenized one command at a time as GRUB's shell does
  * (words, 'single' and "double" quotes, backslash escapes, # comments,
  * newline or ';' ending a command) with $var / ${var} expanded from the
- * values `set` gave so far.  Only menuentry/submenu blocks, `set`,
- * linux/initrd and block structure mean anything; conditions are not
- * evaluated and every other command is ignored, so nothing is executed. */
+ * values `set` (and `load_env`, from the grubenv given) gave so far.  Only
+ * menuentry/submenu blocks, `set`, `load_env`, `blscfg` (the Boot Loader
+ * Specification entries given, as Fedora's GRUB reads them), linux/initrd,
+ * the commands that boot something else (chainloader, multiboot...) and
+ * block structure mean anything; conditions are not evaluated and every
+ * other command is ignored, so nothing is executed. */
 #include "boot/bootcfg.h"
+#include "boot/bls.h"
 
 #include "util/err.h"
 
@@ -226,9 +230,134 @@ static int root_part(const char *root)
     return part;
 }
 
-int vk_bootcfg_grub2(const char *text, const char *name, struct vk_bootcfg *out)
+/* load_env [-f FILE] [--skip-sig] [NAME...]: the variables of the
+ * grubenv block given (all, or only the NAMEs), whatever FILE says: the
+ * caller read the grubenv next to grub.cfg.  Lines "name=value", '#'
+ * padding; a backslash escapes the next character, as grub-editenv writes
+ * it. */
+static int load_env(struct st *s, const struct vk_bootcfg_env *env, unsigned argc, char **argv)
+{
+    if (!env->saved)
+        return 0;
+    char *copy = strdup(env->saved);
+    if (!copy)
+        return -ENOMEM;
+    int r = 0;
+    char *save = NULL;
+    for (char *l = strtok_r(copy, "\n", &save); l && r == 0; l = strtok_r(NULL, "\n", &save)) {
+        char *eq = strchr(l, '=');
+        if (*l == '#' || !eq || eq == l)
+            continue;
+        *eq = '\0';
+        char *v = eq + 1, *o = v;
+        for (char *c = v; *c; c++)
+            *o++ = *c == '\\' && c[1] ? *++c : *c;
+        *o = '\0';
+        bool want = true;
+        for (unsigned i = 1; i < argc; i++) {
+            if (!strcmp(argv[i], "-f") || !strcmp(argv[i], "--file")) {
+                i++;
+                continue;
+            }
+            if (argv[i][0] == '-')
+                continue;
+            want = false;
+            if (!strcmp(argv[i], l)) {
+                want = true;
+                break;
+            }
+        }
+        if (want)
+            r = setvar(s, l, v);
+    }
+    free(copy);
+    return r;
+}
+
+/* The words of text as GRUB's shell splits them, $variables expanded,
+ * space-joined into *out (an options line of a BLS entry: blscfg's
+ * entries run `linux $linux $options`). */
+static int expand_words(struct st *s, const char *text, char **out)
+{
+    const char *p = s->p;
+    unsigned line = s->line;
+    char *t = strdup(text);
+    int r = t ? 0 : -ENOMEM;
+    /* ';' and newlines would end a command: options are one line */
+    for (char *c = t; c && *c; c++)
+        if (*c == ';' || *c == '\n')
+            *c = ' ';
+    if (r == 0 && !(*out = strdup("")))
+        r = -ENOMEM;
+    s->p = t ? t : "";
+    int k;
+    while (r == 0 && (k = next_command(s)) != 0) {
+        if (k < 0) {
+            r = k;
+            break;
+        }
+        for (unsigned i = 0; i < s->nw && r == 0; i++)
+            r = vk_bootcfg_append(out, s->w[i]);
+    }
+    free_words(s);
+    s->p = p;
+    s->line = line;
+    free(t);
+    return r;
+}
+
+/* blscfg: the BLS entries of env as menu entries of the menu (entry index
+ * parent, path prefix ppath, title prefix ptitle; NULL at the top), from
+ * position *count on. */
+static int blscfg(struct st *s, const struct vk_bootcfg_env *env, struct vk_bootcfg *out,
+                  int parent, const char *ppath, const char *ptitle, unsigned *count)
+{
+    struct vk_bls_entry *v;
+    int r = vk_bls_parse(env->bls, env->n_bls, s->name, &v);
+    if (r < 0)
+        return r;
+    for (unsigned i = 0; i < env->n_bls && r == 0; i++) {
+        struct vk_boot_entry *e = vk_bootcfg_add(out, s->name, parent, *count);
+        if (!e) {
+            r = -E2BIG;
+            break;
+        }
+        const char *t = v[i].title ? v[i].title : v[i].id;
+        if (asprintf(&e->path, "%s%s%u", ppath ? ppath : "", ppath ? ">" : "", (*count)++) < 0 ||
+            asprintf(&e->title, "%s%s%s", ptitle ? ptitle : "", ptitle ? ">" : "", t) < 0) {
+            e->path = e->title = NULL;
+            r = -ENOMEM;
+            break;
+        }
+        if (!(e->label = strdup(t)) || !(e->own_id = strdup(v[i].id)) ||
+            (!ppath && !(e->id = strdup(v[i].id))) ||
+            (v[i].initrd && !(e->initrd = strdup(v[i].initrd)))) {
+            r = -ENOMEM;
+            break;
+        }
+        if (v[i].linux) {
+            int part = 0;
+            if (!(e->kernel = vk_bootcfg_devpath(v[i].linux, &part))) {
+                r = -ENOMEM;
+                break;
+            }
+            e->root_part = part;
+            if (vk_bootcfg_not_linux(e->kernel))
+                r = vk_bootcfg_other(e, vk_bootcfg_not_linux(e->kernel), e->kernel);
+        }
+        if (r == 0)
+            r = expand_words(s, v[i].options ? v[i].options : "", &e->args);
+    }
+    vk_bls_free(v, env->n_bls);
+    return r;
+}
+
+int vk_bootcfg_grub2(const char *text, const char *name, const struct vk_bootcfg_env *env,
+                     struct vk_bootcfg *out)
 {
     struct st s = { .p = text, .line = 1, .name = name };
+    int menu[MAXDEPTH + 1];               /* entry index of the submenu at each menu level */
+    menu[0] = -1;
     enum blk stack[MAXDEPTH + 1];
     char *path[MAXDEPTH + 1] = { 0 };     /* path prefix of each submenu level */
     char *title[MAXDEPTH + 1] = { 0 };
@@ -319,28 +448,36 @@ int vk_bootcfg_grub2(const char *text, const char *name, struct vk_bootcfg *out)
                     break;
                 }
             }
+            struct vk_boot_entry *ne = vk_bootcfg_add(out, name, menu[mdepth], count[mdepth] - 1);
+            if (!ne) {
+                free(t);
+                free(idfull);
+                r = -E2BIG;
+                break;
+            }
+            ne->title = t;
+            ne->id = idfull;
+            ne->submenu = sub;
+            if (!(ne->path = strdup(p)) || !(ne->args = strdup("")) ||
+                !(ne->label = strdup(argv[1])) || (id && !(ne->own_id = strdup(id)))) {
+                r = -ENOMEM;
+                break;
+            }
             if (entry) {
-                if (!(cur = vk_bootcfg_add(out, name))) {
-                    free(t);
-                    free(idfull);
-                    r = -E2BIG;
-                    break;
-                }
-                cur->title = t;
-                cur->id = idfull;
-                if (!(cur->path = strdup(p)) || !(cur->args = strdup(""))) {
-                    r = -ENOMEM;
-                    break;
-                }
+                cur = ne;
                 stack[depth++] = B_ENTRY;
             } else {
                 mdepth++;
+                menu[mdepth] = (int)(out->n - 1);
                 path[mdepth] = strdup(p);
-                title[mdepth] = t;
-                idp[mdepth] = idfull;
+                if (!(title[mdepth] = strdup(t))) {
+                    r = -ENOMEM;
+                    break;
+                }
+                idp[mdepth] = idfull ? strdup(idfull) : NULL;
                 count[mdepth] = 0;
                 stack[depth++] = B_SUBMENU;
-                if (!path[mdepth]) {
+                if (!path[mdepth] || (idfull && !idp[mdepth])) {
                     r = -ENOMEM;
                     break;
                 }
@@ -359,7 +496,7 @@ int vk_bootcfg_grub2(const char *text, const char *name, struct vk_bootcfg *out)
                 *eq = '\0';
                 if ((r = setvar(&s, assign, eq + 1)) < 0)
                     break;
-                if (!cur && !strcmp(assign, "default")) {
+                if (!cur && !mdepth && !strcmp(assign, "default")) {
                     free(out->def);
                     if (!(out->def = strdup(eq + 1))) {
                         r = -ENOMEM;
@@ -369,8 +506,37 @@ int vk_bootcfg_grub2(const char *text, const char *name, struct vk_bootcfg *out)
             }
             continue;
         }
+        if (!strcmp(cmd, "load_env")) {
+            if ((r = load_env(&s, env, argc, argv)) < 0)
+                break;
+            continue;
+        }
+        if (!cur && !strcmp(cmd, "blscfg")) {
+            if ((r = blscfg(&s, env, out, menu[mdepth], mdepth ? path[mdepth] : NULL,
+                            mdepth ? title[mdepth] : NULL, &count[mdepth])) < 0)
+                break;
+            continue;
+        }
         if (!cur)
             continue;
+        const char *other = !strcmp(cmd, "chainloader") ? "a chainloader"
+                          : !strcmp(cmd, "multiboot") || !strcmp(cmd, "multiboot2")
+                            ? "a multiboot kernel"
+                          : !strncmp(cmd, "kfreebsd", 8) || !strncmp(cmd, "knetbsd", 7) ||
+                            !strncmp(cmd, "kopenbsd", 8) ? "a BSD kernel"
+                          : !strcmp(cmd, "appleloader") ? "an Apple loader"
+                          : !strcmp(cmd, "fwsetup") ? "the firmware's setup"
+                          : NULL;
+        if (other) {
+            /* xen.gz through multiboot2 is what Debian's 20_linux_xen
+             * writes: name the hypervisor */
+            if (argc >= 2 && (!strcmp(cmd, "multiboot") || !strcmp(cmd, "multiboot2")) &&
+                vk_bootcfg_not_linux(argv[1]))
+                other = vk_bootcfg_not_linux(argv[1]);
+            if ((r = vk_bootcfg_other(cur, other, argc >= 2 ? argv[1] : NULL)) < 0)
+                break;
+            continue;
+        }
         if ((!strcmp(cmd, "linux") || !strcmp(cmd, "linux16") || !strcmp(cmd, "linuxefi")) &&
             argc >= 2) {
             free(cur->kernel);
@@ -384,6 +550,9 @@ int vk_bootcfg_grub2(const char *text, const char *name, struct vk_bootcfg *out)
             if (argv[1][0] != '(' && *getvar(&s, "root"))
                 part = root_part(getvar(&s, "root"));
             cur->root_part = part;
+            if (vk_bootcfg_not_linux(cur->kernel) &&
+                (r = vk_bootcfg_other(cur, vk_bootcfg_not_linux(cur->kernel), cur->kernel)) < 0)
+                break;
             if (!(cur->args = strdup(""))) {
                 r = -ENOMEM;
                 break;

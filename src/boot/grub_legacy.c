@@ -1,5 +1,8 @@
-/* GRUB legacy menu.lst / grub.conf reader: `default N`, `title`,
- * `root (hd0,N)`, `kernel PATH ARGS`, `initrd PATH`; every other command
+/* GRUB legacy menu.lst / grub.conf reader: `default N` (or `default
+ * saved`: the number in the `default` file next to the menu, which
+ * `savedefault` writes), `title`, `root (hd0,N)`, `kernel PATH ARGS`,
+ * `initrd PATH`; `chainloader`, `module` (a Xen or other multiboot kernel)
+ * and memtest kernels mark an entry as not Linux; every other command
  * (timeout, splashimage, hiddenmenu, savedefault...) is ignored. */
 #include "boot/bootcfg.h"
 
@@ -12,7 +15,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-int vk_bootcfg_grub_legacy(const char *text, const char *name, struct vk_bootcfg *out)
+int vk_bootcfg_grub_legacy(const char *text, const char *name, const struct vk_bootcfg_env *env,
+                           struct vk_bootcfg *out)
 {
     char *copy = strdup(text);
     if (!copy)
@@ -41,22 +45,29 @@ int vk_bootcfg_grub_legacy(const char *text, const char *name, struct vk_bootcfg
 
         if (!strcmp(l, "default")) {
             free(out->def);
-            /* "saved" and anything non-numeric: the first entry */
-            out->def = strdup(isdigit((unsigned char)*rest) ? rest : "0");
+            /* "saved": the number the default file holds (GRUB legacy
+             * reads its first line); anything else non-numeric, or no
+             * default file: the first entry */
+            const char *d = rest;
+            if (!strncmp(rest, "saved", 5) && env->saved)
+                d = env->saved + strspn(env->saved, " \t\r\n");
+            size_t dl = strspn(d, "0123456789");
+            out->def = dl ? strndup(d, dl) : strdup("0");
             if (!out->def)
                 r = -ENOMEM;
         } else if (!strcmp(l, "title")) {
-            if (!(cur = vk_bootcfg_add(out, name))) {
+            if (!(cur = vk_bootcfg_add(out, name, -1, out->n))) {
                 r = -E2BIG;
                 break;
             }
             char idx[16];
             snprintf(idx, sizeof idx, "%u", out->n - 1);
             cur->title = strdup(rest);
+            cur->label = strdup(rest);
             cur->path = strdup(idx);
             cur->args = strdup("");
             cur->root_part = root;
-            if (!cur->title || !cur->path || !cur->args)
+            if (!cur->title || !cur->label || !cur->path || !cur->args)
                 r = -ENOMEM;
         } else if (!strcmp(l, "root")) {
             int part = 0;
@@ -88,6 +99,14 @@ int vk_bootcfg_grub_legacy(const char *text, const char *name, struct vk_bootcfg
                 cur->root_part = part + 1;
             if (!cur->kernel || !cur->args)
                 r = -ENOMEM;
+            else if (vk_bootcfg_not_linux(cur->kernel))
+                r = vk_bootcfg_other(cur, vk_bootcfg_not_linux(cur->kernel), cur->kernel);
+        } else if (!strcmp(l, "module") || !strcmp(l, "modulenounzip")) {
+            /* kernel xen.gz + module vmlinuz: the kernel is a multiboot
+             * hypervisor (Xen's dom0 entries) */
+            r = vk_bootcfg_other(cur, "a multiboot kernel with modules", cur->kernel);
+        } else if (!strcmp(l, "chainloader")) {
+            r = vk_bootcfg_other(cur, "a chainloader", rest);
         } else if (!strcmp(l, "initrd") && *rest) {
             char *sp = rest;
             while (*sp && !isspace((unsigned char)*sp))

@@ -6,6 +6,7 @@
 #include "boot/bootcfg.h"
 #include "fs/fs.h"
 #include "part/part.h"
+#include "util/dirs.h"
 #include "util/err.h"
 #include "util/sandbox.h"
 
@@ -17,12 +18,14 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+/* Xen's pygrub's list, in its order (tools/pygrub/src/pygrub,
+ * read_config): every GRUB2 location first, then extlinux/isolinux, then
+ * GRUB legacy; the paths without /boot are a separate /boot partition. */
 static const char *const config_paths[] = {
-    "/boot/grub/grub.cfg", "/boot/grub2/grub.cfg", "/boot/extlinux/extlinux.conf",
-    "/extlinux.conf", "/boot/grub/menu.lst", "/boot/grub/grub.conf",
-    /* a separate /boot partition */
-    "/grub/grub.cfg", "/grub2/grub.cfg", "/extlinux/extlinux.conf",
-    "/grub/menu.lst", "/grub/grub.conf",
+    "/boot/grub/grub.cfg", "/grub/grub.cfg", "/boot/grub2/grub.cfg", "/grub2/grub.cfg",
+    "/boot/isolinux/isolinux.cfg", "/boot/extlinux/extlinux.conf", "/boot/extlinux.conf",
+    "/extlinux/extlinux.conf", "/extlinux.conf",
+    "/boot/grub/menu.lst", "/boot/grub/grub.conf", "/grub/menu.lst", "/grub/grub.conf",
     NULL,
 };
 
@@ -163,6 +166,87 @@ static char *find_file(struct vk_fs *fs, const char *cfgpath, const char *p)
     return n;
 }
 
+/* What a config at cfgpath reads besides itself: for GRUB2 the grubenv
+ * next to it and the BLS entries in loader/entries beside its grub
+ * directory ("/boot/grub2/grub.cfg": /boot/loader/entries); for GRUB
+ * legacy the `default` file next to it.  Missing files are no error. */
+struct extra {
+    struct vk_bootcfg_env env;
+    char *saved;
+    struct vk_bls_file *bls;
+    char **texts;
+};
+
+static void extra_free(struct extra *x)
+{
+    for (unsigned i = 0; i < x->env.n_bls; i++) {
+        free((char *)x->bls[i].name);
+        free(x->texts[i]);
+    }
+    free(x->bls);
+    free(x->texts);
+    free(x->saved);
+    memset(x, 0, sizeof *x);
+}
+
+static int read_extra(struct vk_fs *fs, const char *cfgpath, int kind, struct extra *x)
+{
+    memset(x, 0, sizeof *x);
+    char dir[256], p[512];
+    snprintf(dir, sizeof dir, "%s", cfgpath);
+    *strrchr(dir, '/') = '\0';                   /* "/boot/grub2" */
+    if (kind == VK_BOOTCFG_EXTLINUX)
+        return 0;
+    snprintf(p, sizeof p, "%s/%s", dir, kind == VK_BOOTCFG_GRUB2 ? "grubenv" : "default");
+    size_t len = 0;
+    struct vk_stat st;
+    if (vk_fs_stat(fs, p, &st, true) == 0 && (st.mode & S_IFMT) == S_IFREG) {
+        int r = vk_fs_read_all(fs, p, VK_BOOTCFG_MAX, &x->saved, &len);
+        if (r < 0)
+            return r;
+        x->env.saved = x->saved;
+        x->env.saved_len = len;
+    }
+    vk_error_clear();
+    if (kind != VK_BOOTCFG_GRUB2)
+        return 0;
+    char *up = strrchr(dir, '/');              /* "/boot" */
+    *up = '\0';
+    snprintf(p, sizeof p, "%s/loader/entries", dir);
+    struct vk_names names = { 0 };
+    if (vk_fs_list(fs, p, &names) < 0) {
+        vk_error_clear();
+        return 0;
+    }
+    int r = 0;
+    x->bls = calloc(names.n + 1, sizeof *x->bls);
+    x->texts = calloc(names.n + 1, sizeof *x->texts);
+    if (!x->bls || !x->texts)
+        r = -ENOMEM;
+    for (size_t i = 0; i < names.n && r == 0; i++) {
+        size_t l = strlen(names.v[i]);
+        if (l <= 5 || strcmp(names.v[i] + l - 5, ".conf"))
+            continue;
+        if (x->env.n_bls >= VK_BOOTCFG_ENTRIES)
+            return vk_error(-E2BIG, "%s: more than %d boot entries", p, VK_BOOTCFG_ENTRIES);
+        char f[1024];
+        snprintf(f, sizeof f, "%s/%s", p, names.v[i]);
+        char *t = NULL;
+        size_t tl = 0;
+        if ((r = vk_fs_read_all(fs, f, VK_BOOTCFG_MAX, &t, &tl)) < 0)
+            break;
+        unsigned k = x->env.n_bls++;
+        x->texts[k] = t;
+        x->bls[k].text = t;
+        x->bls[k].len = tl;
+        if (!(x->bls[k].name = strdup(names.v[i])))
+            r = -ENOMEM;
+    }
+    x->env.bls = x->bls;
+    vk_names_free(&names);
+    return r;
+}
+
 /* Where the kernel and initrd go: files the parent opened for the child. */
 struct outputs {
     const char *kernel, *initrd;   /* host paths, for messages and the result */
@@ -196,7 +280,11 @@ static int try_fs(struct vk_blockdev *bd, unsigned part, const char *sel,
         if (r < 0)
             break;
         struct vk_bootcfg cfg;
-        r = vk_bootcfg_parse(vk_bootcfg_kind_for_path(*cp), text, len, where, &cfg);
+        struct extra x;
+        int kind = vk_bootcfg_kind_for_path(*cp);
+        if ((r = read_extra(fs, *cp, kind, &x)) == 0)
+            r = vk_bootcfg_parse(kind, text, len, where, &x.env, &cfg);
+        extra_free(&x);
         free(text);
         if (r < 0)
             break;
@@ -281,10 +369,14 @@ static int extract(struct vk_blockdev *disk, const char *disk_path, const char *
             r = try_fs(disk, 0, sel, o, out);
         vk_ptable_free(&t);
     }
-    if (r == 0)
-        r = vk_error(-ENOENT, "%s: no boot configuration found (looked for /boot/grub/grub.cfg, "
-                     "/boot/grub2/grub.cfg, extlinux.conf, menu.lst, grub.conf on %s)",
-                     disk_path, label == VK_LABEL_NONE ? "the bare filesystem" : "every partition");
+    if (r == 0) {
+        char tried[1024] = "";
+        for (const char *const *cp = config_paths; *cp; cp++)
+            snprintf(tried + strlen(tried), sizeof tried - strlen(tried), "%s%s",
+                     cp == config_paths ? "" : " ", *cp);
+        r = vk_error(-ENOENT, "%s: no boot configuration found on %s (tried %s)", disk_path,
+                     label == VK_LABEL_NONE ? "the bare filesystem" : "any partition", tried);
+    }
     return r < 0 ? r : 0;
 }
 
@@ -302,12 +394,27 @@ static int job_open(void *ctx)
     return vk_bd_open(j->disk_path, j->format, 0, &j->disk);
 }
 
+/* The child's warnings, newline-separated, for the parent to repeat (the
+ * child has no stderr).  Bounded: a config cannot flood the answer. */
+struct warnings { char buf[4096]; size_t n; };
+
+static void keep_warning(const char *msg, void *ctx)
+{
+    struct warnings *w = ctx;
+    int k = snprintf(w->buf + w->n, sizeof w->buf - w->n, "%s\n", msg);
+    if (k > 0)
+        w->n = w->n + (size_t)k < sizeof w->buf ? w->n + (size_t)k : sizeof w->buf - 1;
+}
+
 /* In the child, sandboxed: the answer is whether an initrd was written,
- * the cmdline, title, config and partition. */
+ * the cmdline, title, config, partition and warnings. */
 static int job_run(void *ctx, struct vk_sbuf *ans)
 {
     struct job *j = ctx;
     struct vk_boot_result res = { 0 };
+    struct warnings w = { .n = 0 };
+    w.buf[0] = '\0';
+    vk_set_warn_handler(keep_warning, &w);   /* this process is the child's alone */
     int r = extract(j->disk, j->disk_path, j->sel, &j->o, &res);
     vk_bd_close(j->disk);
     if (r == 0) {
@@ -316,6 +423,7 @@ static int job_run(void *ctx, struct vk_sbuf *ans)
         vk_sbuf_put_str(ans, res.title);
         vk_sbuf_put_str(ans, res.config);
         vk_sbuf_put_u32(ans, res.part);
+        vk_sbuf_put_str(ans, w.buf);
     }
     vk_boot_result_free(&res);
     return r;
@@ -329,6 +437,15 @@ static int job_result(const struct job *j, struct vk_sbuf *ans, struct vk_boot_r
     out->title = vk_sbuf_get_str(ans);
     out->config = vk_sbuf_get_str(ans);
     out->part = vk_sbuf_get_u32(ans);
+    char *warn = vk_sbuf_get_str(ans);
+    for (char *l = warn, *nl; l && *l; l = nl) {
+        if ((nl = strchr(l, '\n')))
+            *nl++ = '\0';
+        vk_warn("%s", l);
+        if (!nl)
+            break;
+    }
+    free(warn);
     out->kernel = strdup(j->o.kernel);
     if (initrd)
         out->initrd = strdup(j->o.initrd);
@@ -352,6 +469,9 @@ int vk_pygrub_extract(const char *disk_path, const char *format,
             j.sel = *a + 8;
         /* other pygrub options (-q, --kernel=, --args=) do not apply */
     }
+    int r = vk_mkdirs(outdir, 0700);     /* as Xen's pygrub makes its output directory */
+    if (r < 0)
+        return r;
     char kpath[4096], ipath[4096];
     if ((size_t)snprintf(kpath, sizeof kpath, "%s/kernel", outdir) >= sizeof kpath ||
         (size_t)snprintf(ipath, sizeof ipath, "%s/initrd", outdir) >= sizeof ipath)
@@ -359,7 +479,6 @@ int vk_pygrub_extract(const char *disk_path, const char *format,
     j.o.kernel = kpath;
     j.o.initrd = ipath;
     const char *paths[2] = { kpath, ipath };
-    int r = 0;
     for (int i = 0; i < 2 && r == 0; i++)
         if ((j.o.fd[i] = open(paths[i], O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600)) < 0)
             r = vk_error(-errno, "%s: %s", paths[i], strerror(errno));

@@ -3,12 +3,17 @@
  * As Xen's pygrub does: look at the partition table (MBR or GPT; the
  * active/bootable partition first, then the others in number order) or,
  * when there is none, the bare filesystem of the whole disk.  On each
- * filesystem, the first of
- *     /boot/grub/grub.cfg  /boot/grub2/grub.cfg  /boot/extlinux/extlinux.conf
- *     /extlinux.conf  /boot/grub/menu.lst  /boot/grub/grub.conf
- * and the same paths without "/boot" (a separate /boot partition, whose
- * kernel paths like "/vmlinuz-6.1" are relative to that partition) is
- * parsed — never executed — by the matching reader in bootcfg.h.  The
+ * filesystem, the first of Xen's pygrub's list, in its order:
+ *     /boot/grub/grub.cfg /grub/grub.cfg /boot/grub2/grub.cfg /grub2/grub.cfg
+ *     /boot/isolinux/isolinux.cfg /boot/extlinux/extlinux.conf
+ *     /boot/extlinux.conf /extlinux/extlinux.conf /extlinux.conf
+ *     /boot/grub/menu.lst /boot/grub/grub.conf /grub/menu.lst /grub/grub.conf
+ * (the paths without "/boot" are a separate /boot partition, whose kernel
+ * paths like "/vmlinuz-6.1" are relative to that partition) is parsed —
+ * never executed — by the matching reader in bootcfg.h, with the grubenv
+ * (GRUB2) or `default` file (GRUB legacy) next to it and, for GRUB2, the
+ * BLS entries in loader/entries beside its grub directory.  Warnings of
+ * the reader (a default that names no entry) reach vk_warn().  The
  * selected entry's kernel and initrd are copied out through vmkit's fs
  * layer (mounted read-only) into outdir.
  *
@@ -33,8 +38,9 @@ struct vk_boot_result {
     unsigned part;   /* partition number it came from, 0 for a bare filesystem */
 };
 
-/* Extract the boot entry of the disk image at disk_path into outdir (which
- * must exist; files "kernel" and "initrd" are created there, mode 0600).
+/* Extract the boot entry of the disk image at disk_path into outdir
+ * (created 0700 with its parents when missing, as Xen's pygrub does;
+ * files "kernel" and "initrd" are created there, mode 0600).
  *
  * format: image format ("raw", "qcow2") or NULL to probe.
  * bootloader_args: NULL or a NULL-terminated list as in xl.cfg's

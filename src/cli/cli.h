@@ -32,6 +32,11 @@ int cli_usage(const char *cmd, const char *fmt, ...) __attribute__((format(print
 /* True if argv has -h or --help before any "--". */
 bool cli_wants_help(int argc, char **argv);
 
+/* Take every "NAME VALUE" and "NAME=VALUE" off argv (keeping argv[argc] NULL)
+ * and return the last value, or NULL: options that a whole verb group
+ * accepts (fs --codepage, fs/part --format) before each verb parses its own. */
+const char *cli_take_option(int *argc, char **argv, const char *name);
+
 /* Print a JSON value (indented, newline-terminated) to stdout and free it. */
 int cli_print_json(json_t *v);
 /* A JSON number for an unsigned 64-bit value.  jansson's integers are

@@ -126,3 +126,24 @@ int cli_print_json(json_t *v)
     free(text);
     return ferror(stdout) ? cli_failf("writing JSON failed") : EXIT_OK;
 }
+
+const char *cli_take_option(int *argc, char **argv, const char *name)
+{
+    const char *val = NULL;
+    size_t len = strlen(name);
+    int n = 0;
+    for (int i = 0; i < *argc; i++) {
+        if (!strcmp(argv[i], "--"))
+            while (i < *argc)
+                argv[n++] = argv[i++];
+        else if (!strcmp(argv[i], name) && i + 1 < *argc)
+            val = argv[++i];
+        else if (!strncmp(argv[i], name, len) && argv[i][len] == '=')
+            val = argv[i] + len + 1;
+        else
+            argv[n++] = argv[i];
+    }
+    *argc = n;
+    argv[n] = NULL;
+    return val;
+}

@@ -4,17 +4,22 @@
 
 #include "block/blockdev.h"
 #include "fs/fs.h"
+#include "fs/fsck.h"
 #include "fs/path.h"
 #include "fs/populate.h"
+#include "fs/walk.h"
 #include "part/target.h"
 #include "util/err.h"
 #include "util/size.h"
 #include "util/str.h"
+#include "util/utf16.h"
+#include "util/vec.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
 #include <limits.h>
+#include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,8 +35,9 @@ struct tgt {
     char path[4096];
 };
 
-/* --codepage N, taken off the command line of any fs verb by cmd_fs. */
-static const char *opt_codepage;
+/* --codepage N and --format FMT, taken off the command line of any fs verb
+ * by cmd_fs. */
+static const char *opt_codepage, *opt_format;
 
 /* Apply the driver options given on the command line to a mount. */
 static int fs_options(struct vk_fs *fs)
@@ -56,7 +62,7 @@ static int tgt_open(const char *spec, bool rw, bool need_path, struct tgt *t)
     }
     if (!vt.path)
         strcpy(t->path, "/");
-    r = vk_target_open(&vt, NULL, rw ? VK_OPEN_RDWR : 0, &t->bd);
+    r = vk_target_open(&vt, opt_format, rw ? VK_OPEN_RDWR : 0, &t->bd);
     vk_target_free(&vt);
     if (r < 0)
         return r;
@@ -91,6 +97,91 @@ static int done(struct tgt *t, int r)
 {
     r = tgt_close(t, r);
     return r < 0 ? cli_fail(r) : EXIT_OK;
+}
+
+/* ---- names: bytes, shown escaped ----
+ * A name is any bytes but '/' and NUL.  Plain output escapes what a
+ * terminal or a line-based script cannot take as it is, as GNU ls
+ * --quoting-style=escape does (except spaces, kept): bytes that are not
+ * UTF-8 and control characters as \ooo or \n-style, a backslash as \\.
+ * Bash's $'...' turns such a name back into its bytes.  In JSON a name
+ * that is not UTF-8 (which JSON cannot carry) is given escaped the same
+ * way, with its exact bytes in base64 in a second member KEY_base64. */
+
+static bool is_utf8(const char *s)
+{
+    uint32_t c;
+    for (size_t k; *s; s += k)
+        if (!(k = vk_utf8_decode(s, &c)))
+            return false;
+    return true;
+}
+
+/* s escaped (malloc'd; NULL when out of memory). */
+static char *escape_name(const char *s)
+{
+    size_t cap = strlen(s) * 4 + 1, o = 0;
+    char *out = malloc(cap);
+    if (!out)
+        return NULL;
+    while (*s) {
+        uint32_t c;
+        size_t k = vk_utf8_decode(s, &c);
+        const char *esc = NULL;
+        switch (k == 1 ? c : 0x100) {
+        case '\\': esc = "\\\\"; break;
+        case '\a': esc = "\\a"; break;
+        case '\b': esc = "\\b"; break;
+        case '\t': esc = "\\t"; break;
+        case '\n': esc = "\\n"; break;
+        case '\v': esc = "\\v"; break;
+        case '\f': esc = "\\f"; break;
+        case '\r': esc = "\\r"; break;
+        }
+        if (esc) {
+            o += (size_t)sprintf(out + o, "%s", esc);
+            s++;
+        } else if (!k || (k == 1 && (c < 0x20 || c == 0x7f))) {
+            o += (size_t)sprintf(out + o, "\\%03o", (unsigned char)*s);
+            s++;
+        } else {
+            memcpy(out + o, s, k);
+            o += k;
+            s += k;
+        }
+    }
+    out[o] = 0;
+    return out;
+}
+
+/* Print s escaped (see above). */
+static void put_name(const char *s)
+{
+    char *e = escape_name(s);
+    fputs(e ? e : "?", stdout);
+    free(e);
+}
+
+/* o[key] = s, as described above.  -ENOMEM when out of memory. */
+static int json_set_name(json_t *o, const char *key, const char *s)
+{
+    if (is_utf8(s))
+        return json_object_set_new(o, key, json_string(s)) < 0 ? -ENOMEM : 0;
+    char *e = escape_name(s);
+    size_t n = strlen(s);
+    unsigned char *b = malloc(4 * ((n + 2) / 3) + 1);
+    char k[64];
+    snprintf(k, sizeof k, "%s_base64", key);
+    int r = -ENOMEM;
+    if (e && b) {
+        EVP_EncodeBlock(b, (const unsigned char *)s, (int)n);
+        if (json_object_set_new(o, key, json_string(e)) == 0 &&
+            json_object_set_new(o, k, json_string((char *)b)) == 0)
+            r = 0;
+    }
+    free(e);
+    free(b);
+    return r;
 }
 
 /* ---- mkfs, probe, df ---- */
@@ -150,7 +241,7 @@ static int fs_mkfs(int argc, char **argv)
         po.force_owner = true;
     }
     struct vk_blockdev *bd;
-    int r = vk_open_disk_spec(argv[optind], NULL, VK_OPEN_RDWR, &bd);
+    int r = vk_open_disk_spec(argv[optind], opt_format, VK_OPEN_RDWR, &bd);
     if (r < 0)
         return cli_fail(r);
     /* A whole disk holding a partition table is almost always a mistake
@@ -187,7 +278,7 @@ static int fs_probe(int argc, char **argv)
         return cli_usage("fs probe", "usage: vmkit fs probe [--json] TARGET");
     struct vk_blockdev *bd;
     struct vk_fsprobe p;
-    int r = vk_open_disk_spec(argv[1 + json], NULL, 0, &bd);
+    int r = vk_open_disk_spec(argv[1 + json], opt_format, 0, &bd);
     if (r < 0)
         return cli_fail(r);
     memset(&p, 0, sizeof p);
@@ -196,15 +287,23 @@ static int fs_probe(int argc, char **argv)
     if (r < 0)
         return cli_fail(r);
     if (json) {
-        json_t *o = json_pack("{s:s, s:s, s:s, s:o}", "type", p.type, "label", p.label,
-                              "uuid", p.uuid, "size", cli_json_u64(p.size));
-        if (p.used_known)
+        json_t *o = json_pack("{s:s}", "type", p.type);
+        if (o && (json_set_name(o, "label", p.label) < 0 ||
+                  json_object_update_new(o, json_pack("{s:s, s:o}", "uuid", p.uuid,
+                                                      "size", cli_json_u64(p.size))) < 0)) {
+            json_decref(o);
+            o = NULL;
+        }
+        if (o && p.used_known)
             json_object_set_new(o, "used", cli_json_u64(p.used));
         return cli_print_json(o);
     }
     printf("TYPE=\"%s\"\n", p.type);
-    if (p.label[0])
-        printf("LABEL=\"%s\"\n", p.label);
+    if (p.label[0]) {
+        fputs("LABEL=\"", stdout);
+        put_name(p.label);
+        fputs("\"\n", stdout);
+    }
     if (p.uuid[0])
         printf("UUID=\"%s\"\n", p.uuid);
     printf("SIZE=%llu\n", (unsigned long long)p.size);
@@ -227,12 +326,19 @@ static int fs_df(int argc, char **argv)
         return done(&t, r);
     tgt_close(&t, 0);
     uint64_t bs = s.block_size;
-    if (json)
-        return cli_print_json(json_pack("{s:s, s:s, s:s, s:i, s:o, s:o, s:o, s:o, s:o, s:o}",
-            "type", s.type, "label", s.label, "uuid", s.uuid, "block_size", (int)s.block_size,
+    if (json) {
+        json_t *o = json_pack("{s:s}", "type", s.type);
+        if (o && json_set_name(o, "label", s.label) < 0) {
+            json_decref(o);
+            return cli_print_json(NULL);
+        }
+        json_object_update_new(o, json_pack("{s:s, s:i, s:o, s:o, s:o, s:o, s:o, s:o}",
+            "uuid", s.uuid, "block_size", (int)s.block_size,
             "size", cli_json_u64(s.blocks * bs), "used", cli_json_u64((s.blocks - s.blocks_free) * bs),
             "free", cli_json_u64(s.blocks_free * bs), "avail", cli_json_u64(s.blocks_avail * bs),
             "inodes", cli_json_u64(s.files), "inodes_free", cli_json_u64(s.files_free)));
+        return cli_print_json(o);
+    }
     printf("%-8s %14s %14s %14s %5s %10s %10s\n", "Type", "Size", "Used", "Avail", "Use%", "Inodes", "IFree");
     uint64_t used = s.blocks - s.blocks_free;
     printf("%-8s %14llu %14llu %14llu %4llu%% %10llu %10llu\n", s.type,
@@ -270,20 +376,39 @@ static const char *type_name(uint32_t m)
     }
 }
 
-static json_t *stat_json(struct vk_fs *fs, const char *path, const char *name, const struct vk_stat *st)
+/* The target of the symlink at path (by node n when not NULL) into buf
+ * (4097 bytes), or -errno. */
+static int link_target(struct vk_fs *fs, const char *path, const struct vk_node *n, char *buf)
 {
-    json_t *o = json_pack("{s:s, s:s, s:o, s:i, s:s, s:i, s:I, s:I, s:o, s:o, s:I}",
-        "name", name, "path", path, "ino", cli_json_u64(st->ino), "mode", (int)(st->mode & 07777),
+    char ab[VK_ABBREV_LEN];
+    int r = n ? vk_fs_readlink_node(fs, n, vk_path_abbrev(path, ab), buf, 4096)
+              : vk_fs_readlink(fs, path, buf, 4096);
+    if (r >= 0)
+        buf[r < 4096 ? r : 4096] = 0;
+    return r;
+}
+
+/* The JSON of an entry; n (may be NULL) is its node.  NULL when out of
+ * memory (with a message). */
+static json_t *stat_json(struct vk_fs *fs, const char *path, const struct vk_node *n,
+                         const char *name, const struct vk_stat *st)
+{
+    json_t *o = json_object();
+    if (!o || json_set_name(o, "name", name) < 0 || json_set_name(o, "path", path) < 0) {
+        json_decref(o);
+        vk_error(-ENOMEM, "out of memory");
+        return NULL;
+    }
+    json_object_update_new(o, json_pack("{s:o, s:i, s:s, s:i, s:I, s:I, s:o, s:o, s:I}",
+        "ino", cli_json_u64(st->ino), "mode", (int)(st->mode & 07777),
         "type", type_name(st->mode), "nlink", (int)st->nlink, "uid", (json_int_t)st->uid,
         "gid", (json_int_t)st->gid, "size", cli_json_u64(st->size),
-        "blocks", cli_json_u64(st->blocks), "mtime", (json_int_t)st->mtime.tv_sec);
-    if (S_ISLNK(st->mode)) {
-        char buf[4097];
-        int n = vk_fs_readlink(fs, path, buf, sizeof buf - 1);
-        if (n >= 0) {
-            buf[n < 4096 ? n : 4096] = 0;
-            json_object_set_new(o, "target", json_string(buf));
-        }
+        "blocks", cli_json_u64(st->blocks), "mtime", (json_int_t)st->mtime.tv_sec));
+    char buf[4097];
+    if (S_ISLNK(st->mode) && link_target(fs, path, n, buf) >= 0 && json_set_name(o, "target", buf) < 0) {
+        json_decref(o);
+        vk_error(-ENOMEM, "out of memory");
+        return NULL;
     }
     if (S_ISCHR(st->mode) || S_ISBLK(st->mode)) {
         json_object_set_new(o, "major", json_integer(st->rdev_major));
@@ -292,7 +417,8 @@ static json_t *stat_json(struct vk_fs *fs, const char *path, const char *name, c
     return o;
 }
 
-static void print_long(struct vk_fs *fs, const char *path, const char *name, const struct vk_stat *st)
+static void print_long(struct vk_fs *fs, const char *path, const struct vk_node *n,
+                       const char *name, const struct vk_stat *st)
 {
     char m[11], tbuf[32];
     struct tm tm;
@@ -301,18 +427,16 @@ static void print_long(struct vk_fs *fs, const char *path, const char *name, con
     gmtime_r(&t, &tm);
     strftime(tbuf, sizeof tbuf, "%Y-%m-%d %H:%M", &tm);
     if (S_ISCHR(st->mode) || S_ISBLK(st->mode))
-        printf("%s %3u %5u %5u %6u, %4u %s %s", m, st->nlink, st->uid, st->gid, st->rdev_major,
-               st->rdev_minor, tbuf, name);
+        printf("%s %3u %5u %5u %6u, %4u %s ", m, st->nlink, st->uid, st->gid, st->rdev_major,
+               st->rdev_minor, tbuf);
     else
-        printf("%s %3u %5u %5u %12llu %s %s", m, st->nlink, st->uid, st->gid,
-               (unsigned long long)st->size, tbuf, name);
-    if (S_ISLNK(st->mode)) {
-        char buf[4097];
-        int n = vk_fs_readlink(fs, path, buf, sizeof buf - 1);
-        if (n >= 0) {
-            buf[n < 4096 ? n : 4096] = 0;
-            printf(" -> %s", buf);
-        }
+        printf("%s %3u %5u %5u %12llu %s ", m, st->nlink, st->uid, st->gid,
+               (unsigned long long)st->size, tbuf);
+    put_name(name);
+    char buf[4097];
+    if (S_ISLNK(st->mode) && link_target(fs, path, n, buf) >= 0) {
+        fputs(" -> ", stdout);
+        put_name(buf);
     }
     putchar('\n');
 }
@@ -326,41 +450,83 @@ static int join(char *out, size_t len, const char *dir, const char *name)
     return 0;
 }
 
-static int ls_dir(struct vk_fs *fs, const char *path, bool lng, bool rec, json_t *arr, bool header)
+/* An error met during a walk that goes on: printed now; the command
+ * fails at the end. */
+static int walk_error(int *errors)
 {
-    struct vk_names n;
-    int r = vk_fs_list(fs, path, &n);
-    if (r < 0)
-        return r;
-    if (header && !arr)
-        printf("%s:\n", path);
-    for (size_t i = 0; i < n.n && r >= 0; i++) {
-        char p[4096];
-        struct vk_stat st;
-        if ((r = join(p, sizeof p, path, n.v[i])) < 0)
-            break;
-        if ((lng || arr) && (r = vk_fs_stat(fs, p, &st, false)) < 0)
-            break;
-        if (arr)
-            json_array_append_new(arr, stat_json(fs, p, n.v[i], &st));
-        else if (lng)
-            print_long(fs, p, n.v[i], &st);
-        else
-            printf("%s\n", n.v[i]);
+    fflush(stdout);
+    fprintf(stderr, "vmkit: %s\n", vk_errmsg());
+    (*errors)++;
+    return 0;
+}
+
+struct ls {
+    struct vk_fs *fs;
+    bool lng, rec;
+    json_t *arr;
+    int dirs, errors;
+    char *path;             /* scratch for dir/name */
+    size_t cap;
+};
+
+/* dir/name in l's scratch buffer, or NULL (with a message). */
+static const char *ls_path(struct ls *l, const char *dir, const char *name)
+{
+    size_t need = strlen(dir) + strlen(name) + 2;
+    char *p = vk_grow(l->path, &l->cap, need, 1, 256);
+    if (!p) {
+        vk_error(-ENOMEM, "out of memory");
+        return NULL;
     }
-    for (size_t i = 0; rec && i < n.n && r >= 0; i++) {
-        char p[4096];
-        struct vk_stat st;
-        if ((r = join(p, sizeof p, path, n.v[i])) < 0 || (r = vk_fs_stat(fs, p, &st, false)) < 0)
-            break;
-        if (S_ISDIR(st.mode)) {
-            if (!arr)
+    l->path = p;
+    snprintf(p, need, "%s%s%s", dir, strcmp(dir, "/") ? "/" : "", name);
+    return p;
+}
+
+/* One entry at path p. */
+static int ls_one(struct ls *l, const char *p, const struct vk_walk_ent *e)
+{
+    if (l->arr) {
+        json_t *o = stat_json(l->fs, p, &e->node, e->name, &e->st);
+        if (!o || json_array_append_new(l->arr, o) < 0)
+            return vk_error(-ENOMEM, "out of memory");
+    } else if (l->lng) {
+        print_long(l->fs, p, &e->node, e->name, &e->st);
+    } else {
+        put_name(e->name);
+        putchar('\n');
+    }
+    return 0;
+}
+
+static int ls_visit(void *ctx, const struct vk_walk_visit *v)
+{
+    struct ls *l = ctx;
+    switch (v->ev) {
+    case VK_WALK_ERROR:
+        return walk_error(&l->errors);
+    case VK_WALK_FILE:
+        /* Entries were listed with their directory; only a file named on
+         * the command line is listed here. */
+        return v->depth ? 0 : ls_one(l, v->path, v->e);
+    case VK_WALK_ENTER:
+        if (l->rec && !l->arr) {
+            if (l->dirs++)
                 putchar('\n');
-            r = ls_dir(fs, p, lng, rec, arr, true);
+            put_name(v->path);
+            fputs(":\n", stdout);
         }
+        for (size_t i = 0; i < v->nkids; i++) {
+            const char *p = ls_path(l, v->path, v->kids[i].name);
+            int r = p ? ls_one(l, p, &v->kids[i]) : -ENOMEM;
+            if (r < 0)
+                return r;
+        }
+        return l->rec ? 0 : 1;
+    case VK_WALK_LEAVE:
+        return 0;
     }
-    vk_names_free(&n);
-    return r;
+    return 0;
 }
 
 static int fs_ls(int argc, char **argv)
@@ -383,29 +549,20 @@ static int fs_ls(int argc, char **argv)
         return cli_fail(r);
     /* A symlink to a directory lists the directory (as ls does); a
      * dangling or file symlink lists itself. */
-    if (vk_fs_stat(t.fs, t.path, &st, true) < 0 && (r = vk_fs_stat(t.fs, t.path, &st, false)) < 0)
-        return done(&t, r);
+    bool follow = vk_fs_stat(t.fs, t.path, &st, true) >= 0;
     vk_error_clear();
-    json_t *arr = json ? json_array() : NULL;
-    if (!S_ISDIR(st.mode)) {
-        const char *base = strrchr(t.path, '/') + 1;
-        if ((r = vk_fs_stat(t.fs, t.path, &st, false)) >= 0) {
-            if (arr)
-                json_array_append_new(arr, stat_json(t.fs, t.path, base, &st));
-            else if (lng)
-                print_long(t.fs, t.path, base, &st);
-            else
-                printf("%s\n", base);
-        }
-    } else {
-        r = ls_dir(t.fs, t.path, lng, rec, arr, rec);
-    }
+    struct ls l = { .fs = t.fs, .lng = lng, .rec = rec, .arr = json ? json_array() : NULL };
+    int flags = (follow ? VK_WALK_FOLLOW : 0) | (lng || json ? VK_WALK_STAT : 0);
+    r = vk_fs_walk(t.fs, t.path, flags, ls_visit, &l);
+    free(l.path);
     r = tgt_close(&t, r);
     if (r < 0) {
-        json_decref(arr);
+        json_decref(l.arr);
         return cli_fail(r);
     }
-    return arr ? cli_print_json(arr) : EXIT_OK;
+    /* What could be listed is printed, even when some entries failed. */
+    int st_out = l.arr ? cli_print_json(l.arr) : EXIT_OK;
+    return l.errors ? EXIT_FAIL : st_out;
 }
 
 static int fs_stat(int argc, char **argv)
@@ -421,7 +578,9 @@ static int fs_stat(int argc, char **argv)
     if ((r = vk_fs_stat(t.fs, t.path, &st, false)) < 0)
         return done(&t, r);
     if (json) {
-        json_t *o = stat_json(t.fs, t.path, t.path, &st);
+        json_t *o = stat_json(t.fs, t.path, NULL, t.path, &st);
+        if (!o)
+            return done(&t, -ENOMEM);
         json_object_set_new(o, "atime", json_integer(st.atime.tv_sec));
         json_object_set_new(o, "ctime", json_integer(st.ctime.tv_sec));
         tgt_close(&t, 0);
@@ -429,8 +588,10 @@ static int fs_stat(int argc, char **argv)
     }
     char m[11];
     mode_string(st.mode, m);
-    printf("  Path: %s\n  Type: %s\n  Size: %llu\tBlocks: %llu\tLinks: %u\tInode: %llu\n"
-           "  Mode: %04o/%s\tUid: %u\tGid: %u\n", t.path, type_name(st.mode),
+    fputs("  Path: ", stdout);
+    put_name(t.path);
+    printf("\n  Type: %s\n  Size: %llu\tBlocks: %llu\tLinks: %u\tInode: %llu\n"
+           "  Mode: %04o/%s\tUid: %u\tGid: %u\n", type_name(st.mode),
            (unsigned long long)st.size, (unsigned long long)st.blocks, st.nlink,
            (unsigned long long)st.ino, st.mode & 07777, m, st.uid, st.gid);
     if (S_ISCHR(st.mode) || S_ISBLK(st.mode))
@@ -450,23 +611,22 @@ static int fs_stat(int argc, char **argv)
 
 /* ---- cat, write, get, put ---- */
 
-static int copy_out(struct vk_fs *fs, const char *path, int fd, const char *hostname)
+#define COPY_BUF (1 << 20)
+
+/* Copy the open file f to fd (its end) through buf (COPY_BUF bytes), then
+ * close f.  A write error names hostname, and what is copied when from is
+ * not NULL. */
+static int copy_file(struct vk_file *f, int fd, const char *hostname, const char *from, char *buf)
 {
-    struct vk_file *f;
-    int r = vk_fs_open(fs, path, VK_O_RDONLY, 0, &f);
-    if (r < 0)
-        return r;
-    size_t bs = 1 << 20;
-    char *buf = malloc(bs);
+    int r = 0;
     uint64_t off = 0;
     int64_t n = 0;
-    if (!buf)
-        r = vk_error(-ENOMEM, "out of memory");
-    while (buf && (n = vk_fs_read(f, buf, bs, off)) > 0) {
+    while ((n = vk_fs_read(f, buf, COPY_BUF, off)) > 0) {
         for (int64_t w = 0; w < n;) {
             ssize_t k = write(fd, buf + w, (size_t)(n - w));
             if (k < 0) {
-                r = vk_error(-errno, "%s: %s", hostname, strerror(errno));
+                r = vk_error(-errno, "%s: %s%s%s%s", hostname, strerror(errno),
+                             from ? " (copying " : "", from ? from : "", from ? ")" : "");
                 n = -1;
                 break;
             }
@@ -478,9 +638,24 @@ static int copy_out(struct vk_fs *fs, const char *path, int fd, const char *host
     }
     if (n < 0 && r >= 0)
         r = (int)n;
-    free(buf);
     int c = vk_fs_close_file(f);
     return r < 0 ? r : c;
+}
+
+static int copy_out(struct vk_fs *fs, const char *path, int fd, const char *hostname)
+{
+    struct vk_file *f;
+    int r = vk_fs_open(fs, path, VK_O_RDONLY, 0, &f);
+    if (r < 0)
+        return r;
+    char *buf = malloc(COPY_BUF);
+    if (!buf) {
+        vk_fs_close_file(f);
+        return vk_error(-ENOMEM, "out of memory");
+    }
+    r = copy_file(f, fd, hostname, NULL, buf);
+    free(buf);
+    return r;
 }
 
 /* Copy fd (to its end) into path, created or truncated with mode. */
@@ -662,68 +837,169 @@ static int fs_put(int argc, char **argv)
     return done(&t, r);
 }
 
-/* Copy image path into directory dirfd as name.  Never follows a host
- * symlink: every host object is reached by openat/mkdirat/symlinkat on a
- * directory fd we opened with O_NOFOLLOW, and names from the image that
- * could climb ("..", "/") are refused, so nothing lands outside HOSTDEST. */
-static int get_tree(struct vk_fs *fs, const char *path, int dirfd, const char *name, bool rec)
+/* get: copy a tree out to the host.  Never follows a host symlink: every
+ * host object is reached by openat/mkdirat/symlinkat on a directory fd we
+ * opened with O_NOFOLLOW, and the walk refuses names from the image that
+ * could climb ("..", "/"), so nothing lands outside HOSTDEST.  Only the
+ * deepest GET_FDS directories stay open; a tree deeper than that reopens
+ * a parent by ".." from its child and checks it is the same directory. */
+#define GET_FDS 64
+
+struct getlvl {
+    int fd;                 /* -1: closed (reopen from the child) */
+    dev_t dev;
+    ino_t ino;
+};
+
+struct get {
+    struct vk_fs *fs;
+    bool rec;
+    int topfd;              /* the directory HOSTDEST names (not ours) */
+    const char *topname;    /* the name to create in it */
+    const char *hostdir;    /* for messages */
+    size_t toplen;          /* length of the image path of the top */
+    struct getlvl *lv;      /* lv[d]: the host directory of depth d */
+    size_t nlv, cap;
+    int errors;
+    char *buf;              /* COPY_BUF bytes, for every file */
+};
+
+/* The host path of the entry at image path (malloc'd), or NULL. */
+static char *get_host_path(const struct get *g, const char *path)
 {
-    struct vk_stat st;
-    int r = vk_fs_stat(fs, path, &st, false);
-    if (r < 0)
-        return r;
-    if (!vk_path_name_safe(name))
-        return vk_error(-EINVAL, "%s: unsafe name '%s' refused", path, name);
-    if (S_ISREG(st.mode)) {
+    size_t l = strlen(g->hostdir);
+    char *host;
+    if (asprintf(&host, "%s%s%s%s", g->hostdir, l && g->hostdir[l - 1] == '/' ? "" : "/",
+                 g->topname, path + g->toplen) < 0)
+        return NULL;
+    return host;
+}
+
+/* A host error for the entry at image path (with its host path). */
+static int get_host_error(struct get *g, const char *path)
+{
+    int e = errno;
+    char *host = get_host_path(g, path), b1[VK_ABBREV_LEN], b2[VK_ABBREV_LEN];
+    vk_error(-e, "%s: %s (copying %s:%s)", host ? vk_path_abbrev(host, b1) : g->topname,
+             strerror(e), g->fs->bd->name, vk_path_abbrev(path, b2));
+    free(host);
+    return -e;
+}
+
+/* The host directory of depth d, reopened from depth d + 1 if needed. */
+static int get_dirfd(struct get *g, size_t d, const char *path)
+{
+    if (g->lv[d].fd >= 0)
+        return g->lv[d].fd;
+    struct stat hs;
+    int fd = openat(g->lv[d + 1].fd, "..", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0)
+        return get_host_error(g, path);
+    if (fstat(fd, &hs) < 0 || hs.st_dev != g->lv[d].dev || hs.st_ino != g->lv[d].ino) {
+        close(fd);
+        errno = ESTALE;
+        return get_host_error(g, path);
+    }
+    return g->lv[d].fd = fd;
+}
+
+static int get_file(struct get *g, int dirfd, const char *name, const struct vk_walk_visit *v)
+{
+    const struct vk_stat *st = &v->e->st;
+    char ab[VK_ABBREV_LEN];
+    const char *mp = vk_path_abbrev(v->path, ab);
+    if (S_ISREG(st->mode)) {
+        struct vk_file *f;
+        int r = vk_fs_open_node(g->fs, &v->e->node, mp, &f);
+        if (r < 0)
+            return r;
         int fd = openat(dirfd, name, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC,
-                        st.mode & 0777);
-        if (fd < 0)
-            return vk_error(-errno, "%s: %s", name, strerror(errno));
-        r = copy_out(fs, path, fd, name);
-        struct timespec ts[2] = { st.atime, st.mtime };
+                        st->mode & 0777);
+        if (fd < 0) {
+            r = get_host_error(g, v->path);
+            vk_fs_close_file(f);
+            return r;
+        }
+        char *host = get_host_path(g, v->path), *from = NULL, hb[VK_ABBREV_LEN];
+        if (asprintf(&from, "%s:%s", g->fs->bd->name, mp) < 0)
+            from = NULL;
+        r = copy_file(f, fd, host ? vk_path_abbrev(host, hb) : name, from, g->buf);
+        free(host);
+        free(from);
+        struct timespec ts[2] = { st->atime, st->mtime };
         if (r >= 0)
             futimens(fd, ts);
         if (close(fd) < 0 && r >= 0)
-            r = vk_error(-errno, "%s: %s", name, strerror(errno));
+            r = get_host_error(g, v->path);
         return r;
     }
-    if (S_ISLNK(st.mode)) {
+    if (S_ISLNK(st->mode)) {
         char buf[4097];
-        int n = vk_fs_readlink(fs, path, buf, sizeof buf - 1);
+        int n = link_target(g->fs, mp, &v->e->node, buf);
         if (n < 0)
             return n;
-        buf[n < 4096 ? n : 4096] = 0;
         if (symlinkat(buf, dirfd, name) < 0)
-            return vk_error(-errno, "%s: %s", name, strerror(errno));
+            return get_host_error(g, v->path);
         return 0;
     }
-    if (!S_ISDIR(st.mode)) {
-        /* Device nodes and FIFOs need root on the host; a tar keeps them. */
-        vk_warn("%s: %s skipped (use 'get %s -' for a tar that keeps it)", path,
-                type_name(st.mode), path);
-        return 0;
-    }
-    if (!rec)
-        return vk_error(-EISDIR, "%s: is a directory (use get -r)", path);
+    /* Device nodes and FIFOs need root on the host; a tar keeps them. */
+    vk_warn("%s:%s: %s skipped (use 'get %s:%s -' for a tar that keeps it)", g->fs->bd->name,
+            mp, type_name(st->mode), g->fs->bd->name, mp);
+    return 0;
+}
+
+static int get_enter(struct get *g, int dirfd, const char *name, const struct vk_walk_visit *v)
+{
+    if (!g->rec)
+        return vk_error(-EISDIR, "%s:%s: is a directory (use get -r)", g->fs->bd->name, v->path);
     if (mkdirat(dirfd, name, 0700) < 0 && errno != EEXIST)
-        return vk_error(-errno, "%s: %s", name, strerror(errno));
-    int sub = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-    if (sub < 0)
-        return vk_error(-errno, "%s: %s", name, strerror(errno));
-    struct vk_names n;
-    if ((r = vk_fs_list(fs, path, &n)) < 0) {
-        close(sub);
+        return get_host_error(g, v->path);
+    struct getlvl *lv = vk_grow(g->lv, &g->cap, v->depth + 1, sizeof *lv, 64);
+    if (!lv)
+        return vk_error(-ENOMEM, "out of memory");
+    g->lv = lv;
+    struct stat hs;
+    int fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0 || fstat(fd, &hs) < 0) {
+        int r = get_host_error(g, v->path);
+        if (fd >= 0)
+            close(fd);
         return r;
     }
-    for (size_t i = 0; i < n.n && r >= 0; i++) {
-        char p[4096];
-        if ((r = join(p, sizeof p, path, n.v[i])) >= 0)
-            r = get_tree(fs, p, sub, n.v[i], true);
+    lv[v->depth] = (struct getlvl){ fd, hs.st_dev, hs.st_ino };
+    g->nlv = v->depth + 1;
+    if (v->depth >= GET_FDS) {
+        close(lv[v->depth - GET_FDS].fd);
+        lv[v->depth - GET_FDS].fd = -1;
     }
-    vk_names_free(&n);
-    fchmod(sub, st.mode & 07777);
-    close(sub);
-    return r;
+    return 0;
+}
+
+/* Mode and times of a directory once everything is in it. */
+static int get_leave(struct get *g, const struct vk_walk_visit *v)
+{
+    struct getlvl *lv = &g->lv[v->depth];
+    const struct vk_stat *st = &v->e->st;
+    struct timespec ts[2] = { st->atime, st->mtime };
+    int r = v->depth ? get_dirfd(g, v->depth - 1, v->path) : 0;
+    if (r >= 0 && (fchmod(lv->fd, st->mode & 07777) < 0 || futimens(lv->fd, ts) < 0))
+        r = get_host_error(g, v->path);
+    close(lv->fd);
+    lv->fd = -1;
+    g->nlv = v->depth;
+    return r < 0 ? r : 0;
+}
+
+static int get_visit(void *ctx, const struct vk_walk_visit *v)
+{
+    struct get *g = ctx;
+    if (v->ev == VK_WALK_ERROR)
+        return walk_error(&g->errors);
+    if (v->ev == VK_WALK_LEAVE)
+        return get_leave(g, v);
+    int dirfd = v->depth ? g->lv[v->depth - 1].fd : g->topfd;
+    const char *name = v->depth ? v->e->name : g->topname;
+    return v->ev == VK_WALK_FILE ? get_file(g, dirfd, name, v) : get_enter(g, dirfd, name, v);
 }
 
 static int fs_get(int argc, char **argv)
@@ -768,9 +1044,20 @@ static int fs_get(int argc, char **argv)
     int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (dfd < 0)
         return done(&t, vk_error(-errno, "%s: %s", dir, strerror(errno)));
-    r = get_tree(t.fs, t.path, dfd, name, rec);
+    struct get g = { .fs = t.fs, .rec = rec, .topfd = dfd, .topname = name, .hostdir = dir,
+                     .toplen = strcmp(t.path, "/") ? strlen(t.path) : 0, .buf = malloc(COPY_BUF) };
+    r = g.buf ? vk_fs_walk(t.fs, t.path, VK_WALK_STAT, get_visit, &g)
+              : vk_error(-ENOMEM, "out of memory");
+    free(g.buf);
+    for (size_t i = 0; i < g.nlv; i++)
+        if (g.lv[i].fd >= 0)
+            close(g.lv[i].fd);
+    free(g.lv);
     close(dfd);
-    return done(&t, r);
+    r = tgt_close(&t, r);
+    if (r < 0)
+        return cli_fail(r);
+    return g.errors ? EXIT_FAIL : EXIT_OK;
 }
 
 /* ---- mkdir, rm, mv, ln, chmod, chown, touch, edit ---- */
@@ -822,26 +1109,47 @@ static int fs_mkdir(int argc, char **argv)
     return EXIT_OK;
 }
 
+/* rm: files as the walk meets them, each directory once it is empty.  A
+ * tree the walk cannot go through whole (a directory loop, an unreadable
+ * directory) is refused before anything is removed: a first walk only
+ * reads. */
+struct rm {
+    struct vk_fs *fs;
+    bool rec, check;
+};
+
+static int rm_visit(void *ctx, const struct vk_walk_visit *v)
+{
+    struct rm *m = ctx;
+    char ab[VK_ABBREV_LEN];
+    /* Removing goes by path, and paths have a limit (a tree deeper than
+     * that can still be read out with get -r). */
+    if (m->check && v->ev != VK_WALK_ERROR && strlen(v->path) >= 4096)
+        return vk_error(-ENAMETOOLONG, "%s:%s: path longer than 4095 bytes, which rm cannot "
+                        "remove", m->fs->bd->name, vk_path_abbrev(v->path, ab));
+    switch (v->ev) {
+    case VK_WALK_ERROR:
+        return v->err;
+    case VK_WALK_FILE:
+        return m->check ? 0 : vk_fs_unlink(m->fs, v->path);
+    case VK_WALK_ENTER:
+        if (!m->rec)
+            return vk_error(-EISDIR, "%s:%s: is a directory (use rm -r)", m->fs->bd->name, v->path);
+        return 0;
+    case VK_WALK_LEAVE:
+        return m->check ? 0 : vk_fs_rmdir(m->fs, v->path);
+    }
+    return 0;
+}
+
 static int rm_tree(struct vk_fs *fs, const char *path, bool rec)
 {
-    struct vk_stat st;
-    int r = vk_fs_stat(fs, path, &st, false);
+    struct rm m = { fs, rec, true };
+    int r = vk_fs_walk(fs, path, 0, rm_visit, &m);
     if (r < 0)
-        return r;
-    if (!S_ISDIR(st.mode))
-        return vk_fs_unlink(fs, path);
-    if (!rec)
-        return vk_error(-EISDIR, "%s:%s: is a directory (use rm -r)", fs->bd->name, path);
-    struct vk_names n;
-    if ((r = vk_fs_list(fs, path, &n)) < 0)
-        return r;
-    for (size_t i = 0; i < n.n && r >= 0; i++) {
-        char p[4096];
-        if ((r = join(p, sizeof p, path, n.v[i])) >= 0)
-            r = rm_tree(fs, p, true);
-    }
-    vk_names_free(&n);
-    return r < 0 ? r : vk_fs_rmdir(fs, path);
+        return r == -ENOMEM || r == -EISDIR ? r : vk_error_prefix(r, "nothing removed: ");
+    m.check = false;
+    return vk_fs_walk(fs, path, 0, rm_visit, &m);
 }
 
 static int fs_rm(int argc, char **argv)
@@ -1050,6 +1358,69 @@ static int fs_edit(int argc, char **argv)
     return done(&t, r);
 }
 
+/* fs check [--repair] TARGET: the real checker, on a copy (fs/fsck.h).
+ * Exit 0 clean (or fully repaired), 1 errors found or left. */
+static int fs_check(int argc, char **argv)
+{
+    static const struct option lo[] = { { "repair", 0, 0, 'r' }, { 0, 0, 0, 0 } };
+    bool repair = false;
+    int c;
+    while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
+        if (c == 'r') repair = true;
+        else return cli_usage("fs check", "unknown option");
+    }
+    if (optind + 1 != argc)
+        return cli_usage("fs check", "usage: vmkit fs check [--repair] TARGET");
+    const char *spec = argv[optind];
+    struct vk_blockdev *bd;
+    int r = vk_open_disk_spec(spec, opt_format, repair ? VK_OPEN_RDWR : 0, &bd);
+    if (r < 0)
+        return cli_fail(r);
+    char *out = NULL;
+    r = vk_fs_check(bd, repair, &out);
+    int cl = vk_bd_close(bd);
+    if (out)
+        fputs(out, stdout);
+    free(out);
+    if (r >= 0 && cl < 0)
+        r = cl;
+    if (r < 0)
+        return cli_fail(r);
+    if (r == VK_FSCK_FIXED)
+        fprintf(stderr, "vmkit: %s: errors repaired\n", spec);
+    if (r != VK_FSCK_ERRORS)
+        return EXIT_OK;
+    if (repair)
+        return cli_failf("%s: errors left after repair", spec);
+    return cli_failf("%s: the filesystem has errors; 'vmkit fs check --repair %s' repairs them",
+                     spec, spec);
+}
+
+/* fs resize TARGET [SIZE]: grow (default: to the device) or shrink. */
+static int fs_resize(int argc, char **argv)
+{
+    if (argc != 2 && argc != 3)
+        return cli_usage("fs resize", "usage: vmkit fs resize TARGET [SIZE]");
+    uint64_t size = 0;
+    if (argc == 3 && vk_parse_size(argv[2], &size) < 0)
+        return cli_usage("fs resize", "%s", vk_errmsg());
+    if (argc == 3 && !size)
+        return cli_usage("fs resize", "size 0");
+    struct vk_blockdev *bd;
+    int r = vk_open_disk_spec(argv[1], opt_format, VK_OPEN_RDWR, &bd);
+    if (r < 0)
+        return cli_fail(r);
+    char *out = NULL;
+    r = vk_fs_resize(bd, size, &out);
+    int cl = vk_bd_close(bd);
+    if (r < 0 && out)
+        fputs(out, stderr);
+    free(out);
+    if (r >= 0 && cl < 0)
+        r = cl;
+    return r < 0 ? cli_fail(r) : EXIT_OK;
+}
+
 static const struct cli_command fs_cmds[] = {
     { "mkfs",  fs_mkfs,  "mkfs -t ext2|ext3|ext4|vfat|swap [-L LABEL] [-U UUID] [-b BS] [-N INODES] [--reserved PCT] [-F 12|16|32] [-c CLUSTER] [--from DIR|TAR] [--owner U:G] TARGET" },
     { "probe", fs_probe, "probe [--json] TARGET: type, label, UUID, size, used" },
@@ -1068,25 +1439,18 @@ static const struct cli_command fs_cmds[] = {
     { "chmod", fs_chmod, "chmod MODE TARGET:PATH..." },
     { "chown", fs_chown, "chown UID:GID TARGET:PATH..." },
     { "touch", fs_touch, "touch TARGET:PATH..." },
+    { "check", fs_check, "check [--repair] TARGET: e2fsck / fsck.fat (exit 1: errors)" },
+    { "resize", fs_resize, "resize TARGET [SIZE]: grow (default: to the partition) or shrink" },
     { NULL, NULL, NULL },
 };
 
 int cmd_fs(int argc, char **argv)
 {
     (void)is_image_spec;
-    /* --codepage N (FAT short names) applies to every verb: take it off
-     * before the verb parses its own options. */
-    int n = 0;
-    for (int i = 0; i < argc; i++) {
-        if (!strcmp(argv[i], "--codepage") && i + 1 < argc)
-            opt_codepage = argv[++i];
-        else if (!strncmp(argv[i], "--codepage=", 11))
-            opt_codepage = argv[i] + 11;
-        else
-            argv[n++] = argv[i];
-    }
-    argc = n;
-    argv[argc] = NULL;
+    /* --codepage N (FAT short names) and --format FMT (the image's format,
+     * e.g. raw for bytes that look like another) apply to every verb. */
+    opt_codepage = cli_take_option(&argc, argv, "--codepage");
+    opt_format = cli_take_option(&argc, argv, "--format");
     if (argc >= 3 && cli_wants_help(argc - 1, argv + 1))
         for (const struct cli_command *c = fs_cmds; c->name; c++)
             if (!strcmp(c->name, argv[1])) {

@@ -73,6 +73,7 @@ static int guest_build(int argc, char **argv)
         { "size", required_argument, NULL, 's' },
         { "format", required_argument, NULL, 'f' },
         { "hostname", required_argument, NULL, 'n' },
+        { "rootfs-dir", no_argument, NULL, 'r' },
         { "quiet", no_argument, NULL, 'q' },
         { "help", no_argument, NULL, 'h' },
         { 0 },
@@ -92,15 +93,19 @@ static int guest_build(int argc, char **argv)
             g.format = optarg;
             break;
         case 'n': g.hostname = optarg; break;
+        case 'r': g.rootfs_dir = 1; break;
         case 'q': g.progress = NULL; break;
         case 'h':
-            printf("usage: vmkit guest build [--kernel DEB|VMLINUZ] [--size SIZE] [-f raw|qcow2]\n"
-                   "                         [--hostname NAME] [-q] OUT\n"
+            printf("usage: vmkit guest build [--kernel PKG|DEB|VMLINUZ] [--size SIZE] [-f raw|qcow2]\n"
+                   "                         [--hostname NAME] [--rootfs-dir] [-q] OUT\n"
                    "Make a small bootable Linux disk OUT (MBR, one ext4 partition) from the\n"
                    "Debian cloud kernel and busybox-static (fetched with apt-get download and\n"
                    "cached in ~/.cache/vmkit/debs), and OUT.cfg, an xl.cfg that boots it\n"
                    "(vmkit create OUT.cfg).  The guest prints VMKIT-READY on ttyS0 and gives a\n"
-                   "root shell there.  Default size 256M.\n");
+                   "root shell there.  Default size 256M.  --kernel names a kernel package\n"
+                   "(linux-image-amd64), a .deb or a vmlinuz.  --rootfs-dir: OUT is a new\n"
+                   "directory holding the guest's root tree, and OUT.cfg boots its kernel with\n"
+                   "the root on OUT shared over 9p (default kernel linux-image-amd64).\n");
             return EXIT_OK;
         default:
             return cli_usage("guest build", "unknown option");

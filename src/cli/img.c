@@ -506,7 +506,8 @@ static int img_map(int argc, char **argv)
 }
 
 /* --- convert --- */
-/* The output convert created, removed if the user interrupts it. */
+/* The temporary output convert fills, removed if the user interrupts it
+ * (DST itself appears only when the copy is complete). */
 static const char *volatile convert_dst;
 
 static void convert_interrupted(int sig)
@@ -544,10 +545,11 @@ static int img_convert(int argc, char **argv)
                    "Holes and all-zero blocks are not written, so raw output stays sparse.\n"
                    "-c compresses every cluster (qcow2); -o takes the options of\n"
                    "'img create'; -p draws a progress bar (default: on a terminal).\n"
-                   "Like qemu-img convert, DST is left in the page cache; --sync makes\n"
-                   "it durable (fdatasync) before exiting.\n"
-                   "An existing DST is refused; a DST left half-written by a failure is\n"
-                   "removed.\n");
+                   "The copy is written to a hidden temporary file next to DST\n"
+                   "(.DST.vmkit-PID-N), synced, and renamed to DST only when complete:\n"
+                   "an interrupted convert never leaves a file at DST.  --sync also\n"
+                   "syncs each metadata update on the way (slower).\n"
+                   "An existing DST is refused.\n");
             return EXIT_OK;
         default: return bad_opt("img convert");
         }
@@ -566,25 +568,28 @@ static int img_convert(int argc, char **argv)
         return cli_failf("%s: file exists (convert never overwrites; remove it first)", dst);
 
     struct vk_blockdev *in, *out;
+    char *tmp;
     if ((r = vk_open_disk_spec(src, sfmt, 0, &in)) < 0)
         return cli_fail(r);
     o.size = in->size;
-    if ((r = vk_bd_create(dst, ofmt, &o)) < 0) {
+    if ((r = vk_bd_create_tmp(dst, ofmt, &o, &tmp)) < 0) {
         vk_bd_close(in);
         return cli_fail(r);
     }
-    /* The output's format is known: we made it.  Like qemu-img convert
-     * (cache=unsafe) it is not fsynced unless --sync. */
-    if ((r = vk_bd_open(dst, ofmt, VK_OPEN_RDWR | (sync ? 0 : VK_OPEN_NOFLUSH), &out)) < 0) {
+    /* The output's format is known: we made it.  Its metadata updates are
+     * not synced one by one unless --sync (qemu-img's cache=unsafe); the
+     * whole file is, before it gets its name. */
+    if ((r = vk_bd_open(tmp, ofmt, VK_OPEN_RDWR | (sync ? 0 : VK_OPEN_NOFLUSH), &out)) < 0) {
         vk_bd_close(in);
-        unlink(dst);
+        unlink(tmp);
+        free(tmp);
         return cli_fail(r);
     }
     struct vk_progress pb;
     vk_progress_init(&pb, STDERR_FILENO, progress);
     co.progress = vk_progress_update;
     co.progress_ctx = &pb;
-    convert_dst = dst;
+    convert_dst = tmp;
     signal(SIGINT, convert_interrupted);
     signal(SIGTERM, convert_interrupted);
     signal(SIGHUP, convert_interrupted);
@@ -598,12 +603,12 @@ static int img_convert(int argc, char **argv)
     vk_bd_close(in);
     if (r == 0)
         r = c1;
-    if (r < 0) {
-        int e = cli_fail(r);
-        unlink(dst);
-        return e;
-    }
-    return EXIT_OK;
+    if (r == 0)
+        r = vk_publish(tmp, dst);   /* removes tmp on failure */
+    else
+        unlink(tmp);
+    free(tmp);
+    return r < 0 ? cli_fail(r) : EXIT_OK;
 }
 
 /* --- resize --- */

@@ -24,6 +24,7 @@ static const struct cli_command commands[] = {
     { "pause",    cmd_vm,    "pause a VM" },
     { "unpause",  cmd_vm,    "resume a paused VM" },
     { "config",   cmd_vm,    "print a VM's effective xl.cfg" },
+    { "edit",     cmd_vm,    "edit a defined VM's xl.cfg in $EDITOR" },
     { "screenshot", cmd_screen, "save a VM's screen as a PNG image" },
     { "cd-insert", cmd_screen, "put an ISO or floppy image into a VM's drive" },
     { "cd-eject", cmd_screen, "take the medium out of a VM's drive" },

@@ -13,9 +13,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* --format FMT, taken off the command line of any part verb by cmd_part. */
+static const char *opt_format;
+
 static int open_disk(const char *spec, bool rw, struct vk_blockdev **bd)
 {
-    return vk_open_disk_spec(spec, NULL, rw ? VK_OPEN_RDWR : 0, bd);
+    return vk_open_disk_spec(spec, opt_format, rw ? VK_OPEN_RDWR : 0, bd);
 }
 
 static int finish(struct vk_blockdev *bd, int r)
@@ -544,5 +547,6 @@ static const struct cli_command part_cmds[] = {
 
 int cmd_part(int argc, char **argv)
 {
+    opt_format = cli_take_option(&argc, argv, "--format");
     return cli_dispatch("part", part_cmds, argc, argv);
 }

@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 struct verb {
@@ -214,12 +215,15 @@ static int do_unpause(int argc, char **argv) { return one_name(argc, argv, vk_vm
 
 static int do_shutdown(int argc, char **argv)
 {
-    int wait = 0, timeout = 0, c;
+    int wait = 0, timeout = 0, force = 0, c;
     static const struct option lo[] = { { "wait", no_argument, NULL, 'w' },
                                         { "timeout", required_argument, NULL, 't' },
+                                        { "force", no_argument, NULL, 'F' },
                                         { NULL, 0, NULL, 0 } };
     while ((c = getopt_long(argc, argv, "wt:", lo, NULL)) != -1) {
-        if (c == 'w') {
+        if (c == 'F') {
+            force = 1;
+        } else if (c == 'w') {
             wait = 1;
         } else if (c == 't') {
             char *end;
@@ -234,7 +238,13 @@ static int do_shutdown(int argc, char **argv)
     }
     if (optind != argc - 1)
         return usage_err(argv[0], "which VM?%s", NULL);
+    if (force && !timeout)
+        return usage_err(argv[0], "--force needs -t SECS%s", NULL);
     int err = vk_vm_shutdown(argv[optind], wait, timeout);
+    if (err == -ETIMEDOUT && force) {
+        fprintf(stderr, "vmkit: %s; destroying it (--force)\n", vk_errmsg());
+        err = vk_vm_destroy(argv[optind]);
+    }
     return err ? cli_fail(err) : EXIT_OK;
 }
 
@@ -282,6 +292,158 @@ static int do_config(int argc, char **argv)
     fputs(text, stdout);
     free(text);
     return EXIT_OK;
+}
+
+/* Read a whole small file (a config: at most VK_CFG_MAX_BYTES) into a
+ * malloc'd NUL-terminated buffer; NULL with a message printed. */
+static char *slurp(const char *path, size_t *len)
+{
+    FILE *f = fopen(path, "re");
+    if (!f) {
+        fprintf(stderr, "vmkit: %s: %s\n", path, strerror(errno));
+        return NULL;
+    }
+    char *b = malloc(VK_CFG_MAX_BYTES + 2);
+    size_t n = b ? fread(b, 1, VK_CFG_MAX_BYTES + 1, f) : 0;
+    int bad = !b || ferror(f);
+    fclose(f);
+    if (bad || n > VK_CFG_MAX_BYTES) {
+        fprintf(stderr, "vmkit: %s: %s\n", path, bad ? "cannot read it" : "larger than 1 MiB");
+        free(b);
+        return NULL;
+    }
+    b[n] = '\0';
+    *len = n;
+    return b;
+}
+
+/* The editor as virsh edit chooses it ($VISUAL, else $EDITOR, else vi),
+ * run through the shell as virsh does (the variable may carry
+ * arguments), on path.  0 when it exited 0. */
+static int run_editor(const char *path)
+{
+    const char *ed = getenv("VISUAL");
+    if (!ed || !*ed)
+        ed = getenv("EDITOR");
+    if (!ed || !*ed)
+        ed = "vi";
+    char *script = NULL;
+    if (asprintf(&script, "%s \"$1\"", ed) < 0)
+        return cli_failf("out of memory");
+    fflush(NULL);
+    pid_t p = fork();
+    if (p == 0) {
+        execl("/bin/sh", "sh", "-c", script, "sh", path, (char *)NULL);
+        _exit(127);
+    }
+    free(script);
+    int st = 0;
+    if (p < 0 || waitpid(p, &st, 0) < 0)
+        return cli_failf("running the editor: %s", strerror(errno));
+    if (!WIFEXITED(st) || WEXITSTATUS(st))
+        return cli_failf("editor '%s' failed (%s %d)", ed,
+                         WIFEXITED(st) ? "exit status" : "signal",
+                         WIFEXITED(st) ? WEXITSTATUS(st) : WTERMSIG(st));
+    return 0;
+}
+
+/* The edited text of domain name (old: its stored config) checked as
+ * define checks a config, and stored in place of the old one.  0 or a
+ * negative errno with the message recorded. */
+static int edit_apply(const char *name, const char *tmp, const char *text, size_t len,
+                      const struct vk_domcfg *old)
+{
+    struct vk_domcfg cfg;
+    int err = vk_domcfg_parse(text, len, tmp, &cfg);
+    if (err)
+        return err;
+    if (!cfg.name)
+        err = vk_error(-EINVAL, "%s: no name = \"...\" given (it must stay \"%s\")", tmp, name);
+    else if (strcmp(cfg.name, name))
+        err = vk_error(-EINVAL, "%s: name \"%s\": edit cannot rename \"%s\" (undefine it and "
+                       "define the new config)", tmp, cfg.name, name);
+    /* a removed uuid keeps the domain's identity rather than making a new one */
+    if (!err && !cfg.uuid && old->uuid && !(cfg.uuid = strdup(old->uuid)))
+        err = vk_error(-ENOMEM, "out of memory");
+    if (!err)
+        err = vk_domcfg_check(&cfg);
+    if (!err)
+        err = vk_store_replace(&cfg);
+    vk_domcfg_free(&cfg);
+    return err;
+}
+
+/* edit NAME: as virsh edit: the stored config in an editor, checked as
+ * define checks it before it replaces the old one (atomically).  On a
+ * mistake a terminal user may edit again; otherwise the old config stays
+ * and the exit status is 1. */
+static int do_edit(int argc, char **argv)
+{
+    if (argc != 2)
+        return usage_err(argv[0], argc < 2 ? "which VM?%s" : "unexpected argument '%s'",
+                         argc < 2 ? NULL : argv[2]);
+    const char *name = argv[1];
+    char path[4096];
+    struct vk_domcfg old;
+    int err = vk_store_path(name, path, sizeof path);
+    if (!err)
+        err = vk_store_load(name, &old);
+    if (err)
+        return cli_fail(err);
+    size_t olen = 0, nlen = 0;
+    char *orig = slurp(path, &olen);
+    if (!orig) {
+        vk_domcfg_free(&old);
+        return EXIT_FAIL;
+    }
+    const char *td = getenv("TMPDIR");
+    char tmp[4200];
+    snprintf(tmp, sizeof tmp, "%s/vmkit-edit-%s-XXXXXX.cfg", td && *td ? td : "/tmp", name);
+    int fd = mkstemps(tmp, 4), rc = EXIT_FAIL;
+    if (fd < 0 || write(fd, orig, olen) != (ssize_t)olen || close(fd) < 0) {
+        rc = cli_failf("%s: %s", tmp, strerror(errno));
+        if (fd >= 0)
+            unlink(tmp);
+        free(orig);
+        vk_domcfg_free(&old);
+        return rc;
+    }
+    int tty = isatty(0) && isatty(2);
+    for (;;) {
+        if (run_editor(tmp) != 0)
+            break;
+        char *text = slurp(tmp, &nlen);
+        if (!text)
+            break;
+        if (nlen == olen && !memcmp(text, orig, olen)) {
+            printf("%s: configuration not changed\n", name);
+            free(text);
+            rc = EXIT_OK;
+            break;
+        }
+        err = edit_apply(name, tmp, text, nlen, &old);
+        free(text);
+        if (!err) {
+            printf("%s: configuration edited (it applies from the next start)\n", name);
+            rc = EXIT_OK;
+            break;
+        }
+        cli_fail(err);
+        if (!tty) {
+            fprintf(stderr, "vmkit: %s: the stored configuration is unchanged\n", name);
+            break;
+        }
+        fprintf(stderr, "Failed. Try again? [y,n]: ");
+        char ans[16];
+        if (!fgets(ans, sizeof ans, stdin) || (ans[0] != 'y' && ans[0] != 'Y')) {
+            fprintf(stderr, "vmkit: %s: the stored configuration is unchanged\n", name);
+            break;
+        }
+    }
+    unlink(tmp);
+    free(orig);
+    vk_domcfg_free(&old);
+    return rc;
 }
 
 /* xm's six state flags: r b p s c d. */
@@ -351,17 +513,60 @@ static void print_long(const struct vk_vminfo *v)
             printf("  forward:  %s\n", v->cfg.vifs[i].hostfwd[j]);
 }
 
+/* list --all: the defined domains that have no runtime directory, as
+ * virsh list --all shows them ("shut off"); names filters as for list.
+ * Returns the number of names given on the command line it found. */
+static int list_defined(const struct vk_vminfo *v, int n, char **want, int nwant, json_t *arr)
+{
+    char **names;
+    int m = vk_store_list(&names), found = 0;
+    if (m < 0) {
+        vk_error_clear();
+        return 0;
+    }
+    for (int i = 0; i < m; i++) {
+        int running = 0, wanted = !nwant;
+        for (int k = 0; k < n; k++)
+            running |= !strcmp(v[k].name, names[i]);
+        for (int a = 0; a < nwant; a++)
+            wanted |= !strcmp(want[a], names[i]);
+        if (running || !wanted)
+            continue;
+        found++;
+        struct vk_domcfg cfg;
+        if (vk_store_load(names[i], &cfg) < 0) {
+            fprintf(stderr, "vmkit: warning: %s\n", vk_errmsg());
+            vk_error_clear();
+            continue;
+        }
+        if (arr)
+            json_array_append_new(arr, json_pack("{s:s, s:n, s:s?, s:i, s:i, s:s, s:n}", "name",
+                                                 names[i], "id", "uuid", cfg.uuid, "memory",
+                                                 (int)cfg.memory, "vcpus", (int)cfg.vcpus,
+                                                 "state", "shut off", "time"));
+        else
+            printf("%-32s %5s %6ld %5ld %6s %9s\n", names[i], "-", cfg.memory, cfg.vcpus, "off",
+                   "-");
+        vk_domcfg_free(&cfg);
+    }
+    vk_store_list_free(names, m);
+    return found;
+}
+
 static int do_list(int argc, char **argv)
 {
-    int longfmt = 0, json = 0, c;
+    int longfmt = 0, json = 0, all = 0, c;
     static const struct option lo[] = { { "long", no_argument, NULL, 'l' },
                                         { "json", no_argument, NULL, 'j' },
+                                        { "all", no_argument, NULL, 'a' },
                                         { NULL, 0, NULL, 0 } };
-    while ((c = getopt_long(argc, argv, "l", lo, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "la", lo, NULL)) != -1) {
         if (c == 'l')
             longfmt = 1;
         else if (c == 'j')
             json = 1;
+        else if (c == 'a')
+            all = 1;
         else
             return cli_usage(argv[0], "bad option");
     }
@@ -371,14 +576,20 @@ static int do_list(int argc, char **argv)
     int n = vk_rt_list(0, &v);
     if (n < 0)
         return cli_fail(n);
-    /* names given: only those, and each must exist */
+    /* names given: only those, and each must exist (with --all: running
+     * or defined) */
     for (int a = optind; a < argc; a++) {
         int found = 0;
         for (int i = 0; i < n; i++)
             found |= !strcmp(v[i].name, argv[a]);
+        if (!found && all) {
+            char p[4096];
+            found = vk_store_path(argv[a], p, sizeof p) == 0 && access(p, F_OK) == 0;
+            vk_error_clear();
+        }
         if (!found) {
             vk_vminfo_list_free(v, n);
-            return cli_failf("%s: no such VM", argv[a]);
+            return cli_failf("%s: no such VM%s", argv[a], all ? " (neither running nor defined)" : "");
         }
     }
     json_t *arr = json ? json_array() : NULL;
@@ -399,6 +610,8 @@ static int do_list(int argc, char **argv)
         if (longfmt)
             print_long(&v[i]);
     }
+    if (all)
+        list_defined(v, n, argv + optind, argc - optind, arr);
     vk_vminfo_list_free(v, n);
     return json ? cli_print_json(arr) : EXIT_OK;
 }
@@ -416,26 +629,37 @@ static const struct verb verbs[] = {
       "Store a VM's configuration (with its generated UUID) for `vmkit start`.\n" },
     { "undefine", do_undefine, "undefine NAME", "Forget a stored VM configuration.\n" },
     { "start", do_start, "start NAME [-c] [-p]", "Start a stored VM (see define).\n" },
-    { "list", do_list, "list [-l] [--json] [NAME...]",
+    { "list", do_list, "list [-a] [-l] [--json] [NAME...]",
       "List running (and preserved) VMs: Name ID Mem VCPUs State Time(s).\n"
       "State flags as xm: r running, b blocked (idle), p paused, s shut down,\n"
       "c crashed.  Time is the CPU time QEMU has used.\n"
+      "  -a, --all  also the defined VMs that are not running (State off;\n"
+      "             in --json \"shut off\", as virsh list --all)\n"
       "  -l      also acceleration, pids, disks, console, VNC, port forwards\n"
       "  --json  an array of objects (name id uuid memory vcpus state time ...)\n" },
     { "console", do_console, "console [--timeout SECS] NAME",
       "Attach to a VM's serial console.  On a terminal Ctrl-] leaves; otherwise\n"
       "stdin is sent to the console and its output copied to stdout until stdin\n"
       "ends (plus one second) or --timeout.\n" },
-    { "shutdown", do_shutdown, "shutdown [-w] [-t SECS] NAME",
+    { "shutdown", do_shutdown, "shutdown [-w] [-t SECS [--force]] NAME",
       "Press the VM's ACPI power button.\n"
-      "  -w        wait until QEMU is gone\n"
-      "  -t SECS   wait at most SECS, then stop it hard (implies -w)\n" },
+      "  -w        wait until QEMU is gone (pressing again every 10 s)\n"
+      "  -t SECS   wait at most SECS (implies -w); still running then: exit 1\n"
+      "            with \"NAME: still running after SECS s\", the VM left running\n"
+      "  --force   with -t: destroy it instead when the time is up (and say so)\n" },
     { "reboot", do_reboot, "reboot NAME",
       "Reset the VM; on_reboot decides what follows (restart boots it again).\n" },
     { "destroy", do_destroy, "destroy NAME",
       "Stop a VM at once and remove its state (also a preserved crashed VM).\n" },
     { "pause", do_pause, "pause NAME", "Stop a VM's CPUs.\n" },
     { "unpause", do_unpause, "unpause NAME", "Resume a paused VM.\n" },
+    { "edit", do_edit, "edit NAME",
+      "Edit a defined VM's stored xl.cfg, as virsh edit: in $VISUAL, else $EDITOR,\n"
+      "else vi.  The result is checked as define checks a config (the same parser\n"
+      "and checks; the name must stay, a removed uuid is kept) and replaces the\n"
+      "stored one atomically, or is refused: on a terminal you may edit again,\n"
+      "otherwise the stored config stays and the exit status is 1.  A running VM\n"
+      "gets the new config at its next start.\n" },
     { "config", do_config, "config NAME",
       "Print a VM's effective xl.cfg (running VM, else the stored one).\n" },
     { NULL, NULL, NULL, NULL },

@@ -2,7 +2,9 @@
  * are in ext_ops.c, the io_manager over vk_blockdev in ext_io.c. */
 #include "fs/ext_int.h"
 
+#include "fs/fsck.h"
 #include "util/err.h"
+#include "util/run.h"
 
 #include <et/com_err.h>
 #include <ext2fs/ext2_err.h>
@@ -337,16 +339,35 @@ static int ext_mkfs(struct vk_blockdev *bd, const struct vk_mkfs_opts *o)
     return 0;
 }
 
+/* Damage an interrupted write can leave (a bitmap written, its group
+ * descriptor not yet): reading goes on, writing waits for e2fsck. */
+static bool csum_damage(errcode_t e)
+{
+    return e == EXT2_ET_SB_CSUM_INVALID ||
+           e == EXT2_ET_BLOCK_BITMAP_CSUM_INVALID || e == EXT2_ET_INODE_BITMAP_CSUM_INVALID ||
+           e == EXT2_ET_BAD_BLOCK_NUM || e == EXT2_ET_GDESC_BAD_BLOCK_MAP ||
+           e == EXT2_ET_GDESC_BAD_INODE_MAP || e == EXT2_ET_GDESC_BAD_INODE_TABLE;
+}
+
+static int refuse_damaged(struct vk_blockdev *bd, const char *what, errcode_t e)
+{
+    return vk_error(-EUCLEAN, "%s: %s: %s; the filesystem can be read but not written until "
+                    "it is repaired: run 'vmkit fs check --repair %s'", bd->name, what, emsg(e),
+                    bd->name);
+}
+
 static int ext_mount(struct vk_blockdev *bd, bool writable, struct vk_fs **out)
 {
     char name[64];
     ext2_filsys efs;
     ext_io_name(bd, name, sizeof name);
-    int flags = EXT2_FLAG_64BITS | EXT2_FLAG_THREADS * 0;
-    if (writable)
-        flags |= EXT2_FLAG_RW;
+    /* Read-only, checksum mismatches are no reason to refuse: after a
+     * crash the data is still there to read. */
+    int flags = EXT2_FLAG_64BITS | (writable ? EXT2_FLAG_RW : EXT2_FLAG_IGNORE_CSUM_ERRORS);
     errcode_t e = ext2fs_open2(name, NULL, flags, 0, 0, vk_ext_io_manager, &efs);
     if (e) {
+        if (writable && csum_damage(e))
+            return refuse_damaged(bd, "cannot open the ext filesystem for writing", e);
         int r = ext_errno(e);
         if (r == -EIO || e == EXT2_ET_BAD_MAGIC || e == EXT2_ET_SB_CSUM_INVALID ||
             e == EXT2_ET_CORRUPT_SUPERBLOCK)
@@ -373,6 +394,8 @@ static int ext_mount(struct vk_blockdev *bd, bool writable, struct vk_fs **out)
                 bd->name);
     if ((e = ext2fs_read_bitmaps(efs))) {
         ext2fs_close_free(&efs);
+        if (writable && csum_damage(e))
+            return refuse_damaged(bd, "reading the ext allocation bitmaps", e);
         return vk_error(-EUCLEAN, "%s: reading the ext allocation bitmaps: %s", bd->name,
                         emsg(e));
     }
@@ -394,6 +417,38 @@ static int ext_mount(struct vk_blockdev *bd, bool writable, struct vk_fs **out)
     return 0;
 }
 
+/* resize2fs on a copy (fs/fsck.h), after e2fsck -fn found it clean:
+ * resize2fs refuses (or damages) a filesystem with errors. */
+static int ext_resize(struct vk_blockdev *bd, uint64_t size, char **output)
+{
+    struct vk_fs_copy c;
+    char *out = NULL, *more = NULL;
+    int st = 0, r = vk_fs_copy_out(bd, &c);
+    if (r >= 0)
+        r = vk_run_capture((const char *[]){ "e2fsck", "-f", "-n", c.path, NULL }, NULL, &st, &out);
+    if (r >= 0 && st)
+        r = vk_error(-EUCLEAN, "%s: the filesystem has errors (e2fsck exit %d): run 'vmkit fs "
+                     "check --repair %s' first", bd->name, st, bd->name);
+    char sz[32] = "";
+    if (size)
+        snprintf(sz, sizeof sz, "%lluK", (unsigned long long)(size / 1024));
+    if (r >= 0)
+        r = vk_run_capture((const char *[]){ "resize2fs", "-f", c.path, size ? sz : NULL, NULL }, NULL,
+                           &st, &more);
+    if (r >= 0 && st)
+        r = vk_error(-EIO, "%s: resize2fs failed (exit %d)", bd->name, st);
+    if (r >= 0)
+        r = vk_fs_copy_in(&c);
+    if (more) {
+        free(out);
+        out = more;
+    }
+    vk_fs_copy_rename(&c, &out);
+    vk_fs_copy_free(&c);
+    *output = out;
+    return r;
+}
+
 static const char *const names[] = { "ext2", "ext3", "ext4", NULL };
 
 const struct vk_fs_type vk_fs_ext = {
@@ -402,4 +457,5 @@ const struct vk_fs_type vk_fs_ext = {
     .probe = ext_probe,
     .mkfs = ext_mkfs,
     .mount = ext_mount,
+    .resize = ext_resize,
 };

@@ -13,10 +13,17 @@
 
 #define PMAX 4096
 
+/* An open file.  Opened to replace its content (VK_O_TRUNC) or to create
+ * it, the writes go to a shadow inode (ext_commit.c) published at close:
+ * target is the inode replaced, or 0 for a new file linked as name in
+ * dir. */
 struct extfile {
     ext2_file_t f;
-    ext2_ino_t ino;
+    ext2_ino_t ino;         /* the inode written: the shadow, if any */
     bool dirty;
+    bool shadow;
+    bool failed;            /* a write failed: never publish */
+    ext2_ino_t target, dir;
     char path[PMAX];
 };
 
@@ -191,7 +198,7 @@ static void ts_get(struct timespec *ts, uint32_t lo, uint32_t extra, bool has_ex
                         sizeof((in)->field) - EXT2_GOOD_OLD_INODE_SIZE && \
                         EXT2_INODE_SIZE(EXTFS(fs)->super) > EXT2_GOOD_OLD_INODE_SIZE)
 
-static void ts_set(uint32_t *lo, uint32_t *extra, bool has_extra, const struct timespec *ts)
+void ext_ts_set(uint32_t *lo, uint32_t *extra, bool has_extra, const struct timespec *ts)
 {
     *lo = (uint32_t)ts->tv_sec;
     if (has_extra)
@@ -204,9 +211,9 @@ static void touch_times(struct vk_fs *fs, struct ext2_inode_large *in, bool mtim
     struct timespec now;
     clock_gettime(CLOCK_REALTIME, &now);
     if (mtime)
-        ts_set(&in->i_mtime, &in->i_mtime_extra, HAS(in, i_mtime_extra), &now);
+        ext_ts_set(&in->i_mtime, &in->i_mtime_extra, HAS(in, i_mtime_extra), &now);
     if (ctime)
-        ts_set(&in->i_ctime, &in->i_ctime_extra, HAS(in, i_ctime_extra), &now);
+        ext_ts_set(&in->i_ctime, &in->i_ctime_extra, HAS(in, i_ctime_extra), &now);
 }
 
 static void fill_stat(struct vk_fs *fs, ext2_ino_t ino, struct ext2_inode_large *in, struct vk_stat *st)
@@ -300,6 +307,14 @@ static int mode_ft(uint32_t mode)
     }
 }
 
+/* An inode as a node: the inode number is all ext needs. */
+static void ext_node(ext2_ino_t ino, uint32_t type, struct vk_node *n)
+{
+    memset(n, 0, sizeof *n);
+    n->ino = n->id = ino;
+    n->type = type;
+}
+
 struct rd_ctx {
     vk_dirent_cb cb;
     void *ctx;
@@ -316,7 +331,9 @@ static int rd_proc(struct ext2_dir_entry *d, int offset, int blocksize, char *bu
     name[len] = 0;
     if (!strcmp(name, ".") || !strcmp(name, ".."))
         return 0;
-    struct vk_dirent de = { .name = name, .ino = d->inode, .type = ft_mode(ext2fs_dirent_file_type(d)) };
+    struct vk_node n;
+    ext_node(d->inode, ft_mode(ext2fs_dirent_file_type(d)), &n);
+    struct vk_dirent de = { .name = name, .ino = d->inode, .type = n.type, .node = &n };
     int r = c->cb(c->ctx, &de);
     if (r) {
         c->ret = r < 0 ? r : 0;
@@ -325,13 +342,9 @@ static int rd_proc(struct ext2_dir_entry *d, int offset, int blocksize, char *bu
     return 0;
 }
 
-static int ext_readdir(struct vk_fs *fs, const char *path, vk_dirent_cb cb, void *ctx)
+/* cb for each entry of directory ino (np for messages). */
+static int iterate_dir(struct vk_fs *fs, ext2_ino_t ino, const char *np, vk_dirent_cb cb, void *ctx)
 {
-    char np[PMAX];
-    ext2_ino_t ino;
-    int r;
-    if ((r = norm(fs, path, np)) < 0 || (r = lookup(fs, np, true, &ino)) < 0)
-        return r;
     struct rd_ctx c = { cb, ctx, 0 };
     errcode_t e = ext2fs_dir_iterate(EXTFS(fs), ino, 0, NULL, rd_proc, &c);
     if (e == EXT2_ET_NO_DIRECTORY)
@@ -341,15 +354,23 @@ static int ext_readdir(struct vk_fs *fs, const char *path, vk_dirent_cb cb, void
     return c.ret;
 }
 
-static int ext_readlink(struct vk_fs *fs, const char *path, char *buf, size_t len)
+static int ext_readdir(struct vk_fs *fs, const char *path, vk_dirent_cb cb, void *ctx)
 {
     char np[PMAX];
     ext2_ino_t ino;
+    int r;
+    if ((r = norm(fs, path, np)) < 0 || (r = lookup(fs, np, true, &ino)) < 0)
+        return r;
+    return iterate_dir(fs, ino, np, cb, ctx);
+}
+
+/* readlink of inode ino (np for messages). */
+static int readlink_ino(struct vk_fs *fs, ext2_ino_t ino, const char *np, char *buf, size_t len)
+{
     struct ext2_inode_large in;
     ext2_filsys e = EXTFS(fs);
     int r;
-    if ((r = norm(fs, path, np)) < 0 || (r = lookup(fs, np, false, &ino)) < 0 ||
-        (r = read_inode(fs, ino, &in, np)) < 0)
+    if ((r = read_inode(fs, ino, &in, np)) < 0)
         return r;
     if (!LINUX_S_ISLNK(in.i_mode))
         return vk_error(-EINVAL, "%s:%s: not a symbolic link", fs->bd->name, np);
@@ -385,6 +406,16 @@ static int ext_readlink(struct vk_fs *fs, const char *path, char *buf, size_t le
     return (int)size;
 }
 
+static int ext_readlink(struct vk_fs *fs, const char *path, char *buf, size_t len)
+{
+    char np[PMAX];
+    ext2_ino_t ino;
+    int r;
+    if ((r = norm(fs, path, np)) < 0 || (r = lookup(fs, np, false, &ino)) < 0)
+        return r;
+    return readlink_ino(fs, ino, np, buf, len);
+}
+
 /* Add name -> ino in dir, growing the directory when full. */
 static errcode_t add_link(ext2_filsys e, ext2_ino_t dir, const char *name, ext2_ino_t ino, int ft)
 {
@@ -397,52 +428,32 @@ static errcode_t add_link(ext2_filsys e, ext2_ino_t dir, const char *name, ext2_
     return err;
 }
 
-/* Make a new inode of mode (any type but directory) named name in dir. */
+/* Make a new inode of mode (any type but directory) named name in dir:
+ * the inode, then the entry, both held until the next barrier. */
 static int new_node(struct vk_fs *fs, ext2_ino_t dir, const char *name, const char *np,
                     uint32_t mode, ext2_ino_t *out, struct ext2_inode_large *in)
 {
-    ext2_filsys e = EXTFS(fs);
-    ext2_ino_t ino;
-    errcode_t err = ext2fs_new_inode(e, dir, (int)mode, NULL, &ino);
-    if (err)
-        return ext_err(fs, err, np, "allocating an inode");
-    if ((err = add_link(e, dir, name, ino, mode_ft(mode))))
-        return ext_err(fs, err, np, "adding the directory entry");
-    ext2fs_inode_alloc_stats2(e, ino, +1, 0);
-    memset(in, 0, sizeof *in);
-    in->i_mode = (uint16_t)mode;
-    in->i_links_count = 1;
-    in->i_extra_isize = EXT2_INODE_SIZE(e->super) > EXT2_GOOD_OLD_INODE_SIZE
-                            ? sizeof(struct ext2_inode_large) - EXT2_GOOD_OLD_INODE_SIZE : 0;
-    if (in->i_extra_isize > EXT2_INODE_SIZE(e->super) - EXT2_GOOD_OLD_INODE_SIZE)
-        in->i_extra_isize = (uint16_t)(EXT2_INODE_SIZE(e->super) - EXT2_GOOD_OLD_INODE_SIZE);
-    struct timespec now;
-    clock_gettime(CLOCK_REALTIME, &now);
-    bool x = in->i_extra_isize >= 24;
-    ts_set(&in->i_atime, &in->i_atime_extra, x, &now);
-    ts_set(&in->i_mtime, &in->i_mtime_extra, x, &now);
-    ts_set(&in->i_ctime, &in->i_ctime_extra, x, &now);
-    ts_set(&in->i_crtime, &in->i_crtime_extra, x, &now);
-    if (LINUX_S_ISREG(mode) && ext2fs_has_feature_extents(e->super)) {
-        ext2_extent_handle_t h;
-        if ((err = ext2fs_extent_open2(e, ino, (struct ext2_inode *)in, &h)))
-            return ext_err(fs, err, np, "initialising extents");
-        ext2fs_extent_free(h);
+    ext_commit(fs, true);
+    int r = ext_new_inode(fs, dir, mode, false, np, out, in);
+    if (r >= 0) {
+        errcode_t err = add_link(EXTFS(fs), dir, name, *out, mode_ft(mode));
+        if (err)
+            r = ext_err(fs, err, np, "adding the directory entry");
     }
-    if ((err = ext2fs_write_new_inode(e, ino, (struct ext2_inode *)in)))
-        return ext_err(fs, err, np, "writing the new inode");
-    dc_put(fs, np, ino, false);
-    *out = ino;
-    return 0;
+    ext_commit(fs, false);
+    if (r >= 0)
+        dc_put(fs, np, *out, false);
+    return r;
 }
 
 static int ext_open(struct vk_fs *fs, const char *path, int flags, uint32_t mode, struct vk_file **out)
 {
     ext2_filsys e = EXTFS(fs);
     char np[PMAX];
-    ext2_ino_t dir, ino;
+    ext2_ino_t dir, ino, target = 0;
     const char *name;
     struct ext2_inode_large in;
+    bool shadow = false;
     int r;
     if ((r = norm(fs, path, np)) < 0)
         return r;
@@ -461,33 +472,43 @@ static int ext_open(struct vk_fs *fs, const char *path, int flags, uint32_t mode
             return vk_error(-EISDIR, "%s:%s: is a directory", fs->bd->name, np);
         if (!LINUX_S_ISREG(in.i_mode))
             return vk_error(-EINVAL, "%s:%s: not a regular file", fs->bd->name, np);
+        if ((flags & VK_O_TRUNC) && (flags & VK_O_WRONLY)) {
+            /* New content in a shadow, switched in at close. */
+            target = ino;
+            if ((r = ext_new_inode(fs, dir, in.i_mode, true, np, &ino, &in)) < 0)
+                return r;
+            shadow = true;
+        }
     } else if (r == -ENOENT) {
         if (!(flags & VK_O_CREAT))
             return vk_error(-ENOENT, "%s:%s: no such file or directory", fs->bd->name, np);
-        if ((r = new_node(fs, dir, name, np, S_IFREG | (mode & 07777), &ino, &in)) < 0)
+        /* Built unlinked, linked at close. */
+        if ((r = ext_new_inode(fs, dir, S_IFREG | (mode & 07777), true, np, &ino, &in)) < 0)
             return r;
+        shadow = true;
     } else {
         return r;
     }
     struct vk_file *vf = calloc(1, sizeof *vf);
     struct extfile *ef = calloc(1, sizeof *ef);
-    if (!vf || !ef) {
-        free(vf); free(ef);
-        return vk_error(-ENOMEM, "%s:%s: out of memory", fs->bd->name, np);
-    }
-    errcode_t err = ext2fs_file_open2(e, ino, (struct ext2_inode *)&in,
-                                      (flags & VK_O_WRONLY) ? EXT2_FILE_WRITE : 0, &ef->f);
-    if (!err && (flags & VK_O_TRUNC) && EXT2_I_SIZE(&in)) {
-        err = ext2fs_file_set_size2(ef->f, 0);
-        ef->dirty = true;
-    }
-    if (err) {
-        if (ef->f)
+    errcode_t err = 0;
+    if (vf && ef)
+        err = ext2fs_file_open2(e, ino, (struct ext2_inode *)&in,
+                                (flags & VK_O_WRONLY) ? EXT2_FILE_WRITE : 0, &ef->f);
+    if (!vf || !ef || err) {
+        if (ef && ef->f)
             ext2fs_file_close(ef->f);
         free(vf); free(ef);
-        return ext_err(fs, err, np, "opening");
+        if (shadow)
+            ext_shadow_free(fs, ino);
+        return err ? ext_err(fs, err, np, "opening")
+                   : vk_error(-ENOMEM, "%s:%s: out of memory", fs->bd->name, np);
     }
     ef->ino = ino;
+    ef->shadow = shadow;
+    ef->dirty = shadow;
+    ef->target = target;
+    ef->dir = dir;
     snprintf(ef->path, sizeof ef->path, "%s", np);
     vf->fs = fs;
     vf->priv = ef;
@@ -533,9 +554,63 @@ static int64_t ext_write(struct vk_file *vf, const void *buf, size_t len, uint64
             err = EXT2_ET_BLOCK_ALLOC_FAIL;
         done += got;
     }
-    if (err)
+    if (err) {
+        ef->failed = true;
         return ext_err(vf->fs, err, ef->path, "writing");
+    }
     return (int64_t)len;
+}
+
+/* Publish a new file's shadow: the inode made live, then its entry. */
+static int publish_new(struct vk_fs *fs, struct extfile *ef)
+{
+    ext2_filsys e = EXTFS(fs);
+    const char *name = strrchr(ef->path, '/') + 1;
+    struct ext2_inode_large in;
+    ext2_ino_t x;
+    int r = child(fs, ef->dir, name, &x);
+    if (r == 0)
+        return vk_error(-EEXIST, "%s:%s: already exists", fs->bd->name, ef->path);
+    if (r != -ENOENT || (r = read_inode(fs, ef->ino, &in, ef->path)) < 0)
+        return r;
+    in.i_links_count = 1;
+    in.i_dtime = 0;
+    touch_times(fs, &in, true, true);
+    ext_commit(fs, true);
+    r = write_inode(fs, ef->ino, &in, ef->path);
+    if (r >= 0) {
+        errcode_t err = add_link(e, ef->dir, name, ef->ino, EXT2_FT_REG_FILE);
+        if (err)
+            r = ext_err(fs, err, ef->path, "adding the directory entry");
+    }
+    ext_commit(fs, false);
+    if (r >= 0)
+        dc_put(fs, ef->path, ef->ino, false);
+    return r;
+}
+
+static int close_shadow(struct vk_fs *fs, struct extfile *ef)
+{
+    /* After a failed write the handle's inode is the one that knows every
+     * block allocated (a failed close may not write it). */
+    struct ext2_inode last = *ext2fs_file_get_inode(ef->f);
+    errcode_t err = ext2fs_file_close(ef->f);
+    int r = err ? ext_err(fs, err, ef->path, "closing") : 0;
+    if (r < 0 || ef->failed) {
+        /* Never published: the old content (or no file) stays. */
+        errcode_t e2 = ext2fs_write_inode(EXTFS(fs), ef->ino, &last);
+        int k = e2 ? ext_err(fs, e2, ef->path, "writing inode") : ext_shadow_free(fs, ef->ino);
+        if (r < 0 || k < 0)
+            return r < 0 ? r : k;
+        return vk_error(-EIO, "%s:%s: not written: an earlier write failed", fs->bd->name, ef->path);
+    }
+    r = ef->target ? ext_shadow_switch(fs, ef->target, ef->ino, ef->path) : publish_new(fs, ef);
+    if (r < 0) {
+        if (!ef->target)
+            ext_shadow_free(fs, ef->ino);
+        return r;
+    }
+    return ext_maybe_barrier(fs);
 }
 
 static int ext_close_file(struct vk_file *vf)
@@ -544,18 +619,14 @@ static int ext_close_file(struct vk_file *vf)
     struct vk_fs *fs = vf->fs;
     int r = 0;
     errcode_t err = 0;
-    if (ef->dirty) {
-        struct ext2_inode_large in;
-        err = ext2fs_file_flush(ef->f);
-        if (!err) {
-            struct ext2_inode *fi = ext2fs_file_get_inode(ef->f);
-            memcpy(&in, fi, sizeof *fi);
-            struct timespec now;
-            clock_gettime(CLOCK_REALTIME, &now);
-            fi->i_mtime = fi->i_ctime = (uint32_t)now.tv_sec;
-        }
-        (void)in;
+    if (ef->shadow) {
+        r = close_shadow(fs, ef);
+        free(ef);
+        free(vf);
+        return r;
     }
+    if (ef->dirty)
+        err = ext2fs_file_flush(ef->f);
     errcode_t e2 = ext2fs_file_close(ef->f);
     if (!err)
         err = e2;
@@ -574,6 +645,19 @@ static int ext_close_file(struct vk_file *vf)
     return r;
 }
 
+/* Set the size of an open file without writing data (a sparse tail). */
+static int ext_set_size(struct vk_file *vf, uint64_t size)
+{
+    struct extfile *ef = vf->priv;
+    ef->dirty = true;
+    errcode_t err = ext2fs_file_set_size2(ef->f, size);
+    if (err) {
+        ef->failed = true;
+        return ext_err(vf->fs, err, ef->path, "setting the size");
+    }
+    return 0;
+}
+
 static int ext_mkdir(struct vk_fs *fs, const char *path, uint32_t mode)
 {
     ext2_filsys e = EXTFS(fs);
@@ -587,93 +671,23 @@ static int ext_mkdir(struct vk_fs *fs, const char *path, uint32_t mode)
         return vk_error(-EEXIST, "%s:%s: already exists", fs->bd->name, np);
     if (r != -ENOENT)
         return r;
+    /* Its block, its inode, then the entry in dir: held, in that order. */
+    ext_commit(fs, true);
     errcode_t err = ext2fs_mkdir(e, dir, 0, name);
     if (err == EXT2_ET_DIR_NO_SPACE) {
         if (!(err = ext2fs_expand_dir(e, dir)))
             err = ext2fs_mkdir(e, dir, 0, name);
     }
-    if (err)
-        return ext_err(fs, err, np, "making directory");
     struct ext2_inode_large in;
-    if ((r = child(fs, dir, name, &ino)) < 0 || (r = read_inode(fs, ino, &in, np)) < 0)
-        return r;
-    in.i_mode = (uint16_t)(LINUX_S_IFDIR | (mode & 07777));
-    touch_times(fs, &in, true, true);
-    dc_put(fs, np, ino, false);
-    return write_inode(fs, ino, &in, np);
-}
-
-/* Drop one link of ino; free it with its blocks when none remain. */
-static int drop_inode(struct vk_fs *fs, ext2_ino_t ino, const char *np, bool isdir)
-{
-    ext2_filsys e = EXTFS(fs);
-    struct ext2_inode_large in;
-    int r = read_inode(fs, ino, &in, np);
-    if (r < 0)
-        return r;
-    if (isdir || in.i_links_count <= 1)
-        in.i_links_count = 0;
-    else
-        in.i_links_count--;
-    touch_times(fs, &in, false, true);
-    if (in.i_links_count) 
-        return write_inode(fs, ino, &in, np);
-    errcode_t err = 0;
-    if (ext2fs_inode_has_valid_blocks2(e, (struct ext2_inode *)&in) ||
-        (in.i_flags & EXT4_INLINE_DATA_FL))
-        err = ext2fs_punch(e, ino, (struct ext2_inode *)&in, NULL, 0, ~0ULL);
-    if (err)
-        return ext_err(fs, err, np, "freeing blocks");
-    blk64_t acl = ext2fs_file_acl_block(e, (struct ext2_inode *)&in);
-    if (acl) {
-        __u32 count = 0;
-        err = ext2fs_adjust_ea_refcount3(e, acl, NULL, -1, &count, ino);
-        if (err)
-            return ext_err(fs, err, np, "releasing extended attributes");
-        if (!count)
-            ext2fs_block_alloc_stats2(e, acl, -1);
-        ext2fs_file_acl_block_set(e, (struct ext2_inode *)&in, 0);
+    r = err ? ext_err(fs, err, np, "making directory") : 0;
+    if (r >= 0 && (r = child(fs, dir, name, &ino)) >= 0 && (r = read_inode(fs, ino, &in, np)) >= 0) {
+        in.i_mode = (uint16_t)(LINUX_S_IFDIR | (mode & 07777));
+        touch_times(fs, &in, true, true);
+        dc_put(fs, np, ino, false);
+        r = write_inode(fs, ino, &in, np);
     }
-    in.i_dtime = (uint32_t)time(NULL);
-    EXT2_I_SIZE(&in);
-    in.i_size = 0;
-    in.i_size_high = 0;
-    if ((r = write_inode(fs, ino, &in, np)) < 0)
-        return r;
-    ext2fs_inode_alloc_stats2(e, ino, -1, isdir);
-    return 0;
-}
-
-static int ext_unlink(struct vk_fs *fs, const char *path)
-{
-    char np[PMAX];
-    ext2_ino_t dir, ino;
-    const char *name;
-    struct ext2_inode_large in;
-    int r;
-    if ((r = norm(fs, path, np)) < 0 || (r = parent_of(fs, np, &dir, &name)) < 0)
-        return r;
-    if ((r = child(fs, dir, name, &ino)) < 0)
-        return r == -ENOENT ? vk_error(r, "%s:%s: no such file or directory", fs->bd->name, np) : r;
-    if ((r = read_inode(fs, ino, &in, np)) < 0)
-        return r;
-    if (LINUX_S_ISDIR(in.i_mode))
-        return vk_error(-EISDIR, "%s:%s: is a directory", fs->bd->name, np);
-    dc_clear(fs);
-    errcode_t err = ext2fs_unlink(EXTFS(fs), dir, name, ino, 0);
-    if (err)
-        return ext_err(fs, err, np, "removing the directory entry");
-    return drop_inode(fs, ino, np, false);
-}
-
-static int empty_proc(struct ext2_dir_entry *d, int o, int b, char *buf, void *priv)
-{
-    (void)o; (void)b; (void)buf;
-    int len = ext2fs_dirent_name_len(d);
-    if ((len == 1 && d->name[0] == '.') || (len == 2 && d->name[0] == '.' && d->name[1] == '.'))
-        return 0;
-    *(int *)priv = 1;
-    return DIRENT_ABORT;
+    ext_commit(fs, false);
+    return r < 0 ? r : ext_maybe_barrier(fs);
 }
 
 /* Change the link count of directory ino by delta (dir_nlink: 1 sticks). */
@@ -693,6 +707,53 @@ static int dir_links(struct vk_fs *fs, ext2_ino_t ino, int delta, const char *np
     }
     touch_times(fs, &in, true, true);
     return write_inode(fs, ino, &in, np);
+}
+
+/* Remove the entry name -> ino from dir (held), and drop ino's link
+ * after the barrier that makes the removal durable: a crash in between
+ * leaves the file whole, with the entry or leaked, never an entry
+ * pointing at freed blocks. */
+static int remove_entry(struct vk_fs *fs, ext2_ino_t dir, const char *name, ext2_ino_t ino,
+                        const char *np, bool isdir)
+{
+    dc_clear(fs);
+    ext_commit(fs, true);
+    errcode_t err = ext2fs_unlink(EXTFS(fs), dir, name, ino, 0);
+    int r = err ? ext_err(fs, err, np, "removing the directory entry") : 0;
+    if (r >= 0 && isdir)
+        r = dir_links(fs, dir, -1, np);
+    ext_commit(fs, false);
+    if (r >= 0)
+        r = ext_defer(fs, ino, isdir, false);
+    return r < 0 ? r : ext_maybe_barrier(fs);
+}
+
+static int ext_unlink(struct vk_fs *fs, const char *path)
+{
+    char np[PMAX];
+    ext2_ino_t dir, ino;
+    const char *name;
+    struct ext2_inode_large in;
+    int r;
+    if ((r = norm(fs, path, np)) < 0 || (r = parent_of(fs, np, &dir, &name)) < 0)
+        return r;
+    if ((r = child(fs, dir, name, &ino)) < 0)
+        return r == -ENOENT ? vk_error(r, "%s:%s: no such file or directory", fs->bd->name, np) : r;
+    if ((r = read_inode(fs, ino, &in, np)) < 0)
+        return r;
+    if (LINUX_S_ISDIR(in.i_mode))
+        return vk_error(-EISDIR, "%s:%s: is a directory", fs->bd->name, np);
+    return remove_entry(fs, dir, name, ino, np, false);
+}
+
+static int empty_proc(struct ext2_dir_entry *d, int o, int b, char *buf, void *priv)
+{
+    (void)o; (void)b; (void)buf;
+    int len = ext2fs_dirent_name_len(d);
+    if ((len == 1 && d->name[0] == '.') || (len == 2 && d->name[0] == '.' && d->name[1] == '.'))
+        return 0;
+    *(int *)priv = 1;
+    return DIRENT_ABORT;
 }
 
 static int ext_rmdir(struct vk_fs *fs, const char *path)
@@ -720,12 +781,7 @@ static int ext_rmdir(struct vk_fs *fs, const char *path)
         return ext_err(fs, err, np, "reading directory");
     if (nonempty)
         return vk_error(-ENOTEMPTY, "%s:%s: directory not empty", fs->bd->name, np);
-    dc_clear(fs);
-    if ((err = ext2fs_unlink(EXTFS(fs), dir, name, ino, 0)))
-        return ext_err(fs, err, np, "removing the directory entry");
-    if ((r = drop_inode(fs, ino, np, true)) < 0)
-        return r;
-    return dir_links(fs, dir, -1, np);
+    return remove_entry(fs, dir, name, ino, np, true);
 }
 
 struct dotdot_ctx { ext2_ino_t parent; };
@@ -739,6 +795,35 @@ static int dotdot_proc(struct ext2_dir_entry *d, int o, int b, char *buf, void *
         return DIRENT_CHANGED | DIRENT_ABORT;
     }
     return 0;
+}
+
+struct retarget_ctx {
+    const char *name;
+    ext2_ino_t ino;
+    int ft;
+    bool done;
+};
+
+static int retarget_proc(struct ext2_dir_entry *d, int o, int b, char *buf, void *priv)
+{
+    (void)o; (void)b; (void)buf;
+    struct retarget_ctx *c = priv;
+    size_t len = (size_t)ext2fs_dirent_name_len(d);
+    if (len != strlen(c->name) || memcmp(d->name, c->name, len))
+        return 0;
+    d->inode = c->ino;
+    ext2fs_dirent_set_file_type(d, c->ft);
+    c->done = true;
+    return DIRENT_CHANGED | DIRENT_ABORT;
+}
+
+/* Point the existing entry name in dir at ino: one directory block write
+ * switches the name from its old file to the new one. */
+static errcode_t retarget(ext2_filsys e, ext2_ino_t dir, const char *name, ext2_ino_t ino, int ft)
+{
+    struct retarget_ctx c = { name, ino, ft, false };
+    errcode_t err = ext2fs_dir_iterate(e, dir, 0, NULL, retarget_proc, &c);
+    return err ? err : c.done ? 0 : EXT2_ET_FILE_NOT_FOUND;
 }
 
 static int ext_rename(struct vk_fs *fs, const char *from, const char *to)
@@ -763,6 +848,7 @@ static int ext_rename(struct vk_fs *fs, const char *from, const char *to)
     if ((r = read_inode(fs, ino, &in, nf)) < 0)
         return r;
     bool isdir = LINUX_S_ISDIR(in.i_mode);
+    bool replace = false;
     r = child(fs, tdir, tname, &old);
     if (r == 0) {
         if (old == ino)
@@ -772,31 +858,47 @@ static int ext_rename(struct vk_fs *fs, const char *from, const char *to)
         if (LINUX_S_ISDIR(oin.i_mode) != isdir)
             return vk_error(isdir ? -ENOTDIR : -EISDIR, "%s:%s: %s", fs->bd->name, nt,
                             isdir ? "not a directory" : "is a directory");
-        r = isdir ? ext_rmdir(fs, nt) : ext_unlink(fs, nt);
-        if (r < 0)
+        /* An empty directory in the way goes first (nothing is lost if a
+         * crash follows); a file is replaced by retargeting its entry. */
+        if (isdir && (r = ext_rmdir(fs, nt)) < 0)
             return r;
+        replace = !isdir;
     } else if (r != -ENOENT) {
         return r;
     }
     dc_clear(fs);
-    /* New name first, then drop the old: a crash in between leaves an
-     * extra link that e2fsck fixes, never a lost file. */
-    errcode_t err = add_link(e, tdir, tname, ino, mode_ft(in.i_mode));
+    /* The new name (held), a barrier, then the old name goes.  A crash
+     * before the barrier leaves the old state; after it, both names may
+     * point at the file: e2fsck then reports a wrong link count ("Inode
+     * N ref count is 1, should be 2") and keeps both; a replaced file
+     * whose entry was retargeted is unattached until the barrier after,
+     * and e2fsck offers it to /lost+found.  Never a lost file. */
+    ext_commit(fs, true);
+    errcode_t err = replace ? retarget(e, tdir, tname, ino, mode_ft(in.i_mode))
+                            : add_link(e, tdir, tname, ino, mode_ft(in.i_mode));
+    ext_commit(fs, false);
     if (err)
         return ext_err(fs, err, nt, "adding the directory entry");
+    if (replace && (r = ext_defer(fs, old, false, false)) < 0)
+        return r;
+    if ((r = ext_barrier(fs)) < 0)
+        return r;
+    ext_commit(fs, true);
     if ((err = ext2fs_unlink(e, fdir, fname, ino, 0)))
-        return ext_err(fs, err, nf, "removing the old directory entry");
-    if (isdir && fdir != tdir) {
+        r = ext_err(fs, err, nf, "removing the old directory entry");
+    if (r >= 0 && isdir && fdir != tdir) {
         struct dotdot_ctx c = { tdir };
         if ((err = ext2fs_dir_iterate(e, ino, DIRENT_FLAG_INCLUDE_EMPTY, NULL, dotdot_proc, &c)))
-            return ext_err(fs, err, nt, "updating '..'");
-        if ((r = dir_links(fs, tdir, +1, nt)) < 0 || (r = dir_links(fs, fdir, -1, nf)) < 0)
-            return r;
+            r = ext_err(fs, err, nt, "updating '..'");
+        if (r >= 0 && (r = dir_links(fs, tdir, +1, nt)) >= 0)
+            r = dir_links(fs, fdir, -1, nf);
     }
-    if ((r = read_inode(fs, ino, &in, nt)) < 0)
-        return r;
-    touch_times(fs, &in, false, true);
-    return write_inode(fs, ino, &in, nt);
+    if (r >= 0 && (r = read_inode(fs, ino, &in, nt)) >= 0) {
+        touch_times(fs, &in, false, true);
+        r = write_inode(fs, ino, &in, nt);
+    }
+    ext_commit(fs, false);
+    return r;
 }
 
 static int ext_symlink(struct vk_fs *fs, const char *target, const char *linkpath)
@@ -816,12 +918,14 @@ static int ext_symlink(struct vk_fs *fs, const char *target, const char *linkpat
         return vk_error(-EEXIST, "%s:%s: already exists", fs->bd->name, np);
     if (r != -ENOENT)
         return r;
+    ext_commit(fs, true);
     errcode_t err = ext2fs_symlink(e, dir, 0, name, target);
     if (err == EXT2_ET_DIR_NO_SPACE) {
         if (!(err = ext2fs_expand_dir(e, dir)))
             err = ext2fs_symlink(e, dir, 0, name, target);
     }
-    return err ? ext_err(fs, err, np, "making symbolic link") : 0;
+    ext_commit(fs, false);
+    return err ? ext_err(fs, err, np, "making symbolic link") : ext_maybe_barrier(fs);
 }
 
 static int ext_link(struct vk_fs *fs, const char *existing, const char *newpath)
@@ -844,12 +948,17 @@ static int ext_link(struct vk_fs *fs, const char *existing, const char *newpath)
         return vk_error(-EEXIST, "%s:%s: already exists", fs->bd->name, nn);
     if (r != -ENOENT)
         return r;
-    errcode_t err = add_link(e, dir, name, ino, mode_ft(in.i_mode));
-    if (err)
-        return ext_err(fs, err, nn, "adding the directory entry");
+    /* The count first: a crash between leaves it one too high (e2fsck
+     * fixes it), never an entry the count does not cover. */
     in.i_links_count++;
     touch_times(fs, &in, false, true);
-    return write_inode(fs, ino, &in, ne);
+    ext_commit(fs, true);
+    r = write_inode(fs, ino, &in, ne);
+    errcode_t err = r < 0 ? 0 : add_link(e, dir, name, ino, mode_ft(in.i_mode));
+    ext_commit(fs, false);
+    if (err)
+        return ext_err(fs, err, nn, "adding the directory entry");
+    return r < 0 ? r : ext_maybe_barrier(fs);
 }
 
 static int ext_mknod(struct vk_fs *fs, const char *path, uint32_t mode, uint32_t major, uint32_t minor)
@@ -897,7 +1006,11 @@ static int ext_setattr(struct vk_fs *fs, const char *path, int mask, const struc
             return r;
         if (!LINUX_S_ISREG(in.i_mode))
             return vk_error(-EINVAL, "%s:%s: not a regular file", fs->bd->name, np);
+        /* In place (not old-or-new): held, and blocks a shrink frees are
+         * reused only after the barrier that makes it durable. */
         ext2_file_t f;
+        bool shrink = st->size < EXT2_I_SIZE(&in);
+        ext_commit(fs, true);
         errcode_t err = ext2fs_file_open(EXTFS(fs), ino, EXT2_FILE_WRITE, &f);
         if (!err) {
             err = ext2fs_file_set_size2(f, st->size);
@@ -905,8 +1018,11 @@ static int ext_setattr(struct vk_fs *fs, const char *path, int mask, const struc
             if (!err)
                 err = e2;
         }
+        ext_commit(fs, false);
         if (err)
             return ext_err(fs, err, np, "changing the size");
+        if (shrink && (r = ext_barrier(fs)) < 0)
+            return r;
     }
     if ((r = read_inode(fs, ino, &in, np)) < 0)
         return r;
@@ -921,9 +1037,9 @@ static int ext_setattr(struct vk_fs *fs, const char *path, int mask, const struc
         ext2fs_set_i_gid_high(in, st->gid >> 16);
     }
     if (mask & VK_SET_ATIME)
-        ts_set(&in.i_atime, &in.i_atime_extra, HAS(&in, i_atime_extra), &st->atime);
+        ext_ts_set(&in.i_atime, &in.i_atime_extra, HAS(&in, i_atime_extra), &st->atime);
     if (mask & VK_SET_MTIME)
-        ts_set(&in.i_mtime, &in.i_mtime_extra, HAS(&in, i_mtime_extra), &st->mtime);
+        ext_ts_set(&in.i_mtime, &in.i_mtime_extra, HAS(&in, i_mtime_extra), &st->mtime);
     touch_times(fs, &in, false, true);
     return write_inode(fs, ino, &in, np);
 }
@@ -953,19 +1069,98 @@ static int ext_sync(struct vk_fs *fs)
 {
     if (!fs->writable)
         return 0;
+    int r = ext_barrier(fs);
+    if (r < 0)
+        return r;
     errcode_t err = ext2fs_flush(EXTFS(fs));
     return err ? ext_err(fs, err, "/", "writing the filesystem metadata") : 0;
 }
 
 static int ext_unmount(struct vk_fs *fs)
 {
-    ext2_filsys e = EXTFS(fs);
+    struct ext_priv *pv = fs->priv;
+    ext2_filsys e = pv->e;
+    /* The last barrier, then the full flush (backup superblocks too). */
+    int r = fs->writable ? ext_barrier(fs) : 0;
     dc_clear(fs);
-    free(fs->priv);
+    free(pv->dq);
+    free(pv);
     errcode_t err = fs->writable ? ext2fs_close_free(&e) : (ext2fs_free(e), 0);
-    int r = err ? ext_err(fs, err, "/", "writing the filesystem metadata") : 0;
+    if (err && r >= 0)
+        r = ext_err(fs, err, "/", "writing the filesystem metadata");
     free(fs);
     return r;
+}
+
+/* ---- by node: a node is an inode number ---- */
+
+static int ext_lookup_node(struct vk_fs *fs, const char *path, bool follow, struct vk_node *out)
+{
+    char np[PMAX];
+    ext2_ino_t ino;
+    struct ext2_inode_large in;
+    int r;
+    if ((r = norm(fs, path, np)) < 0 || (r = lookup(fs, np, follow, &ino)) < 0 ||
+        (r = read_inode(fs, ino, &in, np)) < 0)
+        return r;
+    ext_node(ino, in.i_mode & S_IFMT, out);
+    return 0;
+}
+
+static int ext_readdir_node(struct vk_fs *fs, const struct vk_node *dir, const char *path,
+                            vk_dirent_cb cb, void *ctx)
+{
+    return iterate_dir(fs, (ext2_ino_t)dir->ino, path, cb, ctx);
+}
+
+static int ext_stat_node(struct vk_fs *fs, const struct vk_node *n, const char *path,
+                         struct vk_stat *st)
+{
+    struct ext2_inode_large in;
+    int r = read_inode(fs, (ext2_ino_t)n->ino, &in, path);
+    if (r < 0)
+        return r;
+    fill_stat(fs, (ext2_ino_t)n->ino, &in, st);
+    return 0;
+}
+
+static int ext_readlink_node(struct vk_fs *fs, const struct vk_node *n, const char *path,
+                             char *buf, size_t len)
+{
+    return readlink_ino(fs, (ext2_ino_t)n->ino, path, buf, len);
+}
+
+static int ext_open_node(struct vk_fs *fs, const struct vk_node *n, const char *path,
+                         struct vk_file **out)
+{
+    ext2_ino_t ino = (ext2_ino_t)n->ino;
+    struct ext2_inode_large in;
+    int r = read_inode(fs, ino, &in, path);
+    if (r < 0)
+        return r;
+    if (LINUX_S_ISDIR(in.i_mode))
+        return vk_error(-EISDIR, "%s:%s: is a directory", fs->bd->name, path);
+    if (!LINUX_S_ISREG(in.i_mode))
+        return vk_error(-EINVAL, "%s:%s: not a regular file", fs->bd->name, path);
+    struct vk_file *vf = calloc(1, sizeof *vf);
+    struct extfile *ef = calloc(1, sizeof *ef);
+    if (!vf || !ef) {
+        free(vf);
+        free(ef);
+        return vk_error(-ENOMEM, "%s:%s: out of memory", fs->bd->name, path);
+    }
+    errcode_t err = ext2fs_file_open2(EXTFS(fs), ino, (struct ext2_inode *)&in, 0, &ef->f);
+    if (err) {
+        free(vf);
+        free(ef);
+        return ext_err(fs, err, path, "opening");
+    }
+    ef->ino = ino;
+    snprintf(ef->path, sizeof ef->path, "%s", path);
+    vf->fs = fs;
+    vf->priv = ef;
+    *out = vf;
+    return 0;
 }
 
 const struct vk_fs_ops vk_ext_ops = {
@@ -977,6 +1172,7 @@ const struct vk_fs_ops vk_ext_ops = {
     .read = ext_read,
     .write = ext_write,
     .close_file = ext_close_file,
+    .set_size = ext_set_size,
     .mkdir = ext_mkdir,
     .unlink = ext_unlink,
     .rmdir = ext_rmdir,
@@ -988,4 +1184,10 @@ const struct vk_fs_ops vk_ext_ops = {
     .setxattr = ext_setxattr,
     .sync = ext_sync,
     .unmount = ext_unmount,
+    .lookup_node = ext_lookup_node,
+    .readdir_node = ext_readdir_node,
+    .stat_node = ext_stat_node,
+    .readlink_node = ext_readlink_node,
+    .open_node = ext_open_node,
+    .node_id_name = "inode",
 };

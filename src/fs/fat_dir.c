@@ -118,7 +118,7 @@ int fat_walk(struct vk_fs *fs, uint32_t dircl, const char *path, ent_cb cb, void
                 n++;
             if (n > 255)
                 n = 255;
-            vk_utf16_to_utf8(lfn, (size_t)n, e->name, sizeof e->name);
+            vk_utf16_to_name(lfn, (size_t)n, e->name, sizeof e->name);
         } else {
             short_name(VOL(fs), d, e->name);
         }

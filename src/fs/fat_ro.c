@@ -63,15 +63,58 @@ static int fat_stat(struct vk_fs *fs, const char *path, struct vk_stat *st, bool
     return 0;
 }
 
+/* What a node keeps of a directory entry: enough to stat, read and list
+ * it without finding it again. */
+struct fat_node {
+    uint32_t cluster, size, dircl;
+    uint16_t cdate, ctime, adate, mdate, mtime;
+    uint8_t attr, ctime_cs;
+};
+_Static_assert(sizeof(struct fat_node) <= sizeof(((struct vk_node *)0)->drv), "fat_node too big");
+
+static void node_of(struct vk_fs *fs, const struct fat_ent *e, struct vk_node *n)
+{
+    struct fat_node fn = { e->cluster, e->size, e->dircl, e->cdate, e->ctime, e->adate,
+                           e->mdate, e->mtime, e->attr, e->ctime_cs };
+    memset(n, 0, sizeof *n);
+    n->ino = e->pos;
+    n->type = (e->attr & 0x10) ? S_IFDIR : S_IFREG;
+    /* A directory is its first cluster; 0 in an entry means the root. */
+    struct fat_vol *v = VOL(fs);
+    n->id = e->cluster ? e->cluster : v->g.bits == 32 ? v->g.root_cluster : 0;
+    memcpy(n->drv, &fn, sizeof fn);
+}
+
+static void ent_of(const struct vk_node *n, struct fat_ent *e)
+{
+    struct fat_node fn;
+    memcpy(&fn, n->drv, sizeof fn);
+    memset(e, 0, sizeof *e);
+    e->cluster = fn.cluster;
+    e->size = fn.size;
+    e->dircl = fn.dircl;
+    e->cdate = fn.cdate;
+    e->ctime = fn.ctime;
+    e->adate = fn.adate;
+    e->mdate = fn.mdate;
+    e->mtime = fn.mtime;
+    e->attr = fn.attr;
+    e->ctime_cs = fn.ctime_cs;
+    e->pos = n->ino;
+}
+
 struct rd_ctx {
     vk_dirent_cb cb;
     void *ctx;
+    struct vk_fs *fs;
 };
 
 static int rd_cb(void *ctx, const struct fat_ent *e)
 {
     struct rd_ctx *c = ctx;
-    struct vk_dirent de = { e->name, e->pos, (e->attr & 0x10) ? S_IFDIR : S_IFREG };
+    struct vk_node n;
+    node_of(c->fs, e, &n);
+    struct vk_dirent de = { e->name, e->pos, n.type, &n };
     return c->cb(c->ctx, &de);
 }
 
@@ -84,35 +127,23 @@ static int fat_readdir(struct vk_fs *fs, const char *path, vk_dirent_cb cb, void
         return r;
     if (!(e.attr & 0x10))
         return vk_error(-ENOTDIR, "%s:%s: not a directory", fs->bd->name, np);
-    struct rd_ctx c = { cb, ctx };
+    struct rd_ctx c = { cb, ctx, fs };
     return fat_walk(fs, e.cluster, np, rd_cb, &c);
 }
 
-static int fat_open(struct vk_fs *fs, const char *path, int flags, uint32_t mode, struct vk_file **out)
+/* Finish a file handle on ff->e (np names it) after checking that its
+ * chain covers its size and ends.  Takes ownership of ff (freed on
+ * failure). */
+static int open_ent(struct vk_fs *fs, struct fat_file *ff, const char *np, bool wr,
+                    struct vk_file **out)
 {
-    char np[PMAX];
     int r;
-    bool wr = flags & (VK_O_WRONLY | VK_O_CREAT | VK_O_TRUNC);
-    (void)mode;
-    if ((r = fat_norm(fs, path, np)) < 0)
-        return r;
-    if (wr && !fs->writable)
-        return vk_error(-EROFS, "%s:%s: filesystem opened read-only", fs->bd->name, np);
-    struct vk_file *f = calloc(1, sizeof *f);
-    struct fat_file *ff = calloc(1, sizeof *ff);
-    if (!f || !ff) {
-        free(f);
-        free(ff);
-        return vk_error(-ENOMEM, "out of memory");
-    }
-    struct fat_ent *e = &ff->e;
-    if ((r = wr ? fat_open_for_write(fs, np, flags, ff) : fat_lookup(fs, np, e)) < 0)
-        goto fail;
+    const struct fat_ent *e = &ff->e;
+    struct fat_vol *v = VOL(fs);
     if (e->attr & 0x10) {
         r = vk_error(-EISDIR, "%s:%s: is a directory", fs->bd->name, np);
         goto fail;
     }
-    struct fat_vol *v = VOL(fs);
     if (e->size && !fat_valid(v, e->cluster)) {
         r = vk_error(-EIO, "%s:%s: first cluster %u outside 2..%u", fs->bd->name, np, e->cluster,
                      v->g.clusters + 1);
@@ -135,6 +166,11 @@ static int fat_open(struct vk_fs *fs, const char *path, int flags, uint32_t mode
                      fs->bd->name, np, (unsigned long long)have, e->size);
         goto fail;
     }
+    struct vk_file *f = calloc(1, sizeof *f);
+    if (!f) {
+        r = vk_error(-ENOMEM, "out of memory");
+        goto fail;
+    }
     snprintf(ff->path, sizeof ff->path, "%s", np);
     ff->cur_cluster = e->cluster;
     ff->writable = wr;
@@ -143,9 +179,28 @@ static int fat_open(struct vk_fs *fs, const char *path, int flags, uint32_t mode
     *out = f;
     return 0;
 fail:
-    free(f);
     free(ff);
     return r;
+}
+
+static int fat_open(struct vk_fs *fs, const char *path, int flags, uint32_t mode, struct vk_file **out)
+{
+    char np[PMAX];
+    int r;
+    bool wr = flags & (VK_O_WRONLY | VK_O_CREAT | VK_O_TRUNC);
+    (void)mode;
+    if ((r = fat_norm(fs, path, np)) < 0)
+        return r;
+    if (wr && !fs->writable)
+        return vk_error(-EROFS, "%s:%s: filesystem opened read-only", fs->bd->name, np);
+    struct fat_file *ff = calloc(1, sizeof *ff);
+    if (!ff)
+        return vk_error(-ENOMEM, "out of memory");
+    if ((r = wr ? fat_open_for_write(fs, np, flags, ff) : fat_lookup(fs, np, &ff->e)) < 0) {
+        free(ff);
+        return r;
+    }
+    return open_ent(fs, ff, np, wr, out);
 }
 
 /* Move ff's cursor to the idx-th cluster of its chain (rewinding when
@@ -270,6 +325,56 @@ static int fat_set_option(struct vk_fs *fs, const char *name, const char *value)
     return fat_cp_set(VOL(fs), (int)cp, fs->bd->name);
 }
 
+/* ---- by node: a node is a copy of the directory entry ---- */
+
+static int fat_lookup_node(struct vk_fs *fs, const char *path, bool follow, struct vk_node *out)
+{
+    char np[PMAX];
+    struct fat_ent e;
+    int r;
+    if ((r = fat_norm(fs, path, np)) < 0 || (r = fat_lookup(fs, np, &e)) < 0)
+        return r;
+    node_of(fs, &e, out);
+    return 0;
+}
+
+static int fat_readdir_node(struct vk_fs *fs, const struct vk_node *dir, const char *path,
+                            vk_dirent_cb cb, void *ctx)
+{
+    struct fat_ent e;
+    ent_of(dir, &e);
+    if (!(e.attr & 0x10))
+        return vk_error(-ENOTDIR, "%s:%s: not a directory", fs->bd->name, path);
+    struct rd_ctx c = { cb, ctx, fs };
+    return fat_walk(fs, e.cluster, path, rd_cb, &c);
+}
+
+static int fat_stat_node(struct vk_fs *fs, const struct vk_node *n, const char *path,
+                         struct vk_stat *st)
+{
+    struct fat_ent e;
+    ent_of(n, &e);
+    fill_stat(VOL(fs), &e, st);
+    return 0;
+}
+
+static int fat_open_node(struct vk_fs *fs, const struct vk_node *n, const char *path,
+                         struct vk_file **out)
+{
+    struct fat_file *ff = calloc(1, sizeof *ff);
+    if (!ff)
+        return vk_error(-ENOMEM, "out of memory");
+    ent_of(n, &ff->e);
+    return open_ent(fs, ff, path, false, out);
+}
+
+#define FAT_NODE_OPS                    \
+    .lookup_node = fat_lookup_node,     \
+    .readdir_node = fat_readdir_node,   \
+    .stat_node = fat_stat_node,         \
+    .open_node = fat_open_node,         \
+    .node_id_name = "cluster"
+
 static const struct vk_fs_ops fat_ro_ops = {
     .statfs = fat_statfs,
     .stat = fat_stat,
@@ -279,6 +384,7 @@ static const struct vk_fs_ops fat_ro_ops = {
     .close_file = fat_close_file,
     .unmount = fat_unmount,
     .set_option = fat_set_option,
+    FAT_NODE_OPS,
 };
 
 static const struct vk_fs_ops fat_rw_ops = {
@@ -297,6 +403,7 @@ static const struct vk_fs_ops fat_rw_ops = {
     .sync = fat_sync,
     .unmount = fat_unmount,
     .set_option = fat_set_option,
+    FAT_NODE_OPS,
 };
 
 int vk_fat_mount(struct vk_blockdev *bd, bool writable, struct vk_fs **out)

@@ -45,10 +45,26 @@ struct vk_statfs {
     uint64_t files, files_free;
 };
 
+/* A file named without a path, so a walk over a whole tree reaches each
+ * object once and never looks a name up again (path lookups scan whole
+ * directories: a tree walk by paths is quadratic in the directory size).
+ * Filled by vk_fs_lookup_node() and by readdir; the driver finds the
+ * object again from it alone.  Valid until the file or its directory is
+ * removed or renamed; removing other entries leaves it valid. */
+struct vk_node {
+    uint64_t ino;           /* as vk_stat.ino */
+    uint32_t type;          /* S_IFDIR, S_IFREG, ... (0 if unknown) */
+    /* Two directory entries with equal ids are the same directory (ext:
+     * the inode; FAT: the first cluster): how walks detect loops. */
+    uint64_t id;
+    uint64_t drv[4];        /* the driver's (FAT: the directory entry) */
+};
+
 struct vk_dirent {
-    const char *name;
+    const char *name;       /* bytes, not necessarily UTF-8 */
     uint64_t ino;
     uint32_t type;          /* S_IFREG, S_IFDIR, ... (0 if unknown) */
+    const struct vk_node *node;     /* the entry as a node */
 };
 /* Return 0 to continue, 1 to stop early (not an error), <0 to fail. */
 typedef int (*vk_dirent_cb)(void *ctx, const struct vk_dirent *de);
@@ -88,6 +104,9 @@ struct vk_fs_ops {
      * filesystem consistent. */
     int64_t (*write)(struct vk_file *f, const void *buf, size_t len, uint64_t off);
     int (*close_file)(struct vk_file *f);
+    /* Set an open file's size without writing data (a sparse tail), so it
+     * is part of what close publishes.  NULL: use setattr after close. */
+    int (*set_size)(struct vk_file *f, uint64_t size);
     int (*mkdir)(struct vk_fs *fs, const char *path, uint32_t mode);
     int (*unlink)(struct vk_fs *fs, const char *path);     /* not directories */
     int (*rmdir)(struct vk_fs *fs, const char *path);      /* empty dirs */
@@ -101,6 +120,19 @@ struct vk_fs_ops {
                     const void *value, size_t size);
     /* Write everything out so the image is consistent. */
     int (*sync)(struct vk_fs *fs);
+    /* By node (see struct vk_node); path is for messages only.  lookup
+     * resolves path to a node (follow: through a final symlink); the
+     * others are readdir, lstat, readlink and a read-only open. */
+    int (*lookup_node)(struct vk_fs *fs, const char *path, bool follow, struct vk_node *out);
+    int (*readdir_node)(struct vk_fs *fs, const struct vk_node *dir, const char *path,
+                        vk_dirent_cb cb, void *ctx);
+    int (*stat_node)(struct vk_fs *fs, const struct vk_node *n, const char *path,
+                     struct vk_stat *st);
+    int (*readlink_node)(struct vk_fs *fs, const struct vk_node *n, const char *path,
+                         char *buf, size_t len);
+    int (*open_node)(struct vk_fs *fs, const struct vk_node *n, const char *path,
+                     struct vk_file **out);
+    const char *node_id_name;       /* what vk_node.id counts: "inode", "cluster" */
     /* sync, then free. */
     int (*unmount)(struct vk_fs *fs);
     /* A driver option, set after mounting ("codepage" "850" on FAT).
@@ -191,6 +223,18 @@ int vk_fs_unmount(struct vk_fs *fs);
 /* Set a driver option (-EINVAL naming the filesystem type when the
  * driver has no such option). */
 int vk_fs_set_option(struct vk_fs *fs, const char *name, const char *value);
+
+/* The same by node: path names the object in messages only and may be
+ * longer than any path the path-based calls accept. */
+int vk_fs_lookup_node(struct vk_fs *fs, const char *path, bool follow, struct vk_node *out);
+int vk_fs_readdir_node(struct vk_fs *fs, const struct vk_node *dir, const char *path,
+                       vk_dirent_cb cb, void *ctx);
+int vk_fs_stat_node(struct vk_fs *fs, const struct vk_node *n, const char *path, struct vk_stat *st);
+int vk_fs_readlink_node(struct vk_fs *fs, const struct vk_node *n, const char *path,
+                        char *buf, size_t len);
+/* Read-only. */
+int vk_fs_open_node(struct vk_fs *fs, const struct vk_node *n, const char *path,
+                    struct vk_file **out);
 
 /* The names in a directory. */
 struct vk_names {

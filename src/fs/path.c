@@ -69,3 +69,14 @@ int vk_path_name_safe(const char *name)
 {
     return name[0] && strcmp(name, ".") && strcmp(name, "..") && !strchr(name, '/');
 }
+
+const char *vk_path_abbrev(const char *path, char *buf)
+{
+    size_t n = strlen(path);
+    if (n < VK_ABBREV_LEN)
+        return path;
+    memcpy(buf, path, VK_ABBREV_KEEP);
+    memcpy(buf + VK_ABBREV_KEEP, "...", 3);
+    memcpy(buf + VK_ABBREV_KEEP + 3, path + n - VK_ABBREV_KEEP, VK_ABBREV_KEEP + 1);
+    return buf;
+}

@@ -23,4 +23,12 @@ int vk_path_split(const char *path, char *parent, size_t len, const char **name)
  * or "..", no '/' and no NUL. */
 int vk_path_name_safe(const char *name);
 
+/* A path short enough for a message: path itself, or its first and last
+ * VK_ABBREV_KEEP bytes joined by "..." in buf (VK_ABBREV_LEN bytes), so a
+ * message about an entry 10,000 directories deep still says what went
+ * wrong instead of being cut off inside the path. */
+#define VK_ABBREV_KEEP 100
+#define VK_ABBREV_LEN (2 * VK_ABBREV_KEEP + 4)
+const char *vk_path_abbrev(const char *path, char *buf);
+
 #endif

@@ -3,6 +3,7 @@
 #include "fs/populate.h"
 
 #include "fs/path.h"
+#include "fs/walk.h"
 #include "util/err.h"
 #include "util/str.h"
 #include "util/vec.h"
@@ -225,10 +226,16 @@ static int write_data(struct pop *p, struct archive *a, struct archive_entry *e,
     }
     if (r >= 0 && ar != ARCHIVE_EOF)
         r = archive_fail(p, a, archive_entry_pathname(e));
+    /* A sparse tail: set the size before close where the driver can, so
+     * the file is published whole (a crash never shows it shorter). */
+    uint64_t want = archive_entry_size_is_set(e) ? (uint64_t)archive_entry_size(e) : end;
+    if (r >= 0 && want > end && p->fs->ops->set_size) {
+        r = p->fs->ops->set_size(f, want);
+        end = want;
+    }
     int c = vk_fs_close_file(f);
     if (r >= 0)
         r = c;
-    uint64_t want = archive_entry_size_is_set(e) ? (uint64_t)archive_entry_size(e) : end;
     if (r >= 0 && want > end) {
         struct vk_stat st = { .size = want };
         r = vk_fs_setattr(p->fs, path, VK_SET_SIZE, &st);
@@ -422,33 +429,41 @@ struct exp {
     struct archive *a;
     const char *name;
     char *buf;
+    size_t toplen;          /* length of the top's image path ("/": 0) */
+    char *arc;              /* scratch: the member name */
+    size_t arccap;
+    int skipped;
 };
 
-static int export_one(struct exp *x, const char *path, const char *arcname)
+/* Write the tar member of walk entry v. */
+static int export_one(struct exp *x, const struct vk_walk_visit *v)
 {
-    struct vk_stat st;
-    int r = vk_fs_stat(x->fs, path, &st, false);
-    if (r < 0)
-        return r;
+    const struct vk_stat *st = &v->e->st;
+    const char *rel = v->depth ? v->path + x->toplen : "";
+    char ab[VK_ABBREV_LEN];
+    const char *mp = vk_path_abbrev(v->path, ab);
+    char *an = vk_grow(x->arc, &x->arccap, strlen(rel) + 2, 1, 256);
+    if (!an)
+        return vk_error(-ENOMEM, "out of memory");
+    x->arc = an;
+    snprintf(an, strlen(rel) + 2, ".%s", rel);
     struct archive_entry *e = archive_entry_new();
     if (!e)
         return vk_error(-ENOMEM, "out of memory");
-    archive_entry_set_pathname(e, arcname);
-    archive_entry_set_mode(e, st.mode);
-    archive_entry_set_uid(e, st.uid);
-    archive_entry_set_gid(e, st.gid);
-    archive_entry_set_mtime(e, st.mtime.tv_sec, st.mtime.tv_nsec);
-    if (S_ISREG(st.mode))
-        archive_entry_set_size(e, (la_int64_t)st.size);
-    else
-        archive_entry_set_size(e, 0);
-    if (S_ISCHR(st.mode) || S_ISBLK(st.mode)) {
-        archive_entry_set_rdevmajor(e, st.rdev_major);
-        archive_entry_set_rdevminor(e, st.rdev_minor);
+    archive_entry_set_pathname(e, an);
+    archive_entry_set_mode(e, st->mode);
+    archive_entry_set_uid(e, st->uid);
+    archive_entry_set_gid(e, st->gid);
+    archive_entry_set_mtime(e, st->mtime.tv_sec, st->mtime.tv_nsec);
+    archive_entry_set_size(e, S_ISREG(st->mode) ? (la_int64_t)st->size : 0);
+    if (S_ISCHR(st->mode) || S_ISBLK(st->mode)) {
+        archive_entry_set_rdevmajor(e, st->rdev_major);
+        archive_entry_set_rdevminor(e, st->rdev_minor);
     }
-    if (S_ISLNK(st.mode)) {
+    int r;
+    if (S_ISLNK(st->mode)) {
         char t[PMAX + 1];
-        int n = vk_fs_readlink(x->fs, path, t, PMAX);
+        int n = vk_fs_readlink_node(x->fs, &v->e->node, mp, t, PMAX);
         if (n < 0) {
             archive_entry_free(e);
             return n;
@@ -456,47 +471,55 @@ static int export_one(struct exp *x, const char *path, const char *arcname)
         t[n < PMAX ? n : PMAX] = 0;
         archive_entry_set_symlink(e, t);
     }
-    if (archive_write_header(x->a, e) != ARCHIVE_OK) {
-        r = vk_error(-EIO, "%s: %s", x->name, archive_error_string(x->a));
+    /* Open before the header: a file that cannot be read leaves no
+     * member that promises data. */
+    struct vk_file *f = NULL;
+    if (S_ISREG(st->mode) && (r = vk_fs_open_node(x->fs, &v->e->node, mp, &f)) < 0) {
         archive_entry_free(e);
         return r;
     }
+    /* ARCHIVE_WARN: a name that is not UTF-8 went out as raw bytes, marked
+     * hdrcharset=BINARY as POSIX says; the member is complete. */
+    int ar = archive_write_header(x->a, e);
+    r = ar == ARCHIVE_OK || ar == ARCHIVE_WARN ? 0
+        : vk_error(-EIO, "%s: %s", x->name, archive_error_string(x->a));
     archive_entry_free(e);
-    if (S_ISREG(st.mode)) {
-        struct vk_file *f;
-        if ((r = vk_fs_open(x->fs, path, VK_O_RDONLY, 0, &f)) < 0)
-            return r;
-        uint64_t off = 0;
-        int64_t n;
-        while ((n = vk_fs_read(f, x->buf, 1 << 20, off)) > 0) {
-            if (archive_write_data(x->a, x->buf, (size_t)n) != n) {
-                n = vk_error(-EIO, "%s: %s", x->name, archive_error_string(x->a));
-                break;
-            }
-            off += (uint64_t)n;
-        }
-        vk_fs_close_file(f);
-        if (n < 0)
-            return (int)n;
+    if (!f)
+        return r;
+    uint64_t off = 0;
+    int64_t n = 0;
+    while (r >= 0 && (n = vk_fs_read(f, x->buf, 1 << 20, off)) > 0) {
+        if (archive_write_data(x->a, x->buf, (size_t)n) != n)
+            r = vk_error(-EIO, "%s: %s", x->name, archive_error_string(x->a));
+        off += (uint64_t)n;
     }
-    if (!S_ISDIR(st.mode))
+    vk_fs_close_file(f);
+    return r < 0 ? r : n < 0 ? (int)n : 0;
+}
+
+static int export_visit(void *ctx, const struct vk_walk_visit *v)
+{
+    struct exp *x = ctx;
+    switch (v->ev) {
+    case VK_WALK_ERROR:
+        /* What can be read still goes out; the error is told now and the
+         * export fails at the end. */
+        vk_warn("%s (left out of the tar)", vk_errmsg());
+        x->skipped++;
         return 0;
-    struct vk_names l;
-    if ((r = vk_fs_list(x->fs, path, &l)) >= 0) {
-        for (size_t i = 0; i < l.n && r >= 0; i++) {
-            char p[PMAX], an[PMAX];
-            snprintf(p, sizeof p, "%s%s%s", path, strcmp(path, "/") ? "/" : "", l.v[i]);
-            snprintf(an, sizeof an, "%s/%s", arcname, l.v[i]);
-            r = export_one(x, p, an);
-        }
+    case VK_WALK_FILE:
+    case VK_WALK_ENTER:
+        return export_one(x, v);
+    case VK_WALK_LEAVE:
+        return 0;
     }
-    vk_names_free(&l);
-    return r;
+    return 0;
 }
 
 int vk_export_tar_fd(struct vk_fs *fs, const char *path, int fd, const char *name)
 {
-    struct exp x = { .fs = fs, .name = name, .buf = malloc(1 << 20) };
+    struct exp x = { .fs = fs, .name = name, .buf = malloc(1 << 20),
+                     .toplen = strcmp(path, "/") ? strlen(path) : 0 };
     x.a = archive_write_new();
     if (!x.a || !x.buf) {
         free(x.buf);
@@ -509,10 +532,15 @@ int vk_export_tar_fd(struct vk_fs *fs, const char *path, int fd, const char *nam
     if (archive_write_open_fd(x.a, fd) != ARCHIVE_OK)
         r = vk_error(-EIO, "%s: %s", name, archive_error_string(x.a));
     else
-        r = export_one(&x, path, ".");
+        r = vk_fs_walk(fs, path, VK_WALK_STAT, export_visit, &x);
     if (archive_write_close(x.a) != ARCHIVE_OK && r >= 0)
         r = vk_error(-EIO, "%s: %s", name, archive_error_string(x.a));
     archive_write_free(x.a);
     free(x.buf);
+    free(x.arc);
+    if (r >= 0 && x.skipped)
+        r = vk_error(-EIO, "%s:%s: %d entr%s could not be read and %s missing from the tar",
+                     fs->bd->name, path, x.skipped, x.skipped == 1 ? "y" : "ies",
+                     x.skipped == 1 ? "is" : "are");
     return r;
 }

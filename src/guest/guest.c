@@ -11,6 +11,7 @@
 #include "fs/fs.h"
 #include "fs/populate.h"
 #include "part/part.h"
+#include "util/dirs.h"
 #include "util/err.h"
 #include "util/str.h"
 
@@ -59,16 +60,7 @@ static int mkdirs(const char *root, const char *rel)
     int r = vk_pathf(p, sizeof p, "%s/%s", root, rel);
     if (r < 0)
         return r;
-    for (char *c = p + strlen(root) + 1; *c; c++)
-        if (*c == '/') {
-            *c = '\0';
-            if (mkdir(p, 0755) < 0 && errno != EEXIST)
-                return vk_error(-errno, "%s: %s", p, strerror(errno));
-            *c = '/';
-        }
-    if (mkdir(p, 0755) < 0 && errno != EEXIST)
-        return vk_error(-errno, "%s: %s", p, strerror(errno));
-    return 0;
+    return vk_mkdirs(p, 0755);
 }
 
 /* root "" means rel is a path of its own. */
@@ -295,14 +287,32 @@ static int make_image(const struct vk_guest_opts *o, const char *root)
 }
 
 /* OUT.cfg.  The disk names its format, so QEMU neither probes it nor
- * guards its sector 0, and target= (last) lets the path hold commas. */
-static int write_cfg(const struct vk_guest_opts *o, const char *host)
+ * guards its sector 0, and target= (last) lets the path hold commas.  A
+ * 9p root: the kernel and initramfs in OUT booted directly. */
+static int write_cfg(const struct vk_guest_opts *o, const char *host, const char *kver)
 {
     char abs[PATH_MAX], cfg[PATH_MAX + 8], *text = NULL;
     if (!realpath(o->out, abs))
         return vk_error(-errno, "%s: %s", o->out, strerror(errno));
     snprintf(cfg, sizeof cfg, "%s.cfg", o->out);
-    if (asprintf(&text,
+    if (o->rootfs_dir && strpbrk(abs, ",'\"\\"))
+        return vk_error(-EINVAL, "%s: a 9p root's path cannot hold , ' \" or \\ (p9 specs "
+                        "are comma-separated)", abs);
+    if (o->rootfs_dir ? asprintf(&text,
+                 "# xl.cfg written by vmkit guest build --rootfs-dir\n"
+                 "name = \"%s\"\n"
+                 "memory = 256\n"
+                 "vcpus = 1\n"
+                 "kernel = \"%s/boot/vmlinuz-%s\"\n"
+                 "ramdisk = \"%s/boot/initrd.img-%s\"\n"
+                 "extra = \"root=root rootfstype=9p rootflags=trans=virtio,version=9p2000.L,"
+                 "msize=262144 console=ttyS0\"\n"
+                 "p9 = [ 'tag=root,security_model=none,path=%s' ]\n"
+                 "serial = \"pty\"\n"
+                 "on_poweroff = \"destroy\"\n"
+                 "on_reboot = \"restart\"\n"
+                 "on_crash = \"destroy\"\n",
+                 host, abs, kver, abs, kver, abs) < 0 : asprintf(&text,
                  "# xl.cfg written by vmkit guest build\n"
                  "name = \"%s\"\n"
                  "memory = 256\n"
@@ -333,17 +343,23 @@ static int make_tree(const struct vk_guest_opts *o, const char *root, const char
         r = vk_pathf(x, sizeof x, "%s/x", tmp);
 
     /* the kernel */
-    if (r == 0 && o->kernel && !strstr(o->kernel, ".deb")) {
+    bool kpkg = o->kernel && !strncmp(o->kernel, "linux-image-", 12) && !strchr(o->kernel, '/') &&
+                !strstr(o->kernel, ".deb") && access(o->kernel, F_OK) < 0;
+    if (r == 0 && o->kernel && !kpkg && !strstr(o->kernel, ".deb")) {
         kernel_file = o->kernel;
         const char *b = strrchr(o->kernel, '/');
         b = b ? b + 1 : o->kernel;
         kver = strdup(!strncmp(b, "vmlinuz-", 8) ? b + 8 : "custom");
     } else if (r == 0) {
-        if (o->kernel) {
+        if (o->kernel && !kpkg) {
             kdeb = strdup(o->kernel);
         } else {
-            say(o, "fetching linux-image-cloud-amd64 (cached in %s)", cache);
-            if ((r = vk_deb_fetch(cache, "linux-image-cloud-amd64", &meta)) == 0 &&
+            /* a package name, or the default: the cloud kernel, or the
+             * generic one for a 9p root (the cloud kernel has no 9p) */
+            const char *pkg = o->kernel ? o->kernel
+                            : o->rootfs_dir ? "linux-image-amd64" : "linux-image-cloud-amd64";
+            say(o, "fetching %s (cached in %s)", pkg, cache);
+            if ((r = vk_deb_fetch(cache, pkg, &meta)) == 0 &&
                 (r = vk_deb_field(meta, "Depends", &dep)) == 0) {
                 /* "linux-image-6.1.0-18-cloud-amd64 (= 6.1.76-1)" */
                 char *s = strstr(dep, "linux-image-");
@@ -426,9 +442,16 @@ static int make_tree(const struct vk_guest_opts *o, const char *root, const char
             r = copy_file(p, q, 0644);
         snprintf(p, sizeof p, "%s/lib/modules/%s", x, kver);
         /* virtio_net pulls in net_failover and failover through its depends= */
+        /* pvpanic_mmio drives QEMU's ISA pvpanic device: a panic reaches
+         * the monitor (on_crash); 9p, USB (usb = 1 is QEMU's UHCI; the
+         * tablet is a HID device) and the i6300esb of on_watchdog where
+         * the kernel has them (the generic one; the cloud kernel has none
+         * of the three: each is skipped when absent) */
         static const char *const want[] = { "virtio_pci", "virtio_blk", "virtio_net", "ext4",
                                             "crc16", "mbcache", "jbd2", "crc32c_generic",
-                                            "button", "evdev", NULL };
+                                            "button", "evdev", "pvpanic", "pvpanic_mmio",
+                                            "9pnet_virtio", "9p", "uhci_hcd", "usbhid",
+                                            "hid_generic", "i6300esb", NULL };
         struct stat st;
         if (stat(p, &st) == 0)
             for (const char *const *w = want; *w && r >= 0; w++)
@@ -495,7 +518,8 @@ static int make_tree(const struct vk_guest_opts *o, const char *root, const char
         (r = put_text(root, "etc/hostname", hostline, 0644)) == 0 &&
         (r = put_text(root, "etc/passwd", "root::0:0:root:/root:/bin/sh\n", 0644)) == 0 &&
         (r = put_text(root, "etc/group", "root:x:0:\n", 0644)) == 0)
-        r = put_text(root, "etc/fstab", "/dev/vda1 / ext4 rw 0 1\n", 0644);
+        r = put_text(root, "etc/fstab", o->rootfs_dir ? "root / 9p rw,trans=virtio 0 0\n"
+                                                      : "/dev/vda1 / ext4 rw 0 1\n", 0644);
     free(grub);
     free_mods(&mods);
     free(cache);
@@ -539,20 +563,26 @@ int vk_guest_build(const struct vk_guest_opts *in, char **kver)
     if (!mkdtemp(tmp))
         return vk_error(-errno, "%s: %s", tmp, strerror(errno));
     char root[PATH_MAX + 8];
-    snprintf(root, sizeof root, "%s/root", tmp);
+    /* a 9p root is built in place; a disk's tree in the temp dir */
+    snprintf(root, sizeof root, "%s", o.rootfs_dir ? o.out : tmp);
+    if (!o.rootfs_dir)
+        strcat(root, "/root");
     char *v = NULL;
     int r = mkdir(root, 0755) < 0 ? vk_error(-errno, "%s: %s", root, strerror(errno)) : 0;
+    bool made = r == 0;
     if (r == 0)
         r = make_tree(&o, root, tmp, host, &v);
-    if (r == 0)
+    if (r == 0 && !o.rootfs_dir)
         r = make_image(&o, root);
     if (r == 0)
-        r = write_cfg(&o, host);
+        r = write_cfg(&o, host, v);
     rm_rf(tmp);
     if (r < 0) {
         char cfg[PATH_MAX + 8];
         snprintf(cfg, sizeof cfg, "%s.cfg", o.out);
-        if (lstat(o.out, &st) == 0)
+        if (o.rootfs_dir && made)
+            rm_rf(o.out);
+        else if (!o.rootfs_dir && lstat(o.out, &st) == 0)
             unlink(o.out);
         unlink(cfg);
         free(v);

@@ -5,6 +5,8 @@
 #ifndef VK_GUEST_GUEST_H
 #define VK_GUEST_GUEST_H
 
+#include "util/run.h"
+
 #include <stddef.h>
 #include <stdint.h>
 
@@ -12,8 +14,13 @@ struct vk_guest_opts {
     const char *out;        /* image to create (must not exist) */
     const char *format;     /* "raw" (default) or "qcow2" */
     uint64_t size;          /* bytes; 0: 256 MiB */
-    const char *kernel;     /* NULL: the Debian cloud kernel; a .deb; or a vmlinuz
-                               file (its drivers must then be built in) */
+    const char *kernel;     /* NULL: the Debian cloud kernel (the generic one,
+                               linux-image-amd64, for rootfs_dir: the cloud
+                               kernel has no 9p); a package name
+                               "linux-image-..."; a .deb; or a vmlinuz file (its
+                               drivers must then be built in) */
+    int rootfs_dir;         /* out is a directory: the guest's root filesystem,
+                               shared over 9p (no disk image) */
     const char *hostname;   /* NULL: from OUT's name */
     const char *cachedir;   /* NULL: $XDG_CACHE_HOME/vmkit or ~/.cache/vmkit */
     /* progress lines ("fetching linux-image-cloud-amd64"), may be NULL */
@@ -22,18 +29,18 @@ struct vk_guest_opts {
 };
 
 /* Make opts->out: MBR with one bootable ext4 partition holding busybox,
- * /boot/vmlinuz-VER, /boot/initrd.img-VER (loads virtio/ACPI modules,
- * mounts /dev/vda1, switch_root), /boot/grub/grub.cfg and a busybox init
- * that prints "VMKIT-READY" with a root shell on ttyS0; and OUT.cfg, an
- * xl.cfg with bootloader="pygrub" that boots it.  On failure nothing is
- * left behind.  *kver (if not NULL) gets the kernel version (malloc'd). */
+ * /boot/vmlinuz-VER, /boot/initrd.img-VER (loads virtio/ACPI/pvpanic
+ * modules, and 9p when the kernel has it; mounts root=, switch_root),
+ * /boot/grub/grub.cfg and a busybox init that prints "VMKIT-READY" with a
+ * root shell on ttyS0; and OUT.cfg, an xl.cfg with bootloader="pygrub"
+ * that boots it.  With rootfs_dir, OUT is instead a new directory holding
+ * that tree, and OUT.cfg boots the kernel and initramfs in it directly
+ * with its root on OUT shared over 9p (p9 = [ 'tag=root,...' ], extra
+ * "root=root rootfstype=9p rootflags=trans=virtio,..."): the rootless
+ * counterpart of an NFS root.  On failure nothing is left behind.  *kver
+ * (if not NULL) gets the kernel version (malloc'd). */
 int vk_guest_build(const struct vk_guest_opts *o, char **kver);
 
-/* Run argv (argv[0] searched in PATH) in directory cwd (NULL: current),
- * stdin from /dev/null, stdout+stderr captured into out (up to outlen-1
- * bytes, NUL-terminated; out may be NULL).  0 if it exited 0; otherwise
- * -EIO with a message naming argv[0], its status and its last output line. */
-int vk_run(const char *const *argv, const char *cwd, char *out, size_t outlen);
 
 /* The cache directory for downloads ($XDG_CACHE_HOME/vmkit/debs or
  * ~/.cache/vmkit/debs), created if missing.  malloc'd. */

@@ -7,8 +7,9 @@
 #include <stdlib.h>
 
 /* The initramfs: load the modules listed in /modules (dependency order),
- * wait for the root device named by root= on the command line, mount it
- * and switch_root into the busybox init there. */
+ * mount the root root= names (rootfstype=9p: a 9p share's tag, with
+ * rootflags=; otherwise a block device, waited for), and switch_root into
+ * the busybox init there. */
 const char vk_guest_init[] =
     "#!/bin/busybox sh\n"
     "/bin/busybox mkdir -p /proc /sys /dev /newroot /sbin /usr/bin /usr/sbin\n"
@@ -18,11 +19,13 @@ const char vk_guest_init[] =
     "mount -t sysfs sysfs /sys\n"
     "mount -t devtmpfs devtmpfs /dev\n"
     "for m in $(cat /modules); do insmod /lib/modules/$m.ko || echo \"vmkit initramfs: cannot load $m\"; done\n"
-    "root=/dev/vda1\n"
-    "for a in $(cat /proc/cmdline); do case $a in root=/dev/*) root=${a#root=} ;; esac; done\n"
+    "root=/dev/vda1 fstype=ext4 flags=rw\n"
+    "for a in $(cat /proc/cmdline); do case $a in\n"
+    "    root=*) root=${a#root=} ;; rootfstype=*) fstype=${a#rootfstype=} ;;\n"
+    "    rootflags=*) flags=${a#rootflags=} ;; esac; done\n"
     "i=0\n"
-    "while [ ! -b \"$root\" ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done\n"
-    "if ! mount -t ext4 -o rw \"$root\" /newroot; then\n"
+    "while [ \"$fstype\" != 9p ] && [ ! -b \"$root\" ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done\n"
+    "if ! mount -t \"$fstype\" -o \"$flags\" \"$root\" /newroot; then\n"
     "    echo \"vmkit initramfs: cannot mount $root; a shell:\"\n"
     "    exec sh\n"
     "fi\n"
@@ -42,7 +45,7 @@ const char vk_guest_rcs[] =
     "export PATH=/bin:/sbin:/usr/bin:/usr/sbin\n"
     "mount -t proc proc /proc\n"
     "mount -t sysfs sysfs /sys\n"
-    "mountpoint -q /dev || mount -t devtmpfs devtmpfs /dev\n"
+    "grep -q ' /dev ' /proc/mounts || mount -t devtmpfs devtmpfs /dev\n"
     "mkdir -p /dev/pts /dev/shm\n"
     "mount -t devpts devpts /dev/pts\n"
     "mount -t tmpfs tmpfs /run\n"

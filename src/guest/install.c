@@ -452,9 +452,10 @@ int vk_install_wait(const char *name, int timeout_ms, const volatile int *stop,
         if (err)
             return err;
         enum vk_vm_state st = info.state;
-        /* preserved, and so over, only once its monitor is gone: while QEMU
-         * is gone and the monitor lives it is deciding (or being destroyed) */
-        int over = !info.monitor && !info.pid;
+        /* a shutdown is over only once its monitor is gone: while QEMU is
+         * gone and the monitor lives it is deciding (or being destroyed);
+         * a panic preserved keeps QEMU, stopped, and "crashed" is final */
+        int over = (!info.monitor && !info.pid) || st == VK_ST_CRASHED;
         snprintf(dir, sizeof dir, "%s", info.dir);
         vk_vminfo_free(&info);
         if (over && (st == VK_ST_SHUTDOWN || st == VK_ST_CRASHED))

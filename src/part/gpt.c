@@ -304,15 +304,28 @@ static int gpt_write(struct vk_blockdev *bd, const struct vk_ptable *t)
     }
     uint32_t ecrc = crc(a, alen);
 
-    if ((r = vk_bd_pwrite(bd, a, alen, belba * VK_SECTOR)) < 0)
+    /* Each copy is one write of its header and entries (adjacent on
+     * disk): the backup first, then the primary.  A crash leaves both
+     * copies old, both new, or an old primary beside a new backup - never
+     * a header whose entries do not match it; verify --repair then
+     * rewrites the backup from the primary. */
+    size_t clen = (size_t)(asec + 1) * VK_SECTOR;
+    uint8_t *c = calloc(1, clen);
+    if (!c) {
+        r = vk_error(-ENOMEM, "out of memory");
         goto out;
-    put_hdr(s, nsec - 1, 1, t->first_lba, last, t->disk_guid, belba, n, esz, ecrc);
-    if ((r = vk_bd_pwrite(bd, s, sizeof s, (nsec - 1) * VK_SECTOR)) < 0)
-        goto out;
-    if ((r = vk_bd_pwrite(bd, a, alen, 2 * VK_SECTOR)) < 0)
-        goto out;
-    put_hdr(s, 1, nsec - 1, t->first_lba, last, t->disk_guid, 2, n, esz, ecrc);
-    if ((r = vk_bd_pwrite(bd, s, sizeof s, VK_SECTOR)) < 0)
+    }
+    memcpy(c, a, alen);
+    put_hdr(c + asec * VK_SECTOR, nsec - 1, 1, t->first_lba, last, t->disk_guid, belba, n, esz, ecrc);
+    r = vk_bd_pwrite(bd, c, clen, belba * VK_SECTOR);
+    if (r == 0) {
+        memset(c, 0, clen);
+        put_hdr(c, 1, nsec - 1, t->first_lba, last, t->disk_guid, 2, n, esz, ecrc);
+        memcpy(c + VK_SECTOR, a, alen);
+        r = vk_bd_pwrite(bd, c, clen, VK_SECTOR);
+    }
+    free(c);
+    if (r < 0)
         goto out;
 
     /* Protective MBR; a hybrid MBR (0xEE plus other entries, sgdisk -h)

@@ -206,7 +206,9 @@ static int mbr_write(struct vk_blockdev *bd, const struct vk_ptable *t)
     if (ext && (r = place_ebrs(t, ext, ebrs, bd->name)) < 0)
         goto out;
 
-    /* The EBR chain first: sector 0 last, so a failure leaves the old
+    /* The EBR chain first, from its end: each EBR is written before the
+     * one that links to it, so a link never points at a sector still
+     * waiting for its EBR; sector 0 last, so a failure leaves the old
      * primary table pointing at an extended partition at worst. */
     if (ext) {
         unsigned nl = 0;
@@ -218,7 +220,7 @@ static int mbr_write(struct vk_blockdev *bd, const struct vk_ptable *t)
             if ((r = vk_bd_pwrite(bd, s, sizeof s, ext->start * VK_SECTOR)) < 0)
                 goto out;
         }
-        for (unsigned i = 0; i < t->n; i++) {
+        for (unsigned i = t->n; i-- > 0;) {
             const struct vk_part *p = &t->p[i];
             if (!p->logical)
                 continue;

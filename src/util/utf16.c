@@ -4,29 +4,41 @@
 #include <stdbool.h>
 #include <string.h>
 
-int vk_utf8_to_utf16(const char *s, uint16_t *out, int max)
+size_t vk_utf8_decode(const char *s, uint32_t *out)
 {
     const unsigned char *p = (const unsigned char *)s;
+    uint32_t c;
+    int k;
+    if (!*p) return 0;
+    if (*p < 0x80) { c = *p; k = 0; }
+    else if ((*p & 0xe0) == 0xc0) { c = *p & 0x1f; k = 1; }
+    else if ((*p & 0xf0) == 0xe0) { c = *p & 0x0f; k = 2; }
+    else if ((*p & 0xf8) == 0xf0) { c = *p & 0x07; k = 3; }
+    else return 0;
+    for (int i = 1; i <= k; i++) {
+        if ((p[i] & 0xc0) != 0x80)
+            return 0;
+        c = c << 6 | (p[i] & 0x3f);
+    }
+    /* Overlong forms, surrogates and values past U+10FFFF are not UTF-8. */
+    static const uint32_t min_for_len[4] = { 0, 0x80, 0x800, 0x10000 };
+    if (c < min_for_len[k] || (c >= 0xd800 && c < 0xe000) || c > 0x10ffff)
+        return 0;
+    *out = c;
+    return (size_t)k + 1;
+}
+
+int vk_utf8_to_utf16(const char *s, uint16_t *out, int max)
+{
+    const char *p = s;
     int n = 0;
 
     while (*p) {
         uint32_t c;
-        int k;
-        if (*p < 0x80) { c = *p; k = 0; }
-        else if ((*p & 0xe0) == 0xc0) { c = *p & 0x1f; k = 1; }
-        else if ((*p & 0xf0) == 0xe0) { c = *p & 0x0f; k = 2; }
-        else if ((*p & 0xf8) == 0xf0) { c = *p & 0x07; k = 3; }
-        else return -EINVAL;
-        p++;
-        for (int i = 0; i < k; i++, p++) {
-            if ((*p & 0xc0) != 0x80)
-                return -EINVAL;
-            c = c << 6 | (*p & 0x3f);
-        }
-        /* Overlong forms, surrogates and values past U+10FFFF are not UTF-8. */
-        static const uint32_t min_for_len[4] = { 0, 0x80, 0x800, 0x10000 };
-        if (c < min_for_len[k] || (c >= 0xd800 && c < 0xe000) || c > 0x10ffff)
+        size_t k = vk_utf8_decode(p, &c);
+        if (!k)
             return -EINVAL;
+        p += k;
         if (c >= 0x10000) {
             if (n + 2 > max)
                 return -ENAMETOOLONG;
@@ -59,7 +71,7 @@ size_t vk_utf8_put(char *b, uint32_t c)
     return 4;
 }
 
-void vk_utf16_to_utf8(const uint16_t *u, size_t n, char *out, size_t outlen)
+static void from_utf16(const uint16_t *u, size_t n, char *out, size_t outlen, bool keep)
 {
     size_t o = 0;
 
@@ -76,7 +88,7 @@ void vk_utf16_to_utf8(const uint16_t *u, size_t n, char *out, size_t outlen)
         if (c >= 0xd800 && c < 0xdc00 && i + 1 < n && u[i + 1] >= 0xdc00 && u[i + 1] < 0xe000) {
             c = 0x10000 + ((c - 0xd800) << 10) + (u[i + 1] - 0xdc00u);
             i++;
-        } else if (c >= 0xd800 && c < 0xe000) {
+        } else if (c >= 0xd800 && c < 0xe000 && !keep) {
             c = 0xfffd;
         }
         if (roomy) {
@@ -91,4 +103,14 @@ void vk_utf16_to_utf8(const uint16_t *u, size_t n, char *out, size_t outlen)
         o += k;
     }
     out[o] = 0;
+}
+
+void vk_utf16_to_utf8(const uint16_t *u, size_t n, char *out, size_t outlen)
+{
+    from_utf16(u, n, out, outlen, false);
+}
+
+void vk_utf16_to_name(const uint16_t *u, size_t n, char *out, size_t outlen)
+{
+    from_utf16(u, n, out, outlen, true);
 }

@@ -790,6 +790,10 @@ int vk_cfg_apply(void *cv, const char *key, int add, struct vk_cfgval *v,
             return err;
         if (vk_action_parse(v->s, &a))
             return key_err(&x, v, "unknown action '%.40s' (destroy, restart, preserve)", v->s);
+        if (!strcmp(v->s, "rename-restart"))
+            vk_warn("%s:%d: %s: rename-restart restarts the domain without keeping the old one "
+                    "renamed (under QEMU it would keep its disks locked)", x.kp->fname, v->line,
+                    k->key);
         *(int *)base = (int)a;
         return 0;
     }

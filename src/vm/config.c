@@ -28,12 +28,11 @@ int vk_name_valid(const char *name)
     return 1;
 }
 
-static int gen_uuid(char **out)
+static int random_bytes(unsigned char *r, size_t len)
 {
-    unsigned char r[16];
     size_t got = 0;
-    while (got < sizeof r) {
-        ssize_t n = getrandom(r + got, sizeof r - got, 0);
+    while (got < len) {
+        ssize_t n = getrandom(r + got, len - got, 0);
         if (n < 0) {
             if (errno == EINTR)
                 continue;
@@ -41,6 +40,48 @@ static int gen_uuid(char **out)
         }
         got += (size_t)n;
     }
+    return 0;
+}
+
+/* The MAC xl gives a vif that names none (libxl_device_nic_setdefault):
+ * Xen's OUI 00:16:3e, then 23 random bits. */
+static int gen_mac(char **out)
+{
+    unsigned char r[3];
+    int err = random_bytes(r, sizeof r);
+    if (err)
+        return err;
+    if (asprintf(out, "00:16:3e:%02x:%02x:%02x", r[0] & 0x7f, r[1], r[2]) < 0) {
+        *out = NULL;
+        return vk_error(-ENOMEM, "out of memory");
+    }
+    return 0;
+}
+
+/* No vif key means one NIC on user-mode NAT: made explicit, so its MAC is
+ * part of the config (kept by define); every NIC without a MAC gets one. */
+static int fill_macs(struct vk_domcfg *c)
+{
+    int err;
+    if (!c->vif_set) {
+        if (!(c->vifs = calloc(1, sizeof *c->vifs)))
+            return vk_error(-ENOMEM, "out of memory");
+        c->vifs[0].type = VK_VIF_USER;
+        c->n_vifs = 1;
+        c->vif_set = 1;
+    }
+    for (unsigned i = 0; i < c->n_vifs; i++)
+        if (!c->vifs[i].mac && (err = gen_mac(&c->vifs[i].mac)))
+            return err;
+    return 0;
+}
+
+static int gen_uuid(char **out)
+{
+    unsigned char r[16];
+    int err = random_bytes(r, sizeof r);
+    if (err)
+        return err;
     r[6] = (r[6] & 0x0f) | 0x40;  /* version 4 */
     r[8] = (r[8] & 0x3f) | 0x80;  /* RFC 4122 variant */
     char *s = malloc(37);
@@ -206,7 +247,7 @@ int vk_domcfg_check(struct vk_domcfg *c)
     if (!vk_name_valid(c->name))
         return vk_error(-EINVAL, "%s: name '%s' is not valid (letters, digits, _ . -; at most 64)",
                         who, c->name);
-    if (!c->uuid && (err = gen_uuid(&c->uuid)))
+    if ((!c->uuid && (err = gen_uuid(&c->uuid))) || (err = fill_macs(c)))
         return err;
     if (c->memory == VK_UNSET)
         c->memory = 128;
@@ -323,16 +364,22 @@ char *vk_pygrub_append(const struct vk_domcfg *c, const char *entry_args)
 /* Contract in config.h. */
 const char *vk_action_name(enum vk_action a)
 {
-    return a == VK_ACT_RESTART ? "restart" : a == VK_ACT_PRESERVE ? "preserve" : "destroy";
+    return a == VK_ACT_RESTART ? "restart" : a == VK_ACT_PRESERVE ? "preserve"
+         : a == VK_ACT_COREDUMP_DESTROY ? "coredump-destroy"
+         : a == VK_ACT_COREDUMP_RESTART ? "coredump-restart" : "destroy";
 }
 
 /* Contract in config.h. */
 int vk_action_parse(const char *s, enum vk_action *a)
 {
-    if (!strcmp(s, "destroy") || !strcmp(s, "coredump-destroy"))
+    if (!strcmp(s, "destroy"))
         *a = VK_ACT_DESTROY;
-    else if (!strcmp(s, "restart") || !strcmp(s, "rename-restart") || !strcmp(s, "coredump-restart"))
+    else if (!strcmp(s, "restart") || !strcmp(s, "rename-restart"))
         *a = VK_ACT_RESTART;
+    else if (!strcmp(s, "coredump-destroy"))
+        *a = VK_ACT_COREDUMP_DESTROY;
+    else if (!strcmp(s, "coredump-restart"))
+        *a = VK_ACT_COREDUMP_RESTART;
     else if (!strcmp(s, "preserve"))
         *a = VK_ACT_PRESERVE;
     else

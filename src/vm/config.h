@@ -45,7 +45,7 @@ enum vk_vif_type { VK_VIF_USER, VK_VIF_BRIDGE };
  * separated by ';' or given as repeated hostfwd= keys).  type defaults to
  * bridge when a bridge is named, user-mode NAT otherwise. */
 struct vk_vifspec {
-    char *mac;          /* NULL = QEMU picks one */
+    char *mac;          /* NULL until vk_domcfg_check generates one */
     char *bridge;       /* NULL for user networking */
     char *model;        /* QEMU device: virtio-net-pci (default), e1000, rtl8139 */
     enum vk_vif_type type;
@@ -55,8 +55,11 @@ struct vk_vifspec {
 };
 
 /* on_poweroff / on_reboot / on_crash / on_watchdog.  rename-restart reads
- * as restart, coredump-destroy as destroy, coredump-restart as restart. */
-enum vk_action { VK_ACT_DESTROY, VK_ACT_RESTART, VK_ACT_PRESERVE };
+ * as restart (with a warning: the old domain cannot be kept, it would hold
+ * its disks); coredump-* write the guest's memory to an ELF core first
+ * when QEMU is still there to ask (a panic), then destroy or restart. */
+enum vk_action { VK_ACT_DESTROY, VK_ACT_RESTART, VK_ACT_PRESERVE, VK_ACT_COREDUMP_DESTROY,
+                 VK_ACT_COREDUMP_RESTART };
 
 enum vk_dom_type { VK_TYPE_UNSET, VK_TYPE_PV, VK_TYPE_PVH, VK_TYPE_HVM };
 
@@ -154,7 +157,9 @@ int vk_domcfg_set(struct vk_domcfg *c, const char *assignment);
 
 /* Fill defaults and check consistency, as xl does before it builds a
  * domain: name present and valid ([A-Za-z0-9_.-], 1..64 chars, not
- * starting with '.' or '-'), uuid generated when absent, memory 128 and
+ * starting with '.' or '-'), uuid generated when absent, a MAC generated
+ * for each NIC without one (xl's: 00:16:3e and 23 random bits; no vif key
+ * becomes one user-mode NIC, so its MAC is kept by define), memory 128 and
  * vcpus 1 when unset, maxmem >= memory, maxvcpus >= vcpus, bootloader and
  * kernel not both set, only "pygrub" as bootloader; kernel = Xen's
  * hvmloader with an HVM type means BIOS boot (noted); vfb specs fold into
@@ -210,8 +215,9 @@ void vk_diskspec_free(struct vk_diskspec *d);
 int vk_vifspec_parse(const char *spec, struct vk_vifspec *v);
 void vk_vifspec_free(struct vk_vifspec *v);
 
-/* Names for the action enum ("destroy", "restart", "preserve"), and the
- * reverse (accepting xl's rename-restart/coredump-*): 0 or -EINVAL. */
+/* Names for the action enum ("destroy", "restart", "preserve",
+ * "coredump-destroy", "coredump-restart"), and the reverse (accepting
+ * xl's rename-restart as restart): 0 or -EINVAL. */
 const char *vk_action_name(enum vk_action a);
 int vk_action_parse(const char *s, enum vk_action *a);
 

@@ -78,7 +78,7 @@ int vk_console_run(const char *name, const struct vk_console_opts *o)
         return err;
     char dir[sizeof info.dir];
     snprintf(dir, sizeof dir, "%s", info.dir);
-    int live = info.pid || info.state == VK_ST_STARTING;
+    int live = (info.pid && info.state != VK_ST_CRASHED) || info.state == VK_ST_STARTING;
     enum vk_vm_state st = info.state;
     /* the console is serial port 0 as "pty"; another device there (tcp:,
      * file: ...) leaves nothing to attach to */

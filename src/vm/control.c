@@ -81,7 +81,7 @@ static int vm_command_ret(const char *name, const char *cmd, json_t *args, int g
         return err;
     }
     int lk = -1;
-    if (!info.pid) {
+    if (!info.pid || info.state == VK_ST_CRASHED) {
         err = vk_error(-EINVAL, "%s: VM is not running (state %s)", name,
                        vk_vm_state_name(info.state));
     } else if ((lk = vk_rt_lock(info.dir, LOCK_WAIT_MS)) < 0) {
@@ -185,7 +185,7 @@ int vk_vm_shutdown(const char *name, int wait, int timeout_s)
         if (wait_gone(qemu, (int)(left > 10000 ? 10000 : left > 0 ? left : 0)))
             break;
         if (deadline >= 0 && now_ms() >= deadline)
-            return vk_vm_destroy(name);
+            return vk_error(-ETIMEDOUT, "%s: still running after %d s", name, timeout_s);
         if (vm_command(name, "system_powerdown", NULL, 1, NULL) < 0)
             vk_error_clear();   /* QEMU may be going away right now */
     }

@@ -7,11 +7,12 @@
 
 #include <jansson.h>
 
-/* Press the ACPI power button (QMP system_powerdown).  With wait, return
- * once QEMU is gone (and the monitor has applied on_poweroff); when
- * timeout_s > 0 and it is still running after that many seconds, stop it
- * hard (as vk_vm_destroy).  -ETIMEDOUT is never returned: the hard stop is
- * the fallback. */
+/* Press the ACPI power button (QMP system_powerdown; again every 10 s
+ * while waiting, as a guest still booting misses a press).  With wait,
+ * return once QEMU is gone (and the monitor has applied on_poweroff);
+ * when timeout_s > 0 and it is still running after that many seconds,
+ * -ETIMEDOUT "NAME: still running after N s" and the VM is left as it is
+ * (the caller decides whether to destroy it). */
 int vk_vm_shutdown(const char *name, int wait, int timeout_s);
 
 /* Reset the machine (QMP system_reset); the monitor sees the reset as a

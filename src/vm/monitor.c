@@ -6,6 +6,7 @@
 #include "vm/qmp.h"
 #include "vm/runtime.h"
 #include "vm/store.h"
+#include "util/dirs.h"
 #include "util/err.h"
 
 #include <errno.h>
@@ -42,6 +43,8 @@ struct mon {
     int nrestarts;
     long long log_off;      /* qemu.log size when QEMU was last started */
     bool done;              /* the VM ended: the monitor's main loop returns */
+    bool panicked;          /* GUEST_PANICKED seen: QEMU stopped in guest-panicked */
+    bool panic_done;        /* ... and on_crash applied to it */
 };
 
 /* Diagnostics go to stderr, which the monitor points at its log file. */
@@ -254,10 +257,13 @@ static void handle_event(struct mon *m, const struct vk_qmp_msg *ev)
         if (m->pending != C_DESTROY)
             m->pending = C_WATCHDOG;
     } else if (!strcmp(ev->event, "GUEST_PANICKED")) {
-        if (m->pending != C_DESTROY)
+        if (m->pending != C_DESTROY) {
             m->pending = C_CRASH;
+            m->panicked = true;     /* on_crash is applied once the events are read */
+        }
     } else if (!strcmp(ev->event, "STOP")) {
-        set_state(m, "paused");
+        if (!m->panicked)           /* the panic's own stop is no pause */
+            set_state(m, "paused");
     } else if (!strcmp(ev->event, "RESUME")) {
         set_state(m, "running");
     }
@@ -310,6 +316,78 @@ static void finish_preserve(struct mon *m, const char *state)
     m->done = true;
 }
 
+/* Where coredump-* actions write the guest's memory: $VMKIT_DUMP_DIR, else
+ * $XDG_STATE_HOME/vmkit/dump (~/.local/state/vmkit/dump; root:
+ * /var/lib/vmkit/dump), as xl writes /var/lib/xen/dump/NAME.  The file is
+ * NAME-YYYYMMDD-HHMMSS.core. */
+static int dump_path(const struct mon *m, char *buf, size_t len)
+{
+    const char *o = getenv("VMKIT_DUMP_DIR"), *x = getenv("XDG_STATE_HOME"),
+               *h = getenv("HOME");
+    char dir[4000];
+    if (o && *o)
+        snprintf(dir, sizeof dir, "%s", o);
+    else if (geteuid() == 0)
+        snprintf(dir, sizeof dir, "/var/lib/vmkit/dump");
+    else if (x && *x == '/')
+        snprintf(dir, sizeof dir, "%s/vmkit/dump", x);
+    else if (h && *h)
+        snprintf(dir, sizeof dir, "%s/.local/state/vmkit/dump", h);
+    else
+        return vk_error(-ENOENT, "no dump directory (set VMKIT_DUMP_DIR)");
+    int err = vk_mkdirs(dir, 0700);
+    if (err)
+        return err;
+    char ts[32];
+    time_t t = time(NULL);
+    struct tm tm;
+    strftime(ts, sizeof ts, "%Y%m%d-%H%M%S", localtime_r(&t, &tm));
+    if ((size_t)snprintf(buf, len, "%s/%s-%s.core", dir, m->c->name, ts) >= len)
+        return vk_error(-ENAMETOOLONG, "%s: path too long", dir);
+    return 0;
+}
+
+/* coredump-*: the stopped guest's memory as an ELF core (QMP
+ * dump-guest-memory, written by QEMU; crash(8) and gdb read it). */
+static void coredump(struct mon *m)
+{
+    char path[4200], proto[4300];
+    int err = dump_path(m, path, sizeof path);
+    if (!err) {
+        snprintf(proto, sizeof proto, "file:%s", path);
+        mlog("writing the guest's memory to %s", path);
+        err = vk_qmp_execute(m->q, "dump-guest-memory",
+                             json_pack("{s:b, s:s}", "paging", 0, "protocol", proto), NULL,
+                             600000);
+    }
+    if (err) {
+        mlog("coredump failed: %s", vk_errmsg());
+        vk_error_clear();
+    } else {
+        mlog("coredump written: %s", path);
+        vk_rt_write(m->dir, "coredump", path, strlen(path));
+    }
+}
+
+/* The guest panicked and QEMU stopped it (-action panic=pause): apply
+ * on_crash while QEMU is still there.  preserve keeps it stopped, listed
+ * as crashed, until `vmkit destroy`; coredump-* dump its memory first;
+ * the others end QEMU, and qemu_ended() applies the action. */
+static void handle_panic(struct mon *m)
+{
+    m->panic_done = true;
+    enum vk_action a = m->c->on_crash;
+    mlog("guest panicked: on_crash %s", vk_action_name(a));
+    if (a == VK_ACT_PRESERVE) {
+        set_state(m, "crashed");
+        return;
+    }
+    if ((a == VK_ACT_COREDUMP_DESTROY || a == VK_ACT_COREDUMP_RESTART) && m->q)
+        coredump(m);
+    if (m->qemu)
+        kill(m->qemu, SIGKILL);
+}
+
 static void restart(struct mon *m)
 {
     time_t now = time(NULL);
@@ -326,6 +404,7 @@ static void restart(struct mon *m)
     m->restarts[m->nrestarts++] = now;
     set_state(m, "restarting");
     m->pending = C_NONE;
+    m->panicked = m->panic_done = false;
     if (vk_qemu_argv_restamp(m->argv, m->c) < 0)   /* rtc_timeoffset from now */
         mlog("restart: %s", vk_errmsg());
     if (spawn_qemu(m) < 0) {
@@ -371,6 +450,12 @@ static void qemu_ended(struct mon *m, int st)
                      : c == C_WATCHDOG && m->c->on_watchdog >= 0
                                        ? (enum vk_action)m->c->on_watchdog : VK_ACT_DESTROY;
     mlog("%s -> %s", cause_names[c], vk_action_name(a));
+    /* the dump needs QEMU: only a panic (handle_panic) gets one; here the
+     * coredump-* actions are what they do afterwards */
+    if (a == VK_ACT_COREDUMP_DESTROY)
+        a = VK_ACT_DESTROY;
+    else if (a == VK_ACT_COREDUMP_RESTART)
+        a = VK_ACT_RESTART;
     if (a == VK_ACT_RESTART)
         restart(m);
     else if (a == VK_ACT_PRESERVE)
@@ -448,6 +533,8 @@ int vk_monitor_main(const char *dir, char **argv, const struct vk_domcfg *c,
         }
         if (p[1].revents)
             drain_events(&m, 0);
+        if (m.panicked && !m.panic_done)
+            handle_panic(&m);
         if (!(p[0].revents & POLLIN))
             continue;
         struct signalfd_siginfo si;

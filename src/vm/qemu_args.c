@@ -645,9 +645,11 @@ int vk_qemu_argv(const struct vk_domcfg *c, const struct vk_qemu_setup *s,
     else
         add(&a, "%ld", vcpus);
     /* Reboots become SHUTDOWN(guest-reset) events: the monitor applies
-     * on_reboot.  Panics reach it as GUEST_PANICKED through pvpanic. */
+     * on_reboot.  Panics reach it as GUEST_PANICKED through pvpanic, with
+     * the guest stopped (status guest-panicked) rather than QEMU gone, so
+     * the monitor can preserve it as it is or dump its memory first. */
     add(&a, "-action");
-    add(&a, "reboot=shutdown");
+    add(&a, "reboot=shutdown,panic=pause");
     add(&a, "-device");
     add(&a, "pvpanic");
     if (s->qmp_monitor)

@@ -202,7 +202,7 @@ pid_t vk_rt_qemu(const char *dir, const char *uuid)
  * itself. */
 static const char *const rt_files[] = {
     "monitor.pid", "pid", "qmp.sock", "qmp-cli.sock", "console.sock", "console.log",
-    "config", "argv", "state", "id", "accel", "vnc", ".lock", "monitor.log", "qemu.log",
+    "config", "argv", "state", "id", "accel", "vnc", ".lock", "monitor.log", "qemu.log", "coredump",
     "kernel", "initrd", "spice-secret", "screendump.png",
     "serial1.sock", "serial1.log", "serial2.sock", "serial2.log", "serial3.sock", "serial3.log",
     NULL,
@@ -419,6 +419,10 @@ int vk_rt_info(const char *name, int with_qmp, struct vk_vminfo *info)
      * writes it; vmkit pause/unpause too, at once); QMP asks QEMU itself */
     info->state = !with_qmp && !strcmp(state, "paused") ? VK_ST_PAUSED
                                                           : run_or_blocked(info->pid);
+    /* on_crash = "preserve" keeps the panicked QEMU (status guest-panicked)
+     * for inspection: crashed, though its process lives */
+    if (preserved)
+        info->state = !strcmp(state, "crashed") ? VK_ST_CRASHED : VK_ST_SHUTDOWN;
     if (with_qmp)
         query_qmp(info);
     return 0;

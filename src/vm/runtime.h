@@ -9,7 +9,8 @@
  *   console.sock the serial console;   console.log   everything it printed
  *   config       the effective xl.cfg; argv  QEMU's argv, NUL-separated
  *   state        starting | running | paused | restarting | shutdown |
- *                crashed (the last two only when on_* = "preserve" kept it)
+ *                crashed (the last two only when on_* = "preserve" kept it;
+ *                a crashed VM keeps its QEMU, stopped in guest-panicked)
  *   id           the VM's small integer id;  accel  "tcg: why" / "kvm: why"
  *   vnc          the VNC address QEMU listens on ("127.0.0.1:5900")
  *   .lock        flock()ed around multi-step CLI operations (the runtime

@@ -70,7 +70,8 @@ static int start_checks(struct vk_domcfg *c, const char **accel, char *why, size
 {
     int err;
     char qemu[4096], base[4096];
-    if ((err = vk_domcfg_check(c)) < 0 || (err = vk_domcfg_validate_disks(c)) < 0 ||
+    if ((err = vk_domcfg_check(c)) < 0 || (err = vk_store_uuid_check(c)) < 0 ||
+        (err = vk_domcfg_validate_disks(c)) < 0 ||
         (err = vk_accel_choose(c->accel, accel, why, whylen)) < 0 ||
         (err = vk_qemu_find("qemu-system-x86_64", qemu, sizeof qemu)) < 0 ||
         (err = vk_runtime_base(base, sizeof base, 1)) < 0)

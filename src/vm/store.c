@@ -1,6 +1,8 @@
 /* Defined domains (NAME.cfg in the config dir) and runtime directories. */
 #include "vm/store.h"
+#include "util/dirs.h"
 #include "util/err.h"
+#include "vm/runtime.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -8,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -33,30 +36,6 @@ int vk_store_dir(char *buf, size_t len)
     return 0;
 }
 
-/* mkdir -p with mode for the created components; the last one must end up
- * a directory. */
-static int mkdirs(const char *path, mode_t mode)
-{
-    char p[4096];
-    if (snprintf(p, sizeof p, "%s", path) >= (int)sizeof p)
-        return vk_error(-ENAMETOOLONG, "%s: path too long", path);
-    for (char *s = p + 1;; s++) {
-        if (*s == '/' || !*s) {
-            char saved = *s;
-            *s = 0;
-            if (mkdir(p, mode) < 0 && errno != EEXIST)
-                return vk_error(-errno, "%s: %s", p, strerror(errno));
-            *s = saved;
-            if (!saved)
-                break;
-        }
-    }
-    struct stat st;
-    if (stat(p, &st) < 0 || !S_ISDIR(st.st_mode))
-        return vk_error(-ENOTDIR, "%s: not a directory", p);
-    return 0;
-}
-
 static int cfg_path(const char *name, char *buf, size_t len)
 {
     char dir[4000];
@@ -70,19 +49,13 @@ static int cfg_path(const char *name, char *buf, size_t len)
     return 0;
 }
 
-/* Contract in store.h. */
-int vk_store_define(const struct vk_domcfg *c)
+/* Write c formatted to path through a temporary file: link()ed when
+ * !replace (fails if path appeared meanwhile), rename()d over it when
+ * replace.  fsync'd first; 0600. */
+static int write_cfg(const struct vk_domcfg *c, const char *path, int replace)
 {
-    char dir[4000], path[4096], tmp[4200];
-    int err;
-    if (!c->name)
-        return vk_error(-EINVAL, "domain has no name");
-    if ((err = cfg_path(c->name, path, sizeof path)) || (err = vk_store_dir(dir, sizeof dir)))
-        return err;
-    if ((err = mkdirs(dir, 0700)))
-        return err;
-    if (access(path, F_OK) == 0)
-        return vk_error(-EEXIST, "%s: domain already defined (%s)", c->name, path);
+    char tmp[4200];
+    int err = 0;
     char *text = vk_domcfg_format(c);
     if (!text)
         return -ENOMEM;
@@ -109,11 +82,93 @@ int vk_store_define(const struct vk_domcfg *c)
         err = vk_error(-errno, "%s: %s", tmp, strerror(errno));
     if (close(fd) < 0 && !err)
         err = vk_error(-errno, "%s: %s", tmp, strerror(errno));
+    if (!err && replace && rename(tmp, path) < 0)
+        err = vk_error(-errno, "%s: %s", path, strerror(errno));
     /* link() instead of rename(): it fails if another define won the race */
-    if (!err && link(tmp, path) < 0)
+    if (!err && !replace && link(tmp, path) < 0)
         err = errno == EEXIST ? vk_error(-EEXIST, "%s: domain already defined (%s)", c->name, path)
                               : vk_error(-errno, "%s: %s", path, strerror(errno));
     unlink(tmp);
+    return err;
+}
+
+/* Contract in store.h. */
+int vk_store_define(const struct vk_domcfg *c)
+{
+    char dir[4000], path[4096];
+    int err;
+    if (!c->name)
+        return vk_error(-EINVAL, "domain has no name");
+    if ((err = cfg_path(c->name, path, sizeof path)) || (err = vk_store_dir(dir, sizeof dir)))
+        return err;
+    if ((err = vk_mkdirs(dir, 0700)))
+        return err;
+    if (access(path, F_OK) == 0)
+        return vk_error(-EEXIST, "%s: domain already defined (%s)", c->name, path);
+    if ((err = vk_store_uuid_check(c)))
+        return err;
+    return write_cfg(c, path, 0);
+}
+
+/* Contract in store.h. */
+int vk_store_replace(const struct vk_domcfg *c)
+{
+    char path[4096];
+    int err;
+    if (!c->name)
+        return vk_error(-EINVAL, "domain has no name");
+    if ((err = cfg_path(c->name, path, sizeof path)))
+        return err;
+    if (access(path, F_OK) < 0)
+        return vk_error(-ENOENT, "%s: no such domain defined", c->name);
+    if ((err = vk_store_uuid_check(c)))
+        return err;
+    return write_cfg(c, path, 1);
+}
+
+/* Contract in store.h. */
+int vk_store_path(const char *name, char *buf, size_t len)
+{
+    return cfg_path(name, buf, len);
+}
+
+/* Contract in store.h. */
+int vk_store_uuid_check(const struct vk_domcfg *c)
+{
+    if (!c->uuid)
+        return 0;
+    char **names;
+    int n = vk_store_list(&names), err = 0;
+    if (n < 0)
+        return n;
+    for (int i = 0; i < n && !err; i++) {
+        struct vk_domcfg o;
+        if (c->name && !strcmp(names[i], c->name))
+            continue;
+        if (vk_store_load(names[i], &o) < 0) {
+            vk_error_clear();      /* a broken config names no uuid */
+            continue;
+        }
+        if (o.uuid && !strcasecmp(o.uuid, c->uuid))
+            err = vk_error(-EEXIST, "%s: uuid %s already belongs to the defined domain '%s'", c->name,
+                           c->uuid, names[i]);
+        vk_domcfg_free(&o);
+    }
+    vk_store_list_free(names, n);
+    if (err)
+        return err;
+    struct vk_vminfo *v;
+    n = vk_rt_list(0, &v);
+    if (n < 0) {
+        vk_error_clear();          /* no runtime base yet: nothing runs */
+        return 0;
+    }
+    for (int i = 0; i < n && !err; i++)
+        if ((!c->name || strcmp(v[i].name, c->name)) && v[i].cfg.uuid &&
+            !strcasecmp(v[i].cfg.uuid, c->uuid))
+            err = vk_error(-EEXIST, "%s: uuid %s already belongs to the running domain '%s'", c->name,
+                           c->uuid, v[i].name);
+    vk_vminfo_list_free(v, n);
     return err;
 }
 
@@ -218,7 +273,7 @@ int vk_runtime_base(char *buf, size_t len, int create)
         return vk_error(-ENAMETOOLONG, "runtime directory path too long");
     if (!create)
         return 0;
-    int err = mkdirs(buf, 0700);
+    int err = vk_mkdirs(buf, 0700);
     if (err)
         return err;
     /* /tmp is shared: refuse a base someone else made or left open */

@@ -21,10 +21,26 @@
 int vk_store_dir(char *buf, size_t len);
 
 /* Write c as NAME.cfg, creating the directory (0700).  c should have
- * passed vk_domcfg_check first, so the generated uuid is stored with it.  Refuses
- * -EEXIST when NAME is already defined.  File mode 0600 (may hold a VNC
- * password).  Atomic (temp file + rename). */
+ * passed vk_domcfg_check first, so the generated uuid and MACs are stored
+ * with it.  Refuses -EEXIST when NAME is already defined or another VM has
+ * its uuid (vk_store_uuid_check).  File mode 0600 (may hold a VNC
+ * password).  Atomic (temp file, fsync, link). */
 int vk_store_define(const struct vk_domcfg *c);
+
+/* Replace the stored NAME.cfg of a defined domain with c (checked, as for
+ * define; vk_store_uuid_check applies), atomically (temp file, fsync,
+ * rename): a reader sees the old or the new config, never a mix.
+ * -ENOENT when NAME is not defined. */
+int vk_store_replace(const struct vk_domcfg *c);
+
+/* The path of NAME.cfg into buf.  0 or negative errno. */
+int vk_store_path(const char *name, char *buf, size_t len);
+
+/* As libvirt refuses a second domain with one uuid: -EEXIST "NAME: uuid U
+ * already belongs to the defined domain 'X'" (or "running") when a VM of
+ * another name is defined, running or preserved with c->uuid (compared
+ * without case).  0 when c has no uuid yet. */
+int vk_store_uuid_check(const struct vk_domcfg *c);
 
 /* Remove NAME.cfg.  -ENOENT "NAME: no such domain defined". */
 int vk_store_undefine(const char *name);

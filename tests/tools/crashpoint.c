@@ -15,13 +15,26 @@
  *
  * N = 0 never kills: use it to count the writes of a whole run.
  *
+ * FILE may be a directory: then writes to any file directly in it count,
+ * and syncs of the directory itself (for commands that build a file
+ * under a temporary name and rename it, like img convert).
+ *
  * Prints on stderr, as its last line, "crashpoint: W writes" (W counted
  * before the kill) and, if it killed, "crashpoint: killed before write N".
  * Exit status: 137 if it killed the command at N; otherwise the
  * command's own (128+signal if a signal ended it); 125 on setup errors.
- * Children the command forks (an $EDITOR) run untraced and uncounted. */
+ * Children the command forks (an $EDITOR) run untraced and uncounted.
+ *
+ * Only the counted system calls stop the command: a seccomp filter sends
+ * them to the tracer (SECCOMP_RET_TRACE) and lets every other call run,
+ * so a traced run costs little more than an untraced one. */
 #include <errno.h>
+#include <linux/audit.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
 #include <signal.h>
+#include <stddef.h>
+#include <sys/prctl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,26 +46,54 @@
 
 static dev_t want_dev;
 static ino_t want_ino;
+static char *want_dir;  /* FILE is a directory: its real path */
 
-/* Does descriptor fd of process pid refer to FILE? */
+/* Does descriptor fd of process pid refer to FILE (or, for a directory,
+ * to a file in it)? */
 static int is_target(pid_t pid, long fd)
 {
-    char p[64];
+    char p[64], link[4096];
     struct stat st;
     snprintf(p, sizeof p, "/proc/%d/fd/%ld", (int)pid, fd);
-    return stat(p, &st) == 0 && st.st_dev == want_dev && st.st_ino == want_ino;
+    if (stat(p, &st) < 0)
+        return 0;
+    if (st.st_dev == want_dev && st.st_ino == want_ino)
+        return 1;
+    if (!want_dir || !S_ISREG(st.st_mode))
+        return 0;
+    ssize_t n = readlink(p, link, sizeof link - 1);
+    if (n <= 0)
+        return 0;
+    link[n] = 0;
+    char *slash = strrchr(link, '/');
+    size_t dl = strlen(want_dir);
+    return slash && (size_t)(slash - link) == dl && !strncmp(link, want_dir, dl);
 }
 
-static int counts(long nr)
+static const long counted[] = {
+    SYS_pwrite64, SYS_pwritev, SYS_pwritev2, SYS_write, SYS_writev, SYS_fallocate,
+    SYS_ftruncate, SYS_fdatasync, SYS_fsync, SYS_sync_file_range, SYS_copy_file_range,
+};
+#define NCOUNTED (sizeof counted / sizeof *counted)
+
+/* In the child, before exec: trace the counted calls, allow the rest. */
+static int install_filter(void)
 {
-    switch (nr) {
-    case SYS_pwrite64: case SYS_pwritev: case SYS_pwritev2: case SYS_write: case SYS_writev:
-    case SYS_fallocate: case SYS_ftruncate: case SYS_fdatasync: case SYS_fsync:
-    case SYS_sync_file_range: case SYS_copy_file_range:
-        return 1;
-    default:
-        return 0;
-    }
+    struct sock_filter f[4 + NCOUNTED + 2];
+    size_t n = 0;
+    f[n++] = (struct sock_filter)BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, arch));
+    f[n++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, AUDIT_ARCH_X86_64, 1, 0);
+    f[n++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_TRACE);
+    f[n++] = (struct sock_filter)BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr));
+    for (size_t i = 0; i < NCOUNTED; i++)   /* match: jump to the TRACE return */
+        f[n++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, (unsigned)counted[i],
+                                              (unsigned char)(NCOUNTED - i), 0);
+    f[n++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW);
+    f[n++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_TRACE);
+    struct sock_fprog prog = { .len = (unsigned short)n, .filter = f };
+    if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
+        return -1;
+    return prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog);
 }
 
 int main(int argc, char **argv)
@@ -70,12 +111,20 @@ int main(int argc, char **argv)
     }
     want_dev = st.st_dev;
     want_ino = st.st_ino;
+    if (S_ISDIR(st.st_mode) && !(want_dir = realpath(argv[2], NULL))) {
+        fprintf(stderr, "crashpoint: %s: %s\n", argv[2], strerror(errno));
+        return 125;
+    }
     pid_t pid = fork();
     if (pid < 0)
         return 125;
     if (pid == 0) {
         ptrace(PTRACE_TRACEME, 0, 0, 0);
         raise(SIGSTOP);
+        if (install_filter() < 0) {
+            fprintf(stderr, "crashpoint: seccomp: %s\n", strerror(errno));
+            _exit(125);
+        }
         execvp(argv[3], argv + 3);
         fprintf(stderr, "crashpoint: %s: %s\n", argv[3], strerror(errno));
         _exit(127);
@@ -83,39 +132,50 @@ int main(int argc, char **argv)
     int status;
     if (waitpid(pid, &status, 0) < 0 || !WIFSTOPPED(status))
         return 125;
+    /* Children inherit the seccomp filter, and a traced call with no
+     * tracer fails: follow them too (their calls count when they write
+     * the file, which an editor on a temporary copy does not). */
     ptrace(PTRACE_SETOPTIONS, pid, 0,
-           PTRACE_O_TRACESYSGOOD | PTRACE_O_EXITKILL | PTRACE_O_TRACEEXEC);
+           PTRACE_O_TRACESECCOMP | PTRACE_O_EXITKILL | PTRACE_O_TRACEEXEC |
+           PTRACE_O_TRACEFORK | PTRACE_O_TRACEVFORK | PTRACE_O_TRACECLONE);
     unsigned long long n = 0;
-    int killed = 0, sig = 0;
+    int killed = 0, main_status = 0;
+    ptrace(PTRACE_CONT, pid, 0, 0);
     for (;;) {
-        if (ptrace(PTRACE_SYSCALL, pid, 0, sig) < 0)
+        pid_t w = waitpid(-1, &status, __WALL);
+        if (w < 0)
             break;
-        sig = 0;
-        if (waitpid(pid, &status, 0) < 0)
-            break;
-        if (WIFEXITED(status) || WIFSIGNALED(status))
-            break;
+        if (WIFEXITED(status) || WIFSIGNALED(status)) {
+            if (w == pid) {
+                main_status = status;
+                break;
+            }
+            continue;
+        }
         if (!WIFSTOPPED(status))
             continue;
-        if (WSTOPSIG(status) != (SIGTRAP | 0x80)) {
-            /* A real signal (or the exec stop): pass signals on. */
-            if (WSTOPSIG(status) != SIGTRAP)
-                sig = WSTOPSIG(status);
-            continue;
+        int sig = 0;
+        if (status >> 8 == (SIGTRAP | (PTRACE_EVENT_SECCOMP << 8))) {
+            /* A counted call, about to run. */
+            struct __ptrace_syscall_info si;
+            if (ptrace(PTRACE_GET_SYSCALL_INFO, w, sizeof si, &si) > 0 &&
+                si.op == PTRACE_SYSCALL_INFO_SECCOMP &&
+                is_target(w, (long)si.seccomp.args[0]) && ++n == kill_at) {
+                kill(pid, SIGKILL);
+                killed = 1;
+                while (waitpid(pid, &status, __WALL) >= 0 && !WIFEXITED(status) &&
+                       !WIFSIGNALED(status))
+                    ;
+                break;
+            }
+        } else if (WSTOPSIG(status) != SIGTRAP && WSTOPSIG(status) != SIGSTOP) {
+            /* A real signal: pass it on.  Fork/exec events and a new
+             * child's first stop continue silently. */
+            sig = WSTOPSIG(status);
         }
-        struct __ptrace_syscall_info si;
-        if (ptrace(PTRACE_GET_SYSCALL_INFO, pid, sizeof si, &si) <= 0 ||
-            si.op != PTRACE_SYSCALL_INFO_ENTRY || !counts((long)si.entry.nr))
-            continue;
-        if (!is_target(pid, (long)si.entry.args[0]))
-            continue;
-        if (++n == kill_at) {
-            kill(pid, SIGKILL);
-            killed = 1;
-            waitpid(pid, &status, 0);
-            break;
-        }
+        ptrace(PTRACE_CONT, w, 0, sig);
     }
+    status = main_status;
     if (killed) {
         fprintf(stderr, "crashpoint: %llu writes\ncrashpoint: killed before write %llu\n",
                 n - 1, kill_at);

@@ -16,7 +16,9 @@
  *   r                  close and reopen (metadata cache starts cold)
  *
  * Exit 0 when every command succeeded; on error prints "vkio: LINE: msg"
- * and exits 1.  The content is a pure function of (SEED, LEN) so both
+ * and exits 1.  With VKIO_PROGRESS=1 in the environment it prints the
+ * line number of each command it has completed (one per line, flushed)
+ * and "done" after the last: a crash test reads where its kill landed.  The content is a pure function of (SEED, LEN) so both
  * sides of a comparison receive the same bytes. */
 #include "block/blockdev.h"
 #include "util/err.h"
@@ -98,7 +100,13 @@ int main(int argc, char **argv)
     uint8_t *buf = NULL;
     size_t cap = 0;
     int lineno = 0, r = disk_open(&d);
+    const char *pe = getenv("VKIO_PROGRESS");
+    bool progress = pe && !strcmp(pe, "1");
     while (r >= 0 && fgets(line, sizeof line, stdin)) {
+        if (progress && lineno > 0) {
+            printf("%d\n", lineno);   /* the previous command is complete */
+            fflush(stdout);
+        }
         char op;
         unsigned long long off = 0, len = 0;
         long long seed = 0;
@@ -147,5 +155,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "vkio: %s line %d: %s\n", d.path, lineno, vk_errmsg());
         return 1;
     }
+    if (progress)
+        printf("%d\ndone\n", lineno);
     return 0;
 }

@@ -108,7 +108,7 @@ int main(int argc, char **argv)
                     "'bridge=br0,model=e1000']\nvnc=1\nboot='dc'\n", &s, &err);
     CHK(err == 0, "full config builds (%s)", err ? vk_errmsg() : "");
     has(j, "/bin/true -name web,process=vmkit-web -uuid e5a1a5a0-4f3b-4b8e-9d2c-0123456789ab "
-           "-nodefaults -no-user-config -machine pc -accel tcg -m 512M -smp 2 -action reboot=shutdown",
+           "-nodefaults -no-user-config -machine pc -accel tcg -m 512M -smp 2 -action reboot=shutdown,panic=pause",
         "head");
     hasnt(j, "-no-reboot", "no -no-reboot");
     has(j, "-chardev socket,id=qmp-mon,path=/r/q,,1.sock,server=on,wait=off -mon chardev=qmp-mon,mode=control",

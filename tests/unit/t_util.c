@@ -81,5 +81,16 @@ int main(void)
     n = vk_utf8_to_utf16("a\xc3\xa9\xe2\x82\xac", u, 8);
     vk_utf16_to_utf8(u, (size_t)n, back, 4);
     CHECK(!strcmp(back, "a\xc3\xa9"), "output cut at a character boundary");
+    /* File names keep an unpaired surrogate as its own bytes (WTF-8). */
+    vk_utf16_to_name(lone, 3, back, sizeof back);
+    CHECK(!strcmp(back, "x\xed\xb0\x80y"), "file name: unpaired surrogate kept as bytes");
+    uint16_t pair[2] = { 0xd83d, 0xde00 };
+    vk_utf16_to_name(pair, 2, back, sizeof back);
+    CHECK(!strcmp(back, "\xf0\x9f\x98\x80"), "file name: a pair is still one character");
+    uint32_t c = 0;
+    CHECK(vk_utf8_decode("\xe2\x82\xac", &c) == 3 && c == 0x20ac, "decode one character");
+    CHECK(vk_utf8_decode("\xe9z", &c) == 0, "decode: a Latin-1 byte is not UTF-8");
+    CHECK(vk_utf8_decode("\xed\xb0\x80", &c) == 0, "decode: an encoded surrogate is not UTF-8");
+    CHECK(vk_utf8_decode("", &c) == 0, "decode: nothing at the end");
     return tap_done();
 }

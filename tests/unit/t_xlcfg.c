@@ -143,7 +143,7 @@ static void test_xen_pv(void)
           "vif [''] is one user NIC");
     CHK(c.n_disks == 1 && S(c.disks[0].format, "raw") && S(c.disks[0].target, "/dev/vg/guest-volume") &&
           S(c.disks[0].vdev, "xvda"), "positional target,format,vdev,access");
-    CHK(c.on_crash == VK_ACT_DESTROY && c.on_reboot == VK_ACT_RESTART,
+    CHK(c.on_crash == VK_ACT_COREDUMP_DESTROY && c.on_reboot == VK_ACT_RESTART,
           "coredump-destroy/rename-restart map; ';' separates");
     roundtrip(&c, "Xen PV example");
     vk_domcfg_free(&c);

@@ -1,0 +1,138 @@
+#!/bin/bash
+# Crash injection on the image write paths: img convert (raw->qcow2,
+# qcow2->raw, -c), img create, img resize (grow and shrink, raw and
+# qcow2), img commit and img rebase (safe mode).  Each command runs under
+# tests/tools/crashpoint, which SIGKILLs it just before its Nth write or
+# sync to the image (for convert and create: to any file of the output
+# directory, the temporary file and the directory sync included); crash
+# points are spread over the whole run (tests/crash_lib.sh).  After every
+# kill the real tools judge the result:
+#   convert, create: DST absent ("old") or complete - qemu-img check
+#     clean and qemu-img compare identical to the source ("new");
+#   resize: qemu-img check not corrupt (0, or 3: leaks), and the virtual
+#     size and content are the old ones or the new ones;
+#   commit: what the guest sees (the top image over its base) is always
+#     the same; the base alone may hold part of the committed data
+#     ("mixed"), never a corrupt image;
+#   rebase: the backing name is the old or the new one, and either way
+#     the guest sees the same disk; never corrupt.
+# Each case prints its crash-point count and verdicts, asserts every kill
+# landed mid-run (exit 137, counter reached) and checks the exit status
+# of the uninterrupted writer and of every checker.
+. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/img_lib.sh"
+. "$(dirname "$0")/crash_lib.sh"
+cd "$T" || exit 1
+K=$([ "$SAN" = 1 ] && echo 6 || echo 10)
+export CRASH_ALL=1   # every write is deterministic: the last one (the directory sync after a rename, the close) is a point too
+
+if ! qcow2_ok; then
+    skip "image crash tests" "this build has no qcow2 driver yet"
+    finish; exit
+fi
+
+# qok FILE: qemu-img check does not call it corrupt (0 clean, 3 leaks).
+qok() {
+    qemu-img check -q "$1" >/dev/null 2>&1
+    case $? in 0|3) return 0 ;; *) return 1 ;; esac
+}
+
+# same A B [FMT-A FMT-B]: qemu-img compare says identical.
+same() { qemu-img compare ${3:+-f $3} ${4:+-F $4} "$1" "$2" >/dev/null 2>&1; }
+
+img_crash() { _ic=$1; shift; crash_test_reset "$_ic" "$1" "$2" "$K" "$3" "${@:4}"; }
+
+# Sources: 6 MiB of mixed content (fill), as raw and as qcow2.
+qemu-img create -q -f raw src.raw 6M
+fill src.raw
+qemu-img convert -O qcow2 src.raw src.qcow2
+
+# --- convert and create: DST absent or complete ---------------------------
+reset_out() { rm -rf out; mkdir out; }
+# v_dst FMT: absent -> old; complete and clean -> new.
+v_dst() {
+    [ -e out/dst ] || { echo old; return; }
+    if [ "$1" = qcow2 ]; then
+        qemu-img check -q out/dst >/dev/null 2>&1 || { echo "wrong: qemu-img check: DST corrupt or leaky"; return; }
+    fi
+    same src.raw out/dst raw "$1" && echo new || echo "wrong: DST differs from the source"
+}
+v_qcow2() { v_dst qcow2; }
+v_raw() { v_dst raw; }
+img_crash "convert raw->qcow2" out reset_out v_qcow2 vmkit img convert -O qcow2 src.raw out/dst
+img_crash "convert qcow2->raw" out reset_out v_raw vmkit img convert -O raw src.qcow2 out/dst
+img_crash "convert -c raw->qcow2" out reset_out v_qcow2 vmkit img convert -c -O qcow2 src.raw out/dst
+v_create() {
+    [ -e out/dst ] || { echo old; return; }
+    qemu-img check -q out/dst >/dev/null 2>&1 || { echo "wrong: qemu-img check failed"; return; }
+    [ "$(qinfo out/dst virtual-size)" = $((64 << 20)) ] && echo new || echo "wrong: size"
+}
+img_crash "create qcow2 (preallocation=metadata)" out reset_out v_create \
+    vmkit img create -f qcow2 --prealloc metadata -o cluster_size=4096 out/dst 64M
+
+# --- resize ---------------------------------------------------------------
+# v_resize IMG FMT OLD-SIZE OLD-RAW NEW-SIZE NEW-RAW
+v_resize() {
+    if [ "$2" = qcow2 ] && ! qok "$1"; then echo "wrong: qemu-img check: corrupt"; return; fi
+    sz=$(qinfo "$1" virtual-size "$2")
+    if [ "$sz" = "$3" ] && same "$4" "$1" raw "$2"; then echo old
+    elif [ "$sz" = "$5" ] && same "$6" "$1" raw "$2"; then echo new
+    else echo "wrong: size $sz, content neither old nor new"; fi
+}
+head -c 4M src.raw >first4.raw
+cp src.raw grown.raw; truncate -s 10M grown.raw
+reset_qg() { cp src.qcow2 r.qcow2; }
+v_qg() { v_resize r.qcow2 qcow2 $((6 << 20)) src.raw $((10 << 20)) grown.raw; }
+img_crash "resize qcow2 grow" r.qcow2 reset_qg v_qg vmkit img resize r.qcow2 10M
+reset_qs() { cp src.qcow2 r.qcow2; }
+v_qs() { v_resize r.qcow2 qcow2 $((6 << 20)) src.raw $((4 << 20)) first4.raw; }
+img_crash "resize qcow2 shrink over data" r.qcow2 reset_qs v_qs vmkit img resize --shrink r.qcow2 4M
+# a big grow: the L1 table has to move (512-byte clusters: 64 entries per
+# L2 table, so 32 KiB per L1 entry)
+qemu-img convert -O qcow2 -o cluster_size=512 src.raw small.qcow2
+cp src.raw huge.raw; truncate -s 64M huge.raw
+reset_ql() { cp small.qcow2 r.qcow2; }
+v_ql() { v_resize r.qcow2 qcow2 $((6 << 20)) src.raw $((64 << 20)) huge.raw; }
+img_crash "resize qcow2 grow, L1 table moves" r.qcow2 reset_ql v_ql vmkit img resize r.qcow2 64M
+reset_rg() { cp src.raw r.raw; }
+v_rg() { v_resize r.raw raw $((6 << 20)) src.raw $((10 << 20)) grown.raw; }
+reset_rs() { cp src.raw r.raw; }
+v_rs() { v_resize r.raw raw $((6 << 20)) src.raw $((4 << 20)) first4.raw; }
+# raw resize: one ftruncate, then the sync at close.
+img_crash "resize raw grow" r.raw reset_rg v_rg vmkit img resize -f raw r.raw 10M
+img_crash "resize raw shrink" r.raw reset_rs v_rs vmkit img resize -f raw --shrink r.raw 4M
+
+# --- commit ---------------------------------------------------------------
+# base: src content; top: new data at several places over it.
+qemu-img create -q -f qcow2 -b src.qcow2 -F qcow2 top0.qcow2
+qemu-io -c 'write -P 0x61 0 64k' -c 'write -P 0x62 1M 1M' -c 'write -P 0x63 5M 300k' \
+    -c 'write -z 3M 64k' top0.qcow2 >/dev/null
+qemu-img convert -O raw top0.qcow2 topview.raw
+reset_commit() { cp src.qcow2 base.qcow2; cp top0.qcow2 top.qcow2; qemu-img rebase -u -b base.qcow2 -F qcow2 top.qcow2; }
+v_commit() {
+    qok base.qcow2 || { echo "wrong: base corrupt"; return; }
+    same topview.raw top.qcow2 raw qcow2 || { echo "wrong: the guest's view changed"; return; }
+    if same src.raw base.qcow2 raw qcow2; then echo old
+    elif same topview.raw base.qcow2 raw qcow2; then echo new
+    else echo mixed; fi   # the base alone, half committed: the top still covers it
+}
+img_crash "commit" base.qcow2 reset_commit v_commit vmkit img commit top.qcow2
+
+# --- rebase (safe mode) ----------------------------------------------------
+# top over oldb; newb differs from oldb in places: safe rebase copies the
+# old content of those places into top, then names newb.
+cp src.qcow2 oldb.qcow2
+cp src.qcow2 newb.qcow2
+qemu-io -c 'write -P 0x71 512k 256k' -c 'write -P 0x72 4M 1M' -c 'write -z 0 4k' newb.qcow2 >/dev/null
+qemu-img create -q -f qcow2 -b oldb.qcow2 -F qcow2 rtop0.qcow2
+qemu-io -c 'write -P 0x73 4M 64k' rtop0.qcow2 >/dev/null
+qemu-img convert -O raw rtop0.qcow2 rview.raw
+reset_rebase() { cp rtop0.qcow2 rtop.qcow2; }
+v_rebase() {
+    qok rtop.qcow2 || { echo "wrong: top corrupt"; return; }
+    b=$(qinfo rtop.qcow2 backing-filename)
+    same rview.raw rtop.qcow2 raw qcow2 || { echo "wrong: the guest's view changed (backing $b)"; return; }
+    case $b in oldb.qcow2) echo old ;; newb.qcow2) echo new ;; *) echo "wrong: backing '$b'" ;; esac
+}
+img_crash "rebase (safe)" rtop.qcow2 reset_rebase v_rebase vmkit img rebase -b newb.qcow2 -F qcow2 rtop.qcow2
+finish
