@@ -319,24 +319,26 @@ int vk_menu_rank(const struct vk_bootcfg *c, unsigned i)
         "troubleshoot", NULL,
     };
     const struct vk_boot_entry *e = &c->e[i];
-    if (!e->kernel || !*e->kernel || !e->initrd || !*e->initrd)
+    if (e->submenu || e->other || !e->kernel || !*e->kernel || !e->initrd || !*e->initrd)
         return -1;
     size_t kl = strlen(e->kernel);
     if ((kl > 4 && !strcasecmp(e->kernel + kl - 4, ".c32")) || strstr(e->kernel, "memtest") ||
         (kl > 2 && !strcmp(e->kernel + kl - 2, ".0")))
         return -1;                      /* a syslinux module, memtest, a PXE chain */
-    char t[256];
+    /* syslinux: label is the LABEL name, title its MENU LABEL; GRUB:
+     * label is the entry's own title in its submenu */
+    char t[256], l[256];
     plain(e->title, t, sizeof t);
-    if (!strcmp(t, "install"))
+    plain(e->label, l, sizeof l);
+    if (!strcmp(t, "install") || !strcmp(l, "install"))
         return 4;
     for (int k = 0; avoid[k]; k++)
-        if (strstr(t, avoid[k]))
+        if (strstr(t, avoid[k]) || strstr(l, avoid[k]))
             return 1;
     if (strstr(e->initrd, "/gtk/"))
         return 1;                       /* Debian's graphical installer */
     const char *d = c->def;
-    if (d && ((strspn(d, "0123456789") == strlen(d) && *d && strtoul(d, NULL, 10) == i) ||
-              (e->title && !strcmp(d, e->title))))
+    if (d && ((e->path && !strcmp(d, e->path)) || (e->title && !strcmp(d, e->title))))
         return 3;
     return 2;
 }
@@ -359,7 +361,7 @@ static int try_menu(struct vk_media *m, const char *path, enum vk_bootcfg_kind k
     char name[4400];
     snprintf(name, sizeof name, "%s:%s", m->loc, path);
     struct vk_bootcfg c = { 0 };
-    err = vk_bootcfg_parse(kind, text.text ? text.text : "", text.len, name, &c);
+    err = vk_bootcfg_parse(kind, text.text ? text.text : "", text.len, name, NULL, &c);
     free(text.text);
     if (err)
         return err;
