@@ -69,7 +69,7 @@ for loc in iso dir; do
         vmkit install di.cfg --location "$L" --preseed ps-$loc.cfg --timeout 1200 --log "$T/$loc.log"
     has "--location $loc: the real installer ran the preseed's early_command" \
         "$(cat $loc.log)" "VMKIT-PRESEED-${loc^^}-42"
-    has "--location $loc: it is Debian's installer" "$(cat $loc.log)" "Command line: console=ttyS0"
+    has "--location $loc: the installer kernel's command line starts with console=ttyS0" "$(cat $loc.log)" "Command line: console=ttyS0"
     none "--location $loc: nothing left running" running
 done
 
