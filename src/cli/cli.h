@@ -70,4 +70,12 @@ int cmd_demo(int argc, char **argv);
 int cmd_screen(int argc, char **argv);  /* screenshot, cd-insert, cd-eject */
 int cmd_install(int argc, char **argv);
 
+/* ISO 9660 parts of `vmkit fs` (fs_iso.c). */
+struct vk_iso_mkfs_opts;
+struct vk_blockdev;
+int cli_fs_mkfs_iso(const char *target, const char *fmt, const struct vk_iso_mkfs_opts *o,
+                    bool force);
+/* Adds the El Torito record to probe's JSON object o, or prints it (o NULL). */
+void cli_fs_probe_iso(struct vk_blockdev *bd, json_t *o);
+
 #endif
