@@ -94,6 +94,13 @@ printf 'include debian-installer/amd64/boot-screens/gtk.cfg\ninclude debian-inst
 printf 'default install\nlabel install\n\tmenu label ^Install\n\tkernel debian-installer/amd64/linux\n\tappend vga=788 initrd=debian-installer/amd64/initrd.gz --- quiet\n' >nb/debian-installer/amd64/boot-screens/txt.cfg
 eq "netboot tree: pxelinux.cfg/default, paths from the TFTP root" "$(found nb)" \
     'kernel /debian-installer/amd64/linux, initrd /debian-installer/amd64/initrd.gz (/pxelinux.cfg/default: entry "^Install")'
+# the same trees as ISOs, made by vmkit and by xorriso: read through the fs layer
+ok "fs mkfs -t iso9660 of the Debian tree" vmkit fs mkfs -t iso9660 -L DEB --from deb deb.iso
+ok "xorriso -as mkisofs -R -J of the Ubuntu tree" xorriso -as mkisofs -quiet -R -J -o ubu.iso ubu
+eq "Debian ISO (vmkit's): isolinux's Install entry" "$(found deb.iso)" \
+    'kernel /install.amd/vmlinuz, initrd /install.amd/initrd.gz (/isolinux/isolinux.cfg: entry "^Install")'
+eq "Ubuntu ISO (xorriso's): grub.cfg's entry" "$(found ubu.iso)" \
+    'kernel /casper/vmlinuz, initrd /casper/initrd (/boot/grub/grub.cfg: entry "Try or Install Ubuntu Server")'
 
 # 2. a real run: the injected files and the command line reach the installer
 echo "d-i preseed/early_command string true # $$" >preseed.cfg
@@ -110,8 +117,8 @@ boot = "c"
 disk = [ '$T/disk.img,hda,w' ]
 EOF
 ok "define the VM to install into (an HVM machine booting its disk)" vmkit define web.cfg
-ok "install web --location DIR --preseed --initrd-inject --extra-args" \
-    vmkit install web --location deb --preseed preseed.cfg --initrd-inject note.txt \
+ok "install web --location ISO --preseed --initrd-inject --extra-args" \
+    vmkit install web --location deb.iso --preseed preseed.cfg --initrd-inject note.txt \
     --extra-args "foo=bar vmkit.x" --timeout 300 --log "$T/web.log"
 o=$(cat web.log)
 has "the text installer ran" "$o" "STANDIN-TEXT"
