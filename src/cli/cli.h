@@ -69,6 +69,10 @@ int cmd_guest(int argc, char **argv);
 int cmd_demo(int argc, char **argv);
 int cmd_screen(int argc, char **argv);  /* screenshot, cd-insert, cd-eject */
 int cmd_install(int argc, char **argv);
+int cmd_save(int argc, char **argv);      /* vmstate.c: save, restore, snapshot, clone */
+int cmd_restore(int argc, char **argv);
+int cmd_clone(int argc, char **argv);
+int cmd_snapshot(int argc, char **argv);
 
 /* ISO 9660 parts of `vmkit fs` (fs_iso.c). */
 struct vk_iso_mkfs_opts;
