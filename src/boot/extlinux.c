@@ -86,6 +86,13 @@ int vk_bootcfg_extlinux(const char *text, const char *name, struct vk_bootcfg *o
                 free(cur->title);
                 if (!(cur->title = strdup(rest)))
                     r = -ENOMEM;
+                /* '^' marks the hotkey letter; the menu does not show it */
+                for (char *c = cur->title, *o = c; c; c++) {
+                    if (*c != '^')
+                        *o++ = *c;
+                    if (!*c)
+                        break;
+                }
             } else if (!strcasecmp(sub, "default") && cur) {
                 free(menudef);
                 if (!(menudef = strdup(cur->path)))

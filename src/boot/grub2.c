@@ -423,17 +423,33 @@ int vk_bootcfg_grub2(const char *text, const char *name, const struct vk_bootcfg
             /* "submenu>entry": joined in one step, as either title may be
              * empty (appending with a space and then overwriting it broke
              * the string when the submenu title was "") */
+            /* GRUB takes options anywhere (Debian's installer ISOs write
+             * "menuentry --hotkey=i 'Install'"): the title is the first
+             * word that is neither an option nor the value of one */
+            unsigned ti = 1;
+            while (ti + 1 < argc && argv[ti][0] == '-' && argv[ti][1] == '-') {
+                bool val = !strchr(argv[ti], '=') &&
+                           (!strcmp(argv[ti], "--id") || !strcmp(argv[ti], "--class") ||
+                            !strcmp(argv[ti], "--users") || !strcmp(argv[ti], "--hotkey"));
+                ti += val ? 2 : 1;
+            }
+            if (ti + 1 >= argc)
+                ti = 1;
             char *t = NULL;
             if (asprintf(&t, "%s%s%s", mdepth ? title[mdepth] : "", mdepth ? ">" : "",
-                         argv[1]) < 0) {
+                         argv[ti]) < 0) {
                 r = -ENOMEM;
                 break;
             }
             /* the id: "--id X", or the bare word $menuentry_id_option left */
             const char *id = NULL;
-            for (unsigned i = 2; i + 1 < argc && !id; i++) {
+            for (unsigned i = 1; i + 1 < argc && !id; i++) {
+                if (i == ti)
+                    continue;
                 if (!strcmp(argv[i], "--id") && i + 2 < argc)
                     id = argv[i + 1];
+                else if (!strncmp(argv[i], "--id=", 5))
+                    id = argv[i] + 5;
                 else if (!strcmp(argv[i], "--class") || !strcmp(argv[i], "--users") ||
                          !strcmp(argv[i], "--hotkey"))
                     i++;
@@ -459,7 +475,7 @@ int vk_bootcfg_grub2(const char *text, const char *name, const struct vk_bootcfg
             ne->id = idfull;
             ne->submenu = sub;
             if (!(ne->path = strdup(p)) || !(ne->args = strdup("")) ||
-                !(ne->label = strdup(argv[1])) || (id && !(ne->own_id = strdup(id)))) {
+                !(ne->label = strdup(argv[ti])) || (id && !(ne->own_id = strdup(id)))) {
                 r = -ENOMEM;
                 break;
             }

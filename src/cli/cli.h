@@ -66,6 +66,7 @@ int cmd_part(int argc, char **argv);
 int cmd_fs(int argc, char **argv);
 int cmd_vm(int argc, char **argv);      /* the verbs of cli_vm_verbs */
 int cmd_guest(int argc, char **argv);
+int cmd_boot(int argc, char **argv);     /* boot.c */
 int cmd_demo(int argc, char **argv);
 int cmd_screen(int argc, char **argv);  /* screenshot, cd-insert, cd-eject */
 int cmd_install(int argc, char **argv);

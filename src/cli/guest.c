@@ -3,10 +3,12 @@
 #include "cli/cli.h"
 
 #include "guest/guest.h"
+#include "guest/usbkey.h"
 #include "boot/pygrub.h"
 #include "util/size.h"
 #include "util/err.h"
 
+#include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -123,8 +125,86 @@ static int guest_build(int argc, char **argv)
     return EXIT_OK;
 }
 
+static int guest_usbkey(int argc, char **argv)
+{
+    static const struct option o[] = {
+        { "iso", required_argument, NULL, 'i' },
+        { "size", required_argument, NULL, 's' },
+        { "format", required_argument, NULL, 'f' },
+        { "append", required_argument, NULL, 'a' },
+        { "timeout", required_argument, NULL, 't' },
+        { "quiet", no_argument, NULL, 'q' },
+        { "help", no_argument, NULL, 'h' },
+        { 0 },
+    };
+    struct vk_usbkey_opts k = { .progress = progress };
+    const char **isos = calloc((size_t)argc + 1, sizeof *isos);
+    if (!isos)
+        return cli_fail(vk_error(-ENOMEM, "out of memory"));
+    int c, ret = -1;
+    while (ret < 0 && (c = getopt_long(argc, argv, "i:s:f:qh", o, NULL)) != -1) {
+        char *end;
+        long v;
+        switch (c) {
+        case 'i': isos[k.n_isos++] = optarg; break;
+        case 's':
+            if (vk_parse_size(optarg, &k.size) < 0)
+                ret = cli_usage("guest usbkey", "bad size '%s'", optarg);
+            break;
+        case 'f':
+            if (strcmp(optarg, "raw") && strcmp(optarg, "qcow2"))
+                ret = cli_usage("guest usbkey", "format must be raw or qcow2, not '%s'", optarg);
+            k.format = optarg;
+            break;
+        case 'a': k.append = optarg; break;
+        case 't':
+            v = strtol(optarg, &end, 10);
+            if (!*optarg || *end || v < -1 || v > 3600)
+                ret = cli_usage("guest usbkey", "--timeout %s: seconds, -1 to wait", optarg);
+            k.timeout = (int)v;
+            k.timeout_set = true;
+            break;
+        case 'q': k.progress = NULL; break;
+        case 'h':
+            printf("usage: vmkit guest usbkey [--size SIZE] [-f raw|qcow2] [--append ARGS]\n"
+                   "                          [--timeout S] [-q] OUT --iso A.iso [--iso B.iso ...]\n"
+                   "Make OUT, a USB key image that boots ISO files: MBR, one bootable FAT32\n"
+                   "partition (label VMKIT-USB) with the ISOs in /isos and GRUB for BIOS, whose\n"
+                   "menu has one entry per ISO booting, by loopback, the kernel and initrd of\n"
+                   "the ISO's own default boot entry with its arguments, plus the one that\n"
+                   "tells its initramfs where the ISO is (findiso= for live-boot,\n"
+                   "iso-scan/filename= for debian-installer, casper and dracut).  Write it to\n"
+                   "a stick with dd, or boot it: disk = [ 'format=raw, vdev=hda, target=OUT' ]\n"
+                   "with boot = \"c\".  Default size: the ISOs plus 48M.  --append adds\n"
+                   "kernel arguments to every entry; --timeout is the menu's (default 10 s).\n");
+            ret = EXIT_OK;
+            break;
+        default:
+            ret = cli_usage("guest usbkey", "unknown option");
+        }
+    }
+    if (ret < 0 && argc - optind != 1)
+        ret = cli_usage("guest usbkey", "need OUT, the image to create");
+    if (ret < 0 && !k.n_isos)
+        ret = cli_usage("guest usbkey", "need at least one --iso FILE");
+    if (ret < 0) {
+        k.out = argv[optind];
+        k.isos = isos;
+        int r = vk_usbkey_build(&k);
+        if (r < 0)
+            ret = cli_fail(r);
+        else {
+            printf("%s: %u ISO(s) behind GRUB's menu\n", k.out, k.n_isos);
+            ret = EXIT_OK;
+        }
+    }
+    free(isos);
+    return ret;
+}
+
 static const struct cli_command guest_cmds[] = {
     { "build", guest_build, "make a small bootable Linux disk and its xl.cfg" },
+    { "usbkey", guest_usbkey, "make a USB key image whose GRUB menu boots ISO files" },
     { "pygrub", guest_pygrub, "extract the kernel and initrd a disk boots, as Xen's pygrub" },
     { NULL, NULL, NULL },
 };

@@ -21,6 +21,7 @@ static const struct cli_command commands[] = {
     { "restore",  cmd_restore, "restore a VM saved by save" },
     { "clone",    cmd_clone, "define a copy of a shut-off VM (new uuid, MACs, disks)" },
     { "snapshot", cmd_snapshot, "create, list, revert, delete a VM's internal snapshots" },
+    { "boot",     cmd_boot,  "boot loaders: install-grub writes GRUB for BIOS into an image" },
     { "guest",    cmd_guest, "build a small bootable Linux guest disk" },
     { "demo",     cmd_demo,  "build a guest, boot it, show it working" },
     { NULL, NULL, NULL },

@@ -253,4 +253,13 @@ void vk_names_free(struct vk_names *n);
 int vk_fs_read_all(struct vk_fs *fs, const char *path, size_t max_size,
                    char **data, size_t *len);
 
+/* Make directory path and any missing parents (mode for the new ones);
+ * existing directories are fine, an existing non-directory is -ENOTDIR. */
+int vk_fs_mkdir_p(struct vk_fs *fs, const char *path, uint32_t mode);
+
+/* Create or replace the regular file path with len bytes of data (mode
+ * for a new file).  0 or a negative errno. */
+int vk_fs_write_file(struct vk_fs *fs, const char *path, const void *data, size_t len,
+                     uint32_t mode);
+
 #endif

@@ -44,6 +44,7 @@ static const struct { const char *alias; uint8_t id; } mbr_alias[] = {
 static const struct { const char *alias; const char *gpt_alias; } gpt_alias[] = {
     { "fat16", "fat32" }, { "L", "linux" }, { "S", "swap" }, { "U", "efi" }, { "V", "lvm" },
     { "R", "raid" }, { "H", "home" },
+    { "bios_grub", "bios" },   /* parted's flag name for the same type */
 };
 
 void vk_guid_to_str(const uint8_t g[16], char out[37])
@@ -132,15 +133,16 @@ int vk_part_parse_type(const struct vk_ptable *t, const char *s, struct vk_part 
             for (size_t i = 0; i < sizeof gpt_types / sizeof *gpt_types; i++)
                 if (gpt_types[i].mbr == v && v)
                     return vk_guid_from_str(gpt_types[i].guid, p->type_guid);
-        return vk_error(-EINVAL, "unknown GPT partition type '%s' (linux, swap, efi, bios, lvm, fat32, or a GUID)", s);
+        return vk_error(-EINVAL, "unknown GPT partition type '%s' (linux, swap, efi, bios|bios_grub, lvm, fat32, or a GUID)", s);
     }
     for (size_t i = 0; i < sizeof mbr_alias / sizeof *mbr_alias; i++)
         if (!strcasecmp(s, mbr_alias[i].alias) && (strlen(s) > 1 || !strcmp(s, mbr_alias[i].alias))) {
             p->mbr_type = mbr_alias[i].id;
             return 0;
         }
-    if (!strcasecmp(s, "bios"))
-        return vk_error(-EINVAL, "type 'bios' (BIOS boot partition) exists on GPT tables only");
+    if (!strcasecmp(s, "bios") || !strcasecmp(s, "bios_grub"))
+        return vk_error(-EINVAL, "type '%s' (BIOS boot partition) exists on GPT tables only "
+                        "(on MBR, GRUB uses the gap before the first partition)", s);
     const char *h = !strncasecmp(s, "0x", 2) ? s + 2 : s;
     unsigned long v = strtoul(h, &end, 16);
     if (!*h || *end || v == 0 || v > 0xff)

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -133,4 +134,32 @@ int vk_run(const char *const *argv, const char *cwd, char *out, size_t outlen)
         r = vk_error(-EIO, "%s failed (exit %d)%s%s", argv[0], st, *why ? ": " : "", why);
     free(all);
     return r;
+}
+
+/* Contract in util/run.h. */
+int vk_which(const char *name, char *buf, size_t len)
+{
+    if (strchr(name, '/')) {
+        if (access(name, X_OK) < 0)
+            return vk_error(-errno, "%s: %s", name, strerror(errno));
+        if ((size_t)snprintf(buf, len, "%s", name) >= len)
+            return vk_error(-ENAMETOOLONG, "%s: path too long", name);
+        return 0;
+    }
+    const char *path = getenv("PATH");
+    if (!path || !*path)
+        path = "/usr/local/bin:/usr/bin:/bin";
+    while (*path) {
+        const char *e = strchr(path, ':');
+        size_t dl = e ? (size_t)(e - path) : strlen(path);
+        if ((size_t)snprintf(buf, len, "%.*s/%s", (int)dl, dl ? path : ".", name) < len) {
+            struct stat st;
+            if (stat(buf, &st) == 0 && S_ISREG(st.st_mode) && access(buf, X_OK) == 0)
+                return 0;
+        }
+        if (!e)
+            break;
+        path = e + 1;
+    }
+    return vk_error(-ENOENT, "%s: not found in PATH", name);
 }

@@ -21,4 +21,9 @@ int vk_run_capture(const char *const *argv, const char *cwd, int *exit_status, c
  * Returns 0, or -EIO with "TOOL failed (exit N): <its last output line>". */
 int vk_run(const char *const *argv, const char *cwd, char *out, size_t outlen);
 
+/* Find program name as execvp would: a name with a '/' is taken as is,
+ * otherwise the first executable regular file in $PATH.  Its path goes
+ * to buf.  -ENOENT ("NAME: not found in PATH") when there is none. */
+int vk_which(const char *name, char *buf, size_t len);
+
 #endif

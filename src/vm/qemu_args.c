@@ -3,6 +3,7 @@
 #include "vm/devspec.h"
 #include "vm/store.h"
 #include "util/err.h"
+#include "util/run.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -77,29 +78,10 @@ void vk_argv_free(char **argv)
 /* Contract in qemu_args.h. */
 int vk_qemu_find(const char *name, char *buf, size_t len)
 {
-    if (strchr(name, '/')) {
-        if (access(name, X_OK) < 0)
-            return vk_error(-errno, "%s: %s", name, strerror(errno));
-        if ((size_t)snprintf(buf, len, "%s", name) >= len)
-            return vk_error(-ENAMETOOLONG, "%s: path too long", name);
-        return 0;
-    }
-    const char *path = getenv("PATH");
-    if (!path || !*path)
-        path = "/usr/local/bin:/usr/bin:/bin";
-    while (*path) {
-        const char *e = strchr(path, ':');
-        size_t dl = e ? (size_t)(e - path) : strlen(path);
-        if ((size_t)snprintf(buf, len, "%.*s/%s", (int)dl, dl ? path : ".", name) < len) {
-            struct stat st;
-            if (stat(buf, &st) == 0 && S_ISREG(st.st_mode) && access(buf, X_OK) == 0)
-                return 0;
-        }
-        if (!e)
-            break;
-        path = e + 1;
-    }
-    return vk_error(-ENOENT, "%s: not found in PATH (install qemu-system-x86)", name);
+    int r = vk_which(name, buf, len);
+    if (r == -ENOENT && !strchr(name, '/'))
+        return vk_error(r, "%s: not found in PATH (install qemu-system-x86)", name);
+    return r;
 }
 
 static const char *qemu_format(const char *f)

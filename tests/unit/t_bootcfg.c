@@ -314,6 +314,28 @@ static void more_menus(void)
     CHECK(r == 0 && vk_bootcfg_select(&c, NULL, "m", &e) == -ENOENT && strstr(vk_errmsg(), "memtest86+"),
           "DEFAULT naming memtest refused (%s)", vk_errmsg());
     vk_bootcfg_free(&c);
+    const char hot[] = "LABEL install\n\tmenu label ^Install\n\tkernel /install.amd/vmlinuz\n";
+    r = vk_bootcfg_parse(VK_BOOTCFG_EXTLINUX, hot, strlen(hot), "h", NULL, &c);
+    e = r == 0 ? pick(&c, NULL) : NULL;
+    CHECK(e && STREQ(e->title, "Install"), "MENU LABEL's ^ hotkey mark is not part of the title");
+    vk_bootcfg_free(&c);
+}
+
+/* Debian's installer ISOs put options before the title. */
+static void t_grub_options_first(void)
+{
+    struct vk_bootcfg c;
+    const char d[] = "menuentry --hotkey=g 'Graphical install' {\n linux /install.amd/vmlinuz vga=788 --- quiet\n}\n"
+                     "menuentry --class debian --id inst 'Install' --hotkey i {\n linux /install.amd/vmlinuz\n}\n"
+                     "menuentry 'Plain' --id=plain {\n linux /p\n}\n";
+    int r = vk_bootcfg_parse(VK_BOOTCFG_GRUB2, d, strlen(d), "d", NULL, &c);
+    CHECK(r == 0 && c.n == 3, "options-first menuentries parse (%s)", r ? vk_errmsg() : "ok");
+    CHECK(r == 0 && STREQ(c.e[0].title, "Graphical install") && STREQ(c.e[0].label, "Graphical install"),
+          "--hotkey=g before the title is skipped (%s)", r ? "" : c.e[0].title);
+    CHECK(r == 0 && STREQ(c.e[1].title, "Install") && c.e[1].id && STREQ(c.e[1].id, "inst"),
+          "--class X --id Y before the title: title and id");
+    CHECK(r == 0 && c.e[2].id && STREQ(c.e[2].id, "plain"), "--id=X");
+    vk_bootcfg_free(&c);
 }
 
 int main(void)
@@ -466,5 +488,6 @@ int main(void)
     CHECK(r == -E2BIG, "entry count bounded (%s)", vk_errmsg());
     free(many);
     more_menus();
+    t_grub_options_first();
     return tap_done();
 }
