@@ -11,9 +11,9 @@ done
 fails "img without a command" 2 vmkit img
 fails_with "unknown img command" 2 "frob" vmkit img frob
 
-fails_with "create -f vmdk" 2 "unknown image format 'vmdk'" vmkit img create -f vmdk x.img 1M
-fails_with "info -f vmdk" 2 "unknown image format 'vmdk'" vmkit img info -f vmdk x.img
-fails_with "convert -O vmdk" 2 "unknown output format 'vmdk'" vmkit img convert -O vmdk x y
+fails_with "create -f bochs" 2 "unknown image format 'bochs'" vmkit img create -f bochs x.img 1M
+fails_with "info -f bochs" 2 "unknown image format 'bochs'" vmkit img info -f bochs x.img
+fails_with "convert -O bochs" 2 "unknown output format 'bochs'" vmkit img convert -O bochs x y
 for s in 12Q abc -5 "" 1.2.3G 99999999999999999999 4GG; do
     fails_with "create with garbage size '$s'" 2 "vmkit:" vmkit img create g.img "$s"
 done

@@ -1,6 +1,6 @@
 #!/bin/bash
 # Image formats vmkit cannot read are never mistaken for raw disks.
-# Images qemu-img makes (vdi, vmdk in each subformat, vpc dynamic and
+# Images qemu-img makes (vdi, vpc dynamic and
 # fixed, vhdx, qed, parallels, luks; qemu-img info names the format: the
 # oracle) and hand-made headers of the rest (bochs, cloop, dmg, qcow v1:
 # the seeds of fuzz/corpus/fuzz_probe) are refused by name by every
@@ -43,10 +43,6 @@ made() {
 }
 made vdi t.vdi "VDI image (VirtualBox)"
 made vdi static.vdi "VDI image (VirtualBox)" -o static=on
-made vmdk sparse.vmdk "VMDK image (VMware)"
-made vmdk stream.vmdk "VMDK image (VMware)" -o subformat=streamOptimized
-made vmdk flat.vmdk "VMDK image (VMware)" -o subformat=monolithicFlat
-made vmdk split.vmdk "VMDK image (VMware)" -o subformat=twoGbMaxExtentSparse
 made vpc dyn.vhd "VHD image (Virtual PC, Hyper-V)"
 made vhdx t.vhdx "VHDX image (Hyper-V)"
 made qed t.qed "QED image"
@@ -63,14 +59,11 @@ refused fixed.vhd "VHD image (Virtual PC, Hyper-V)"
 
 # Hand-made headers (the probe fuzz seeds).
 for s in bochs:"Bochs image" cloop:"cloop image" dmg:"DMG image (Apple disk image)" \
-         qcow1:"qcow version 1 image" vhd_fixed:"VHD image (Virtual PC, Hyper-V)" vmdk_desc:"VMDK image (VMware)" \
+         qcow1:"qcow version 1 image" vhd_fixed:"VHD image (Virtual PC, Hyper-V)" \
          parallels_ext:"Parallels image"; do
     cp "$SEEDS/${s%%:*}" "${s%%:*}.img"
     refused "${s%%:*}.img" "${s#*:}"
 done
-# The VMDK descriptor the spec shows: comments and blanks before version=.
-cp "$SEEDS/vmdk_desc_crlf" crlf.vmdk
-refused crlf.vmdk "VMDK image (VMware)"
 
 # Not every lookalike is foreign: a Parallels magic with another version
 # and plain zeroes are raw disks, as for qemu-img.

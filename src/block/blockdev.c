@@ -15,6 +15,7 @@
 
 static const struct vk_format *const formats[] = {
     &vk_format_qcow2,
+    &vk_format_vmdk,
     &vk_format_raw,
 };
 
@@ -165,7 +166,9 @@ int vk_bd_create_tmp(const char *path, const char *fmtname, const struct vk_crea
         free(*tmp);
         if (!(*tmp = vk_tmp_name(path, counter++)))
             return vk_error(-ENOMEM, "out of memory");
-        r = fmt->create(*tmp, opts);
+        struct vk_create_opts o = *opts;
+        o.final_path = path;
+        r = fmt->create(*tmp, &o);
     }
     if (r < 0) {
         /* The message names the temporary file: name the user's. */
@@ -227,6 +230,16 @@ int vk_bd_create(const char *path, const char *fmtname, const struct vk_create_o
         r = vk_publish(tmp, path);
     free(tmp);
     return r;
+}
+
+int vk_bd_remove(const char *path, const char *fmtname)
+{
+    const struct vk_format *fmt = vk_format_by_name(fmtname ? fmtname : "raw");
+    if (fmt && fmt->remove)
+        return fmt->remove(path);
+    if (unlink(path) < 0 && errno != ENOENT)
+        return vk_error(-errno, "%s: %s", path, strerror(errno));
+    return 0;
 }
 
 struct vk_blockdev *vk_bd_alloc(const struct vk_blockdev_ops *ops,

@@ -66,6 +66,9 @@ struct vk_imginfo {
     int      refcount_bits;
     int      nb_snapshots;      /* internal snapshots (kept untouched) */
     bool     extended_l2;
+    /* qemu-img's "format-specific" data object as JSON text (VMDK: cid,
+     * create-type, extents...); NULL when the CLI builds it itself. */
+    const char *format_specific;
 };
 
 /* What `img check` found.  Counts are of clusters. */
@@ -122,6 +125,9 @@ struct vk_blockdev {
     uint32_t cluster_size;  /* allocation granularity; 512 for raw */
     int      flags;         /* VK_OPEN_* it was opened with */
     bool     format_guessed;/* format came from probing, not from -f */
+    bool     needs_compressed_writes; /* a copy must fill it with
+                                   pwrite_compressed, whole clusters in order
+                                   (VMDK streamOptimized) */
     struct vk_blockdev *backing; /* NULL if none */
     void    *priv;          /* the driver's state */
 };
@@ -137,6 +143,15 @@ struct vk_create_opts {
     const char *compression;    /* qcow2: "zlib" (default) or "zstd" */
     bool lazy_refcounts;
     int refcount_bits;          /* 0: 16 */
+    /* VMDK (qemu-img's -o names) */
+    const char *subformat;      /* monolithicSparse (default), monolithicFlat,
+                                   twoGbMaxExtentSparse/Flat, streamOptimized */
+    const char *adapter_type;   /* ide (default), lsilogic, buslogic, legacyESX */
+    const char *hwversion;      /* ddb.virtualHWVersion; "4" by default */
+    bool zeroed_grain;
+    /* The name the image will have once published (vk_bd_create_tmp sets
+     * it): formats made of several files name their extents after it. */
+    const char *final_path;
 };
 
 /* One image format. */
@@ -150,10 +165,14 @@ struct vk_format {
      * relative backing paths. */
     int (*open)(int fd, const char *name, int flags, struct vk_blockdev **out);
     int (*create)(const char *filename, const struct vk_create_opts *opts);
+    /* Delete an image made of several files (a VMDK descriptor and its
+     * extents); NULL: the image is the one file, unlink() it. */
+    int (*remove)(const char *filename);
 };
 
 extern const struct vk_format vk_format_raw;
 extern const struct vk_format vk_format_qcow2;
+extern const struct vk_format vk_format_vmdk;
 
 /* The format called name, or NULL. */
 const struct vk_format *vk_format_by_name(const char *name);
@@ -196,6 +215,11 @@ char *vk_tmp_name(const char *path, unsigned n);
  * replacing a file there (-EEXIST), then sync the directory.  On failure
  * tmp is removed. */
 int vk_publish(const char *tmp, const char *path);
+
+/* Delete the image file path of format fmt (NULL: raw) with every file
+ * that belongs to it (VMDK extents), as a failed convert must.  Missing
+ * files are no error. */
+int vk_bd_remove(const char *path, const char *fmt);
 
 /* Allocate a device of a driver: zeroed, name copied, ops/format set.
  * priv_size bytes are allocated after it and pointed to by ->priv. */

@@ -50,35 +50,6 @@ static bool is_vdi(const struct probe_buf *b)
     return b->len >= 68 && le32(b->head + 64) == 0xbeda107fu;
 }
 
-/* block/vmdk.c: the sparse extent magics ("KDMV": monolithicSparse and
- * streamOptimized; "COWD": VMware 3), or a text descriptor whose first
- * line other than comments and blanks is version=1|2|3. */
-static bool is_vmdk(const struct probe_buf *b)
-{
-    if (at(b, 0, "KDMV", 4) || at(b, 0, "COWD", 4))
-        return true;
-    const char *p = (const char *)b->head, *end = p + b->len;
-    while (p < end) {
-        if (*p == '#') {
-            while (p < end && *p != '\n')
-                p++;
-            continue;
-        }
-        if (*p == ' ' || *p == '\n' || *p == '\r' || *p == '\t') {
-            p++;
-            continue;
-        }
-        for (const char *v = "123"; *v; v++) {
-            char line[12];
-            snprintf(line, sizeof line, "version=%c", *v);
-            if (end - p >= 10 && !memcmp(p, line, 9) && (p[9] == '\n' || (p[9] == '\r' && end - p >= 11 && p[10] == '\n')))
-                return true;
-        }
-        return false;
-    }
-    return false;
-}
-
 /* block/vpc.c: the "conectix" footer copy at offset 0 (dynamic and
  * differencing disks); a fixed disk has it only in its last 512 bytes. */
 static bool is_vhd(const struct probe_buf *b)
@@ -130,7 +101,6 @@ static const struct {
     bool (*match)(const struct probe_buf *b);
 } foreign[] = {
     { "vdi", "VDI image (VirtualBox)", is_vdi },
-    { "vmdk", "VMDK image (VMware)", is_vmdk },
     { "vhdx", "VHDX image (Hyper-V)", is_vhdx },
     { "vpc", "VHD image (Virtual PC, Hyper-V)", is_vhd },
     { "qed", "QED image", is_qed },

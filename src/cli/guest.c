@@ -68,6 +68,41 @@ static void progress(const char *msg, void *ctx)
     fprintf(stderr, "vmkit: %s\n", msg);
 }
 
+static void build_help(void)
+{
+    printf("usage: vmkit guest build [--distro busybox|debian[:SUITE]] [--size SIZE] [-f raw|qcow2]\n"
+           "                         [--hostname NAME] [--bootloader grub|pygrub] [-q] OUT\n"
+           "  debian:                [--packages A,B] [--root-password P] [--ssh-key FILE]\n"
+           "                         [--user U] [--kernel PKG|none] [--variant V] [--mirror URL]\n"
+           "  busybox:               [--kernel PKG|DEB|VMLINUZ] [--rootfs-dir]\n"
+           "Make a bootable Linux disk OUT (MBR, one ext4 partition at 1 MiB) and OUT.cfg,\n"
+           "an xl.cfg that boots it (vmkit create OUT.cfg).  OUT is built under a temporary\n"
+           "name and appears only when complete.\n"
+           "\n"
+           "busybox (the default): the Debian cloud kernel and busybox-static (fetched with\n"
+           "apt-get download, cached in ~/.cache/vmkit/debs); it prints VMKIT-READY on ttyS0\n"
+           "and gives a root shell there.  Seconds to build and to boot.  Default size 256M.\n"
+           "--kernel names a kernel package (linux-image-amd64), a .deb or a vmlinuz.\n"
+           "--rootfs-dir: OUT is a new directory holding the guest's root tree, and OUT.cfg\n"
+           "boots its kernel with the root on OUT shared over 9p (default kernel\n"
+           "linux-image-amd64).\n"
+           "\n"
+           "debian[:SUITE] (SUITE: bookworm by default, bullseye, trixie, forky, sid, stable...):\n"
+           "a full Debian system made by mmdebstrap (root mode as root, unshare mode\n"
+           "otherwise; packages cached in ~/.cache/vmkit/debian): systemd, apt, the kernel\n"
+           "package (linux-image-cloud-amd64) with an initramfs from its initramfs-tools,\n"
+           "DHCP on every NIC (systemd-networkd), a login prompt on ttyS0, fstab by UUID.\n"
+           "--ssh-key FILE installs those public keys for root (or --user) and openssh-server;\n"
+           "--user U makes an account with passwordless sudo.  Without --root-password, root\n"
+           "has no password on the console unless a key is given (then it is locked).\n"
+           "--variant: mmdebstrap's (default minbase).  Default size 2G (sparse).\n"
+           "\n"
+           "--bootloader grub (Debian's default where this vmkit installs GRUB) puts\n"
+           "GRUB into the MBR: the disk boots in any PC or hypervisor, and OUT.cfg boots\n"
+           "it with boot=\"c\".  pygrub (busybox's default) leaves the MBR empty, and\n"
+           "OUT.cfg says bootloader=\"pygrub\".  Both read the same /boot/grub/grub.cfg.\n");
+}
+
 static int guest_build(int argc, char **argv)
 {
     static const struct option o[] = {
@@ -75,12 +110,22 @@ static int guest_build(int argc, char **argv)
         { "size", required_argument, NULL, 's' },
         { "format", required_argument, NULL, 'f' },
         { "hostname", required_argument, NULL, 'n' },
+        { "distro", required_argument, NULL, 'd' },
+        { "packages", required_argument, NULL, 'p' },
+        { "root-password", required_argument, NULL, 'P' },
+        { "ssh-key", required_argument, NULL, 'K' },
+        { "user", required_argument, NULL, 'u' },
+        { "bootloader", required_argument, NULL, 'b' },
+        { "variant", required_argument, NULL, 'V' },
+        { "mirror", required_argument, NULL, 'm' },
         { "rootfs-dir", no_argument, NULL, 'r' },
         { "quiet", no_argument, NULL, 'q' },
         { "help", no_argument, NULL, 'h' },
         { 0 },
     };
     struct vk_guest_opts g = { .progress = progress };
+    char distro[64] = "";
+    const char *debian_only = NULL;
     int c;
     while ((c = getopt_long(argc, argv, "k:s:f:qh", o, NULL)) != -1) {
         switch (c) {
@@ -96,31 +141,57 @@ static int guest_build(int argc, char **argv)
             break;
         case 'n': g.hostname = optarg; break;
         case 'r': g.rootfs_dir = 1; break;
+        case 'd':
+            if (strlen(optarg) >= sizeof distro)
+                return cli_usage("guest build", "--distro '%s' unknown: busybox or debian[:SUITE]", optarg);
+            snprintf(distro, sizeof distro, "%s", optarg);
+            break;
+        case 'p': g.packages = optarg; debian_only = "--packages"; break;
+        case 'P': g.root_password = optarg; debian_only = "--root-password"; break;
+        case 'K': g.ssh_key = optarg; debian_only = "--ssh-key"; break;
+        case 'u': g.user = optarg; debian_only = "--user"; break;
+        case 'V': g.variant = optarg; debian_only = "--variant"; break;
+        case 'm': g.mirror = optarg; debian_only = "--mirror"; break;
+        case 'b':
+            if (strcmp(optarg, "grub") && strcmp(optarg, "pygrub"))
+                return cli_usage("guest build", "--bootloader must be grub or pygrub, not '%s'", optarg);
+            g.bootloader = optarg;
+            break;
         case 'q': g.progress = NULL; break;
-        case 'h':
-            printf("usage: vmkit guest build [--kernel PKG|DEB|VMLINUZ] [--size SIZE] [-f raw|qcow2]\n"
-                   "                         [--hostname NAME] [--rootfs-dir] [-q] OUT\n"
-                   "Make a small bootable Linux disk OUT (MBR, one ext4 partition) from the\n"
-                   "Debian cloud kernel and busybox-static (fetched with apt-get download and\n"
-                   "cached in ~/.cache/vmkit/debs), and OUT.cfg, an xl.cfg that boots it\n"
-                   "(vmkit create OUT.cfg).  The guest prints VMKIT-READY on ttyS0 and gives a\n"
-                   "root shell there.  Default size 256M.  --kernel names a kernel package\n"
-                   "(linux-image-amd64), a .deb or a vmlinuz.  --rootfs-dir: OUT is a new\n"
-                   "directory holding the guest's root tree, and OUT.cfg boots its kernel with\n"
-                   "the root on OUT shared over 9p (default kernel linux-image-amd64).\n");
-            return EXIT_OK;
+        case 'h': build_help(); return EXIT_OK;
         default:
             return cli_usage("guest build", "unknown option");
         }
     }
     if (argc - optind != 1)
         return cli_usage("guest build", "need OUT, the image to create");
+    char *colon = strchr(distro, ':');
+    if (colon) {
+        *colon = '\0';
+        g.suite = colon + 1;
+    }
+    if (distro[0] && strcmp(distro, "busybox") && strcmp(distro, "debian"))
+        return cli_usage("guest build", "--distro '%s' unknown: busybox or debian[:SUITE]", distro);
+    if (g.suite && strcmp(distro, "debian"))
+        return cli_usage("guest build", "--distro %s takes no suite", distro);
+    if (g.suite && !*g.suite)
+        return cli_usage("guest build", "--distro debian: empty suite after ':'");
+    bool debian = !strcmp(distro, "debian");
+    if (debian_only && !debian)
+        return cli_usage("guest build", "%s is for Debian guests: add --distro debian", debian_only);
+    g.distro = distro[0] ? distro : NULL;
     g.out = argv[optind];
     char *kver = NULL;
     int r = vk_guest_build(&g, &kver);
     if (r < 0)
         return cli_fail(r);
-    printf("%s: Linux %s, busybox; boot it with: vmkit create %s.cfg\n", g.out, kver, g.out);
+    if (!debian)
+        printf("%s: Linux %s, busybox; boot it with: vmkit create %s.cfg\n", g.out, kver, g.out);
+    else if (!strcmp(kver, "none"))
+        printf("%s: Debian %s without a kernel\n", g.out, g.suite ? g.suite : "bookworm");
+    else
+        printf("%s: Debian %s, Linux %s; boot it with: vmkit create %s.cfg\n", g.out,
+               g.suite ? g.suite : "bookworm", kver, g.out);
     free(kver);
     return EXIT_OK;
 }
@@ -202,10 +273,56 @@ static int guest_usbkey(int argc, char **argv)
     return ret;
 }
 
+static int guest_seed(int argc, char **argv)
+{
+    static const struct option o[] = {
+        { "user-data", required_argument, NULL, 'u' },
+        { "meta-data", required_argument, NULL, 'm' },
+        { "network-config", required_argument, NULL, 'n' },
+        { "hostname", required_argument, NULL, 'H' },
+        { "help", no_argument, NULL, 'h' },
+        { 0 },
+    };
+    struct vk_guest_seed_opts s = { .out = NULL };
+    int c;
+    while ((c = getopt_long(argc, argv, "h", o, NULL)) != -1) {
+        switch (c) {
+        case 'u': s.user_data = optarg; break;
+        case 'm': s.meta_data = optarg; break;
+        case 'n': s.network_config = optarg; break;
+        case 'H': s.hostname = optarg; break;
+        case 'h':
+            printf("usage: vmkit guest seed --user-data FILE [--meta-data FILE]\n"
+                   "                        [--network-config FILE] [--hostname H] OUT.iso\n"
+                   "Make a cloud-init NoCloud seed: an ISO 9660 image labelled cidata holding\n"
+                   "user-data, meta-data and network-config.  Attach it as a CD-ROM to a\n"
+                   "cloud image (Debian, Ubuntu, Fedora) and cloud-init applies it at first\n"
+                   "boot.  Without --meta-data: a fresh instance-id and local-hostname H\n"
+                   "(default: OUT's name).\n");
+            return EXIT_OK;
+        default:
+            return cli_usage("guest seed", "unknown option");
+        }
+    }
+    if (argc - optind != 1)
+        return cli_usage("guest seed", "need OUT.iso, the seed to create");
+    if (!s.user_data)
+        return cli_usage("guest seed", "--user-data FILE is required");
+    if (s.meta_data && s.hostname)
+        return cli_usage("guest seed", "--hostname goes into a generated meta-data: not with --meta-data");
+    s.out = argv[optind];
+    int r = vk_guest_seed(&s);
+    if (r < 0)
+        return cli_fail(r);
+    printf("%s: cloud-init NoCloud seed (volume id cidata)\n", s.out);
+    return EXIT_OK;
+}
+
 static const struct cli_command guest_cmds[] = {
     { "build", guest_build, "make a small bootable Linux disk and its xl.cfg" },
     { "usbkey", guest_usbkey, "make a USB key image whose GRUB menu boots ISO files" },
     { "pygrub", guest_pygrub, "extract the kernel and initrd a disk boots, as Xen's pygrub" },
+    { "seed", guest_seed, "make a cloud-init NoCloud seed ISO (volume id cidata)" },
     { NULL, NULL, NULL },
 };
 

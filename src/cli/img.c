@@ -68,6 +68,19 @@ static int create_opts(const struct cli_opt *opt, const char *arg)
             o->backing_format = v;
         } else if (!strcmp(kv, "preallocation")) {
             o->prealloc = v;
+        } else if (!strcmp(kv, "subformat")) {
+            o->subformat = v;
+        } else if (!strcmp(kv, "adapter_type")) {
+            o->adapter_type = v;
+        } else if (!strcmp(kv, "hwversion")) {
+            o->hwversion = v;
+        } else if (!strcmp(kv, "compat6") || !strcmp(kv, "zeroed_grain")) {
+            if (strcmp(v, "on") && strcmp(v, "off"))
+                return vk_error(-EINVAL, "%s=%s: expected on or off", kv, v);
+            if (kv[0] == 'z')
+                o->zeroed_grain = !strcmp(v, "on");
+            else if (!strcmp(v, "on"))
+                o->hwversion = "6";     /* qemu-img's compat6 */
         } else {
             return vk_error(-EINVAL, "-o %s: unknown option", kv);
         }
@@ -79,7 +92,7 @@ static int create_opts(const struct cli_opt *opt, const char *arg)
 static int format_as(const struct cli_opt *o, const char *arg, const char *what)
 {
     if (!vk_format_by_name(arg))
-        return vk_error(-EINVAL, "unknown %s format '%s' (raw, qcow2)", what, arg);
+        return vk_error(-EINVAL, "unknown %s format '%s' (raw, qcow2, vmdk)", what, arg);
     *(const char **)o->ctx = arg;
     return 0;
 }
@@ -116,7 +129,11 @@ static int output_opt(const struct cli_opt *o, const char *arg)
     "qcow2 options key=value,... (repeatable):\n" \
     "cluster_size=512..2M, compat=0.10|1.1,\n" \
     "lazy_refcounts=on|off, compression_type=zlib|zstd,\n" \
-    "refcount_bits=1..64, preallocation=MODE"
+    "refcount_bits=1..64, preallocation=MODE;\n" \
+    "vmdk: subformat=monolithicSparse|monolithicFlat|\n" \
+    "twoGbMaxExtentSparse|twoGbMaxExtentFlat|streamOptimized,\n" \
+    "adapter_type=ide|lsilogic|buslogic|legacyESX,\n" \
+    "hwversion=N, compat6=on, zeroed_grain=on"
 
 /* --- create --- */
 static int img_create(int argc, char **argv)
@@ -124,7 +141,7 @@ static int img_create(int argc, char **argv)
     struct vk_create_opts o = { 0 };
     const char *fmt = "raw";
     const struct cli_opt opts[] = {
-        OPT_FORMAT(&fmt, "raw (the default) or qcow2"),
+        OPT_FORMAT(&fmt, "raw (the default), qcow2 or vmdk"),
         OPT_STRING(0, "prealloc", &o.prealloc, "MODE", "off, metadata, falloc or full"),
         OPT_CALLBACK('o', NULL, &o, "OPTS", CLI_CREATE_O_HELP ",\nbacking_file=F, backing_fmt=FMT", create_opts),
         OPT_STRING('b', NULL, &o.backing_file, "BACKING", "backing file (relative: to FILE's directory)"),
@@ -208,8 +225,49 @@ static json_t *info_json(struct vk_blockdev *bd, const struct vk_imginfo *in)
         json_object_set_new(fs, "data", d);
         json_object_set_new(j, "format-specific", fs);
         json_object_set_new(j, "dirty-flag", json_boolean(in->dirty));
+    } else if (in->format_specific) {
+        json_t *d = json_loads(in->format_specific, 0, NULL), *fs = json_object();
+        json_object_set_new(fs, "type", json_string(in->format));
+        json_object_set_new(fs, "data", d ? d : json_object());
+        json_object_set_new(j, "format-specific", fs);
+        json_object_set_new(j, "dirty-flag", json_false());
     }
     return j;
+}
+
+/* qemu-img's human form of format-specific data: "key-name" as "key
+ * name", nested objects and arrays indented by 4. */
+static void print_specific(const json_t *v, int depth)
+{
+    const char *key;
+    json_t *x;
+    size_t i;
+    if (json_is_object(v)) {
+        json_object_foreach((json_t *)v, key, x) {
+            printf("%*s", depth * 4, "");
+            for (const char *k = key; *k; k++)
+                putchar(*k == '-' ? ' ' : *k);
+            putchar(':');
+            if (json_is_object(x) || json_is_array(x)) {
+                putchar('\n');
+                print_specific(x, depth + 1);
+            } else {
+                putchar(' ');
+                print_specific(x, 0);
+            }
+        }
+    } else if (json_is_array(v)) {
+        json_array_foreach(v, i, x) {
+            printf("%*s[%zu]:\n", depth * 4, "", i);
+            print_specific(x, depth + 1);
+        }
+    } else if (json_is_string(v)) {
+        printf("%s\n", json_string_value(v));
+    } else if (json_is_integer(v)) {
+        printf("%lld\n", (long long)json_integer_value(v));
+    } else {
+        printf("%s\n", json_is_true(v) ? "true" : "false");
+    }
 }
 
 static void info_print(struct vk_blockdev *bd, const struct vk_imginfo *in)
@@ -245,6 +303,13 @@ static void info_print(struct vk_blockdev *bd, const struct vk_imginfo *in)
             printf("    extended l2: %s\n", in->extended_l2 ? "true" : "false");
         }
         printf("    dirty: %s\n", in->dirty ? "true" : "false");
+    } else if (in->format_specific) {
+        json_t *d = json_loads(in->format_specific, 0, NULL);
+        if (d) {
+            printf("Format specific information:\n");
+            print_specific(d, 1);
+        }
+        json_decref(d);
     }
 }
 
@@ -556,10 +621,11 @@ static int img_convert(int argc, char **argv)
      * whole file is, before it gets its name. */
     if ((r = vk_bd_open(tmp, ofmt, VK_OPEN_RDWR | (sync ? 0 : VK_OPEN_NOFLUSH), &out)) < 0) {
         vk_bd_close(in);
-        unlink(tmp);
+        vk_bd_remove(tmp, ofmt);
         free(tmp);
         return cli_fail(r);
     }
+    co.compress |= out->needs_compressed_writes;   /* VMDK streamOptimized */
     struct vk_progress pb;
     vk_progress_init(&pb, STDERR_FILENO, progress);
     co.progress = vk_progress_update;
@@ -581,7 +647,7 @@ static int img_convert(int argc, char **argv)
     if (r == 0)
         r = vk_publish(tmp, dst);   /* removes tmp on failure */
     else
-        unlink(tmp);
+        vk_bd_remove(tmp, ofmt);   /* with the extent files of a VMDK */
     free(tmp);
     return r < 0 ? cli_fail(r) : EXIT_OK;
 }
@@ -745,7 +811,7 @@ static int img_commit(int argc, char **argv)
 }
 
 static const struct cli_command img_commands[] = {
-    { "create",  img_create,  "create an image (raw, qcow2)" },
+    { "create",  img_create,  "create an image (raw, qcow2, vmdk)" },
     { "info",    img_info,    "show format, sizes, backing chain (or a partition's place)" },
     { "check",   img_check,   "check (and repair) an image's metadata" },
     { "map",     img_map,     "show allocated, zero and backing ranges" },

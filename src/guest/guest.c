@@ -7,10 +7,14 @@
 #include "guest/guest.h"
 
 #include "guest/guest_files.h"
+#include "guest/guest_int.h"
 #include "block/blockdev.h"
 #include "fs/fs.h"
 #include "fs/populate.h"
 #include "part/part.h"
+#if VK_GUEST_HAVE_GRUB
+#include "boot/grub_install.h"
+#endif
 #include "util/dirs.h"
 #include "util/err.h"
 #include "util/str.h"
@@ -30,9 +34,8 @@
 #define MAXMODS 64
 #define KO_MAX (64u << 20)
 
-static void say(const struct vk_guest_opts *o, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-static void say(const struct vk_guest_opts *o, const char *fmt, ...)
+/* Contract in guest_int.h. */
+void vk_guest_say(const struct vk_guest_opts *o, const char *fmt, ...)
 {
     if (!o->progress)
         return;
@@ -49,7 +52,8 @@ static int rm_cb(const char *p, const struct stat *st, int flag, struct FTW *f)
     return remove(p) < 0 ? -1 : 0;
 }
 
-static void rm_rf(const char *dir)
+/* Contract in guest_int.h. */
+void vk_guest_rm_rf(const char *dir)
 {
     nftw(dir, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
 }
@@ -63,19 +67,15 @@ static int mkdirs(const char *root, const char *rel)
     return vk_mkdirs(p, 0755);
 }
 
-/* root "" means rel is a path of its own. */
-static int write_file(const char *root, const char *rel, const char *data, size_t len, mode_t mode)
+/* Contract in guest_int.h. */
+int vk_guest_write_file(const char *p, const void *data, size_t len, mode_t mode)
 {
-    char p[3 * PATH_MAX];
-    int pr = *root ? vk_pathf(p, sizeof p, "%s/%s", root, rel) : vk_pathf(p, sizeof p, "%s", rel);
-    if (pr < 0)
-        return pr;
     int fd = open(p, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
     if (fd < 0)
         return vk_error(-errno, "%s: %s", p, strerror(errno));
     int r = 0;
     for (size_t w = 0; w < len;) {
-        ssize_t n = write(fd, data + w, len - w);
+        ssize_t n = write(fd, (const char *)data + w, len - w);
         if (n < 0) {
             r = vk_error(-errno, "%s: %s", p, strerror(errno));
             break;
@@ -87,6 +87,14 @@ static int write_file(const char *root, const char *rel, const char *data, size_
     if (r == 0 && chmod(p, mode) < 0)
         r = vk_error(-errno, "%s: %s", p, strerror(errno));
     return r;
+}
+
+/* root "" means rel is a path of its own. */
+static int write_file(const char *root, const char *rel, const char *data, size_t len, mode_t mode)
+{
+    char p[3 * PATH_MAX];
+    int pr = *root ? vk_pathf(p, sizeof p, "%s/%s", root, rel) : vk_pathf(p, sizeof p, "%s", rel);
+    return pr < 0 ? pr : vk_guest_write_file(p, data, len, mode);
 }
 
 static int put_text(const char *root, const char *rel, const char *text, mode_t mode)
@@ -243,61 +251,101 @@ static void free_mods(struct mods *m)
 
 /* ---- the image ---- */
 
-static int make_image(const struct vk_guest_opts *o, const char *root)
+/* Contract in guest_int.h. */
+int vk_guest_disk_make(const struct vk_guest_opts *o, const char *shown, const char *label,
+                       const char *uuid, struct vk_guest_disk *d)
 {
     const char *fmt = o->format ? o->format : "raw";
     struct vk_create_opts co = { .size = o->size };
+    memset(d, 0, sizeof *d);
     int r = vk_bd_create(o->out, fmt, &co);
-    if (r < 0)
-        return r;
-    struct vk_blockdev *bd;
-    if ((r = vk_bd_open(o->out, fmt, VK_OPEN_RDWR, &bd)) < 0)
+    if (r < 0 || (r = vk_bd_open(o->out, fmt, VK_OPEN_RDWR, &d->bd)) < 0)
         return r;
     struct vk_ptable t;
     memset(&t, 0, sizeof t);
-    unsigned num = 0;
     struct vk_part_req req = { .type = "linux", .bootable = true };
-    if ((r = vk_ptable_init(bd, &t, VK_LABEL_MBR, false)) == 0 &&
-        (r = vk_part_add(&t, &req, o->out, &num)) == 0)
-        r = vk_ptable_write(bd, &t);
-    struct vk_part *p = r == 0 ? vk_ptable_find(&t, num) : NULL;
+    if ((r = vk_ptable_init(d->bd, &t, VK_LABEL_MBR, false)) == 0 &&
+        (r = vk_part_add(&t, &req, o->out, &d->num)) == 0)
+        r = vk_ptable_write(d->bd, &t);
+    struct vk_part *p = r == 0 ? vk_ptable_find(&t, d->num) : NULL;
     if (r == 0 && !p)
-        r = vk_error(-EIO, "%s: partition %u vanished", o->out, num);
+        r = vk_error(-EIO, "%s: partition %u vanished", o->out, d->num);
     if (r == 0) {
         uint64_t off = p->start * VK_SECTOR, len = p->size * VK_SECTOR;
-        char name[PATH_MAX + 16];
-        snprintf(name, sizeof name, "%s:%u", o->out, num);
-        say(o, "making ext4 on %s (%llu MiB) and filling it", name, (unsigned long long)(len >> 20));
-        struct vk_blockdev *s = NULL;
-        struct vk_fs *fs = NULL;
-        struct vk_mkfs_opts mo = { .type = "ext4", .label = "vmkit-root", .reserved_pct = -1 };
-        struct vk_populate_opts po = { .force_owner = true, .uid = 0, .gid = 0 };
-        if ((r = vk_slice_open(bd, off, len, name, false, &s)) == 0 &&
-            (r = vk_fs_mkfs(s, &mo)) == 0 && (r = vk_fs_mount(s, true, &fs)) == 0) {
-            r = vk_populate(fs, "/", root, &po);
-            int u = vk_fs_unmount(fs);
-            if (r == 0)
-                r = u;
-        }
-        vk_bd_close(s);
+        snprintf(d->name, sizeof d->name, "%s:%u", shown, d->num);
+        vk_guest_say(o, "making ext4 on %s (%llu MiB) and filling it", d->name,
+                     (unsigned long long)(len >> 20));
+        struct vk_mkfs_opts mo = { .type = "ext4", .label = label, .uuid = uuid,
+                                   .reserved_pct = -1 };
+        if ((r = vk_slice_open(d->bd, off, len, d->name, false, &d->part)) == 0 &&
+            (r = vk_fs_mkfs(d->part, &mo)) == 0)
+            r = vk_fs_mount(d->part, true, &d->fs);
     }
     vk_ptable_free(&t);
+    if (r < 0)
+        vk_guest_disk_close(d);
+    return r;
+}
+
+/* Contract in guest_int.h. */
+int vk_guest_disk_close(struct vk_guest_disk *d)
+{
+    int r = 0, c;
+    if (d->fs && (c = vk_fs_unmount(d->fs)) < 0)
+        r = c;
+    d->fs = NULL;
+    if (d->part && (c = vk_bd_close(d->part)) < 0 && r == 0)
+        r = c;
+    d->part = NULL;
+    if (d->bd && (c = vk_bd_close(d->bd)) < 0 && r == 0)
+        r = c;
+    d->bd = NULL;
+    return r;
+}
+
+#if VK_GUEST_HAVE_GRUB
+/* GRUB into the finished image's MBR gap (boot/grub_install), keeping the
+ * builder's grub.cfg: pygrub and GRUB then read the same menu. */
+static int install_grub(const struct vk_guest_opts *o, const char *shown)
+{
+    struct vk_blockdev *bd;
+    int r = vk_bd_open(o->out, o->format ? o->format : "raw", VK_OPEN_RDWR, &bd);
+    if (r < 0)
+        return r;
+    char cache[PATH_MAX];
+    struct vk_grub_opts go = { .timeout = 1, .timeout_set = true };
+    if (o->cachedir && vk_pathf(cache, sizeof cache, "%s/grub", o->cachedir) == 0)
+        go.cache_dir = cache;
+    vk_guest_say(o, "installing GRUB into %s's MBR", shown);
+    r = vk_grub_install(bd, 1, &go, NULL);
+    if (r < 0)
+        r = vk_error_prefix(r, "%s: GRUB: ", shown);
     int c = vk_bd_close(bd);
     return r < 0 ? r : c;
 }
+#endif
 
-/* OUT.cfg.  The disk names its format, so QEMU neither probes it nor
- * guards its sector 0, and target= (last) lets the path hold commas.  A
- * 9p root: the kernel and initramfs in OUT booted directly. */
-static int write_cfg(const struct vk_guest_opts *o, const char *host, const char *kver)
+/* The busybox guest's image, filled from the host tree root. */
+static int make_image(const struct vk_guest_opts *o, const char *shown, const char *root)
 {
-    char abs[PATH_MAX], cfg[PATH_MAX + 8], *text = NULL;
-    if (!realpath(o->out, abs))
-        return vk_error(-errno, "%s: %s", o->out, strerror(errno));
-    snprintf(cfg, sizeof cfg, "%s.cfg", o->out);
-    if (o->rootfs_dir && strpbrk(abs, ",'\"\\"))
-        return vk_error(-EINVAL, "%s: a 9p root's path cannot hold , ' \" or \\ (p9 specs "
-                        "are comma-separated)", abs);
+    struct vk_guest_disk d;
+    struct vk_populate_opts po = { .force_owner = true, .uid = 0, .gid = 0 };
+    int r = vk_guest_disk_make(o, shown, "vmkit-root", NULL, &d);
+    if (r == 0)
+        r = vk_populate(d.fs, "/", root, &po);
+    int c = vk_guest_disk_close(&d);
+    return r < 0 ? r : c;
+}
+
+/* The xl.cfg text for the guest at abs (the final, absolute path).  The
+ * disk names its format, so QEMU neither probes it nor guards its sector
+ * 0, and target= (last) lets the path hold commas.  A 9p root: the kernel
+ * and initramfs in OUT booted directly. */
+static char *cfg_text(const struct vk_guest_opts *o, const char *host, const char *abs,
+                      const char *kver, bool debian)
+{
+    char *text = NULL;
+    bool grub = o->bootloader && !strcmp(o->bootloader, "grub");
     if (o->rootfs_dir ? asprintf(&text,
                  "# xl.cfg written by vmkit guest build --rootfs-dir\n"
                  "name = \"%s\"\n"
@@ -315,19 +363,20 @@ static int write_cfg(const struct vk_guest_opts *o, const char *host, const char
                  host, abs, kver, abs, kver, abs) < 0 : asprintf(&text,
                  "# xl.cfg written by vmkit guest build\n"
                  "name = \"%s\"\n"
-                 "memory = 256\n"
+                 "memory = %d\n"
                  "vcpus = 1\n"
-                 "bootloader = \"pygrub\"\n"
+                 "%s\n"
                  "disk = [ 'format=%s, vdev=xvda, access=rw, target=%s' ]\n"
                  "serial = \"pty\"\n"
                  "on_poweroff = \"destroy\"\n"
                  "on_reboot = \"restart\"\n"
                  "on_crash = \"destroy\"\n",
-                 host, o->format ? o->format : "raw", abs) < 0)
-        return vk_error(-ENOMEM, "out of memory");
-    int r = write_file("", cfg, text, strlen(text), 0644);
-    free(text);
-    return r;
+                 host, debian ? 512 : 256,
+                 grub ? "boot = \"c\"                     # GRUB in the disk's MBR"
+                      : "bootloader = \"pygrub\"",
+                 o->format ? o->format : "raw", abs) < 0)
+        return NULL;
+    return text;
 }
 
 /* Fill root (a host dir) and tmp/initrd; *kver gets the version. */
@@ -358,7 +407,7 @@ static int make_tree(const struct vk_guest_opts *o, const char *root, const char
              * generic one for a 9p root (the cloud kernel has no 9p) */
             const char *pkg = o->kernel ? o->kernel
                             : o->rootfs_dir ? "linux-image-amd64" : "linux-image-cloud-amd64";
-            say(o, "fetching %s (cached in %s)", pkg, cache);
+            vk_guest_say(o, "fetching %s (cached in %s)", pkg, cache);
             if ((r = vk_deb_fetch(cache, pkg, &meta)) == 0 &&
                 (r = vk_deb_field(meta, "Depends", &dep)) == 0) {
                 /* "linux-image-6.1.0-18-cloud-amd64 (= 6.1.76-1)" */
@@ -367,7 +416,7 @@ static int make_tree(const struct vk_guest_opts *o, const char *root, const char
                     r = vk_error(-EINVAL, "%s: no linux-image dependency in '%s'", meta, dep);
                 else {
                     s[strcspn(s, " ,(|")] = '\0';
-                    say(o, "fetching %s", s);
+                    vk_guest_say(o, "fetching %s", s);
                     r = vk_deb_fetch(cache, s, &kdeb);
                 }
             }
@@ -383,7 +432,7 @@ static int make_tree(const struct vk_guest_opts *o, const char *root, const char
         }
         free(pkg);
         if (r == 0) {
-            say(o, "unpacking %s", strrchr(kdeb, '/') ? strrchr(kdeb, '/') + 1 : kdeb);
+            vk_guest_say(o, "unpacking %s", strrchr(kdeb, '/') ? strrchr(kdeb, '/') + 1 : kdeb);
             r = vk_deb_extract(kdeb, x);
         }
     }
@@ -391,7 +440,7 @@ static int make_tree(const struct vk_guest_opts *o, const char *root, const char
         r = vk_error(-ENOMEM, "out of memory");
     /* busybox */
     if (r == 0) {
-        say(o, "fetching busybox-static");
+        vk_guest_say(o, "fetching busybox-static");
         if ((r = vk_deb_fetch(cache, "busybox-static", &bbdeb)) == 0)
             r = vk_deb_extract(bbdeb, x);
     }
@@ -474,7 +523,7 @@ static int make_tree(const struct vk_guest_opts *o, const char *root, const char
     }
     /* the initramfs */
     if (r == 0) {
-        say(o, "writing initramfs (%u modules)", mods.n);
+        vk_guest_say(o, "writing initramfs (%u modules)", mods.n);
         char order[MAXMODS * 64] = "";
         struct vk_cpio_file f[16 + MAXMODS];
         char names[MAXMODS][96];
@@ -488,7 +537,7 @@ static int make_tree(const struct vk_guest_opts *o, const char *root, const char
         f[n++] = (struct vk_cpio_file){ .path = "newroot", .mode = S_IFDIR | 0755 };
         f[n++] = (struct vk_cpio_file){ .path = "lib", .mode = S_IFDIR | 0755 };
         f[n++] = (struct vk_cpio_file){ .path = "lib/modules", .mode = S_IFDIR | 0755 };
-        char bb[PATH_MAX + 32];
+        char bb[PATH_MAX + 128];
         snprintf(bb, sizeof bb, "%s/bin/busybox", root);
         f[n++] = (struct vk_cpio_file){ .path = "bin/busybox", .host = bb, .mode = S_IFREG | 0755 };
         f[n++] = (struct vk_cpio_file){ .path = "bin/sh", .link = "busybox", .mode = S_IFLNK | 0777 };
@@ -534,57 +583,145 @@ static int make_tree(const struct vk_guest_opts *o, const char *root, const char
     return r;
 }
 
+/* The absolute name out will have once it exists (its directory must). */
+static int abs_name(const char *out, char *abs, size_t len)
+{
+    char dir[PATH_MAX], d2[PATH_MAX];
+    snprintf(d2, sizeof d2, "%s", out);
+    const char *base = strrchr(out, '/') ? strrchr(out, '/') + 1 : out;
+    if (!*base)
+        return vk_error(-EINVAL, "%s: names a directory, not an image file", out);
+    if (!realpath(strrchr(out, '/') ? dirname(d2) : ".", dir))
+        return vk_error(-errno, "%s: %s", out, strerror(errno));
+    return vk_pathf(abs, len, "%s/%s", strcmp(dir, "/") ? dir : "", base);
+}
+
+/* Is c a character a hostname may hold? */
+static bool host_char(char c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-';
+}
+
 int vk_guest_build(const struct vk_guest_opts *in, char **kver)
 {
     struct vk_guest_opts o = *in;
+    bool debian = o.distro && strcmp(o.distro, "busybox");
+    if (debian && strcmp(o.distro, "debian"))
+        return vk_error(-EINVAL, "distribution '%s' unknown: vmkit builds busybox and debian",
+                        o.distro);
+    /* busybox keeps pygrub by default: the VM tests boot it by the dozen,
+     * and pygrub's direct boot skips the BIOS and GRUB's menu */
+    if (!o.bootloader)
+        o.bootloader = debian ? VK_GUEST_DEFAULT_BOOTLOADER : "pygrub";
+    if (strcmp(o.bootloader, "grub") && strcmp(o.bootloader, "pygrub"))
+        return vk_error(-EINVAL, "boot loader '%s' unknown: grub or pygrub", o.bootloader);
+    if (!VK_GUEST_HAVE_GRUB && !strcmp(o.bootloader, "grub"))
+        return vk_error(-ENOTSUP, "--bootloader grub: this vmkit cannot install GRUB yet");
     if (!o.size)
-        o.size = 256ull << 20;
+        o.size = debian ? 2048ull << 20 : 256ull << 20;
     if (o.size < (32ull << 20))
         return vk_error(-EINVAL, "%s: size %llu too small for a guest (at least 32M)", o.out,
                         (unsigned long long)o.size);
+    if (o.hostname) {
+        size_t l = strlen(o.hostname);
+        bool good = l > 0 && l <= 63 && o.hostname[0] != '-' && o.hostname[l - 1] != '-';
+        for (size_t i = 0; good && i < l; i++)
+            good = host_char(o.hostname[i]);
+        if (!good)
+            return vk_error(-EINVAL, "hostname '%s': 1-63 letters, digits and '-' "
+                            "(not first or last)", o.hostname);
+    }
+    if (debian && o.rootfs_dir)
+        return vk_error(-ENOTSUP, "--rootfs-dir: only the busybox guest can be a 9p root");
+    if (debian) {
+        int c = vk_guest_debian_check(&o);
+        if (c < 0)
+            return c;
+    }
     struct stat st;
     if (lstat(o.out, &st) == 0)
         return vk_error(-EEXIST, "%s: already exists; not overwriting it", o.out);
+    char abs[PATH_MAX + 8];
+    int pr = abs_name(o.out, abs, sizeof abs);
+    if (pr < 0)
+        return pr;
+    if (o.rootfs_dir && strpbrk(abs, ",'\"\\"))
+        return vk_error(-EINVAL, "%s: a 9p root's path cannot hold , ' \" or \\ (p9 specs "
+                        "are comma-separated)", abs);
     char host[64];
     const char *b = strrchr(o.out, '/');
     snprintf(host, sizeof host, "%s", o.hostname ? o.hostname : b ? b + 1 : o.out);
-    host[strcspn(host, ".")] = '\0';
+    if (!o.hostname)
+        host[strcspn(host, ".")] = '\0';
     for (char *c = host; *c; c++)
-        if (!(*c >= 'a' && *c <= 'z') && !(*c >= 'A' && *c <= 'Z') && !(*c >= '0' && *c <= '9'))
+        if (!host_char(*c))
             *c = '-';
     if (!*host)
         strcpy(host, "vmkit");
 
     char tmp[PATH_MAX];
     const char *td = getenv("TMPDIR");
-    int pr = vk_pathf(tmp, sizeof tmp, "%s/vmkit-guest.XXXXXX", td && *td ? td : "/tmp");
+    pr = vk_pathf(tmp, sizeof tmp, "%s/vmkit-guest.XXXXXX", td && *td ? td : "/tmp");
     if (pr < 0)
         return vk_error_prefix(pr, "TMPDIR: ");
     if (!mkdtemp(tmp))
         return vk_error(-errno, "%s: %s", tmp, strerror(errno));
-    char root[PATH_MAX + 8];
-    /* a 9p root is built in place; a disk's tree in the temp dir */
-    snprintf(root, sizeof root, "%s", o.rootfs_dir ? o.out : tmp);
-    if (!o.rootfs_dir)
-        strcat(root, "/root");
-    char *v = NULL;
-    int r = mkdir(root, 0755) < 0 ? vk_error(-errno, "%s: %s", root, strerror(errno)) : 0;
-    bool made = r == 0;
+    /* Built under a temporary name next to OUT and renamed at the end:
+     * OUT appears whole or not at all. */
+    char part[PATH_MAX + 64], cfgtmp[PATH_MAX + 64], cfg[PATH_MAX + 8];
+    size_t dl = strrchr(abs, '/') - abs;
+    snprintf(part, sizeof part, "%.*s/.%s.vmkit-%s", (int)dl, abs, abs + dl + 1,
+             strrchr(tmp, '.') + 1);
+    if ((pr = vk_pathf(cfgtmp, sizeof cfgtmp, "%s.cfg", part)) < 0 ||
+        (pr = vk_pathf(cfg, sizeof cfg, "%s.cfg", abs)) < 0) {
+        vk_guest_rm_rf(tmp);
+        return pr;
+    }
+    o.out = part;
+    char root[PATH_MAX + 72];
+    /* a 9p root is built in place (under the temporary name); a disk's
+     * tree in the temp dir */
+    snprintf(root, sizeof root, "%s%s", o.rootfs_dir ? part : tmp, o.rootfs_dir ? "" : "/root");
+    char *v = NULL, *text = NULL;
+    int r = 0;
+    bool made = false;
+    if (debian) {
+        r = vk_guest_build_debian(&o, in->out, tmp, host, &v);
+    } else {
+        r = mkdir(root, 0755) < 0 ? vk_error(-errno, "%s: %s", root, strerror(errno)) : 0;
+        made = r == 0;
+        if (r == 0)
+            r = make_tree(&o, root, tmp, host, &v);
+        if (r == 0 && !o.rootfs_dir)
+            r = make_image(&o, in->out, root);
+    }
+#if VK_GUEST_HAVE_GRUB
+    if (r == 0 && !o.rootfs_dir && !strcmp(o.bootloader, "grub"))
+        r = install_grub(&o, in->out);
+#endif
+    vk_guest_rm_rf(tmp);
+    if (r == 0 && !(text = cfg_text(&o, host, abs, v, debian)))
+        r = vk_error(-ENOMEM, "out of memory");
     if (r == 0)
-        r = make_tree(&o, root, tmp, host, &v);
-    if (r == 0 && !o.rootfs_dir)
-        r = make_image(&o, root);
-    if (r == 0)
-        r = write_cfg(&o, host, v);
-    rm_rf(tmp);
+        r = vk_guest_write_file(cfgtmp, text, strlen(text), 0644);
+    free(text);
+    if (r == 0 && renameat2(AT_FDCWD, part, AT_FDCWD, abs, RENAME_NOREPLACE) < 0)
+        r = vk_error(-errno, "%s: %s", in->out,
+                     errno == EEXIST ? "appeared while the guest was built; not overwriting it"
+                                     : strerror(errno));
+    if (r == 0 && rename(cfgtmp, cfg) < 0) {
+        r = vk_error(-errno, "%s: %s", cfg, strerror(errno));
+        if (o.rootfs_dir)
+            vk_guest_rm_rf(abs);
+        else
+            unlink(abs);
+    }
     if (r < 0) {
-        char cfg[PATH_MAX + 8];
-        snprintf(cfg, sizeof cfg, "%s.cfg", o.out);
         if (o.rootfs_dir && made)
-            rm_rf(o.out);
-        else if (!o.rootfs_dir && lstat(o.out, &st) == 0)
-            unlink(o.out);
-        unlink(cfg);
+            vk_guest_rm_rf(part);
+        else if (!o.rootfs_dir)
+            unlink(part);
+        unlink(cfgtmp);
         free(v);
         return r;
     }

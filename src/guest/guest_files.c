@@ -95,6 +95,11 @@ char *vk_guest_grubcfg(const char *kver, const char *cmdline)
     char *s = NULL;
     if (asprintf(&s,
                  "# Written by vmkit guest build, in the style of Debian's update-grub.\n"
+                 "# Read by pygrub and, with GRUB in the MBR, by GRUB itself: its menu\n"
+                 "# on the serial port and the screen.\n"
+                 "serial --unit=0 --speed=115200\n"
+                 "terminal_input serial console\n"
+                 "terminal_output serial console\n"
                  "set default=\"0\"\n"
                  "set timeout=1\n"
                  "insmod part_msdos\n"

@@ -71,7 +71,8 @@ static int is_access(const char *s)
 static int is_format(const char *s)
 {
     return !strcmp(s, "raw") || !strcmp(s, "qcow2") || !strcmp(s, "qcow") ||
-           !strcmp(s, "vhd") || !strcmp(s, "qed") || !strcmp(s, "empty");
+           !strcmp(s, "vhd") || !strcmp(s, "qed") || !strcmp(s, "empty") ||
+           !strcmp(s, "vmdk");   /* not xl's, but QEMU reads it (block/vmdk.c) */
 }
 
 /* Strip the deprecated target prefixes (file:, phy:, tap:aio:, qcow2: ...),

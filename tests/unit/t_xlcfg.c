@@ -392,8 +392,8 @@ static void test_specs(void)
     }
     CHK(vk_diskspec_parse("/a.img,sda,w,rw", &d) == -EINVAL, "access given twice refused");
     CHK(vk_diskspec_parse("/a.img", &d) == -EINVAL && strstr(vk_errmsg(), "no vdev"), "no vdev");
-    CHK(vk_diskspec_parse("format=vmdk,vdev=xvda,target=/a", &d) == -EINVAL &&
-          strstr(vk_errmsg(), "unknown format 'vmdk'"), "unknown format");
+    CHK(vk_diskspec_parse("format=bochs,vdev=xvda,target=/a", &d) == -EINVAL &&
+          strstr(vk_errmsg(), "unknown format 'bochs'"), "unknown format");
 
     struct vk_vifspec v;
     CHK(vk_vifspec_parse("hostfwd=tcp::2222-:22;udp:127.0.0.1:5353-:53,hostfwd=tcp::8080-:80,model=e1000", &v) == 0 &&
