@@ -27,6 +27,7 @@
 # binary is the sanitizer build (tests may shrink slow loops, not checks).
 set -u
 TOP=$(cd "$(dirname "$0")/.." && pwd)
+[ -f "$TOP/tests/lib.sh" ] || TOP=$(cd "$TOP/.." && pwd)   # tests/long/t_*.sh
 VMKIT=${VMKIT:-$TOP/build/vmkit}
 case $VMKIT in /*) ;; *) VMKIT=$TOP/$VMKIT ;; esac
 SAN=${SAN:-0}

@@ -68,6 +68,8 @@ int cmd_vm(int argc, char **argv);      /* the verbs of cli_vm_verbs */
 int cmd_guest(int argc, char **argv);
 int cmd_boot(int argc, char **argv);     /* boot.c */
 int cmd_demo(int argc, char **argv);
+int cmd_screen(int argc, char **argv);  /* screenshot, cd-insert, cd-eject */
+int cmd_install(int argc, char **argv);
 int cmd_save(int argc, char **argv);      /* vmstate.c: save, restore, snapshot, clone */
 int cmd_restore(int argc, char **argv);
 int cmd_clone(int argc, char **argv);

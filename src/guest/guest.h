@@ -110,5 +110,10 @@ struct vk_cpio_file {
 };
 /* Write a gzip-compressed newc cpio archive of files (n of them) to path. */
 int vk_initramfs_write(const char *path, const struct vk_cpio_file *files, size_t n);
+/* The same archive appended to the file at path (an initrd: the kernel
+ * unpacks concatenated archives one after the other, a later file
+ * replacing an earlier one of the same name), as virt-install's
+ * --initrd-inject does. */
+int vk_initramfs_append(const char *path, const struct vk_cpio_file *files, size_t n);
 
 #endif

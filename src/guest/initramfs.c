@@ -70,20 +70,42 @@ static int add(struct archive *a, const char *path, const struct vk_cpio_file *f
     return r;
 }
 
-int vk_initramfs_write(const char *path, const struct vk_cpio_file *files, size_t n)
+/* Write files to path as a gzip'd newc cpio, replacing it, or appended
+ * to what it holds. */
+static int write_cpio(const char *path, int append, const struct vk_cpio_file *files, size_t n)
 {
+    int fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC | (append ? O_APPEND : O_TRUNC), 0644);
+    if (fd < 0)
+        return vk_error(-errno, "%s: %s", path, strerror(errno));
     struct archive *a = archive_write_new();
-    if (!a)
+    if (!a) {
+        close(fd);
         return vk_error(-ENOMEM, "out of memory");
+    }
     int r = 0;
     if (archive_write_set_format_cpio_newc(a) != ARCHIVE_OK ||
         archive_write_add_filter_gzip(a) != ARCHIVE_OK ||
-        archive_write_open_filename(a, path) != ARCHIVE_OK)
+        /* no padding to 10 KiB blocks: the kernel reads the stream, and
+         * an appended archive should add only what it holds */
+        archive_write_set_bytes_per_block(a, 0) != ARCHIVE_OK ||
+        archive_write_open_fd(a, fd) != ARCHIVE_OK)
         r = vk_error(-EIO, "%s: %s", path, archive_error_string(a));
     for (size_t i = 0; i < n && r == 0; i++)
         r = add(a, files[i].path, &files[i]);
     if (archive_write_close(a) != ARCHIVE_OK && r == 0)
         r = vk_error(-EIO, "%s: %s", path, archive_error_string(a));
     archive_write_free(a);
+    if (close(fd) < 0 && r == 0)
+        r = vk_error(-errno, "%s: %s", path, strerror(errno));
     return r;
+}
+
+int vk_initramfs_write(const char *path, const struct vk_cpio_file *files, size_t n)
+{
+    return write_cpio(path, 0, files, n);
+}
+
+int vk_initramfs_append(const char *path, const struct vk_cpio_file *files, size_t n)
+{
+    return write_cpio(path, 1, files, n);
 }

@@ -204,6 +204,64 @@ static void free_disks(struct vk_domcfg *c)
     c->n_disks = 0;
 }
 
+/* Drop the disks for which drop(d, arg) is true, keeping the order. */
+static void drop_disks(struct vk_domcfg *c, int (*drop)(const struct vk_diskspec *, const void *),
+                       const void *arg)
+{
+    unsigned k = 0;
+    for (unsigned i = 0; i < c->n_disks; i++) {
+        if (drop(&c->disks[i], arg))
+            vk_diskspec_free(&c->disks[i]);
+        else
+            c->disks[k++] = c->disks[i];
+    }
+    c->n_disks = k;
+}
+
+static int not_fdkey(const struct vk_diskspec *d, const void *arg)
+{
+    (void)arg;
+    return !d->fdkey;
+}
+
+static int same_vdev(const struct vk_diskspec *d, const void *arg)
+{
+    const struct vk_diskspec *o = arg;
+    return d->bus == o->bus && d->index == o->index && d->partition == o->partition;
+}
+
+/* fda = "FILE" / fdb = "FILE" (vmkit's extension: xl has no floppy key):
+ * the floppy drive with that image, read-write as a PC floppy is ("" is
+ * an empty drive).  The same as a disk spec 'FILE,fda,w', kept apart from
+ * the disk list so that a later `disk = [...]` does not drop it. */
+static int fn_floppy(struct ctx *x, int add, struct vk_cfgval *v)
+{
+    struct vk_domcfg *c = x->c;
+    int err = want_atom(x, v);
+    if (err)
+        return err;
+    if (add)
+        return key_err(x, v, "can't use += with a floppy image");
+    char *spec;
+    if (asprintf(&spec, "vdev=%s,access=rw,target=%s", x->key, v->s) < 0)
+        return vk_error(-ENOMEM, "out of memory");
+    struct vk_diskspec d;
+    err = vk_diskspec_parse(spec, &d);
+    free(spec);
+    if (err)
+        return spec_err(x, v, err);
+    d.fdkey = 1;
+    drop_disks(c, same_vdev, &d);
+    struct vk_diskspec *nd = realloc(c->disks, (c->n_disks + 1) * sizeof *nd);
+    if (!nd) {
+        vk_diskspec_free(&d);
+        return vk_error(-ENOMEM, "out of memory");
+    }
+    c->disks = nd;
+    c->disks[c->n_disks++] = d;
+    return 0;
+}
+
 static void free_vifs(struct vk_domcfg *c)
 {
     for (unsigned i = 0; i < c->n_vifs; i++)
@@ -226,7 +284,7 @@ static int fn_disk(struct ctx *x, int add, struct vk_cfgval *v)
         vk_warn("%s:%d: disk: a single string is xm's form; read as a one-disk list",
                 x->kp->fname, v->line);
     if (!add)
-        free_disks(c);
+        drop_disks(c, not_fdkey, NULL);   /* fda/fdb keys are not in the list */
     struct vk_diskspec *nd = realloc(c->disks, (c->n_disks + n + 1) * sizeof *nd);
     if (!nd)
         return vk_error(-ENOMEM, "out of memory");
@@ -465,6 +523,10 @@ static const struct keydef keys[] = {
     IGN("pvshim_extra", "the PV shim is a Xen hypervisor image"),
     /* devices */
     FN("disk", fn_disk, "`-drive` (always with format=, raw when none is given: QEMU never probes)"),
+    FN("fda", fn_floppy, "vmkit extension (xl has no floppy): the first floppy drive "
+       "(`-drive if=floppy`), a raw image, \"\" for an empty drive; a disk spec "
+       "`vdev=fda` is the same"),
+    FN("fdb", fn_floppy, "vmkit extension: the second floppy drive, as fda"),
     FN("vif", fn_vif, "`-netdev user` or `bridge` + NIC (see NIC specs: VLAN bridges, rate=)"),
     HONF("p9", K_STRV, p9, 0, chk_p9, "`-fsdev local` + `virtio-9p-pci` (mount_tag = tag)"),
     HONF("channel", K_STRV, channel, 0, chk_channel, "`virtio-serial` port named name=, on a unix "

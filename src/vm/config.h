@@ -19,13 +19,14 @@
 
 #define VK_UNSET (-2147483647L - 1)   /* a number key that was not given */
 
-enum vk_disk_bus { VK_BUS_IDE, VK_BUS_SCSI, VK_BUS_VIRTIO };
+enum vk_disk_bus { VK_BUS_IDE, VK_BUS_SCSI, VK_BUS_VIRTIO,
+                   VK_BUS_FLOPPY /* fda, fdb: vmkit extension (xl has no floppy) */ };
 
 /* One `disk = [...]` entry (xl-disk-configuration(5)). */
 struct vk_diskspec {
-    char *target;       /* image path or QEMU URL; NULL = empty cdrom drive */
-    char *vdev;         /* as written: hda, hdc, sda, xvda, xvda1, vda */
-    enum vk_disk_bus bus; /* hdX: IDE, sdX: SCSI, xvdX and vdX: virtio */
+    char *target;       /* image path or QEMU URL; NULL = empty cdrom or floppy drive */
+    char *vdev;         /* as written: hda, hdc, sda, xvda, xvda1, vda, fda */
+    enum vk_disk_bus bus; /* hdX: IDE, sdX: SCSI, xvdX and vdX: virtio, fdX: floppy */
     int index;          /* unit from the vdev letter(s): a=0, b=1 ... */
     int partition;      /* xvda1 -> 1 (the guest gets the whole image as a disk) */
     char *format;       /* "raw", "qcow2", ...; NULL = raw, as in xl */
@@ -34,6 +35,7 @@ struct vk_diskspec {
     int network;        /* target is a QEMU network URL (rbd:, iscsi://, nbd://) */
     char *backendtype;  /* phy, qdisk, tap, or NULL */
     char *spec;         /* the original spec text, for messages */
+    int fdkey;          /* made by the fda/fdb key: a later disk = keeps it */
 };
 
 enum vk_vif_type { VK_VIF_USER, VK_VIF_BRIDGE };

@@ -55,8 +55,24 @@ static int wait_gone(struct proc p, int ms)
  * must have a live QEMU.  gone_ok: the command may end QEMU before it
  * replies (system_reset under -action reboot=shutdown; a guest that
  * powers off at once), so the socket closing is success. */
+static int vm_command_ret(const char *name, const char *cmd, json_t *args, int gone_ok,
+                          const char *state_after, json_t **ret);
+
 static int vm_command(const char *name, const char *cmd, json_t *args, int gone_ok,
                       const char *state_after)
+{
+    return vm_command_ret(name, cmd, args, gone_ok, state_after, NULL);
+}
+
+/* Contract in control.h. */
+int vk_vm_qmp(const char *name, const char *cmd, json_t *args, json_t **ret)
+{
+    return vm_command_ret(name, cmd, args, 0, NULL, ret);
+}
+
+/* vm_command, and *ret (may be NULL) gets the command's return value. */
+static int vm_command_ret(const char *name, const char *cmd, json_t *args, int gone_ok,
+                          const char *state_after, json_t **ret)
 {
     struct vk_vminfo info;
     int err = vk_rt_info(name, 0, &info);
@@ -75,7 +91,7 @@ static int vm_command(const char *name, const char *cmd, json_t *args, int gone_
         struct vk_qmp *q;
         snprintf(sock, sizeof sock, "%s/qmp-cli.sock", info.dir);
         if ((err = vk_qmp_connect(sock, QMP_WAIT_MS, &q)) == 0) {
-            err = vk_qmp_execute(q, cmd, args, NULL, QMP_WAIT_MS);
+            err = vk_qmp_execute(q, cmd, args, ret, QMP_WAIT_MS);
             args = NULL;
             if (gone_ok && (err == -EPIPE || err == -ECONNRESET)) {
                 vk_error_clear();

@@ -5,6 +5,8 @@
 #ifndef VK_VM_CONTROL_H
 #define VK_VM_CONTROL_H
 
+#include <jansson.h>
+
 /* Press the ACPI power button (QMP system_powerdown; again every 10 s
  * while waiting, as a guest still booting misses a press).  With wait,
  * return once QEMU is gone (and the monitor has applied on_poweroff);
@@ -21,6 +23,12 @@ int vk_vm_reboot(const char *name);
  * its state, also that of a preserved (shutdown/crashed) VM.  Returns once
  * the runtime directory is gone. */
 int vk_vm_destroy(const char *name);
+
+/* Run one QMP command (args: a JSON object, reference stolen; NULL for
+ * none) on the running VM name under its lock; *ret (may be NULL) gets a
+ * new reference to the return value.  For the commands of other files
+ * (screenshot, removable media). */
+int vk_vm_qmp(const char *name, const char *cmd, json_t *args, json_t **ret);
 
 /* Stop / resume the virtual CPUs (QMP stop / cont). */
 int vk_vm_pause(const char *name);

@@ -30,7 +30,9 @@ void vk_diskspec_free(struct vk_diskspec *d)
 /* vdev name -> bus, unit index and partition.  hdX, sdX, xvdX, vdX with X
  * one or two letters (a=0 ... z=25, aa=26 ...), optionally followed by a
  * partition number (xvda1: a PV disk that holds a filesystem directly; the
- * guest gets the image as a whole disk).  xm's "ioemu:" prefix is dropped. */
+ * guest gets the image as a whole disk).  xm's "ioemu:" prefix is dropped.
+ * fda and fdb (vmkit's extension: xl has no floppy) are the PC's two
+ * floppy drives. */
 static int vdev_decode(const char *v, enum vk_disk_bus *bus, int *index, int *part)
 {
     const char *l;
@@ -40,6 +42,7 @@ static int vdev_decode(const char *v, enum vk_disk_bus *bus, int *index, int *pa
     else if (!strncmp(v, "vd", 2)) { *bus = VK_BUS_VIRTIO; l = v + 2; }
     else if (!strncmp(v, "hd", 2)) { *bus = VK_BUS_IDE; l = v + 2; }
     else if (!strncmp(v, "sd", 2)) { *bus = VK_BUS_SCSI; l = v + 2; }
+    else if (!strncmp(v, "fd", 2)) { *bus = VK_BUS_FLOPPY; l = v + 2; }
     else return -1;
     size_t n = strspn(l, "abcdefghijklmnopqrstuvwxyz");
     if (n < 1 || n > 2)
@@ -49,6 +52,8 @@ static int vdev_decode(const char *v, enum vk_disk_bus *bus, int *index, int *pa
         idx = idx * 26 + (l[i] - 'a' + 1);
     *index = idx - 1;
     *part = 0;
+    if (*bus == VK_BUS_FLOPPY && (n != 1 || *index > 1 || l[n]))
+        return -1;              /* a PC has two floppy drives, fda and fdb */
     if (l[n]) {
         if (strspn(l + n, "0123456789") != strlen(l + n) || l[n] == '0' || strlen(l + n) > 3)
             return -1;
@@ -141,7 +146,7 @@ static int disk_set(struct vk_diskspec *d, const char *key, const char *val,
             d->cdrom = 1;
         }
         if (vdev_decode(v, &d->bus, &d->index, &d->partition))
-            return vk_error(-EINVAL, "disk '%s': unknown vdev '%s' (want hdX, sdX, xvdX or vdX)", spec, v);
+            return vk_error(-EINVAL, "disk '%s': unknown vdev '%s' (want hdX, sdX, xvdX, vdX or fda/fdb)", spec, v);
         const char *name = strncmp(v, "ioemu:", 6) ? v : v + 6;
         if (name != v)
             vk_warn("disk '%s': 'ioemu:' is xm's mark for an emulated disk; read as %s", spec, name);
@@ -252,7 +257,7 @@ int vk_diskspec_parse(const char *spec, struct vk_diskspec *d)
                 err = disk_set(d, "access", tok, tn, spec);
                 have_access = 1;
             } else if (!d->vdev) {
-                err = vk_error(-EINVAL, "disk '%s': unknown vdev '%s' (want hdX, sdX, xvdX or vdX)", spec, tok);
+                err = vk_error(-EINVAL, "disk '%s': unknown vdev '%s' (want hdX, sdX, xvdX, vdX or fda/fdb)", spec, tok);
             } else {
                 err = vk_error(-EINVAL, "disk '%s': unexpected '%s'", spec, tok);
             }
@@ -264,8 +269,11 @@ int vk_diskspec_parse(const char *spec, struct vk_diskspec *d)
     }
     if (!err && !d->vdev)
         err = vk_error(-EINVAL, "disk '%s': no vdev (e.g. xvda, hda, hdc:cdrom)", spec);
-    if (!err && (!d->target || !d->target[0]) && !d->cdrom)
-        err = vk_error(-EINVAL, "disk '%s': no target (only a cdrom may be empty)", spec);
+    if (!err && (!d->target || !d->target[0]) && !d->cdrom && d->bus != VK_BUS_FLOPPY)
+        err = vk_error(-EINVAL, "disk '%s': no target (only a cdrom or floppy drive may be "
+                       "empty)", spec);
+    if (!err && d->cdrom && d->bus == VK_BUS_FLOPPY)
+        err = vk_error(-EINVAL, "disk '%s': a floppy drive cannot be a cdrom", spec);
     if (!err && d->target && !d->target[0]) {
         free(d->target);
         d->target = NULL;

@@ -112,9 +112,10 @@ static int add_disks(struct argv *a, const struct vk_domcfg *c)
                  d->target ? qemu_format(d->format) : "", d->readonly ? ",readonly=on" : "",
                  d->cdrom ? ",media=cdrom" : "");
         const char *fpre = file ? "file=" : "", *fval = file ? file : "", *fsep = file ? "," : "";
-        if (d->bus == VK_BUS_IDE) {
+        if (d->bus == VK_BUS_IDE || d->bus == VK_BUS_FLOPPY) {
             add(a, "-drive");
-            add(a, "%s%s%sif=ide,index=%d%s", fpre, fval, fsep, d->index, opts);
+            add(a, "%s%s%sif=%s,index=%d%s", fpre, fval, fsep,
+                d->bus == VK_BUS_IDE ? "ide" : "floppy", d->index, opts);
         } else {
             if (d->bus == VK_BUS_SCSI && !have_scsi) {
                 add(a, "-device");

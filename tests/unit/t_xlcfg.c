@@ -210,10 +210,10 @@ static void test_errors(void)
     bad("on_crash = 'explode'\n", "web.cfg:1:12: on_crash: unknown action 'explode' (destroy, restart, preserve)");
     bad("x = \"a\\qb\"\n", "web.cfg:1:7: invalid character after backslash in quoted string");
     bad("\n\ndisk = [ 'file:/a.img,xvz1,w' ]\n",
-        "web.cfg:3:10: disk 'file:/a.img,xvz1,w': unknown vdev 'xvz1' (want hdX, sdX, xvdX or vdX)");
+        "web.cfg:3:10: disk 'file:/a.img,xvz1,w': unknown vdev 'xvz1' (want hdX, sdX, xvdX, vdX or fda/fdb)");
     bad("disk = [ '/a,xvda,rx' ]\n", "web.cfg:1:10: disk '/a,xvda,rx': unexpected 'rx'");
     bad("disk = [ '/a,xvda', '/b,xvda' ]\n", "web.cfg:1:21: disk: vdev 'xvda' used twice");
-    bad("disk = [ ',xvda,w' ]\n", "web.cfg:1:10: disk ',xvda,w': no target (only a cdrom may be empty)");
+    bad("disk = [ ',xvda,w' ]\n", "web.cfg:1:10: disk ',xvda,w': no target (only a cdrom or floppy drive may be empty)");
     bad("vif = [ 'mac=00:16:3e:zz:00:01' ]\n",
         "web.cfg:1:9: vif 'mac=00:16:3e:zz:00:01': bad mac '00:16:3e:zz:00:01' (want 00:16:3e:xx:xx:xx)");
     bad("vif = [ 'hostfwd=tcp::2222' ]\n",
