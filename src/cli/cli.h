@@ -52,5 +52,8 @@ int cmd_fs(int argc, char **argv);
 int cmd_vm(int argc, char **argv);      /* create, list, console, ... */
 int cmd_guest(int argc, char **argv);
 int cmd_demo(int argc, char **argv);
+int cmd_doctor(int argc, char **argv);  /* doctor.c */
+/* Print `vmkit --version`: vmkit's, QEMU's and the libraries' versions. */
+int cli_version(void);
 
 #endif

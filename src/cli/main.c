@@ -27,6 +27,7 @@ static const struct cli_command commands[] = {
     { "edit",     cmd_vm,    "edit a defined VM's xl.cfg in $EDITOR" },
     { "guest",    cmd_guest, "build a small bootable Linux guest disk" },
     { "demo",     cmd_demo,  "build a guest, boot it, show it working" },
+    { "doctor",   cmd_doctor, "what this host can do (KVM, bridge, fuse...) and the fixes" },
     { NULL, NULL, NULL },
 };
 
@@ -55,8 +56,7 @@ int main(int argc, char **argv)
         return EXIT_OK;
     }
     if (!strcmp(argv[1], "--version") || !strcmp(argv[1], "-V")) {
-        printf("vmkit %s\n", VMKIT_VERSION);
-        return EXIT_OK;
+        return cli_version();
     }
     for (const struct cli_command *c = commands; c->name; c++)
         if (!strcmp(c->name, argv[1]))
