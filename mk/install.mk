@@ -26,6 +26,7 @@ SHLIB      := $(BUILD)/libvmkit.so.$(VERSION)
 
 CPPFLAGS += -Iinclude
 include mk/pic.mk
+include mk/man.mk
 
 all: $(SHLIB)
 
@@ -68,7 +69,7 @@ install: install-dest $(BUILD)/vmkit $(SHLIB) $(BUILD)/libvmkit.a $(BUILD)/libvm
 	$(INSTALL) -m 644 $(BUILD)/libvmkit.a '$(DESTDIR)$(LIBDIR)/libvmkit.a'
 	$(INSTALL) -m 644 include/vmkit/vmkit.h '$(DESTDIR)$(INCLUDEDIR)/vmkit/vmkit.h'
 	$(INSTALL) -m 644 $(BUILD)/libvmkit.pc '$(DESTDIR)$(LIBDIR)/pkgconfig/libvmkit.pc'
-	$(INSTALL_MORE)
+	$(INSTALL_MAN)
 
 uninstall:
 	rm -f $(foreach f,$(INSTALLED),'$(DESTDIR)$(f)')
