@@ -27,6 +27,7 @@ SHLIB      := $(BUILD)/libvmkit.so.$(VERSION)
 CPPFLAGS += -Iinclude
 include mk/pic.mk
 include mk/man.mk
+include mk/completion.mk
 
 all: $(SHLIB)
 
@@ -70,6 +71,7 @@ install: install-dest $(BUILD)/vmkit $(SHLIB) $(BUILD)/libvmkit.a $(BUILD)/libvm
 	$(INSTALL) -m 644 include/vmkit/vmkit.h '$(DESTDIR)$(INCLUDEDIR)/vmkit/vmkit.h'
 	$(INSTALL) -m 644 $(BUILD)/libvmkit.pc '$(DESTDIR)$(LIBDIR)/pkgconfig/libvmkit.pc'
 	$(INSTALL_MAN)
+	$(INSTALL_COMP)
 
 uninstall:
 	rm -f $(foreach f,$(INSTALLED),'$(DESTDIR)$(f)')
