@@ -28,6 +28,7 @@ CPPFLAGS += -Iinclude
 include mk/pic.mk
 include mk/man.mk
 include mk/completion.mk
+include mk/deb.mk
 
 all: $(SHLIB)
 
