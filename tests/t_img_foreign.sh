@@ -14,7 +14,7 @@ SEEDS=$TOP/fuzz/corpus/fuzz_probe
 # refused FILE DESC: every command refuses FILE naming DESC.
 refused() {
     f=$1; d=$2
-    msg="$f: $d: vmkit cannot read this format; use -f raw"
+    msg="$f: $d: vmkit cannot read this format; use --format raw"
     fails_with "$f: img info" 1 "$msg" vmkit img info "$f"
     fails_with "$f: img check" 1 "$msg" vmkit img check "$f"
     fails_with "$f: img map" 1 "$msg" vmkit img map "$f"

@@ -157,7 +157,7 @@ int vk_foreign_probe(int fd, const char *path, const uint8_t *head, size_t len)
     }
     for (size_t i = 0; i < sizeof foreign / sizeof foreign[0]; i++)
         if (!vk_format_by_name(foreign[i].name) && foreign[i].match(&b))
-            return vk_error(-ENOTSUP, "%s: %s: vmkit cannot read this format; use -f raw (fs, part: --format raw) to take the bytes as they are",
+            return vk_error(-ENOTSUP, "%s: %s: vmkit cannot read this format; use --format raw to take the bytes as they are",
                             path, foreign[i].desc);
     return 0;
 }

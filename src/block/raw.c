@@ -46,7 +46,7 @@ static int guarded_first_sector(struct vk_blockdev *bd, const void *buf, size_t 
     memcpy(sector + off, buf, n);
     const struct vk_format *f = vk_format_by_name("qcow2");
     if (f && f->probe(sector, sizeof sector, bd->name) > 1)
-        return vk_error(-EPERM, "%s: refusing to write an image header into a raw image whose format was guessed (use -f raw)",
+        return vk_error(-EPERM, "%s: refusing to write an image header into a raw image whose format was guessed (use --format raw)",
                         bd->name);
     return 0;
 }

@@ -10,17 +10,32 @@
 enum { EXIT_OK = 0, EXIT_FAIL = 1, EXIT_USAGE = 2 };
 
 /* A command group or verb: run(argc, argv) with argv[0] the verb itself.
- * Returns the exit status. */
+ * Returns the exit status.  A group's table of these is the one list of
+ * its verbs: its --help is generated from it (cli/opt.h). */
 struct cli_command {
     const char *name;
     int (*run)(int argc, char **argv);
-    const char *summary;
+    const char *summary;    /* one line, for the group's --help */
 };
 
-/* Run the sub-command argv[0] of a group from table (NULL-terminated), or
- * print the group's help.  group is "img", "part", ... */
+/* Run the sub-command argv[1] of a group from table (NULL-terminated), or
+ * print the group's help.  group is "img", "part", ...
+ * (cli_dispatch_opts in cli/opt.h: the same with group options). */
 int cli_dispatch(const char *group, const struct cli_command *table,
                  int argc, char **argv);
+
+/* A top-level verb that prints its own --help from usage and help (the
+ * VM verbs, until they use cli_parse).  vmkit's --help lists summary. */
+struct cli_verb {
+    const char *name;
+    int (*run)(int argc, char **argv);
+    const char *summary;    /* one line, for vmkit --help */
+    const char *usage;      /* "create CFG [key=value ...] [-c] [-p] [-n]" */
+    const char *help;
+};
+/* The VM verbs (vm.c): create, list, console, ...; a NULL name ends it.
+ * cmd_vm(argc, argv) runs the one named argv[0]. */
+extern const struct cli_verb cli_vm_verbs[];
 
 /* Print "vmkit: <library message for r>" and return EXIT_FAIL. */
 int cli_fail(int r);
@@ -49,7 +64,7 @@ json_t *cli_json_u64(uint64_t v);
 int cmd_img(int argc, char **argv);
 int cmd_part(int argc, char **argv);
 int cmd_fs(int argc, char **argv);
-int cmd_vm(int argc, char **argv);      /* create, list, console, ... */
+int cmd_vm(int argc, char **argv);      /* the verbs of cli_vm_verbs */
 int cmd_guest(int argc, char **argv);
 int cmd_demo(int argc, char **argv);
 int cmd_doctor(int argc, char **argv);  /* doctor.c */

@@ -2,7 +2,6 @@
 
 #include "util/err.h"
 
-#include <getopt.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -33,7 +32,7 @@ int cli_usage(const char *cmd, const char *fmt, ...)
     va_start(ap, fmt);
     vfprintf(stderr, fmt, ap);
     va_end(ap);
-    fprintf(stderr, "\nTry 'vmkit %s --help'.\n", cmd);
+    fprintf(stderr, "\nTry 'vmkit %s%s--help'.\n", cmd, *cmd ? " " : "");
     return EXIT_USAGE;
 }
 
@@ -46,30 +45,6 @@ bool cli_wants_help(int argc, char **argv)
             return true;
     }
     return false;
-}
-
-int cli_dispatch(const char *group, const struct cli_command *table, int argc, char **argv)
-{
-    FILE *out = stdout;
-
-    if (argc >= 2) {
-        for (const struct cli_command *c = table; c->name; c++)
-            if (!strcmp(c->name, argv[1])) {
-                optind = 0;   /* reset getopt for the sub-command */
-                return c->run(argc - 1, argv + 1);
-            }
-        if (strcmp(argv[1], "--help") && strcmp(argv[1], "-h") && strcmp(argv[1], "help")) {
-            fprintf(stderr, "vmkit: '%s %s' is not a vmkit command\n", group, argv[1]);
-            out = stderr;
-        }
-    } else {
-        out = stderr;
-    }
-    fprintf(out, "usage: vmkit %s COMMAND [ARGS...]\n\ncommands:\n", group);
-    for (const struct cli_command *c = table; c->name; c++)
-        fprintf(out, "  %-10s %s\n", c->name, c->summary);
-    fprintf(out, "\nRun 'vmkit %s COMMAND --help' for a command's options.\n", group);
-    return out == stdout ? EXIT_OK : EXIT_USAGE;
 }
 
 /* The marker: U+0001 and a random tag, so no string read from a disk (a

@@ -2,6 +2,7 @@
  * commit.  Argument parsing and printing only; the work is in
  * block/blockdev.h and block/imgops.h. */
 #include "cli/cli.h"
+#include "cli/opt.h"
 
 #include "block/blockdev.h"
 #include "block/imgops.h"
@@ -11,7 +12,6 @@
 #include "util/size.h"
 
 #include <errno.h>
-#include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,23 +24,22 @@ static const char *human(uint64_t n, char *buf, size_t len)
     return vk_human_size(n, buf, len);
 }
 
-static int bad_opt(const char *cmd)
+/* -o key=value,... into opts (an OPT_CALLBACK; ctx is the struct
+ * vk_create_opts).  The values are kept: they point into arg, which is
+ * argv's own (writable) string.  0, or -EINVAL after vk_error. */
+static int create_opts(const struct cli_opt *opt, const char *arg)
 {
-    return cli_usage(cmd, "unrecognised option");
-}
-
-/* -o key=value,... into opts.  Returns 0 or EXIT_USAGE after printing. */
-static int parse_create_opts(const char *cmd, char *s, struct vk_create_opts *o)
-{
+    struct vk_create_opts *o = opt->ctx;
+    char *s = (char *)arg;
     for (char *save = NULL, *kv = strtok_r(s, ",", &save); kv; kv = strtok_r(NULL, ",", &save)) {
         char *v = strchr(kv, '=');
         uint64_t n;
         if (!v)
-            return cli_usage(cmd, "-o %s: expected key=value", kv);
+            return vk_error(-EINVAL, "-o %s: expected key=value", kv);
         *v++ = 0;
         if (!strcmp(kv, "cluster_size")) {
             if (vk_parse_size(v, &n) < 0 || n < 512 || n > (2u << 20) || (n & (n - 1)))
-                return cli_usage(cmd, "cluster_size=%s: must be a power of two from 512 to 2M", v);
+                return vk_error(-EINVAL, "cluster_size=%s: must be a power of two from 512 to 2M", v);
             o->cluster_size = (uint32_t)n;
         } else if (!strcmp(kv, "compat")) {
             if (!strcmp(v, "0.10") || !strcmp(v, "v2"))
@@ -48,20 +47,20 @@ static int parse_create_opts(const char *cmd, char *s, struct vk_create_opts *o)
             else if (!strcmp(v, "1.1") || !strcmp(v, "v3"))
                 o->version = 3;
             else
-                return cli_usage(cmd, "compat=%s: expected 0.10 or 1.1", v);
+                return vk_error(-EINVAL, "compat=%s: expected 0.10 or 1.1", v);
         } else if (!strcmp(kv, "lazy_refcounts")) {
             if (strcmp(v, "on") && strcmp(v, "off"))
-                return cli_usage(cmd, "lazy_refcounts=%s: expected on or off", v);
+                return vk_error(-EINVAL, "lazy_refcounts=%s: expected on or off", v);
             o->lazy_refcounts = !strcmp(v, "on");
         } else if (!strcmp(kv, "compression_type")) {
             if (strcmp(v, "zlib") && strcmp(v, "zstd"))
-                return cli_usage(cmd, "compression_type=%s: expected zlib or zstd", v);
+                return vk_error(-EINVAL, "compression_type=%s: expected zlib or zstd", v);
             o->compression = v;
         } else if (!strcmp(kv, "refcount_bits")) {
             char *end;
             unsigned long b = strtoul(v, &end, 10);
             if (*end || !b || b > 64 || (b & (b - 1)))
-                return cli_usage(cmd, "refcount_bits=%s: expected a power of two up to 64", v);
+                return vk_error(-EINVAL, "refcount_bits=%s: expected a power of two up to 64", v);
             o->refcount_bits = (int)b;
         } else if (!strcmp(kv, "backing_file")) {
             o->backing_file = v;
@@ -70,57 +69,82 @@ static int parse_create_opts(const char *cmd, char *s, struct vk_create_opts *o)
         } else if (!strcmp(kv, "preallocation")) {
             o->prealloc = v;
         } else {
-            return cli_usage(cmd, "-o %s: unknown option", kv);
+            return vk_error(-EINVAL, "-o %s: unknown option", kv);
         }
     }
     return 0;
 }
 
-static bool known_format(const char *f)
+/* -f, -F, -O (OPT_CALLBACK, ctx a const char *): a format vmkit knows. */
+static int format_as(const struct cli_opt *o, const char *arg, const char *what)
 {
-    return vk_format_by_name(f) != NULL;
+    if (!vk_format_by_name(arg))
+        return vk_error(-EINVAL, "unknown %s format '%s' (raw, qcow2)", what, arg);
+    *(const char **)o->ctx = arg;
+    return 0;
 }
+
+static int image_format(const struct cli_opt *o, const char *arg)
+{
+    return format_as(o, arg, "image");
+}
+
+static int output_format(const struct cli_opt *o, const char *arg)
+{
+    return format_as(o, arg, "output");
+}
+
+static int backing_format(const struct cli_opt *o, const char *arg)
+{
+    return format_as(o, arg, "backing");
+}
+
+/* --output json|human (ctx a bool: JSON or not). */
+static int output_opt(const struct cli_opt *o, const char *arg)
+{
+    if (strcmp(arg, "json") && strcmp(arg, "human"))
+        return vk_error(-EINVAL, "--output=%s: expected json or human", arg);
+    *(bool *)o->ctx = !strcmp(arg, "json");
+    return 0;
+}
+
+#define OPT_FORMAT(v, h) OPT_CALLBACK('f', "format", (v), "FMT", (h), image_format)
+#define OPT_JSON(v) OPT_BOOL(0, "json", (v), "print JSON (the fields of qemu-img's)"), \
+    OPT_CALLBACK(0, "output", (v), "json|human", "the same as --json, or the default", output_opt)
+
+#define CLI_CREATE_O_HELP \
+    "qcow2 options key=value,... (repeatable):\n" \
+    "cluster_size=512..2M, compat=0.10|1.1,\n" \
+    "lazy_refcounts=on|off, compression_type=zlib|zstd,\n" \
+    "refcount_bits=1..64, preallocation=MODE"
 
 /* --- create --- */
 static int img_create(int argc, char **argv)
 {
-    static const struct option lo[] = { { "prealloc", required_argument, NULL, 'P' },
-                                         { "help", no_argument, NULL, 'h' }, { 0 } };
     struct vk_create_opts o = { 0 };
     const char *fmt = "raw";
-    int c;
-
-    while ((c = getopt_long(argc, argv, "f:o:b:F:", lo, NULL)) != -1) {
-        switch (c) {
-        case 'f': fmt = optarg; break;
-        case 'P': o.prealloc = optarg; break;
-        case 'b': o.backing_file = optarg; break;
-        case 'F': o.backing_format = optarg; break;
-        case 'o':
-            if (parse_create_opts("img create", optarg, &o))
-                return EXIT_USAGE;
-            break;
-        case 'h':
-            printf("usage: vmkit img create [-f raw|qcow2] [--prealloc off|metadata|falloc|full]\n"
-                   "         [-o cluster_size=N,compat=0.10|1.1,lazy_refcounts=on,\n"
-                   "             compression_type=zlib|zstd,refcount_bits=N]\n"
-                   "         [-b BACKING [-F FMT]] FILE [SIZE]\n"
-                   "Create a disk image.  SIZE like 4G, 3950M or 4141875200; with -b it\n"
-                   "defaults to the backing file's size.  An existing FILE is never\n"
-                   "overwritten.\n");
-            return EXIT_OK;
-        default: return bad_opt("img create");
-        }
-    }
-    if (!known_format(fmt))
-        return cli_usage("img create", "unknown image format '%s' (raw, qcow2)", fmt);
-    if (o.backing_format && !known_format(o.backing_format))
+    const struct cli_opt opts[] = {
+        OPT_FORMAT(&fmt, "raw (the default) or qcow2"),
+        OPT_STRING(0, "prealloc", &o.prealloc, "MODE", "off, metadata, falloc or full"),
+        OPT_CALLBACK('o', NULL, &o, "OPTS", CLI_CREATE_O_HELP ",\nbacking_file=F, backing_fmt=FMT", create_opts),
+        OPT_STRING('b', NULL, &o.backing_file, "BACKING", "backing file (relative: to FILE's directory)"),
+        OPT_CALLBACK('F', NULL, &o.backing_format, "FMT", "the backing file's format (default: probe)",
+                     backing_format),
+        OPT_END(),
+    };
+    static const struct cli_spec spec = { "img create", "FILE [SIZE]",
+        "Create a disk image.  SIZE like 4G, 3950M or 4141875200; with -b it\n"
+        "defaults to the backing file's size.  An existing FILE is never\n"
+        "overwritten.", 1, 2 };
+    struct cli_args a;
+    int r = cli_parse(&spec, opts, argc, argv, &a);
+    if (r != CLI_PARSED)
+        return r;
+    if (o.backing_format && !vk_format_by_name(o.backing_format))   /* from -o backing_fmt= */
         return cli_usage("img create", "unknown backing format '%s'", o.backing_format);
-    if (argc - optind < 1 || argc - optind > 2)
-        return cli_usage("img create", "expected FILE [SIZE]");
-    const char *file = argv[optind];
-    if (argc - optind == 2) {
-        if (vk_parse_size(argv[optind + 1], &o.size) < 0)
+    const char *file = a.v[0];
+    if (a.n == 2) {
+        if (vk_parse_size(a.v[1], &o.size) < 0)
             return cli_usage("img create", "%s", vk_errmsg());
     } else if (!o.backing_file) {
         return cli_usage("img create", "SIZE is needed without a backing file");
@@ -135,13 +159,13 @@ static int img_create(int argc, char **argv)
         free(bpath);
         if (r < 0)
             return cli_failf("%s: backing file: %s", file, vk_errmsg_for(r));
-        if (argc - optind == 1)
+        if (a.n == 1)
             o.size = b->size;
         if (!o.backing_format)
             o.backing_format = b->format ? b->format->name : NULL;
         vk_bd_close(b);
     }
-    int r = vk_bd_create(file, fmt, &o);
+    r = vk_bd_create(file, fmt, &o);
     if (r < 0)
         return cli_fail(r);
     char hb[32];
@@ -254,41 +278,26 @@ static int info_partition(const struct vk_target *t, const char *fmt, bool json)
 
 static int img_info(int argc, char **argv)
 {
-    static const struct option lo[] = { { "json", no_argument, NULL, 'j' },
-                                        { "output", required_argument, NULL, 'O' },
-                                        { "backing-chain", no_argument, NULL, 'B' },
-                                        { "help", no_argument, NULL, 'h' }, { 0 } };
     const char *fmt = NULL;
     bool json = false, chain = false;
-    int c, r;
-
-    while ((c = getopt_long(argc, argv, "f:", lo, NULL)) != -1) {
-        switch (c) {
-        case 'f': fmt = optarg; break;
-        case 'j': json = true; break;
-        case 'O':
-            if (strcmp(optarg, "json") && strcmp(optarg, "human"))
-                return cli_usage("img info", "--output=%s: expected json or human", optarg);
-            json = !strcmp(optarg, "json");
-            break;
-        case 'B': chain = true; break;
-        case 'h':
-            printf("usage: vmkit img info [--json] [--backing-chain] [-f FMT] FILE|FILE:N\n"
-                   "Show an image's format, sizes, cluster size, backing file and flags;\n"
-                   "--backing-chain shows every image of the chain (JSON: an array).\n"
-                   "FILE:N shows partition N's size and byte offset in the disk.\n");
-            return EXIT_OK;
-        default: return bad_opt("img info");
-        }
-    }
-    if (argc - optind != 1)
-        return cli_usage("img info", "expected one FILE");
-    if (fmt && !known_format(fmt))
-        return cli_usage("img info", "unknown image format '%s' (raw, qcow2)", fmt);
+    const struct cli_opt opts[] = {
+        OPT_FORMAT(&fmt, "image format (default: probe)"),
+        OPT_JSON(&json),
+        OPT_BOOL(0, "backing-chain", &chain, "every image of the backing chain (JSON: an array)"),
+        OPT_END(),
+    };
+    static const struct cli_spec spec = { "img info", "FILE|FILE:N",
+        "Show an image's format, sizes, cluster size, backing file and flags.\n"
+        "FILE:N shows partition N's size and byte offset in the disk.", 1, 1 };
+    struct cli_args a;
+    int r = cli_parse(&spec, opts, argc, argv, &a);
+    if (r != CLI_PARSED)
+        return r;
+    const char *file = a.v[0];
     struct stat st;
-    if (stat(argv[optind], &st) < 0) {
+    if (stat(file, &st) < 0) {
         struct vk_target t;
-        if ((r = vk_target_parse(argv[optind], false, &t)) < 0)
+        if ((r = vk_target_parse(file, false, &t)) < 0)
             return cli_fail(r);
         if (t.part) {
             r = info_partition(&t, fmt, json);
@@ -298,7 +307,7 @@ static int img_info(int argc, char **argv)
         vk_target_free(&t);
     }
     struct vk_blockdev *bd;
-    if ((r = vk_bd_open(argv[optind], fmt, VK_OPEN_NOLOCK | (chain ? 0 : VK_OPEN_NOBACKING), &bd)) < 0)
+    if ((r = vk_bd_open(file, fmt, VK_OPEN_NOLOCK | (chain ? 0 : VK_OPEN_NOBACKING), &bd)) < 0)
         return cli_fail(r);
     json_t *arr = json_array();
     for (struct vk_blockdev *b = bd; b; b = chain ? b->backing : NULL) {
@@ -330,44 +339,36 @@ static int img_info(int argc, char **argv)
 }
 
 /* --- check --- */
+/* --repair leaks|all (ctx an int: VK_REPAIR_*). */
+static int repair_opt(const struct cli_opt *o, const char *arg)
+{
+    if (strcmp(arg, "leaks") && strcmp(arg, "all"))
+        return vk_error(-EINVAL, "--repair %s: expected leaks or all", arg);
+    *(int *)o->ctx = !strcmp(arg, "leaks") ? VK_REPAIR_LEAKS : VK_REPAIR_ALL;
+    return 0;
+}
+
 static int img_check(int argc, char **argv)
 {
-    static const struct option lo[] = { { "json", no_argument, NULL, 'j' },
-                                        { "output", required_argument, NULL, 'O' },
-                                        { "repair", required_argument, NULL, 'r' },
-                                        { "help", no_argument, NULL, 'h' }, { 0 } };
     const char *fmt = NULL;
     bool json = false;
-    int repair = 0, c, r;
-
-    while ((c = getopt_long(argc, argv, "f:r:", lo, NULL)) != -1) {
-        switch (c) {
-        case 'f': fmt = optarg; break;
-        case 'j': json = true; break;
-        case 'O': json = !strcmp(optarg, "json"); break;
-        case 'r':
-            if (!strcmp(optarg, "leaks"))
-                repair = VK_REPAIR_LEAKS;
-            else if (!strcmp(optarg, "all"))
-                repair = VK_REPAIR_ALL;
-            else
-                return cli_usage("img check", "--repair %s: expected leaks or all", optarg);
-            break;
-        case 'h':
-            printf("usage: vmkit img check [--repair leaks|all] [--json] [-f FMT] FILE\n"
-                   "Check an image's metadata (qcow2 refcounts and tables).\n"
-                   "Exit status, as qemu-img check: 0 no errors, 1 the check could not\n"
-                   "be completed (or usage: 2 with a usage message), 2 corruptions\n"
-                   "were found, 3 only leaked clusters were found.\n");
-            return EXIT_OK;
-        default: return bad_opt("img check");
-        }
-    }
-    if (argc - optind != 1)
-        return cli_usage("img check", "expected one FILE");
-    if (fmt && !known_format(fmt))
-        return cli_usage("img check", "unknown image format '%s' (raw, qcow2)", fmt);
-    const char *file = argv[optind];
+    int repair = 0;
+    const struct cli_opt opts[] = {
+        OPT_FORMAT(&fmt, "image format (default: probe)"),
+        OPT_JSON(&json),
+        OPT_CALLBACK('r', "repair", &repair, "leaks|all", "repair leaked clusters, or everything", repair_opt),
+        OPT_END(),
+    };
+    static const struct cli_spec spec = { "img check", "FILE",
+        "Check an image's metadata (qcow2 refcounts and tables).\n"
+        "Exit status, as qemu-img check: 0 no errors, 1 the check could not\n"
+        "be completed (or usage: 2 with a usage message), 2 corruptions\n"
+        "were found, 3 only leaked clusters were found.", 1, 1 };
+    struct cli_args a;
+    int r = cli_parse(&spec, opts, argc, argv, &a);
+    if (r != CLI_PARSED)
+        return r;
+    const char *file = a.v[0];
     struct vk_blockdev *bd;
     struct vk_check_report rep;
     int flags = VK_OPEN_CHECK | VK_OPEN_NOBACKING | (repair ? VK_OPEN_RDWR : 0);
@@ -465,32 +466,22 @@ static int map_one(const struct vk_map_run *run, void *ctx)
 
 static int img_map(int argc, char **argv)
 {
-    static const struct option lo[] = { { "json", no_argument, NULL, 'j' },
-                                        { "output", required_argument, NULL, 'O' },
-                                        { "help", no_argument, NULL, 'h' }, { 0 } };
     const char *fmt = NULL;
     struct map_ctx m = { 0 };
-    int c, r;
-
-    while ((c = getopt_long(argc, argv, "f:", lo, NULL)) != -1) {
-        switch (c) {
-        case 'f': fmt = optarg; break;
-        case 'j': m.json = true; break;
-        case 'O': m.json = !strcmp(optarg, "json"); break;
-        case 'h':
-            printf("usage: vmkit img map [--json] [-f FMT] FILE\n"
-                   "Show which ranges of the disk hold data, read as zeroes or come\n"
-                   "from a backing file, and where they are in the image file.\n");
-            return EXIT_OK;
-        default: return bad_opt("img map");
-        }
-    }
-    if (argc - optind != 1)
-        return cli_usage("img map", "expected one FILE");
-    if (fmt && !known_format(fmt))
-        return cli_usage("img map", "unknown image format '%s' (raw, qcow2)", fmt);
+    const struct cli_opt opts[] = {
+        OPT_FORMAT(&fmt, "image format (default: probe)"),
+        OPT_JSON(&m.json),
+        OPT_END(),
+    };
+    static const struct cli_spec spec = { "img map", "FILE",
+        "Show which ranges of the disk hold data, read as zeroes or come\n"
+        "from a backing file, and where they are in the image file.", 1, 1 };
+    struct cli_args a;
+    int r = cli_parse(&spec, opts, argc, argv, &a);
+    if (r != CLI_PARSED)
+        return r;
     struct vk_blockdev *bd;
-    if ((r = vk_open_disk_spec(argv[optind], fmt, VK_OPEN_NOLOCK, &bd)) < 0)
+    if ((r = vk_open_disk_spec(a.v[0], fmt, VK_OPEN_NOLOCK, &bd)) < 0)
         return cli_fail(r);
     if (m.json)
         m.arr = json_array();
@@ -520,49 +511,33 @@ static void convert_interrupted(int sig)
 
 static int img_convert(int argc, char **argv)
 {
-    static const struct option lo[] = { { "sync", no_argument, NULL, 'S' },
-                                        { "help", no_argument, NULL, 'h' }, { 0 } };
     struct vk_create_opts o = { 0 };
     struct vk_copy_opts co = { 0 };
     const char *sfmt = NULL, *ofmt = "raw";
     bool progress = false, sync = false;
-    int c, r;
-
-    while ((c = getopt_long(argc, argv, "f:O:co:p", lo, NULL)) != -1) {
-        switch (c) {
-        case 'f': sfmt = optarg; break;
-        case 'O': ofmt = optarg; break;
-        case 'c': co.compress = true; break;
-        case 'p': progress = true; break;
-        case 'S': sync = true; break;
-        case 'o':
-            if (parse_create_opts("img convert", optarg, &o))
-                return EXIT_USAGE;
-            break;
-        case 'h':
-            printf("usage: vmkit img convert [-f FMT] [-O raw|qcow2] [-c] [-o OPTS] [-p] [--sync] SRC DST\n"
-                   "Copy SRC (an image, or a partition as disk.img:N) into a new image DST.\n"
-                   "Holes and all-zero blocks are not written, so raw output stays sparse.\n"
-                   "-c compresses every cluster (qcow2); -o takes the options of\n"
-                   "'img create'; -p draws a progress bar (default: on a terminal).\n"
-                   "The copy is written to a hidden temporary file next to DST\n"
-                   "(.DST.vmkit-PID-N), synced, and renamed to DST only when complete:\n"
-                   "an interrupted convert never leaves a file at DST.  --sync also\n"
-                   "syncs each metadata update on the way (slower).\n"
-                   "An existing DST is refused.\n");
-            return EXIT_OK;
-        default: return bad_opt("img convert");
-        }
-    }
-    if (argc - optind != 2)
-        return cli_usage("img convert", "expected SRC and DST");
-    if (sfmt && !known_format(sfmt))
-        return cli_usage("img convert", "unknown image format '%s' (raw, qcow2)", sfmt);
-    if (!known_format(ofmt))
-        return cli_usage("img convert", "unknown output format '%s' (raw, qcow2)", ofmt);
+    const struct cli_opt opts[] = {
+        OPT_FORMAT(&sfmt, "SRC's format (default: probe)"),
+        OPT_CALLBACK('O', NULL, &ofmt, "FMT", "DST's format: raw (the default) or qcow2", output_format),
+        OPT_BOOL('c', NULL, &co.compress, "compress every cluster (qcow2)"),
+        OPT_CALLBACK('o', NULL, &o, "OPTS", CLI_CREATE_O_HELP, create_opts),
+        OPT_BOOL('p', NULL, &progress, "draw a progress bar (default: on a terminal)"),
+        OPT_BOOL(0, "sync", &sync, "also sync each metadata update on the way (slower)"),
+        OPT_END(),
+    };
+    static const struct cli_spec spec = { "img convert", "SRC DST",
+        "Copy SRC (an image, or a partition as disk.img:N) into a new image DST.\n"
+        "Holes and all-zero blocks are not written, so raw output stays sparse.\n"
+        "The copy is written to a hidden temporary file next to DST\n"
+        "(.DST.vmkit-PID-N), synced, and renamed to DST only when complete:\n"
+        "an interrupted convert never leaves a file at DST.\n"
+        "An existing DST is refused.", 2, 2 };
+    struct cli_args a;
+    int r = cli_parse(&spec, opts, argc, argv, &a);
+    if (r != CLI_PARSED)
+        return r;
     if (o.backing_file)
         return cli_usage("img convert", "backing_file is not supported by convert");
-    const char *src = argv[optind], *dst = argv[optind + 1];
+    const char *src = a.v[0], *dst = a.v[1];
     struct stat st;
     if (lstat(dst, &st) == 0)
         return cli_failf("%s: file exists (convert never overwrites; remove it first)", dst);
@@ -614,34 +589,21 @@ static int img_convert(int argc, char **argv)
 /* --- resize --- */
 static int img_resize(int argc, char **argv)
 {
-    static const struct option lo[] = { { "shrink", no_argument, NULL, 's' },
-                                        { "help", no_argument, NULL, 'h' }, { 0 } };
-    const char *fmt = NULL, *sizearg = NULL;
+    const char *fmt = NULL;
     bool shrink = false;
-    int c, r;
-
-    /* "-1G" as the last argument is a size, not an option. */
-    if (argc >= 3 && argv[argc - 1][0] == '-' && argv[argc - 1][1] >= '0' && argv[argc - 1][1] <= '9')
-        sizearg = argv[--argc];
-    while ((c = getopt_long(argc, argv, "f:", lo, NULL)) != -1) {
-        switch (c) {
-        case 'f': fmt = optarg; break;
-        case 's': shrink = true; break;
-        case 'h':
-            printf("usage: vmkit img resize [-f FMT] [--shrink] FILE [+|-]SIZE\n"
-                   "Set the virtual size to SIZE, or grow/shrink it by SIZE.  Shrinking\n"
-                   "over allocated data needs --shrink (the data past the end is lost).\n");
-            return EXIT_OK;
-        default: return bad_opt("img resize");
-        }
-    }
-    if (argc - optind != (sizearg ? 1 : 2))
-        return cli_usage("img resize", "expected FILE and SIZE");
-    if (fmt && !known_format(fmt))
-        return cli_usage("img resize", "unknown image format '%s' (raw, qcow2)", fmt);
-    const char *file = argv[optind];
-    if (!sizearg)
-        sizearg = argv[optind + 1];
+    const struct cli_opt opts[] = {
+        OPT_FORMAT(&fmt, "image format (default: probe)"),
+        OPT_BOOL(0, "shrink", &shrink, "allow shrinking over allocated data (it is lost)"),
+        OPT_END(),
+    };
+    static const struct cli_spec spec = { "img resize", "FILE [+|-]SIZE",
+        "Set the virtual size to SIZE, or grow/shrink it by SIZE.  Shrinking\n"
+        "over allocated data needs --shrink (the data past the end is lost).", 2, 2 };
+    struct cli_args a;
+    int r = cli_parse(&spec, opts, argc, argv, &a);
+    if (r != CLI_PARSED)
+        return r;
+    const char *file = a.v[0], *sizearg = a.v[1];
     int sign = 0;
     if (*sizearg == '+' || *sizearg == '-')
         sign = *sizearg++ == '+' ? 1 : -1;
@@ -680,35 +642,27 @@ static int img_resize(int argc, char **argv)
 /* --- compare --- */
 static int img_compare(int argc, char **argv)
 {
-    static const struct option lo[] = { { "help", no_argument, NULL, 'h' }, { 0 } };
     const char *fa = NULL, *fb = NULL;
-    int c, r;
-
-    while ((c = getopt_long(argc, argv, "f:F:", lo, NULL)) != -1) {
-        switch (c) {
-        case 'f': fa = optarg; break;
-        case 'F': fb = optarg; break;
-        case 'h':
-            printf("usage: vmkit img compare [-f FMT] [-F FMT] A B\n"
-                   "Compare what a guest sees in A and B (a longer image must be zero\n"
-                   "past the end of the shorter).  Exit status as qemu-img compare:\n"
-                   "0 identical, 1 different (prints the offset of the first differing\n"
-                   "512-byte sector, as qemu-img does), 2 error or usage error.\n");
-            return EXIT_OK;
-        default: bad_opt("img compare"); return 2;
-        }
-    }
-    if (argc - optind != 2)
-        return cli_usage("img compare", "expected two images");
-    if ((fa && !known_format(fa)) || (fb && !known_format(fb)))
-        return cli_usage("img compare", "unknown image format '%s' (raw, qcow2)",
-                         fa && !known_format(fa) ? fa : fb);
+    const struct cli_opt opts[] = {
+        OPT_FORMAT(&fa, "A's format (default: probe)"),
+        OPT_CALLBACK('F', NULL, &fb, "FMT", "B's format (default: -f, else probe)", image_format),
+        OPT_END(),
+    };
+    static const struct cli_spec spec = { "img compare", "A B",
+        "Compare what a guest sees in A and B (a longer image must be zero\n"
+        "past the end of the shorter).  Exit status as qemu-img compare:\n"
+        "0 identical, 1 different (prints the offset of the first differing\n"
+        "512-byte sector, as qemu-img does), 2 error or usage error.", 2, 2 };
+    struct cli_args args;
+    int r = cli_parse(&spec, opts, argc, argv, &args);
+    if (r != CLI_PARSED)
+        return r;
     struct vk_blockdev *a, *b;
-    if ((r = vk_open_disk_spec(argv[optind], fa, 0, &a)) < 0) {
+    if ((r = vk_open_disk_spec(args.v[0], fa, 0, &a)) < 0) {
         cli_fail(r);
         return 2;
     }
-    if ((r = vk_open_disk_spec(argv[optind + 1], fb ? fb : fa, 0, &b)) < 0) {
+    if ((r = vk_open_disk_spec(args.v[1], fb ? fb : fa, 0, &b)) < 0) {
         vk_bd_close(a);
         cli_fail(r);
         return 2;
@@ -736,33 +690,27 @@ static int img_compare(int argc, char **argv)
 /* --- rebase --- */
 static int img_rebase(int argc, char **argv)
 {
-    static const struct option lo[] = { { "help", no_argument, NULL, 'h' }, { 0 } };
     const char *fmt = NULL, *nb = NULL, *nf = NULL;
     bool unsafe = false;
-    int c, r;
-
-    while ((c = getopt_long(argc, argv, "f:b:F:u", lo, NULL)) != -1) {
-        switch (c) {
-        case 'f': fmt = optarg; break;
-        case 'b': nb = optarg; break;
-        case 'F': nf = optarg; break;
-        case 'u': unsafe = true; break;
-        case 'h':
-            printf("usage: vmkit img rebase [-u] [-f FMT] -b NEWBACKING [-F FMT] FILE\n"
-                   "Make FILE use NEWBACKING (\"\" for none).  Safe mode first copies\n"
-                   "into FILE every range where the old and new backing differ, so the\n"
-                   "guest sees the same disk; -u only rewrites the header.  A relative\n"
-                   "NEWBACKING is relative to FILE's directory.\n");
-            return EXIT_OK;
-        default: return bad_opt("img rebase");
-        }
-    }
-    if (argc - optind != 1 || !nb)
+    const struct cli_opt opts[] = {
+        OPT_FORMAT(&fmt, "FILE's format (default: probe)"),
+        OPT_STRING('b', NULL, &nb, "NEWBACKING", "the new backing file (\"\": none)"),
+        OPT_CALLBACK('F', NULL, &nf, "FMT", "NEWBACKING's format (default: probe)", image_format),
+        OPT_BOOL('u', NULL, &unsafe, "unsafe: only rewrite the header"),
+        OPT_END(),
+    };
+    static const struct cli_spec spec = { "img rebase", "-b NEWBACKING FILE",
+        "Make FILE use NEWBACKING (\"\" for none).  Safe mode first copies\n"
+        "into FILE every range where the old and new backing differ, so the\n"
+        "guest sees the same disk; -u only rewrites the header.  A relative\n"
+        "NEWBACKING is relative to FILE's directory.", 1, 1 };
+    struct cli_args a;
+    int r = cli_parse(&spec, opts, argc, argv, &a);
+    if (r != CLI_PARSED)
+        return r;
+    if (!nb)
         return cli_usage("img rebase", "expected -b NEWBACKING and one FILE");
-    if ((fmt && !known_format(fmt)) || (nf && !known_format(nf)))
-        return cli_usage("img rebase", "unknown image format '%s' (raw, qcow2)",
-                         fmt && !known_format(fmt) ? fmt : nf);
-    if ((r = vk_img_rebase(argv[optind], fmt, nb, nf, unsafe)) < 0)
+    if ((r = vk_img_rebase(a.v[0], fmt, nb, nf, unsafe)) < 0)
         return cli_fail(r);
     return EXIT_OK;
 }
@@ -770,32 +718,25 @@ static int img_rebase(int argc, char **argv)
 /* --- commit --- */
 static int img_commit(int argc, char **argv)
 {
-    static const struct option lo[] = { { "help", no_argument, NULL, 'h' }, { 0 } };
     const char *fmt = NULL;
-    bool progress = false;
-    int c, r;
-
-    while ((c = getopt_long(argc, argv, "f:pd", lo, NULL)) != -1) {
-        switch (c) {
-        case 'f': fmt = optarg; break;
-        case 'p': progress = true; break;
-        case 'd': break;   /* the default: FILE is never emptied */
-        case 'h':
-            printf("usage: vmkit img commit [-f FMT] [-p] FILE\n"
-                   "Write everything FILE holds itself into its backing file.  FILE is\n"
-                   "left unchanged (like qemu-img commit -d), so it still shows the same\n"
-                   "disk; delete or recreate it if it is no longer wanted.\n");
-            return EXIT_OK;
-        default: return bad_opt("img commit");
-        }
-    }
-    if (argc - optind != 1)
-        return cli_usage("img commit", "expected one FILE");
-    if (fmt && !known_format(fmt))
-        return cli_usage("img commit", "unknown image format '%s' (raw, qcow2)", fmt);
+    bool progress = false, keep = false;
+    const struct cli_opt opts[] = {
+        OPT_FORMAT(&fmt, "FILE's format (default: probe)"),
+        OPT_BOOL('p', NULL, &progress, "draw a progress bar"),
+        OPT_BOOL('d', NULL, &keep, "leave FILE unchanged (the default; as qemu-img -d)"),
+        OPT_END(),
+    };
+    static const struct cli_spec spec = { "img commit", "FILE",
+        "Write everything FILE holds itself into its backing file.  FILE is\n"
+        "left unchanged (like qemu-img commit -d), so it still shows the same\n"
+        "disk; delete or recreate it if it is no longer wanted.", 1, 1 };
+    struct cli_args a;
+    int r = cli_parse(&spec, opts, argc, argv, &a);
+    if (r != CLI_PARSED)
+        return r;
     struct vk_progress pb;
     vk_progress_init(&pb, STDERR_FILENO, progress);
-    r = vk_img_commit(argv[optind], fmt, vk_progress_update, &pb);
+    r = vk_img_commit(a.v[0], fmt, vk_progress_update, &pb);
     vk_progress_end(&pb);
     if (r < 0)
         return cli_fail(r);

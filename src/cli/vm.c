@@ -19,14 +19,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-struct verb {
-    const char *name;
-    int (*run)(int argc, char **argv);
-    const char *usage;
-    const char *help;
-};
-
-static const struct verb *verb_of(const char *name);
+static const struct cli_verb *verb_of(const char *name);
 
 static int usage_err(const char *verb, const char *fmt, const char *arg)
 {
@@ -35,7 +28,7 @@ static int usage_err(const char *verb, const char *fmt, const char *arg)
 
 static int print_help(const char *verb)
 {
-    const struct verb *v = verb_of(verb);
+    const struct cli_verb *v = verb_of(verb);
     printf("usage: vmkit %s\n\n%s", v->usage, v->help);
     return EXIT_OK;
 }
@@ -616,8 +609,10 @@ static int do_list(int argc, char **argv)
     return json ? cli_print_json(arr) : EXIT_OK;
 }
 
-static const struct verb verbs[] = {
-    { "create", do_create, "create CFG [key=value ...] [-c] [-p] [-n]",
+/* One entry per verb: name, run, summary (vmkit --help), usage, help. */
+const struct cli_verb cli_vm_verbs[] = {
+    { "create", do_create, "start a VM from an xl.cfg file",
+      "create CFG [key=value ...] [-c] [-p] [-n]",
       "Start a VM from an xl.cfg file, with overrides as in `xl create`\n"
       "(memory=1024, name=web2).  The VM is transient: nothing is stored.\n"
       "  -c, --console  attach to its serial console (Ctrl-] leaves)\n"
@@ -625,11 +620,15 @@ static const struct verb verbs[] = {
       "  -n, --dry-run  as xl create -n: check everything a real create checks,\n"
       "                 print the effective config and QEMU's command line, and\n"
       "                 start nothing (exit 0, or the error create would give)\n" },
-    { "define", do_define, "define CFG [key=value ...]",
+    { "define", do_define, "store a VM's xl.cfg",
+      "define CFG [key=value ...]",
       "Store a VM's configuration (with its generated UUID) for `vmkit start`.\n" },
-    { "undefine", do_undefine, "undefine NAME", "Forget a stored VM configuration.\n" },
-    { "start", do_start, "start NAME [-c] [-p]", "Start a stored VM (see define).\n" },
-    { "list", do_list, "list [-a] [-l] [--json] [NAME...]",
+    { "undefine", do_undefine, "forget a stored VM",
+      "undefine NAME", "Forget a stored VM configuration.\n" },
+    { "start", do_start, "start a stored VM",
+      "start NAME [-c] [-p]", "Start a stored VM (see define).\n" },
+    { "list", do_list, "list VMs",
+      "list [-a] [-l] [--json] [NAME...]",
       "List running (and preserved) VMs: Name ID Mem VCPUs State Time(s).\n"
       "State flags as xm: r running, b blocked (idle), p paused, s shut down,\n"
       "c crashed.  Time is the CPU time QEMU has used.\n"
@@ -637,37 +636,45 @@ static const struct verb verbs[] = {
       "             in --json \"shut off\", as virsh list --all)\n"
       "  -l      also acceleration, pids, disks, console, VNC, port forwards\n"
       "  --json  an array of objects (name id uuid memory vcpus state time ...)\n" },
-    { "console", do_console, "console [--timeout SECS] NAME",
+    { "console", do_console, "attach to a VM's serial console (Ctrl-] leaves)",
+      "console [--timeout SECS] NAME",
       "Attach to a VM's serial console.  On a terminal Ctrl-] leaves; otherwise\n"
       "stdin is sent to the console and its output copied to stdout until stdin\n"
       "ends (plus one second) or --timeout.\n" },
-    { "shutdown", do_shutdown, "shutdown [-w] [-t SECS [--force]] NAME",
+    { "shutdown", do_shutdown, "ask a VM to power off",
+      "shutdown [-w] [-t SECS [--force]] NAME",
       "Press the VM's ACPI power button.\n"
       "  -w        wait until QEMU is gone (pressing again every 10 s)\n"
       "  -t SECS   wait at most SECS (implies -w); still running then: exit 1\n"
       "            with \"NAME: still running after SECS s\", the VM left running\n"
       "  --force   with -t: destroy it instead when the time is up (and say so)\n" },
-    { "reboot", do_reboot, "reboot NAME",
+    { "reboot", do_reboot, "ask a VM to reboot",
+      "reboot NAME",
       "Reset the VM; on_reboot decides what follows (restart boots it again).\n" },
-    { "destroy", do_destroy, "destroy NAME",
+    { "destroy", do_destroy, "stop a VM at once",
+      "destroy NAME",
       "Stop a VM at once and remove its state (also a preserved crashed VM).\n" },
-    { "pause", do_pause, "pause NAME", "Stop a VM's CPUs.\n" },
-    { "unpause", do_unpause, "unpause NAME", "Resume a paused VM.\n" },
-    { "edit", do_edit, "edit NAME",
+    { "pause", do_pause, "pause a VM",
+      "pause NAME", "Stop a VM's CPUs.\n" },
+    { "unpause", do_unpause, "resume a paused VM",
+      "unpause NAME", "Resume a paused VM.\n" },
+    { "edit", do_edit, "edit a defined VM's xl.cfg in $EDITOR",
+      "edit NAME",
       "Edit a defined VM's stored xl.cfg, as virsh edit: in $VISUAL, else $EDITOR,\n"
       "else vi.  The result is checked as define checks a config (the same parser\n"
       "and checks; the name must stay, a removed uuid is kept) and replaces the\n"
       "stored one atomically, or is refused: on a terminal you may edit again,\n"
       "otherwise the stored config stays and the exit status is 1.  A running VM\n"
       "gets the new config at its next start.\n" },
-    { "config", do_config, "config NAME",
+    { "config", do_config, "print a VM's effective xl.cfg",
+      "config NAME",
       "Print a VM's effective xl.cfg (running VM, else the stored one).\n" },
-    { NULL, NULL, NULL, NULL },
+    { NULL, NULL, NULL, NULL, NULL },
 };
 
-static const struct verb *verb_of(const char *name)
+static const struct cli_verb *verb_of(const char *name)
 {
-    for (const struct verb *v = verbs; v->name; v++)
+    for (const struct cli_verb *v = cli_vm_verbs; v->name; v++)
         if (!strcmp(v->name, name))
             return v;
     return NULL;
@@ -675,7 +682,7 @@ static const struct verb *verb_of(const char *name)
 
 int cmd_vm(int argc, char **argv)
 {
-    const struct verb *v = verb_of(argv[0]);
+    const struct cli_verb *v = verb_of(argv[0]);
     if (!v)
         return cli_failf("%s: not a VM command", argv[0]);
     if (cli_wants_help(argc, argv))

@@ -20,8 +20,23 @@ static int cb(const struct cli_opt *o, const char *arg)
     return arg && !strcmp(arg, "bad") ? -1 : 0;
 }
 
+static const char *page;
+static const struct cli_opt common[] = {
+    OPT_STRING(0, "codepage", &page, "N", "shared by a group"),
+    OPT_END(),
+};
+
+static int cb_msg(const struct cli_opt *o, const char *arg)
+{
+    return vk_error(-EINVAL, "own message for %s", arg);
+}
+
 static const struct cli_opt opts[] = {
     OPT_STRING('f', "format", &fmt, "FMT", "image format"),
+    OPT_INCLUDE(common),
+    OPT_CALLBACK(0, "msg", NULL, "V", "callback with its own message", cb_msg),
+    OPT_BOOL(0, "backing-chain", &json, "a long name"),
+    OPT_BOOL(0, "backing-file", &quiet, "another long name"),
     OPT_BOOL(0, "json", &json, "print JSON"),
     OPT_BOOL('q', "quiet", &quiet, "say less"),
     OPT_INT('n', "count", &count, "N", "how many"),
@@ -39,7 +54,7 @@ static int run(const char *line, struct cli_args *a)
     static char *argv[32];
     int argc = 0;
     json = quiet = false;
-    fmt = NULL;
+    fmt = page = NULL;
     count = 0;
     size = 0;
     cli_list_free(&isos);
@@ -109,6 +124,32 @@ int main(void)
     CHECK(r == EXIT_OK, "--help");
     r = run("disk -h", &a);
     CHECK(r == EXIT_OK, "-h anywhere");
+    r = run("--codepage 850 disk --codepage=437", &a);
+    CHECK(r == CLI_PARSED && page && !strcmp(page, "437"), "an included table's option");
+    r = run("--form=raw --backing-c disk", &a);
+    CHECK(r == CLI_PARSED && !strcmp(fmt, "raw") && json && !quiet, "unambiguous prefixes");
+    r = run("--backing disk", &a);
+    CHECK(r == EXIT_USAGE, "an ambiguous prefix is refused");
+    r = run("--he disk", &a);
+    CHECK(r == EXIT_OK, "a prefix of --help");
+    r = run("--msg x disk", &a);
+    CHECK(r == EXIT_USAGE && !strcmp(vk_errmsg(), "own message for x"), "callback's own message");
+
+    /* The options before a verb: parsed up to the first operand. */
+    char *hv[] = { "fs", "--codepage", "850", "ls", "-l", "--bogus", NULL };
+    int verb = 0;
+    page = NULL;
+    r = cli_parse_head(&spec, opts, 6, hv, &verb);
+    CHECK(r == CLI_PARSED && verb == 3 && !strcmp(page, "850"), "head: stops at the verb");
+    char *hh[] = { "fs", "--help", NULL };
+    CHECK(cli_parse_head(&spec, opts, 2, hh, &verb) == CLI_HELP, "head: --help");
+    char *hb[] = { "fs", "--bogus", "ls", NULL };
+    FILE *saved_err = stderr;
+    stderr = fopen("/dev/null", "w");
+    r = cli_parse_head(&spec, opts, 3, hb, &verb);
+    fclose(stderr);
+    stderr = saved_err;
+    CHECK(r == EXIT_USAGE, "head: unknown option");
 
     /* The generated help lists every option. */
     char *text = NULL;
@@ -121,6 +162,7 @@ int main(void)
     CHECK(strstr(text, "usage: vmkit test verb [OPTIONS] A [B]") != NULL, "usage line");
     CHECK(strstr(text, "-f, --format=FMT") && strstr(text, "--iso=FILE") &&
               strstr(text, "-h, --help") && strstr(text, "Test things."), "options and text in help");
+    CHECK(strstr(text, "--codepage=N") != NULL, "an included option in help");
     free(text);
     cli_list_free(&isos);
     return tap_done();
