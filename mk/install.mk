@@ -25,6 +25,13 @@ SONAME     := libvmkit.so.$(SOVERSION)
 SHLIB      := $(BUILD)/libvmkit.so.$(VERSION)
 
 CPPFLAGS += -Iinclude
+# build/asan always holds the sanitizer build (as `make asan` makes it), also
+# when a target such as install or man is asked for there directly.
+ifeq ($(BUILD),build/asan)
+CFLAGS = $(SAN)
+LDFLAGS = $(SAN)
+endif
+
 include mk/pic.mk
 include mk/man.mk
 include mk/completion.mk
