@@ -4,10 +4,16 @@
 set -e
 PKGS="build-essential pkg-config clang libclang-rt-14-dev
 qemu-system-x86 qemu-utils
+<<<<<<< HEAD
 libext2fs-dev libarchive-dev libzstd-dev zlib1g-dev libjansson-dev libssl-dev libseccomp-dev
 e2fsprogs dosfstools mtools fdisk gdisk xorriso isolinux util-linux
 busybox-static cpio dpkg-dev python3
 scdoc mandoc groff-base zsh"
+=======
+libext2fs-dev libarchive-dev libzstd-dev zlib1g-dev libjansson-dev libssl-dev libseccomp-dev libisofs-dev
+e2fsprogs dosfstools mtools fdisk gdisk xorriso isolinux syslinux-common genisoimage util-linux
+busybox-static cpio dpkg-dev python3 time"
+>>>>>>> main
 missing=""
 for p in $PKGS; do
     dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null | grep -q "install ok installed" ||

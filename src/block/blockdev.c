@@ -135,9 +135,8 @@ int vk_bd_open(const char *path, const char *fmtname, int flags, struct vk_block
     return 0;
 }
 
-/* "<dir>/.<base>.vmkit-<pid>-<n>": a name next to path, in the same
- * directory so the final rename stays within one filesystem. */
-static char *tmp_name(const char *path, unsigned n)
+/* Contract in blockdev.h. */
+char *vk_tmp_name(const char *path, unsigned n)
 {
     const char *slash = strrchr(path, '/');
     size_t dirlen = slash ? (size_t)(slash - path) + 1 : 0;
@@ -164,7 +163,7 @@ int vk_bd_create_tmp(const char *path, const char *fmtname, const struct vk_crea
         return vk_error(-EEXIST, "%s: file exists (remove it first)", path);
     for (int tries = 0; r == -EEXIST && tries < 100; tries++) {
         free(*tmp);
-        if (!(*tmp = tmp_name(path, counter++)))
+        if (!(*tmp = vk_tmp_name(path, counter++)))
             return vk_error(-ENOMEM, "out of memory");
         r = fmt->create(*tmp, opts);
     }

@@ -187,6 +187,11 @@ int vk_bd_create(const char *path, const char *fmt, const struct vk_create_opts 
  * vk_publish().  -EEXIST if path exists. */
 int vk_bd_create_tmp(const char *path, const char *fmt, const struct vk_create_opts *opts, char **tmp);
 
+/* "<dir>/.<base>.vmkit-<pid>-<n>": a hidden name next to path, in the
+ * same directory so the final rename (vk_publish) stays within one
+ * filesystem.  malloc'd, or NULL when memory ran out. */
+char *vk_tmp_name(const char *path, unsigned n);
+
 /* Make the finished file tmp durable (fsync) and rename it to path, never
  * replacing a file there (-EEXIST), then sync the directory.  On failure
  * tmp is removed. */

@@ -70,5 +70,17 @@ int cmd_demo(int argc, char **argv);
 int cmd_doctor(int argc, char **argv);  /* doctor.c */
 /* Print `vmkit --version`: vmkit's, QEMU's and the libraries' versions. */
 int cli_version(void);
+int cmd_save(int argc, char **argv);      /* vmstate.c: save, restore, snapshot, clone */
+int cmd_restore(int argc, char **argv);
+int cmd_clone(int argc, char **argv);
+int cmd_snapshot(int argc, char **argv);
+
+/* ISO 9660 parts of `vmkit fs` (fs_iso.c). */
+struct vk_iso_mkfs_opts;
+struct vk_blockdev;
+int cli_fs_mkfs_iso(const char *target, const char *fmt, const struct vk_iso_mkfs_opts *o,
+                    bool force);
+/* Adds the El Torito record to probe's JSON object o, or prints it (o NULL). */
+void cli_fs_probe_iso(struct vk_blockdev *bd, json_t *o);
 
 #endif

@@ -5,6 +5,7 @@
 #include "block/blockdev.h"
 #include "fs/fs.h"
 #include "fs/fsck.h"
+#include "fs/iso9660.h"
 #include "fs/path.h"
 #include "fs/populate.h"
 #include "fs/walk.h"
@@ -194,7 +195,10 @@ static int fs_mkfs(int argc, char **argv)
         { "type", 1, 0, 't' }, { "label", 1, 0, 'L' }, { "uuid", 1, 0, 'U' },
         { "block-size", 1, 0, 'b' }, { "inodes", 1, 0, 'N' }, { "reserved", 1, 0, 'r' },
         { "from", 1, 0, 'f' }, { "owner", 1, 0, 'o' }, { "fat-bits", 1, 0, 'F' },
-        { "cluster-size", 1, 0, 'c' }, { "force", 0, 0, 'X' }, { 0, 0, 0, 0 } };
+        { "cluster-size", 1, 0, 'c' }, { "force", 0, 0, 'X' },
+        { "boot", 1, 0, 'B' }, { "boot-catalog", 1, 0, 'C' }, { "boot-load-size", 1, 0, 'Z' },
+        { "no-boot-info-table", 0, 0, 'I' }, { 0, 0, 0, 0 } };
+    struct vk_iso_mkfs_opts iso = { .boot_info_table = true };
     bool force = false;
     int c;
     char *end;
@@ -227,13 +231,30 @@ static int fs_mkfs(int argc, char **argv)
         case 'f': from = optarg; break;
         case 'o': owner = optarg; break;
         case 'X': force = true; break;
+        case 'B': iso.boot = optarg; break;
+        case 'C': iso.boot_catalog = optarg; break;
+        case 'Z': iso.boot_load_size = (int)strtol(optarg, &end, 10);
+            if (*end || iso.boot_load_size < 1 || iso.boot_load_size > 65535)
+                return cli_usage("fs mkfs", "bad boot load size '%s' (1-65535 sectors)", optarg);
+            break;
+        case 'I': iso.boot_info_table = false; break;
         default: return cli_usage("fs mkfs", "unknown option");
         }
     }
     if (!o.type)
-        return cli_usage("fs mkfs", "-t ext2|ext3|ext4|vfat|swap is required");
+        return cli_usage("fs mkfs", "-t ext2|ext3|ext4|vfat|swap|iso9660 is required");
     if (optind + 1 != argc)
         return cli_usage("fs mkfs", "one TARGET expected");
+    if (!strcmp(o.type, "iso9660")) {
+        if (owner)
+            return cli_usage("fs mkfs", "--owner is not supported with -t iso9660 (owners come from the source)");
+        iso.from = from;
+        iso.volid = o.label;
+        iso.uuid = o.uuid;
+        return cli_fs_mkfs_iso(argv[optind], opt_format, &iso, force);
+    }
+    if (iso.boot || iso.boot_catalog)
+        return cli_usage("fs mkfs", "--boot is for -t iso9660");
     struct vk_populate_opts po = { .force_owner = false };
     if (owner) {
         if (vk_parse_owner(owner, &po.uid, &po.gid) < 0)
@@ -283,9 +304,11 @@ static int fs_probe(int argc, char **argv)
         return cli_fail(r);
     memset(&p, 0, sizeof p);
     r = vk_fs_probe(bd, &p, NULL);
-    vk_bd_close(bd);
-    if (r < 0)
+    if (r < 0) {
+        vk_bd_close(bd);
         return cli_fail(r);
+    }
+    bool iso = !strcmp(p.type, "iso9660");
     if (json) {
         json_t *o = json_pack("{s:s}", "type", p.type);
         if (o && (json_set_name(o, "label", p.label) < 0 ||
@@ -296,6 +319,9 @@ static int fs_probe(int argc, char **argv)
         }
         if (o && p.used_known)
             json_object_set_new(o, "used", cli_json_u64(p.used));
+        if (iso)
+            cli_fs_probe_iso(bd, o);
+        vk_bd_close(bd);
         return cli_print_json(o);
     }
     printf("TYPE=\"%s\"\n", p.type);
@@ -309,6 +335,9 @@ static int fs_probe(int argc, char **argv)
     printf("SIZE=%llu\n", (unsigned long long)p.size);
     if (p.used_known)
         printf("USED=%llu\n", (unsigned long long)p.used);
+    if (iso)
+        cli_fs_probe_iso(bd, NULL);
+    vk_bd_close(bd);
     return EXIT_OK;
 }
 
@@ -1307,6 +1336,8 @@ static int fs_edit(int argc, char **argv)
     int r = tgt_open(argv[1], false, true, &t);
     if (r < 0)
         return cli_fail(r);
+    if (t.fs->type == &vk_fs_iso)       /* say so before the editor runs */
+        return done(&t, vk_error(-EROFS, "%s: read-only filesystem (iso9660)", t.bd->name));
     int fd = mkstemp(tmp);
     if (fd < 0)
         return done(&t, vk_error(-errno, "%s: %s", tmp, strerror(errno)));
@@ -1422,7 +1453,8 @@ static int fs_resize(int argc, char **argv)
 }
 
 static const struct cli_command fs_cmds[] = {
-    { "mkfs",  fs_mkfs,  "mkfs -t ext2|ext3|ext4|vfat|swap [-L LABEL] [-U UUID] [-b BS] [-N INODES] [--reserved PCT] [-F 12|16|32] [-c CLUSTER] [--from DIR|TAR] [--owner U:G] TARGET" },
+    { "mkfs",  fs_mkfs,  "mkfs -t ext2|ext3|ext4|vfat|swap [-L LABEL] [-U UUID] [-b BS] [-N INODES] [--reserved PCT] [-F 12|16|32] [-c CLUSTER] [--from DIR|TAR] [--owner U:G] TARGET\n"
+                         "       mkfs -t iso9660 --from DIR|TAR [-L VOLID] [-U YYYY-MM-DD-HH-MM-SS-cc] [--boot IMG [--boot-catalog CAT] [--boot-load-size N] [--no-boot-info-table]] OUT.iso|DISK:N" },
     { "probe", fs_probe, "probe [--json] TARGET: type, label, UUID, size, used" },
     { "df",    fs_df,    "df [--json] TARGET: space and inodes" },
     { "ls",    fs_ls,    "ls [-l] [-R] [--json] TARGET:PATH" },

@@ -1,5 +1,6 @@
 /* vmkit part: partition tables (MBR incl. legacy CHS, GPT) inside images. */
 #include "cli/cli.h"
+#include "cli/opt.h"
 
 #include "block/blockdev.h"
 #include "part/part.h"
@@ -8,13 +9,16 @@
 #include "util/size.h"
 
 #include <errno.h>
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-/* --format FMT, taken off the command line of any part verb by cmd_part. */
+/* --format FMT: a group option (before the verb or after it). */
 static const char *opt_format;
+static const struct cli_opt group_opts[] = {
+    OPT_STRING(0, "format", &opt_format, "FMT", "the image's format (default: probe; raw: the bytes as they are)"),
+    OPT_END(),
+};
 
 static int open_disk(const char *spec, bool rw, struct vk_blockdev **bd)
 {
@@ -84,33 +88,28 @@ static int parse_number(const char *cmd, const char *s, unsigned *n)
 /* --- init --- */
 static int cmd_init(int argc, char **argv)
 {
-    static const struct option o[] = { { "legacy-chs", no_argument, NULL, 'l' }, { "help", no_argument, NULL, 'h' }, { 0 } };
     bool legacy = false;
-    int c;
-    while ((c = getopt_long(argc, argv, "h", o, NULL)) != -1) {
-        if (c == 'l')
-            legacy = true;
-        else if (c == 'h') {
-            printf("usage: vmkit part init DISK mbr|gpt [--legacy-chs]\n"
-                   "Write an empty partition table.  --legacy-chs: MBR with the old fdisk\n"
-                   "geometry (255 heads, 63 sectors/track), partitions on cylinders.\n");
-            return EXIT_OK;
-        } else
-            return cli_usage("part init", "bad option");
-    }
-    if (argc - optind != 2)
-        return cli_usage("part init", "expected DISK mbr|gpt");
+    const struct cli_opt opts[] = {
+        OPT_BOOL(0, "legacy-chs", &legacy, "MBR with the old fdisk geometry (255 heads, 63 sectors/track),\n"
+                 "partitions on cylinders"),
+        OPT_INCLUDE(group_opts), OPT_END(),
+    };
+    static const struct cli_spec spec = { "part init", "DISK mbr|gpt",
+        "Write an empty partition table.", 2, 2 };
+    struct cli_args a;
+    int r = cli_parse(&spec, opts, argc, argv, &a);
+    if (r != CLI_PARSED)
+        return r;
     enum vk_label_type l;
-    if (!strcmp(argv[optind + 1], "mbr") || !strcmp(argv[optind + 1], "dos"))
+    if (!strcmp(a.v[1], "mbr") || !strcmp(a.v[1], "dos"))
         l = VK_LABEL_MBR;
-    else if (!strcmp(argv[optind + 1], "gpt"))
+    else if (!strcmp(a.v[1], "gpt"))
         l = VK_LABEL_GPT;
     else
-        return cli_usage("part init", "label must be mbr or gpt, not '%s'", argv[optind + 1]);
+        return cli_usage("part init", "label must be mbr or gpt, not '%s'", a.v[1]);
     struct vk_blockdev *bd;
     struct vk_ptable t;
-    int r = open_disk(argv[optind], true, &bd);
-    if (r < 0)
+    if ((r = open_disk(a.v[0], true, &bd)) < 0)
         return cli_fail(r);
     if ((r = vk_ptable_init(bd, &t, l, legacy)) == 0)
         r = vk_ptable_write(bd, &t);
@@ -127,44 +126,53 @@ static int do_add(struct vk_ptable *t, const char *name, void *ctx)
     return vk_part_add(t, &a->req, name, &a->number);
 }
 
+/* --start S: sectors, or a size with a suffix. */
+static int start_opt(const struct cli_opt *o, const char *arg)
+{
+    uint64_t *start = o->ctx;
+    if (parse_sectors(arg, true, start) < 0) {
+        char why[256];  /* vk_errmsg() is the buffer vk_error writes */
+        snprintf(why, sizeof why, "%s", vk_errmsg());
+        return vk_error(-EINVAL, "--start: %s", why);
+    }
+    if (!*start)
+        return vk_error(-EINVAL, "--start: sector 0 holds the partition table");
+    return 0;
+}
+
+/* --size SIZE|rest (0: rest). */
+static int size_opt(const struct cli_opt *o, const char *arg)
+{
+    uint64_t *size = o->ctx;
+    if (!strcmp(arg, "rest")) {
+        *size = 0;
+        return 0;
+    }
+    if (parse_sectors(arg, false, size) < 0 || !*size)
+        return vk_error(-EINVAL, "--size: '%s' is not a size", arg);
+    return 0;
+}
+
 static int cmd_add(int argc, char **argv)
 {
-    static const struct option o[] = {
-        { "start", required_argument, NULL, 's' }, { "size", required_argument, NULL, 'z' },
-        { "type", required_argument, NULL, 't' }, { "bootable", no_argument, NULL, 'b' },
-        { "name", required_argument, NULL, 'n' }, { "logical", no_argument, NULL, 'l' },
-        { "help", no_argument, NULL, 'h' }, { 0 } };
     struct add_ctx a = { { 0 }, 0 };
-    int c, r;
-    while ((c = getopt_long(argc, argv, "h", o, NULL)) != -1) {
-        switch (c) {
-        case 's':
-            if ((r = parse_sectors(optarg, true, &a.req.start)) < 0)
-                return cli_usage("part add", "--start: %s", vk_errmsg());
-            if (!a.req.start)
-                return cli_usage("part add", "--start: sector 0 holds the partition table");
-            break;
-        case 'z':
-            if (strcmp(optarg, "rest") && ((r = parse_sectors(optarg, false, &a.req.size)) < 0 || !a.req.size))
-                return cli_usage("part add", "--size: '%s' is not a size", optarg);
-            break;
-        case 't': a.req.type = optarg; break;
-        case 'b': a.req.bootable = true; break;
-        case 'n': a.req.name = optarg; break;
-        case 'l': a.req.logical = true; break;
-        case 'h':
-            printf("usage: vmkit part add DISK [--start S] [--size SIZE|rest] [--type T] [--bootable]\n"
-                   "                          [--name N] [--logical]\n"
-                   "T: linux swap fat32 fat16 efi lvm bios extended, an MBR hex id or a GPT GUID.\n"
-                   "--start: sectors, or a size with a suffix (1M).  Prints the new number.\n");
-            return EXIT_OK;
-        default:
-            return cli_usage("part add", "bad option");
-        }
-    }
-    if (argc - optind != 1)
-        return cli_usage("part add", "expected DISK");
-    r = edit_table(argv[optind], do_add, &a);
+    const struct cli_opt opts[] = {
+        OPT_CALLBACK(0, "start", &a.req.start, "S", "first sector, or a size with a suffix (1M)", start_opt),
+        OPT_CALLBACK(0, "size", &a.req.size, "SIZE|rest", "the size (default: the rest of the free space)", size_opt),
+        OPT_STRING(0, "type", &a.req.type, "T", "linux swap fat32 fat16 efi lvm bios extended,\n"
+                   "an MBR hex id or a GPT GUID"),
+        OPT_BOOL(0, "bootable", &a.req.bootable, "set the boot flag"),
+        OPT_STRING(0, "name", &a.req.name, "N", "the GPT partition name"),
+        OPT_BOOL(0, "logical", &a.req.logical, "a logical partition in the MBR's extended one"),
+        OPT_INCLUDE(group_opts), OPT_END(),
+    };
+    static const struct cli_spec spec = { "part add", "DISK",
+        "Add a partition; prints its number.", 1, 1 };
+    struct cli_args args;
+    int r = cli_parse(&spec, opts, argc, argv, &args);
+    if (r != CLI_PARSED)
+        return r;
+    r = edit_table(args.v[0], do_add, &a);
     if (r == EXIT_OK)
         printf("%u\n", a.number);
     return r;
@@ -281,31 +289,26 @@ static void list_text(const struct vk_ptable *t, const char *dev, uint64_t bytes
 
 static int cmd_list(int argc, char **argv)
 {
-    static const struct option o[] = { { "json", no_argument, NULL, 'j' }, { "help", no_argument, NULL, 'h' }, { 0 } };
     bool json = false;
-    int c;
-    while ((c = getopt_long(argc, argv, "h", o, NULL)) != -1) {
-        if (c == 'j')
-            json = true;
-        else if (c == 'h') {
-            printf("usage: vmkit part list [--json] DISK\n");
-            return EXIT_OK;
-        } else
-            return cli_usage("part list", "bad option");
-    }
-    if (argc - optind != 1)
-        return cli_usage("part list", "expected DISK");
+    const struct cli_opt opts[] = {
+        OPT_BOOL(0, "json", &json, "print JSON (as sfdisk --json)"),
+        OPT_INCLUDE(group_opts), OPT_END(),
+    };
+    static const struct cli_spec spec = { "part list", "DISK", "List the partitions.", 1, 1 };
+    struct cli_args a;
+    int r = cli_parse(&spec, opts, argc, argv, &a);
+    if (r != CLI_PARSED)
+        return r;
     struct vk_blockdev *bd;
     struct vk_ptable t;
-    int r = open_disk(argv[optind], false, &bd);
-    if (r < 0)
+    if ((r = open_disk(a.v[0], false, &bd)) < 0)
         return cli_fail(r);
     if ((r = vk_ptable_read(bd, &t)) < 0)
         return finish(bd, r);
     if (json)
-        r = cli_print_json(list_json(&t, argv[optind])) ? -EIO : 0;
+        r = cli_print_json(list_json(&t, a.v[0])) ? -EIO : 0;
     else
-        list_text(&t, argv[optind], bd->size);
+        list_text(&t, a.v[0], bd->size);
     vk_ptable_free(&t);
     if (r == -EIO) {
         vk_bd_close(bd);
@@ -359,98 +362,101 @@ static int do_resize(struct vk_ptable *t, const char *name, void *ctx)
     return vk_part_resize(t, a->n, a->size, name);
 }
 
+/* Parse a verb that takes only the group options: its operands in *a. */
+static int parse_plain(const struct cli_spec *spec, int argc, char **argv, struct cli_args *a)
+{
+    const struct cli_opt opts[] = { OPT_INCLUDE(group_opts), OPT_END() };
+    return cli_parse(spec, opts, argc, argv, a);
+}
+
 static int cmd_del(int argc, char **argv)
 {
-    struct num_ctx a = { 0 };
-    if (cli_wants_help(argc, argv)) {
-        printf("usage: vmkit part del DISK N\nDeleting an extended partition deletes its logical ones.\n");
-        return EXIT_OK;
-    }
-    if (argc != 3)
-        return cli_usage("part del", "expected DISK N");
-    int r = parse_number("part del", argv[2], &a.n);
-    return r ? r : edit_table(argv[1], do_del, &a);
+    struct num_ctx n = { 0 };
+    static const struct cli_spec spec = { "part del", "DISK N",
+        "Delete partition N.  Deleting an extended partition deletes its logical ones.", 2, 2 };
+    struct cli_args a;
+    int r = parse_plain(&spec, argc, argv, &a);
+    if (r != CLI_PARSED)
+        return r;
+    r = parse_number("part del", a.v[1], &n.n);
+    return r ? r : edit_table(a.v[0], do_del, &n);
+}
+
+/* --bootable on|off (ctx: the int to set). */
+static int bootable_opt(const struct cli_opt *o, const char *arg)
+{
+    if (strcmp(arg, "on") && strcmp(arg, "off"))
+        return vk_error(-EINVAL, "--bootable takes on or off, not '%s'", arg);
+    *(int *)o->ctx = !strcmp(arg, "on");
+    return 0;
 }
 
 static int cmd_set(int argc, char **argv)
 {
-    static const struct option o[] = {
-        { "type", required_argument, NULL, 't' }, { "bootable", required_argument, NULL, 'b' },
-        { "name", required_argument, NULL, 'n' }, { "help", no_argument, NULL, 'h' }, { 0 } };
-    struct num_ctx a = { .boot = -1 };
-    int c;
-    while ((c = getopt_long(argc, argv, "h", o, NULL)) != -1) {
-        switch (c) {
-        case 't': a.type = optarg; break;
-        case 'n': a.name = optarg; break;
-        case 'b':
-            if (!strcmp(optarg, "on")) a.boot = 1;
-            else if (!strcmp(optarg, "off")) a.boot = 0;
-            else return cli_usage("part set", "--bootable takes on or off");
-            break;
-        case 'h':
-            printf("usage: vmkit part set DISK N [--type T] [--bootable on|off] [--name N]\n");
-            return EXIT_OK;
-        default:
-            return cli_usage("part set", "bad option");
-        }
-    }
-    if (argc - optind != 2)
-        return cli_usage("part set", "expected DISK N");
-    int r = parse_number("part set", argv[optind + 1], &a.n);
-    return r ? r : edit_table(argv[optind], do_set, &a);
+    struct num_ctx n = { .boot = -1 };
+    const struct cli_opt opts[] = {
+        OPT_STRING(0, "type", &n.type, "T", "the new type (as part add --type)"),
+        OPT_CALLBACK(0, "bootable", &n.boot, "on|off", "the boot flag (GPT: LegacyBIOSBootable)", bootable_opt),
+        OPT_STRING(0, "name", &n.name, "N", "the GPT partition name"),
+        OPT_INCLUDE(group_opts), OPT_END(),
+    };
+    static const struct cli_spec spec = { "part set", "DISK N",
+        "Change a partition's type, boot flag or name.", 2, 2 };
+    struct cli_args a;
+    int r = cli_parse(&spec, opts, argc, argv, &a);
+    if (r != CLI_PARSED)
+        return r;
+    r = parse_number("part set", a.v[1], &n.n);
+    return r ? r : edit_table(a.v[0], do_set, &n);
 }
 
 static int cmd_resize(int argc, char **argv)
 {
-    struct num_ctx a = { 0 };
-    if (cli_wants_help(argc, argv)) {
-        printf("usage: vmkit part resize DISK N SIZE|max\n");
-        return EXIT_OK;
-    }
-    if (argc != 4)
-        return cli_usage("part resize", "expected DISK N SIZE|max");
-    int r = parse_number("part resize", argv[2], &a.n);
-    if (r)
+    struct num_ctx n = { 0 };
+    static const struct cli_spec spec = { "part resize", "DISK N SIZE|max",
+        "Change partition N's size (max: up to the next partition or the end).", 3, 3 };
+    struct cli_args a;
+    int r = parse_plain(&spec, argc, argv, &a);
+    if (r != CLI_PARSED)
         return r;
-    if (strcmp(argv[3], "max") && (parse_sectors(argv[3], false, &a.size) < 0 || !a.size))
-        return cli_usage("part resize", "'%s' is not a size", argv[3]);
-    return edit_table(argv[1], do_resize, &a);
+    if ((r = parse_number("part resize", a.v[1], &n.n)))
+        return r;
+    if (strcmp(a.v[2], "max") && (parse_sectors(a.v[2], false, &n.size) < 0 || !n.size))
+        return cli_usage("part resize", "'%s' is not a size", a.v[2]);
+    return edit_table(a.v[0], do_resize, &n);
 }
 
 /* --- dump / load --- */
 static int cmd_dump(int argc, char **argv)
 {
-    if (cli_wants_help(argc, argv)) {
-        printf("usage: vmkit part dump DISK      (sfdisk --dump format)\n");
-        return EXIT_OK;
-    }
-    if (argc != 2)
-        return cli_usage("part dump", "expected DISK");
+    static const struct cli_spec spec = { "part dump", "DISK",
+        "Print the table as an sfdisk script (sfdisk --dump format).", 1, 1 };
+    struct cli_args a;
+    int r = parse_plain(&spec, argc, argv, &a);
+    if (r != CLI_PARSED)
+        return r;
     struct vk_blockdev *bd;
     struct vk_ptable t;
-    int r = open_disk(argv[1], false, &bd);
-    if (r < 0)
+    if ((r = open_disk(a.v[0], false, &bd)) < 0)
         return cli_fail(r);
     if ((r = vk_ptable_read(bd, &t)) < 0)
         return finish(bd, r);
-    r = vk_ptable_dump(&t, argv[1], stdout);
+    r = vk_ptable_dump(&t, a.v[0], stdout);
     vk_ptable_free(&t);
     return finish(bd, r);
 }
 
 static int cmd_load(int argc, char **argv)
 {
-    if (cli_wants_help(argc, argv)) {
-        printf("usage: vmkit part load DISK < SCRIPT      (sfdisk script format)\n");
-        return EXIT_OK;
-    }
-    if (argc != 2)
-        return cli_usage("part load", "expected DISK (the script comes on standard input)");
+    static const struct cli_spec spec = { "part load", "DISK < SCRIPT",
+        "Replace the table with an sfdisk script read from standard input.", 1, 1 };
+    struct cli_args a;
+    int r = parse_plain(&spec, argc, argv, &a);
+    if (r != CLI_PARSED)
+        return r;
     struct vk_blockdev *bd;
     struct vk_ptable t;
-    int r = open_disk(argv[1], true, &bd);
-    if (r < 0)
+    if ((r = open_disk(a.v[0], true, &bd)) < 0)
         return cli_fail(r);
     if ((r = vk_ptable_load(bd, stdin, bd->name, &t)) < 0)
         return finish(bd, r);
@@ -478,24 +484,20 @@ static int rewrite(struct vk_blockdev *bd)
 
 static int cmd_verify(int argc, char **argv)
 {
-    static const struct option o[] = { { "repair", no_argument, NULL, 'r' }, { "help", no_argument, NULL, 'h' }, { 0 } };
     bool repair = false;
-    int c;
-    while ((c = getopt_long(argc, argv, "h", o, NULL)) != -1) {
-        if (c == 'r')
-            repair = true;
-        else if (c == 'h') {
-            printf("usage: vmkit part verify [--repair] DISK\n--repair rewrites a damaged or misplaced GPT copy.\n");
-            return EXIT_OK;
-        } else
-            return cli_usage("part verify", "bad option");
-    }
-    if (argc - optind != 1)
-        return cli_usage("part verify", "expected DISK");
+    const struct cli_opt opts[] = {
+        OPT_BOOL(0, "repair", &repair, "rewrite a damaged or misplaced GPT copy"),
+        OPT_INCLUDE(group_opts), OPT_END(),
+    };
+    static const struct cli_spec spec = { "part verify", "DISK",
+        "Check the partition table (exit 1: problems found).", 1, 1 };
+    struct cli_args a;
+    int r = cli_parse(&spec, opts, argc, argv, &a);
+    if (r != CLI_PARSED)
+        return r;
     struct vk_blockdev *bd;
     char *msgs;
-    int r = open_disk(argv[optind], repair, &bd);
-    if (r < 0)
+    if ((r = open_disk(a.v[0], repair, &bd)) < 0)
         return cli_fail(r);
     r = vk_ptable_verify(bd, &msgs);
     if (r < 0)
@@ -518,15 +520,14 @@ static int cmd_verify(int argc, char **argv)
 
 static int cmd_fix(int argc, char **argv)
 {
-    if (cli_wants_help(argc, argv)) {
-        printf("usage: vmkit part fix DISK\nMove the GPT backup to the end of a grown disk and widen the usable range.\n");
-        return EXIT_OK;
-    }
-    if (argc != 2)
-        return cli_usage("part fix", "expected DISK");
+    static const struct cli_spec spec = { "part fix", "DISK",
+        "Move the GPT backup to the end of a grown disk and widen the usable range.", 1, 1 };
+    struct cli_args a;
+    int r = parse_plain(&spec, argc, argv, &a);
+    if (r != CLI_PARSED)
+        return r;
     struct vk_blockdev *bd;
-    int r = open_disk(argv[1], true, &bd);
-    if (r < 0)
+    if ((r = open_disk(a.v[0], true, &bd)) < 0)
         return cli_fail(r);
     return finish(bd, rewrite(bd));
 }
@@ -547,6 +548,5 @@ static const struct cli_command part_cmds[] = {
 
 int cmd_part(int argc, char **argv)
 {
-    opt_format = cli_take_option(&argc, argv, "--format");
-    return cli_dispatch("part", part_cmds, argc, argv);
+    return cli_dispatch_opts("part", part_cmds, group_opts, argc, argv);
 }

@@ -10,7 +10,8 @@
 #include <sys/stat.h>
 
 static const struct vk_fs_type *const types[] = { &vk_fs_luks, &vk_fs_ext, &vk_fs_fat,
-                                                   &vk_fs_swap, &vk_fs_swsuspend };
+                                                   &vk_fs_swap, &vk_fs_swsuspend,
+                                                   &vk_fs_iso };
 #define NTYPES (sizeof types / sizeof types[0])
 
 int vk_fs_probe(struct vk_blockdev *bd, struct vk_fsprobe *out, const struct vk_fs_type **type)
@@ -43,7 +44,7 @@ int vk_fs_mkfs(struct vk_blockdev *bd, const struct vk_mkfs_opts *o)
         for (const char *const *n = types[i]->mkfs_names; n && *n; n++)
             if (!strcmp(*n, o->type) && types[i]->mkfs)
                 return types[i]->mkfs(bd, o);
-    return vk_error(-EINVAL, "%s: cannot make a filesystem of type '%s' (ext2, ext3, ext4, vfat, swap)",
+    return vk_error(-EINVAL, "%s: cannot make a filesystem of type '%s' (ext2, ext3, ext4, vfat, swap, iso9660)",
                     bd->name, o->type);
 }
 

@@ -188,7 +188,7 @@ struct vk_fs_type {
     int (*resize)(struct vk_blockdev *bd, uint64_t size, char **output);
 };
 
-extern const struct vk_fs_type vk_fs_ext, vk_fs_fat, vk_fs_swap;
+extern const struct vk_fs_type vk_fs_ext, vk_fs_fat, vk_fs_swap, vk_fs_iso;
 /* Probed only (type names as blkid's): LUKS headers (luks.c) and
  * hibernation images over a swap area (swap.c); never mounted. */
 extern const struct vk_fs_type vk_fs_luks, vk_fs_swsuspend;

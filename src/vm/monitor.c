@@ -2,6 +2,7 @@
  * applies on_poweroff/on_reboot/on_crash, removes the state at the end. */
 #include "vm/monitor.h"
 #include "vm/monitor_int.h"
+#include "vm/migstream.h"
 #include "vm/qemu_args.h"
 #include "vm/qmp.h"
 #include "vm/runtime.h"
@@ -43,6 +44,7 @@ struct mon {
     int nrestarts;
     long long log_off;      /* qemu.log size when QEMU was last started */
     bool done;              /* the VM ended: the monitor's main loop returns */
+    bool incoming;          /* waiting for a migration stream, never resumed yet */
     bool panicked;          /* GUEST_PANICKED seen: QEMU stopped in guest-panicked */
     bool panic_done;        /* ... and on_crash applied to it */
 };
@@ -265,6 +267,7 @@ static void handle_event(struct mon *m, const struct vk_qmp_msg *ev)
         if (!m->panicked)           /* the panic's own stop is no pause */
             set_state(m, "paused");
     } else if (!strcmp(ev->event, "RESUME")) {
+        m->incoming = false;
         set_state(m, "running");
     }
 }
@@ -404,6 +407,7 @@ static void restart(struct mon *m)
     m->restarts[m->nrestarts++] = now;
     set_state(m, "restarting");
     m->pending = C_NONE;
+    vk_mig_argv_drop_incoming(m->argv);   /* a restored VM reboots afresh */
     m->panicked = m->panic_done = false;
     if (vk_qemu_argv_restamp(m->argv, m->c) < 0)   /* rtc_timeoffset from now */
         mlog("restart: %s", vk_errmsg());
@@ -440,6 +444,12 @@ static void qemu_ended(struct mon *m, int st)
     enum cause c = m->pending;
     if (c == C_NONE)
         c = C_CRASH;
+    if (m->incoming) {
+        /* a restore or migration that failed to load: no VM was there */
+        mlog("QEMU ended before the incoming VM ever ran: removing it");
+        finish_destroy(m);
+        return;
+    }
     if (WIFSIGNALED(st))
         mlog("QEMU killed by signal %d (%s)", WTERMSIG(st), cause_names[m->pending]);
     else
@@ -479,7 +489,8 @@ static void report(int fd, int err)
 int vk_monitor_main(const char *dir, char **argv, const struct vk_domcfg *c,
                      const struct vk_start_opts *o, int status_fd)
 {
-    struct mon m = { .dir = dir, .argv = argv, .c = c, .sfd = -1 };
+    struct mon m = { .dir = dir, .argv = argv, .c = c, .sfd = -1,
+                     .incoming = o && o->incoming };
     char lp[4200];
     const char *env = getenv("VMKIT_MONITOR_LOG");
     path_in(dir, "monitor.log", lp, sizeof lp);
@@ -517,7 +528,7 @@ int vk_monitor_main(const char *dir, char **argv, const struct vk_domcfg *c,
         report(status_fd, err);
         return 1;
     }
-    set_state(&m, o && o->paused ? "paused" : "running");
+    set_state(&m, o && (o->paused || o->incoming) ? "paused" : "running");
     report(status_fd, 0);
     close(status_fd);
 

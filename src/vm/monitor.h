@@ -34,6 +34,17 @@
 struct vk_start_opts {
     int paused;          /* start with the CPUs stopped (QEMU -S) */
     int timeout_ms;      /* how long QEMU may take to come up; 0 = 60 s */
+    /* Restore and migration (migstream.h): QEMU waits for a migration
+     * stream ("-incoming defer", implies paused); a QEMU that ends before
+     * its first RESUME removes the VM instead of applying on_crash. */
+    int incoming;
+    /* bootloader = "pygrub" with the kernel and initrd the VM booted
+     * already at hand (a restored VM keeps them): boot_files(dir, ctx)
+     * writes DIR/kernel and DIR/initrd (optional) instead of running
+     * pygrub, and boot_append is the kernel command line. */
+    int (*boot_files)(const char *dir, void *ctx);
+    void *boot_ctx;
+    const char *boot_append;
 };
 
 /* Start domain c (vk_domcfg_check is applied to it: a uuid is generated

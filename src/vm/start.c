@@ -3,6 +3,7 @@
  * (monitor.c) and its first report awaited. */
 #include "vm/monitor.h"
 #include "vm/monitor_int.h"
+#include "vm/clone.h"
 #include "boot/pygrub.h"
 #include "vm/qemu_args.h"
 #include "vm/runtime.h"
@@ -72,6 +73,7 @@ static int start_checks(struct vk_domcfg *c, const char **accel, char *why, size
     char qemu[4096], base[4096];
     if ((err = vk_domcfg_check(c)) < 0 || (err = vk_store_uuid_check(c)) < 0 ||
         (err = vk_domcfg_validate_disks(c)) < 0 ||
+        (err = vk_domcfg_check_backing(c)) < 0 ||   /* clone.h: a linked clone's base */
         (err = vk_accel_choose(c->accel, accel, why, whylen)) < 0 ||
         (err = vk_qemu_find("qemu-system-x86_64", qemu, sizeof qemu)) < 0 ||
         (err = vk_runtime_base(base, sizeof base, 1)) < 0)
@@ -218,6 +220,28 @@ static int run_pygrub(const struct vk_domcfg *c, const char *dir, struct vk_boot
     return 0;
 }
 
+/* Append "-incoming defer" to the malloc'd argv (migstream.h). */
+static int add_incoming(char ***argv)
+{
+    size_t n = 0;
+    while ((*argv)[n])
+        n++;
+    char **v = realloc(*argv, (n + 3) * sizeof *v);
+    char *a = strdup("-incoming"), *b = strdup("defer");
+    if (!v || !a || !b) {
+        free(a);
+        free(b);
+        vk_argv_free(v ? v : *argv);
+        *argv = NULL;
+        return vk_error(-ENOMEM, "out of memory");
+    }
+    v[n] = a;
+    v[n + 1] = b;
+    v[n + 2] = NULL;
+    *argv = v;
+    return 0;
+}
+
 /* QEMU's argv for c with its files in dir; pygrub extracts into bootdir
  * (dir itself, or a temporary one for a dry run). */
 static int build_argv(struct vk_domcfg *c, const char *dir, const char *bootdir,
@@ -234,7 +258,17 @@ static int build_argv(struct vk_domcfg *c, const char *dir, const char *bootdir,
     struct vk_boot_result br = { 0 };
     char *append = NULL;
     int err;
-    if (c->bootloader) {
+    char kp[4300], ip[4300];
+    if (c->bootloader && o && o->boot_files) {
+        /* the kernel and initrd this VM booted, kept by a save file */
+        if ((err = o->boot_files(bootdir, o->boot_ctx)) < 0)
+            return err;
+        path_in(bootdir, "kernel", kp, sizeof kp);
+        path_in(bootdir, "initrd", ip, sizeof ip);
+        s.kernel = kp;
+        s.initrd = access(ip, F_OK) == 0 ? ip : NULL;
+        s.append = o->boot_append;
+    } else if (c->bootloader) {
         err = run_pygrub(c, bootdir, &br, &append);
         if (err)
             return err;
@@ -242,7 +276,10 @@ static int build_argv(struct vk_domcfg *c, const char *dir, const char *bootdir,
         s.initrd = br.initrd;
         s.append = append;
     }
+    s.paused |= o && o->incoming;
     err = vk_qemu_argv(c, &s, argv);
+    if (!err && o && o->incoming)
+        err = add_incoming(argv);
     vk_boot_result_free(&br);
     free(append);
     return err;
