@@ -1,6 +1,7 @@
 /* vmkit fs: filesystems inside images, without mounting.  Every verb is
  * generic over fs/fs.h, so ext and FAT behave alike. */
 #include "cli/cli.h"
+#include "cli/opt.h"
 
 #include "block/blockdev.h"
 #include "fs/fs.h"
@@ -18,7 +19,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <getopt.h>
 #include <limits.h>
 #include <openssl/evp.h>
 #include <stdio.h>
@@ -36,9 +36,46 @@ struct tgt {
     char path[4096];
 };
 
-/* --codepage N and --format FMT, taken off the command line of any fs verb
- * by cmd_fs. */
+/* The group's options, accepted before the verb or after it by every verb:
+ * --codepage N (FAT short names), --format FMT (the image's format, e.g.
+ * raw for bytes that look like another). */
 static const char *opt_codepage, *opt_format;
+static const struct cli_opt group_opts[] = {
+    OPT_STRING(0, "codepage", &opt_codepage, "N", "DOS code page of FAT short names (default: 437)"),
+    OPT_STRING(0, "format", &opt_format, "FMT", "the image's format (default: probe; raw: the bytes as they are)"),
+    OPT_END(),
+};
+
+/* Parse a verb's argv against opts (which include group_opts).  On
+ * CLI_PARSED the operands are argv[1..*argc); otherwise the exit status. */
+static int parse(const struct cli_spec *spec, const struct cli_opt *opts, int *argc, char **argv)
+{
+    struct cli_args a;
+    int r = cli_parse(spec, opts, *argc, argv, &a);
+    if (r == CLI_PARSED)
+        *argc = a.n + 1;
+    return r;
+}
+
+/* A verb with only the group's options. */
+static int parse_plain(const struct cli_spec *spec, int *argc, char **argv)
+{
+    const struct cli_opt opts[] = { OPT_INCLUDE(group_opts), OPT_END() };
+    return parse(spec, opts, argc, argv);
+}
+
+#define PARSE(spec, opts)                                   \
+    do {                                                    \
+        int parsed_ = parse((spec), (opts), &argc, argv);   \
+        if (parsed_ != CLI_PARSED)                          \
+            return parsed_;                                 \
+    } while (0)
+#define PARSE_PLAIN(spec)                                   \
+    do {                                                    \
+        int parsed_ = parse_plain((spec), &argc, argv);     \
+        if (parsed_ != CLI_PARSED)                          \
+            return parsed_;                                 \
+    } while (0)
 
 /* Apply the driver options given on the command line to a mount. */
 static int fs_options(struct vk_fs *fs)
@@ -187,71 +224,104 @@ static int json_set_name(json_t *o, const char *key, const char *s)
 
 /* ---- mkfs, probe, df ---- */
 
+/* mkfs's number options: each callback range-checks into its field. */
+static int block_size_opt(const struct cli_opt *o, const char *arg)
+{
+    char *end;
+    unsigned long v = strtoul(arg, &end, 10);
+    if (*end || !v || v > 65536)
+        return vk_error(-EINVAL, "bad block size '%s'", arg);
+    *(uint32_t *)o->ctx = (uint32_t)v;
+    return 0;
+}
+
+static int inodes_opt(const struct cli_opt *o, const char *arg)
+{
+    char *end;
+    unsigned long long v = strtoull(arg, &end, 10);
+    if (*end || !v || arg[0] == '-')
+        return vk_error(-EINVAL, "bad inode count '%s'", arg);
+    *(uint64_t *)o->ctx = v;
+    return 0;
+}
+
+static int reserved_opt(const struct cli_opt *o, const char *arg)
+{
+    char *end;
+    double v = strtod(arg, &end);
+    if (end == arg || *end || !(v >= 0 && v <= 50))
+        return vk_error(-EINVAL, "bad reserved percentage '%s' (0-50)", arg);
+    *(double *)o->ctx = v;
+    return 0;
+}
+
+static int fat_bits_opt(const struct cli_opt *o, const char *arg)
+{
+    if (strcmp(arg, "12") && strcmp(arg, "16") && strcmp(arg, "32"))
+        return vk_error(-EINVAL, "-F wants 12, 16 or 32, not '%s'", arg);
+    *(int *)o->ctx = atoi(arg);
+    return 0;
+}
+
+static int cluster_size_opt(const struct cli_opt *o, const char *arg)
+{
+    uint64_t cs;
+    if (vk_parse_size(arg, &cs) < 0 || !cs || cs > UINT32_MAX)
+        return vk_error(-EINVAL, "bad cluster size '%s' (bytes, e.g. 4096 or 4K)", arg);
+    *(uint32_t *)o->ctx = (uint32_t)cs;
+    return 0;
+}
+
+static int boot_load_size_opt(const struct cli_opt *o, const char *arg)
+{
+    char *end;
+    long v = strtol(arg, &end, 10);
+    if (*end || v < 1 || v > 65535)
+        return vk_error(-EINVAL, "bad boot load size '%s' (1-65535 sectors)", arg);
+    *(int *)o->ctx = (int)v;
+    return 0;
+}
+
 static int fs_mkfs(int argc, char **argv)
 {
     struct vk_mkfs_opts o = { .type = NULL, .reserved_pct = -1 };
     const char *from = NULL, *owner = NULL;
-    static const struct option lo[] = {
-        { "type", 1, 0, 't' }, { "label", 1, 0, 'L' }, { "uuid", 1, 0, 'U' },
-        { "block-size", 1, 0, 'b' }, { "inodes", 1, 0, 'N' }, { "reserved", 1, 0, 'r' },
-        { "from", 1, 0, 'f' }, { "owner", 1, 0, 'o' }, { "fat-bits", 1, 0, 'F' },
-        { "cluster-size", 1, 0, 'c' }, { "force", 0, 0, 'X' },
-        { "boot", 1, 0, 'B' }, { "boot-catalog", 1, 0, 'C' }, { "boot-load-size", 1, 0, 'Z' },
-        { "no-boot-info-table", 0, 0, 'I' }, { 0, 0, 0, 0 } };
     struct vk_iso_mkfs_opts iso = { .boot_info_table = true };
-    bool force = false;
-    int c;
-    char *end;
-    while ((c = getopt_long(argc, argv, "t:L:U:b:N:F:c:", lo, NULL)) != -1) {
-        switch (c) {
-        case 't': o.type = optarg; break;
-        case 'L': o.label = optarg; break;
-        case 'U': o.uuid = optarg; break;
-        case 'b': o.block_size = (uint32_t)strtoul(optarg, &end, 10);
-            if (*end || !o.block_size) return cli_usage("fs mkfs", "bad block size '%s'", optarg);
-            break;
-        case 'N': o.inodes = strtoull(optarg, &end, 10);
-            if (*end || !o.inodes) return cli_usage("fs mkfs", "bad inode count '%s'", optarg);
-            break;
-        case 'r': o.reserved_pct = strtod(optarg, &end);
-            if (*end || o.reserved_pct < 0 || o.reserved_pct > 50)
-                return cli_usage("fs mkfs", "bad reserved percentage '%s' (0-50)", optarg);
-            break;
-        case 'F': o.fat_bits = (int)strtol(optarg, &end, 10);
-            if (*end || (o.fat_bits != 12 && o.fat_bits != 16 && o.fat_bits != 32))
-                return cli_usage("fs mkfs", "-F wants 12, 16 or 32, not '%s'", optarg);
-            break;
-        case 'c': {
-            uint64_t cs;
-            if (vk_parse_size(optarg, &cs) < 0 || !cs || cs > UINT32_MAX)
-                return cli_usage("fs mkfs", "bad cluster size '%s' (bytes, e.g. 4096 or 4K)", optarg);
-            o.cluster_size = (uint32_t)cs;
-            break;
-        }
-        case 'f': from = optarg; break;
-        case 'o': owner = optarg; break;
-        case 'X': force = true; break;
-        case 'B': iso.boot = optarg; break;
-        case 'C': iso.boot_catalog = optarg; break;
-        case 'Z': iso.boot_load_size = (int)strtol(optarg, &end, 10);
-            if (*end || iso.boot_load_size < 1 || iso.boot_load_size > 65535)
-                return cli_usage("fs mkfs", "bad boot load size '%s' (1-65535 sectors)", optarg);
-            break;
-        case 'I': iso.boot_info_table = false; break;
-        default: return cli_usage("fs mkfs", "unknown option");
-        }
-    }
+    bool force = false, no_info = false;
+    const struct cli_opt opts[] = {
+        OPT_STRING('t', "type", &o.type, "TYPE", "ext2, ext3, ext4, vfat, swap or iso9660 (required)"),
+        OPT_STRING('L', "label", &o.label, "LABEL", "volume label (ISO: volume id)"),
+        OPT_STRING('U', "uuid", &o.uuid, "UUID", "filesystem UUID (vfat: XXXX-XXXX; ISO: YYYY-MM-DD-HH-MM-SS-cc)"),
+        OPT_CALLBACK('b', "block-size", &o.block_size, "BS", "ext block size in bytes", block_size_opt),
+        OPT_CALLBACK('N', "inodes", &o.inodes, "INODES", "ext inode count", inodes_opt),
+        OPT_CALLBACK(0, "reserved", &o.reserved_pct, "PCT", "ext blocks reserved for root, 0-50 %", reserved_opt),
+        OPT_CALLBACK('F', "fat-bits", &o.fat_bits, "12|16|32", "FAT type (default: by size, as mkfs.fat)", fat_bits_opt),
+        OPT_CALLBACK('c', "cluster-size", &o.cluster_size, "BYTES", "FAT cluster size (4096 or 4K)", cluster_size_opt),
+        OPT_STRING(0, "from", &from, "DIR|TAR", "fill it from a directory or a tar (.gz/.xz/.zst)"),
+        OPT_STRING(0, "owner", &owner, "U:G", "every file owned by U:G (rootless builds)"),
+        OPT_BOOL(0, "force", &force, "make it over a whole disk that holds a partition table"),
+        OPT_STRING(0, "boot", &iso.boot, "IMG", "ISO: El Torito no-emulation boot image (a path in the ISO)"),
+        OPT_STRING(0, "boot-catalog", &iso.boot_catalog, "CAT", "ISO: the boot catalog's path"),
+        OPT_CALLBACK(0, "boot-load-size", &iso.boot_load_size, "N", "ISO: sectors the BIOS loads (1-65535)", boot_load_size_opt),
+        OPT_BOOL(0, "no-boot-info-table", &no_info, "ISO: do not patch isolinux's boot info table"),
+        OPT_INCLUDE(group_opts), OPT_END(),
+    };
+    static const struct cli_spec spec = { "fs mkfs", "TARGET",
+        "Make a filesystem on TARGET (an image, DISK:N, or OUT.iso for iso9660),\n"
+        "sized to exactly the partition.", 1, 1 };
+    PARSE(&spec, opts);
+    if (no_info)
+        iso.boot_info_table = false;
     if (!o.type)
         return cli_usage("fs mkfs", "-t ext2|ext3|ext4|vfat|swap|iso9660 is required");
-    if (optind + 1 != argc)
-        return cli_usage("fs mkfs", "one TARGET expected");
+    const int first = 1;    /* the first operand */
     if (!strcmp(o.type, "iso9660")) {
         if (owner)
             return cli_usage("fs mkfs", "--owner is not supported with -t iso9660 (owners come from the source)");
         iso.from = from;
         iso.volid = o.label;
         iso.uuid = o.uuid;
-        return cli_fs_mkfs_iso(argv[optind], opt_format, &iso, force);
+        return cli_fs_mkfs_iso(argv[first], opt_format, &iso, force);
     }
     if (iso.boot || iso.boot_catalog)
         return cli_usage("fs mkfs", "--boot is for -t iso9660");
@@ -262,7 +332,7 @@ static int fs_mkfs(int argc, char **argv)
         po.force_owner = true;
     }
     struct vk_blockdev *bd;
-    int r = vk_open_disk_spec(argv[optind], opt_format, VK_OPEN_RDWR, &bd);
+    int r = vk_open_disk_spec(argv[first], opt_format, VK_OPEN_RDWR, &bd);
     if (r < 0)
         return cli_fail(r);
     /* A whole disk holding a partition table is almost always a mistake
@@ -271,7 +341,7 @@ static int fs_mkfs(int argc, char **argv)
     if (!force && !strchr(bd->name, ':') && vk_part_locate(bd, 1, &po_off, &po_len) == 0) {
         vk_bd_close(bd);
         return cli_failf("%s: holds a partition table; name a partition (%s:1) or pass --force "
-                         "to make the filesystem over the whole disk", argv[optind], argv[optind]);
+                         "to make the filesystem over the whole disk", argv[first], argv[first]);
     }
     vk_error_clear();
     r = vk_fs_mkfs(bd, &o);
@@ -294,12 +364,13 @@ static int fs_mkfs(int argc, char **argv)
 
 static int fs_probe(int argc, char **argv)
 {
-    bool json = argc > 1 && !strcmp(argv[1], "--json");
-    if (argc != 2 + json)
-        return cli_usage("fs probe", "usage: vmkit fs probe [--json] TARGET");
+    bool json = false;
+    const struct cli_opt opts[] = { OPT_BOOL(0, "json", &json, "print JSON"), OPT_INCLUDE(group_opts), OPT_END() };
+    static const struct cli_spec spec = { "fs probe", "TARGET", "Type, label, UUID, size and space used (as blkid).", 1, 1 };
+    PARSE(&spec, opts);
     struct vk_blockdev *bd;
     struct vk_fsprobe p;
-    int r = vk_open_disk_spec(argv[1 + json], opt_format, 0, &bd);
+    int r = vk_open_disk_spec(argv[1], opt_format, 0, &bd);
     if (r < 0)
         return cli_fail(r);
     memset(&p, 0, sizeof p);
@@ -343,12 +414,13 @@ static int fs_probe(int argc, char **argv)
 
 static int fs_df(int argc, char **argv)
 {
-    bool json = argc > 1 && !strcmp(argv[1], "--json");
-    if (argc != 2 + json)
-        return cli_usage("fs df", "usage: vmkit fs df [--json] TARGET");
+    bool json = false;
+    const struct cli_opt opts[] = { OPT_BOOL(0, "json", &json, "print JSON"), OPT_INCLUDE(group_opts), OPT_END() };
+    static const struct cli_spec spec = { "fs df", "TARGET", "Space and inodes, total, used and free (as df).", 1, 1 };
+    PARSE(&spec, opts);
     struct tgt t;
     struct vk_statfs s;
-    int r = tgt_open(argv[1 + json], false, false, &t);
+    int r = tgt_open(argv[1], false, false, &t);
     if (r < 0)
         return cli_fail(r);
     if ((r = vk_fs_statfs(t.fs, &s)) < 0)
@@ -561,19 +633,18 @@ static int ls_visit(void *ctx, const struct vk_walk_visit *v)
 static int fs_ls(int argc, char **argv)
 {
     bool lng = false, rec = false, json = false;
-    static const struct option lo[] = { { "json", 0, 0, 'j' }, { 0, 0, 0, 0 } };
-    int c;
-    while ((c = getopt_long(argc, argv, "lR", lo, NULL)) != -1) {
-        if (c == 'l') lng = true;
-        else if (c == 'R') rec = true;
-        else if (c == 'j') json = true;
-        else return cli_usage("fs ls", "unknown option");
-    }
-    if (optind + 1 != argc)
-        return cli_usage("fs ls", "usage: vmkit fs ls [-l] [-R] [--json] TARGET:PATH");
+    const struct cli_opt opts[] = {
+        OPT_BOOL('l', NULL, &lng, "long listing: mode, links, owner, size, time"),
+        OPT_BOOL('R', NULL, &rec, "recursive"),
+        OPT_BOOL(0, "json", &json, "print JSON (byte names that are not UTF-8 in name_base64)"),
+        OPT_INCLUDE(group_opts), OPT_END(),
+    };
+    static const struct cli_spec spec = { "fs ls", "TARGET[:PATH]", "List a directory (or show a file).", 1, 1 };
+    PARSE(&spec, opts);
+    const int first = 1;    /* the first operand */
     struct tgt t;
     struct vk_stat st;
-    int r = tgt_open(argv[optind], false, false, &t);
+    int r = tgt_open(argv[first], false, false, &t);
     if (r < 0)
         return cli_fail(r);
     /* A symlink to a directory lists the directory (as ls does); a
@@ -596,12 +667,13 @@ static int fs_ls(int argc, char **argv)
 
 static int fs_stat(int argc, char **argv)
 {
-    bool json = argc > 1 && !strcmp(argv[1], "--json");
-    if (argc != 2 + json)
-        return cli_usage("fs stat", "usage: vmkit fs stat [--json] TARGET:PATH");
+    bool json = false;
+    const struct cli_opt opts[] = { OPT_BOOL(0, "json", &json, "print JSON"), OPT_INCLUDE(group_opts), OPT_END() };
+    static const struct cli_spec spec = { "fs stat", "TARGET:PATH", "A file's type, size, mode, owner, times and links (as stat).", 1, 1 };
+    PARSE(&spec, opts);
     struct tgt t;
     struct vk_stat st;
-    int r = tgt_open(argv[1 + json], false, true, &t);
+    int r = tgt_open(argv[1], false, true, &t);
     if (r < 0)
         return cli_fail(r);
     if ((r = vk_fs_stat(t.fs, t.path, &st, false)) < 0)
@@ -729,8 +801,8 @@ static int copy_in(struct vk_fs *fs, const char *path, int fd, uint32_t mode, co
 
 static int fs_cat(int argc, char **argv)
 {
-    if (argc < 2)
-        return cli_usage("fs cat", "usage: vmkit fs cat TARGET:PATH...");
+    static const struct cli_spec spec = { "fs cat", "TARGET:PATH...", "Print files.", 1, -1 };
+    PARSE_PLAIN(&spec);
     for (int i = 1; i < argc; i++) {
         struct tgt t;
         int r = tgt_open(argv[i], false, true, &t);
@@ -745,8 +817,8 @@ static int fs_cat(int argc, char **argv)
 
 static int fs_write(int argc, char **argv)
 {
-    if (argc != 2)
-        return cli_usage("fs write", "usage: vmkit fs write TARGET:PATH < DATA");
+    static const struct cli_spec spec = { "fs write", "TARGET:PATH < DATA", "Replace (or create) a file with standard input.", 1, 1 };
+    PARSE_PLAIN(&spec);
     struct tgt t;
     int r = tgt_open(argv[1], true, true, &t);
     if (r < 0)
@@ -825,13 +897,13 @@ static int put_one(struct vk_fs *fs, const char *host, const char *dst, const st
 static int fs_put(int argc, char **argv)
 {
     struct put_opts o = { false };
-    int c;
-    while ((c = getopt(argc, argv, "r")) != -1) {
-        if (c == 'r') o.recursive = true;
-        else return cli_usage("fs put", "unknown option");
-    }
-    if (argc - optind < 2)
-        return cli_usage("fs put", "usage: vmkit fs put [-r] HOSTSRC... TARGET:PATH");
+    const struct cli_opt opts[] = {
+        OPT_BOOL('r', "recursive", &o.recursive, "copy directories and what they hold"),
+        OPT_INCLUDE(group_opts), OPT_END(),
+    };
+    static const struct cli_spec spec = { "fs put", "HOSTSRC...|- TARGET:PATH", "Copy host files in (cp order: sources first); - is a tar on stdin.", 2, -1 };
+    PARSE(&spec, opts);
+    const int first = 1;    /* the first operand */
     const char *dstspec = argv[argc - 1];
     struct tgt t;
     int r = tgt_open(dstspec, true, true, &t);
@@ -840,10 +912,10 @@ static int fs_put(int argc, char **argv)
     struct vk_stat st;
     bool dst_dir = vk_fs_stat(t.fs, t.path, &st, true) >= 0 && S_ISDIR(st.mode);
     vk_error_clear();
-    int nsrc = argc - 1 - optind;
+    int nsrc = argc - 1 - first;
     if (nsrc > 1 && !dst_dir)
         return done(&t, vk_error(-ENOTDIR, "%s: not a directory", dstspec));
-    for (int i = optind; i < argc - 1 && r >= 0; i++) {
+    for (int i = first; i < argc - 1 && r >= 0; i++) {
         if (!strcmp(argv[i], "-")) {
             r = vk_populate_tar_fd(t.fs, t.path, 0, "stdin", &(struct vk_populate_opts){ 0 });
             continue;
@@ -1034,16 +1106,16 @@ static int get_visit(void *ctx, const struct vk_walk_visit *v)
 static int fs_get(int argc, char **argv)
 {
     bool rec = false;
-    int c;
-    while ((c = getopt(argc, argv, "r")) != -1) {
-        if (c == 'r') rec = true;
-        else return cli_usage("fs get", "unknown option");
-    }
-    if (argc - optind != 2)
-        return cli_usage("fs get", "usage: vmkit fs get [-r] TARGET:PATH HOSTDEST");
-    const char *dest = argv[optind + 1];
+    const struct cli_opt opts[] = {
+        OPT_BOOL('r', "recursive", &rec, "copy directories and what they hold"),
+        OPT_INCLUDE(group_opts), OPT_END(),
+    };
+    static const struct cli_spec spec = { "fs get", "TARGET:PATH HOSTDEST|-", "Copy a file (-r: a tree) out; - writes a tar on stdout.", 2, 2 };
+    PARSE(&spec, opts);
+    const int first = 1;    /* the first operand */
+    const char *dest = argv[first + 1];
     struct tgt t;
-    int r = tgt_open(argv[optind], false, true, &t);
+    int r = tgt_open(argv[first], false, true, &t);
     if (r < 0)
         return cli_fail(r);
     if (!strcmp(dest, "-"))
@@ -1119,14 +1191,14 @@ static int mkdir_p(struct vk_fs *fs, const char *path, uint32_t mode)
 static int fs_mkdir(int argc, char **argv)
 {
     bool p = false;
-    int c;
-    while ((c = getopt(argc, argv, "p")) != -1) {
-        if (c == 'p') p = true;
-        else return cli_usage("fs mkdir", "unknown option");
-    }
-    if (optind >= argc)
-        return cli_usage("fs mkdir", "usage: vmkit fs mkdir [-p] TARGET:PATH...");
-    for (int i = optind; i < argc; i++) {
+    const struct cli_opt opts[] = {
+        OPT_BOOL('p', "parents", &p, "make parents as needed; an existing directory is no error"),
+        OPT_INCLUDE(group_opts), OPT_END(),
+    };
+    static const struct cli_spec spec = { "fs mkdir", "TARGET:PATH...", "Make directories.", 1, -1 };
+    PARSE(&spec, opts);
+    const int first = 1;    /* the first operand */
+    for (int i = first; i < argc; i++) {
         struct tgt t;
         int r = tgt_open(argv[i], true, true, &t);
         if (r < 0)
@@ -1183,23 +1255,31 @@ static int rm_tree(struct vk_fs *fs, const char *path, bool rec)
 
 static int fs_rm(int argc, char **argv)
 {
-    bool rec = false;
-    int c;
-    while ((c = getopt(argc, argv, "rf")) != -1) {
-        if (c == 'r') rec = true;
-        else if (c != 'f') return cli_usage("fs rm", "unknown option");
-    }
-    if (optind >= argc)
-        return cli_usage("fs rm", "usage: vmkit fs rm [-r] TARGET:PATH...");
-    for (int i = optind; i < argc; i++) {
+    bool rec = false, force = false;
+    const struct cli_opt opts[] = {
+        OPT_BOOL('r', "recursive", &rec, "remove directories and what they hold"),
+        OPT_BOOL('f', "force", &force, "a path that does not exist is no error"),
+        OPT_INCLUDE(group_opts), OPT_END(),
+    };
+    static const struct cli_spec spec = { "fs rm", "TARGET:PATH...", "Remove files (-r: directories and what they hold).", 1, -1 };
+    PARSE(&spec, opts);
+    const int first = 1;    /* the first operand */
+    for (int i = first; i < argc; i++) {
         struct tgt t;
         int r = tgt_open(argv[i], true, true, &t);
         if (r < 0)
             return cli_fail(r);
         if (!strcmp(t.path, "/"))
             r = vk_error(-EBUSY, "%s: refusing to remove the root directory", argv[i]);
-        else
-            r = rm_tree(t.fs, t.path, rec);
+        else {
+            struct vk_stat st;
+            /* -f: a missing path is skipped (a missing image is still an error). */
+            if (force && vk_fs_stat(t.fs, t.path, &st, false) == -ENOENT) {
+                vk_error_clear();
+                r = 0;
+            } else
+                r = rm_tree(t.fs, t.path, rec);
+        }
         if ((r = tgt_close(&t, r)) < 0)
             return cli_fail(r);
     }
@@ -1225,8 +1305,8 @@ static int second_path(const char *spec, char *out)
 
 static int fs_mv(int argc, char **argv)
 {
-    if (argc != 3)
-        return cli_usage("fs mv", "usage: vmkit fs mv TARGET:FROM TARGET:TO");
+    static const struct cli_spec spec = { "fs mv", "TARGET:FROM TARGET:TO|/TO", "Rename or move within one filesystem.", 2, 2 };
+    PARSE_PLAIN(&spec);
     struct tgt t;
     char to[4096];
     int r = second_path(argv[2], to);
@@ -1247,15 +1327,19 @@ static int fs_mv(int argc, char **argv)
 
 static int fs_ln(int argc, char **argv)
 {
-    bool sym = argc > 1 && !strcmp(argv[1], "-s");
-    if (argc != 3 + sym)
-        return cli_usage("fs ln", "usage: vmkit fs ln [-s] TARGET TARGET:LINKPATH");
+    bool sym = false;
+    const struct cli_opt opts[] = {
+        OPT_BOOL('s', "symbolic", &sym, "a symbolic link holding TARGET as written"),
+        OPT_INCLUDE(group_opts), OPT_END(),
+    };
+    static const struct cli_spec spec = { "fs ln", "TARGET TARGET:LINKPATH", "Make a hard link (TARGET: an image path) or, with -s, a symlink.", 2, 2 };
+    PARSE(&spec, opts);
     struct tgt t;
-    int r = tgt_open(argv[2 + sym], true, true, &t);
+    int r = tgt_open(argv[2], true, true, &t);
     if (r < 0)
         return cli_fail(r);
     if (sym)
-        return done(&t, vk_fs_symlink(t.fs, argv[1 + sym], t.path));
+        return done(&t, vk_fs_symlink(t.fs, argv[1], t.path));
     char ex[4096];
     if ((r = second_path(argv[1], ex)) < 0)
         return done(&t, r);
@@ -1264,8 +1348,8 @@ static int fs_ln(int argc, char **argv)
 
 static int fs_chmod(int argc, char **argv)
 {
-    if (argc < 3)
-        return cli_usage("fs chmod", "usage: vmkit fs chmod MODE TARGET:PATH...");
+    static const struct cli_spec spec = { "fs chmod", "MODE TARGET:PATH...", "Set the permission bits (octal MODE, e.g. 0644).", 2, -1 };
+    PARSE_PLAIN(&spec);
     char *end;
     unsigned long m = strtoul(argv[1], &end, 8);
     if (*end || m > 07777)
@@ -1285,8 +1369,8 @@ static int fs_chmod(int argc, char **argv)
 static int fs_chown(int argc, char **argv)
 {
     uint32_t u, g;
-    if (argc < 3)
-        return cli_usage("fs chown", "usage: vmkit fs chown UID:GID TARGET:PATH...");
+    static const struct cli_spec spec = { "fs chown", "UID:GID TARGET:PATH...", "Set the owner and group (numbers; UID: or :GID for one).", 2, -1 };
+    PARSE_PLAIN(&spec);
     if (vk_parse_owner(argv[1], &u, &g) < 0)
         return cli_usage("fs chown", "%s", vk_errmsg());
     for (int i = 2; i < argc; i++) {
@@ -1303,8 +1387,8 @@ static int fs_chown(int argc, char **argv)
 
 static int fs_touch(int argc, char **argv)
 {
-    if (argc < 2)
-        return cli_usage("fs touch", "usage: vmkit fs touch TARGET:PATH...");
+    static const struct cli_spec spec = { "fs touch", "TARGET:PATH...", "Create empty files or set their times to now.", 1, -1 };
+    PARSE_PLAIN(&spec);
     for (int i = 1; i < argc; i++) {
         struct tgt t;
         int r = tgt_open(argv[i], true, true, &t);
@@ -1329,8 +1413,8 @@ static int fs_touch(int argc, char **argv)
 
 static int fs_edit(int argc, char **argv)
 {
-    if (argc != 2)
-        return cli_usage("fs edit", "usage: vmkit fs edit TARGET:PATH");
+    static const struct cli_spec spec = { "fs edit", "TARGET:PATH", "Edit a file in $VISUAL/$EDITOR on a copy; written back if changed.", 1, 1 };
+    PARSE_PLAIN(&spec);
     struct tgt t;
     char tmp[] = "/tmp/vmkit-edit-XXXXXX";
     int r = tgt_open(argv[1], false, true, &t);
@@ -1393,16 +1477,15 @@ static int fs_edit(int argc, char **argv)
  * Exit 0 clean (or fully repaired), 1 errors found or left. */
 static int fs_check(int argc, char **argv)
 {
-    static const struct option lo[] = { { "repair", 0, 0, 'r' }, { 0, 0, 0, 0 } };
     bool repair = false;
-    int c;
-    while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
-        if (c == 'r') repair = true;
-        else return cli_usage("fs check", "unknown option");
-    }
-    if (optind + 1 != argc)
-        return cli_usage("fs check", "usage: vmkit fs check [--repair] TARGET");
-    const char *spec = argv[optind];
+    const struct cli_opt opts[] = {
+        OPT_BOOL(0, "repair", &repair, "repair what the checker can and write it back"),
+        OPT_INCLUDE(group_opts), OPT_END(),
+    };
+    static const struct cli_spec cspec = { "fs check", "TARGET", "Run the real checker (e2fsck, fsck.fat) on a copy (exit 1: errors).", 1, 1 };
+    PARSE(&cspec, opts);
+    const int first = 1;    /* the first operand */
+    const char *spec = argv[first];
     struct vk_blockdev *bd;
     int r = vk_open_disk_spec(spec, opt_format, repair ? VK_OPEN_RDWR : 0, &bd);
     if (r < 0)
@@ -1430,8 +1513,8 @@ static int fs_check(int argc, char **argv)
 /* fs resize TARGET [SIZE]: grow (default: to the device) or shrink. */
 static int fs_resize(int argc, char **argv)
 {
-    if (argc != 2 && argc != 3)
-        return cli_usage("fs resize", "usage: vmkit fs resize TARGET [SIZE]");
+    static const struct cli_spec spec = { "fs resize", "TARGET [SIZE]", "Grow (default: to the partition) or shrink a filesystem (resize2fs's logic).", 1, 2 };
+    PARSE_PLAIN(&spec);
     uint64_t size = 0;
     if (argc == 3 && vk_parse_size(argv[2], &size) < 0)
         return cli_usage("fs resize", "%s", vk_errmsg());
@@ -1453,41 +1536,30 @@ static int fs_resize(int argc, char **argv)
 }
 
 static const struct cli_command fs_cmds[] = {
-    { "mkfs",  fs_mkfs,  "mkfs -t ext2|ext3|ext4|vfat|swap [-L LABEL] [-U UUID] [-b BS] [-N INODES] [--reserved PCT] [-F 12|16|32] [-c CLUSTER] [--from DIR|TAR] [--owner U:G] TARGET\n"
-                         "       mkfs -t iso9660 --from DIR|TAR [-L VOLID] [-U YYYY-MM-DD-HH-MM-SS-cc] [--boot IMG [--boot-catalog CAT] [--boot-load-size N] [--no-boot-info-table]] OUT.iso|DISK:N" },
-    { "probe", fs_probe, "probe [--json] TARGET: type, label, UUID, size, used" },
-    { "df",    fs_df,    "df [--json] TARGET: space and inodes" },
-    { "ls",    fs_ls,    "ls [-l] [-R] [--json] TARGET:PATH" },
-    { "cat",   fs_cat,   "cat TARGET:PATH..." },
-    { "stat",  fs_stat,  "stat [--json] TARGET:PATH" },
-    { "get",   fs_get,   "get [-r] TARGET:PATH HOSTDEST|- (tar on stdout)" },
-    { "put",   fs_put,   "put [-r] HOSTSRC...|- TARGET:PATH (- is a tar on stdin)" },
-    { "write", fs_write, "write TARGET:PATH < DATA" },
-    { "edit",  fs_edit,  "edit TARGET:PATH ($EDITOR on a copy)" },
-    { "mkdir", fs_mkdir, "mkdir [-p] TARGET:PATH..." },
-    { "rm",    fs_rm,    "rm [-r] TARGET:PATH..." },
-    { "mv",    fs_mv,    "mv TARGET:FROM TARGET:TO" },
-    { "ln",    fs_ln,    "ln [-s] TARGET TARGET:LINKPATH" },
-    { "chmod", fs_chmod, "chmod MODE TARGET:PATH..." },
-    { "chown", fs_chown, "chown UID:GID TARGET:PATH..." },
-    { "touch", fs_touch, "touch TARGET:PATH..." },
-    { "check", fs_check, "check [--repair] TARGET: e2fsck / fsck.fat (exit 1: errors)" },
-    { "resize", fs_resize, "resize TARGET [SIZE]: grow (default: to the partition) or shrink" },
+    { "mkfs",   fs_mkfs,   "make an ext2/3/4, vfat, swap or iso9660 filesystem" },
+    { "probe",  fs_probe,  "type, label, UUID, size, used (as blkid)" },
+    { "df",     fs_df,     "space and inodes" },
+    { "ls",     fs_ls,     "list a directory (-l, -R, --json)" },
+    { "cat",    fs_cat,    "print files" },
+    { "stat",   fs_stat,   "a file's metadata" },
+    { "get",    fs_get,    "copy files out (-r; - is a tar on stdout)" },
+    { "put",    fs_put,    "copy host files in (-r; - is a tar on stdin)" },
+    { "write",  fs_write,  "write standard input to a file" },
+    { "edit",   fs_edit,   "edit a file in $EDITOR" },
+    { "mkdir",  fs_mkdir,  "make directories (-p)" },
+    { "rm",     fs_rm,     "remove files (-r, -f)" },
+    { "mv",     fs_mv,     "rename or move" },
+    { "ln",     fs_ln,     "hard or symbolic (-s) link" },
+    { "chmod",  fs_chmod,  "set permission bits" },
+    { "chown",  fs_chown,  "set owner and group" },
+    { "touch",  fs_touch,  "create files or update their times" },
+    { "check",  fs_check,  "e2fsck / fsck.fat on any target (--repair)" },
+    { "resize", fs_resize, "grow or shrink a filesystem" },
     { NULL, NULL, NULL },
 };
 
 int cmd_fs(int argc, char **argv)
 {
     (void)is_image_spec;
-    /* --codepage N (FAT short names) and --format FMT (the image's format,
-     * e.g. raw for bytes that look like another) apply to every verb. */
-    opt_codepage = cli_take_option(&argc, argv, "--codepage");
-    opt_format = cli_take_option(&argc, argv, "--format");
-    if (argc >= 3 && cli_wants_help(argc - 1, argv + 1))
-        for (const struct cli_command *c = fs_cmds; c->name; c++)
-            if (!strcmp(c->name, argv[1])) {
-                printf("usage: vmkit fs %s\n", c->summary);
-                return EXIT_OK;
-            }
-    return cli_dispatch("fs", fs_cmds, argc, argv);
+    return cli_dispatch_opts("fs", fs_cmds, group_opts, argc, argv);
 }
