@@ -21,7 +21,7 @@ VERSION := $(shell cat VERSION 2>/dev/null || echo 0.0.0)
 
 LIB_SRC := $(sort $(wildcard src/util/*.c src/block/*.c src/part/*.c src/fs/*.c \
                              src/boot/*.c src/vm/*.c src/guest/*.c \
-                             src/backup/*.c))
+                             src/backup/*.c src/api/*.c))
 CLI_SRC := $(sort $(wildcard src/cli/*.c))
 UNIT_SRC := $(sort $(wildcard tests/unit/t_*.c))
 FUZZ_SRC := $(sort $(wildcard fuzz/fuzz_*.c))
@@ -101,4 +101,5 @@ clean:
 	rm -rf build
 
 .PHONY: all asan deps check check-long demo fuzz fuzz-smoke bench clean
+include mk/install.mk
 -include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(UNITS:=.d)

@@ -7,7 +7,8 @@ qemu-system-x86 qemu-utils
 libext2fs-dev libarchive-dev libzstd-dev zlib1g-dev libjansson-dev libssl-dev libseccomp-dev libisofs-dev
 e2fsprogs dosfstools mtools fdisk gdisk xorriso isolinux syslinux-common genisoimage util-linux
 busybox-static cpio dpkg-dev python3 time mmdebstrap openssh-client
-grub-pc-bin grub-common"
+grub-pc-bin grub-common
+scdoc mandoc groff-base zsh"
 missing=""
 for p in $PKGS; do
     dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null | grep -q "install ok installed" ||

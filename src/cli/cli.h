@@ -70,6 +70,9 @@ int cmd_boot(int argc, char **argv);     /* boot.c */
 int cmd_demo(int argc, char **argv);
 int cmd_screen(int argc, char **argv);  /* screenshot, cd-insert, cd-eject */
 int cmd_install(int argc, char **argv);
+int cmd_doctor(int argc, char **argv);  /* doctor.c */
+/* Print `vmkit --version`: vmkit's, QEMU's and the libraries' versions. */
+int cli_version(void);
 int cmd_save(int argc, char **argv);      /* vmstate.c: save, restore, snapshot, clone */
 int cmd_restore(int argc, char **argv);
 int cmd_clone(int argc, char **argv);

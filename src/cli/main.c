@@ -24,6 +24,7 @@ static const struct cli_command commands[] = {
     { "boot",     cmd_boot,  "boot loaders: install-grub writes GRUB for BIOS into an image" },
     { "guest",    cmd_guest, "build a small bootable Linux guest disk" },
     { "demo",     cmd_demo,  "build a guest, boot it, show it working" },
+    { "doctor",   cmd_doctor, "what this host can do (KVM, bridge, fuse...) and the fixes" },
     { NULL, NULL, NULL },
 };
 
@@ -62,10 +63,8 @@ int main(int argc, char **argv)
     }
     if (r != CLI_PARSED)
         return r;
-    if (version) {
-        printf("vmkit %s\n", VMKIT_VERSION);
-        return EXIT_OK;
-    }
+    if (version)
+        return cli_version();
     if (i == argc) {
         usage(stderr);
         return EXIT_USAGE;
