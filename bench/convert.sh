@@ -16,44 +16,10 @@ SIZE_MB=${BENCH_SIZE_MB:-2048}
 D=$(mktemp -d "${TMPDIR:-/tmp}/vmkit-bench.XXXXXX")
 trap 'rm -rf "$D"' EXIT
 
-# Mixed data: per 4 MiB slot, 1.6 MiB of content (random 1/4, text 2/4,
-# explicit zeroes 1/4) followed by a hole.
-python3 - "$D/src.raw" "$SIZE_MB" <<'PY'
-import random, sys
-path, mb = sys.argv[1], int(sys.argv[2])
-r = random.Random(1234)
-text = b''.join(b'%08d the quick brown fox jumps over the lazy vmkit disk image\n' % i
-                for i in range(30000))
-slot, fill = 4 << 20, (16 << 20) // 10
-with open(path, 'wb') as f:
-    f.truncate(mb << 20)
-    for i in range((mb << 20) // slot):
-        f.seek(i * slot)
-        kind = i % 4
-        if kind == 0:
-            f.write(r.randbytes(fill))
-        elif kind == 3:
-            f.write(bytes(fill))
-        else:
-            o = r.randrange(len(text) - fill) if len(text) > fill else 0
-            f.write((text * 2)[o:o + fill])
-PY
+# Mixed data, about 40 % allocated (bench/mkmixed.py).
+python3 "$(dirname "$0")/mkmixed.py" "$D/src.raw" "$SIZE_MB"
 
-best() {  # best of two runs, in seconds; removes the output between runs
-    out=$1; shift
-    b=
-    for _ in 1 2; do
-        rm -f "$out"
-        s=$(date +%s.%N)
-        "$@" >/dev/null 2>&1 || { echo "FAILED: $*" >&2; echo 999; return; }
-        e=$(date +%s.%N)
-        t=$(echo "$e - $s" | bc)
-        if [ -z "$b" ] || [ "$(echo "$t < $b" | bc)" = 1 ]; then b=$t; fi
-    done
-    echo "$b"
-}
-
-ratio() { echo "scale=2; $1 / $2" | bc; }
+. "$(dirname "$0")/lib.sh"   # best, ratio
 
 echo "convert benchmark: ${SIZE_MB} MiB raw, $(du -m "$D/src.raw" | cut -f1) MiB allocated"
 tq=$(best "$D/q.qcow2" qemu-img convert -O qcow2 "$D/src.raw" "$D/q.qcow2")

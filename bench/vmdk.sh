@@ -15,20 +15,7 @@ D=$(mktemp -d "${TMPDIR:-/tmp}/vmkit-bench.XXXXXX")
 trap 'rm -rf "$D"' EXIT
 python3 "$TOP/bench/mkmixed.py" "$D/src.raw" "$SIZE_MB"
 
-best() {  # best of two runs, in seconds; removes the output between runs
-    out=$1; shift
-    b=
-    for _ in 1 2; do
-        rm -f "$out"
-        s=$(date +%s.%N)
-        "$@" >/dev/null 2>&1 || { echo "FAILED: $*" >&2; echo 999; return; }
-        e=$(date +%s.%N)
-        t=$(echo "$e - $s" | bc)
-        if [ -z "$b" ] || [ "$(echo "$t < $b" | bc)" = 1 ]; then b=$t; fi
-    done
-    echo "$b"
-}
-ratio() { echo "scale=2; $1 / $2" | bc; }
+. "$(dirname "$0")/lib.sh"   # best, ratio
 
 echo "vmdk convert benchmark: ${SIZE_MB} MiB raw, $(du -m "$D/src.raw" | cut -f1) MiB allocated"
 for sub in streamOptimized monolithicSparse; do
