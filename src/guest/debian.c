@@ -18,6 +18,7 @@
 #include "guest/guest_files.h"
 #include "fs/populate.h"
 #include "util/err.h"
+#include "util/file.h"
 #include "util/str.h"
 
 #include <errno.h>
@@ -70,36 +71,6 @@ static const char *next_pkg(const char *s, char *buf, size_t len)
     return s + l;
 }
 
-static int read_small(const char *path, size_t max, char **data, size_t *len)
-{
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    struct stat st;
-    if (fd < 0 || fstat(fd, &st) < 0) {
-        int e = errno;
-        if (fd >= 0)
-            close(fd);
-        return vk_error(-e, "%s: %s", path, strerror(e));
-    }
-    if (!S_ISREG(st.st_mode) || (uint64_t)st.st_size > max) {
-        close(fd);
-        return vk_error(-EINVAL, "%s: not a regular file of at most %zu bytes", path, max);
-    }
-    char *b = malloc((size_t)st.st_size + 1);
-    ssize_t n = b ? read(fd, b, (size_t)st.st_size) : -1;
-    int e = errno;
-    close(fd);
-    if (!b)
-        return vk_error(-ENOMEM, "out of memory");
-    if (n != st.st_size) {
-        free(b);
-        return vk_error(n < 0 ? -e : -EIO, "%s: %s", path, n < 0 ? strerror(e) : "short read");
-    }
-    b[n] = '\0';
-    *data = b;
-    *len = (size_t)n;
-    return 0;
-}
-
 /* The public keys of an authorized_keys-style file, one per line, comments
  * and blank lines dropped; refuses a private key and anything that is not
  * a key line ("ssh-ed25519 AAAA... comment", options not accepted). */
@@ -107,7 +78,7 @@ static int read_keys(const char *path, char **keys)
 {
     char *d = NULL;
     size_t len = 0;
-    int r = read_small(path, KEY_MAX, &d, &len);
+    int r = vk_read_small_file(path, KEY_MAX, &d, &len);
     if (r < 0)
         return vk_error_prefix(r, "--ssh-key: ");
     if (strstr(d, "PRIVATE KEY")) {

@@ -17,6 +17,7 @@
 #endif
 #include "util/dirs.h"
 #include "util/err.h"
+#include "util/file.h"
 #include "util/str.h"
 
 #include <dirent.h>
@@ -102,46 +103,11 @@ static int put_text(const char *root, const char *rel, const char *text, mode_t 
     return write_file(root, rel, text, strlen(text), mode);
 }
 
-static int read_file(const char *path, size_t max, char **data, size_t *len)
-{
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    struct stat st;
-    if (fd < 0 || fstat(fd, &st) < 0) {
-        int e = errno;
-        if (fd >= 0)
-            close(fd);
-        return vk_error(-e, "%s: %s", path, strerror(e));
-    }
-    if ((uint64_t)st.st_size > max) {
-        close(fd);
-        return vk_error(-EFBIG, "%s: larger than %zu bytes", path, max);
-    }
-    char *b = malloc(st.st_size + 1);
-    size_t got = 0;
-    while (b && got < (size_t)st.st_size) {
-        ssize_t n = read(fd, b + got, st.st_size - got);
-        if (n <= 0)
-            break;
-        got += n;
-    }
-    close(fd);
-    if (!b)
-        return vk_error(-ENOMEM, "out of memory");
-    if (got != (size_t)st.st_size) {
-        free(b);
-        return vk_error(-EIO, "%s: short read", path);
-    }
-    b[got] = '\0';
-    *data = b;
-    *len = got;
-    return 0;
-}
-
 static int copy_file(const char *src, const char *dst, mode_t mode)
 {
     char *d;
     size_t l;
-    int r = read_file(src, 1u << 30, &d, &l);
+    int r = vk_read_small_file(src, 1u << 30, &d, &l);
     if (r < 0)
         return r;
     r = write_file("", dst, d, l, mode);
@@ -209,7 +175,7 @@ static int add_module(struct mods *m, const char *moddir, const char *name, int 
         return 1;  /* built into the kernel (or absent): nothing to load */
     char *ko;
     size_t len;
-    int r = read_file(path, KO_MAX, &ko, &len);
+    int r = vk_read_small_file(path, KO_MAX, &ko, &len);
     if (r < 0) {
         free(path);
         return r;

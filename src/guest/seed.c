@@ -9,6 +9,7 @@
 #include "guest/guest_int.h"
 
 #include "util/err.h"
+#include "util/file.h"
 #include "util/run.h"
 #include "util/str.h"
 
@@ -34,32 +35,16 @@
 /* Copy the user's file src (a small text file) to dir/name. */
 static int copy_in(const char *what, const char *src, const char *dir, const char *name)
 {
-    int fd = open(src, O_RDONLY | O_CLOEXEC);
-    struct stat st;
-    if (fd < 0 || fstat(fd, &st) < 0) {
-        int e = errno;
-        if (fd >= 0)
-            close(fd);
-        return vk_error(-e, "%s %s: %s", what, src, strerror(e));
-    }
-    if (!S_ISREG(st.st_mode) || (uint64_t)st.st_size > SEED_FILE_MAX) {
-        close(fd);
-        return vk_error(-EINVAL, "%s %s: not a regular file of at most 1 MiB", what, src);
-    }
-    char *b = malloc((size_t)st.st_size + 1);
-    ssize_t n = b ? read(fd, b, (size_t)st.st_size) : -1;
-    int e = errno;
-    close(fd);
-    int r = 0;
-    if (!b)
-        r = vk_error(-ENOMEM, "out of memory");
-    else if (n != st.st_size)
-        r = vk_error(n < 0 ? -e : -EIO, "%s %s: %s", what, src, n < 0 ? strerror(e) : "short read");
-    else if (memchr(b, '\0', (size_t)n))
+    char *b = NULL;
+    size_t n = 0;
+    int r = vk_read_small_file(src, SEED_FILE_MAX, &b, &n);
+    if (r < 0)
+        return vk_error_prefix(r, "%s ", what);
+    if (memchr(b, '\0', n))
         r = vk_error(-EINVAL, "%s %s: binary data; cloud-init reads YAML or a script", what, src);
     char p[PATH_MAX];
     if (r == 0 && (r = vk_pathf(p, sizeof p, "%s/%s", dir, name)) == 0)
-        r = vk_guest_write_file(p, b, (size_t)n, 0644);
+        r = vk_guest_write_file(p, b, n, 0644);
     free(b);
     return r;
 }
