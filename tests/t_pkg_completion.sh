@@ -40,7 +40,7 @@ eq "bash: an option of img create" "$c" "--prealloc"
 run_ok c B 'comp "vmkit part add d.img --s"'
 eq "bash: options of part add" "$c" "--size --start"
 run_ok c B 'comp "vmkit list -"'
-eq "bash: options of list" "$c" "--all --json -a -l"
+eq "bash: options of list" "$c" "--all --help --json --long -a -h -l"
 run_ok c B 'comp "vmkit start "'
 eq "bash: defined VM names" "$c" "alpha beta"
 run_ok c B 'comp "vmkit destroy a"'
@@ -81,7 +81,7 @@ eq "zsh: the commands, as vmkit --help lists them" "$c" "$("$VMKIT" --help | awk
 run_ok c Z 'comp "vmkit part "'
 eq "zsh: part verbs" "$c" "$("$VMKIT" part --help | awk '/^commands:/ { f = 1; next } f && /^  [a-z]/ { printf "%s%s", s, $1; s = " " }')"
 run_ok c Z 'comp "vmkit list -"'
-eq "zsh: options of list" "$c" "--all --json -a -l"
+eq "zsh: options of list" "$c" "--all --help --json --long -a -h -l"
 run_ok c Z 'comp "vmkit shutdown "'
 eq "zsh: VM names" "$c" "alpha beta"
 run_ok c Z 'comp "vmkit fs ls d.img:"'

@@ -96,7 +96,12 @@ has "config: the effective memory (override)" "$o" "memory = 300"
 has "config: name" "$o" 'name = "life"'
 has "config: generated uuid" "$o" "uuid = "
 echo "$o" >eff.cfg
-ok "config output reads back as xl.cfg (define it)" vmkit define eff.cfg name=lifecopy
+# The effective config names life's uuid: a second domain may not take it
+# (as xl); without that line it reads back as a config of its own.
+fails_with "a copy keeping life's uuid is refused" 1 "already belongs to the running domain 'life'" \
+    vmkit define eff.cfg name=lifecopy
+grep -v '^uuid' eff.cfg >eff-nouuid.cfg
+ok "config output reads back as xl.cfg (define it)" vmkit define eff-nouuid.cfg name=lifecopy
 
 qp=$(qemu_pid life); mp=$(mon_pid life)
 exec 7<"$T/run/life/console.log"    # readable after the runtime dir goes

@@ -1,35 +1,15 @@
 /* vmkit boot: boot loaders written into images (boot/grub_install.h). */
 #include "cli/cli.h"
+#include "cli/opt.h"
 
 #include "block/blockdev.h"
 #include "boot/grub_install.h"
 #include "util/err.h"
 
 #include <errno.h>
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-static void install_help(FILE *out)
-{
-    fprintf(out,
-        "usage: vmkit boot install-grub [OPTIONS] DISK\n\n"
-        "Make a raw or qcow2 disk BIOS-bootable with GRUB, without root, loop device or\n"
-        "mount: boot.img into the MBR's code area (partition table and disk signature\n"
-        "untouched), the core image (built by grub-mkimage, package grub-pc-bin) into\n"
-        "the gap before the first partition (MBR) or the BIOS boot partition (GPT), and\n"
-        "GRUB's modules and a grub.cfg into BOOT/grub of a filesystem (ext2/3/4, FAT).\n\n"
-        "  --part N         the filesystem for BOOT/grub (default: the partition holding\n"
-        "                   /boot, else the first Linux one)\n"
-        "  --timeout S      menu timeout in seconds (default 5; -1 waits)\n"
-        "  --append ARGS    extra kernel arguments for every menu entry\n"
-        "  --force-config   replace an existing grub.cfg (default: keep it)\n"
-        "  --grub-dir DIR   GRUB's i386-pc files (default /usr/lib/grub/i386-pc)\n"
-        "  --no-cache       always run grub-mkimage (core images are cached under\n"
-        "                   ~/.cache/vmkit/grub, keyed by their inputs)\n"
-        "  --json           print what was done as JSON\n");
-}
 
 static int parse_uint(const char *s, long min, long max, long *v)
 {
@@ -73,47 +53,54 @@ static void report(const char *disk, const struct vk_grub_result *r, bool json)
         printf("  grub.cfg:   written, %u menu entr%s\n", r->entries, r->entries == 1 ? "y" : "ies");
 }
 
+/* --part N: 1..256 (ctx: the long). */
+static int part_opt(const struct cli_opt *o, const char *arg)
+{
+    if (parse_uint(arg, 1, 256, o->ctx) < 0)
+        return vk_error(-EINVAL, "--part %s: a partition number 1-256", arg);
+    return 0;
+}
+
+/* --timeout S: -1 (wait) .. 86400 (ctx: the vk_grub_opts). */
+static int grub_timeout_opt(const struct cli_opt *o, const char *arg)
+{
+    struct vk_grub_opts *g = o->ctx;
+    long v;
+    if (parse_uint(arg, -1, 86400, &v) < 0)
+        return vk_error(-EINVAL, "--timeout %s: seconds, -1 to wait", arg);
+    g->timeout = (int)v;
+    g->timeout_set = true;
+    return 0;
+}
+
 static int install_grub(int argc, char **argv)
 {
-    static const struct option lo[] = {
-        { "part", required_argument, NULL, 'p' },
-        { "timeout", required_argument, NULL, 't' },
-        { "append", required_argument, NULL, 'a' },
-        { "force-config", no_argument, NULL, 'f' },
-        { "grub-dir", required_argument, NULL, 'd' },
-        { "no-cache", no_argument, NULL, 'n' },
-        { "json", no_argument, NULL, 'j' },
-        { "help", no_argument, NULL, 'h' },
-        { NULL, 0, NULL, 0 },
-    };
     struct vk_grub_opts o = { 0 };
-    long part = 0, v;
+    long part = 0;
     bool json = false;
-    int c;
-    while ((c = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
-        switch (c) {
-        case 'p':
-            if (parse_uint(optarg, 1, 256, &part) < 0)
-                return cli_usage("boot install-grub", "--part %s: a partition number 1-256", optarg);
-            break;
-        case 't':
-            if (parse_uint(optarg, -1, 86400, &v) < 0)
-                return cli_usage("boot install-grub", "--timeout %s: seconds, -1 to wait", optarg);
-            o.timeout = (int)v;
-            o.timeout_set = true;
-            break;
-        case 'a': o.append = optarg; break;
-        case 'f': o.force_config = true; break;
-        case 'd': o.grub_dir = optarg; break;
-        case 'n': o.no_cache = true; break;
-        case 'j': json = true; break;
-        case 'h': install_help(stdout); return EXIT_OK;
-        default: return cli_usage("boot install-grub", "unknown option");
-        }
-    }
-    if (argc - optind != 1)
-        return cli_usage("boot install-grub", "usage: vmkit boot install-grub [--part N] DISK");
-    const char *disk = argv[optind];
+    const struct cli_opt opts[] = {
+        OPT_CALLBACK(0, "part", &part, "N", "the filesystem for BOOT/grub (default: the partition\n"
+                     "holding /boot, else the first Linux one)", part_opt),
+        OPT_CALLBACK(0, "timeout", &o, "S", "menu timeout in seconds (default 5; -1 waits)", grub_timeout_opt),
+        OPT_STRING(0, "append", &o.append, "ARGS", "extra kernel arguments for every menu entry"),
+        OPT_BOOL(0, "force-config", &o.force_config, "replace an existing grub.cfg (default: keep it)"),
+        OPT_STRING(0, "grub-dir", &o.grub_dir, "DIR", "GRUB's i386-pc files (default /usr/lib/grub/i386-pc)"),
+        OPT_BOOL(0, "no-cache", &o.no_cache, "always run grub-mkimage (core images are cached under\n"
+                 "~/.cache/vmkit/grub, keyed by their inputs)"),
+        OPT_BOOL(0, "json", &json, "print what was done as JSON"),
+        OPT_END(),
+    };
+    static const struct cli_spec spec = { "boot install-grub", "DISK",
+        "Make a raw or qcow2 disk BIOS-bootable with GRUB, without root, loop device or\n"
+        "mount: boot.img into the MBR's code area (partition table and disk signature\n"
+        "untouched), the core image (built by grub-mkimage, package grub-pc-bin) into\n"
+        "the gap before the first partition (MBR) or the BIOS boot partition (GPT), and\n"
+        "GRUB's modules and a grub.cfg into BOOT/grub of a filesystem (ext2/3/4, FAT).", 1, 1 };
+    struct cli_args a;
+    int pr = cli_parse(&spec, opts, argc, argv, &a);
+    if (pr != CLI_PARSED)
+        return pr;
+    const char *disk = a.v[0];
     struct vk_blockdev *bd;
     int r = vk_bd_open(disk, NULL, VK_OPEN_RDWR, &bd);
     if (r < 0)

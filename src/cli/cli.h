@@ -30,7 +30,7 @@ struct cli_verb {
     const char *name;
     int (*run)(int argc, char **argv);
     const char *summary;    /* one line, for vmkit --help */
-    const char *usage;      /* "create CFG [key=value ...] [-c] [-p] [-n]" */
+    const char *usage;      /* the operands: "CFG [key=value ...]" */
     const char *help;
 };
 /* The VM verbs (vm.c): create, list, console, ...; a NULL name ends it.

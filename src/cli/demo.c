@@ -9,6 +9,7 @@
  * between `vmkit create` and attaching; the command then goes through
  * `vmkit console` with its stdin and stdout on pipes. */
 #include "cli/cli.h"
+#include "cli/opt.h"
 
 #include "util/err.h"
 #include "util/str.h"
@@ -197,30 +198,28 @@ static int run_in_guest(const char *cmd, const char *answer_prefix)
     return rc;
 }
 
-static void usage_text(void)
-{
-    printf("usage: vmkit demo [--dir DIR]\n"
-           "Build a small Linux guest (vmkit guest build), look inside it (img info,\n"
-           "part list, fs ls, pygrub), start it as VM \"" NAME "\" (vmkit create), show\n"
-           "vmkit list, wait for its readiness line, run uname -a in it over its serial\n"
-           "console, shut it down (vmkit shutdown -w) and show it gone.\n"
-           "DIR (default ~/.cache/vmkit/demo) keeps the disk and its xl.cfg.\n");
-}
-
 int cmd_demo(int argc, char **argv)
 {
-    if (cli_wants_help(argc, argv)) {
-        usage_text();
-        return EXIT_OK;
-    }
+    const char *dir_opt = NULL;
+    const struct cli_opt opts[] = {
+        OPT_STRING(0, "dir", &dir_opt, "DIR", "keeps the disk and its xl.cfg (default ~/.cache/vmkit/demo)"),
+        OPT_END(),
+    };
+    static const struct cli_spec spec = { "demo", "",
+        "Build a small Linux guest (vmkit guest build), look inside it (img info,\n"
+        "part list, fs ls, pygrub), start it as VM \"" NAME "\" (vmkit create), show\n"
+        "vmkit list, wait for its readiness line, run uname -a in it over its serial\n"
+        "console, shut it down (vmkit shutdown -w) and show it gone.", 0, 0 };
+    struct cli_args a;
+    int pr = cli_parse(&spec, opts, argc, argv, &a);
+    if (pr != CLI_PARSED)
+        return pr;
     double t0 = now();
     const char *xdg = getenv("XDG_CACHE_HOME"), *home = getenv("HOME");
     char dir[4096], img[4200], kdir[4200], cfg[4300], rdir[4096], log[4200];
     int r;
-    if (argc == 3 && !strcmp(argv[1], "--dir"))
-        r = vk_pathf(dir, sizeof dir, "%s", argv[2]);
-    else if (argc != 1)
-        return cli_usage("demo", "unexpected argument '%s'", argv[1]);
+    if (dir_opt)
+        r = vk_pathf(dir, sizeof dir, "%s", dir_opt);
     else if (xdg && *xdg)
         r = vk_pathf(dir, sizeof dir, "%s/vmkit/demo", xdg);
     else

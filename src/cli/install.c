@@ -1,6 +1,7 @@
 /* vmkit install: run an installer in the VM a config describes, as
  * virt-install --location / --cdrom does (library: guest/install.h). */
 #include "cli/cli.h"
+#include "cli/opt.h"
 
 #include "guest/install.h"
 #include "util/err.h"
@@ -12,7 +13,6 @@
 #include "vm/store.h"
 
 #include <errno.h>
-#include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,39 +21,26 @@
 #include <time.h>
 #include <unistd.h>
 
-static const char help[] =
-    "usage: vmkit install CFG|NAME (--location ISO|DIR | --cdrom ISO) [options]\n\n"
-    "Run an operating system's installer in the VM that CFG (an xl.cfg file) or\n"
-    "NAME (a defined VM) describes, as virt-install does, and return when the\n"
-    "installer powers the machine off (exit 0) or reboots it at its end.  The\n"
-    "config itself is not changed: the next `vmkit create CFG` / `vmkit start\n"
-    "NAME` boots the installed disk.\n\n"
-    "  --location ISO|DIR    the installer's kernel and initrd, found through the\n"
-    "                        medium's boot menus (isolinux, pxelinux, grub.cfg) or\n"
-    "                        the Debian, Ubuntu, Fedora and netboot layouts, are\n"
-    "                        booted directly with the console on the serial port;\n"
-    "                        an ISO is also put in a CD drive\n"
-    "  --cdrom ISO           boot the ISO through the BIOS (boot = \"dc\") and its\n"
-    "                        own boot menu; watch it with VNC or vmkit screenshot\n"
-    "  --preseed FILE        put FILE into the initrd as /preseed.cfg (Debian's\n"
-    "                        installer reads it first thing)\n"
-    "  --initrd-inject FILE  put FILE into the initrd's root (repeatable), as\n"
-    "                        virt-install --initrd-inject\n"
-    "  --extra-args ARGS     the installer's kernel command line (console=ttyS0\n"
-    "                        comes first unless ARGS has a console=)\n"
-    "  --floppy FILE         attach the floppy image FILE as fda; a\n"
-    "                        preseed/file=/floppy/F in --extra-args is carried in\n"
-    "                        the initrd instead (Debian's installer has no floppy\n"
-    "                        driver)\n"
-    "  --timeout SECS        destroy the installer after SECS and fail (default:\n"
-    "                        wait for as long as it runs)\n"
-    "  --log FILE            where the console output is kept (default\n"
-    "                        ~/.cache/vmkit/install-NAME.log)\n"
-    "  -n, --dry-run         find the installer and build its initrd, print what\n"
-    "                        was found and the install run's config; start nothing\n\n"
-    "On a terminal the console is attached (Ctrl-] leaves it; the install goes\n"
-    "on); otherwise the output goes only to the log.  A crash, a timeout or an\n"
-    "interrupt destroys the VM and exits 1 with the console's last lines.\n";
+#define INSTALL_HELP \
+    "Run an operating system's installer in the VM that CFG (an xl.cfg file) or\n" \
+    "NAME (a defined VM) describes, as virt-install does, and return when the\n" \
+    "installer powers the machine off (exit 0) or reboots it at its end.  The\n" \
+    "config itself is not changed: the next `vmkit create CFG` / `vmkit start\n" \
+    "NAME` boots the installed disk.\n\n" \
+    "On a terminal the console is attached (Ctrl-] leaves it; the install goes\n" \
+    "on); otherwise the output goes only to the log.  A crash, a timeout or an\n" \
+    "interrupt destroys the VM and exits 1 with the console's last lines."
+
+/* --timeout SECS: 1..604800 (ctx: the long). */
+static int install_timeout(const struct cli_opt *o, const char *arg)
+{
+    char *end;
+    long v = strtol(arg, &end, 10);
+    if (*end || end == arg || v <= 0 || v > 7 * 86400)
+        return vk_error(-EINVAL, "--timeout '%s': seconds, 1 to 604800", arg);
+    *(long *)o->ctx = v;
+    return 0;
+}
 
 static volatile int stop;
 
@@ -101,61 +88,52 @@ static long long now_ms(void)
 
 int cmd_install(int argc, char **argv)
 {
-    if (cli_wants_help(argc, argv)) {
-        fputs(help, stdout);
-        return EXIT_OK;
-    }
-    static const struct option opts[] = {
-        { "location", required_argument, NULL, 'l' },
-        { "cdrom", required_argument, NULL, 'c' },
-        { "preseed", required_argument, NULL, 'p' },
-        { "initrd-inject", required_argument, NULL, 'i' },
-        { "extra-args", required_argument, NULL, 'x' },
-        { "floppy", required_argument, NULL, 'f' },
-        { "timeout", required_argument, NULL, 't' },
-        { "log", required_argument, NULL, 'L' },
-        { "dry-run", no_argument, NULL, 'n' },
-        { NULL, 0, NULL, 0 },
-    };
     struct vk_install_opts o = { 0 };
-    const char **inject = calloc((size_t)argc, sizeof *inject);
+    struct cli_list inject = { 0 };
     const char *log = NULL;
     long timeout = 0;
-    int dry = 0;
-    if (!inject)
-        return cli_fail(vk_error(-ENOMEM, "out of memory"));
-    o.inject = inject;
-    optind = 1;
-    int c, rc = EXIT_OK;
-    while ((c = getopt_long(argc, argv, "n", opts, NULL)) != -1) {
-        char *end;
-        switch (c) {
-        case 'l': o.location = optarg; break;
-        case 'c': o.cdrom = optarg; break;
-        case 'p': o.preseed = optarg; break;
-        case 'i': inject[o.n_inject++] = optarg; break;
-        case 'x': o.extra_args = optarg; break;
-        case 'f': o.floppy = optarg; break;
-        case 'L': log = optarg; break;
-        case 'n': dry = 1; break;
-        case 't':
-            timeout = strtol(optarg, &end, 10);
-            if (*end || end == optarg || timeout <= 0 || timeout > 7 * 86400) {
-                free(inject);
-                return cli_usage("install", "--timeout '%s': seconds, 1 to 604800", optarg);
-            }
-            break;
-        default:
-            free(inject);
-            return cli_usage("install", "unknown option");
-        }
+    bool dry = false;
+    const struct cli_opt opts[] = {
+        OPT_STRING(0, "location", &o.location, "ISO|DIR", "the installer's kernel and initrd, found through the\n"
+                   "medium's boot menus (isolinux, pxelinux, grub.cfg) or the Debian, Ubuntu,\n"
+                   "Fedora and netboot layouts, booted directly with the console on the serial\n"
+                   "port; an ISO is also put in a CD drive"),
+        OPT_STRING(0, "cdrom", &o.cdrom, "ISO", "boot the ISO through the BIOS (boot = \"dc\") and its own\n"
+                   "boot menu; watch it with VNC or vmkit screenshot"),
+        OPT_STRING(0, "preseed", &o.preseed, "FILE", "put FILE into the initrd as /preseed.cfg (Debian's\n"
+                   "installer reads it first thing)"),
+        OPT_LIST(0, "initrd-inject", &inject, "FILE", "put FILE into the initrd's root (repeatable), as\n"
+                 "virt-install --initrd-inject"),
+        OPT_STRING(0, "extra-args", &o.extra_args, "ARGS", "the installer's kernel command line (console=ttyS0\n"
+                   "comes first unless ARGS has a console=)"),
+        OPT_STRING(0, "floppy", &o.floppy, "FILE", "attach the floppy image FILE as fda; a\n"
+                   "preseed/file=/floppy/F in --extra-args is carried in the initrd instead\n"
+                   "(Debian's installer has no floppy driver)"),
+        OPT_CALLBACK(0, "timeout", &timeout, "SECS", "destroy the installer after SECS and fail (default:\n"
+                     "wait for as long as it runs)", install_timeout),
+        OPT_STRING(0, "log", &log, "FILE", "where the console output is kept (default\n"
+                   "~/.cache/vmkit/install-NAME.log)"),
+        OPT_BOOL('n', "dry-run", &dry, "find the installer and build its initrd, print what was\n"
+                 "found and the install run's config; start nothing"),
+        OPT_END(),
+    };
+    static const struct cli_spec spec = { "install", "CFG|NAME (--location ISO|DIR | --cdrom ISO)",
+                                          INSTALL_HELP, 0, -1 };
+    struct cli_args a;
+    int rc = cli_parse(&spec, opts, argc, argv, &a);
+    if (rc != CLI_PARSED) {
+        cli_list_free(&inject);
+        return rc;
     }
-    if (optind != argc - 1 || (!o.location == !o.cdrom)) {
-        free(inject);
-        return cli_usage("install", optind != argc - 1 ? "which config? (vmkit install CFG "
+    o.inject = inject.v;
+    o.n_inject = inject.n;
+    rc = EXIT_OK;
+    if (a.n != 1 || (!o.location == !o.cdrom)) {
+        cli_list_free(&inject);
+        return cli_usage("install", a.n != 1 ? "which config? (vmkit install CFG "
                          "--location ISO|DIR)" : "give --location ISO|DIR or --cdrom ISO");
     }
-    const char *what = argv[optind];
+    const char *what = a.v[0];
     struct vk_domcfg cfg;
     struct stat st;
     int is_file = stat(what, &st) == 0 || strchr(what, '/');
@@ -204,7 +182,7 @@ int cmd_install(int argc, char **argv)
                 cfg.vnc == 1 ? "; its screen: vmkit list -l shows the VNC address, vmkit "
                                "screenshot saves it" : "");
     vk_domcfg_free(&cfg);
-    free(inject);
+    cli_list_free(&inject);
     if (err)
         return cli_fail(err);
     if (dry)

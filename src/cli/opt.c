@@ -261,6 +261,8 @@ int cli_parse(const struct cli_spec *spec, const struct cli_opt *opts,
         if (out->n < spec->min_operands || (spec->max_operands >= 0 && out->n > spec->max_operands))
             r = out->n < spec->min_operands
                     ? cli_usage(spec->cmd, "missing operand: expected %s", spec->operands)
+                    : !spec->max_operands
+                    ? cli_usage(spec->cmd, "unexpected argument '%s'", out->v[0])
                     : cli_usage(spec->cmd, "too many operands: expected %s", spec->operands);
         else
             return CLI_PARSED;

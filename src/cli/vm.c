@@ -1,6 +1,7 @@
 /* vmkit create, define, undefine, start, list, console, shutdown, reboot,
  * destroy, pause, unpause, config: running VMs (xm/xl style). */
 #include "cli/cli.h"
+#include "cli/opt.h"
 
 #include "util/err.h"
 #include "vm/config.h"
@@ -12,7 +13,6 @@
 #include "vm/store.h"
 
 #include <errno.h>
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,12 +26,28 @@ static int usage_err(const char *verb, const char *fmt, const char *arg)
     return cli_usage(verb, fmt, arg ? arg : "");
 }
 
-static int print_help(const char *verb)
+/* Parse the argv of VM verb argv[0] against opts (NULL: none), with the
+ * verb's operands and help from cli_vm_verbs and between min and max
+ * (-1: any) operands.  CLI_PARSED: the operands are argv[1..*argc);
+ * otherwise the exit status (help printed, or a usage error). */
+static int vm_parse(const struct cli_opt *opts, int min, int max, int *argc, char **argv)
 {
-    const struct cli_verb *v = verb_of(verb);
-    printf("usage: vmkit %s\n\n%s", v->usage, v->help);
-    return EXIT_OK;
+    static const struct cli_opt none[] = { OPT_END() };
+    const struct cli_verb *v = verb_of(argv[0]);
+    const struct cli_spec spec = { v->name, v->usage, v->help, min, max };
+    struct cli_args a;
+    int r = cli_parse(&spec, opts ? opts : none, *argc, argv, &a);
+    if (r == CLI_PARSED)
+        *argc = a.n + 1;
+    return r;
 }
+
+#define VM_PARSE(opts, min, max)                                    \
+    do {                                                            \
+        int parsed_ = vm_parse((opts), (min), (max), &argc, argv);  \
+        if (parsed_ != CLI_PARSED)                                  \
+            return parsed_;                                         \
+    } while (0)
 
 /* Attach the caller's stdin/stdout to VM name's console; timeout_ms > 0
  * ends the session after that long (vk_console_opts). */
@@ -97,20 +113,16 @@ static int dry_run(struct vk_domcfg *cfg, int paused)
 static int start_common(int argc, char **argv, int stored)
 {
     const char *verb = argv[0];
-    int console = 0, paused = 0, dry = 0;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if (!stored && (!strcmp(a, "-n") || !strcmp(a, "--dry-run")))
-            dry = 1;
-        else if (!strcmp(a, "-c") || !strcmp(a, "--console"))
-            console = 1;
-        else if (!strcmp(a, "-p") || !strcmp(a, "--paused"))
-            paused = 1;
-        else if (!strcmp(a, "-cp") || !strcmp(a, "-pc"))
-            console = paused = 1;
-        else if (a[0] == '-')
-            return usage_err(verb, "unknown option '%s'", a);
-    }
+    bool console = false, paused = false, dry = false;
+    const struct cli_opt create_opts[] = {
+        OPT_BOOL('c', "console", &console, "attach to its serial console (Ctrl-] leaves)"),
+        OPT_BOOL('p', "paused", &paused, "leave its CPUs stopped (vmkit unpause starts them)"),
+        OPT_BOOL('n', "dry-run", &dry, "as xl create -n: check everything a real create checks, print the\n"
+                 "effective config and QEMU's command line, and start nothing"),
+        OPT_END(),
+    };
+    const struct cli_opt start_opts[] = { create_opts[0], create_opts[1], OPT_END() };
+    VM_PARSE(stored ? start_opts : create_opts, 1, stored ? 1 : -1);
     /* positionals: everything not an option, in order */
     const char *first = NULL;
     struct vk_domcfg cfg;
@@ -118,8 +130,6 @@ static int start_common(int argc, char **argv, int stored)
     int err = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
-        if (a[0] == '-')
-            continue;
         if (!first) {
             first = a;
             err = stored ? vk_store_load(a, &cfg) : vk_domcfg_load(a, &cfg);
@@ -172,8 +182,7 @@ static int do_start(int argc, char **argv)
 
 static int do_define(int argc, char **argv)
 {
-    if (argc < 2)
-        return usage_err(argv[0], "which config file?%s", NULL);
+    VM_PARSE(NULL, 1, -1);
     struct vk_domcfg cfg;
     int err = vk_domcfg_load(argv[1], &cfg);
     if (err)
@@ -193,9 +202,7 @@ static int do_define(int argc, char **argv)
 
 static int one_name(int argc, char **argv, int (*fn)(const char *))
 {
-    if (argc != 2)
-        return usage_err(argv[0], argc < 2 ? "which VM?%s" : "unexpected argument '%s'",
-                         argc < 2 ? NULL : argv[2]);
+    VM_PARSE(NULL, 1, 1);
     int err = fn(argv[1]);
     return err ? cli_fail(err) : EXIT_OK;
 }
@@ -206,64 +213,66 @@ static int do_destroy(int argc, char **argv) { return one_name(argc, argv, vk_vm
 static int do_pause(int argc, char **argv) { return one_name(argc, argv, vk_vm_pause); }
 static int do_unpause(int argc, char **argv) { return one_name(argc, argv, vk_vm_unpause); }
 
+/* -t SECS: 1..86400 (ctx: the int). */
+static int shutdown_timeout(const struct cli_opt *o, const char *arg)
+{
+    char *end;
+    long v = strtol(arg, &end, 10);
+    if (*end || end == arg || v <= 0 || v > 86400)
+        return vk_error(-EINVAL, "-t wants seconds (1..86400), not '%s'", arg);
+    *(int *)o->ctx = (int)v;
+    return 0;
+}
+
 static int do_shutdown(int argc, char **argv)
 {
-    int wait = 0, timeout = 0, force = 0, c;
-    static const struct option lo[] = { { "wait", no_argument, NULL, 'w' },
-                                        { "timeout", required_argument, NULL, 't' },
-                                        { "force", no_argument, NULL, 'F' },
-                                        { NULL, 0, NULL, 0 } };
-    while ((c = getopt_long(argc, argv, "wt:", lo, NULL)) != -1) {
-        if (c == 'F') {
-            force = 1;
-        } else if (c == 'w') {
-            wait = 1;
-        } else if (c == 't') {
-            char *end;
-            long v = strtol(optarg, &end, 10);
-            if (*end || end == optarg || v <= 0 || v > 86400)
-                return usage_err(argv[0], "-t wants seconds (1..86400), not '%s'", optarg);
-            timeout = (int)v;
-            wait = 1;
-        } else {
-            return cli_usage(argv[0], "bad option");
-        }
-    }
-    if (optind != argc - 1)
-        return usage_err(argv[0], "which VM?%s", NULL);
+    bool wait = false, force = false;
+    int timeout = 0;
+    const struct cli_opt opts[] = {
+        OPT_BOOL('w', "wait", &wait, "wait until QEMU is gone (pressing again every 10 s)"),
+        OPT_CALLBACK('t', "timeout", &timeout, "SECS", "wait at most SECS (implies -w); still running then:\n"
+                     "exit 1, the VM left running", shutdown_timeout),
+        OPT_BOOL(0, "force", &force, "with -t: destroy it instead when the time is up (and say so)"),
+        OPT_END(),
+    };
+    VM_PARSE(opts, 1, 1);
+    const int first = 1;    /* the first operand */
     if (force && !timeout)
         return usage_err(argv[0], "--force needs -t SECS%s", NULL);
-    int err = vk_vm_shutdown(argv[optind], wait, timeout);
+    int err = vk_vm_shutdown(argv[first], wait || timeout, timeout);
     if (err == -ETIMEDOUT && force) {
         fprintf(stderr, "vmkit: %s; destroying it (--force)\n", vk_errmsg());
-        err = vk_vm_destroy(argv[optind]);
+        err = vk_vm_destroy(argv[first]);
     }
     return err ? cli_fail(err) : EXIT_OK;
 }
 
+/* --timeout SECS: (0, 86400], fractions allowed (ctx: the int of ms). */
+static int console_timeout(const struct cli_opt *o, const char *arg)
+{
+    char *end;
+    double v = strtod(arg, &end);
+    if (*end || end == arg || !(v > 0 && v <= 86400))
+        return vk_error(-EINVAL, "--timeout wants seconds, not '%s'", arg);
+    *(int *)o->ctx = (int)(v * 1000);
+    return 0;
+}
+
 static int do_console(int argc, char **argv)
 {
-    int timeout = 0, c;
-    static const struct option lo[] = { { "timeout", required_argument, NULL, 't' },
-                                        { NULL, 0, NULL, 0 } };
-    while ((c = getopt_long(argc, argv, "t:", lo, NULL)) != -1) {
-        if (c != 't')
-            return cli_usage(argv[0], "bad option");
-        char *end;
-        double v = strtod(optarg, &end);
-        if (*end || end == optarg || !(v > 0 && v <= 86400))
-            return usage_err(argv[0], "--timeout wants seconds, not '%s'", optarg);
-        timeout = (int)(v * 1000);
-    }
-    if (optind != argc - 1)
-        return usage_err(argv[0], "which VM?%s", NULL);
-    return attach_console(argv[optind], timeout);
+    int timeout = 0;
+    const struct cli_opt opts[] = {
+        OPT_CALLBACK(0, "timeout", &timeout, "SECS", "leave after SECS (without a terminal)", console_timeout),
+        OPT_END(),
+    };
+    VM_PARSE(opts, 1, 1);
+    const int first = 1;    /* the first operand */
+    return attach_console(argv[first], timeout);
 }
 
 static int do_config(int argc, char **argv)
 {
-    if (argc != 2)
-        return usage_err(argv[0], "which VM?%s", NULL);
+    VM_PARSE(NULL, 1, 1);
     struct vk_vminfo info;
     struct vk_domcfg cfg;
     int err = vk_rt_info(argv[1], 0, &info);
@@ -372,9 +381,7 @@ static int edit_apply(const char *name, const char *tmp, const char *text, size_
  * and the exit status is 1. */
 static int do_edit(int argc, char **argv)
 {
-    if (argc != 2)
-        return usage_err(argv[0], argc < 2 ? "which VM?%s" : "unexpected argument '%s'",
-                         argc < 2 ? NULL : argv[2]);
+    VM_PARSE(NULL, 1, 1);
     const char *name = argv[1];
     char path[4096];
     struct vk_domcfg old;
@@ -548,21 +555,16 @@ static int list_defined(const struct vk_vminfo *v, int n, char **want, int nwant
 
 static int do_list(int argc, char **argv)
 {
-    int longfmt = 0, json = 0, all = 0, c;
-    static const struct option lo[] = { { "long", no_argument, NULL, 'l' },
-                                        { "json", no_argument, NULL, 'j' },
-                                        { "all", no_argument, NULL, 'a' },
-                                        { NULL, 0, NULL, 0 } };
-    while ((c = getopt_long(argc, argv, "la", lo, NULL)) != -1) {
-        if (c == 'l')
-            longfmt = 1;
-        else if (c == 'j')
-            json = 1;
-        else if (c == 'a')
-            all = 1;
-        else
-            return cli_usage(argv[0], "bad option");
-    }
+    bool longfmt = false, json = false, all = false;
+    const struct cli_opt opts[] = {
+        OPT_BOOL('a', "all", &all, "also the defined VMs that are not running (State off;\n"
+                 "in --json \"shut off\", as virsh list --all)"),
+        OPT_BOOL('l', "long", &longfmt, "also acceleration, pids, disks, console, VNC, port forwards"),
+        OPT_BOOL(0, "json", &json, "an array of objects (name id uuid memory vcpus state time ...)"),
+        OPT_END(),
+    };
+    VM_PARSE(opts, 0, -1);
+    const int first = 1;    /* the first operand */
     struct vk_vminfo *v;
     /* the state files are kept current by the monitors (and pause/unpause):
      * no QMP round trip per VM, so listing stays fast with many VMs */
@@ -571,7 +573,7 @@ static int do_list(int argc, char **argv)
         return cli_fail(n);
     /* names given: only those, and each must exist (with --all: running
      * or defined) */
-    for (int a = optind; a < argc; a++) {
+    for (int a = first; a < argc; a++) {
         int found = 0;
         for (int i = 0; i < n; i++)
             found |= !strcmp(v[i].name, argv[a]);
@@ -589,8 +591,8 @@ static int do_list(int argc, char **argv)
     if (!json)
         printf("%-32s %5s %6s %5s %6s %9s\n", "Name", "ID", "Mem", "VCPUs", "State", "Time(s)");
     for (int i = 0; i < n; i++) {
-        int want = optind >= argc;
-        for (int a = optind; a < argc; a++)
+        int want = first >= argc;
+        for (int a = first; a < argc; a++)
             want |= !strcmp(v[i].name, argv[a]);
         if (!want)
             continue;
@@ -604,71 +606,46 @@ static int do_list(int argc, char **argv)
             print_long(&v[i]);
     }
     if (all)
-        list_defined(v, n, argv + optind, argc - optind, arr);
+        list_defined(v, n, argv + first, argc - first, arr);
     vk_vminfo_list_free(v, n);
     return json ? cli_print_json(arr) : EXIT_OK;
 }
 
-/* One entry per verb: name, run, summary (vmkit --help), usage, help. */
+/* One entry per verb: name, run, summary (vmkit --help), operands, help
+ * (its options come from each verb's table, vm_parse). */
 const struct cli_verb cli_vm_verbs[] = {
-    { "create", do_create, "start a VM from an xl.cfg file",
-      "create CFG [key=value ...] [-c] [-p] [-n]",
+    { "create", do_create, "start a VM from an xl.cfg file", "CFG [key=value ...]",
       "Start a VM from an xl.cfg file, with overrides as in `xl create`\n"
-      "(memory=1024, name=web2).  The VM is transient: nothing is stored.\n"
-      "  -c, --console  attach to its serial console (Ctrl-] leaves)\n"
-      "  -p, --paused   leave its CPUs stopped (vmkit unpause starts them)\n"
-      "  -n, --dry-run  as xl create -n: check everything a real create checks,\n"
-      "                 print the effective config and QEMU's command line, and\n"
-      "                 start nothing (exit 0, or the error create would give)\n" },
-    { "define", do_define, "store a VM's xl.cfg",
-      "define CFG [key=value ...]",
-      "Store a VM's configuration (with its generated UUID) for `vmkit start`.\n" },
-    { "undefine", do_undefine, "forget a stored VM",
-      "undefine NAME", "Forget a stored VM configuration.\n" },
-    { "start", do_start, "start a stored VM",
-      "start NAME [-c] [-p]", "Start a stored VM (see define).\n" },
-    { "list", do_list, "list VMs",
-      "list [-a] [-l] [--json] [NAME...]",
+      "(memory=1024, name=web2).  The VM is transient: nothing is stored." },
+    { "define", do_define, "store a VM's xl.cfg", "CFG [key=value ...]",
+      "Store a VM's configuration (with its generated UUID) for `vmkit start`." },
+    { "undefine", do_undefine, "forget a stored VM", "NAME", "Forget a stored VM configuration." },
+    { "start", do_start, "start a stored VM", "NAME", "Start a stored VM (see define)." },
+    { "list", do_list, "list VMs", "[NAME...]",
       "List running (and preserved) VMs: Name ID Mem VCPUs State Time(s).\n"
       "State flags as xm: r running, b blocked (idle), p paused, s shut down,\n"
-      "c crashed.  Time is the CPU time QEMU has used.\n"
-      "  -a, --all  also the defined VMs that are not running (State off;\n"
-      "             in --json \"shut off\", as virsh list --all)\n"
-      "  -l      also acceleration, pids, disks, console, VNC, port forwards\n"
-      "  --json  an array of objects (name id uuid memory vcpus state time ...)\n" },
-    { "console", do_console, "attach to a VM's serial console (Ctrl-] leaves)",
-      "console [--timeout SECS] NAME",
+      "c crashed.  Time is the CPU time QEMU has used." },
+    { "console", do_console, "attach to a VM's serial console (Ctrl-] leaves)", "NAME",
       "Attach to a VM's serial console.  On a terminal Ctrl-] leaves; otherwise\n"
       "stdin is sent to the console and its output copied to stdout until stdin\n"
-      "ends (plus one second) or --timeout.\n" },
-    { "shutdown", do_shutdown, "ask a VM to power off",
-      "shutdown [-w] [-t SECS [--force]] NAME",
-      "Press the VM's ACPI power button.\n"
-      "  -w        wait until QEMU is gone (pressing again every 10 s)\n"
-      "  -t SECS   wait at most SECS (implies -w); still running then: exit 1\n"
-      "            with \"NAME: still running after SECS s\", the VM left running\n"
-      "  --force   with -t: destroy it instead when the time is up (and say so)\n" },
-    { "reboot", do_reboot, "ask a VM to reboot",
-      "reboot NAME",
-      "Reset the VM; on_reboot decides what follows (restart boots it again).\n" },
-    { "destroy", do_destroy, "stop a VM at once",
-      "destroy NAME",
-      "Stop a VM at once and remove its state (also a preserved crashed VM).\n" },
-    { "pause", do_pause, "pause a VM",
-      "pause NAME", "Stop a VM's CPUs.\n" },
-    { "unpause", do_unpause, "resume a paused VM",
-      "unpause NAME", "Resume a paused VM.\n" },
-    { "edit", do_edit, "edit a defined VM's xl.cfg in $EDITOR",
-      "edit NAME",
+      "ends (plus one second) or --timeout." },
+    { "shutdown", do_shutdown, "ask a VM to power off", "NAME",
+      "Press the VM's ACPI power button." },
+    { "reboot", do_reboot, "ask a VM to reboot", "NAME",
+      "Reset the VM; on_reboot decides what follows (restart boots it again)." },
+    { "destroy", do_destroy, "stop a VM at once", "NAME",
+      "Stop a VM at once and remove its state (also a preserved crashed VM)." },
+    { "pause", do_pause, "pause a VM", "NAME", "Stop a VM's CPUs." },
+    { "unpause", do_unpause, "resume a paused VM", "NAME", "Resume a paused VM." },
+    { "edit", do_edit, "edit a defined VM's xl.cfg in $EDITOR", "NAME",
       "Edit a defined VM's stored xl.cfg, as virsh edit: in $VISUAL, else $EDITOR,\n"
       "else vi.  The result is checked as define checks a config (the same parser\n"
       "and checks; the name must stay, a removed uuid is kept) and replaces the\n"
       "stored one atomically, or is refused: on a terminal you may edit again,\n"
       "otherwise the stored config stays and the exit status is 1.  A running VM\n"
-      "gets the new config at its next start.\n" },
-    { "config", do_config, "print a VM's effective xl.cfg",
-      "config NAME",
-      "Print a VM's effective xl.cfg (running VM, else the stored one).\n" },
+      "gets the new config at its next start." },
+    { "config", do_config, "print a VM's effective xl.cfg", "NAME",
+      "Print a VM's effective xl.cfg (running VM, else the stored one)." },
     { NULL, NULL, NULL, NULL, NULL },
 };
 
@@ -685,8 +662,5 @@ int cmd_vm(int argc, char **argv)
     const struct cli_verb *v = verb_of(argv[0]);
     if (!v)
         return cli_failf("%s: not a VM command", argv[0]);
-    if (cli_wants_help(argc, argv))
-        return print_help(argv[0]);
-    optind = 0;
     return v->run(argc, argv);
 }
