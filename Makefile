@@ -72,13 +72,20 @@ deps:
 check: deps
 	@$(MAKE) --no-print-directory all >/dev/null
 	@$(MAKE) --no-print-directory asan >/dev/null
-	@bash tests/run.sh build build/asan
+	@JOBS=$${JOBS:-3} bash tests/run.sh build build/asan
 
 # The heavy end-to-end runs (more crash points, full guest builds, real
 # installers): the plain build only, the tests that sample (tests/run.sh).
 check-long: deps
 	@$(MAKE) --no-print-directory all >/dev/null
 	@LONG=1 bash tests/run.sh build
+
+# The full Debian guest build and boot (tests/e2e): 20-40 minutes on 2
+# cores, outside CI's budget; run it by hand.
+check-debian: deps
+	@$(MAKE) --no-print-directory all >/dev/null
+	@VMKIT=$(CURDIR)/build/vmkit LONG=1 SAN=0 bash tests/e2e/t_guest_debian.sh | tee /dev/stderr | \
+	    awk '/^ok /{p++} /^not ok /{f++} END {printf "%d passed, %d failed\n", p, f; exit f > 0}'
 
 demo: deps
 	@$(MAKE) --no-print-directory all >/dev/null
@@ -100,6 +107,6 @@ bench: all
 clean:
 	rm -rf build
 
-.PHONY: all asan deps check check-long demo fuzz fuzz-smoke bench clean
+.PHONY: all asan deps check check-long check-debian demo fuzz fuzz-smoke bench clean
 include mk/install.mk
 -include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(UNITS:=.d)

@@ -1,5 +1,6 @@
 #!/bin/bash
-# vmkit guest build --distro debian, for real (make check-long): mmdebstrap
+# vmkit guest build --distro debian, for real (make check-debian: 20-40 min
+# on 2 cores, too long for the CI budget; not in .ci/run): mmdebstrap
 # downloads Debian from the mirror (packages cached in ~/.cache/vmkit/debian,
 # so a second build is faster), the tar stream is poured into ext4, and
 # the guest boots under `vmkit create` (TCG) to a login prompt on ttyS0.
