@@ -528,20 +528,17 @@ int vk_viridian_check(const char *group)
 /* Contract in devspec.h. */
 int vk_viridian_flags(const struct vk_strv *groups, char *buf, size_t len)
 {
-    unsigned on = 0, off = 0, b;
+    unsigned on = 0, b;
     for (unsigned i = 0; i < groups->n; i++) {
         const char *g = groups->v[i];
         int neg = g[0] == '!';
         if (vk_viridian_check(g))
             return -EINVAL;
         vgroup_bits(g + neg, &b);
-        if (neg) {
-            off |= b;
-            on &= ~b;
-        } else {
+        if (neg)
+            on &= ~b;    /* later groups win, as xl applies them in order */
+        else
             on |= b;
-            off &= ~b;
-        }
     }
     size_t o = 0;
     buf[0] = 0;
