@@ -10,8 +10,10 @@ TOP=$(cd "$(dirname "$0")/.." && pwd)
 W=${1:-$TOP/build/debcheck}
 V=$(cat "$TOP/VERSION")
 PKGS="vmkit libvmkit0 libvmkit-dev"
-say() { printf 'deb-check: %s\n' "$*"; }
-die() { printf 'deb-check: FAIL: %s\n' "$*" >&2; exit 1; }
+# Each say starts a step; the last line counts them, as the test runners do.
+steps=0
+say() { printf 'deb-check: %s\n' "$*"; steps=$((steps + 1)); }
+die() { printf 'deb-check: FAIL: %s\n' "$*" >&2; echo "$((steps > 0 ? steps - 1 : 0)) passed, 1 failed"; exit 1; }
 [ "$(id -u)" = 0 ] || die "dpkg -i needs root (run as root, or in a scratch VM/container)"
 for p in $PKGS; do
     ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q installed ||
@@ -58,3 +60,4 @@ for f in /usr/bin/vmkit /usr/include/vmkit /usr/lib/*/libvmkit.so.0 /usr/share/m
     [ ! -e "$f" ] || die "$f left after purge"
 done
 say "OK in $(( $(date +%s) - start )) s"
+echo "$steps passed, 0 failed"
