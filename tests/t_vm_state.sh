@@ -59,7 +59,9 @@ qp=$(qemu_pid cp)
 panic cp
 ok "panic, on_crash preserve: listed as crashed" wait_state cp crashed
 ok "the guest's kernel panicked (QEMU's console log)" in_log cp "Kernel panic"
-ok "/proc: cp's QEMU $qp is gone" proc_gone "$qp"
+# on_crash preserve: QEMU is stopped in guest-panicked, not ended (pvpanic
+# with -action panic=pause), so the same process is still there to inspect.
+ok "/proc: cp's QEMU $qp is kept" proc_runs "$qp" "$T/run/cp/"
 has "monitor saw GUEST_PANICKED" "$(cat "$T/monitor.log")" "event GUEST_PANICKED"
 eq "cp's QEMU is kept (stopped in guest-panicked)" "$(pgrep -f "qemu-system.*$T/run/cp/" | wc -l)" 1
 for v in console pause unpause shutdown reboot; do
