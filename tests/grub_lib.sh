@@ -99,6 +99,13 @@ EOF
 }
 
 # jfield JSON KEY: one field of install-grub --json
+# boot_c_cfg NAME MEM QCOW2: an xl.cfg that boots QCOW2 through the BIOS
+# (boot = "c": no kernel, no bootloader), no NIC, no VNC.
+boot_c_cfg() {
+    printf 'name = "%s"\nmemory = %s\nboot = "c"\nvif = []\nvnc = 0\n' "$1" "$2"
+    printf "disk = [ 'format=qcow2, vdev=hda, access=rw, target=%s' ]\n" "$3"
+}
+
 jfield() { python3 -c 'import json,sys; print(json.loads(sys.argv[1])[sys.argv[2]])' "$1" "$2" 2>&1; }
 
 # ISOs for guest usbkey (xorriso, Rock Ridge + Joliet) holding KERNEL and

@@ -63,14 +63,7 @@ for b in $all; do
     mbr) start mbr mbr.img raw ;;
     legacy) start legacy legacy.img raw ;;
     fat) start fat fat.qcow2 qcow2 ;;
-    gpt) cat >gpt.cfg <<CFG
-name = "grubgpt"
-memory = 128
-boot = "c"
-vif = []
-vnc = 0
-disk = [ 'format=qcow2, vdev=hda, access=rw, target=$T/gpt.qcow2' ]
-CFG
+    gpt) boot_c_cfg grubgpt 128 "$T/gpt.qcow2" >gpt.cfg
          ok "gpt: vmkit create (boot = \"c\", no kernel, no bootloader)" vmkit create gpt.cfg ;;
     esac
 done

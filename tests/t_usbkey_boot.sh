@@ -52,14 +52,7 @@ for k in $all; do
     key1) qemu-system-x86_64 -m 160 -nodefaults -display none -no-reboot \
               -serial "file:$T/key1.log" -drive "file=$T/key1.img,format=raw" >"$T/key1.qemu" 2>&1 &
           pids="$pids $!" ;;
-    key2) cat >key2.cfg <<CFG
-name = "usbkey2"
-memory = 160
-boot = "c"
-vif = []
-vnc = 0
-disk = [ 'format=qcow2, vdev=hda, access=rw, target=$T/key2.qcow2' ]
-CFG
+    key2) boot_c_cfg usbkey2 160 "$T/key2.qcow2" >key2.cfg
           ok "key2: vmkit create (boot = \"c\", no kernel, no bootloader)" vmkit create key2.cfg ;;
     esac
 done
