@@ -43,7 +43,7 @@ static int vmdk_probe(const uint8_t *buf, size_t len, const char *filename)
             break;
         }
     }
-    if (len - i >= 10 && !memcmp(buf + i, "version=", 8) && buf[i + 8] >= '1' && buf[i + 8] <= '3' &&
+    if (i < len && len - i >= 10 && !memcmp(buf + i, "version=", 8) && buf[i + 8] >= '1' && buf[i + 8] <= '3' &&
         (buf[i + 9] == '\n' || buf[i + 9] == '\r'))
         return 100;
     return 0;

@@ -272,35 +272,46 @@ static int add_spice(struct argv *a, const struct vk_domcfg *c, const struct vk_
 {
     if (c->spice != 1)
         return 0;
-    char opts[512];
-    size_t o = (size_t)snprintf(opts, sizeof opts, "port=%ld", c->spiceport);
-    if (c->spicehost)
-        o += (size_t)snprintf(opts + o, sizeof opts - o, ",addr=%s", c->spicehost);
-    if (c->spicedisable_ticketing == 1) {
-        o += (size_t)snprintf(opts + o, sizeof opts - o, ",disable-ticketing=on");
-    } else {
-        char *sec = rt_path(s, "spice-secret", 0);
-        if (!sec)
-            return -EINVAL;
-        add(a, "-object");
-        add(a, "secret,id=spicesec,file=%s", sec);
-        free(sec);
-        o += (size_t)snprintf(opts + o, sizeof opts - o, ",password-secret=spicesec");
-    }
-    o += (size_t)snprintf(opts + o, sizeof opts - o, ",agent-mouse=%s",
-                          c->spiceagent_mouse == 0 ? "off" : "on");
-    o += (size_t)snprintf(opts + o, sizeof opts - o, ",disable-copy-paste=%s",
-                          c->spice_clipboard_sharing == 1 ? "off" : "on");
-    if (c->spice_image_compression)
-        o += (size_t)snprintf(opts + o, sizeof opts - o, ",image-compression=%s",
-                              c->spice_image_compression);
-    if (c->spice_streaming_video)
-        snprintf(opts + o, sizeof opts - o, ",streaming-video=%s", c->spice_streaming_video);
     for (const char *p = c->spicehost; p && *p; p++)
         if (*p == ',')
             return vk_error(-EINVAL, "spicehost '%s': bad address", c->spicehost);
+    /* A memory stream, not a fixed buffer: spicehost is as long as the
+     * config makes it. */
+    char *opts = NULL;
+    size_t opts_len = 0;
+    FILE *f = open_memstream(&opts, &opts_len);
+    if (!f)
+        return vk_error(-ENOMEM, "out of memory");
+    fprintf(f, "port=%ld", c->spiceport);
+    if (c->spicehost)
+        fprintf(f, ",addr=%s", c->spicehost);
+    if (c->spicedisable_ticketing == 1) {
+        fputs(",disable-ticketing=on", f);
+    } else {
+        char *sec = rt_path(s, "spice-secret", 0);
+        if (!sec) {
+            fclose(f);
+            free(opts);
+            return -EINVAL;
+        }
+        add(a, "-object");
+        add(a, "secret,id=spicesec,file=%s", sec);
+        free(sec);
+        fputs(",password-secret=spicesec", f);
+    }
+    fprintf(f, ",agent-mouse=%s", c->spiceagent_mouse == 0 ? "off" : "on");
+    fprintf(f, ",disable-copy-paste=%s", c->spice_clipboard_sharing == 1 ? "off" : "on");
+    if (c->spice_image_compression)
+        fprintf(f, ",image-compression=%s", c->spice_image_compression);
+    if (c->spice_streaming_video)
+        fprintf(f, ",streaming-video=%s", c->spice_streaming_video);
+    if (fclose(f) != 0) {
+        free(opts);
+        return vk_error(-ENOMEM, "out of memory");
+    }
     add(a, "-spice");
     add(a, "%s", opts);
+    free(opts);
     if (c->spicevdagent == 1) {
         ensure_vser(a, have_vser);
         add(a, "-chardev");
