@@ -117,7 +117,10 @@ crash_test_reset() {  # NAME TARGET RESET K VERDICT CMD...
     echo "# $_name: $_pts crash points, $_old old, $_new new, $_mixed mixed, $_wrong wrong$([ $_early = 0 ] || echo ", $_early runs finished before their point")"
     eq "$_name: every kill landed mid-write, killed by SIGKILL" "$_missed" 0
     [ $_missed = 0 ] || echo "# $_why" | head -c 2000
-    eq "$_name: most sampled points were reached ($_pts of $_tried)" "$((_pts * 4 >= _tried * 3))" 1
+    # (with a handful of points, one that timing made the writer finish
+    # before is allowed: 2 of 3 reached is not a harness failure)
+    eq "$_name: most sampled points were reached ($_pts of $_tried)" \
+        "$((_pts * 4 >= _tried * 3 || (_pts >= 1 && _pts + 1 >= _tried && _tried <= 4)))" 1
     eq "$_name: old or new content at every crash point" "$_wrong" 0
     [ $_wrong = 0 ] || echo "# $_why" | head -c 2000
     [ "$_pts" -ge 2 ] || eq "$_name: enough crash points" "$_pts" ">= 2"
