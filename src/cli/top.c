@@ -233,11 +233,15 @@ static void draw(const struct vk_top *t, const struct top_opts *o)
             by = keys[i].name;
     /* home, then each line cleared to its end, then the rest cleared */
     fputs("\033[H", stdout);
-    snprintf(line, sizeof line, "vmkit top - %s  %d VMs: %d running, %d blocked, %d paused, "
-             "%d starting, %d shut down, %d crashed   sort: %s%s  delay: %gs", when, t->n,
-             count[VK_ST_RUNNING], count[VK_ST_BLOCKED], count[VK_ST_PAUSED],
-             count[VK_ST_STARTING], count[VK_ST_SHUTDOWN], count[VK_ST_CRASHED], by,
-             o->reverse ? " (reversed)" : "", o->delay);
+    int o_ = snprintf(line, sizeof line, "vmkit top - %s  sort: %s%s  delay: %gs  %d VM%s", when,
+                      by, o->reverse ? " (reversed)" : "", o->delay, t->n, t->n == 1 ? "" : "s");
+    /* the states there are, as "2 running, 1 paused" */
+    for (int s = 0, first = 1; s <= VK_ST_CRASHED; s++)
+        if (count[s] && o_ > 0 && (size_t)o_ < sizeof line) {
+            o_ += snprintf(line + o_, sizeof line - (size_t)o_, "%s%d %s", first ? ": " : ", ",
+                           count[s], vk_vm_state_name((enum vk_vm_state)s));
+            first = 0;
+        }
     printf("%.*s\033[K\r\n", cols, line);
     header(line, sizeof line);
     printf("\033[7m%-*.*s\033[m\r\n", cols, cols, line);

@@ -240,7 +240,9 @@ static void sample_vm(const struct vk_vminfo *info, const struct vk_top *prev,
     int taps = 0;
     for (unsigned i = 0; i < info->cfg.n_vifs; i++)
         taps += info->cfg.vifs[i].type == VK_VIF_BRIDGE;
-    if (taps && taps == v->nets)
+    if (!v->nets)
+        v->net_rx = v->net_tx = 0;          /* no NIC: nothing went through */
+    else if (taps == v->nets)
         tap_counters(v->pid, taps, &v->net_rx, &v->net_tx);
 }
 

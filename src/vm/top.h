@@ -15,7 +15,8 @@
  *   - network: the bytes through each NIC when every NIC is a tap device
  *     (vif bridge=: the tap named in /proc/PID/fdinfo of QEMU's
  *     /dev/net/tun descriptors, counted in /sys/class/net/TAP/statistics);
- *     user-mode NICs (slirp) keep no counter QEMU reports, so unknown.
+ *     user-mode NICs (slirp) keep no counter QEMU reports, so unknown;
+ *     a VM without NICs has 0.
  * Nothing is locked and nothing written: a VM that ends while it is
  * sampled is shown with what was read (unknown values -1), never an
  * error.  Stats are asked on the CLI's QMP socket with a short timeout;
