@@ -8,9 +8,12 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -92,23 +95,107 @@ int vk_top_from_qmp(struct vk_top_vm *v, const json_t *blockstats, const json_t 
     return nt;
 }
 
-/* Ask QEMU for the block stats and vCPU threads of v (its CLI socket in
- * dir).  Returns the number of thread ids (0 when QEMU did not answer). */
-static int ask_qemu(const char *dir, struct vk_top_vm *v, pid_t *tids, int max)
+/* One VM's QMP conversation, run side by side with the others'. */
+struct ask {
+    struct vk_qmp *q;           /* NULL: not asked or finished */
+    int replies;                /* answers so far (capabilities first) */
+    json_t *bs, *cpus;
+};
+
+/* The three commands, sent at once on connecting: QEMU answers them in
+ * order after its greeting, so a VM costs one wake-up of QEMU, not four
+ * round trips. */
+static const char ask_text[] = "{\"execute\":\"qmp_capabilities\"}\n"
+                               "{\"execute\":\"query-blockstats\"}\n"
+                               "{\"execute\":\"query-cpus-fast\"}\n";
+
+/* Connect to dir's CLI QMP socket and send ask_text.  NULL when nothing
+ * listens (a VM ending, or one that is starting). */
+static struct vk_qmp *ask_start(const char *dir)
 {
-    char sock[4200];
-    struct vk_qmp *q;
-    if (vk_pathf(sock, sizeof sock, "%s/qmp-cli.sock", dir) < 0 ||
-        vk_qmp_connect(sock, TOP_QMP_MS, &q) < 0)
-        return 0;
-    json_t *bs = NULL, *cpus = NULL;
-    if (vk_qmp_execute(q, "query-blockstats", NULL, &bs, TOP_QMP_MS) == 0)
-        vk_qmp_execute(q, "query-cpus-fast", NULL, &cpus, TOP_QMP_MS);
-    vk_qmp_close(q);
-    int n = vk_top_from_qmp(v, bs, cpus, tids, max);
-    json_decref(bs);
-    json_decref(cpus);
-    return n < 0 ? 0 : n;
+    struct sockaddr_un sa = { .sun_family = AF_UNIX };
+    if (vk_pathf(sa.sun_path, sizeof sa.sun_path, "%s/qmp-cli.sock", dir) < 0)
+        return NULL;
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    if (fd < 0)
+        return NULL;
+    if (connect(fd, (struct sockaddr *)&sa, sizeof sa) < 0 ||
+        send(fd, ask_text, sizeof ask_text - 1, MSG_NOSIGNAL) != (ssize_t)(sizeof ask_text - 1)) {
+        close(fd);
+        return NULL;
+    }
+    return vk_qmp_new(fd, sa.sun_path);
+}
+
+/* Take what arrived on a's socket; close it when all is answered or it
+ * failed. */
+static void ask_read(struct ask *a)
+{
+    char buf[16384];
+    ssize_t n = read(vk_qmp_fd(a->q), buf, sizeof buf);
+    if (n < 0 && (errno == EAGAIN || errno == EINTR))
+        return;
+    int r = n > 0 ? vk_qmp_feed(a->q, buf, (size_t)n) : -1;
+    struct vk_qmp_msg m;
+    while (r >= 0 && (r = vk_qmp_next(a->q, &m)) != 0) {
+        if (r < 0) {
+            if (r == -EPROTO)
+                r = 0;          /* a garbled line is skipped */
+            continue;
+        }
+        if (m.kind == VK_QMP_RETURN || m.kind == VK_QMP_ERROR) {
+            json_t *d = m.kind == VK_QMP_RETURN ? json_incref(m.data) : NULL;
+            if (a->replies == 1)
+                a->bs = d;
+            else if (a->replies == 2)
+                a->cpus = d;
+            else
+                json_decref(d);
+            a->replies++;
+        }
+        vk_qmp_msg_free(&m);
+        if (a->replies == 3)
+            break;
+    }
+    if (r < 0 || a->replies == 3) {
+        vk_qmp_close(a->q);
+        a->q = NULL;
+    }
+}
+
+/* Ask every running VM of v[0..n) for its block stats and vCPU threads,
+ * all at once, waiting at most TOP_QMP_MS for the slowest. */
+static void ask_all(const struct vk_vminfo *info, struct vk_top_vm *v, struct ask *a, int n)
+{
+    struct pollfd *p = calloc((size_t)n, sizeof *p);
+    int *who = calloc((size_t)n, sizeof *who);
+    for (int i = 0; p && who && i < n; i++)
+        if (v[i].pid)
+            a[i].q = ask_start(info[i].dir);
+    double end = now_mono() + TOP_QMP_MS / 1000.0;
+    for (;;) {
+        int k = 0;
+        for (int i = 0; p && who && i < n; i++)
+            if (a[i].q) {
+                p[k] = (struct pollfd){ .fd = vk_qmp_fd(a[i].q), .events = POLLIN };
+                who[k++] = i;
+            }
+        double left = end - now_mono();
+        if (!k || left <= 0)
+            break;
+        int pr = poll(p, (nfds_t)k, (int)(left * 1000) + 1);
+        if (pr < 0 && errno != EINTR)
+            break;
+        for (int j = 0; pr > 0 && j < k; j++)
+            if (p[j].revents)
+                ask_read(&a[who[j]]);
+    }
+    for (int i = 0; i < n; i++) {
+        vk_qmp_close(a[i].q);         /* the ones that did not answer in time */
+        a[i].q = NULL;
+    }
+    free(p);
+    free(who);
 }
 
 /* QEMU's resident set in bytes (/proc/PID/statm), or -1. */
@@ -216,9 +303,8 @@ static void sample_cpu(struct vk_top_vm *v, const pid_t *tids, int nt, const str
     v->cpu_pct = pct < 0 ? 0 : pct;
 }
 
-/* One VM's line of the sample. */
-static void sample_vm(const struct vk_vminfo *info, const struct vk_top *prev,
-                      struct vk_top_vm *v)
+/* What the runtime directory says of one VM; figures unknown yet. */
+static void vm_base(const struct vk_vminfo *info, struct vk_top_vm *v)
 {
     memset(v, 0, sizeof *v);
     snprintf(v->name, sizeof v->name, "%s", info->name);
@@ -231,11 +317,19 @@ static void sample_vm(const struct vk_vminfo *info, const struct vk_top *prev,
     v->rss = v->rd_ops = v->wr_ops = v->rd_bytes = v->wr_bytes = v->net_rx = v->net_tx = -1;
     v->cpu_secs = v->cpu_pct = -1;
     v->n_disks = -1;
-    if (!v->pid || vk_proc_starttime(v->pid, &v->start) < 0)
-        return;
+    if (v->pid && vk_proc_starttime(v->pid, &v->start) < 0)
+        v->pid = 0;                         /* ended meanwhile */
+}
+
+/* The rest of one VM's figures, with QEMU's answers a. */
+static void vm_figures(const struct vk_vminfo *info, const struct ask *a,
+                       const struct vk_top *prev, struct vk_top_vm *v)
+{
     pid_t tids[TOP_MAX_VCPUS];
-    int nt = ask_qemu(info->dir, v, tids, TOP_MAX_VCPUS);
-    sample_cpu(v, tids, nt, prev);
+    int nt = vk_top_from_qmp(v, a->bs, a->cpus, tids, TOP_MAX_VCPUS);
+    if (!v->pid)
+        return;
+    sample_cpu(v, tids, nt < 0 ? 0 : nt, prev);
     v->rss = proc_rss(v->pid);
     int taps = 0;
     for (unsigned i = 0; i < info->cfg.n_vifs; i++)
@@ -264,8 +358,22 @@ int vk_top_sample(const struct vk_top *prev, struct vk_top *out)
         vk_vminfo_list_free(info, n);
         return vk_error(-ENOMEM, "out of memory");
     }
+    struct ask *a = calloc((size_t)n, sizeof *a);
+    if (!a) {
+        free(out->vm);
+        out->vm = NULL;
+        vk_vminfo_list_free(info, n);
+        return vk_error(-ENOMEM, "out of memory");
+    }
     for (int i = 0; i < n; i++)
-        sample_vm(&info[i], prev, &out->vm[i]);
+        vm_base(&info[i], &out->vm[i]);
+    ask_all(info, out->vm, a, n);
+    for (int i = 0; i < n; i++) {
+        vm_figures(&info[i], &a[i], prev, &out->vm[i]);
+        json_decref(a[i].bs);
+        json_decref(a[i].cpus);
+    }
+    free(a);
     out->n = n;
     vk_vminfo_list_free(info, n);
     /* a VM that went away meanwhile left a failed QMP connect behind */
