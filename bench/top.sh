@@ -6,8 +6,10 @@
 # runs query-blockstats and query-cpus-fast, and reads the vCPU threads'
 # times and QEMU's RSS from /proc.  Alternating runs, 20 each; medians of
 # the wall time of the whole command (process start included) and the
-# ratio vmkit/script (target: vmkit under 50 ms).  The script's own time
-# without the interpreter's start-up is printed too.
+# ratio vmkit/script (target: vmkit under 50 ms).  Also printed: the
+# script's own time without the interpreter's start-up, vmkit top's CPU
+# time, and `vmkit list` (no QMP at all) in the same runs, which shows
+# what the machine's load adds to any vmkit command.
 #   BENCH_VMS=4 bash bench/top.sh   for a quicker run.
 set -u
 TOP=$(cd "$(dirname "$0")/.." && pwd)
@@ -82,7 +84,7 @@ PY
 
 n=$("$VMKIT" top -b -i 1 | grep -c '^paused.* paused ')
 echo "vmkit top -b -i 1 with $n paused VMs, against QMP + /proc by hand (python3), 20 runs each"
-: >"$D/tv"; : >"$D/tq"; : >"$D/ti"
+: >"$D/tv"; : >"$D/tq"; : >"$D/ti"; : >"$D/tl"; : >"$D/tc"
 for _ in $(seq 20); do
     s=$(date +%s%N)
     python3 "$D/byhand.py" >/dev/null 2>>"$D/inner" || { echo "FAILED: by hand"; cat "$D/inner"; exit 1; }
@@ -92,12 +94,23 @@ for _ in $(seq 20); do
     "$VMKIT" top -b -i 1 >/dev/null || { echo "FAILED: vmkit top"; exit 1; }
     e=$(date +%s%N)
     echo $(( (e - s) / 1000 )) >>"$D/tv"
+    # what the machine's load adds: vmkit list (no QMP) as the floor, and
+    # the CPU time top itself uses
+    s=$(date +%s%N)
+    "$VMKIT" list >/dev/null || { echo "FAILED: vmkit list"; exit 1; }
+    e=$(date +%s%N)
+    echo $(( (e - s) / 1000 )) >>"$D/tl"
+    /usr/bin/time -f "%U %S" -o "$D/cpu1" "$VMKIT" top -b -i 1 >/dev/null
+    awk '{ printf "%.0f\n", ($1 + $2) * 1000000 }' "$D/cpu1" >>"$D/tc"
 done
 sed -n 's/^inner //p' "$D/inner" >"$D/ti"
 tv=$(median <"$D/tv"); tq=$(median <"$D/tq"); ti=$(median <"$D/ti")
 echo "by hand (python3): median $(echo "scale=1; $tq / 1000" | bc) ms (of which the QMP and /proc work: $ti ms)"
 echo "vmkit top -b -i 1: median $(echo "scale=1; $tv / 1000" | bc) ms (target < 50 ms)"
 echo "ratio vmkit/by hand: $(echo "scale=2; $tv / $tq" | bc)"
+echo "vmkit top's own CPU time (user + system): median $(echo "scale=1; $(median <"$D/tc") / 1000" | bc) ms;" \
+     "vmkit list (no QMP) in the same runs: median $(echo "scale=1; $(median <"$D/tl") / 1000" | bc) ms;" \
+     "load $(cut -d' ' -f1 /proc/loadavg)"
 s=$(date +%s%N); "$VMKIT" top --json -i 1 >/dev/null; e=$(date +%s%N)
 echo "vmkit top --json -i 1: $(( (e - s) / 1000000 )) ms"
 [ "$n" = "$NVM" ]
