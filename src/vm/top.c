@@ -19,7 +19,7 @@
 
 /* QMP waits: a VM that does not answer within this is shown without
  * block figures rather than holding up every other VM's line. */
-#define TOP_QMP_MS 500
+#define TOP_QMP_MS 1000
 #define TOP_MAX_VCPUS 512
 
 static double now_mono(void)
