@@ -80,6 +80,9 @@ _vmkit() {
                 mapfile -t COMPREPLY < <(compgen -W "$(_vmkit_vms)" -- "$cur") ;;
             img|part|fs|guest)
                 mapfile -t COMPREPLY < <(_vmkit_targets "$cur") ;;
+            top)    # no operands; -s takes a sort key
+                [[ ${words[${#words[@]}-1]} == -s || ${words[${#words[@]}-1]} == --sort ]] &&
+                    mapfile -t COMPREPLY < <(compgen -W "id name state cpu time mem vcpus read write net" -- "$cur") ;;
             *)
                 mapfile -t COMPREPLY < <(compgen -f -- "$cur") ;;
             esac

@@ -8,7 +8,7 @@ libext2fs-dev libarchive-dev libzstd-dev zlib1g-dev libjansson-dev libssl-dev li
 e2fsprogs dosfstools mtools fdisk gdisk xorriso isolinux syslinux-common genisoimage util-linux
 busybox-static cpio dpkg-dev python3 time mmdebstrap openssh-client
 grub-pc-bin grub-common
-scdoc mandoc groff-base zsh"
+scdoc mandoc groff-base zsh jq"
 missing=""
 for p in $PKGS; do
     dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null | grep -q "install ok installed" ||

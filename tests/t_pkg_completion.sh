@@ -41,6 +41,10 @@ run_ok c B 'comp "vmkit part add d.img --s"'
 eq "bash: options of part add" "$c" "--size --start"
 run_ok c B 'comp "vmkit list -"'
 eq "bash: options of list" "$c" "--all --help --json --long -a -h -l"
+run_ok c B 'comp "vmkit top --"'
+eq "bash: options of top" "$c" "--batch --delay --help --iterations --json --sort"
+run_ok c B 'comp "vmkit top -s c"'
+eq "bash: top's sort keys after -s" "$c" "cpu"
 run_ok c B 'comp "vmkit start "'
 eq "bash: defined VM names" "$c" "alpha beta"
 run_ok c B 'comp "vmkit destroy a"'
@@ -84,6 +88,8 @@ run_ok c Z 'comp "vmkit list -"'
 eq "zsh: options of list" "$c" "--all --help --json --long -a -h -l"
 run_ok c Z 'comp "vmkit shutdown "'
 eq "zsh: VM names" "$c" "alpha beta"
+run_ok c Z 'comp "vmkit top --sort "'
+eq "zsh: top's sort keys" "$c" "id name state cpu time mem vcpus read write net"
 run_ok c Z 'comp "vmkit fs ls d.img:"'
 eq "zsh: partition numbers after the colon" "$c" "1 2"
 run_ok c Z 'comp "vmkit fs cat d.img:2:/etc/"'

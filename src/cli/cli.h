@@ -77,6 +77,7 @@ int cmd_save(int argc, char **argv);      /* vmstate.c: save, restore, snapshot,
 int cmd_restore(int argc, char **argv);
 int cmd_clone(int argc, char **argv);
 int cmd_snapshot(int argc, char **argv);
+int cmd_top(int argc, char **argv);       /* top.c */
 
 /* ISO 9660 parts of `vmkit fs` (fs_iso.c). */
 struct vk_iso_mkfs_opts;

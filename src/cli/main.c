@@ -20,6 +20,7 @@ static const struct cli_command commands[] = {
     { "save",     cmd_save,  "save a running VM's state to a file and stop it" },
     { "restore",  cmd_restore, "restore a VM saved by save" },
     { "clone",    cmd_clone, "define a copy of a shut-off VM (new uuid, MACs, disks)" },
+    { "top",      cmd_top,   "every running VM's CPU, memory, disk and network use (xentop)" },
     { "snapshot", cmd_snapshot, "create, list, revert, delete a VM's internal snapshots" },
     { "boot",     cmd_boot,  "boot loaders: install-grub writes GRUB for BIOS into an image" },
     { "guest",    cmd_guest, "build a small bootable Linux guest disk" },

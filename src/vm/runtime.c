@@ -90,12 +90,16 @@ int vk_rt_read(const char *dir, const char *file, char *buf, size_t len)
     return (int)off;
 }
 
-/* Read /proc/PID/stat and return the fields after the command name
- * (which may hold spaces and parentheses) in buf: field 3 (state) first. */
-static int proc_stat(pid_t pid, char *buf, size_t len)
+/* Read /proc/PID/stat (tid > 0: /proc/PID/task/TID/stat, one thread's)
+ * and return the fields after the command name (which may hold spaces and
+ * parentheses) in buf: field 3 (state) first. */
+static int proc_task_stat(pid_t pid, pid_t tid, char *buf, size_t len)
 {
-    char path[64], raw[1024];
-    snprintf(path, sizeof path, "/proc/%d", (int)pid);
+    char path[96], raw[1024];
+    if (tid > 0)
+        snprintf(path, sizeof path, "/proc/%d/task/%d", (int)pid, (int)tid);
+    else
+        snprintf(path, sizeof path, "/proc/%d", (int)pid);
     int n = pid > 0 ? vk_rt_read(path, "stat", raw, sizeof raw) : -ESRCH;
     if (n <= 0)
         return -ESRCH;
@@ -104,6 +108,11 @@ static int proc_stat(pid_t pid, char *buf, size_t len)
         return -ESRCH;
     snprintf(buf, len, "%s", p + 2);
     return 0;
+}
+
+static int proc_stat(pid_t pid, char *buf, size_t len)
+{
+    return proc_task_stat(pid, 0, buf, len);
 }
 
 /* Field number f (1-based as in proc(5)) of a proc_stat() result. */
@@ -133,14 +142,28 @@ int vk_proc_starttime(pid_t pid, unsigned long long *start)
 /* Contract in runtime.h. */
 int vk_proc_cputime(pid_t pid, double *secs)
 {
+    return vk_proc_task_times(pid, 0, secs, NULL);
+}
+
+/* Contract in runtime.h. */
+int vk_proc_task_times(pid_t pid, pid_t tid, double *secs, double *age)
+{
     char s[1024];
-    if (proc_stat(pid, s, sizeof s) < 0)
+    if (proc_task_stat(pid, tid, s, sizeof s) < 0)
         return -ESRCH;
-    const char *u = stat_field(s, 14), *k = stat_field(s, 15);
-    if (!u || !k)
+    const char *u = stat_field(s, 14), *k = stat_field(s, 15), *st = stat_field(s, 22);
+    if (!u || !k || !st)
         return -ESRCH;
     long hz = sysconf(_SC_CLK_TCK);
-    *secs = (double)(strtoull(u, NULL, 10) + strtoull(k, NULL, 10)) / (double)(hz > 0 ? hz : 100);
+    double tick = 1.0 / (double)(hz > 0 ? hz : 100);
+    *secs = (double)(strtoull(u, NULL, 10) + strtoull(k, NULL, 10)) * tick;
+    if (age) {
+        /* start times count from boot, as CLOCK_BOOTTIME does */
+        struct timespec now;
+        clock_gettime(CLOCK_BOOTTIME, &now);
+        *age = (double)now.tv_sec + (double)now.tv_nsec / 1e9 -
+               (double)strtoull(st, NULL, 10) * tick;
+    }
     return 0;
 }
 

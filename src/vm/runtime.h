@@ -52,6 +52,12 @@ int vk_proc_starttime(pid_t pid, unsigned long long *start);
 /* CPU seconds (user + system) pid has used.  0 or -ESRCH. */
 int vk_proc_cputime(pid_t pid, double *secs);
 
+/* CPU seconds (user + system) that thread tid of process pid has used
+ * (/proc/PID/task/TID/stat; tid 0: the whole process, its ended threads
+ * included), and *age (may be NULL) the seconds since it started.  0 or
+ * -ESRCH when there is no such thread. */
+int vk_proc_task_times(pid_t pid, pid_t tid, double *secs, double *age);
+
 /* 1 when pid is alive and its command line holds uuid as one argument
  * (our QEMU), 0 otherwise (dead, zombie, or pid reused by another
  * program). */
