@@ -8,22 +8,19 @@
 . "$(dirname "$0")/lib.sh"
 need e2fsck debugfs fsck.fat mtype sfdisk qemu-img zstd sha256sum flock || { finish; exit; }
 
-# start and size (bytes) of partition N of raw image R, from sfdisk
-part_geom() {
-    sfdisk -d "$1" | awk -v p="$1$2" '$1 == p { gsub(/[^0-9 ]/, " ", $0); split($0, a, " ");
-        print a[length(a) > 3 ? 2 : 2] * 512, a[3] * 512 }' | head -1
-}
-# copy partition N of raw image R to file OUT
+# start of partition N of raw image R in bytes, from sfdisk
+pstart() { sfdisk -d "$1" | sed -n "s|^$1$2 : start= *\([0-9]*\),.*|\1|p" | awk '{ print $1 * 512 }'; }
+# copy partition N of raw image R to file OUT (fsck.fat wants a file)
 part_out() {
     read -r s z < <(sfdisk -d "$1" | sed -n "s|^$1$2 : start= *\([0-9]*\), size= *\([0-9]*\),.*|\1 \2|p")
     [ -n "$s" ] && dd if="$1" of="$3" bs=1M iflag=skip_bytes,count_bytes skip=$((s * 512)) \
         count=$((z * 512)) status=none
 }
 fat_ok() { part_out "$1" "$2" "$T/p.fat" && fsck.fat -n "$T/p.fat"; }
-ext_ok() { part_out "$1" "$2" "$T/p.ext" && e2fsck -fn "$T/p.ext"; }
+ext_ok() { e2fsck -fn "$1?offset=$(pstart "$1" "$2")"; }
 # the bytes of one file inside partition N of raw image R
-ext_cat() { part_out "$1" "$2" "$T/p.ext" && debugfs -R "cat $3" "$T/p.ext" 2>/dev/null; }
-fat_cat() { part_out "$1" "$2" "$T/p.fat" && mtype -i "$T/p.fat" "::$3"; }
+ext_cat() { debugfs -R "cat $3" "$1?offset=$(pstart "$1" "$2")" 2>/dev/null; }
+fat_cat() { mtype -i "$1@@$(pstart "$1" "$2")" "::$3"; }
 
 head -c 3000000 /dev/urandom >"$T/blob"
 head -c 700000 /dev/urandom >"$T/blob2"
@@ -33,9 +30,9 @@ for i in $(seq 2000); do printf 'SECRET-MARKER-%05d-deleted-file\n' $i; done >"$
 
 # --- the MBR disk: raw, ext4 + FAT32 + a logical swap, GRUB-like gap ---
 M=$T/mbr.raw
-ok "create a 160M raw disk" truncate -s 160M "$M"
+ok "create a 100M raw disk" truncate -s 100M "$M"
 ok "MBR with ext4, FAT32, extended, logical swap" sh -c "'$VMKIT' part init '$M' mbr &&
-    '$VMKIT' part add '$M' --size 60M --type linux && '$VMKIT' part add '$M' --size 50M --type fat32 &&
+    '$VMKIT' part add '$M' --size 40M --type linux && '$VMKIT' part add '$M' --size 40M --type fat32 &&
     '$VMKIT' part add '$M' --type extended && '$VMKIT' part add '$M' --logical --type swap"
 ok "mkfs ext4, vfat -F 32, swap" sh -c "'$VMKIT' fs mkfs -t ext4 '$M:1' &&
     '$VMKIT' fs mkfs -t vfat -F 32 '$M:2' && '$VMKIT' fs mkfs -t swap '$M:5'"
@@ -49,8 +46,9 @@ eq "the deleted marker is in the source's free blocks (ext and FAT)" \
 head -c $((2047 * 512)) /dev/urandom >"$T/gap"
 ok "fill the gap before partition 1" dd if="$T/gap" of="$M" bs=512 seek=1 conv=notrunc status=none
 # swap's unused pages hold old data that must not be stored
+sw=$(pstart "$M" 5)
 ok "garbage in the swap area past its header" sh -c "head -c 1M /dev/urandom |
-    dd of='$M' bs=1M seek=120 conv=notrunc status=none"
+    dd of='$M' bs=1M seek=$((sw / 1048576 + 2)) conv=notrunc status=none"
 
 R=$T/repo
 ok "backup init" vmkit backup init "$R"
@@ -80,10 +78,10 @@ ok "ext /blob equal (debugfs)" cmp <(ext_cat "$T/m1.raw" 1 /blob) "$T/blob"
 ok "ext /hello equal (debugfs)" cmp <(ext_cat "$T/m1.raw" 1 /hello) "$T/hello"
 ok "FAT /blob2 equal (mtools)" cmp <(fat_cat "$T/m1.raw" 2 /blob2) "$T/blob2"
 ok "FAT /hello.txt equal (mtools)" cmp <(fat_cat "$T/m1.raw" 2 /hello.txt) "$T/hello"
-eq "blkid: swap in partition 5" "$(blkid -p -o value -s TYPE -O $((229376 * 512)) "$T/m1.raw")" swap
+eq "blkid: swap in partition 5" "$(blkid -p -o value -s TYPE -O "$sw" "$T/m1.raw")" swap
 eq "the deleted marker did not come back" "$(grep -a -c 'SECRET-MARKER-01234' "$T/m1.raw")" 0
 eq "the swap's garbage was not stored" \
-    "$(dd if="$T/m1.raw" bs=1M skip=120 count=1 status=none | tr -d '\0' | wc -c)" 0
+    "$(dd if="$T/m1.raw" bs=1M skip=$((sw / 1048576 + 2)) count=1 status=none | tr -d '\0' | wc -c)" 0
 # Every sector of the restore is the source's, or zero where the source
 # held free blocks (the deleted files' and the swap's), no more than those.
 ok "restored sectors: the source's or zeroed free space" python3 - "$M" "$T/m1.raw" <<'PY'
@@ -101,9 +99,9 @@ ok "restored sparse: fewer blocks than the source" test "$(stat -c %b "$T/m1.raw
 
 # --- the GPT disk: qcow2 ---
 G=$T/gpt.qcow2
-ok "create a 128M qcow2 disk" vmkit img create -f qcow2 "$G" 128M
+ok "create a 100M qcow2 disk" vmkit img create -f qcow2 "$G" 100M
 ok "GPT with ext4, FAT32, swap" sh -c "'$VMKIT' part init '$G' gpt &&
-    '$VMKIT' part add '$G' --size 56M --type linux && '$VMKIT' part add '$G' --size 40M --type fat32 &&
+    '$VMKIT' part add '$G' --size 40M --type linux && '$VMKIT' part add '$G' --size 40M --type fat32 &&
     '$VMKIT' part add '$G' --type swap"
 ok "mkfs and files" sh -c "'$VMKIT' fs mkfs -t ext4 '$G:1' && '$VMKIT' fs mkfs -t vfat -F 32 '$G:2' &&
     '$VMKIT' fs mkfs -t swap '$G:3' && '$VMKIT' fs put '$T/blob' '$G:1:/blob' &&
