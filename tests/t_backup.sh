@@ -6,7 +6,7 @@
 # come back), GRUB's gap kept, dedup across snapshots, a flipped bit found
 # by verify --read-data and refused by restore, bad input refused.
 . "$(dirname "$0")/lib.sh"
-need e2fsck debugfs fsck.fat mtype sfdisk qemu-img zstd sha256sum flock || { finish; exit; }
+need e2fsck debugfs dumpe2fs fsck.fat mtype mdir sfdisk qemu-img zstd sha256sum flock || { finish; exit; }
 
 # start of partition N of raw image R in bytes, from sfdisk
 pstart() { sfdisk -d "$1" | sed -n "s|^$1$2 : start= *\([0-9]*\),.*|\1|p" | awk '{ print $1 * 512 }'; }
@@ -62,10 +62,17 @@ run_ok js vmkit backup info --json "$R" mbr
 has "info --json: the table" "$js" '"table": "mbr"'
 has "info --json: ext4 in partition 1" "$js" '"fs": "ext4"'
 has "info --json: swap" "$js" '"fs": "swap"'
-# swap stored as its header: its partition keeps one page
-run_ok swapkept python3 -c 'import json,sys; d=json.load(sys.stdin)
-print([p["kept"] for p in d["partitions"] if p["fs"] == "swap"][0])' <<<"$js"
-eq "swap kept = its header page" "$swapkept" 4096
+run_ok kept python3 -c 'import json,sys; d=json.load(sys.stdin)
+print(" ".join(str(p["kept"]) for p in d["partitions"]), d["partitions"][1]["size"])' <<<"$js"
+read -r kext kfat kswap fatsize <<<"$kept"
+# the used-block maps against the tools' own counts
+read -r bc fb bs < <(dumpe2fs -h "$M?offset=$(pstart "$M" 1)" 2>/dev/null |
+    awk -F: '/^Block count/ { c = $2 } /^Free blocks/ { f = $2 } /^Block size/ { b = $2 } END { print c, f, b }')
+eq "ext kept = dumpe2fs's used blocks" "$kext" "$(( (bc - fb) * bs ))"
+fatfree=$(mdir -i "$M@@$(pstart "$M" 2)" :: | grep 'bytes free' | tr -dc 0-9)
+ok "FAT kept = partition - mdir's free bytes ($kfat, $fatsize - $fatfree)" \
+    test $((fatsize - fatfree - kfat)) -ge 0 -a $((fatsize - fatfree - kfat)) -lt 4096
+eq "swap kept = its header page" "$kswap" 4096
 
 ok "restore to raw" vmkit backup restore "$R" "$id1" "$T/m1.raw"
 ok "no .partial left" test ! -e "$T/m1.raw.partial"
