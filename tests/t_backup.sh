@@ -170,6 +170,23 @@ fails_with "info of it: refused" 1 "damaged snapshot index" vmkit backup info "$
 cp "$T/idx.good" "$R/snapshots/$id2.json"
 ok "verify --read-data: good again" vmkit backup verify --read-data "$R"
 
+# --- a save killed at any point leaves a consistent repository ---
+ok "another change, for new chunks" vmkit fs put "$T/blob2" "$M:1:/blob3"
+for d in $(pick "0.05 0.2 0.5" "0.3 1" "0.02 0.05 0.1 0.2 0.3 0.5 0.8 1.2"); do
+    timeout -s KILL "$d" "$VMKIT" backup save "$M" "$R" --name killed >/dev/null 2>&1
+    ok "killed after ${d}s: verify --read-data clean" vmkit backup verify --read-data "$R"
+done
+ok "list --json" sh -c "'$VMKIT' backup list --json '$R' >'$T/ids.json'"
+ok "every snapshot a killed save listed restores" python3 - "$VMKIT" "$R" "$T" <<'PY'
+import json, subprocess, sys
+vmkit, repo, tmp = sys.argv[1:]
+for i, s in enumerate(json.load(open(tmp + "/ids.json"))):
+    if s["name"] == "killed":
+        subprocess.run([vmkit, "backup", "restore", repo, s["id"], "%s/k%d.raw" % (tmp, i)], check=True)
+PY
+rm -f "$T"/k*.raw
+find "$R" -name '.*' -delete
+
 # --- bad input ---
 mkdir "$T/notrepo"
 fails_with "not a repository" 1 "not a vmkit backup repository" vmkit backup list "$T/notrepo"
