@@ -124,6 +124,18 @@ ok "GPT restored FAT32: fsck.fat -n clean" fat_ok "$T/g1.raw" 2
 ok "GPT ext /blob equal" cmp <(ext_cat "$T/g1.raw" 1 /blob) "$T/blob"
 ok "GPT FAT /blob2 equal" cmp <(fat_cat "$T/g1.raw" 2 /blob2) "$T/blob2"
 
+# --- a filesystem without a partition table (root.img) ---
+F=$T/root.img
+ok "a bare 24M ext4 image with a file" sh -c "truncate -s 24M '$F' && '$VMKIT' fs mkfs -t ext4 '$F' &&
+    '$VMKIT' fs put '$T/blob2' '$F:/blob2'"
+run_ok idf vmkit backup save "$F" "$R"
+run_ok jf vmkit backup info --json "$R" "$idf"
+has "info: no table" "$jf" '"table": "none"'
+has "info: ext4 on the whole disk" "$jf" '"fs": "ext4"'
+ok "restore it" vmkit backup restore "$R" "$idf" "$T/root2.img"
+ok "restored bare ext4: e2fsck -fn clean" e2fsck -fn "$T/root2.img"
+ok "qemu-img compare: the bare image restored whole" qemu-img compare -q -f raw -F raw "$F" "$T/root2.img"
+
 # --- dedup: a small change adds few chunks, the old snapshot stays ---
 nchunks() { find "$R/chunks" -type f ! -name '.*' | wc -l; }
 n0=$(nchunks)

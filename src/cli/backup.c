@@ -70,12 +70,13 @@ static int bk_save(int argc, char **argv)
     vk_bk_close(&repo);
     if (r < 0)
         return cli_fail(r);
-    char kept[32], added[32];
+    char kept[32], added[32], size[32];
     printf("%s\n", s.id);
     if (isatty(1))
-        printf("%s: %s kept of %s; %zu chunks, %llu new (%s written)\n", s.name,
-               vk_human_size(s.kept, kept, sizeof kept), a.v[0], s.next,
-               (unsigned long long)s.new_chunks, vk_human_size(s.new_bytes, added, sizeof added));
+        printf("Saved '%s': %s of %s kept; %zu chunks, %llu new (%s written)\n", s.name,
+               vk_human_size(s.kept, kept, sizeof kept), vk_human_size(s.size, size, sizeof size),
+               s.next, (unsigned long long)s.new_chunks,
+               vk_human_size(s.new_bytes, added, sizeof added));
     vk_bk_snap_free(&s);
     return EXIT_OK;
 }
