@@ -380,15 +380,13 @@ static int load_id(struct vk_bk_repo *r, const char *id, struct vk_bk_snap *s)
         return e;
     e = vk_bk_index_parse(data, len, p, s);
     free(data);
-    if (e == 0 && strcmp(s->id, id)) {
-        vk_bk_snap_free(s);
+    if (e == 0 && strcmp(s->id, id))
         e = vk_error(-EINVAL, "%s: holds snapshot '%s', not '%s'", p, s->id, id);
-    }
-    if (e == 0 && s->chunk_size != r->chunk_size) {
-        vk_bk_snap_free(s);
+    else if (e == 0 && s->chunk_size != r->chunk_size)
         e = vk_error(-EINVAL, "%s: chunk size %u, the repository's is %u", p, s->chunk_size,
                      r->chunk_size);
-    }
+    if (e < 0)
+        vk_bk_snap_free(s);
     return e;
 }
 

@@ -60,10 +60,11 @@ int vk_bk_restore(struct vk_bk_repo *r, const struct vk_bk_snap *s, const char *
     if (snprintf(partial, sizeof partial, "%s.partial", dest) >= (int)sizeof partial)
         return vk_error(-ENAMETOOLONG, "%s: name too long", dest);
     /* A .partial is what an interrupted restore left: ours to replace. */
-    if (lstat(partial, &st) == 0 && vk_bd_remove(partial, fmt) < 0)
-        return vk_error_prefix(-EIO, "%s: cannot remove the leftover: ", partial);
+    int e = 0;
+    if (lstat(partial, &st) == 0 && (e = vk_bd_remove(partial, fmt)) < 0)
+        return vk_error_prefix(e, "%s: cannot remove the leftover: ", partial);
     struct vk_create_opts co = { .size = s->size };
-    int e = vk_bd_create(partial, fmt, &co);
+    e = vk_bd_create(partial, fmt, &co);
     if (e < 0)
         return e;
     struct vk_blockdev *bd = NULL;

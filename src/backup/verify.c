@@ -7,6 +7,7 @@
 #include "util/vec.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -93,7 +94,7 @@ int vk_bk_verify(struct vk_bk_repo *r, bool read_data, vk_bk_bad_fn bad, void *c
         if (read_data) {
             c = vk_bk_chunk_get(r, refs[a].id, buf, refs[a].len);
         } else if ((c = vk_bk_chunk_exists(r, refs[a].id)) == 0) {
-            char p[4200];
+            char p[PATH_MAX];
             vk_bk_chunk_path(r, refs[a].id, p, sizeof p);
             c = vk_error(-ENOENT, "chunk %s: missing", p);
         }
