@@ -95,7 +95,9 @@ ok "restored sectors: the source's or zeroed free space" python3 - "$M" "$T/m1.r
 import sys
 a = open(sys.argv[1], 'rb').read(); b = open(sys.argv[2], 'rb').read()
 z = bytes(512)
-diff = [i for i in range(0, len(a), 512) if a[i:i+512] != b[i:i+512]]
+M1 = 1 << 20   # compare by MiB first, sectors only where those differ
+diff = [i for j in range(0, len(a), M1) if a[j:j+M1] != b[j:j+M1]
+        for i in range(j, min(j + M1, len(a)), 512) if a[i:i+512] != b[i:i+512]]
 bad = [i for i in diff if b[i:i+512] != z]
 # secret twice (ext blocks, FAT clusters: a few sectors of slack) + 1M swap
 limit = (2 * 72000 + 2 * 4096 + (1 << 20)) // 512
