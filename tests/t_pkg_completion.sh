@@ -35,6 +35,10 @@ run_ok c B 'comp "vmkit "'
 eq "bash: the commands, as vmkit --help lists them" "$c" "$("$VMKIT" --help | awk '/^commands:/ { f = 1; next } f && /^  [a-z]/ { printf "%s%s", s, $1; s = " " }')"
 run_ok c B 'comp "vmkit img c"'
 eq "bash: img verbs by prefix" "$c" "create check convert compare commit"
+run_ok c B 'comp "vmkit backup "'
+eq "bash: backup verbs" "$c" "init save list info verify restore"
+run_ok c B 'comp "vmkit backup verify --r"'
+eq "bash: an option of backup verify" "$c" "--read-data"
 run_ok c B 'comp "vmkit img create --pre"'
 eq "bash: an option of img create" "$c" "--prealloc"
 run_ok c B 'comp "vmkit part add d.img --s"'
@@ -84,6 +88,8 @@ run_ok c Z 'comp "vmkit "'
 eq "zsh: the commands, as vmkit --help lists them" "$c" "$("$VMKIT" --help | awk '/^commands:/ { f = 1; next } f && /^  [a-z]/ { printf "%s%s", s, $1; s = " " }')"
 run_ok c Z 'comp "vmkit part "'
 eq "zsh: part verbs" "$c" "$("$VMKIT" part --help | awk '/^commands:/ { f = 1; next } f && /^  [a-z]/ { printf "%s%s", s, $1; s = " " }')"
+run_ok c Z 'comp "vmkit backup "'
+eq "zsh: backup verbs" "$c" "init save list info verify restore"
 run_ok c Z 'comp "vmkit list -"'
 eq "zsh: options of list" "$c" "--all --help --json --long -a -h -l"
 run_ok c Z 'comp "vmkit shutdown "'

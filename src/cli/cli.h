@@ -71,6 +71,7 @@ int cmd_demo(int argc, char **argv);
 int cmd_screen(int argc, char **argv);  /* screenshot, cd-insert, cd-eject */
 int cmd_install(int argc, char **argv);
 int cmd_doctor(int argc, char **argv);  /* doctor.c */
+int cmd_backup(int argc, char **argv);  /* backup.c */
 /* Print `vmkit --version`: vmkit's, QEMU's and the libraries' versions. */
 int cli_version(void);
 int cmd_save(int argc, char **argv);      /* vmstate.c: save, restore, snapshot, clone */

@@ -458,4 +458,5 @@ const struct vk_fs_type vk_fs_ext = {
     .mkfs = ext_mkfs,
     .mount = ext_mount,
     .resize = ext_resize,
+    .used = ext_used,
 };

@@ -37,6 +37,9 @@ int ext_errno(errcode_t e);
 
 extern const struct vk_fs_ops vk_ext_ops;
 
+/* vk_fs_type.used (ext_used.c): the blocks the bitmaps mark in use. */
+int ext_used(struct vk_blockdev *bd, vk_used_cb cb, void *ctx, uint64_t *span);
+
 /* Directory lookups are the cost of every path operation (libext2fs scans
  * and checksums each directory block): remember which inode each recently
  * resolved directory path names.  Cleared by anything that removes or

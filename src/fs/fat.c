@@ -210,4 +210,5 @@ const struct vk_fs_type vk_fs_fat = {
     .mkfs = vk_fat_mkfs,
     .mount = vk_fat_mount,
     .resize = vk_fat_resize,
+    .used = vk_fat_used,
 };

@@ -44,6 +44,9 @@ int vk_fat_resize(struct vk_blockdev *bd, uint64_t size, char **output);
 #include "fs/fs.h"
 #include "fs/path.h"
 
+/* The sectors in use (fat_used.c): vk_fs_type.used. */
+int vk_fat_used(struct vk_blockdev *bd, vk_used_cb cb, void *ctx, uint64_t *span);
+
 #include <stddef.h>
 #include <sys/types.h>
 #include <time.h>

@@ -62,6 +62,15 @@ int vk_fs_mount(struct vk_blockdev *bd, bool writable, struct vk_fs **out)
     return type->mount(bd, writable, out);
 }
 
+int vk_fs_used(struct vk_blockdev *bd, const struct vk_fs_type *type, vk_used_cb cb, void *ctx,
+               uint64_t *span)
+{
+    if (!type->used)
+        return vk_error(-ENOTSUP, "%s: cannot tell which blocks a %s filesystem uses", bd->name,
+                        type->name);
+    return type->used(bd, cb, ctx, span);
+}
+
 static int unsupported(struct vk_fs *fs, const char *path, const char *what)
 {
     return vk_error(-EPERM, "%s:%s: %s is not supported on %s", fs->bd->name, path, what,

@@ -174,6 +174,10 @@ struct vk_mkfs_opts {
     uint32_t cluster_size;  /* FAT bytes per cluster, 0: default */
 };
 
+/* One byte range [off, off+len) a filesystem uses (vk_fs_type.used):
+ * handed out in ascending order, not overlapping.  0 goes on, <0 stops. */
+typedef int (*vk_used_cb)(void *ctx, uint64_t off, uint64_t len);
+
 struct vk_fs_type {
     const char *name;                 /* "ext", "vfat", "swap" */
     const char *const *mkfs_names;    /* -t names it makes, NULL-terminated */
@@ -186,6 +190,11 @@ struct vk_fs_type {
      * (0: all of bd); *output (free it) gets what a tool printed.  NULL:
      * not supported.  Called through vk_fs_resize (fs/fsck.h). */
     int (*resize)(struct vk_blockdev *bd, uint64_t size, char **output);
+    /* Hand cb every range of bd the filesystem needs kept (metadata and
+     * allocated data; what a block-level backup must store), and set
+     * *span to the bytes it spans (what lies beyond is not its own).
+     * NULL: unknown, every byte may matter.  Through vk_fs_used. */
+    int (*used)(struct vk_blockdev *bd, vk_used_cb cb, void *ctx, uint64_t *span);
 };
 
 extern const struct vk_fs_type vk_fs_ext, vk_fs_fat, vk_fs_swap, vk_fs_iso;
@@ -198,6 +207,10 @@ int vk_fs_probe(struct vk_blockdev *bd, struct vk_fsprobe *out,
                 const struct vk_fs_type **type);
 int vk_fs_mkfs(struct vk_blockdev *bd, const struct vk_mkfs_opts *o);
 int vk_fs_mount(struct vk_blockdev *bd, bool writable, struct vk_fs **out);
+/* The used ranges of type's filesystem on bd (see vk_fs_type.used):
+ * -ENOTSUP with a message when the type cannot tell. */
+int vk_fs_used(struct vk_blockdev *bd, const struct vk_fs_type *type, vk_used_cb cb, void *ctx,
+               uint64_t *span);
 
 /* Wrappers: NULL ops become clear errors; writes on a read-only mount are
  * refused with -EROFS. */

@@ -159,6 +159,23 @@ static int swsuspend_probe(struct vk_blockdev *bd, struct vk_fsprobe *out)
     return read_header(bd, ps, false, out);
 }
 
+/* vk_fs_type.used: the header page alone; the rest of a swap area is
+ * scratch space nothing needs after a restore. */
+static int swap_used(struct vk_blockdev *bd, vk_used_cb cb, void *ctx, uint64_t *span)
+{
+    uint32_t ps;
+    struct vk_fsprobe p;
+    int k = find_sig(bd, &ps);
+    if (k < 0)
+        return k;
+    if (k != SIG_SWAP0 && k != SIG_SWAP1)
+        return vk_error(-EINVAL, "%s: no swap signature", bd->name);
+    *span = bd->size;
+    if (k == SIG_SWAP1 && read_header(bd, ps, true, &p) > 0)
+        *span = p.size;
+    return cb(ctx, 0, ps);
+}
+
 /* No mkfs and no mount: a hibernation image is left alone. */
 const struct vk_fs_type vk_fs_swsuspend = {
     .name = "swsuspend",
@@ -170,4 +187,5 @@ const struct vk_fs_type vk_fs_swap = {
     .mkfs_names = names,
     .probe = swap_probe,
     .mkfs = swap_mkfs,
+    .used = swap_used,
 };

@@ -1,0 +1,154 @@
+/* Whole-disk backups into a repository directory (README "Backup
+ * repository format" is the format's definition):
+ *
+ *   REPO/config                   JSON: format version, chunk size, hash,
+ *                                 compression, encryption ("none")
+ *   REPO/lock                     flock'd by the one writer
+ *   REPO/chunks/XX/<sha256 hex>   one chunk, a zstd frame; XX = first two
+ *                                 hex digits; the name is the SHA-256 of
+ *                                 the uncompressed bytes
+ *   REPO/snapshots/<id>.json      one backup: the disk's size, partitions,
+ *                                 and which chunk holds each chunk-sized
+ *                                 block of the disk (absent: zeroes)
+ *
+ * A disk is cut into fixed, block-aligned chunks at multiples of the
+ * repository's chunk size; a chunk's bytes are the disk's with everything
+ * the filesystems do not use replaced by zeroes, so free blocks are never
+ * stored and unused chunks are holes.  Crash order: every chunk is written
+ * under a temporary name, fsync'd, renamed and its directory fsync'd
+ * before the snapshot that names it is published the same way, so a
+ * snapshot never names a chunk that is not durable.
+ *
+ * int functions return 0 or a negative errno after vk_error() naming the
+ * repository, snapshot, chunk or disk. */
+#ifndef VK_BACKUP_BACKUP_H
+#define VK_BACKUP_BACKUP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define VK_BK_CHUNK_DEFAULT (4u << 20)  /* 4 MiB: Proxmox's; to be measured */
+#define VK_BK_CHUNK_MIN     (64u << 10)
+#define VK_BK_CHUNK_MAX     (64u << 20)
+#define VK_BK_ID_MAX        64          /* snapshot id length */
+#define VK_BK_INDEX_MAX     (256u << 20) /* largest snapshot file read */
+
+/* One chunk-sized block of the disk that is not a hole. */
+struct vk_bk_extent {
+    uint64_t off;           /* a multiple of the chunk size */
+    uint32_t len;           /* the chunk size, less at the disk's end */
+    uint8_t id[32];         /* SHA-256 of the len bytes */
+};
+
+/* A partition as the backup found it (for info and later per-partition
+ * restores). */
+struct vk_bk_part {
+    unsigned number;
+    uint64_t start, size;   /* bytes */
+    char fs[16];            /* "ext4", "vfat", "swap"; "" if unknown */
+    uint64_t kept;          /* bytes the used-block map kept */
+};
+
+/* A parsed snapshot index. */
+struct vk_bk_snap {
+    char id[VK_BK_ID_MAX + 1];
+    char *name;             /* --name, or the disk's file name */
+    char *time;             /* UTC, ISO 8601 */
+    char *source;           /* the disk as named to save */
+    char *source_format;    /* "raw", "qcow2"... */
+    char table[8];          /* "mbr", "gpt", "none" */
+    uint64_t size;          /* the disk's virtual size */
+    uint32_t chunk_size;
+    uint64_t kept;          /* bytes of the disk the map kept */
+    uint64_t new_chunks, new_bytes;     /* what this save added */
+    struct vk_bk_part *parts;
+    size_t nparts;
+    struct vk_bk_extent *ext;   /* ascending offsets */
+    size_t next;
+};
+
+/* index.c: parse the bytes of a snapshot file (untrusted: bounded,
+ * every field checked: offsets aligned, ascending, inside the disk, each
+ * length exactly the chunk's) into *s (free with vk_bk_snap_free).  what
+ * names the file in messages.  -EINVAL on anything malformed. */
+int vk_bk_index_parse(const char *buf, size_t len, const char *what, struct vk_bk_snap *s);
+/* The JSON text of s (malloc'd, NUL-terminated), or NULL (-ENOMEM). */
+char *vk_bk_index_dump(const struct vk_bk_snap *s);
+void vk_bk_snap_free(struct vk_bk_snap *s);
+
+/* repo.c: an open repository. */
+struct vk_bk_repo {
+    char *path;
+    uint32_t chunk_size;
+    int lock_fd;            /* -1 unless locked for writing */
+    void *zc, *zd;          /* zstd contexts, made on first use */
+    uint8_t *cbuf;          /* a compressed chunk */
+    size_t cbuf_cap;
+};
+
+/* Create the repository directory path (which must not exist, or be an
+ * empty directory) with chunk_size (0: the default; a power of two in
+ * [VK_BK_CHUNK_MIN, VK_BK_CHUNK_MAX]).  -EEXIST when it holds anything. */
+int vk_bk_init(const char *path, uint32_t chunk_size);
+/* Open the repository at path; write: take the writer's lock (-EBUSY when
+ * another process holds it).  Not a repository: -ENOENT/-EINVAL. */
+int vk_bk_open(const char *path, bool write, struct vk_bk_repo *r);
+void vk_bk_close(struct vk_bk_repo *r);
+
+/* "REPO/chunks/ab/abcd..." for id into buf (PATH_MAX). */
+void vk_bk_chunk_path(const struct vk_bk_repo *r, const uint8_t id[32], char *buf, size_t len);
+void vk_bk_hex(const uint8_t id[32], char out[65]);
+/* SHA-256 of len bytes. */
+int vk_bk_sha256(const void *data, size_t len, uint8_t out[32]);
+/* Store data (len bytes, id its SHA-256) unless the chunk exists; *added
+ * set when it was written, *stored to the compressed size written. */
+int vk_bk_chunk_put(struct vk_bk_repo *r, const uint8_t id[32], const void *data, size_t len,
+                    bool *added, uint64_t *stored);
+/* Read chunk id, which must hold exactly len bytes, into buf: decompress
+ * and check its SHA-256 against id.  -ENOENT missing, -EBADMSG damaged
+ * (the message says how). */
+int vk_bk_chunk_get(struct vk_bk_repo *r, const uint8_t id[32], void *buf, size_t len);
+/* Whether chunk id exists (0 no, 1 yes, <0 error). */
+int vk_bk_chunk_exists(struct vk_bk_repo *r, const uint8_t id[32]);
+
+/* The ids of every snapshot (sorted; oldest first as ids start with the
+ * time), *ids malloc'd array of malloc'd strings. */
+int vk_bk_snap_ids(struct vk_bk_repo *r, char ***ids, size_t *n);
+void vk_bk_ids_free(char **ids, size_t n);
+/* Load snapshot spec: an id, "latest", or a name (the newest snapshot
+ * of that name).  -ENOENT naming spec when none matches. */
+int vk_bk_snap_load(struct vk_bk_repo *r, const char *spec, struct vk_bk_snap *s);
+/* Publish s as REPO/snapshots/<s->id>.json: temp file, fsync, rename,
+ * directory fsync. */
+int vk_bk_snap_write(struct vk_bk_repo *r, const struct vk_bk_snap *s);
+
+typedef void (*vk_bk_progress_fn)(uint64_t done, uint64_t total, void *ctx);
+
+/* save.c: back the disk image up (any format vmkit reads) into r (opened
+ * for writing), the snapshot named name (NULL: the disk's file name).
+ * *out gets the published snapshot (free with vk_bk_snap_free). */
+int vk_bk_save(struct vk_bk_repo *r, const char *disk, const char *name,
+               vk_bk_progress_fn progress, void *pctx, struct vk_bk_snap *out);
+
+/* restore.c: write snapshot s to a new image dest of format fmt ("raw",
+ * "qcow2"), through dest.partial renamed at the end; an existing dest is
+ * refused (-EEXIST) unless force.  Every chunk is checked against its id
+ * before it is written; holes are not written. */
+int vk_bk_restore(struct vk_bk_repo *r, const struct vk_bk_snap *s, const char *dest,
+                  const char *fmt, bool force, vk_bk_progress_fn progress, void *pctx);
+
+/* verify: each problem is reported as one message (naming the chunk and
+ * the snapshots it touches) through bad. */
+typedef void (*vk_bk_bad_fn)(const char *msg, void *ctx);
+struct vk_bk_verify_stats {
+    size_t snapshots, chunks, bad_chunks, bad_snapshots;
+};
+/* Check every snapshot parses and every chunk it names exists; with
+ * read_data, that each decompresses to its length and hashes to its id.
+ * Returns 0 when all is well, 1 when something is bad (reported through
+ * bad), <0 when verification itself could not run. */
+int vk_bk_verify(struct vk_bk_repo *r, bool read_data, vk_bk_bad_fn bad, void *ctx,
+                 vk_bk_progress_fn progress, void *pctx, struct vk_bk_verify_stats *st);
+
+#endif

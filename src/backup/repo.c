@@ -1,0 +1,435 @@
+/* A backup repository on disk: its config, the writer's lock, chunk files
+ * and snapshot files (backup.h describes the layout; README the format). */
+#include "backup/backup.h"
+
+#include "block/blockdev.h"
+#include "util/err.h"
+#include "util/file.h"
+#include "util/vec.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <jansson.h>
+#include <limits.h>
+#include <openssl/evp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <zstd.h>
+
+#define CONFIG_MAX 4096
+#define ZSTD_LEVEL 3
+
+/* Write len bytes to a new file tmp, then publish it as path (fsync,
+ * rename never replacing, directory fsync). */
+static int write_new_file(const char *tmp, const char *path, const void *data, size_t len)
+{
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0)
+        return vk_error(-errno, "%s: %s", tmp, strerror(errno));
+    int r = vk_fd_pwrite_full(fd, data, len, 0, tmp);
+    if (close(fd) < 0 && r >= 0)
+        r = vk_error(-errno, "%s: %s", tmp, strerror(errno));
+    if (r < 0) {
+        unlink(tmp);
+        return r;
+    }
+    return vk_publish(tmp, path);
+}
+
+int vk_bk_init(const char *path, uint32_t chunk_size)
+{
+    char p[PATH_MAX], tmp[PATH_MAX];
+    if (!chunk_size)
+        chunk_size = VK_BK_CHUNK_DEFAULT;
+    if (chunk_size < VK_BK_CHUNK_MIN || chunk_size > VK_BK_CHUNK_MAX ||
+        (chunk_size & (chunk_size - 1)))
+        return vk_error(-EINVAL, "%s: chunk size %u is not a power of two from %u to %u", path,
+                        chunk_size, VK_BK_CHUNK_MIN, VK_BK_CHUNK_MAX);
+    if (mkdir(path, 0755) < 0) {
+        if (errno != EEXIST)
+            return vk_error(-errno, "%s: %s", path, strerror(errno));
+        DIR *d = opendir(path);
+        if (!d)
+            return vk_error(-errno, "%s: %s", path, strerror(errno));
+        struct dirent *de;
+        bool empty = true;
+        while ((de = readdir(d)))
+            if (strcmp(de->d_name, ".") && strcmp(de->d_name, ".."))
+                empty = false;
+        closedir(d);
+        if (!empty)
+            return vk_error(-EEXIST, "%s: exists and is not empty", path);
+    }
+    const char *dirs[] = { "chunks", "snapshots" };
+    for (size_t i = 0; i < 2; i++) {
+        snprintf(p, sizeof p, "%s/%s", path, dirs[i]);
+        if (mkdir(p, 0755) < 0)
+            return vk_error(-errno, "%s: %s", p, strerror(errno));
+    }
+    for (unsigned i = 0; i < 256; i++) {
+        snprintf(p, sizeof p, "%s/chunks/%02x", path, i);
+        if (mkdir(p, 0755) < 0)
+            return vk_error(-errno, "%s: %s", p, strerror(errno));
+    }
+    snprintf(p, sizeof p, "%s/lock", path);
+    int fd = open(p, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+    if (fd < 0)
+        return vk_error(-errno, "%s: %s", p, strerror(errno));
+    close(fd);
+    /* The config last: a directory without one is not a repository. */
+    char cfg[512];
+    int n = snprintf(cfg, sizeof cfg,
+                     "{\n  \"format\": \"vmkit-backup\",\n  \"version\": 1,\n"
+                     "  \"chunk_size\": %u,\n  \"hash\": \"sha256\",\n"
+                     "  \"compression\": \"zstd\",\n  \"encryption\": \"none\"\n}\n", chunk_size);
+    snprintf(p, sizeof p, "%s/config", path);
+    snprintf(tmp, sizeof tmp, "%s/.config.tmp-%ld", path, (long)getpid());
+    return write_new_file(tmp, p, cfg, (size_t)n);
+}
+
+static int bad_config(const char *path, const char *what)
+{
+    return vk_error(-EINVAL, "%s: not a vmkit backup repository (config: %s)", path, what);
+}
+
+/* Read and check REPO/config: the fields this version understands. */
+static int read_config(const char *path, uint32_t *chunk_size)
+{
+    char p[PATH_MAX], *data;
+    size_t len;
+    snprintf(p, sizeof p, "%s/config", path);
+    struct stat st;
+    if (stat(path, &st) < 0)
+        return vk_error(-errno, "%s: %s", path, strerror(errno));
+    if (!S_ISDIR(st.st_mode))
+        return vk_error(-ENOTDIR, "%s: not a vmkit backup repository (not a directory)", path);
+    if (access(p, F_OK) < 0)
+        return vk_error(-ENOENT, "%s: not a vmkit backup repository (no config file)", path);
+    int r = vk_read_small_file(p, CONFIG_MAX, &data, &len);
+    if (r < 0)
+        return r;
+    json_error_t je;
+    json_t *j = json_loadb(data, len, JSON_REJECT_DUPLICATES, &je);
+    free(data);
+    if (!json_is_object(j)) {
+        json_decref(j);
+        return bad_config(path, "not a JSON object");
+    }
+    const char *fmt = json_string_value(json_object_get(j, "format"));
+    const char *hash = json_string_value(json_object_get(j, "hash"));
+    const char *comp = json_string_value(json_object_get(j, "compression"));
+    const char *enc = json_string_value(json_object_get(j, "encryption"));
+    json_t *ver = json_object_get(j, "version"), *cs = json_object_get(j, "chunk_size");
+    r = 0;
+    if (!fmt || strcmp(fmt, "vmkit-backup"))
+        r = bad_config(path, "format is not vmkit-backup");
+    else if (!json_is_integer(ver) || json_integer_value(ver) != 1)
+        r = vk_error(-ENOTSUP, "%s: repository format version not supported (this vmkit reads 1)", path);
+    else if (!hash || strcmp(hash, "sha256") || !comp || strcmp(comp, "zstd"))
+        r = vk_error(-ENOTSUP, "%s: repository hash or compression not supported (sha256, zstd)", path);
+    else if (!enc || strcmp(enc, "none"))
+        r = vk_error(-ENOTSUP, "%s: encrypted repositories are not supported yet", path);
+    else if (!json_is_integer(cs) || json_integer_value(cs) < VK_BK_CHUNK_MIN ||
+             json_integer_value(cs) > VK_BK_CHUNK_MAX ||
+             (json_integer_value(cs) & (json_integer_value(cs) - 1)))
+        r = bad_config(path, "bad chunk_size");
+    else
+        *chunk_size = (uint32_t)json_integer_value(cs);
+    json_decref(j);
+    return r;
+}
+
+int vk_bk_open(const char *path, bool write, struct vk_bk_repo *r)
+{
+    memset(r, 0, sizeof *r);
+    r->lock_fd = -1;
+    int e = read_config(path, &r->chunk_size);
+    if (e < 0)
+        return e;
+    if (!(r->path = strdup(path)))
+        return vk_error(-ENOMEM, "out of memory");
+    if (write) {
+        char p[PATH_MAX];
+        snprintf(p, sizeof p, "%s/lock", path);
+        r->lock_fd = open(p, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+        if (r->lock_fd < 0) {
+            e = vk_error(-errno, "%s: %s", p, strerror(errno));
+        } else if (flock(r->lock_fd, LOCK_EX | LOCK_NB) < 0) {
+            e = errno == EWOULDBLOCK
+                ? vk_error(-EBUSY, "%s: locked by another writer (a backup is running)", path)
+                : vk_error(-errno, "%s: %s", p, strerror(errno));
+        }
+        if (e < 0) {
+            vk_bk_close(r);
+            return e;
+        }
+    }
+    return 0;
+}
+
+void vk_bk_close(struct vk_bk_repo *r)
+{
+    if (r->lock_fd >= 0)
+        close(r->lock_fd);      /* releases the flock */
+    ZSTD_freeCCtx(r->zc);
+    ZSTD_freeDCtx(r->zd);
+    free(r->cbuf);
+    free(r->path);
+    memset(r, 0, sizeof *r);
+    r->lock_fd = -1;
+}
+
+void vk_bk_hex(const uint8_t id[32], char out[65])
+{
+    for (int i = 0; i < 32; i++)
+        snprintf(out + 2 * i, 3, "%02x", id[i]);
+}
+
+void vk_bk_chunk_path(const struct vk_bk_repo *r, const uint8_t id[32], char *buf, size_t len)
+{
+    char hex[65];
+    vk_bk_hex(id, hex);
+    snprintf(buf, len, "%s/chunks/%.2s/%s", r->path, hex, hex);
+}
+
+int vk_bk_sha256(const void *data, size_t len, uint8_t out[32])
+{
+    unsigned n = 0;
+    if (!EVP_Digest(data, len, out, &n, EVP_sha256(), NULL) || n != 32)
+        return vk_error(-EIO, "SHA-256 failed (libcrypto)");
+    return 0;
+}
+
+int vk_bk_chunk_exists(struct vk_bk_repo *r, const uint8_t id[32])
+{
+    char p[PATH_MAX];
+    vk_bk_chunk_path(r, id, p, sizeof p);
+    if (access(p, F_OK) == 0)
+        return 1;
+    if (errno == ENOENT)
+        return 0;
+    return vk_error(-errno, "%s: %s", p, strerror(errno));
+}
+
+static int need_cbuf(struct vk_bk_repo *r, size_t len)
+{
+    size_t want = ZSTD_compressBound(len);
+    if (want <= r->cbuf_cap)
+        return 0;
+    uint8_t *nb = realloc(r->cbuf, want);
+    if (!nb)
+        return vk_error(-ENOMEM, "out of memory for a %zu-byte chunk", want);
+    r->cbuf = nb;
+    r->cbuf_cap = want;
+    return 0;
+}
+
+int vk_bk_chunk_put(struct vk_bk_repo *r, const uint8_t id[32], const void *data, size_t len,
+                    bool *added, uint64_t *stored)
+{
+    char p[PATH_MAX], tmp[PATH_MAX];
+    *added = false;
+    *stored = 0;
+    int e = vk_bk_chunk_exists(r, id);
+    if (e != 0)
+        return e < 0 ? e : 0;
+    if ((e = need_cbuf(r, len)) < 0)
+        return e;
+    if (!r->zc) {
+        if (!(r->zc = ZSTD_createCCtx()))
+            return vk_error(-ENOMEM, "out of memory for zstd");
+        ZSTD_CCtx_setParameter(r->zc, ZSTD_c_compressionLevel, ZSTD_LEVEL);
+        ZSTD_CCtx_setParameter(r->zc, ZSTD_c_checksumFlag, 1);
+        /* Both cores: zstd splits a chunk into jobs of 1 MiB.  A libzstd
+         * built without threads refuses the parameter and stays serial. */
+        if (!ZSTD_isError(ZSTD_CCtx_setParameter(r->zc, ZSTD_c_nbWorkers, 2)))
+            ZSTD_CCtx_setParameter(r->zc, ZSTD_c_jobSize, 1 << 20);
+    }
+    size_t n = ZSTD_compress2(r->zc, r->cbuf, r->cbuf_cap, data, len);
+    if (ZSTD_isError(n))
+        return vk_error(-EIO, "%s: zstd: %s", r->path, ZSTD_getErrorName(n));
+    vk_bk_chunk_path(r, id, p, sizeof p);
+    snprintf(tmp, sizeof tmp, "%.*s.tmp-%ld", (int)(strrchr(p, '/') + 1 - p), p, (long)getpid());
+    e = write_new_file(tmp, p, r->cbuf, n);
+    if (e == -EEXIST) {
+        vk_error_clear();       /* it appeared meanwhile: the same bytes */
+        return 0;
+    }
+    if (e < 0)
+        return e;
+    *added = true;
+    *stored = n;
+    return 0;
+}
+
+int vk_bk_chunk_get(struct vk_bk_repo *r, const uint8_t id[32], void *buf, size_t len)
+{
+    char p[PATH_MAX];
+    vk_bk_chunk_path(r, id, p, sizeof p);
+    int e = need_cbuf(r, len);
+    if (e < 0)
+        return e;
+    int fd = open(p, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return vk_error(-errno, "chunk %s: %s", p, errno == ENOENT ? "missing" : strerror(errno));
+    struct stat st;
+    if (fstat(fd, &st) < 0) {
+        e = vk_error(-errno, "chunk %s: %s", p, strerror(errno));
+    } else if (!S_ISREG(st.st_mode) || st.st_size <= 0 || (uint64_t)st.st_size > r->cbuf_cap) {
+        e = vk_error(-EBADMSG, "chunk %s: damaged (%lld bytes, at most %zu for %zu bytes of data)",
+                     p, (long long)st.st_size, r->cbuf_cap, len);
+    } else {
+        e = vk_fd_pread_full(fd, r->cbuf, (size_t)st.st_size, 0, p);
+    }
+    close(fd);
+    if (e < 0)
+        return e;
+    if (!r->zd && !(r->zd = ZSTD_createDCtx()))
+        return vk_error(-ENOMEM, "out of memory for zstd");
+    unsigned long long fcs = ZSTD_getFrameContentSize(r->cbuf, (size_t)st.st_size);
+    if (fcs != len)
+        return vk_error(-EBADMSG, "chunk %s: damaged (not a zstd frame of %zu bytes)", p, len);
+    size_t n = ZSTD_decompressDCtx(r->zd, buf, len, r->cbuf, (size_t)st.st_size);
+    if (ZSTD_isError(n))
+        return vk_error(-EBADMSG, "chunk %s: damaged (zstd: %s)", p, ZSTD_getErrorName(n));
+    if (n != len)
+        return vk_error(-EBADMSG, "chunk %s: damaged (%zu bytes, expected %zu)", p, n, len);
+    uint8_t h[32];
+    if ((e = vk_bk_sha256(buf, len, h)) < 0)
+        return e;
+    if (memcmp(h, id, 32))
+        return vk_error(-EBADMSG, "chunk %s: damaged (its SHA-256 does not match its name)", p);
+    return 0;
+}
+
+/* A snapshot id as save makes them: [0-9A-Za-z_-], not empty. */
+static bool valid_id(const char *s, size_t len)
+{
+    if (!len || len > VK_BK_ID_MAX)
+        return false;
+    for (size_t i = 0; i < len; i++)
+        if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'z') ||
+              (s[i] >= 'A' && s[i] <= 'Z') || s[i] == '-' || s[i] == '_'))
+            return false;
+    return true;
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+void vk_bk_ids_free(char **ids, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        free(ids[i]);
+    free(ids);
+}
+
+int vk_bk_snap_ids(struct vk_bk_repo *r, char ***ids, size_t *n)
+{
+    char p[PATH_MAX];
+    snprintf(p, sizeof p, "%s/snapshots", r->path);
+    DIR *d = opendir(p);
+    if (!d)
+        return vk_error(-errno, "%s: %s", p, strerror(errno));
+    char **v = NULL;
+    size_t cnt = 0, cap = 0;
+    struct dirent *de;
+    int e = 0;
+    while ((de = readdir(d))) {
+        size_t l = strlen(de->d_name);
+        /* temp files start with '.', so a half-written snapshot is never seen */
+        if (l <= 5 || strcmp(de->d_name + l - 5, ".json") || !valid_id(de->d_name, l - 5))
+            continue;
+        char **nv = vk_grow(v, &cap, cnt + 1, sizeof *v, 16);
+        char *s = nv ? strndup(de->d_name, l - 5) : NULL;
+        if (nv)
+            v = nv;
+        if (!s) {
+            e = vk_error(-ENOMEM, "out of memory");
+            break;
+        }
+        v[cnt++] = s;
+    }
+    closedir(d);
+    if (e < 0) {
+        vk_bk_ids_free(v, cnt);
+        return e;
+    }
+    if (cnt)
+        qsort(v, cnt, sizeof *v, cmp_str);
+    *ids = v;
+    *n = cnt;
+    return 0;
+}
+
+/* Load the snapshot file of id. */
+static int load_id(struct vk_bk_repo *r, const char *id, struct vk_bk_snap *s)
+{
+    char p[PATH_MAX], *data;
+    size_t len;
+    snprintf(p, sizeof p, "%s/snapshots/%s.json", r->path, id);
+    int e = vk_read_small_file(p, VK_BK_INDEX_MAX, &data, &len);
+    if (e < 0)
+        return e;
+    e = vk_bk_index_parse(data, len, p, s);
+    free(data);
+    if (e == 0 && strcmp(s->id, id))
+        e = vk_error(-EINVAL, "%s: holds snapshot '%s', not '%s'", p, s->id, id);
+    else if (e == 0 && s->chunk_size != r->chunk_size)
+        e = vk_error(-EINVAL, "%s: chunk size %u, the repository's is %u", p, s->chunk_size,
+                     r->chunk_size);
+    if (e < 0)
+        vk_bk_snap_free(s);
+    return e;
+}
+
+int vk_bk_snap_load(struct vk_bk_repo *r, const char *spec, struct vk_bk_snap *s)
+{
+    char **ids;
+    size_t n;
+    int e = vk_bk_snap_ids(r, &ids, &n);
+    if (e < 0)
+        return e;
+    e = -ENOENT;
+    for (size_t i = 0; i < n && e == -ENOENT; i++)
+        if (!strcmp(ids[i], spec))
+            e = load_id(r, ids[i], s);
+    if (e == -ENOENT && !strcmp(spec, "latest") && n)
+        e = load_id(r, ids[n - 1], s);
+    for (size_t i = n; i-- > 0 && e == -ENOENT;) {
+        struct vk_bk_snap c;
+        if (load_id(r, ids[i], &c) < 0)
+            continue;           /* verify reports damaged ones */
+        if (c.name && !strcmp(c.name, spec)) {
+            *s = c;
+            e = 0;
+        } else {
+            vk_bk_snap_free(&c);
+        }
+    }
+    vk_bk_ids_free(ids, n);
+    if (e == -ENOENT)
+        return vk_error(-ENOENT, "%s: no snapshot '%s' (see 'vmkit backup list %s')", r->path,
+                        spec, r->path);
+    return e;
+}
+
+int vk_bk_snap_write(struct vk_bk_repo *r, const struct vk_bk_snap *s)
+{
+    char p[PATH_MAX], tmp[PATH_MAX];
+    char *text = vk_bk_index_dump(s);
+    if (!text)
+        return vk_error(-ENOMEM, "out of memory");
+    snprintf(p, sizeof p, "%s/snapshots/%s.json", r->path, s->id);
+    snprintf(tmp, sizeof tmp, "%s/snapshots/.%s.json.tmp-%ld", r->path, s->id, (long)getpid());
+    int e = write_new_file(tmp, p, text, strlen(text));
+    free(text);
+    return e;
+}

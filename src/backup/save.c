@@ -1,0 +1,161 @@
+/* backup save: a disk image into a repository as fixed, block-aligned
+ * chunks of its used blocks (backup.h). */
+#include "backup/backup.h"
+#include "backup/usedmap.h"
+
+#include "block/blockdev.h"
+#include "util/err.h"
+#include "util/vec.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+/* Zero the bytes of buf (the disk's [a, a+len)) that m calls free, from
+ * m->v[*fi] on (advanced past ranges that end before a: chunks come in
+ * ascending order).  Returns the number of bytes zeroed. */
+static uint64_t mask_free(const struct vk_bk_map *m, size_t *fi, uint8_t *buf, uint64_t a,
+                          uint64_t len, bool apply)
+{
+    uint64_t b = a + len, zeroed = 0;
+    while (*fi < m->n && m->v[*fi].off + m->v[*fi].len <= a)
+        (*fi)++;
+    for (size_t j = *fi; j < m->n && m->v[j].off < b; j++) {
+        uint64_t s = m->v[j].off > a ? m->v[j].off : a;
+        uint64_t e = m->v[j].off + m->v[j].len < b ? m->v[j].off + m->v[j].len : b;
+        if (apply)
+            memset(buf + (s - a), 0, e - s);
+        zeroed += e - s;
+    }
+    return zeroed;
+}
+
+static bool all_zero(const uint8_t *p, size_t len)
+{
+    return !len || (!p[0] && !memcmp(p, p + 1, len - 1));
+}
+
+/* True when [off, off+len) of bd reads as zeroes for certain (a hole in
+ * a sparse or qcow2 image): no need to read it. */
+static int reads_zero(struct vk_blockdev *bd, uint64_t off, uint64_t len)
+{
+    while (len) {
+        uint64_t pnum;
+        int st = vk_bd_block_status(bd, off, len, &pnum, NULL);
+        if (st < 0)
+            return st;
+        if (!(st & VK_BS_ZERO) || !pnum)
+            return 0;
+        off += pnum;
+        len -= pnum;
+    }
+    return 1;
+}
+
+/* A new snapshot id: the UTC time, then random hex against collisions. */
+static void make_id(char id[VK_BK_ID_MAX + 1], char *iso, size_t isolen)
+{
+    time_t now = time(NULL);
+    struct tm tm;
+    gmtime_r(&now, &tm);
+    strftime(iso, isolen, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    char t[32];
+    strftime(t, sizeof t, "%Y%m%dT%H%M%SZ", &tm);
+    uint8_t rnd[16];
+    vk_uuid_random(rnd);
+    snprintf(id, VK_BK_ID_MAX + 1, "%s-%02x%02x%02x%02x", t, rnd[0], rnd[1], rnd[2], rnd[3]);
+}
+
+static int add_extent(struct vk_bk_snap *s, size_t *cap, uint64_t off, uint32_t len,
+                      const uint8_t id[32])
+{
+    struct vk_bk_extent *nv = vk_grow(s->ext, cap, s->next + 1, sizeof *s->ext, 256);
+    if (!nv)
+        return vk_error(-ENOMEM, "out of memory");
+    s->ext = nv;
+    s->ext[s->next].off = off;
+    s->ext[s->next].len = len;
+    memcpy(s->ext[s->next].id, id, 32);
+    s->next++;
+    return 0;
+}
+
+int vk_bk_save(struct vk_bk_repo *r, const char *disk, const char *name,
+               vk_bk_progress_fn progress, void *pctx, struct vk_bk_snap *out)
+{
+    struct vk_blockdev *bd;
+    struct vk_bk_map m;
+    struct vk_bk_snap s;
+    memset(&s, 0, sizeof s);
+    memset(out, 0, sizeof *out);
+    int e = vk_bd_open(disk, NULL, 0, &bd);
+    if (e < 0)
+        return e;
+    uint8_t *buf = malloc(r->chunk_size);
+    if (!buf) {
+        vk_bd_close(bd);
+        return vk_error(-ENOMEM, "out of memory");
+    }
+    if ((e = vk_bk_map_disk(bd, &m, s.table, &s.parts, &s.nparts)) < 0)
+        goto out;
+    char iso[32];
+    make_id(s.id, iso, sizeof iso);
+    const char *base = strrchr(disk, '/') ? strrchr(disk, '/') + 1 : disk;
+    s.name = strdup(name ? name : base);
+    s.time = strdup(iso);
+    s.source = strdup(disk);
+    s.source_format = strdup(bd->format ? bd->format->name : "raw");
+    s.size = bd->size;
+    s.chunk_size = r->chunk_size;
+    if (!s.name || !s.time || !s.source || !s.source_format) {
+        e = vk_error(-ENOMEM, "out of memory");
+        goto out;
+    }
+    size_t fi = 0, cap = 0;
+    for (uint64_t off = 0; off < bd->size; off += r->chunk_size) {
+        uint64_t len = bd->size - off < r->chunk_size ? bd->size - off : r->chunk_size;
+        if (progress)
+            progress(off, bd->size, pctx);
+        uint64_t free_bytes = mask_free(&m, &fi, NULL, off, len, false);
+        s.kept += len - free_bytes;
+        if (free_bytes == len)
+            continue;                               /* all free: a hole */
+        if ((e = reads_zero(bd, off, len)) != 0) {
+            if (e < 0)
+                goto out;
+            continue;                               /* sparse: a hole */
+        }
+        if ((e = vk_bd_pread(bd, buf, len, off)) < 0)
+            goto out;
+        mask_free(&m, &fi, buf, off, len, true);
+        if (all_zero(buf, len))
+            continue;
+        uint8_t id[32];
+        bool added;
+        uint64_t stored;
+        if ((e = vk_bk_sha256(buf, len, id)) < 0 ||
+            (e = vk_bk_chunk_put(r, id, buf, len, &added, &stored)) < 0 ||
+            (e = add_extent(&s, &cap, off, (uint32_t)len, id)) < 0)
+            goto out;
+        if (added) {
+            s.new_chunks++;
+            s.new_bytes += stored;
+        }
+    }
+    if (progress)
+        progress(bd->size, bd->size, pctx);
+    /* Every chunk is durable (each fsync'd and its rename synced): now
+     * the index that names them. */
+    if ((e = vk_bk_snap_write(r, &s)) < 0)
+        goto out;
+    *out = s;
+    memset(&s, 0, sizeof s);
+out:
+    vk_bk_snap_free(&s);
+    vk_bk_map_free(&m);
+    free(buf);
+    vk_bd_close(bd);
+    return e < 0 ? e : 0;
+}

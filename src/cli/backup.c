@@ -1,0 +1,293 @@
+/* vmkit backup: whole-disk backups into a repository directory
+ * (backup/backup.h; the format is README's "Backup repository format"). */
+#include "cli/cli.h"
+#include "cli/opt.h"
+
+#include "backup/backup.h"
+#include "util/err.h"
+#include "util/progress.h"
+#include "util/size.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+static int bk_init(int argc, char **argv)
+{
+    uint64_t cs = 0;
+    const struct cli_opt opts[] = {
+        OPT_SIZE(0, "chunk-size", &cs, "SIZE", "chunk size, a power of two from 64K to 64M (default 4M)"),
+        OPT_END(),
+    };
+    static const struct cli_spec spec = {
+        "backup init", "[--chunk-size SIZE] REPO",
+        "Make REPO (a new or empty directory) a backup repository: its config, a\n"
+        "lock file, chunks/ and snapshots/.  Encryption is not supported yet.", 1, 1 };
+    struct cli_args a;
+    int r = cli_parse(&spec, opts, argc, argv, &a);
+    if (r != CLI_PARSED)
+        return r;
+    if (cs > VK_BK_CHUNK_MAX)
+        return cli_usage("backup init", "--chunk-size %llu: at most 64M", (unsigned long long)cs);
+    if ((r = vk_bk_init(a.v[0], (uint32_t)cs)) < 0)
+        return cli_fail(r);
+    if (isatty(1))
+        printf("Initialized backup repository %s\n", a.v[0]);
+    return EXIT_OK;
+}
+
+static int bk_save(int argc, char **argv)
+{
+    const char *name = NULL;
+    bool progress = false;
+    const struct cli_opt opts[] = {
+        OPT_STRING(0, "name", &name, "N", "the snapshot's name (default: the disk's file name)"),
+        OPT_BOOL('p', "progress", &progress, "draw a progress bar (default: on a terminal)"),
+        OPT_END(),
+    };
+    static const struct cli_spec spec = {
+        "backup save", "[--name N] DISK REPO",
+        "Back the disk image DISK (any format vmkit reads) up into REPO: the\n"
+        "partition table, the boot code and the gap before the first partition\n"
+        "whole; in each partition only the blocks its filesystem uses (ext: block\n"
+        "bitmaps, FAT: the FAT, swap: its header; anything else: every non-zero\n"
+        "block).  Fixed chunks, named by their SHA-256, stored once per repository,\n"
+        "zstd-compressed.  The snapshot appears only once all its chunks are on\n"
+        "disk.  Prints the new snapshot's id.", 2, 2 };
+    struct cli_args a;
+    int r = cli_parse(&spec, opts, argc, argv, &a);
+    if (r != CLI_PARSED)
+        return r;
+    struct vk_bk_repo repo;
+    if ((r = vk_bk_open(a.v[1], true, &repo)) < 0)
+        return cli_fail(r);
+    struct vk_progress pb;
+    struct vk_bk_snap s;
+    vk_progress_init(&pb, STDERR_FILENO, progress);
+    r = vk_bk_save(&repo, a.v[0], name, vk_progress_update, &pb, &s);
+    vk_progress_end(&pb);
+    vk_bk_close(&repo);
+    if (r < 0)
+        return cli_fail(r);
+    char kept[32], added[32], size[32];
+    printf("%s\n", s.id);
+    if (isatty(1))
+        printf("Saved '%s': %s of %s kept; %zu chunks, %llu new (%s written)\n", s.name,
+               vk_human_size(s.kept, kept, sizeof kept), vk_human_size(s.size, size, sizeof size),
+               s.next, (unsigned long long)s.new_chunks,
+               vk_human_size(s.new_bytes, added, sizeof added));
+    vk_bk_snap_free(&s);
+    return EXIT_OK;
+}
+
+static json_t *snap_json(const struct vk_bk_snap *s, bool full)
+{
+    json_t *j = json_pack("{ss ss ss ss ss ss so sI so so so so}", "id", s->id, "name", s->name,
+                          "time", s->time, "source", s->source, "source_format",
+                          s->source_format, "table", s->table, "size", cli_json_u64(s->size),
+                          "chunk_size", (json_int_t)s->chunk_size, "kept", cli_json_u64(s->kept),
+                          "chunks", cli_json_u64(s->next), "new_chunks",
+                          cli_json_u64(s->new_chunks), "new_bytes", cli_json_u64(s->new_bytes));
+    if (full && j) {
+        json_t *parts = json_array();
+        for (size_t i = 0; i < s->nparts; i++)
+            json_array_append_new(parts, json_pack("{sI so so ss so}", "number",
+                                                   (json_int_t)s->parts[i].number, "start",
+                                                   cli_json_u64(s->parts[i].start), "size",
+                                                   cli_json_u64(s->parts[i].size), "fs",
+                                                   s->parts[i].fs, "kept",
+                                                   cli_json_u64(s->parts[i].kept)));
+        json_object_set_new(j, "partitions", parts);
+    }
+    return j;
+}
+
+static int bk_list(int argc, char **argv)
+{
+    bool json = false;
+    const struct cli_opt opts[] = {
+        OPT_BOOL(0, "json", &json, "print JSON"),
+        OPT_END(),
+    };
+    static const struct cli_spec spec = {
+        "backup list", "[--json] REPO",
+        "List the snapshots in REPO, oldest first.", 1, 1 };
+    struct cli_args a;
+    int r = cli_parse(&spec, opts, argc, argv, &a);
+    if (r != CLI_PARSED)
+        return r;
+    struct vk_bk_repo repo;
+    char **ids;
+    size_t n;
+    if ((r = vk_bk_open(a.v[0], false, &repo)) < 0)
+        return cli_fail(r);
+    if ((r = vk_bk_snap_ids(&repo, &ids, &n)) < 0) {
+        vk_bk_close(&repo);
+        return cli_fail(r);
+    }
+    json_t *arr = json ? json_array() : NULL;
+    int status = EXIT_OK;
+    if (!json)
+        printf("%-26s %-20s %10s %10s %s\n", "ID", "TIME", "SIZE", "KEPT", "NAME");
+    for (size_t i = 0; i < n; i++) {
+        struct vk_bk_snap s;
+        if (vk_bk_snap_load(&repo, ids[i], &s) < 0) {
+            fprintf(stderr, "vmkit: %s\n", vk_errmsg());
+            status = EXIT_FAIL;
+            continue;
+        }
+        if (json) {
+            json_array_append_new(arr, snap_json(&s, false));
+        } else {
+            char sz[32], kept[32];
+            printf("%-26s %-20s %10s %10s %s\n", s.id, s.time, vk_human_size(s.size, sz, sizeof sz),
+                   vk_human_size(s.kept, kept, sizeof kept), s.name);
+        }
+        vk_bk_snap_free(&s);
+    }
+    if (json)
+        cli_print_json(arr);
+    vk_bk_ids_free(ids, n);
+    vk_bk_close(&repo);
+    return status;
+}
+
+static int bk_info(int argc, char **argv)
+{
+    bool json = false;
+    const struct cli_opt opts[] = {
+        OPT_BOOL(0, "json", &json, "print JSON"),
+        OPT_END(),
+    };
+    static const struct cli_spec spec = {
+        "backup info", "[--json] REPO SNAP",
+        "Show one snapshot: SNAP is its id, 'latest', or a name (the newest\n"
+        "snapshot of that name).", 2, 2 };
+    struct cli_args a;
+    int r = cli_parse(&spec, opts, argc, argv, &a);
+    if (r != CLI_PARSED)
+        return r;
+    struct vk_bk_repo repo;
+    struct vk_bk_snap s;
+    if ((r = vk_bk_open(a.v[0], false, &repo)) < 0)
+        return cli_fail(r);
+    r = vk_bk_snap_load(&repo, a.v[1], &s);
+    vk_bk_close(&repo);
+    if (r < 0)
+        return cli_fail(r);
+    if (json) {
+        cli_print_json(snap_json(&s, true));
+    } else {
+        char b[4][32];
+        printf("id:          %s\nname:        %s\ntime:        %s\nsource:      %s (%s)\n"
+               "size:        %s\ntable:       %s\nkept:        %s in %zu chunks of %s\n"
+               "added:       %llu chunks, %s\n", s.id, s.name, s.time, s.source,
+               s.source_format, vk_human_size(s.size, b[0], 32), s.table,
+               vk_human_size(s.kept, b[1], 32), s.next, vk_human_size(s.chunk_size, b[2], 32),
+               (unsigned long long)s.new_chunks, vk_human_size(s.new_bytes, b[3], 32));
+        for (size_t i = 0; i < s.nparts; i++)
+            printf("partition %u: %s at %llu, %s, %s kept\n", s.parts[i].number,
+                   s.parts[i].fs[0] ? s.parts[i].fs : "unknown",
+                   (unsigned long long)s.parts[i].start, vk_human_size(s.parts[i].size, b[0], 32),
+                   vk_human_size(s.parts[i].kept, b[1], 32));
+    }
+    vk_bk_snap_free(&s);
+    return EXIT_OK;
+}
+
+static void print_bad(const char *msg, void *ctx)
+{
+    fprintf(stderr, "vmkit: %s\n", msg);
+}
+
+static int bk_verify(int argc, char **argv)
+{
+    bool read_data = false, progress = false;
+    const struct cli_opt opts[] = {
+        OPT_BOOL(0, "read-data", &read_data, "decompress every chunk and check its SHA-256"),
+        OPT_BOOL('p', "progress", &progress, "draw a progress bar (default: on a terminal)"),
+        OPT_END(),
+    };
+    static const struct cli_spec spec = {
+        "backup verify", "[--read-data] REPO",
+        "Check that every snapshot in REPO reads and every chunk it names exists;\n"
+        "with --read-data, that every chunk decompresses and hashes to its name.\n"
+        "Each problem is printed with the snapshots it touches; exit 1 if any.", 1, 1 };
+    struct cli_args a;
+    int r = cli_parse(&spec, opts, argc, argv, &a);
+    if (r != CLI_PARSED)
+        return r;
+    struct vk_bk_repo repo;
+    if ((r = vk_bk_open(a.v[0], false, &repo)) < 0)
+        return cli_fail(r);
+    struct vk_progress pb;
+    struct vk_bk_verify_stats st;
+    vk_progress_init(&pb, STDERR_FILENO, progress);
+    r = vk_bk_verify(&repo, read_data, print_bad, NULL, vk_progress_update, &pb, &st);
+    vk_progress_end(&pb);
+    vk_bk_close(&repo);
+    if (r < 0)
+        return cli_fail(r);
+    printf("%zu snapshots, %zu chunks%s: %zu bad snapshots, %zu bad chunks\n", st.snapshots,
+           st.chunks, read_data ? " read" : "", st.bad_snapshots, st.bad_chunks);
+    return r ? EXIT_FAIL : EXIT_OK;
+}
+
+static int bk_restore(int argc, char **argv)
+{
+    const char *fmt = "raw";
+    bool force = false, progress = false;
+    const struct cli_opt opts[] = {
+        OPT_STRING('f', "format", &fmt, "FMT", "raw (default) or qcow2"),
+        OPT_BOOL(0, "force", &force, "replace an existing DEST"),
+        OPT_BOOL('p', "progress", &progress, "draw a progress bar (default: on a terminal)"),
+        OPT_END(),
+    };
+    static const struct cli_spec spec = {
+        "backup restore", "[--format raw|qcow2] [--force] REPO SNAP DEST",
+        "Write snapshot SNAP (an id, 'latest' or a name) of REPO to a new image\n"
+        "DEST.  It is written as DEST.partial and renamed when complete, so an\n"
+        "interrupted restore never looks finished; every chunk is checked against\n"
+        "its SHA-256 before it is written, and a damaged one stops the restore\n"
+        "(DEST.partial removed).  Free blocks stay holes.", 3, 3 };
+    struct cli_args a;
+    int r = cli_parse(&spec, opts, argc, argv, &a);
+    if (r != CLI_PARSED)
+        return r;
+    if (strcmp(fmt, "raw") && strcmp(fmt, "qcow2"))
+        return cli_usage("backup restore", "--format %s: raw or qcow2", fmt);
+    struct vk_bk_repo repo;
+    struct vk_bk_snap s;
+    if ((r = vk_bk_open(a.v[0], false, &repo)) < 0)
+        return cli_fail(r);
+    if ((r = vk_bk_snap_load(&repo, a.v[1], &s)) < 0) {
+        vk_bk_close(&repo);
+        return cli_fail(r);
+    }
+    struct vk_progress pb;
+    vk_progress_init(&pb, STDERR_FILENO, progress);
+    r = vk_bk_restore(&repo, &s, a.v[2], fmt, force, vk_progress_update, &pb);
+    vk_progress_end(&pb);
+    vk_bk_close(&repo);
+    if (r >= 0 && isatty(1))
+        printf("Restored %s (%s) to %s\n", s.id, s.name, a.v[2]);
+    vk_bk_snap_free(&s);
+    return r < 0 ? cli_fail(r) : EXIT_OK;
+}
+
+static const struct cli_command backup_cmds[] = {
+    { "init",    bk_init,    "make a directory a backup repository" },
+    { "save",    bk_save,    "back a disk image up (used blocks, deduplicated, zstd)" },
+    { "list",    bk_list,    "list the snapshots of a repository" },
+    { "info",    bk_info,    "show one snapshot" },
+    { "verify",  bk_verify,  "check every snapshot and chunk (--read-data: their contents)" },
+    { "restore", bk_restore, "write a snapshot to a new raw or qcow2 image" },
+    { NULL, NULL, NULL },
+};
+
+/* vmkit backup COMMAND: see backup_cmds. */
+int cmd_backup(int argc, char **argv)
+{
+    return cli_dispatch("backup", backup_cmds, argc, argv);
+}
