@@ -294,6 +294,16 @@ static int image_free(const char *path)
     return err;
 }
 
+/* QEMU's own image locking refused d (a read-only attach of an image
+ * another process writes, or a race with one): say so plainly. */
+static int busy_msg(struct vk_vm_session *s, const struct vk_diskspec *d, int err)
+{
+    if (!strstr(vk_errmsg(), " lock"))
+        return err;
+    return vk_error(-EBUSY, "%s: image is in use by another process (QEMU, attaching it to %s: "
+                    "%s)", d->target, s->info.name, vk_errmsg());
+}
+
 /* blockdev-add and device_add for d (target already absolute). */
 static int disk_plug(struct vk_vm_session *s, const struct vk_diskspec *d, const char *id)
 {
@@ -305,19 +315,17 @@ static int disk_plug(struct vk_vm_session *s, const struct vk_diskspec *d, const
     json_t *args = json_pack("{s:s, s:s, s:b, s:o}", "driver", vk_qemu_format(d->format),
                              "node-name", id, "read-only", d->readonly, "file", file);
     int err = qmp(s, "blockdev-add", args, NULL);
-    if (err) {
-        if (strstr(vk_errmsg(), "lock"))
-            return vk_error(-EBUSY, "%s: %s: image is in use by another process (%s)",
-                            s->info.name, d->target, vk_errmsg());
-        return err;
-    }
+    if (err)
+        return busy_msg(s, d, err);
     if (d->bus == VK_BUS_SCSI)
         args = json_pack("{s:s, s:s, s:s, s:s, s:i}", "driver", "scsi-hd", "id", id, "drive", id,
                          "bus", "scsi0.0", "scsi-id", d->index);
     else
         args = json_pack("{s:s, s:s, s:s}", "driver", "virtio-blk-pci", "id", id, "drive", id);
-    if ((err = qmp(s, "device_add", args, NULL)))
+    if ((err = qmp(s, "device_add", args, NULL))) {
         undo(s, "blockdev-del", json_pack("{s:s}", "node-name", id));
+        err = busy_msg(s, d, err);
+    }
     return err;
 }
 
@@ -706,18 +714,9 @@ int vk_hp_vcpu_set(const char *name, long n)
     if (err)
         return err;
     struct vk_domcfg *c = &s.info.cfg;
-    long vcpus = c->vcpus != VK_UNSET ? c->vcpus : 1;
-    long maxv = c->maxvcpus != VK_UNSET ? c->maxvcpus : vcpus;
+    long maxv = c->maxvcpus != VK_UNSET ? c->maxvcpus : c->vcpus != VK_UNSET ? c->vcpus : 1;
     json_t *r = NULL;
-    if (n < 1 || n > VK_CFG_MAX_VCPUS)
-        err = vk_error(-ERANGE, "%s: %ld vCPUs: give 1 to maxvcpus (%ld)", name, n, maxv);
-    else if (n > maxv)
-        err = vk_error(maxv > vcpus ? -ERANGE : -EINVAL,
-                       "%s: %ld vCPUs is more than maxvcpus (%ld)%s", name, n, maxv,
-                       maxv > vcpus ? "" : ": QEMU hot-plugs CPUs only up to the maxvcpus the "
-                       "VM started with (set maxvcpus > vcpus in its config)");
-    else
-        err = qmp(&s, "query-hotpluggable-cpus", NULL, &r);
+    err = qmp(&s, "query-hotpluggable-cpus", NULL, &r);
     size_t total = json_array_size(r);
     long online = 0, boot = 0;
     for (size_t i = 0; !err && i < total; i++) {
@@ -727,7 +726,20 @@ int vk_hp_vcpu_set(const char *name, long n)
             boot += !cpu_hot_id(slot);
         }
     }
-    if (!err && n < boot)
+    if (!err && maxv <= boot && n != boot)
+        err = vk_error(-EINVAL, "%s: no room for vCPUs to come or go: QEMU hot-plugs CPUs only "
+                       "up to the maxvcpus the VM started with (%ld; set maxvcpus > vcpus in its "
+                       "config)", name, maxv);
+    else if (!err && (n < 1 || n > maxv))
+        err = vk_error(-ERANGE, "%s: %ld vCPUs: give %ld to maxvcpus (%ld)", name, n, boot, maxv);
+    else if (!err && n < online && !strncmp(s.info.accel, "tcg", 3))
+        /* QEMU gives each vCPU thread a TCG context of maxvcpus and never
+         * takes one back: a CPU plugged in after an unplug aborts QEMU
+         * (tcg_register_thread: assertion n < tcg_max_ctxs) */
+        err = vk_error(-EOPNOTSUPP, "%s: the VM runs under TCG, where QEMU cannot plug a CPU "
+                       "in again once one was unplugged (it aborts): vmkit unplugs CPUs only "
+                       "under KVM", name);
+    else if (!err && n < boot)
         err = vk_error(-ERANGE, "%s: the VM started with %ld vCPUs; QEMU can unplug only those "
                        "vcpu-set added", name, boot);
     /* QEMU lists the slots highest first: plug from the end, unplug from

@@ -73,7 +73,8 @@ int vk_hp_mem_set(const char *name, long mib);
  * unplug ones vcpu-set added (device_del, waiting for the guest).  Only
  * between 1 and maxvcpus, and never below the vcpus the VM started with
  * (QEMU cannot unplug those): -ERANGE; a VM without maxvcpus > vcpus has
- * no room for more CPUs: -EINVAL saying so. */
+ * no room for more CPUs: -EINVAL saying so.  Under TCG CPUs are never
+ * unplugged (-EOPNOTSUPP): QEMU aborts when one is plugged in again. */
 int vk_hp_vcpu_set(const char *name, long n);
 
 /* The monitor restarts QEMU from its argv: the devices of the previous
