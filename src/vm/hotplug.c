@@ -186,6 +186,10 @@ static int open_live(const char *name, int persist, struct vk_vm_session *s, int
         vk_error_clear();
         return 0;
     }
+    char path[4096];
+    if (err == -ENOENT && vk_store_path(name, path, sizeof path) == 0 && access(path, F_OK) == 0)
+        err = vk_error(-EINVAL, "%s: VM is not running (defined, shut off: vmkit start %s; "
+                       "--persist changes its stored config)", name, name);
     return err;
 }
 
@@ -678,7 +682,7 @@ int vk_hp_info(const char *name, struct vk_vminfo *info)
 int vk_hp_mem_set(const char *name, long mib)
 {
     struct vk_vm_session s;
-    int err = vk_vm_session_open(name, &s);
+    int live, err = open_live(name, 0, &s, &live);
     if (err)
         return err;
     long mem = s.info.cfg.memory != VK_UNSET ? s.info.cfg.memory : 128;
@@ -710,7 +714,7 @@ static const char *cpu_hot_id(json_t *slot)
 int vk_hp_vcpu_set(const char *name, long n)
 {
     struct vk_vm_session s;
-    int err = vk_vm_session_open(name, &s);
+    int live, err = open_live(name, 0, &s, &live);
     if (err)
         return err;
     struct vk_domcfg *c = &s.info.cfg;
