@@ -45,6 +45,10 @@ run_ok c B 'comp "vmkit start "'
 eq "bash: defined VM names" "$c" "alpha beta"
 run_ok c B 'comp "vmkit destroy a"'
 eq "bash: VM names by prefix" "$c" "alpha"
+run_ok c B 'comp "vmkit block-attach "'
+eq "bash: VM names after a hot-plug verb" "$c" "alpha beta"
+run_ok c B 'comp "vmkit block-attach --p"'
+eq "bash: block-attach's --persist" "$c" "--persist"
 run_ok c B 'comp "vmkit fs ls d."'
 eq "bash: image paths" "$c" "d.img"
 run_ok c B 'comp "vmkit fs ls d.img:"'
@@ -84,6 +88,8 @@ run_ok c Z 'comp "vmkit list -"'
 eq "zsh: options of list" "$c" "--all --help --json --long -a -h -l"
 run_ok c Z 'comp "vmkit shutdown "'
 eq "zsh: VM names" "$c" "alpha beta"
+run_ok c Z 'comp "vmkit vcpu-set "'
+eq "zsh: VM names after a hot-plug verb" "$c" "alpha beta"
 run_ok c Z 'comp "vmkit fs ls d.img:"'
 eq "zsh: partition numbers after the colon" "$c" "1 2"
 run_ok c Z 'comp "vmkit fs cat d.img:2:/etc/"'

@@ -128,14 +128,18 @@ eq "QEMU still runs 2 vCPUs" "$(qcpus hp)" 2
 fails "vcpu-set x: usage" 2 vmkit vcpu-set hp x
 
 # --- a restarted QEMU forgets what was plugged into the last one -----------
-ok "block-attach xvdc (read-only)" vmkit block-attach hp data.img,xvdc,r
-ok "reboot hp" vmkit reboot hp
-ok "hp boots again" wait_log hp VMKIT-READY 2
-run_ok bl vmkit block-list hp
-eq "after the restart block-list has no xvdc" "$(grep -c xvdc <<<"$bl")" 0
-eq "... nor has QEMU" "$(qnodes hp)" "no-nodes"
-ok "the runtime record is gone" test ! -e "$T/run/hp/hotplug"
-has "vmkit config is the started config again" "$(vmkit config hp)" "vcpus = 1"
+# (a second boot: the plain and long runs; the sanitizer run samples the
+# rest, where vmkit's own code runs)
+if [ "$(pick 1 0 1)" = 1 ]; then
+    ok "block-attach xvdc (read-only)" vmkit block-attach hp data.img,xvdc,r
+    ok "reboot hp" vmkit reboot hp
+    ok "hp boots again" wait_log hp VMKIT-READY 2
+    run_ok bl vmkit block-list hp
+    eq "after the restart block-list has no xvdc" "$(grep -c xvdc <<<"$bl")" 0
+    eq "... nor has QEMU" "$(qnodes hp)" "no-nodes"
+    ok "the runtime record is gone" test ! -e "$T/run/hp/hotplug"
+    has "vmkit config is the started config again" "$(vmkit config hp)" "vcpus = 1"
+fi
 ok "destroy hp" vmkit destroy hp
 fails_with "block-attach to a defined VM that does not run" 1 "hp: VM is not running" \
     vmkit block-attach hp data.img,xvdc,r
