@@ -75,6 +75,10 @@ fails_with "same unit under another name (vdb = xvdb)" 1 "vdb is in use" vmkit b
 fails_with "no such VM" 1 "nosuch: no such VM" vmkit block-attach nosuch busy.img,xvdc,w
 fails "block-attach without DISKSPEC: usage" 2 vmkit block-attach hp
 fails_with "block-detach of a vdev hp lacks" 1 "hp: no disk xvdz" vmkit block-detach hp xvdz
+fails_with "save with a hot-plugged disk is refused (its state names PCI slots)" 1 "hp: disk xvdb was hot-plugged" \
+    vmkit save hp hp.save
+ok "... no save file was made" test ! -e hp.save
+eq "... the VM still runs (QMP)" "$(qstatus hp)" running
 eq "after the refusals QEMU has only hp-xvdb" "$(qnodes hp)" "hp-xvdb"
 run_ok bl vmkit block-list hp
 eq "block-list: still one disk" "$(grep -c '^xvd' <<<"$bl")" 1

@@ -70,62 +70,45 @@ int vk_vm_qmp(const char *name, const char *cmd, json_t *args, json_t **ret)
     return vm_command_ret(name, cmd, args, 0, NULL, ret);
 }
 
-/* Contract in control.h. */
-int vk_vm_session_open(const char *name, struct vk_vm_session *s)
-{
-    s->lock = -1;
-    s->q = NULL;
-    int err = vk_rt_info(name, 0, &s->info);
-    if (err)
-        return err;
-    if (!s->info.pid || s->info.state == VK_ST_CRASHED)
-        err = vk_error(-EINVAL, "%s: VM is not running (state %s)", name,
-                       vk_vm_state_name(s->info.state));
-    else if ((s->lock = vk_rt_lock(s->info.dir, LOCK_WAIT_MS)) < 0)
-        err = vk_error_prefix(s->lock, "%s: ", name);
-    else {
-        char sock[4200];
-        snprintf(sock, sizeof sock, "%s/qmp-cli.sock", s->info.dir);
-        if ((err = vk_qmp_connect(sock, QMP_WAIT_MS, &s->q)) < 0)
-            vk_error_prefix(err, "%s: ", name);
-    }
-    if (err)
-        vk_vm_session_close(s);
-    return err;
-}
-
-/* Contract in control.h. */
-void vk_vm_session_close(struct vk_vm_session *s)
-{
-    vk_qmp_close(s->q);
-    s->q = NULL;
-    vk_rt_unlock(s->lock);
-    s->lock = -1;
-    vk_vminfo_free(&s->info);
-}
-
 /* vm_command, and *ret (may be NULL) gets the command's return value. */
 static int vm_command_ret(const char *name, const char *cmd, json_t *args, int gone_ok,
                           const char *state_after, json_t **ret)
 {
-    struct vk_vm_session s;
-    int err = vk_vm_session_open(name, &s);
+    struct vk_vminfo info;
+    int err = vk_rt_info(name, 0, &info);
     if (err) {
         json_decref(args);
         return err;
     }
-    err = vk_qmp_execute(s.q, cmd, args, ret, QMP_WAIT_MS);
-    if (gone_ok && (err == -EPIPE || err == -ECONNRESET)) {
-        vk_error_clear();
-        err = 0;
+    int lk = -1;
+    if (!info.pid || info.state == VK_ST_CRASHED) {
+        err = vk_error(-EINVAL, "%s: VM is not running (state %s)", name,
+                       vk_vm_state_name(info.state));
+    } else if ((lk = vk_rt_lock(info.dir, LOCK_WAIT_MS)) < 0) {
+        err = lk;
+    } else {
+        char sock[4200];
+        struct vk_qmp *q;
+        snprintf(sock, sizeof sock, "%s/qmp-cli.sock", info.dir);
+        if ((err = vk_qmp_connect(sock, QMP_WAIT_MS, &q)) == 0) {
+            err = vk_qmp_execute(q, cmd, args, ret, QMP_WAIT_MS);
+            args = NULL;
+            if (gone_ok && (err == -EPIPE || err == -ECONNRESET)) {
+                vk_error_clear();
+                err = 0;
+            }
+            /* the monitor writes the same on QEMU's STOP/RESUME event; doing
+             * it here too makes the next `vmkit list` right at once */
+            if (!err && state_after)
+                vk_rt_write(info.dir, "state", state_after, strlen(state_after));
+            vk_qmp_close(q);
+        }
+        if (err)
+            vk_error_prefix(err, "%s: ", name);
     }
-    /* the monitor writes the same on QEMU's STOP/RESUME event; doing
-     * it here too makes the next `vmkit list` right at once */
-    if (!err && state_after)
-        vk_rt_write(s.info.dir, "state", state_after, strlen(state_after));
-    if (err)
-        vk_error_prefix(err, "%s: ", name);
-    vk_vm_session_close(&s);
+    json_decref(args);
+    vk_rt_unlock(lk);
+    vk_vminfo_free(&info);
     return err;
 }
 

@@ -5,9 +5,6 @@
 #ifndef VK_VM_CONTROL_H
 #define VK_VM_CONTROL_H
 
-#include "vm/qmp.h"
-#include "vm/runtime.h"
-
 #include <jansson.h>
 
 /* Press the ACPI power button (QMP system_powerdown; again every 10 s
@@ -32,22 +29,6 @@ int vk_vm_destroy(const char *name);
  * new reference to the return value.  For the commands of other files
  * (screenshot, removable media). */
 int vk_vm_qmp(const char *name, const char *cmd, json_t *args, json_t **ret);
-
-/* A multi-step operation on a running VM (hot-plug: several QMP commands
- * that must not interleave with another vmkit command's): the VM's info,
- * its lock held, and a QMP connection to its CLI socket. */
-struct vk_vm_session {
-    struct vk_vminfo info;
-    int lock;
-    struct vk_qmp *q;
-};
-
-/* Open a session on the running VM name: -ENOENT "NAME: no such VM",
- * -EINVAL "NAME: VM is not running (state S)" (also for a crashed one),
- * -ETIMEDOUT when another command holds the lock for 30 s, or QMP's
- * error.  On failure nothing is held.  Close with vk_vm_session_close. */
-int vk_vm_session_open(const char *name, struct vk_vm_session *s);
-void vk_vm_session_close(struct vk_vm_session *s);
 
 /* Stop / resume the virtual CPUs (QMP stop / cont). */
 int vk_vm_pause(const char *name);

@@ -1,6 +1,6 @@
 /* Hot-plug of disks and NICs, balloon, vCPUs (contracts in hotplug.h). */
 #include "vm/hotplug.h"
-#include "vm/control.h"
+#include "vm/migstream.h"
 #include "vm/qemu_args.h"
 #include "vm/store.h"
 #include "block/blockdev.h"
@@ -48,6 +48,20 @@ int vk_hp_is_hot(const struct vk_vminfo *info, const char *kind, const char *key
         if (!strcasecmp(l, want))
             return 1;
     return 0;
+}
+
+/* Contract in hotplug.h. */
+int vk_hp_movable(const struct vk_vminfo *info)
+{
+    char buf[REC_MAX];
+    if (rec_read(info->dir, buf, sizeof buf) < 0 || !buf[0]) {
+        vk_error_clear();
+        return 0;
+    }
+    buf[strcspn(buf, "\n")] = 0;
+    return vk_error(-EBUSY, "%s: %s was hot-plugged into this run of QEMU: its state would not "
+                    "load into the machine the config builds (other PCI slots); detach it, or "
+                    "restart the VM, first", info->name, buf);
 }
 
 /* Add (add = 1) or drop the line "kind key" of dir's record. */
@@ -159,6 +173,37 @@ static void vif_del(struct vk_domcfg *c, unsigned i)
     c->n_vifs--;
 }
 
+/* ---- a running VM's QMP, under its lock ---- */
+
+/* Several QMP commands that no other vmkit command may interleave with:
+ * the VM's info, its lock and its CLI QMP socket (migstream.h). */
+struct session {
+    struct vk_vminfo info;
+    int lock;
+    struct vk_qmp *q;
+};
+
+static void session_close(struct session *s)
+{
+    vk_qmp_close(s->q);
+    s->q = NULL;
+    vk_rt_unlock(s->lock);
+    s->lock = -1;
+    vk_vminfo_free(&s->info);
+}
+
+/* -ENOENT "no such VM", -EINVAL "not running" (a crashed VM's QEMU is
+ * kept stopped for inspection: not running either). */
+static int session_open(const char *name, struct session *s)
+{
+    int err = vk_vm_qmp_open(name, &s->info, &s->lock, &s->q);
+    if (!err && s->info.state == VK_ST_CRASHED) {
+        session_close(s);
+        err = vk_error(-EINVAL, "%s: VM is not running (state crashed)", name);
+    }
+    return err;
+}
+
 /* ---- --persist: the stored config ---- */
 
 static int persist_load(const char *name, struct vk_domcfg *pc)
@@ -178,9 +223,9 @@ static int persist_save(struct vk_domcfg *pc)
 
 /* Open a session on name.  With persist, a VM that does not run is no
  * error: *live is 0 and only the stored config changes. */
-static int open_live(const char *name, int persist, struct vk_vm_session *s, int *live)
+static int open_live(const char *name, int persist, struct session *s, int *live)
 {
-    int err = vk_vm_session_open(name, s);
+    int err = session_open(name, s);
     *live = !err;
     if (persist && (err == -ENOENT || err == -EINVAL)) {
         vk_error_clear();
@@ -195,7 +240,7 @@ static int open_live(const char *name, int persist, struct vk_vm_session *s, int
 
 /* ---- QMP ---- */
 
-static int qmp(struct vk_vm_session *s, const char *cmd, json_t *args, json_t **ret)
+static int qmp(struct session *s, const char *cmd, json_t *args, json_t **ret)
 {
     int err = vk_qmp_execute(s->q, cmd, args, ret, QMP_MS);
     if (err)
@@ -205,7 +250,7 @@ static int qmp(struct vk_vm_session *s, const char *cmd, json_t *args, json_t **
 
 /* Undo a half-done attach: run cmd with args; the first error stays the
  * one reported. */
-static void undo(struct vk_vm_session *s, const char *cmd, json_t *args)
+static void undo(struct session *s, const char *cmd, json_t *args)
 {
     char keep[1024];
     snprintf(keep, sizeof keep, "%s", vk_errmsg());
@@ -224,7 +269,7 @@ static long long now_ms(void)
 
 /* device_del id (a device id or QOM path) and wait for QEMU's
  * DEVICE_DELETED of it: the guest has let the device go. */
-static int unplug(struct vk_vm_session *s, const char *id, const char *what)
+static int unplug(struct session *s, const char *id, const char *what)
 {
     int err = qmp(s, "device_del", json_pack("{s:s}", "id", id), NULL);
     if (err)
@@ -300,7 +345,7 @@ static int image_free(const char *path)
 
 /* QEMU's own image locking refused d (a read-only attach of an image
  * another process writes, or a race with one): say so plainly. */
-static int busy_msg(struct vk_vm_session *s, const struct vk_diskspec *d, int err)
+static int busy_msg(struct session *s, const struct vk_diskspec *d, int err)
 {
     if (!strstr(vk_errmsg(), " lock"))
         return err;
@@ -309,7 +354,7 @@ static int busy_msg(struct vk_vm_session *s, const struct vk_diskspec *d, int er
 }
 
 /* blockdev-add and device_add for d (target already absolute). */
-static int disk_plug(struct vk_vm_session *s, const struct vk_diskspec *d, const char *id)
+static int disk_plug(struct session *s, const struct vk_diskspec *d, const char *id)
 {
     struct stat st;
     if (stat(d->target, &st) < 0)
@@ -338,7 +383,7 @@ int vk_hp_block_attach(const char *name, const char *spec, int persist)
 {
     struct vk_diskspec d;
     struct vk_domcfg pc;
-    struct vk_vm_session s;
+    struct session s;
     int live = 0;
     vk_domcfg_init(&pc);
     int err = vk_diskspec_parse(spec, &d);
@@ -395,7 +440,7 @@ int vk_hp_block_attach(const char *name, const char *spec, int persist)
                 vk_diskspec_free(&copy);
             }
         }
-        vk_vm_session_close(&s);
+        session_close(&s);
     }
     if (!err && persist && !(err = disk_add(&pc, &d)))
         err = persist_save(&pc);
@@ -407,7 +452,7 @@ out:
 
 /* The QOM path of the device QEMU started with for disk d (found by its
  * file in query-block), into buf. */
-static int boot_disk_path(struct vk_vm_session *s, const struct vk_diskspec *d, char *buf,
+static int boot_disk_path(struct session *s, const struct vk_diskspec *d, char *buf,
                           size_t len)
 {
     json_t *r = NULL;
@@ -441,7 +486,7 @@ static int boot_disk_path(struct vk_vm_session *s, const struct vk_diskspec *d, 
 int vk_hp_block_detach(const char *name, const char *vdev, int persist)
 {
     struct vk_domcfg pc;
-    struct vk_vm_session s;
+    struct session s;
     int live = 0, pi = -1;
     vk_domcfg_init(&pc);
     int err = persist ? persist_load(name, &pc) : 0;
@@ -478,7 +523,7 @@ int vk_hp_block_detach(const char *name, const char *vdev, int persist)
             if (!(err = rec_edit(s.info.dir, "disk", vdev, 0)))
                 err = rt_config_save(s.info.dir, c);
         }
-        vk_vm_session_close(&s);
+        session_close(&s);
     }
     if (!err && persist) {
         disk_del(&pc, (unsigned)pi);
@@ -504,7 +549,7 @@ static void nic_ids(const char *mac, char *nd, char *dev, size_t len)
     snprintf(dev, len, "hpnic-%s", hex);
 }
 
-static int nic_plug(struct vk_vm_session *s, const struct vk_vifspec *v)
+static int nic_plug(struct session *s, const struct vk_vifspec *v)
 {
     char nd[64], dev[64];
     nic_ids(v->mac, nd, dev, sizeof nd);
@@ -536,7 +581,7 @@ int vk_hp_nic_attach(const char *name, const char *spec, int persist)
 {
     struct vk_vifspec v, copy;
     struct vk_domcfg pc;
-    struct vk_vm_session s;
+    struct session s;
     int live = 0;
     memset(&copy, 0, sizeof copy);
     vk_domcfg_init(&pc);
@@ -561,7 +606,7 @@ int vk_hp_nic_attach(const char *name, const char *spec, int persist)
         if (!err && !(err = nic_plug(&s, &v)) && !(err = rec_edit(s.info.dir, "nic", v.mac, 1)) &&
             !(err = vif_add(c, &copy)))
             err = rt_config_save(s.info.dir, c);
-        vk_vm_session_close(&s);
+        session_close(&s);
     }
     if (!err && persist && !(err = vif_add(&pc, &v)))
         err = persist_save(&pc);
@@ -577,7 +622,7 @@ out:
 /* The QOM path and netdev of the NIC QEMU started with whose MAC is mac:
  * the devices without an id (-device ...,netdev=netN) are children of
  * /machine/peripheral-anon. */
-static int boot_nic(struct vk_vm_session *s, const char *mac, char *path, char *nd, size_t len)
+static int boot_nic(struct session *s, const char *mac, char *path, char *nd, size_t len)
 {
     static const char base[] = "/machine/peripheral-anon";
     json_t *r = NULL;
@@ -622,7 +667,7 @@ static int boot_nic(struct vk_vm_session *s, const char *mac, char *path, char *
 int vk_hp_nic_detach(const char *name, const char *which, int persist)
 {
     struct vk_domcfg pc;
-    struct vk_vm_session s;
+    struct session s;
     int live = 0, pi = -1;
     char mac[64] = "";
     vk_domcfg_init(&pc);
@@ -648,7 +693,7 @@ int vk_hp_nic_detach(const char *name, const char *which, int persist)
             if (!(err = rec_edit(s.info.dir, "nic", mac, 0)))
                 err = rt_config_save(s.info.dir, c);
         }
-        vk_vm_session_close(&s);
+        session_close(&s);
     }
     if (!err && persist) {
         if ((pi = vif_find(&pc, *mac ? mac : which)) < 0)
@@ -681,7 +726,7 @@ int vk_hp_info(const char *name, struct vk_vminfo *info)
 /* Contract in hotplug.h. */
 int vk_hp_mem_set(const char *name, long mib)
 {
-    struct vk_vm_session s;
+    struct session s;
     int live, err = open_live(name, 0, &s, &live);
     if (err)
         return err;
@@ -696,7 +741,7 @@ int vk_hp_mem_set(const char *name, long mib)
                         NULL)) && strstr(vk_errmsg(), "alloon"))
         err = vk_error(-ENODEV, "%s: QEMU has no balloon device (a VM started by an older "
                        "vmkit): restart it", name);
-    vk_vm_session_close(&s);
+    session_close(&s);
     return err;
 }
 
@@ -713,7 +758,7 @@ static const char *cpu_hot_id(json_t *slot)
 /* Contract in hotplug.h. */
 int vk_hp_vcpu_set(const char *name, long n)
 {
-    struct vk_vm_session s;
+    struct session s;
     int live, err = open_live(name, 0, &s, &live);
     if (err)
         return err;
@@ -771,6 +816,6 @@ int vk_hp_vcpu_set(const char *name, long n)
         c->vcpus = n;
         err = rt_config_save(s.info.dir, c);
     }
-    vk_vm_session_close(&s);
+    session_close(&s);
     return err;
 }

@@ -14,7 +14,8 @@
  * vk_hp_reset puts config back and forgets the record.  With persist, an
  * attach or detach also changes the stored config of the defined VM
  * (store.h), which is then the only change for a VM that is not running.
- * Every operation runs under the VM's lock (control.h's session); all
+ * Every operation runs under the VM's lock (migstream.h's
+ * vk_vm_qmp_open); all
  * return 0 or a negative errno with a message naming the VM. */
 #ifndef VK_VM_HOTPLUG_H
 #define VK_VM_HOTPLUG_H
@@ -76,6 +77,11 @@ int vk_hp_mem_set(const char *name, long mib);
  * no room for more CPUs: -EINVAL saying so.  Under TCG CPUs are never
  * unplugged (-EOPNOTSUPP): QEMU aborts when one is plugged in again. */
 int vk_hp_vcpu_set(const char *name, long n);
+
+/* 0 when nothing was hot-plugged into info's running QEMU, else -EBUSY
+ * naming the device: QEMU's state (save, migration) names devices by PCI
+ * slot, and a machine built from the config puts them elsewhere. */
+int vk_hp_movable(const struct vk_vminfo *info);
 
 /* The monitor restarts QEMU from its argv: the devices of the previous
  * run are gone.  Rewrite dir/config from c (the config the VM started
