@@ -31,8 +31,9 @@ ok "fs mkfs ext4 data.img" vmkit fs mkfs -t ext4 data.img
 ok_in "fs write the known file" "$tok\n" vmkit fs write data.img:/hello.txt
 has "debugfs reads the known file" "$(debugfs -R 'cat /hello.txt' data.img 2>&1)" "$tok"
 ok "img create busy.img" vmkit img create busy.img 4M
+ok "img create boot.img (a disk of the config: the guest's vda)" vmkit img create boot.img 4M
 
-guest_cfg hp 'memory = 256' 'maxvcpus = 2' >hp.cfg
+guest_cfg hp 'memory = 256' 'maxvcpus = 2' "disk = ['$T/boot.img,xvda,w']" >hp.cfg
 ok "define hp" vmkit define hp.cfg
 ok "start hp" vmkit start hp
 ok "hp reaches VMKIT-READY" wait_log hp VMKIT-READY
@@ -48,7 +49,7 @@ has "vmkit config shows the attached disk" "$(vmkit config hp)" "vdev=xvdb,acces
 has "list -l shows it" "$(vmkit list -l hp)" "$T/data.img"
 has "--persist: the stored config has it" "$(cat "$T/etc/hp.cfg")" "target=$T/data.img"
 has "the guest reads the known file from the new disk" \
-    "$(gwait '[ -b /dev/vda ]' 'mkdir -p /mnt; mount -t ext4 -o ro /dev/vda /mnt && cat /mnt/hello.txt; umount /mnt')" "$tok"
+    "$(gwait '[ -b /dev/vdb ]' 'mkdir -p /mnt; mount -t ext4 -o ro /dev/vdb /mnt && cat /mnt/hello.txt; umount /mnt')" "$tok"
 
 # bad input: one clear error, nothing added
 fails_with "attaching the image again, writable: in use" 1 "image is in use by another process" \
@@ -81,17 +82,24 @@ ok "... no save file was made" test ! -e hp.save
 eq "... the VM still runs (QMP)" "$(qstatus hp)" running
 eq "after the refusals QEMU has only hp-xvdb" "$(qnodes hp)" "hp-xvdb"
 run_ok bl vmkit block-list hp
-eq "block-list: still one disk" "$(grep -c '^xvd' <<<"$bl")" 1
+eq "block-list: still two disks" "$(grep -c '^xvd' <<<"$bl")" 2
 
 ok "block-detach --persist xvdb" vmkit block-detach --persist hp xvdb
 run_ok bl vmkit block-list hp
 eq "block-list no longer shows xvdb" "$(grep -c xvdb <<<"$bl")" 0
 eq "QEMU has no block node left" "$(qnodes hp)" "no-nodes"
 eq "query-block: the image is gone" "$(qblock hp | grep -c data.img)" 0
-eq "the guest no longer sees the disk" "$(gsh hp '[ -b /dev/vda ] && echo PRESENT || echo ABSENT')" ABSENT
+eq "the guest no longer sees the disk" "$(gsh hp '[ -b /dev/vdb ] && echo PRESENT || echo ABSENT')" ABSENT
 eq "--persist: the stored config no longer has it" "$(grep -c data.img "$T/etc/hp.cfg")" 0
 ok "the image's write lock is free again (qemu-io opens it writable)" qemu-io -f raw -c quit data.img
 ok "e2fsck -fn: data.img is clean" e2fsck -fn data.img
+# a disk of the config (QEMU's own -drive, no id): found by its file
+ok "block-detach xvda, a disk the VM started with" vmkit block-detach hp xvda
+run_ok bl vmkit block-list hp
+eq "block-list: no disk left" "$(grep -c '^xvd' <<<"$bl")" 0
+eq "query-block: boot.img is gone" "$(qblock hp | grep -c boot.img)" 0
+eq "the guest's vda is gone" "$(gsh hp '[ -b /dev/vda ] && echo PRESENT || echo ABSENT')" ABSENT
+has "without --persist the stored config keeps xvda" "$(cat "$T/etc/hp.cfg")" "boot.img"
 
 # --- NICs ------------------------------------------------------------------
 mac=00:16:3e:12:34:56
