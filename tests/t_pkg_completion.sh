@@ -53,6 +53,10 @@ run_ok c B 'comp "vmkit start "'
 eq "bash: defined VM names" "$c" "alpha beta"
 run_ok c B 'comp "vmkit destroy a"'
 eq "bash: VM names by prefix" "$c" "alpha"
+run_ok c B 'comp "vmkit block-attach "'
+eq "bash: VM names after a hot-plug verb" "$c" "alpha beta"
+run_ok c B 'comp "vmkit block-attach --p"'
+eq "bash: block-attach's --persist" "$c" "--persist"
 run_ok c B 'comp "vmkit fs ls d."'
 eq "bash: image paths" "$c" "d.img"
 run_ok c B 'comp "vmkit fs ls d.img:"'
@@ -96,6 +100,8 @@ run_ok c Z 'comp "vmkit shutdown "'
 eq "zsh: VM names" "$c" "alpha beta"
 run_ok c Z 'comp "vmkit top --sort "'
 eq "zsh: top's sort keys" "$c" "id name state cpu time mem vcpus read write net"
+run_ok c Z 'comp "vmkit vcpu-set "'
+eq "zsh: VM names after a hot-plug verb" "$c" "alpha beta"
 run_ok c Z 'comp "vmkit fs ls d.img:"'
 eq "zsh: partition numbers after the colon" "$c" "1 2"
 run_ok c Z 'comp "vmkit fs cat d.img:2:/etc/"'

@@ -69,6 +69,7 @@ int cmd_guest(int argc, char **argv);
 int cmd_boot(int argc, char **argv);     /* boot.c */
 int cmd_demo(int argc, char **argv);
 int cmd_screen(int argc, char **argv);  /* screenshot, cd-insert, cd-eject */
+int cmd_hotplug(int argc, char **argv); /* hotplug.c: block-*, network-*, mem-set, vcpu-set */
 int cmd_install(int argc, char **argv);
 int cmd_doctor(int argc, char **argv);  /* doctor.c */
 int cmd_backup(int argc, char **argv);  /* backup.c */

@@ -16,6 +16,14 @@ static const struct cli_command commands[] = {
     { "screenshot", cmd_screen, "save a VM's screen as a PNG image" },
     { "cd-insert", cmd_screen, "put an ISO or floppy image into a VM's drive" },
     { "cd-eject", cmd_screen, "take the medium out of a VM's drive" },
+    { "block-attach", cmd_hotplug, "attach a disk to a running VM (xl disk spec)" },
+    { "block-detach", cmd_hotplug, "detach a disk from a running VM" },
+    { "block-list", cmd_hotplug, "list a running VM's disks" },
+    { "network-attach", cmd_hotplug, "attach a NIC to a running VM (xl vif spec)" },
+    { "network-detach", cmd_hotplug, "detach a NIC from a running VM" },
+    { "network-list", cmd_hotplug, "list a running VM's NICs" },
+    { "mem-set", cmd_hotplug, "set a running VM's memory (virtio balloon)" },
+    { "vcpu-set", cmd_hotplug, "set a running VM's vCPU count (up to maxvcpus)" },
     { "install",  cmd_install, "run an OS installer (virt-install --location / --cdrom)" },
     { "save",     cmd_save,  "save a running VM's state to a file and stop it" },
     { "restore",  cmd_restore, "restore a VM saved by save" },
@@ -45,7 +53,7 @@ static void usage(FILE *out)
 {
     fprintf(out, "usage: vmkit [--version] [--help] COMMAND [ARGS...]\n\ncommands:\n");
     for (const struct cli_command *c = commands; c->name; c++)
-        fprintf(out, "  %-10s %s\n", c->name, c->summary);
+        fprintf(out, "  %-14s %s\n", c->name, c->summary);
     fprintf(out, "\nVM commands (as xl):\n");
     for (const struct cli_verb *v = cli_vm_verbs; v->name; v++)
         fprintf(out, "  %-10s %s\n", v->name, v->summary);

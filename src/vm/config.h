@@ -211,6 +211,11 @@ enum vk_key_status vk_cfg_key_status(const char *key, const char **what);
 int vk_diskspec_parse(const char *spec, struct vk_diskspec *d);
 void vk_diskspec_free(struct vk_diskspec *d);
 
+/* The MAC xl gives a vif that names none (libxl_device_nic_setdefault):
+ * Xen's OUI 00:16:3e, then 23 random bits, malloc'd into *out.  0 or
+ * negative errno. */
+int vk_mac_generate(char **out);
+
 /* Parse one vif spec.  Returns 0 or -EINVAL naming the spec. */
 int vk_vifspec_parse(const char *spec, struct vk_vifspec *v);
 void vk_vifspec_free(struct vk_vifspec *v);

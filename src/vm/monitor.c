@@ -1,6 +1,7 @@
 /* The per-VM monitor process: starts QEMU, follows its QMP events,
  * applies on_poweroff/on_reboot/on_crash, removes the state at the end. */
 #include "vm/monitor.h"
+#include "vm/hotplug.h"
 #include "vm/monitor_int.h"
 #include "vm/migstream.h"
 #include "vm/qemu_args.h"
@@ -408,6 +409,8 @@ static void restart(struct mon *m)
     set_state(m, "restarting");
     m->pending = C_NONE;
     vk_mig_argv_drop_incoming(m->argv);   /* a restored VM reboots afresh */
+    if (vk_hp_reset(m->dir, m->c) < 0)    /* hot-plugged devices end with QEMU */
+        mlog("restart: %s", vk_errmsg());
     m->panicked = m->panic_done = false;
     if (vk_qemu_argv_restamp(m->argv, m->c) < 0)   /* rtc_timeoffset from now */
         mlog("restart: %s", vk_errmsg());

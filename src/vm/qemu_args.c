@@ -84,7 +84,8 @@ int vk_qemu_find(const char *name, char *buf, size_t len)
     return r;
 }
 
-static const char *qemu_format(const char *f)
+/* Contract in qemu_args.h. */
+const char *vk_qemu_format(const char *f)
 {
     return !f ? "raw" : !strcmp(f, "vhd") ? "vpc" : f;   /* no format: raw, as in xl */
 }
@@ -109,7 +110,7 @@ static int add_disks(struct argv *a, const struct vk_domcfg *c)
         /* an empty cdrom drive has no medium and so no format */
         char opts[64];
         snprintf(opts, sizeof opts, "%s%s%s%s", d->target ? ",format=" : "",
-                 d->target ? qemu_format(d->format) : "", d->readonly ? ",readonly=on" : "",
+                 d->target ? vk_qemu_format(d->format) : "", d->readonly ? ",readonly=on" : "",
                  d->cdrom ? ",media=cdrom" : "");
         const char *fpre = file ? "file=" : "", *fval = file ? file : "", *fsep = file ? "," : "";
         if (d->bus == VK_BUS_IDE || d->bus == VK_BUS_FLOPPY) {
@@ -681,6 +682,12 @@ int vk_qemu_argv(const struct vk_domcfg *c, const struct vk_qemu_setup *s,
         add(&a, "-watchdog-action");
         add(&a, "poweroff");
     }
+    /* A balloon, as libvirt's default <memballoon model='virtio'/> and
+     * every Xen guest have: `vmkit mem-set` works on any VM.  Last of the
+     * PCI devices, so the slots of the others stay where they were (a
+     * saved state or a migration stream names devices by slot). */
+    add(&a, "-device");
+    add(&a, "virtio-balloon-pci,id=balloon0");
     add_rtc(&a, c);
     add_kernel(&a, c, s);
     if (c->boot || (c->type == VK_TYPE_HVM && !c->kernel && !s->kernel)) {

@@ -69,6 +69,10 @@ void vk_argv_free(char **argv);
  * argv (a malloc'd string); 0, or -ENOMEM. */
 int vk_qemu_argv_restamp(char **argv, const struct vk_domcfg *c);
 
+/* QEMU's block driver for a disk spec's format (NULL: "raw", as in xl;
+ * "vhd" is QEMU's "vpc"). */
+const char *vk_qemu_format(const char *format);
+
 /* Find the QEMU binary: name as given if it contains '/', else searched
  * in $PATH.  Writes the path to buf.  0 or -ENOENT with a message. */
 int vk_qemu_find(const char *name, char *buf, size_t len);

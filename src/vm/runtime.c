@@ -226,7 +226,7 @@ pid_t vk_rt_qemu(const char *dir, const char *uuid)
 static const char *const rt_files[] = {
     "monitor.pid", "pid", "qmp.sock", "qmp-cli.sock", "console.sock", "console.log",
     "config", "argv", "state", "id", "accel", "vnc", ".lock", "monitor.log", "qemu.log", "coredump",
-    "kernel", "initrd", "spice-secret", "screendump.png", "migrate.sock",
+    "kernel", "initrd", "spice-secret", "screendump.png", "migrate.sock", "hotplug",
     "serial1.sock", "serial1.log", "serial2.sock", "serial2.log", "serial3.sock", "serial3.log",
     NULL,
 };

@@ -13,6 +13,7 @@
  *                a crashed VM keeps its QEMU, stopped in guest-panicked)
  *   id           the VM's small integer id;  accel  "tcg: why" / "kvm: why"
  *   vnc          the VNC address QEMU listens on ("127.0.0.1:5900")
+ *   hotplug      the devices hot-plugged into this run of QEMU (hotplug.h)
  *   .lock        flock()ed around multi-step CLI operations (the runtime
  *                base has one too, around creating a VM)
  * A directory whose monitor and QEMU are both gone and which was not

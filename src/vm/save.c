@@ -1,5 +1,6 @@
 /* vmkit save / restore (contract in save.h). */
 #include "vm/save.h"
+#include "vm/hotplug.h"
 #include "vm/control.h"
 #include "vm/migstream.h"
 #include "vm/monitor.h"
@@ -119,7 +120,8 @@ int vk_vm_save(const char *name, const char *path, int flags, struct vk_save_sta
     char state[64];
     int was_running = 0, stopped = 0;
     json_t *meta = NULL;
-    if ((err = vk_savefile_create(path, flags & VK_SAVE_COMPRESS, &w)) < 0 ||
+    if ((err = vk_hp_movable(&info)) < 0 ||
+        (err = vk_savefile_create(path, flags & VK_SAVE_COMPRESS, &w)) < 0 ||
         (err = vk_qmp_runstate(q, state, sizeof state)) < 0)
         goto fail;
     if (strcmp(state, "running") && strcmp(state, "paused")) {
