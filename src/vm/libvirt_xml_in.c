@@ -223,8 +223,13 @@ static int rd_metadata(struct lx *r, xmlNodePtr md)
                     k->ns && k->ns->href ? (const char *)k->ns->href : (const char *)k->name);
             continue;
         }
-        int err = lx_only(r, k, "type accel vncunused", NULL);
+        int err = lx_only(r, k, "type accel vncunused boot", NULL);
         char *t = lx_attr(k, "type"), *a = lx_attr(k, "accel"), *v = lx_attr(k, "vncunused");
+        char *b = lx_attr(k, "boot");
+        if (!err && b && strcmp(b, "default"))
+            err = lx_refuse(r, (xmlNodePtr)xmlHasProp(k, BAD_CAST "boot"), "only 'default'");
+        r->boot_default |= b != NULL;
+        xmlFree(b);
         if (!err && t)
             err = lx_set_str(r, k, "type", t);
         if (!err && a && strcmp(a, "auto"))
@@ -317,7 +322,14 @@ static int rd_os(struct lx *r, xmlNodePtr os)
         }
         xmlFree(t);
     }
-    if (!err && *boot)
+    /* the order xl assumes without a boot key, as the writer spelt it out
+     * (HVM: disk then CD), and the hd libvirt adds beside a kernel, are
+     * no boot key */
+    int kernel = 0;
+    for (xmlNodePtr k = os->children; k; k = k->next)
+        kernel |= lx_is(k, "kernel");
+    if (!err && *boot && !(kernel && !strcmp(boot, "c")) &&
+        !(r->boot_default && !strcmp(boot, "cd")))
         err = lx_set_str(r, os, "boot", boot);
     return err;
 }

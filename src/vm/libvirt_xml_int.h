@@ -14,6 +14,7 @@ struct lx {
     xmlNodePtr root;
     int accel_auto;       /* metadata said accel="auto" */
     int vncunused_set;    /* metadata gave vncunused */
+    int boot_default;     /* metadata: the config had no boot key */
     int warned_address;
     int vnc_seen;         /* a <graphics type='vnc'> was read */
 };

@@ -348,7 +348,10 @@ static void put_os(struct w *w, xmlNodePtr root)
         if (args)
             el(w, os, "cmdline", args);
     }
-    for (const char *b = c->boot; b && *b; b++) {
+    /* no boot key: xl's HVM default order (disk, then CD), which libvirt
+     * would not assume; with a kernel libvirt writes hd itself */
+    const char *order = c->boot ? c->boot : c->type == VK_TYPE_HVM && !c->kernel ? "cd" : NULL;
+    for (const char *b = order; b && *b; b++) {
         const char *dev = *b == 'c' ? "hd" : *b == 'd' ? "cdrom" : *b == 'n' ? "network"
                         : *b == 'a' ? "fd" : NULL;
         if (dev)
@@ -369,7 +372,7 @@ static void put_top(struct w *w, xmlNodePtr root, const char *accel)
     el(w, root, "name", c->name);
     if (c->uuid)
         el(w, root, "uuid", c->uuid);
-    if (c->type != VK_TYPE_UNSET || !c->accel || c->vnc == 1) {
+    if (c->type != VK_TYPE_UNSET || !c->accel || c->vnc == 1 || !c->boot) {
         xmlNodePtr md = el(w, root, "metadata", NULL);
         xmlNodePtr x = el(w, md, "xl", NULL);
         xmlNsPtr ns = x ? xmlNewNs(x, BAD_CAST VK_XML_NS, BAD_CAST "vmkit") : NULL;
@@ -382,6 +385,8 @@ static void put_top(struct w *w, xmlNodePtr root, const char *accel)
             at(w, x, "accel", "auto");
         if (c->vnc == 1)
             atf(w, x, "vncunused", "%d", c->vncunused == 1);
+        if (!c->boot)
+            at(w, x, "boot", "default");
     }
     long mem = c->memory != VK_UNSET ? c->memory : 128;
     if (c->maxmem != VK_UNSET && c->maxmem > mem) {
