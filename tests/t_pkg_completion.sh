@@ -45,6 +45,8 @@ run_ok c B 'comp "vmkit start "'
 eq "bash: defined VM names" "$c" "alpha beta"
 run_ok c B 'comp "vmkit destroy a"'
 eq "bash: VM names by prefix" "$c" "alpha"
+run_ok c B 'comp "vmkit dumpxml b"'
+eq "bash: dumpxml takes VM names" "$c" "beta"
 run_ok c B 'comp "vmkit fs ls d."'
 eq "bash: image paths" "$c" "d.img"
 run_ok c B 'comp "vmkit fs ls d.img:"'

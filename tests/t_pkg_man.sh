@@ -41,7 +41,7 @@ check_page vmkit-img.1 img "${IMG[@]}"
 check_page vmkit-part.1 part "${PART[@]}"
 check_page vmkit-fs.1 fs "${FS[@]}"
 check_page vmkit-guest.1 guest "${GUEST[@]}"
-check_page vmkit-vm.1 create define undefine start list console shutdown reboot destroy pause unpause config edit save restore clone snapshot
+check_page vmkit-vm.1 create define undefine start list console shutdown reboot destroy pause unpause config dumpxml edit save restore clone snapshot
 check_page vmkit.1 "" demo doctor
 # The top-level options are in the usage line of vmkit --help.
 run_ok top "$VMKIT" --help
