@@ -207,6 +207,19 @@ bad "a missing file" "nope.xml" nope.xml
 fails_with "--name without --xml is a usage error" 2 "--name goes with --xml" vmkit define tiny.cfg --name x
 fails_with "define with neither a config nor --xml" 2 "which config file" vmkit define
 
+# a running VM (started paused: QEMU up, no guest boot): its real accel
+printf 'name = "live"\nmemory = 64\nvif = []\nvnc = 0\n' >live.cfg
+if ok "create -p live" vmkit create -p live.cfg; then
+    run_ok x vmkit dumpxml live
+    printf '%s\n' "$x" >live.xml
+    ok "live: virt-xml-validate accepts the dumpxml of a running VM" virt-xml-validate live.xml domain
+    run_ok j vmkit list -l --json live
+    acc=$(python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["accel"])' <<<"$j")
+    eq "live: type as it runs ($acc)" "$(xp 'string(/domain/@type)' live.xml)" \
+       "$([ "$acc" = kvm ] && echo kvm || echo qemu)"
+    ok "destroy live" vmkit destroy live
+fi
+
 # dumpxml of what the XML cannot say, or of no VM
 printf 'name = "pyg"\nbootloader = "pygrub"\ndisk = [ "vdev=xvda,access=rw,target=%s/data.img" ]\n' "$T" >pyg.cfg
 ok "define a pygrub VM" vmkit define pyg.cfg
