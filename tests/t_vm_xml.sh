@@ -55,6 +55,8 @@ disk = [ 'vdev=vda,access=rw,target=$T/data.img' ]
 vif = [ 'mac=00:16:3e:00:00:01' ]
 serial = [ "pty", "file:$T/ttyS1.log" ]
 on_reboot = "destroy"
+p9 = [ 'tag=share,path=$T,security_model=none', 'tag=data,path=/srv,security_model=mapped-xattr' ]
+channel = [ 'name=org.qemu.guest_agent.0,connection=socket,path=$T/qga.sock', 'name=org.vmkit.log,connection=pty' ]
 EOF
 cat >spice.cfg <<EOF
 name = "spice"
@@ -127,6 +129,8 @@ eq "full: boot order cdrom, hd" "$(xp 'concat(/domain/os/boot[1]/@dev, ",", /dom
 eq "full: NICs user (e1000, forward 2222->22) and bridge br0" "$(xp 'concat(/domain/devices/interface[1]/@type, " ", /domain/devices/interface[1]/model/@type, " ", /domain/devices/interface[1]/portForward/range/@start, "-", /domain/devices/interface[1]/portForward/range/@to, " ", /domain/devices/interface[2]/source/@bridge, " ", /domain/devices/interface[2]/mac/@address)' full.xml)" "user e1000 2222-22 br0 00:16:3e:11:22:34"
 eq "full: VNC display 3 = port 5903" "$(xp 'string(/domain/devices/graphics[@type="vnc"]/@port)' full.xml)" "5903"
 eq "kern: kernel, initrd, cmdline" "$(xp 'concat(/domain/os/kernel, "|", /domain/os/initrd, "|", /domain/os/cmdline)' kern.xml)" "$T/vmlinuz|$T/initrd.img|console=ttyS0 root=/dev/vda ro quiet"
+eq "kern: 9p shares as filesystems (squash = none, mapped = mapped-xattr)" "$(xp 'concat(/domain/devices/filesystem[1]/@accessmode, " ", /domain/devices/filesystem[1]/source/@dir, " ", /domain/devices/filesystem[1]/target/@dir, " ", /domain/devices/filesystem[2]/@accessmode)' kern.xml)" "squash $T share mapped"
+eq "kern: channels on a unix socket and a pty" "$(xp 'concat(/domain/devices/channel[1]/@type, " ", /domain/devices/channel[1]/source/@path, " ", /domain/devices/channel[1]/target/@name, " ", /domain/devices/channel[2]/@type)' kern.xml)" "unix $T/qga.sock org.qemu.guest_agent.0 pty"
 eq "kern: serial 1 to a file, no display" "$(xp 'concat(/domain/devices/serial[2]/source/@path, " ", count(/domain/devices/graphics))' kern.xml)" "$T/ttyS1.log 0"
 eq "spice: SPICE on 5930 with a password, qxl 128 MiB" "$(xp 'concat(/domain/devices/graphics/@type, " ", /domain/devices/graphics/@port, " ", /domain/devices/graphics/@passwd, " ", /domain/devices/video/model/@type, " ", /domain/devices/video/model/@vram)' spice.xml)" "spice 5930 s3cret qxl 131072"
 eq "efi: firmware efi, floppy on fdc, no NIC" "$(xp 'concat(/domain/os/@firmware, " ", /domain/devices/disk[1]/@device, " ", /domain/devices/disk[1]/target/@bus, " ", count(/domain/devices/interface))' efi.xml)" "efi floppy fdc 0"
@@ -185,8 +189,8 @@ mkbad() {  # name, sed expression on tiny.xml
 }
 mkbad hostdev "s|</devices>|<hostdev mode='subsystem' type='pci'><source><address domain='0' bus='1' slot='0' function='0'/></source></hostdev></devices>|"
 bad "hostdev refused" "/domain/devices/hostdev: not supported" hostdev.xml
-mkbad fs "s|</devices>|<filesystem type='mount'><source dir='/srv'/><target dir='srv'/></filesystem></devices>|"
-bad "filesystem refused" "/domain/devices/filesystem: not supported" fs.xml
+mkbad fs "s|</devices>|<filesystem type='block'><source dev='/dev/sdb'/><target dir='srv'/></filesystem></devices>|"
+bad "a block filesystem refused" "/domain/devices/filesystem/@type='block': not supported" fs.xml
 mkbad cache "s|</devices>|<disk type='file' device='disk'><driver name='qemu' type='raw' cache='none'/><source file='$T/data.img'/><target dev='vdb'/></disk></devices>|"
 bad "a disk cache mode refused by its attribute" "/domain/devices/disk/driver/@cache='none': not supported" cache.xml
 mkbad netw "s|</devices>|<interface type='network'><source network='default'/></interface></devices>|"

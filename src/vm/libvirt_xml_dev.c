@@ -12,9 +12,9 @@
 #define MAX_SERIAL 4
 
 struct devs {
-    struct lx_buf disk, vif, usbdev, sound;
+    struct lx_buf disk, vif, usbdev, sound, channel, p9;
     char *serial[MAX_SERIAL];
-    int n_disk, n_vif, n_usbdev, usb_ctrl, n_video;
+    int n_disk, n_vif, n_usbdev, usb_ctrl, n_video, n_channel, n_p9;
 };
 
 /* Append s to the xl list text b (", " between items). */
@@ -505,23 +505,86 @@ static int rd_misc(struct lx *r, struct devs *d, xmlNodePtr n)
 }
 
 /* <channel type='spicevmc'><target type='virtio' name='com.redhat.spice.0'/>:
- * SPICE's agent channel. */
-static int rd_channel(struct lx *r, xmlNodePtr n)
+ * SPICE's agent channel; type unix (source mode bind) or pty with a
+ * virtio target: an xl channel spec. */
+static int rd_channel(struct lx *r, struct devs *d, xmlNodePtr n)
 {
-    int err = lx_only(r, n, "type", "target" DEV_KIDS);
+    int err = lx_only(r, n, "type", "source target" DEV_KIDS);
     char *type = lx_attr(n, "type");
-    xmlNodePtr t = child(n, "target");
+    xmlNodePtr t = child(n, "target"), src = child(n, "source");
     char *tt = t ? lx_attr(t, "type") : NULL, *name = t ? lx_attr(t, "name") : NULL;
+    char *mode = src ? lx_attr(src, "mode") : NULL, *path = src ? lx_attr(src, "path") : NULL;
+    int spice = type && !strcmp(type, "spicevmc"), unix_ = type && !strcmp(type, "unix");
     if (!err && t)
         err = lx_only(r, t, "type name", NULL);
-    if (!err && (!type || strcmp(type, "spicevmc") || !tt || strcmp(tt, "virtio") ||
-                 (name && strcmp(name, "com.redhat.spice.0"))))
-        err = lx_refuse(r, n, "only the SPICE agent channel (spicevmc)");
-    if (!err)
+    if (!err && src)
+        err = lx_only(r, src, unix_ ? "mode path" : "", NULL);
+    if (!err && (!tt || strcmp(tt, "virtio")))
+        err = lx_refuse(r, t ? t : n, "virtio-serial channels only (<target type='virtio'/>)");
+    else if (!err && spice && name && strcmp(name, "com.redhat.spice.0"))
+        err = lx_refuse(r, attr_node(t, "name"), "the spicevmc channel is SPICE's agent");
+    else if (!err && spice)
         err = lx_set(r, n, "spicevdagent=1");
+    else if (!err && !unix_ && (!type || strcmp(type, "pty")))
+        err = lx_refuse(r, type ? attr_node(n, "type") : n, "unix, pty or spicevmc channels");
+    else if (!err && (!name || strpbrk(name, ",\"\\")))
+        err = lx_refuse(r, t, "a channel needs a name= (no commas)");
+    else if (!err && unix_ && (!mode || strcmp(mode, "bind") || !path || path[0] != '/' ||
+                               strpbrk(path, ",\"\\")))
+        err = lx_refuse(r, src ? src : n, "a unix channel is <source mode='bind' path='/...'/> "
+                        "(QEMU listens)");
+    else if (!err) {
+        struct lx_buf s = { 0 };
+        lx_put(&s, "name=%s,connection=%s%s%s", name, unix_ ? "socket" : "pty",
+               unix_ ? ",path=" : "", unix_ ? path : "");
+        if (s.oom)
+            err = vk_error(-ENOMEM, "out of memory");
+        else
+            item(&d->channel, &d->n_channel, s.p);
+        free(s.p);
+    }
     xmlFree(type);
     xmlFree(tt);
     xmlFree(name);
+    xmlFree(mode);
+    xmlFree(path);
+    return err;
+}
+
+/* <filesystem type='mount' accessmode=><source dir=/><target dir=/>: a 9p
+ * share (xl's p9; libvirt's squash is security_model none). */
+static int rd_filesystem(struct lx *r, struct devs *d, xmlNodePtr n)
+{
+    int err = lx_only(r, n, "type accessmode", "source target" DEV_KIDS);
+    char *type = lx_attr(n, "type"), *am = lx_attr(n, "accessmode");
+    xmlNodePtr src = child(n, "source"), t = child(n, "target");
+    char *dir = src ? lx_attr(src, "dir") : NULL, *tag = t ? lx_attr(t, "dir") : NULL;
+    const char *model = !am || !strcmp(am, "passthrough") ? "passthrough"
+                      : !strcmp(am, "mapped") ? "mapped-xattr" : !strcmp(am, "squash") ? "none"
+                      : NULL;
+    if (!err && type && strcmp(type, "mount"))
+        err = lx_refuse(r, attr_node(n, "type"), "host directories (type='mount') only");
+    if (!err && src)
+        err = lx_only(r, src, "dir", NULL);
+    if (!err && t)
+        err = lx_only(r, t, "dir", NULL);
+    if (!err && !model)
+        err = lx_refuse(r, attr_node(n, "accessmode"), "passthrough, mapped or squash");
+    else if (!err && (!dir || !tag || strpbrk(dir, ",\"\\") || strpbrk(tag, ",\"\\")))
+        err = lx_refuse(r, n, "a share needs <source dir=/> and <target dir=/> (no commas)");
+    else if (!err) {
+        struct lx_buf s = { 0 };
+        lx_put(&s, "tag=%s,path=%s,security_model=%s", tag, dir, model);
+        if (s.oom)
+            err = vk_error(-ENOMEM, "out of memory");
+        else
+            item(&d->p9, &d->n_p9, s.p);
+        free(s.p);
+    }
+    xmlFree(type);
+    xmlFree(am);
+    xmlFree(dir);
+    xmlFree(tag);
     return err;
 }
 
@@ -537,7 +600,7 @@ int lx_read_devices(struct lx *r, xmlNodePtr devs)
 {
     struct devs d = { .usb_ctrl = -1 };
     int err = lx_only(r, devs, NULL, "emulator disk controller interface serial console input "
-                      "graphics video sound watchdog memballoon panic channel");
+                      "graphics video sound watchdog memballoon panic channel filesystem");
     for (xmlNodePtr k = devs->children; k && !err; k = k->next) {
         if (k->type != XML_ELEMENT_NODE)
             continue;
@@ -558,7 +621,9 @@ int lx_read_devices(struct lx *r, xmlNodePtr devs)
         else if (lx_is(k, "video"))
             err = rd_video(r, &d, k);
         else if (lx_is(k, "channel"))
-            err = rd_channel(r, k);
+            err = rd_channel(r, &d, k);
+        else if (lx_is(k, "filesystem"))
+            err = rd_filesystem(r, &d, k);
         else
             err = rd_misc(r, &d, k);
     }
@@ -576,6 +641,10 @@ int lx_read_devices(struct lx *r, xmlNodePtr devs)
     }
     if (!err)
         err = set_list(r, devs, "usbdevice", &d.usbdev, d.n_usbdev);
+    if (!err)
+        err = set_list(r, devs, "channel", &d.channel, d.n_channel);
+    if (!err)
+        err = set_list(r, devs, "p9", &d.p9, d.n_p9);
     if (!err && d.sound.n)
         err = lx_set_str(r, devs, "soundhw", d.sound.p);
     /* the serial ports; a single pty port 0 is vmkit's default console */
@@ -601,5 +670,7 @@ int lx_read_devices(struct lx *r, xmlNodePtr devs)
     free(d.vif.p);
     free(d.usbdev.p);
     free(d.sound.p);
+    free(d.channel.p);
+    free(d.p9.p);
     return err;
 }

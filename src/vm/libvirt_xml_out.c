@@ -3,6 +3,7 @@
  * libvirt's own dumpxml.  The mapping is the reader's (libvirt_xml_in.c)
  * read backwards; what has no XML form is refused naming its key. */
 #include "vm/libvirt_xml.h"
+#include "vm/devspec.h"
 #include "util/err.h"
 
 #include <errno.h>
@@ -74,10 +75,6 @@ static int check_expressible(const struct w *w)
                       "a kernel file, not pygrub");
     if (c->viridian.n)
         return refuse(w, "viridian", "Hyper-V enlightenments are not written yet");
-    if (c->p9.n)
-        return refuse(w, "p9", "9p shares are not written yet");
-    if (c->channel.n)
-        return refuse(w, "channel", "virtio-serial channels are not written yet");
     if (c->pae == 0)
         return refuse(w, "pae", "an x86_64 domain always has PAE");
     if (c->nx == 0 || c->nestedhvm == 1)
@@ -151,6 +148,56 @@ static void put_disks(struct w *w, xmlNodePtr dev)
     else
         at(w, u, "model", c->usbversion == 3 ? "qemu-xhci" : c->usbversion == 2 ? "ich9-ehci1"
                           : "piix3-uhci");
+}
+
+/* p9 shares as <filesystem type='mount'>: libvirt's accessmode squash is
+ * QEMU's security_model none, mapped is mapped-xattr. */
+static int put_fs(struct w *w, xmlNodePtr dev)
+{
+    for (unsigned i = 0; i < w->c->p9.n; i++) {
+        struct vk_p9 p;
+        int err = vk_p9_parse(w->c->p9.v[i], &p);
+        const char *mode = err ? NULL : !strcmp(p.model, "none") ? "squash"
+                         : !strcmp(p.model, "mapped-xattr") ? "mapped"
+                         : !strcmp(p.model, "passthrough") ? "passthrough" : NULL;
+        if (!err && !mode)
+            err = refuse(w, "p9", "security_model=mapped-file has no libvirt accessmode");
+        if (!err) {
+            xmlNodePtr f = el(w, dev, "filesystem", NULL);
+            at(w, f, "type", "mount");
+            at(w, f, "accessmode", mode);
+            at(w, el(w, f, "source", NULL), "dir", p.path);
+            at(w, el(w, f, "target", NULL), "dir", p.tag);
+        }
+        vk_p9_free(&p);
+        if (err)
+            return err;
+    }
+    return 0;
+}
+
+/* channel specs as virtio-serial <channel>s: a unix socket QEMU listens
+ * on (source mode bind), or a pty. */
+static int put_channels(struct w *w, xmlNodePtr dev)
+{
+    for (unsigned i = 0; i < w->c->channel.n; i++) {
+        struct vk_channel ch;
+        int err = vk_channel_parse(w->c->channel.v[i], &ch);
+        if (err)
+            return err;
+        xmlNodePtr n = el(w, dev, "channel", NULL);
+        at(w, n, "type", ch.path ? "unix" : "pty");
+        if (ch.path) {
+            xmlNodePtr src = el(w, n, "source", NULL);
+            at(w, src, "mode", "bind");
+            at(w, src, "path", ch.path);
+        }
+        xmlNodePtr t = el(w, n, "target", NULL);
+        at(w, t, "type", "virtio");
+        at(w, t, "name", ch.name);
+        vk_channel_free(&ch);
+    }
+    return 0;
 }
 
 static void put_vifs(struct w *w, xmlNodePtr dev)
@@ -473,8 +520,16 @@ char *vk_libvirt_xml_write(const struct vk_domcfg *c, const char *accel)
     xmlNodePtr dev = el(&w, root, "devices", NULL);
     el(&w, dev, "emulator", "/usr/bin/qemu-system-x86_64");
     put_disks(&w, dev);
+    if ((err = put_fs(&w, dev))) {
+        xmlFreeDoc(doc);
+        return NULL;
+    }
     put_vifs(&w, dev);
     put_serials(&w, dev);
+    if ((err = put_channels(&w, dev))) {
+        xmlFreeDoc(doc);
+        return NULL;
+    }
     xmlNodePtr in = el(&w, dev, "input", NULL);
     at(&w, in, "type", "mouse");
     at(&w, in, "bus", "ps2");
