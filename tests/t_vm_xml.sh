@@ -118,7 +118,7 @@ done
 
 # what the XML says, read with xmllint
 eq "full: type qemu on a host without KVM, or kvm" "$(xp 'string(/domain/@type)' full.xml)" \
-   "$( [ -w /dev/kvm ] && echo kvm || echo qemu)"
+   "$( [ -w /dev/kvm ] && [ -e /sys/module/kvm_intel -o -e /sys/module/kvm_amd ] && echo kvm || echo qemu)"
 eq "kern: accel tcg is type qemu" "$(xp 'string(/domain/@type)' kern.xml)" "qemu"
 eq "spice: accel kvm is type kvm" "$(xp 'string(/domain/@type)' spice.xml)" "kvm"
 eq "full: memory 256 MiB, max 512" "$(xp 'concat(/domain/memory, " ", /domain/maxMemory, " ", /domain/vcpu/@current, "/", /domain/vcpu)' full.xml)" "256 512 2/4"

@@ -24,10 +24,11 @@
 /* Domain XML for c (checked: name, uuid, memory, vcpus and the display
  * defaults filled).  accel names the domain type: "kvm" gives type='kvm',
  * "tcg" type='qemu'; NULL uses c->accel, and when that is unset too
- * (automatic) kvm if /dev/kvm can be opened, else qemu.  Returns a
+ * (automatic) what vk_accel_choose picks on this host.  Returns a
  * malloc'd NUL-terminated document, or NULL after vk_error: -EINVAL
  * "NAME: KEY ...: no libvirt domain XML equivalent" for a setting the
- * writer cannot express (bootloader, viridian, network disks ...),
+ * writer cannot express (bootloader, viridian, network disks, CPU flags,
+ * a p9 security_model=mapped-file ...),
  * -ENOMEM. */
 char *vk_libvirt_xml_write(const struct vk_domcfg *c, const char *accel);
 

@@ -4,15 +4,14 @@
  * read backwards; what has no XML form is refused naming its key. */
 #include "vm/libvirt_xml.h"
 #include "vm/devspec.h"
+#include "vm/qemu_args.h"
 #include "util/err.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include <libxml/tree.h>
 
@@ -412,7 +411,7 @@ static const char *act(enum vk_action a)
          : a == VK_ACT_COREDUMP_RESTART ? "coredump-restart" : vk_action_name(a);
 }
 
-static void put_top(struct w *w, xmlNodePtr root, const char *accel)
+static void put_top(struct w *w, xmlNodePtr root)
 {
     const struct vk_domcfg *c = w->c;
     static const char *const types[] = { NULL, "pv", "pvh", "hvm" };
@@ -483,19 +482,14 @@ static void put_top(struct w *w, xmlNodePtr root, const char *accel)
     el(w, root, "on_poweroff", act(c->on_poweroff));
     el(w, root, "on_reboot", act(c->on_reboot));
     el(w, root, "on_crash", act(c->on_crash));
-    (void)accel;
 }
 
 static const char *domain_type(const struct vk_domcfg *c, const char *accel)
 {
     if (!accel)
         accel = c->accel;
-    if (!accel) {
-        int fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
-        if (fd >= 0)
-            close(fd);
-        accel = fd >= 0 ? "kvm" : "tcg";
-    }
+    if (!accel && vk_accel_choose(NULL, &accel, NULL, 0) < 0)
+        accel = "tcg";   /* auto never fails; keep the writer total */
     return strcmp(accel, "kvm") ? "qemu" : "kvm";
 }
 
@@ -516,7 +510,7 @@ char *vk_libvirt_xml_write(const struct vk_domcfg *c, const char *accel)
     }
     xmlDocSetRootElement(doc, root);
     at(&w, root, "type", domain_type(c, accel));
-    put_top(&w, root, accel);
+    put_top(&w, root);
     xmlNodePtr dev = el(&w, root, "devices", NULL);
     el(&w, dev, "emulator", "/usr/bin/qemu-system-x86_64");
     put_disks(&w, dev);
