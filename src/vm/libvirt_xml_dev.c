@@ -17,6 +17,25 @@ struct devs {
     int n_disk, n_vif, n_usbdev, usb_ctrl, n_video, n_channel, n_p9;
 };
 
+/* A spec xl would refuse, refused here with the XPath of the element it
+ * came from (the list is only set at the end). */
+static int spec_ok(struct lx *r, xmlNodePtr n, const char *spec, int disk)
+{
+    struct vk_diskspec ds;
+    struct vk_vifspec vs;
+    int err = disk ? vk_diskspec_parse(spec, &ds) : vk_vifspec_parse(spec, &vs);
+    if (!err && disk)
+        vk_diskspec_free(&ds);
+    else if (!err)
+        vk_vifspec_free(&vs);
+    if (err) {
+        xmlChar *path = xmlGetNodePath(n);
+        err = vk_error_prefix(err, "%s: %s: ", r->fname, path ? (const char *)path : "?");
+        xmlFree(path);
+    }
+    return err;
+}
+
 /* Append s to the xl list text b (", " between items). */
 static void item(struct lx_buf *b, int *n, const char *s)
 {
@@ -121,7 +140,7 @@ static int rd_disk(struct lx *r, struct devs *d, xmlNodePtr n)
             err = lx_refuse(r, n, "a hard disk needs <source>");
         else if (fmt && strspn(fmt, "abcdefghijklmnopqrstuvwxyz0123456789") != strlen(fmt))
             err = lx_refuse(r, n, "bad driver type");
-        else
+        else if (!(err = spec_ok(r, n, s.p, 1)))
             item(&d->disk, &d->n_disk, s.p);
         free(s.p);
     }
@@ -238,7 +257,7 @@ static int rd_interface(struct lx *r, struct devs *d, xmlNodePtr n)
         err = lx_refuse(r, n, "port forwards need type='user'");
     if (!err && s.oom)
         err = vk_error(-ENOMEM, "out of memory");
-    if (!err)
+    if (!err && !(err = spec_ok(r, n, s.p, 0)))
         item(&d->vif, &d->n_vif, s.p);
     free(s.p);
     xmlFree(type);
