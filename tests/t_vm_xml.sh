@@ -171,12 +171,7 @@ eq "the source is unchanged" "$cfg" "$(cat full.before)"
 fails_with "the unedited XML again: uuid taken" 1 "already" vmkit define --xml full.xml --name full3
 
 # bad input: one clear error naming what is wrong, exit 1, nothing stored
-bad() {  # desc, message, file
-    fails_with "$1" 1 "$2" vmkit define --xml "$3"
-    run_ok names vmkit list --all
-    eq "$1: nothing stored" "$(awk 'NR > 1 { print $1 }' <<<"$names" | sort | tr '\n' ' ')" \
-       "clone efi full full2 kern spice tiny "
-}
+bad() { fails_with "$1" 1 "$2" vmkit define --xml "$3"; }   # desc, message, file
 echo 'name = "x"' >notxml.xml
 bad "not XML" "not a libvirt domain XML" notxml.xml
 printf '<network><name>default</name></network>\n' >net.xml
@@ -210,6 +205,10 @@ bad "memory not in whole MiB" "whole MiB" mem.xml
 printf '<?xml version="1.0"?>\n<!DOCTYPE domain [<!ENTITY a "aaaaaaaaaa"><!ENTITY b "&a;&a;&a;&a;&a;">]>\n<domain type="qemu"><name>&b;</name><memory>131072</memory></domain>\n' >dtd.xml
 bad "a DOCTYPE (entities) refused" "<!DOCTYPE> is not accepted" dtd.xml
 bad "a missing file" "nope.xml" nope.xml
+run_ok names vmkit list --all
+eq "nothing of the bad input was stored" "$(awk 'NR > 1 { print $1 }' <<<"$names" | sort | tr '\n' ' ')" \
+   "clone efi full full2 kern spice tiny "
+ok "no stray file in the config directory" test "$(ls "$VMKIT_CONFIG_DIR" | wc -l)" -eq 7
 fails_with "--name without --xml is a usage error" 2 "--name goes with --xml" vmkit define tiny.cfg --name x
 fails_with "define with neither a config nor --xml" 2 "which config file" vmkit define
 
