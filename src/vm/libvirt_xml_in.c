@@ -203,6 +203,8 @@ static int mem_mib(struct lx *r, xmlNodePtr n, long *mib)
         err = lx_refuse(r, (xmlNodePtr)xmlHasProp(n, BAD_CAST "unit"), "unknown unit");
     if (!err)
         err = lx_num(r, n, t, 0, 1L << 50, &v);
+    if (!err && (long long)v > (long long)VK_CFG_MAX_MEM * (1 << 20) / mul)
+        err = lx_refuse(r, n, "more memory than vmkit gives a VM (16 TiB)");
     if (!err && ((long long)v * mul) % (1 << 20))
         err = lx_refuse(r, n, "vmkit sizes memory in whole MiB");
     if (!err)
