@@ -200,6 +200,8 @@ mkbad cpumodel "s|</features>|</features><cpu mode='host-passthrough'/>|"
 bad "a CPU model refused" "/domain/cpu/@mode='host-passthrough'" cpumodel.xml
 mkbad mac "s|</devices>|<interface type='user'><mac address='00:16:3e:zz:00:01'/></interface></devices>|"
 bad "a bad MAC (a typo in a hand edit) names the interface" "/domain/devices/interface[2]: vif 'type=user,mac=00:16:3e:zz:00:01': bad mac" mac.xml
+mkbad dup "s|<memory unit=\"MiB\">128</memory>|&<memory unit=\"MiB\">256</memory>|"
+bad "an element given twice" "/domain/memory[2]: not supported: given twice" dup.xml
 mkbad mem "s|<memory unit=\"MiB\">128<|<memory unit=\"KiB\">1000<|"
 bad "memory not in whole MiB" "whole MiB" mem.xml
 printf '<?xml version="1.0"?>\n<!DOCTYPE domain [<!ENTITY a "aaaaaaaaaa"><!ENTITY b "&a;&a;&a;&a;&a;">]>\n<domain type="qemu"><name>&b;</name><memory>131072</memory></domain>\n' >dtd.xml

@@ -188,7 +188,7 @@ static int rd_controller(struct lx *r, struct devs *d, xmlNodePtr n)
  * hostfwd "PROTO:ADDR:START-:TO" into s. */
 static int rd_forward(struct lx *r, xmlNodePtr f, struct lx_buf *s, int *nfw)
 {
-    int err = lx_only(r, f, "proto address", "range");
+    int err = lx_only(r, f, "proto address", "range*");
     char *proto = lx_attr(f, "proto"), *addr = lx_attr(f, "address");
     if (!err && (!proto || (strcmp(proto, "tcp") && strcmp(proto, "udp"))))
         err = lx_refuse(r, proto ? attr_node(f, "proto") : f, "proto is tcp or udp");
@@ -217,7 +217,7 @@ static int rd_forward(struct lx *r, xmlNodePtr f, struct lx_buf *s, int *nfw)
 
 static int rd_interface(struct lx *r, struct devs *d, xmlNodePtr n)
 {
-    int err = lx_only(r, n, "type", "mac source model backend portForward target" DEV_KIDS);
+    int err = lx_only(r, n, "type", "mac source model backend portForward* target" DEV_KIDS);
     char *type = lx_attr(n, "type");
     int user = type && !strcmp(type, "user"), nfw = 0;
     struct lx_buf s = { 0 };
@@ -618,8 +618,9 @@ static int set_list(struct lx *r, xmlNodePtr n, const char *key, struct lx_buf *
 int lx_read_devices(struct lx *r, xmlNodePtr devs)
 {
     struct devs d = { .usb_ctrl = -1 };
-    int err = lx_only(r, devs, NULL, "emulator disk controller interface serial console input "
-                      "graphics video sound watchdog memballoon panic channel filesystem");
+    int err = lx_only(r, devs, NULL, "emulator disk* controller* interface* serial* console* "
+                      "input* graphics* video* sound* watchdog memballoon panic channel* "
+                      "filesystem*");
     for (xmlNodePtr k = devs->children; k && !err; k = k->next) {
         if (k->type != XML_ELEMENT_NODE)
             continue;

@@ -35,15 +35,26 @@ int lx_refuse(struct lx *r, xmlNodePtr n, const char *why)
     return err;
 }
 
+/* 1 when name is in the blank-separated list, 2 when it is there with a
+ * '*' after it (may repeat), 0 when not. */
 static int in_list(const char *list, const xmlChar *name)
 {
     size_t l = strlen((const char *)name);
     for (const char *p = list; p && *p;) {
         size_t k = strcspn(p, " ");
-        if (k == l && !strncmp(p, (const char *)name, l))
-            return 1;
+        size_t w = k && p[k - 1] == '*' ? k - 1 : k;
+        if (w == l && !strncmp(p, (const char *)name, l))
+            return w < k ? 2 : 1;
         p += k + (p[k] == ' ');
     }
+    return 0;
+}
+
+static int seen_before(xmlNodePtr k)
+{
+    for (xmlNodePtr p = k->prev; p; p = p->prev)
+        if (p->type == XML_ELEMENT_NODE && !p->ns && xmlStrEqual(p->name, k->name))
+            return 1;
     return 0;
 }
 
@@ -56,8 +67,11 @@ int lx_only(struct lx *r, xmlNodePtr n, const char *attrs, const char *kids)
     for (xmlNodePtr k = n->children; k; k = k->next) {
         if (k->type != XML_ELEMENT_NODE)
             continue;
-        if (k->ns || !in_list(kids, k->name))
+        int m = k->ns ? 0 : in_list(kids, k->name);
+        if (!m)
             return lx_refuse(r, k, NULL);
+        if (m == 1 && seen_before(k))
+            return lx_refuse(r, k, "given twice");
         if (!strcmp((const char *)k->name, "address") && !r->warned_address) {
             vk_warn("%s: device <address> elements ignored: QEMU assigns the slots", r->fname);
             r->warned_address = 1;
@@ -274,7 +288,7 @@ static int rd_vcpu(struct lx *r, xmlNodePtr n)
 
 static int rd_os(struct lx *r, xmlNodePtr os)
 {
-    int err = lx_only(r, os, "firmware", "type loader kernel initrd cmdline boot");
+    int err = lx_only(r, os, "firmware", "type loader kernel initrd cmdline boot*");
     char *fw = lx_attr(os, "firmware");
     if (!err && fw)
         err = lx_set_str(r, os, "firmware", !strcmp(fw, "efi") ? "uefi" : fw);
@@ -357,7 +371,7 @@ static int rd_features(struct lx *r, xmlNodePtr f)
 
 static int rd_clock(struct lx *r, xmlNodePtr n)
 {
-    int err = lx_only(r, n, "offset adjustment basis", "timer");
+    int err = lx_only(r, n, "offset adjustment basis", "timer*");
     char *o = lx_attr(n, "offset"), *adj = lx_attr(n, "adjustment"), *b = lx_attr(n, "basis");
     long v = 0;
     if (!err && o && !strcmp(o, "localtime"))
@@ -401,7 +415,7 @@ static int rd_cpu(struct lx *r, xmlNodePtr n)
     for (xmlNodePtr k = n->children; k && !err; k = k->next) {
         if (k->type != XML_ELEMENT_NODE)
             continue;
-        err = lx_only(r, k, NULL, "cell");
+        err = lx_only(r, k, NULL, "cell*");
         for (xmlNodePtr c = k->children; c && !err; c = c->next)
             if (c->type == XML_ELEMENT_NODE) {
                 err = lx_only(r, c, "id cpus memory unit", NULL);

@@ -35,7 +35,8 @@ int lx_refuse(struct lx *r, xmlNodePtr n, const char *why);
 
 /* Refuse (lx_refuse) any attribute of n not in the blank-separated list
  * attrs and any child element not in kids (NULL: none allowed), and any
- * namespaced one; <address> children (which libvirt fills in) are allowed
+ * namespaced one; a child may appear once unless kids names it with a '*'
+ * ("boot*").  <address> children (which libvirt fills in) are allowed
  * where kids lists them, with one warning per document. */
 int lx_only(struct lx *r, xmlNodePtr n, const char *attrs, const char *kids);
 
