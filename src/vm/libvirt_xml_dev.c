@@ -274,8 +274,10 @@ static int chardev(struct lx *r, xmlNodePtr n, char **spec, long *port)
         if (lx_is(k, "source")) {
             char *p = lx_attr(k, "path");
             err = lx_only(r, k, "path", NULL);
-            if (!err && p && type && !strcmp(type, "file") && asprintf(spec, "file:%s", p) < 0)
+            if (!err && p && type && !strcmp(type, "file") && asprintf(spec, "file:%s", p) < 0) {
+                *spec = NULL;
                 err = vk_error(-ENOMEM, "out of memory");
+            }
             xmlFree(p);
         } else if (lx_is(k, "target")) {
             char *t = lx_attr(k, "type"), *p = lx_attr(k, "port");
@@ -303,6 +305,10 @@ static int chardev(struct lx *r, xmlNodePtr n, char **spec, long *port)
             err = lx_refuse(r, type ? attr_node(n, "type") : n, "pty, null or file ports only");
         if (!err && !*spec)
             err = vk_error(-ENOMEM, "out of memory");
+    }
+    if (err) {
+        free(*spec);
+        *spec = NULL;
     }
     xmlFree(type);
     return err;
