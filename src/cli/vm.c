@@ -186,8 +186,8 @@ static int do_define(int argc, char **argv)
 {
     const char *xml = NULL, *name = NULL;
     const struct cli_opt opts[] = {
-        OPT_STRING(0, "xml", &xml, "FILE", "read a libvirt domain XML (virsh dumpxml's) instead of\n"
-                   "an xl.cfg; what vmkit cannot honour is refused, naming the element"),
+        OPT_STRING(0, "xml", &xml, "FILE", "read a libvirt domain XML (virsh dumpxml's) instead of an\n"
+                   "xl.cfg; what vmkit cannot honour is refused, naming the element"),
         OPT_STRING(0, "name", &name, "NAME", "with --xml: define it under this name (as name=NAME)"),
         OPT_END(),
     };
@@ -678,7 +678,7 @@ const struct cli_verb cli_vm_verbs[] = {
     { "create", do_create, "start a VM from an xl.cfg file", "CFG [key=value ...]",
       "Start a VM from an xl.cfg file, with overrides as in `xl create`\n"
       "(memory=1024, name=web2).  The VM is transient: nothing is stored." },
-    { "define", do_define, "store a VM's xl.cfg (or libvirt XML)", "CFG [key=value ...] | --xml FILE",
+    { "define", do_define, "store a VM's xl.cfg (or libvirt XML)", "CFG [key=value ...] | --xml FILE [key=value ...]",
       "Store a VM's configuration (with its generated UUID) for `vmkit start`: an\n"
       "xl.cfg, or with --xml a libvirt domain XML (as virsh define), read into the\n"
       "same xl.cfg model; overrides key=value apply after either." },
