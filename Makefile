@@ -10,7 +10,7 @@
 
 BUILD   ?= build
 CC      ?= cc
-PKGS    := ext2fs com_err libarchive libzstd zlib jansson libcrypto libseccomp libisofs-1
+PKGS    := ext2fs com_err libarchive libzstd zlib jansson libcrypto libseccomp libisofs-1 libxml-2.0
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 CFLAGS  ?= -O2 -g

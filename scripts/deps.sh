@@ -4,11 +4,12 @@
 set -e
 PKGS="build-essential pkg-config clang libclang-rt-14-dev
 qemu-system-x86 qemu-utils
-libext2fs-dev libarchive-dev libzstd-dev zlib1g-dev libjansson-dev libssl-dev libseccomp-dev libisofs-dev
+libext2fs-dev libarchive-dev libzstd-dev zlib1g-dev libjansson-dev libssl-dev libseccomp-dev libisofs-dev libxml2-dev
 e2fsprogs dosfstools mtools fdisk gdisk xorriso isolinux syslinux-common genisoimage util-linux
 busybox-static cpio dpkg-dev python3 time mmdebstrap openssh-client
 grub-pc-bin grub-common
-scdoc mandoc groff-base zsh jq"
+scdoc mandoc groff-base zsh jq
+libvirt-clients"
 missing=""
 for p in $PKGS; do
     dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null | grep -q "install ok installed" ||

@@ -57,6 +57,8 @@ run_ok c B 'comp "vmkit block-attach "'
 eq "bash: VM names after a hot-plug verb" "$c" "alpha beta"
 run_ok c B 'comp "vmkit block-attach --p"'
 eq "bash: block-attach's --persist" "$c" "--persist"
+run_ok c B 'comp "vmkit dumpxml b"'
+eq "bash: dumpxml takes VM names" "$c" "beta"
 run_ok c B 'comp "vmkit fs ls d."'
 eq "bash: image paths" "$c" "d.img"
 run_ok c B 'comp "vmkit fs ls d.img:"'

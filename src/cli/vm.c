@@ -4,7 +4,9 @@
 #include "cli/opt.h"
 
 #include "util/err.h"
+#include "util/file.h"
 #include "vm/config.h"
+#include "vm/libvirt_xml.h"
 #include "vm/console.h"
 #include "vm/control.h"
 #include "vm/monitor.h"
@@ -182,17 +184,44 @@ static int do_start(int argc, char **argv)
 
 static int do_define(int argc, char **argv)
 {
-    VM_PARSE(NULL, 1, -1);
+    const char *xml = NULL, *name = NULL;
+    const struct cli_opt opts[] = {
+        OPT_STRING(0, "xml", &xml, "FILE", "read a libvirt domain XML (virsh dumpxml's) instead of an\n"
+                   "xl.cfg; what vmkit cannot honour is refused, naming the element"),
+        OPT_STRING(0, "name", &name, "NAME", "with --xml: define it under this name (as name=NAME)"),
+        OPT_END(),
+    };
+    VM_PARSE(opts, 0, -1);
+    if (!xml && argc < 2)
+        return usage_err(argv[0], "which config file? (vmkit define CFG, or --xml FILE)%s", NULL);
+    if (name && !xml)
+        return usage_err(argv[0], "--name goes with --xml (an xl.cfg takes name=NAME)%s", NULL);
     struct vk_domcfg cfg;
-    int err = vk_domcfg_load(argv[1], &cfg);
+    int err, first = xml ? 1 : 2;
+    if (xml) {
+        char *text = NULL;
+        size_t len = 0;
+        err = vk_read_small_file(xml, VK_CFG_MAX_BYTES, &text, &len);
+        if (!err)
+            err = vk_libvirt_xml_read(text, len, xml, &cfg);
+        free(text);
+    } else {
+        err = vk_domcfg_load(argv[1], &cfg);
+    }
     if (err)
         return cli_fail(err);
-    for (int i = 2; i < argc && !err; i++) {
+    for (int i = first; i < argc && !err; i++) {
         if (!strchr(argv[i], '=')) {
             vk_domcfg_free(&cfg);
             return usage_err(argv[0], "'%s' is not a key=value override", argv[i]);
         }
         err = vk_domcfg_set(&cfg, argv[i]);
+    }
+    if (!err && name) {
+        char *a = NULL;
+        err = asprintf(&a, "name=%s", name) < 0 ? vk_error(-ENOMEM, "out of memory")
+                                                 : vk_domcfg_set(&cfg, a);
+        free(a);
     }
     if (!err && !(err = vk_domcfg_check(&cfg)))
         err = vk_store_define(&cfg);
@@ -270,29 +299,61 @@ static int do_console(int argc, char **argv)
     return attach_console(argv[first], timeout);
 }
 
-static int do_config(int argc, char **argv)
+/* The config of NAME, running (its accel into accel) or else defined:
+ * 0, or the exit status after printing the error. */
+static int load_vm(const char *name, struct vk_domcfg *cfg, char *accel, size_t alen)
 {
-    VM_PARSE(NULL, 1, 1);
     struct vk_vminfo info;
-    struct vk_domcfg cfg;
-    int err = vk_rt_info(argv[1], 0, &info);
+    int err = vk_rt_info(name, 0, &info);
+    if (accel)
+        *accel = 0;
     if (err == 0) {
-        cfg = info.cfg;               /* take it over */
+        *cfg = info.cfg;               /* take it over */
         vk_domcfg_init(&info.cfg);
+        if (accel)
+            snprintf(accel, alen, "%s", strncmp(info.accel, "kvm", 3) ? "tcg" : "kvm");
         vk_vminfo_free(&info);
     } else if (err == -ENOENT) {
         vk_error_clear();
-        if ((err = vk_store_load(argv[1], &cfg)) == -ENOENT)
-            return cli_failf("%s: no such VM (neither running nor defined)", argv[1]);
+        if ((err = vk_store_load(name, cfg)) == -ENOENT)
+            return cli_failf("%s: no such VM (neither running nor defined)", name);
     }
-    if (err)
-        return cli_fail(err);
+    return err ? cli_fail(err) : 0;
+}
+
+static int do_config(int argc, char **argv)
+{
+    VM_PARSE(NULL, 1, 1);
+    struct vk_domcfg cfg;
+    int rc = load_vm(argv[1], &cfg, NULL, 0);
+    if (rc)
+        return rc;
     char *text = vk_domcfg_format(&cfg);
     vk_domcfg_free(&cfg);
     if (!text)
         return cli_failf("out of memory");
     fputs(text, stdout);
     free(text);
+    return EXIT_OK;
+}
+
+/* dumpxml NAME: as virsh dumpxml, the domain XML of a running (its actual
+ * accelerator) or defined VM. */
+static int do_dumpxml(int argc, char **argv)
+{
+    VM_PARSE(NULL, 1, 1);
+    struct vk_domcfg cfg;
+    char accel[8];
+    int rc = load_vm(argv[1], &cfg, accel, sizeof accel);
+    if (rc)
+        return rc;
+    int err = vk_domcfg_check(&cfg);   /* a stored config is checked: this fills nothing new */
+    char *xml = err ? NULL : vk_libvirt_xml_write(&cfg, *accel ? accel : NULL);
+    vk_domcfg_free(&cfg);
+    if (!xml)
+        return cli_fail(err ? err : -EINVAL);
+    fputs(xml, stdout);
+    free(xml);
     return EXIT_OK;
 }
 
@@ -617,8 +678,10 @@ const struct cli_verb cli_vm_verbs[] = {
     { "create", do_create, "start a VM from an xl.cfg file", "CFG [key=value ...]",
       "Start a VM from an xl.cfg file, with overrides as in `xl create`\n"
       "(memory=1024, name=web2).  The VM is transient: nothing is stored." },
-    { "define", do_define, "store a VM's xl.cfg", "CFG [key=value ...]",
-      "Store a VM's configuration (with its generated UUID) for `vmkit start`." },
+    { "define", do_define, "store a VM's xl.cfg (or libvirt XML)", "CFG [key=value ...] | --xml FILE [key=value ...]",
+      "Store a VM's configuration (with its generated UUID) for `vmkit start`: an\n"
+      "xl.cfg, or with --xml a libvirt domain XML (as virsh define), read into the\n"
+      "same xl.cfg model; overrides key=value apply after either." },
     { "undefine", do_undefine, "forget a stored VM", "NAME", "Forget a stored VM configuration." },
     { "start", do_start, "start a stored VM", "NAME", "Start a stored VM (see define)." },
     { "list", do_list, "list VMs", "[NAME...]",
@@ -646,6 +709,11 @@ const struct cli_verb cli_vm_verbs[] = {
       "gets the new config at its next start." },
     { "config", do_config, "print a VM's effective xl.cfg", "NAME",
       "Print a VM's effective xl.cfg (running VM, else the stored one)." },
+    { "dumpxml", do_dumpxml, "print a VM's libvirt domain XML", "NAME",
+      "Print a VM's configuration (running VM, else the stored one) as a libvirt\n"
+      "domain XML, as virsh dumpxml: type kvm or qemu as it runs (defined: as it\n"
+      "would), disks, NICs, serial ports, display.  define --xml reads it back; a\n"
+      "setting the XML cannot express is an error naming the xl.cfg key." },
     { NULL, NULL, NULL, NULL, NULL },
 };
 
