@@ -601,6 +601,19 @@ out:
     return r;
 }
 
+/* The header section, the log, the BAT and the metadata off each other. */
+static int regions_apart(struct vk_blockdev *bd, const struct vhdx *s)
+{
+    const uint64_t r[4][2] = { { 0, MiB }, { s->log_off, s->log_off + s->log_len },
+                               { s->bat_off, s->bat_off + s->bat_len }, { s->meta_off, s->meta_off + s->meta_len } };
+    for (int i = 0; i < 4; i++)
+        for (int j = i + 1; j < 4; j++)
+            if (r[i][0] < r[j][1] && r[j][0] < r[i][1] && r[i][0] < r[i][1] && r[j][0] < r[j][1])
+                return vk_error(-EINVAL, "%s: the header section, log, BAT and metadata regions overlap (at offset %llu)",
+                                bd->name, (unsigned long long)(r[i][0] > r[j][0] ? r[i][0] : r[j][0]));
+    return 0;
+}
+
 struct extent { uint64_t start, end, idx; };
 
 static int cmp_extent(const void *a, const void *b)
@@ -659,11 +672,8 @@ static int check_bat(struct vk_blockdev *bd, struct vhdx *s, bool tolerate)
         }
         /* of two overlapping extents, the block is the bad one */
         struct extent *bad = x[k].idx != UINT64_MAX ? &x[k] : &x[top];
-        if (bad->idx == UINT64_MAX) {
-            r = vk_error(-EINVAL, "%s: the log, BAT and metadata regions overlap (at offset %llu)", bd->name,
-                         (unsigned long long)x[k].start);
-            goto out;
-        }
+        if (bad->idx == UINT64_MAX)   /* regions_apart() saw to that */
+            continue;
         if ((r = bad_entry(bd, s, bad->idx, tolerate, "points at space already in use")) < 0)
             goto out;
         if (bad == &x[top])
@@ -714,7 +724,7 @@ static int vhdx_open(int fd, const char *name, int flags, struct vk_blockdev **o
                      "and vmkit does not replay VHDX logs: replay it with 'qemu-img check -r all %s' first", name, name);
         goto fail;
     }
-    if ((r = read_regions(bd, s)) < 0 || (r = read_metadata(bd, s)) < 0)
+    if ((r = read_regions(bd, s)) < 0 || (r = regions_apart(bd, s)) < 0 || (r = read_metadata(bd, s)) < 0)
         goto fail;
     if (s->nbat > s->bat_len / 8) {
         r = vk_error(-EINVAL, "%s: the BAT region at offset %llu (%u bytes) is too small for %llu entries",
