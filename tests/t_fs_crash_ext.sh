@@ -14,7 +14,7 @@
 . "$(dirname "$0")/crash_lib.sh"
 cd "$T" || exit 1
 
-K=$([ "$SAN" = 1 ] && echo 6 || echo 10)
+K=$(pick 5 3 12)   # crash points per writer: make check samples, check-long covers more
 
 # ---- what the images hold ------------------------------------------------
 head -c 51200 /dev/urandom >keep        # never touched: must survive all

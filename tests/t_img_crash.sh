@@ -23,7 +23,7 @@
 . "$(dirname "$0")/img_lib.sh"
 . "$(dirname "$0")/crash_lib.sh"
 cd "$T" || exit 1
-K=$([ "$SAN" = 1 ] && echo 6 || echo 10)
+K=$(pick 5 3 12)   # crash points per writer: make check samples, check-long covers more
 export CRASH_ALL=1   # every write is deterministic: the last one (the directory sync after a rename, the close) is a point too
 
 if ! qcow2_ok; then

@@ -23,7 +23,7 @@
 . "$(dirname "$0")/img_lib.sh"
 . "$(dirname "$0")/crash_lib.sh"
 cd "$T" || exit 1
-K=$([ "$SAN" = 1 ] && echo 5 || echo 8)
+K=$(pick 4 3 10)   # crash points per writer: make check samples, check-long covers more
 export CRASH_ALL=1   # the last write (the final flush) is a crash point too
 REPAIRED=$T/repaired
 

@@ -91,8 +91,11 @@ writes() {
     ok "$d: qemu-img compare after vmkit write" qemu-img compare -q -f raw ref.raw "$img"
 }
 
+# The sanitizer build (slow on every small cluster) samples the layouts;
+# the plain build and check-long run them all.
 for compat in 0.10 1.1; do
-    css="512 4096 65536 1048576 2097152"; [ $compat = 0.10 ] && css="512 65536 2097152"
+    css=$(pick "512 4096 65536 1048576 2097152" "512 65536" "512 4096 65536 1048576 2097152")
+    [ $compat = 0.10 ] && css=$(pick "512 65536 2097152" "2097152" "512 65536 2097152")
     for cs in $css; do
         f=c$compat-$cs.qcow2
         ok "qemu-img convert -O qcow2 -o compat=$compat,cluster_size=$cs src.raw $f" qemu-img convert -O qcow2 -o compat=$compat,cluster_size=$cs src.raw $f
@@ -100,14 +103,14 @@ for compat in 0.10 1.1; do
         writes "compat=$compat cluster_size=$cs" $f
     done
 done
-for pa in off metadata falloc full; do
+for pa in $(pick "off metadata falloc full" "off full" "off metadata falloc full"); do
     f=pa-$pa.qcow2
     ok "qemu-img convert -O qcow2 -o preallocation=$pa src.raw $f" qemu-img convert -O qcow2 -o preallocation=$pa src.raw $f
     reads "preallocation=$pa" $f
     writes "preallocation=$pa" $f
 done
 for ct in zlib zstd; do
-    css="512 65536 2097152"; [ $ct = zstd ] && css="4096 65536"
+    css=$(pick "512 65536 2097152" "65536" "512 65536 2097152"); [ $ct = zstd ] && css="4096 65536"
     for cs in $css; do
         f=z-$ct-$cs.qcow2
         ok "qemu-img convert -c -O qcow2 -o compression_type=$ct,cluster_size=$cs src.raw $f" qemu-img convert -c -O qcow2 -o compression_type=$ct,cluster_size=$cs src.raw $f
@@ -115,7 +118,7 @@ for ct in zlib zstd; do
         writes "compressed $ct cluster_size=$cs" $f
     done
 done
-for rb in 1 2 8 32 64; do
+for rb in $(pick "1 2 8 32 64" "1 16 64" "1 2 8 32 64"); do
     f=rb$rb.qcow2
     ok "qemu-img convert -O qcow2 -o refcount_bits=$rb src.raw $f" qemu-img convert -O qcow2 -o refcount_bits=$rb src.raw $f
     reads "refcount_bits=$rb" $f strictmap
