@@ -87,6 +87,24 @@ ok "same into the raw reference" qemu-io -f raw -c "write -P 0x42 $((3 << 20)) 1
 ok "vmkit reads qemu's writes" vmkit img compare mixed.raw mixed.vhdx
 ok "qemu-img compare agrees" qemu-img compare -f raw -F vhdx mixed.raw mixed.vhdx
 
+# --- past the first chunk: with 1 MiB blocks the BAT has a sector-bitmap
+# entry after every 4096 payload entries, so block 4096 (at 4 GiB) is BAT
+# entry 4097.  qemu-io writes the same into the VHDX and a sparse raw
+# reference; vmkit must read them alike, and qemu-io must read back what
+# vmkit writes there (pattern checks: no 6 GiB reads) ---
+W="-c 'write -P 0x61 4G 1M' -c 'write -P 0x62 $(( (4095 << 20) + 4096 )) $(( (1 << 20) - 8192 ))' -c 'write -P 0x63 $(( (6 << 30) - 512 )) 512'"
+ok "qemu-img create 6G, 1 MiB blocks" qemu-img create -q -f vhdx -o block_size=1M big.vhdx 6G
+ok "qemu-io writes around 4 GiB" eval qemu-io $W big.vhdx
+ok "raw reference" truncate -s 6G big.raw
+ok "qemu-io writes the same into it" eval qemu-io -f raw $W big.raw
+ok "vmkit reads past the first chunk as qemu-io wrote it" vmkit img compare big.raw big.vhdx
+ok "vmkit writes past the first chunk" vmkit img convert -O vhdx -o block_size=1M big.raw vbig.vhdx
+qcheck "qemu-img check: vbig.vhdx" vbig.vhdx
+run_ok out qemu-io -c "read -P 0x61 4G 1M" -c "read -P 0x62 $(( (4095 << 20) + 4096 )) $(( (1 << 20) - 8192 ))" \
+    -c "read -P 0 $(( 4097 << 20 )) 1M" -c "read -P 0x63 $(( (6 << 30) - 512 )) 512" vbig.vhdx
+eq "qemu-io reads vmkit's blocks past the first chunk as written" "$(echo "$out" | grep -c 'Pattern verification failed')" 0
+has "... all four reads done" "$(echo "$out" | grep -c '^read ')" 4
+
 # --- random writes (tests/tools/vkio) through vmkit and, with plain
 # pwrite, into a raw copy: qemu-img must find them equal and check clean ---
 VKIO=$(dirname "$VMKIT")/tools/vkio
