@@ -21,6 +21,7 @@ static const struct vk_format *const formats[] = {
     &vk_format_vmdk,
     &vk_format_vdi,
     &vk_format_vpc,
+    &vk_format_vhdx,
     &vk_format_raw,
 };
 

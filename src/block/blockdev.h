@@ -179,6 +179,7 @@ extern const struct vk_format vk_format_qcow2;
 extern const struct vk_format vk_format_vmdk;
 extern const struct vk_format vk_format_vdi;
 extern const struct vk_format vk_format_vpc;
+extern const struct vk_format vk_format_vhdx;
 
 /* The format called name (QEMU's names; xl's "vhd" is "vpc"), or NULL. */
 const struct vk_format *vk_format_by_name(const char *name);

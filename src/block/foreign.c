@@ -44,7 +44,6 @@ static uint32_t be32(const uint8_t *p)
     return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
 }
 
-static bool is_vhdx(const struct probe_buf *b) { return at(b, 0, "vhdxfile", 8); }
 static bool is_qed(const struct probe_buf *b) { return at(b, 0, "QED\0", 4); }
 
 /* block/qcow.c: the qcow2 magic with version 1 (qcow2.c takes 2 and up;
@@ -87,7 +86,6 @@ static const struct {
     const char *desc;
     bool (*match)(const struct probe_buf *b);
 } foreign[] = {
-    { "vhdx", "VHDX image (Hyper-V)", is_vhdx },
     { "qed", "QED image", is_qed },
     { "qcow", "qcow version 1 image", is_qcow1 },
     { "parallels", "Parallels image", is_parallels },

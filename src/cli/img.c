@@ -41,6 +41,10 @@ static int create_opts(const struct cli_opt *opt, const char *arg)
             if (vk_parse_size(v, &n) < 0 || n < 512 || n > (2u << 20) || (n & (n - 1)))
                 return vk_error(-EINVAL, "cluster_size=%s: must be a power of two from 512 to 2M", v);
             o->cluster_size = (uint32_t)n;
+        } else if (!strcmp(kv, "block_size")) {   /* vhdx: the payload block size */
+            if (vk_parse_size(v, &n) < 0 || (n && (n < (1u << 20) || n > (256u << 20) || (n & (n - 1)))))
+                return vk_error(-EINVAL, "block_size=%s: must be 0 (automatic) or a power of two from 1M to 256M", v);
+            o->cluster_size = (uint32_t)n;
         } else if (!strcmp(kv, "compat")) {
             if (!strcmp(v, "0.10") || !strcmp(v, "v2"))
                 o->version = 2;
@@ -96,7 +100,7 @@ static int create_opts(const struct cli_opt *opt, const char *arg)
 static int format_as(const struct cli_opt *o, const char *arg, const char *what)
 {
     if (!vk_format_by_name(arg))
-        return vk_error(-EINVAL, "unknown %s format '%s' (raw, qcow2, vmdk, vdi, vpc)", what, arg);
+        return vk_error(-EINVAL, "unknown %s format '%s' (raw, qcow2, vmdk, vdi, vpc, vhdx)", what, arg);
     *(const char **)o->ctx = arg;
     return 0;
 }
@@ -138,7 +142,8 @@ static int output_opt(const struct cli_opt *o, const char *arg)
     "twoGbMaxExtentSparse|twoGbMaxExtentFlat|streamOptimized,\n" \
     "adapter_type=ide|lsilogic|buslogic|legacyESX,\n" \
     "hwversion=N, compat6=on, zeroed_grain=on;\n" \
-    "vdi: static=on (fixed); vpc: subformat=dynamic|fixed, force_size=on"
+    "vdi: static=on (fixed); vpc: subformat=dynamic|fixed, force_size=on;\n" \
+    "vhdx: subformat=dynamic|fixed, block_size=1M..256M"
 
 /* --- create --- */
 static int img_create(int argc, char **argv)
@@ -146,7 +151,7 @@ static int img_create(int argc, char **argv)
     struct vk_create_opts o = { 0 };
     const char *fmt = "raw";
     const struct cli_opt opts[] = {
-        OPT_FORMAT(&fmt, "raw (the default), qcow2, vmdk, vdi or vpc (VHD)"),
+        OPT_FORMAT(&fmt, "raw (the default), qcow2, vmdk, vdi, vpc (VHD) or vhdx"),
         OPT_STRING(0, "prealloc", &o.prealloc, "MODE", "off, metadata, falloc or full"),
         OPT_CALLBACK('o', NULL, &o, "OPTS", CLI_CREATE_O_HELP ",\nbacking_file=F, backing_fmt=FMT", create_opts),
         OPT_STRING('b', NULL, &o.backing_file, "BACKING", "backing file (relative: to FILE's directory)"),
@@ -586,7 +591,7 @@ static int img_convert(int argc, char **argv)
     bool progress = false, sync = false;
     const struct cli_opt opts[] = {
         OPT_FORMAT(&sfmt, "SRC's format (default: probe)"),
-        OPT_CALLBACK('O', NULL, &ofmt, "FMT", "DST's format: raw (the default), qcow2, vdi or vpc (VHD)", output_format),
+        OPT_CALLBACK('O', NULL, &ofmt, "FMT", "DST's format: raw (the default), qcow2, vmdk, vdi, vpc (VHD) or vhdx", output_format),
         OPT_BOOL('c', NULL, &co.compress, "compress every cluster (qcow2)"),
         OPT_CALLBACK('o', NULL, &o, "OPTS", CLI_CREATE_O_HELP, create_opts),
         OPT_BOOL('p', NULL, &progress, "draw a progress bar (default: on a terminal)"),
@@ -815,7 +820,7 @@ static int img_commit(int argc, char **argv)
 }
 
 static const struct cli_command img_commands[] = {
-    { "create",  img_create,  "create an image (raw, qcow2, vmdk, vdi, vpc)" },
+    { "create",  img_create,  "create an image (raw, qcow2, vmdk, vdi, vpc, vhdx)" },
     { "info",    img_info,    "show format, sizes, backing chain (or a partition's place)" },
     { "check",   img_check,   "check (and repair) an image's metadata" },
     { "map",     img_map,     "show allocated, zero and backing ranges" },

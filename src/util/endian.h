@@ -23,6 +23,7 @@ static inline uint64_t vk_get_be64(const uint8_t *p)
 {
     return (uint64_t)vk_get_be32(p) << 32 | vk_get_be32(p + 4);
 }
+static inline void vk_put_le16(uint8_t *p, uint16_t v) { p[0] = (uint8_t)v; p[1] = (uint8_t)(v >> 8); }
 static inline void vk_put_le32(uint8_t *p, uint32_t v)
 {
     p[0] = (uint8_t)v; p[1] = (uint8_t)(v >> 8); p[2] = (uint8_t)(v >> 16); p[3] = (uint8_t)(v >> 24);

@@ -73,7 +73,7 @@ static int is_format(const char *s)
     return !strcmp(s, "raw") || !strcmp(s, "qcow2") || !strcmp(s, "qcow") ||
            !strcmp(s, "vhd") || !strcmp(s, "vpc") || !strcmp(s, "vdi") || !strcmp(s, "qed") ||
            !strcmp(s, "empty") ||
-           !strcmp(s, "vmdk");   /* not xl's, but QEMU reads it (block/vmdk.c) */
+           !strcmp(s, "vmdk") || !strcmp(s, "vhdx");   /* not xl's, but QEMU reads them */
 }
 
 /* Strip the deprecated target prefixes (file:, phy:, tap:aio:, qcow2: ...),

@@ -1,6 +1,7 @@
 /* Unit tests of util/: size parsing and the error contract. */
 #include "tap.h"
 
+#include "util/crc32c.h"
 #include "util/err.h"
 #include "util/size.h"
 #include "util/utf16.h"
@@ -92,5 +93,9 @@ int main(void)
     CHECK(vk_utf8_decode("\xe9z", &c) == 0, "decode: a Latin-1 byte is not UTF-8");
     CHECK(vk_utf8_decode("\xed\xb0\x80", &c) == 0, "decode: an encoded surrogate is not UTF-8");
     CHECK(vk_utf8_decode("", &c) == 0, "decode: nothing at the end");
+    /* the CRC-32C check value (RFC 3720 B.4 and the usual "123456789") */
+    CHECK(vk_crc32c("123456789", 9) == 0xe3069283u, "crc32c check value");
+    uint8_t zeros[32] = { 0 };
+    CHECK(vk_crc32c(zeros, 32) == 0x8a9136aau, "crc32c of 32 zero bytes (RFC 3720)");
     return tap_done();
 }
