@@ -76,6 +76,15 @@ struct vk_iso_mkfs_opts {
  * sandboxed reader whose filter forbids open() can read ISOs. */
 void vk_iso_warmup(void);
 
+/* At most how many directory entries an ISO image of size bytes can
+ * hold: each needs its own directory record of at least 34 bytes.  A
+ * reader seeing more is looping in a damaged tree (libarchive can yield
+ * one entry forever) and must stop. */
+static inline uint64_t vk_iso_entry_limit(uint64_t size)
+{
+    return size / 34 + 64;
+}
+
 int vk_iso_mkfs_file(const char *out, const struct vk_iso_mkfs_opts *o);
 
 /* Write the ISO into the device bd (a partition); -ENOSPC before writing

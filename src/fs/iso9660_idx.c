@@ -287,6 +287,11 @@ int iso_index_build(struct iso_fs *x)
             r = arc_fail(x, a);
             break;
         }
+        if (ord >= vk_iso_entry_limit(x->bd->size)) {
+            r = vk_error(-EINVAL, "%s: more directory entries than the image has room for "
+                         "(a directory tree that repeats itself)", x->bd->name);
+            break;
+        }
         if ((r = add_entry(x, a, e, ord, ar == ARCHIVE_WARN ? archive_error_string(a) : NULL)) < 0)
             break;
     }
