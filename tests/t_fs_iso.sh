@@ -87,6 +87,12 @@ fails_with "put refused: read-only" 1 "read-only filesystem" vmkit fs put /etc/h
 fails_with "mkdir refused: read-only" 1 "read-only filesystem" vmkit fs mkdir rj.iso:/x
 fails_with "rm refused: read-only" 1 "read-only filesystem" vmkit fs rm rj.iso:/empty
 fails_with "missing path" 1 "rj.iso:/nope: no such file" vmkit fs cat rj.iso:/nope
+# a damaged tree on which libarchive yields one entry forever (found by
+# fuzz_isomenu): refused at once, by the fs reader and by usbkey's reader
+cp "$TOP/fuzz/corpus/fuzz_iso/repeating-tree" loop.iso
+fails_with "a tree that repeats itself: fs ls refuses it" 1 "repeats itself" timeout 60 "$VMKIT" fs ls loop.iso:/
+fails_with "a tree that repeats itself: guest usbkey refuses it" 1 "repeats itself" \
+    timeout 60 "$VMKIT" guest usbkey -q key.img --iso loop.iso
 
 # 2. Joliet only (genisoimage -J): names from the Joliet tree
 genisoimage -quiet -J -joliet-long -input-charset utf-8 -o jo.iso src 2>/dev/null

@@ -36,6 +36,7 @@ void vk_bootcfg_free(struct vk_bootcfg *c)
         free(c->e[i].kernel);
         free(c->e[i].initrd);
         free(c->e[i].args);
+        free(c->e[i].loop);
     }
     free(c->e);
     free(c->def);

@@ -49,6 +49,9 @@ struct vk_boot_entry {
     char *initrd;    /* initrd path(s), several newline-separated (GRUB2 concatenates them); NULL if none */
     char *args;      /* kernel arguments, "" if none */
     int root_part;   /* GRUB legacy root (hd0,N) / GRUB2 (hd0,msdosN): 1-based partition; 0 unknown */
+    char *loop;      /* GRUB2 `loopback`: the image file (a path in this
+                      * filesystem) that kernel and initrd are read from, as
+                      * a multi-ISO USB key boots an ISO; NULL: this filesystem */
 };
 
 struct vk_bootcfg {

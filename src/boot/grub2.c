@@ -23,8 +23,14 @@
 #define MAXWORDS 256
 #define MAXVARS  256
 #define MAXDEPTH 8
+#define MAXLOOPS 16
 
 struct var { char *name, *value; };
+
+/* A `loopback NAME FILE` device: FILE (device prefix removed) is an image
+ * in the filesystem being read.  One made inside an entry lasts until the
+ * entry's end (GRUB runs an entry's commands only when it boots it). */
+struct loopdev { char *name, *file; bool in_entry; };
 
 enum blk { B_SUBMENU, B_ENTRY, B_SKIP };
 
@@ -34,6 +40,10 @@ struct st {
     const char *name;
     struct var vars[MAXVARS];
     unsigned nvars;
+    struct loopdev loops[MAXLOOPS];
+    unsigned nloops;
+    char *ird_loop;     /* the current entry's initrds: their loopback image */
+    bool ird_mixed;     /* ... they came from different places */
     char *w[MAXWORDS];
     bool bare[MAXWORDS];   /* the word had no quotes: "{" "}" are syntax only then */
     unsigned nw;
@@ -352,6 +362,77 @@ static int blscfg(struct st *s, const struct vk_bootcfg_env *env, struct vk_boot
     return r;
 }
 
+static void loop_drop(struct st *s, unsigned i)
+{
+    free(s->loops[i].name);
+    free(s->loops[i].file);
+    s->loops[i] = s->loops[--s->nloops];
+}
+
+/* `loopback [-d] NAME [FILE]`: define (or with -d delete) device NAME. */
+static int loopback(struct st *s, bool in_entry, unsigned argc, char **argv)
+{
+    bool del = argc >= 2 && !strcmp(argv[1], "-d");
+    unsigned a = del ? 2 : 1;
+    if (argc < a + (del ? 1 : 2))
+        return 0;                       /* GRUB would fail: nothing defined */
+    char dev[64];
+    snprintf(dev, sizeof dev, "%.*s", (int)strcspn(argv[a] + (argv[a][0] == '('),  ")"),
+             argv[a] + (argv[a][0] == '('));
+    for (unsigned i = 0; i < s->nloops; i++)
+        if (!strcmp(s->loops[i].name, dev)) {
+            loop_drop(s, i);
+            break;
+        }
+    if (del)
+        return 0;
+    if (s->nloops >= MAXLOOPS)
+        return vk_error(-E2BIG, "%s line %u: more than %d loopback devices", s->name, s->line,
+                        MAXLOOPS);
+    struct loopdev *l = &s->loops[s->nloops];
+    l->name = strdup(dev);
+    l->file = vk_bootcfg_devpath(argv[a + 1], NULL);
+    l->in_entry = in_entry;
+    if (!l->name || !l->file) {
+        free(l->name);
+        free(l->file);
+        return -ENOMEM;
+    }
+    s->nloops++;
+    return 0;
+}
+
+/* The loopback image a path of a linux/initrd command lies in: its
+ * "(dev)" prefix or, without one, $root naming a loopback device; NULL
+ * when the path is on a disk partition. */
+static const char *loop_of(struct st *s, const char *path)
+{
+    const char *dev = path;
+    if (path[0] != '(') {
+        dev = getvar(s, "root");
+        if (!*dev)
+            return NULL;
+    }
+    dev += dev[0] == '(';
+    size_t n = strcspn(dev, ")");
+    for (unsigned i = 0; i < s->nloops; i++)
+        if (strlen(s->loops[i].name) == n && !strncmp(s->loops[i].name, dev, n))
+            return s->loops[i].file;
+    return NULL;
+}
+
+/* An entry whose kernel and initrds do not all come from the same place
+ * (one loopback image, or the filesystem itself) cannot be booted from
+ * one filesystem: it is recorded as booting something else, so pygrub
+ * names it instead of reading an initrd from the wrong place.  mixed: the
+ * initrds themselves differ; ird_loop: their image (NULL: none). */
+static int loop_mismatch(struct vk_boot_entry *e, bool mixed, const char *ird_loop)
+{
+    if (!mixed && (e->loop == NULL) == (ird_loop == NULL) && (!ird_loop || !strcmp(e->loop, ird_loop)))
+        return 0;
+    return vk_bootcfg_other(e, "a kernel and initrd on different devices (loopback)", NULL);
+}
+
 int vk_bootcfg_grub2(const char *text, const char *name, const struct vk_bootcfg_env *env,
                      struct vk_bootcfg *out)
 {
@@ -389,8 +470,15 @@ int vk_bootcfg_grub2(const char *text, const char *name, const struct vk_bootcfg
             enum blk k = stack[--depth];
             if (k == B_SKIP)
                 skip--;
-            else if (k == B_ENTRY)
+            else if (k == B_ENTRY) {
+                if (cur->kernel && cur->initrd &&
+                    (r = loop_mismatch(cur, s.ird_mixed, s.ird_loop)) < 0)
+                    break;
                 cur = NULL;
+                for (unsigned i = s.nloops; i-- > 0;)
+                    if (s.loops[i].in_entry)
+                        loop_drop(&s, i);
+            }
             else if (k == B_SUBMENU) {
                 free(path[mdepth]);
                 free(title[mdepth]);
@@ -482,6 +570,9 @@ int vk_bootcfg_grub2(const char *text, const char *name, const struct vk_bootcfg
             if (entry) {
                 cur = ne;
                 stack[depth++] = B_ENTRY;
+                free(s.ird_loop);
+                s.ird_loop = NULL;
+                s.ird_mixed = false;
             } else {
                 mdepth++;
                 menu[mdepth] = (int)(out->n - 1);
@@ -527,6 +618,11 @@ int vk_bootcfg_grub2(const char *text, const char *name, const struct vk_bootcfg
                 break;
             continue;
         }
+        if (!strcmp(cmd, "loopback")) {
+            if ((r = loopback(&s, cur != NULL, argc, argv)) < 0)
+                break;
+            continue;
+        }
         if (!cur && !strcmp(cmd, "blscfg")) {
             if ((r = blscfg(&s, env, out, menu[mdepth], mdepth ? path[mdepth] : NULL,
                             mdepth ? title[mdepth] : NULL, &count[mdepth])) < 0)
@@ -566,6 +662,14 @@ int vk_bootcfg_grub2(const char *text, const char *name, const struct vk_bootcfg
             if (argv[1][0] != '(' && *getvar(&s, "root"))
                 part = root_part(getvar(&s, "root"));
             cur->root_part = part;
+            const char *lf = loop_of(&s, argv[1]);
+            free(cur->loop);
+            cur->loop = NULL;
+            if (lf && !(cur->loop = strdup(lf))) {
+                r = -ENOMEM;
+                break;
+            }
+
             if (vk_bootcfg_not_linux(cur->kernel) &&
                 (r = vk_bootcfg_other(cur, vk_bootcfg_not_linux(cur->kernel), cur->kernel)) < 0)
                 break;
@@ -584,7 +688,20 @@ int vk_bootcfg_grub2(const char *text, const char *name, const struct vk_bootcfg
              * pygrub concatenates them the same way. */
             free(cur->initrd);
             cur->initrd = NULL;
+            free(s.ird_loop);
+            s.ird_loop = NULL;
+            s.ird_mixed = false;
             for (unsigned i = 1; i < argc && r == 0; i++) {
+                const char *lf = loop_of(&s, argv[i]);
+                if (i == 1) {
+                    if (lf && !(s.ird_loop = strdup(lf))) {
+                        r = -ENOMEM;
+                        break;
+                    }
+                } else if ((lf == NULL) != (s.ird_loop == NULL) ||
+                           (lf && strcmp(lf, s.ird_loop))) {
+                    s.ird_mixed = true;
+                }
                 char *d = vk_bootcfg_devpath(argv[i], NULL);
                 if (!d) {
                     r = -ENOMEM;
@@ -611,6 +728,9 @@ int vk_bootcfg_grub2(const char *text, const char *name, const struct vk_bootcfg
         r = vk_error(-EINVAL, "%s: missing '}' at end of file (%u block%s open)", name, depth,
                      depth > 1 ? "s" : "");
     free_words(&s);
+    free(s.ird_loop);
+    while (s.nloops)
+        loop_drop(&s, 0);
     for (unsigned i = 0; i < s.nvars; i++) {
         free(s.vars[i].name);
         free(s.vars[i].value);

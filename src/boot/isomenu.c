@@ -2,6 +2,7 @@
 #include "boot/isomenu.h"
 
 #include "boot/bootcfg.h"
+#include "fs/iso9660.h"
 #include "fs/path.h"
 #include "util/err.h"
 
@@ -14,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 
 static const char *const grub_cfgs[] = {
     "/boot/grub/grub.cfg", "/boot/grub2/grub.cfg", "/EFI/BOOT/grub.cfg", NULL,
@@ -57,6 +59,14 @@ static bool entry_path(struct archive_entry *e, char *buf, size_t len)
     return p && *p && vk_path_normalize(p, buf, len) > 0;
 }
 
+/* The size of the ISO file at path, 0 if it cannot be read (the open
+ * that follows reports why). */
+static uint64_t iso_size(const char *path)
+{
+    struct stat st;
+    return stat(path, &st) == 0 ? (uint64_t)st.st_size : 0;
+}
+
 static int index_iso(struct iso *s)
 {
     struct archive *a;
@@ -65,10 +75,16 @@ static int index_iso(struct iso *s)
         return r;
     struct archive_entry *e;
     size_t cap = 0;
+    uint64_t entries = 0, limit = vk_iso_entry_limit(s->path ? iso_size(s->path) : s->len);
     while (r == 0 && (ar = archive_read_next_header(a, &e)) != ARCHIVE_EOF) {
         if (ar < ARCHIVE_WARN) {
             r = vk_error(-EINVAL, "%s: not a readable ISO 9660 image: %s", s->name,
                          archive_error_string(a) ? archive_error_string(a) : "unknown error");
+            break;
+        }
+        if (++entries > limit) {
+            r = vk_error(-EINVAL, "%s: more directory entries than the image has room for "
+                         "(a directory tree that repeats itself)", s->name);
             break;
         }
         char p[4096];

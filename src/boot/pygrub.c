@@ -2,6 +2,7 @@
  * initrd (contract in pygrub.h).  Partition tables come from part/, files
  * from fs/ mounted read-only; the configuration is only parsed. */
 #include "boot/pygrub.h"
+#include "fs/iso9660.h"
 
 #include "boot/bootcfg.h"
 #include "fs/fs.h"
@@ -253,6 +254,59 @@ struct outputs {
     int fd[2];                     /* kernel, initrd */
 };
 
+/* Copy the kernel and initrds of entry e out of fs (named where in
+ * messages), their paths relative to the config at cfgpath. */
+static int copy_entry(struct vk_fs *fs, const char *where, const char *cfgpath,
+                      const struct vk_boot_entry *e, const struct outputs *o)
+{
+    uint64_t total = 0;
+    char *k = find_file(fs, cfgpath, e->kernel);
+    int r = k ? copy_out(fs, where, k, o->fd[0], o->kernel, &total) : -ENOMEM;
+    free(k);
+    if (r < 0 || !e->initrd)
+        return r;
+    total = 0;
+    char *list = strdup(e->initrd), *save = NULL;
+    if (!list)
+        return -ENOMEM;
+    for (char *i = strtok_r(list, "\n", &save); i && r == 0; i = strtok_r(NULL, "\n", &save)) {
+        char *p = find_file(fs, cfgpath, i);
+        r = p ? copy_out(fs, where, p, o->fd[1], o->initrd, &total) : -ENOMEM;
+        free(p);
+    }
+    free(list);
+    return r;
+}
+
+/* The same for an entry that boots from a `loopback` image (an ISO file
+ * on a multi-ISO USB key, as GRUB does): the image is opened read-only
+ * inside fs and its own filesystem read. */
+static int copy_entry_loop(struct vk_fs *fs, const char *where, const char *cfgpath,
+                           const struct vk_boot_entry *e, const struct outputs *o)
+{
+    char *img = find_file(fs, cfgpath, e->loop), *name = NULL;
+    if (!img || asprintf(&name, "%s:%s", where, img) < 0) {
+        free(img);
+        return -ENOMEM;
+    }
+    struct vk_blockdev *lbd;
+    struct vk_fs *lfs;
+    int r = vk_fs_file_bd_open(fs, img, name, &lbd);
+    if (r == 0) {
+        if ((r = vk_fs_mount(lbd, false, &lfs)) == 0) {
+            r = copy_entry(lfs, name, "/", e, o);
+            vk_fs_unmount(lfs);
+        } else {
+            r = vk_error_prefix(r, "%s: the loopback image holds no filesystem vmkit reads: ",
+                                name);
+        }
+        vk_bd_close(lbd);
+    }
+    free(img);
+    free(name);
+    return r;
+}
+
 /* One filesystem: 1 if a config was found and used, 0 if none, <0 error. */
 static int try_fs(struct vk_blockdev *bd, unsigned part, const char *sel,
                   const struct outputs *o, struct vk_boot_result *out)
@@ -289,35 +343,19 @@ static int try_fs(struct vk_blockdev *bd, unsigned part, const char *sel,
         if (r < 0)
             break;
         const struct vk_boot_entry *e;
-        if ((r = vk_bootcfg_select(&cfg, sel, where, &e)) == 0) {
-            uint64_t total = 0;
-            char *k = find_file(fs, *cp, e->kernel);
-            r = k ? copy_out(fs, bd->name, k, o->fd[0], o->kernel, &total) : -ENOMEM;
-            free(k);
-            if (r == 0 && e->initrd) {
-                total = 0;
-                char *list = strdup(e->initrd), *save = NULL;
-                if (!list)
-                    r = -ENOMEM;
-                for (char *i = list ? strtok_r(list, "\n", &save) : NULL; i && r == 0;
-                     i = strtok_r(NULL, "\n", &save)) {
-                    char *p = find_file(fs, *cp, i);
-                    r = p ? copy_out(fs, bd->name, p, o->fd[1], o->initrd, &total) : -ENOMEM;
-                    free(p);
-                }
-                free(list);
-                if (r == 0 && !(out->initrd = strdup(o->initrd)))
-                    r = -ENOMEM;
-            }
-            if (r == 0) {
-                out->kernel = strdup(o->kernel);
-                out->cmdline = strdup(e->args ? e->args : "");
-                out->title = strdup(e->title ? e->title : "");
-                out->config = strdup(where);
-                out->part = part;
-                if (!out->kernel || !out->cmdline || !out->title || !out->config)
-                    r = -ENOMEM;
-            }
+        if ((r = vk_bootcfg_select(&cfg, sel, where, &e)) == 0)
+            r = e->loop ? copy_entry_loop(fs, bd->name, *cp, e, o)
+                        : copy_entry(fs, bd->name, *cp, e, o);
+        if (r == 0 && e->initrd && !(out->initrd = strdup(o->initrd)))
+            r = -ENOMEM;
+        if (r == 0) {
+            out->kernel = strdup(o->kernel);
+            out->cmdline = strdup(e->args ? e->args : "");
+            out->title = strdup(e->title ? e->title : "");
+            out->config = strdup(where);
+            out->part = part;
+            if (!out->kernel || !out->cmdline || !out->title || !out->config)
+                r = -ENOMEM;
         }
         vk_bootcfg_free(&cfg);
         if (r == 0)
@@ -391,6 +429,7 @@ struct job {
 static int job_open(void *ctx)
 {
     struct job *j = ctx;
+    vk_iso_warmup();   /* a bare ISO, or one a `loopback` entry boots */
     return vk_bd_open(j->disk_path, j->format, 0, &j->disk);
 }
 

@@ -233,6 +233,12 @@ int vk_fs_setattr(struct vk_fs *fs, const char *path, int mask, const struct vk_
 int vk_fs_setxattr(struct vk_fs *fs, const char *path, const char *name, const void *value, size_t size);
 int vk_fs_sync(struct vk_fs *fs);
 int vk_fs_unmount(struct vk_fs *fs);
+/* A read-only block device over the regular file at path in fs (GRUB's
+ * `loopback`: an ISO image inside a partition), named name in messages.
+ * fs must stay mounted until the device is closed, which closes the file.
+ * 0, or a negative errno after vk_error() (missing, not a regular file). */
+int vk_fs_file_bd_open(struct vk_fs *fs, const char *path, const char *name,
+                       struct vk_blockdev **out);
 /* Set a driver option (-EINVAL naming the filesystem type when the
  * driver has no such option). */
 int vk_fs_set_option(struct vk_fs *fs, const char *name, const char *value);

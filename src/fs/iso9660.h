@@ -71,6 +71,20 @@ struct vk_iso_mkfs_opts {
 /* Write the ISO of o->from to the host file out: the image goes to a
  * temporary name next to it and is renamed over out only when complete,
  * so a failure leaves out as it was. */
+/* Load now what reading an ISO 9660 filesystem loads from the host on
+ * first use (the C.UTF-8 locale, glibc's iconv module cache), so that a
+ * sandboxed reader whose filter forbids open() can read ISOs. */
+void vk_iso_warmup(void);
+
+/* At most how many directory entries an ISO image of size bytes can
+ * hold: each needs its own directory record of at least 34 bytes.  A
+ * reader seeing more is looping in a damaged tree (libarchive can yield
+ * one entry forever) and must stop. */
+static inline uint64_t vk_iso_entry_limit(uint64_t size)
+{
+    return size / 34 + 64;
+}
+
 int vk_iso_mkfs_file(const char *out, const struct vk_iso_mkfs_opts *o);
 
 /* Write the ISO into the device bd (a partition); -ENOSPC before writing

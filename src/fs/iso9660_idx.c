@@ -23,6 +23,7 @@
 #include <archive.h>
 #include <archive_entry.h>
 #include <errno.h>
+#include <iconv.h>
 #include <locale.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -107,6 +108,17 @@ static void utf8_leave(locale_t old)
 {
     if (old)
         uselocale(old);
+}
+
+void vk_iso_warmup(void)
+{
+    locale_t old = utf8_enter();
+    /* glibc reads its gconv module cache on the first iconv_open of the
+     * process, whatever the pair; libarchive opens one for Joliet names */
+    iconv_t ic = iconv_open("UTF-8", "UTF-16BE");
+    if (ic != (iconv_t)-1)
+        iconv_close(ic);
+    utf8_leave(old);
 }
 
 /* An archive reading x's device, positioned before the first header. */
@@ -273,6 +285,11 @@ int iso_index_build(struct iso_fs *x)
             break;
         if (ar < ARCHIVE_WARN) {
             r = arc_fail(x, a);
+            break;
+        }
+        if (ord >= vk_iso_entry_limit(x->bd->size)) {
+            r = vk_error(-EINVAL, "%s: more directory entries than the image has room for "
+                         "(a directory tree that repeats itself)", x->bd->name);
             break;
         }
         if ((r = add_entry(x, a, e, ord, ar == ARCHIVE_WARN ? archive_error_string(a) : NULL)) < 0)

@@ -5,6 +5,7 @@
 #include "guest/guest_int.h"
 
 #include "util/err.h"
+#include "util/run.h"
 #include "util/str.h"
 
 #include <errno.h>
@@ -90,33 +91,11 @@ static void *drain(void *arg)
     return NULL;
 }
 
-/* The program execvp would run for name, into buf. */
-static int find_program(const char *name, char *buf, size_t len)
-{
-    if (strchr(name, '/')) {
-        if (access(name, X_OK) < 0)
-            return vk_error(-ENOENT, "%s: %s", name, strerror(errno));
-        return vk_pathf(buf, len, "%s", name);
-    }
-    const char *path = getenv("PATH");
-    if (!path)
-        path = "/usr/local/bin:/usr/bin:/bin";
-    while (*path) {
-        size_t l = strcspn(path, ":");
-        struct stat st;
-        if (l && (size_t)snprintf(buf, len, "%.*s/%s", (int)l, path, name) < len &&
-            stat(buf, &st) == 0 && S_ISREG(st.st_mode) && access(buf, X_OK) == 0)
-            return 0;
-        path += l + (path[l] == ':');
-    }
-    return vk_error(-ENOENT, "%s: not found in PATH", name);
-}
-
 /* Contract in guest_int.h. */
 int vk_child_start(const char *const *argv, struct vk_child *c)
 {
     char prog[4096];
-    int r = find_program(argv[0], prog, sizeof prog);
+    int r = vk_which(argv[0], prog, sizeof prog);
     c->pid = -1;
     c->out = c->err = -1;
     c->name = argv[0];

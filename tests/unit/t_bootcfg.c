@@ -338,6 +338,45 @@ static void t_grub_options_first(void)
     vk_bootcfg_free(&c);
 }
 
+/* GRUB2 loopback: which image an entry's kernel and initrd come from. */
+static void t_loopback(void)
+{
+    static const char cfg[] =
+        "loopback glob /isos/global.iso\n"
+        "menuentry 'live' {\n\tloopback loop (hd0,msdos1)/isos/a.iso\n"
+        "\tlinux (loop)/live/vmlinuz boot=live findiso=/isos/a.iso\n"
+        "\tinitrd (loop)/live/initrd.img\n}\n"
+        "menuentry 'root' {\n\tloopback loop /isos/b.iso\n\tset root=(loop)\n"
+        "\tlinux /install.amd/vmlinuz\n\tinitrd /install.amd/initrd.gz\n}\n"
+        "menuentry 'gone' {\n\tset root=(hd0,1)\n\tlinux (loop)/vmlinuz\n}\n"
+        "menuentry 'global' {\n\tlinux (glob)/k\n\tinitrd (glob)/i\n}\n"
+        "menuentry 'mixed' {\n\tloopback loop /isos/c.iso\n"
+        "\tlinux (loop)/k\n\tinitrd /outside.img\n}\n"
+        "menuentry 'plain' {\n\tlinux /vmlinuz\n}\n"
+        "loopback -d glob\n"
+        "menuentry 'deleted' {\n\tlinux (glob)/k\n}\n";
+    struct vk_bootcfg c;
+    int r = vk_bootcfg_parse(VK_BOOTCFG_GRUB2, cfg, strlen(cfg), "l.cfg", NULL, &c);
+    CHECK(r == 0 && c.n == 7, "loopback config parses (%d %u %s)", r, c.n, r ? vk_errmsg() : "");
+    if (r)
+        return;
+    CHECK(STREQ(c.e[0].loop, "/isos/a.iso") && STREQ(c.e[0].kernel, "/live/vmlinuz") &&
+          STREQ(c.e[0].initrd, "/live/initrd.img") && !c.e[0].other,
+          "(loop)/path: kernel and initrd inside the entry's loopback image");
+    CHECK(STREQ(c.e[1].loop, "/isos/b.iso") && STREQ(c.e[1].kernel, "/install.amd/vmlinuz"),
+          "set root=(loop): bare paths are inside the image");
+    CHECK(!c.e[2].loop, "an entry's loopback ends with the entry");
+    CHECK(STREQ(c.e[3].loop, "/isos/global.iso") && !c.e[3].other, "a global loopback serves every entry");
+    CHECK(c.e[4].other && strstr(c.e[4].other, "different devices"),
+          "kernel in an image, initrd outside: refused by name (%s)", c.e[4].other ? c.e[4].other : "-");
+    CHECK(!c.e[5].loop, "a plain entry reads its own filesystem");
+    CHECK(!c.e[6].loop, "loopback -d removes the device");
+    const struct vk_boot_entry *e;
+    CHECK(vk_bootcfg_select(&c, "4", "l.cfg", &e) == -ENOENT && strstr(vk_errmsg(), "different devices"),
+          "selecting the mixed entry fails naming why (%s)", vk_errmsg());
+    vk_bootcfg_free(&c);
+}
+
 int main(void)
 {
     struct vk_bootcfg c;
@@ -489,5 +528,6 @@ int main(void)
     free(many);
     more_menus();
     t_grub_options_first();
+    t_loopback();
     return tap_done();
 }
