@@ -12,7 +12,14 @@
  * first and are synced; the header naming them is the commit point; only
  * then do refcounts drop and COPIED flags come back (refcount blocks
  * before the L2 tables, q2_flush_meta's order).  A crash at any point
- * leaves the old or the new image, at worst with leaked clusters. */
+ * leaves the old or the new image, at worst with leaked clusters.  One
+ * window the format cannot close (QEMU has it too): a refcount and the
+ * COPIED flag naming it live in different clusters.  Raised refcounts go
+ * first, so a crash before the flags are cleared leaves COPIED set on a
+ * cluster counted twice; harmless, as the snapshot that would share it is
+ * not committed yet.  After the commit, lowered refcounts go before the
+ * flags are set again: COPIED clear on a cluster counted once only costs
+ * a needless copy.  Check reports both; check -r all fixes them. */
 #include "block/qcow2_int.h"
 #include "block/snapshot.h"
 
