@@ -129,7 +129,7 @@ ok "compressed: vmkit -d" vmkit img snapshot -d z c.qcow2
 clean c.qcow2 "compressed: after -d: "
 
 # ---- many snapshots, taken and applied by both tools ----
-N=$(pick 24 8 120)
+N=$(pick 16 6 120)
 ok "m.qcow2" qemu-img create -q -f qcow2 -o cluster_size=4k m.qcow2 32M
 fails=0
 for i in $(seq 1 "$N"); do
@@ -200,6 +200,7 @@ if need qemu-system-x86_64; then
 fi
 
 # ---- crash safety: killed before each write of create / apply / delete ----
+KP=$(pick 10 5 40)   # crash points per operation
 ok "crash image" qemu-img create -q -f qcow2 -o cluster_size=4k k.qcow2 8M
 ok "crash: data" qio k.qcow2 'write -P 0x51 0 2M' 'write -P 0x52 4M 1M'
 ok "crash: first snapshot (qemu-img)" qemu-img snapshot -c base k.qcow2
@@ -249,10 +250,10 @@ k_verdict() {  # IMG OLDTAGS NEWTAGS
     if [ "$t" = "$2" ]; then echo old; elif [ "$t" = "$3" ]; then echo new; else echo "wrong: snapshots '$t'"; fi
 }
 v_create() { k_verdict "$1" "base" "base new"; }
-crash_test "snapshot create" k.qcow2 k0.qcow2 "$CRASH_K" v_create vmkit img snapshot -c new k.qcow2
+crash_test "snapshot create" k.qcow2 k0.qcow2 "$KP" v_create vmkit img snapshot -c new k.qcow2
 ok "crash: second snapshot for the delete test" vmkit img snapshot -c new k0.qcow2
 v_delete() { k_verdict "$1" "base new" "base"; }
-crash_test "snapshot delete" k.qcow2 k0.qcow2 "$CRASH_K" v_delete vmkit img snapshot -d new k.qcow2
+crash_test "snapshot delete" k.qcow2 k0.qcow2 "$KP" v_delete vmkit img snapshot -d new k.qcow2
 # apply: the disk is the current one or base's, never anything else
 v_apply() {
     w=$(kcheck "$1" 1); [ -z "$w" ] || { echo "$w" | head -1; return; }
@@ -261,5 +262,5 @@ v_apply() {
     elif qemu-img compare -q -f qcow2 -F raw "$1" base.raw; then echo new
     else echo "wrong: the disk is neither"; fi
 }
-crash_test "snapshot apply" k.qcow2 k0.qcow2 "$CRASH_K" v_apply vmkit img snapshot -a base k.qcow2
+crash_test "snapshot apply" k.qcow2 k0.qcow2 "$KP" v_apply vmkit img snapshot -a base k.qcow2
 finish
