@@ -47,6 +47,14 @@ run_ok qj qemu-img info --output=json a.qcow2
 eq "vmkit -l --json has qemu-img info's snapshot fields" \
     "$(echo "$vj" | python3 -c 'import json,sys; print(json.load(sys.stdin))')" \
     "$(echo "$qj" | python3 -c 'import json,sys; print(json.load(sys.stdin)["snapshots"])')"
+run_ok vi vmkit img info --json a.qcow2
+eq "vmkit img info --json lists the snapshots as qemu-img info" \
+    "$(echo "$vi" | python3 -c 'import json,sys; print(json.load(sys.stdin)["snapshots"])')" \
+    "$(echo "$qj" | python3 -c 'import json,sys; print(json.load(sys.stdin)["snapshots"])')"
+run_ok vh vmkit img info a.qcow2
+run_ok qh qemu-img info a.qcow2
+eq "vmkit img info prints qemu-img's snapshot table" "$(echo "$vh" | sed -n '/^Snapshot list:/,/^Format/p')" \
+    "$(echo "$qh" | sed -n '/^Snapshot list:/,/^Format/p')"
 # writes after the snapshot: by qemu-io and by vmkit's own write path
 ok "qemu-io overwrites 1M at 1M with 0x33" qio a.qcow2 'write -P 0x33 1M 1M'
 ok "vkio (vmkit's write path) overwrites 64k at 40M" sh -c "echo 'w 41943040 65536 68' | '$VKIO' a.qcow2 qcow2"

@@ -198,6 +198,49 @@ static int img_create(int argc, char **argv)
     return EXIT_OK;
 }
 
+/* Internal snapshots, for info and snapshot -l. */
+/* The listing as qemu-img snapshot -l prints it (block/qapi.c's
+ * bdrv_snapshot_dump: dates in local time). */
+static void snapshot_print(const struct vk_snapshot *v, size_t n)
+{
+    printf("Snapshot list:\n%-10s%-17s%8s%20s%13s%11s\n", "ID", "TAG", "VM SIZE", "DATE", "VM CLOCK", "ICOUNT");
+    for (size_t i = 0; i < n; i++) {
+        char size[32], date[32] = "", clock[48], icount[24] = "";
+        time_t t = v[i].date_sec;
+        struct tm tm;
+        if (localtime_r(&t, &tm))
+            strftime(date, sizeof date, "%Y-%m-%d %H:%M:%S", &tm);
+        uint64_t ms = v[i].vm_clock_nsec / 1000000;
+        snprintf(clock, sizeof clock, "%02llu:%02llu:%02llu.%03llu", (unsigned long long)(ms / 3600000),
+                 (unsigned long long)(ms / 60000 % 60), (unsigned long long)(ms / 1000 % 60),
+                 (unsigned long long)(ms % 1000));
+        if (v[i].icount != UINT64_MAX)
+            snprintf(icount, sizeof icount, "%llu", (unsigned long long)v[i].icount);
+        printf("%-9s %-16s %8s%20s%13s%11s\n", v[i].id, v[i].name, human(v[i].vm_state_size, size, sizeof size),
+               date, clock, icount);
+    }
+}
+
+/* The "snapshots" array of qemu-img info --output=json. */
+static json_t *snapshot_json(const struct vk_snapshot *v, size_t n)
+{
+    json_t *arr = json_array();
+    for (size_t i = 0; i < n; i++) {
+        json_t *j = json_object();
+        if (v[i].icount != UINT64_MAX)
+            json_object_set_new(j, "icount", cli_json_u64(v[i].icount));
+        json_object_set_new(j, "vm-clock-nsec", json_integer((json_int_t)(v[i].vm_clock_nsec % 1000000000)));
+        json_object_set_new(j, "name", json_string(v[i].name));
+        json_object_set_new(j, "date-sec", json_integer(v[i].date_sec));
+        json_object_set_new(j, "date-nsec", json_integer(v[i].date_nsec));
+        json_object_set_new(j, "vm-clock-sec", json_integer((json_int_t)(v[i].vm_clock_nsec / 1000000000)));
+        json_object_set_new(j, "id", json_string(v[i].id));
+        json_object_set_new(j, "vm-state-size", cli_json_u64(v[i].vm_state_size));
+        json_array_append_new(arr, j);
+    }
+    return arr;
+}
+
 /* --- info --- */
 static json_t *info_json(struct vk_blockdev *bd, const struct vk_imginfo *in)
 {
@@ -238,6 +281,12 @@ static json_t *info_json(struct vk_blockdev *bd, const struct vk_imginfo *in)
         json_object_set_new(j, "format-specific", fs);
     }
     json_object_set_new(j, "dirty-flag", json_boolean(in->dirty));
+    struct vk_snapshot *v;
+    size_t n;
+    if (in->nb_snapshots > 0 && vk_snapshot_list(bd, &v, &n) == 0) {
+        json_object_set_new(j, "snapshots", snapshot_json(v, n));
+        vk_snapshots_free(v, n);
+    }
     return j;
 }
 
@@ -295,6 +344,12 @@ static void info_print(struct vk_blockdev *bd, const struct vk_imginfo *in)
         free(full);
         if (in->backing_format)
             printf("backing file format: %s\n", in->backing_format);
+    }
+    struct vk_snapshot *v;
+    size_t n;
+    if (in->nb_snapshots > 0 && vk_snapshot_list(bd, &v, &n) == 0) {
+        snapshot_print(v, n);
+        vk_snapshots_free(v, n);
     }
     if (in->version) {
         printf("Format specific information:\n");
@@ -817,48 +872,6 @@ static int img_commit(int argc, char **argv)
 }
 
 /* --- snapshot --- */
-/* The listing as qemu-img snapshot -l prints it (block/qapi.c's
- * bdrv_snapshot_dump: dates in local time). */
-static void snapshot_print(const struct vk_snapshot *v, size_t n)
-{
-    printf("Snapshot list:\n%-10s%-17s%8s%20s%13s%11s\n", "ID", "TAG", "VM SIZE", "DATE", "VM CLOCK", "ICOUNT");
-    for (size_t i = 0; i < n; i++) {
-        char size[32], date[32] = "", clock[48], icount[24] = "";
-        time_t t = v[i].date_sec;
-        struct tm tm;
-        if (localtime_r(&t, &tm))
-            strftime(date, sizeof date, "%Y-%m-%d %H:%M:%S", &tm);
-        uint64_t ms = v[i].vm_clock_nsec / 1000000;
-        snprintf(clock, sizeof clock, "%02llu:%02llu:%02llu.%03llu", (unsigned long long)(ms / 3600000),
-                 (unsigned long long)(ms / 60000 % 60), (unsigned long long)(ms / 1000 % 60),
-                 (unsigned long long)(ms % 1000));
-        if (v[i].icount != UINT64_MAX)
-            snprintf(icount, sizeof icount, "%llu", (unsigned long long)v[i].icount);
-        printf("%-9s %-16s %8s%20s%13s%11s\n", v[i].id, v[i].name, human(v[i].vm_state_size, size, sizeof size),
-               date, clock, icount);
-    }
-}
-
-/* The "snapshots" array of qemu-img info --output=json. */
-static json_t *snapshot_json(const struct vk_snapshot *v, size_t n)
-{
-    json_t *arr = json_array();
-    for (size_t i = 0; i < n; i++) {
-        json_t *j = json_object();
-        if (v[i].icount != UINT64_MAX)
-            json_object_set_new(j, "icount", cli_json_u64(v[i].icount));
-        json_object_set_new(j, "vm-clock-nsec", json_integer((json_int_t)(v[i].vm_clock_nsec % 1000000000)));
-        json_object_set_new(j, "name", json_string(v[i].name));
-        json_object_set_new(j, "date-sec", json_integer(v[i].date_sec));
-        json_object_set_new(j, "date-nsec", json_integer(v[i].date_nsec));
-        json_object_set_new(j, "vm-clock-sec", json_integer((json_int_t)(v[i].vm_clock_nsec / 1000000000)));
-        json_object_set_new(j, "id", json_string(v[i].id));
-        json_object_set_new(j, "vm-state-size", cli_json_u64(v[i].vm_state_size));
-        json_array_append_new(arr, j);
-    }
-    return arr;
-}
-
 static int img_snapshot(int argc, char **argv)
 {
     const char *fmt = NULL, *create = NULL, *apply = NULL, *del = NULL;
