@@ -199,9 +199,17 @@ clean one.qcow2 "1-bit, after the refused create: "
 eq "1-bit: no snapshot" "$(nsnaps one.qcow2)" 0
 ok "1-bit: data intact" qio one.qcow2 'read -P 0x41 0 1M'
 if need qemu-system-x86_64; then
-    qemu-system-x86_64 -nodefaults -display none -S -drive file=b.qcow2,format=qcow2,if=virtio &
+    qemu-system-x86_64 -nodefaults -display none -S -drive file=b.qcow2,format=qcow2,if=virtio 2>"$T/qemu.err" &
     qpid=$!
-    for _ in $(seq 100); do qemu-img info b.qcow2 >/dev/null 2>&1 || break; sleep 0.1; done
+    # Poll until QEMU holds the lock (qemu-img info then fails): QEMU may
+    # take long to start on a loaded machine.
+    locked=no
+    for _ in $(seq 600); do
+        qemu-img info b.qcow2 >/dev/null 2>&1 || { locked=yes; break; }
+        kill -0 "$qpid" 2>/dev/null || break
+        sleep 0.1
+    done
+    eq "QEMU holds b.qcow2's lock" "$locked" yes
     fails_with "an image a running QEMU holds is refused" 1 "in use" vmkit img snapshot -c busy b.qcow2
     kill "$qpid"; wait "$qpid" 2>/dev/null
     eq "still two snapshots" "$(nsnaps b.qcow2)" 2
