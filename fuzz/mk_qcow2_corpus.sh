@@ -42,5 +42,30 @@ head -c 100 v3.qcow2 >bad_trunc.qcow2
 cp bitmaps.qcow2 bad_bmdir.qcow2; $CRAFT bad_bmdir.qcow2 extset 0x23852875 16 '(1<<64)-512'
 cp bitmaps.qcow2 bad_bmext.qcow2; $CRAFT bad_bmext.qcow2 ext 0x1234abcd 00112233
 cp v3.qcow2 bad_snapoff.qcow2; $CRAFT bad_snapoff.qcow2 set snapshots_offset 513
+# internal snapshots: several, taken by qemu-img and vmkit, and damaged
+# tables (the first entry's L1 offset, its L1 entry, its extra data size)
+VMKIT=${VMKIT:-$TOP/build/vmkit}
+q -o cluster_size=512 snaps.qcow2 128K; io snaps.qcow2
+qemu-img snapshot -c a snaps.qcow2; qemu-io -c "write -P 0x21 0 2k" snaps.qcow2 >/dev/null
+"$VMKIT" img snapshot -c b snaps.qcow2; qemu-io -c "write -P 0x22 1k 2k" snaps.qcow2 >/dev/null
+qemu-img snapshot -c c snaps.qcow2; qemu-img snapshot -d a snaps.qcow2
+q -o cluster_size=512,compat=0.10 snapv2.qcow2 128K; io snapv2.qcow2; "$VMKIT" img snapshot -c v2 snapv2.qcow2
+snappoke() {  # FILE OFFSET-IN-FIRST-ENTRY FORMAT VALUE: overwrite a field of snapshot entry 0
+    python3 - "$@" <<'PY'
+import struct, sys
+f, at, fmt, v = sys.argv[1], int(sys.argv[2]), sys.argv[3], eval(sys.argv[4])
+d = bytearray(open(f, 'rb').read())
+so = struct.unpack('>Q', d[64:72])[0]
+if at < 0:   # an entry of the first snapshot's L1 table
+    l1 = struct.unpack('>Q', d[so:so + 8])[0]; so, at = l1, 0
+struct.pack_into(fmt, d, so + at, v)
+open(f, 'wb').write(d)
+PY
+}
+cp snaps.qcow2 snapbad_l1off.qcow2; snappoke snapbad_l1off.qcow2 0 '>Q' '1<<40'
+cp snaps.qcow2 snapbad_l1size.qcow2; snappoke snapbad_l1size.qcow2 8 '>I' '1<<30'
+cp snaps.qcow2 snapbad_l2.qcow2; snappoke snapbad_l2.qcow2 -1 '>Q' '(1<<63)|513'
+cp snaps.qcow2 snapbad_extra.qcow2; snappoke snapbad_extra.qcow2 36 '>I' '4000'
+cp snaps.qcow2 snapbad_names.qcow2; snappoke snapbad_names.qcow2 12 '>H' '65535'
 for f in *.qcow2; do cp "$f" "$OUT/${f%.qcow2}"; done
 ls -l "$OUT"

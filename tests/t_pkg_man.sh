@@ -36,7 +36,7 @@ check_page() {  # page, then the commands whose --help it documents
 verbs() { "$VMKIT" "$1" --help | awk '/^commands:/ { f = 1; next } f && /^  [a-z]/ { print g " " $1 }' g="$1"; }
 mapfile -t IMG < <(verbs img); mapfile -t PART < <(verbs part); mapfile -t FS < <(verbs fs)
 mapfile -t GUEST < <(verbs guest); mapfile -t BACKUP < <(verbs backup)
-eq "img has its verbs" "${#IMG[@]}" "9"
+eq "img has its verbs" "${#IMG[@]}" "10"
 check_page vmkit-img.1 img "${IMG[@]}"
 check_page vmkit-part.1 part "${PART[@]}"
 check_page vmkit-fs.1 fs "${FS[@]}"

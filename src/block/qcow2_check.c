@@ -333,6 +333,12 @@ static int check_copied(struct q2 *s, struct vk_check_report *rep, bool fix)
     return 0;
 }
 
+int q2_fix_copied(struct q2 *s)
+{
+    struct vk_check_report tmp = { 0 };
+    return check_copied(s, &tmp, true);
+}
+
 /* Repairs lower refcounts to the counted references: refused when the
  * count may have missed some. */
 static int refuse_repair(struct q2 *s, const struct refs *R)

@@ -258,6 +258,9 @@ int q2_check(struct vk_blockdev *bd, struct vk_check_report *r, int repair);
  * when its metadata is inconsistent, so a write cannot land on a cluster
  * that is in use but counted free. */
 int q2_verify(struct q2 *s);
+/* Set the COPIED flags of the active L1 and L2 entries exactly where the
+ * cluster's refcount (in the cache) is 1; changed tables are marked dirty. */
+int q2_fix_copied(struct q2 *s);
 /* Rebuild all refcounts from the metadata (dirty images, check -r all). */
 int q2_rebuild_refcounts(struct q2 *s, struct vk_check_report *r);
 

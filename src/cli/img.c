@@ -6,6 +6,7 @@
 
 #include "block/blockdev.h"
 #include "block/imgops.h"
+#include "block/snapshot.h"
 #include "part/target.h"
 #include "util/err.h"
 #include "util/progress.h"
@@ -17,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 static const char *human(uint64_t n, char *buf, size_t len)
@@ -201,6 +203,49 @@ static int img_create(int argc, char **argv)
     return EXIT_OK;
 }
 
+/* Internal snapshots, for info and snapshot -l. */
+/* The listing as qemu-img snapshot -l prints it (block/qapi.c's
+ * bdrv_snapshot_dump: dates in local time). */
+static void snapshot_print(const struct vk_snapshot *v, size_t n)
+{
+    printf("Snapshot list:\n%-10s%-17s%8s%20s%13s%11s\n", "ID", "TAG", "VM SIZE", "DATE", "VM CLOCK", "ICOUNT");
+    for (size_t i = 0; i < n; i++) {
+        char size[32], date[32] = "", clock[48], icount[24] = "";
+        time_t t = v[i].date_sec;
+        struct tm tm;
+        if (localtime_r(&t, &tm))
+            strftime(date, sizeof date, "%Y-%m-%d %H:%M:%S", &tm);
+        uint64_t ms = v[i].vm_clock_nsec / 1000000;
+        snprintf(clock, sizeof clock, "%02llu:%02llu:%02llu.%03llu", (unsigned long long)(ms / 3600000),
+                 (unsigned long long)(ms / 60000 % 60), (unsigned long long)(ms / 1000 % 60),
+                 (unsigned long long)(ms % 1000));
+        if (v[i].icount != UINT64_MAX)
+            snprintf(icount, sizeof icount, "%llu", (unsigned long long)v[i].icount);
+        printf("%-9s %-16s %8s%20s%13s%11s\n", v[i].id, v[i].name, human(v[i].vm_state_size, size, sizeof size),
+               date, clock, icount);
+    }
+}
+
+/* The "snapshots" array of qemu-img info --output=json. */
+static json_t *snapshot_json(const struct vk_snapshot *v, size_t n)
+{
+    json_t *arr = json_array();
+    for (size_t i = 0; i < n; i++) {
+        json_t *j = json_object();
+        if (v[i].icount != UINT64_MAX)
+            json_object_set_new(j, "icount", cli_json_u64(v[i].icount));
+        json_object_set_new(j, "vm-clock-nsec", json_integer((json_int_t)(v[i].vm_clock_nsec % 1000000000)));
+        json_object_set_new(j, "name", json_string(v[i].name));
+        json_object_set_new(j, "date-sec", json_integer(v[i].date_sec));
+        json_object_set_new(j, "date-nsec", json_integer(v[i].date_nsec));
+        json_object_set_new(j, "vm-clock-sec", json_integer((json_int_t)(v[i].vm_clock_nsec / 1000000000)));
+        json_object_set_new(j, "id", json_string(v[i].id));
+        json_object_set_new(j, "vm-state-size", cli_json_u64(v[i].vm_state_size));
+        json_array_append_new(arr, j);
+    }
+    return arr;
+}
+
 /* --- info --- */
 static json_t *info_json(struct vk_blockdev *bd, const struct vk_imginfo *in)
 {
@@ -241,6 +286,12 @@ static json_t *info_json(struct vk_blockdev *bd, const struct vk_imginfo *in)
         json_object_set_new(j, "format-specific", fs);
     }
     json_object_set_new(j, "dirty-flag", json_boolean(in->dirty));
+    struct vk_snapshot *v;
+    size_t n;
+    if (in->nb_snapshots > 0 && vk_snapshot_list(bd, &v, &n) == 0) {
+        json_object_set_new(j, "snapshots", snapshot_json(v, n));
+        vk_snapshots_free(v, n);
+    }
     return j;
 }
 
@@ -298,6 +349,12 @@ static void info_print(struct vk_blockdev *bd, const struct vk_imginfo *in)
         free(full);
         if (in->backing_format)
             printf("backing file format: %s\n", in->backing_format);
+    }
+    struct vk_snapshot *v;
+    size_t n;
+    if (in->nb_snapshots > 0 && vk_snapshot_list(bd, &v, &n) == 0) {
+        snapshot_print(v, n);
+        vk_snapshots_free(v, n);
     }
     if (in->version) {
         printf("Format specific information:\n");
@@ -819,6 +876,60 @@ static int img_commit(int argc, char **argv)
     return EXIT_OK;
 }
 
+/* --- snapshot --- */
+static int img_snapshot(int argc, char **argv)
+{
+    const char *fmt = NULL, *create = NULL, *apply = NULL, *del = NULL;
+    bool list = false, json = false;
+    const struct cli_opt opts[] = {
+        OPT_STRING('c', "create", &create, "NAME", "take a snapshot called NAME"),
+        OPT_BOOL('l', "list", &list, "list the snapshots"),
+        OPT_STRING('a', "apply", &apply, "NAME", "revert the disk to snapshot NAME (an ID or a name)"),
+        OPT_STRING('d', "delete", &del, "NAME", "delete snapshot NAME (an ID or a name)"),
+        OPT_FORMAT(&fmt, "image format (default: probe; snapshots need qcow2)"),
+        OPT_JSON(&json),
+        OPT_END(),
+    };
+    static const struct cli_spec spec = { "img snapshot", "-c NAME|-l|-a NAME|-d NAME FILE",
+        "Create, list, apply or delete internal snapshots of a qcow2 image,\n"
+        "as qemu-img snapshot (each tool reads and applies the other's).\n"
+        "-a reverts the disk to the snapshot, which stays; the image must not\n"
+        "be in use.", 1, 1 };
+    struct cli_args a;
+    int r = cli_parse(&spec, opts, argc, argv, &a);
+    if (r != CLI_PARSED)
+        return r;
+    if (!!create + list + !!apply + !!del != 1)
+        return cli_usage("img snapshot", "give exactly one of -c, -l, -a, -d");
+    if (json && !list)
+        return cli_usage("img snapshot", "--json goes with -l");
+    struct vk_blockdev *bd;
+    int flags = VK_OPEN_NOBACKING | (list ? VK_OPEN_NOLOCK : VK_OPEN_RDWR);
+    if ((r = vk_bd_open(a.v[0], fmt, flags, &bd)) < 0)
+        return cli_fail(r);
+    struct vk_snapshot *v = NULL;
+    size_t n = 0;
+    if (list)
+        r = vk_snapshot_list(bd, &v, &n);
+    else if (create)
+        r = vk_snapshot_create(bd, create);
+    else if (apply)
+        r = vk_snapshot_apply(bd, apply);
+    else
+        r = vk_snapshot_delete(bd, del);
+    int cl = vk_bd_close(bd);
+    if (r < 0 || cl < 0) {
+        vk_snapshots_free(v, n);
+        return cli_fail(r < 0 ? r : cl);
+    }
+    if (list && json)
+        r = cli_print_json(snapshot_json(v, n));
+    else if (list && n)
+        snapshot_print(v, n);
+    vk_snapshots_free(v, n);
+    return list && json ? r : EXIT_OK;
+}
+
 static const struct cli_command img_commands[] = {
     { "create",  img_create,  "create an image (raw, qcow2, vmdk, vdi, vpc, vhdx)" },
     { "info",    img_info,    "show format, sizes, backing chain (or a partition's place)" },
@@ -829,6 +940,7 @@ static const struct cli_command img_commands[] = {
     { "compare", img_compare, "compare what a guest sees in two images" },
     { "rebase",  img_rebase,  "change an image's backing file" },
     { "commit",  img_commit,  "write an overlay's data into its backing file" },
+    { "snapshot", img_snapshot, "create, list, apply or delete internal snapshots (qcow2)" },
     { NULL, NULL, NULL },
 };
 
