@@ -7,6 +7,7 @@
 #include "util/file.h"
 #include "vm/config.h"
 #include "vm/libvirt_xml.h"
+#include "vm/ova.h"
 #include "vm/console.h"
 #include "vm/control.h"
 #include "vm/monitor.h"
@@ -672,6 +673,36 @@ static int do_list(int argc, char **argv)
     return json ? cli_print_json(arr) : EXIT_OK;
 }
 
+/* export-ova NAME OUT.ova */
+static int do_export_ova(int argc, char **argv)
+{
+    VM_PARSE(NULL, 2, 2);
+    int err = vk_ova_export(argv[1], argv[2]);
+    return err ? cli_fail(err) : EXIT_OK;
+}
+
+/* import-ova IN.ova [--name N] [--dir DIR] [--format F] */
+static int do_import_ova(int argc, char **argv)
+{
+    const char *name = NULL, *dir = NULL, *fmt = "qcow2";
+    const struct cli_opt opts[] = {
+        OPT_STRING(0, "name", &name, "NAME", "define the VM under this name (default: the OVF's)"),
+        OPT_STRING(0, "dir", &dir, "DIR", "write the disks into DIR (default: the OVA's directory)"),
+        OPT_STRING(0, "format", &fmt, "FMT", "the disks' format: qcow2 (default) or raw"),
+        OPT_END(),
+    };
+    VM_PARSE(opts, 1, 1);
+    if (strcmp(fmt, "qcow2") && strcmp(fmt, "raw"))
+        return usage_err(argv[0], "--format %s: qcow2 or raw", fmt);
+    char *got = NULL;
+    int err = vk_ova_import(argv[1], name, dir, fmt, &got);
+    if (err)
+        return cli_fail(err);
+    printf("%s\n", got);
+    free(got);
+    return EXIT_OK;
+}
+
 /* One entry per verb: name, run, summary (vmkit --help), operands, help
  * (its options come from each verb's table, vm_parse). */
 const struct cli_verb cli_vm_verbs[] = {
@@ -714,6 +745,18 @@ const struct cli_verb cli_vm_verbs[] = {
       "domain XML, as virsh dumpxml: type kvm or qemu as it runs (defined: as it\n"
       "would), disks, NICs, serial ports, display.  define --xml reads it back; a\n"
       "setting the XML cannot express is an error naming the xl.cfg key." },
+    { "export-ova", do_export_ova, "write a defined VM as an OVA", "NAME OUT.ova",
+      "Write a defined, shut-off VM as an OVA (as VirtualBox and VMware exchange\n"
+      "VMs): a tar of an OVF 1.0 descriptor (memory, vCPUs, disks, CD drives,\n"
+      "NICs), its disks as streamOptimized VMDKs and a SHA256 manifest.  Written\n"
+      "to OUT.ova.tmp and renamed when complete; an existing OUT.ova is refused." },
+    { "import-ova", do_import_ova, "define a VM from an OVA", "IN.ova [--name N] [--dir DIR] [--format F]",
+      "Define a VM from an OVA (OVF 1.0 or 2.0, VMDK disks).  The manifest's\n"
+      "SHA256/SHA1 digests are checked; each disk is converted to DIR/NAME-diskN.FMT\n"
+      "(DIR: the OVA's directory unless --dir); NICs become user-mode e1000 NICs,\n"
+      "CD drives one empty drive.  What cannot be mapped (several VMs, non-VMDK\n"
+      "disks, missing files) is refused, and nothing is left behind.  Prints the\n"
+      "VM's name." },
     { NULL, NULL, NULL, NULL, NULL },
 };
 
