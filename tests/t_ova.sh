@@ -8,6 +8,7 @@
 # VirtualSystemCollection) exits 1 naming the problem, leaving no config
 # and no disk file.  No VM boots.
 . "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/img_lib.sh"
 need qemu-img xmllint sha256sum tar e2fsck || { finish; exit; }
 cd "$T" || exit 1
 export VMKIT_RUNTIME_DIR=$T/run VMKIT_CONFIG_DIR=$T/etc
@@ -79,6 +80,17 @@ run_ok cfg vmkit config vboxvm
 has "vbox memory (MegaBytes)" "$cfg" "memory = 384"
 has "vbox vcpus" "$cfg" "vcpus = 2"
 ok "vbox disk content" qemu-img compare -q -f qcow2 -F raw vboxvm-disk1.qcow2 vb.raw
+
+# --- an ovftool-style OVA (capacity in GiB units, SCSI, SHA256 manifest) ---
+mkdir ot && cp "$FIX/ovftool.ovf" ot/photon.ovf
+ok "qemu-img create photon disk" qemu-img create -q -f raw p.raw 4M
+ok "qemu-img makes photon's vmdk" qemu-img convert -f raw -O vmdk -o subformat=streamOptimized p.raw ot/photon-disk1.vmdk
+(cd ot && sha256sum photon.ovf photon-disk1.vmdk | sed 's/^\([0-9a-f]*\)  \(.*\)/SHA256(\2)= \1/' >photon.mf)
+ok "tar the ovftool OVA" tar --format=ustar -C ot -cf photon.ova photon.ovf photon-disk1.vmdk photon.mf
+run_ok got vmkit import-ova photon.ova --format raw
+run_ok cfg vmkit config photon
+has "ovftool memory (byte * 2^20)" "$cfg" "memory = 2048"
+eq "disk grown to ovf:capacity 16 GiB (byte * 2^30)" "$(qinfo photon-disk1.raw virtual-size raw)" 17179869184
 
 # --- bad input: exit 1, clear message, nothing left behind ---
 nothing_left() {  # DESC NAME
