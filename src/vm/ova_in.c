@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -74,7 +75,7 @@ static int extract(struct imp *x, struct archive *a, struct archive_entry *e)
     EVP_MD_CTX *c2 = EVP_MD_CTX_new(), *c1 = EVP_MD_CTX_new();
     if (!c1 || !c2 || !EVP_DigestInit_ex(c2, EVP_sha256(), NULL) || !EVP_DigestInit_ex(c1, EVP_sha1(), NULL))
         r = vk_error(-ENOMEM, "out of memory");
-    static char buf[1 << 16];
+    char buf[1 << 16];   /* on the stack: the library may run in several threads */
     la_ssize_t k;
     while (!r && (k = archive_read_data(a, buf, sizeof buf)) != 0) {
         if (k < 0) {

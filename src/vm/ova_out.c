@@ -209,7 +209,7 @@ static int add_file(struct archive *a, const char *out, const char *path, const 
     EVP_MD_CTX *ctx = EVP_MD_CTX_new();
     if (!ctx || !EVP_DigestInit_ex(ctx, EVP_sha256(), NULL))
         r = r ? r : vk_error(-ENOMEM, "out of memory");
-    static char buf[1 << 16];
+    char buf[1 << 16];   /* on the stack: the library may run in several threads */
     ssize_t k;
     while (!r && (k = read(fd, buf, sizeof buf)) > 0) {
         EVP_DigestUpdate(ctx, buf, (size_t)k);
