@@ -6,6 +6,7 @@
 #include "vm/cfg_int.h"
 #include "vm/devspec.h"
 #include "util/err.h"
+#include "util/strbuf.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -883,101 +884,54 @@ void vk_domcfg_free(struct vk_domcfg *c)
 
 /* ---- writing the config back ---- */
 
-struct buf {
-    char *p;
-    size_t n, cap;
-    int oom;
-};
-
-static void put(struct buf *b, const char *fmt, ...) VK_PRINTF(2, 3);
-static void put(struct buf *b, const char *fmt, ...)
+static void put_list(struct vk_strbuf *b, const char *key, char *const *v, unsigned n)
 {
-    if (b->oom)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    int l = vsnprintf(NULL, 0, fmt, ap);
-    va_end(ap);
-    if (b->n + (size_t)l + 1 > b->cap) {
-        size_t nc = (b->cap ? b->cap * 2 : 1024) + (size_t)l;
-        char *np = realloc(b->p, nc);
-        if (!np) {
-            b->oom = 1;
-            return;
-        }
-        b->p = np;
-        b->cap = nc;
-    }
-    va_start(ap, fmt);
-    vsnprintf(b->p + b->n, b->cap - b->n, fmt, ap);
-    va_end(ap);
-    b->n += (size_t)l;
-}
-
-/* A double-quoted string with the escapes libxlu decodes; other control
- * bytes go as they are (libxlu takes any byte but newline literally). */
-static void put_q(struct buf *b, const char *s)
-{
-    static const char from[] = "\"\\\a\b\f\n\r\t\v", to[] = "\"\\abfnrtv";
-    put(b, "\"");
-    for (; *s; s++) {
-        const char *k = strchr(from, *s);
-        if (k)
-            put(b, "\\%c", to[k - from]);
-        else
-            put(b, "%c", *s);
-    }
-    put(b, "\"");
-}
-
-static void put_list(struct buf *b, const char *key, char *const *v, unsigned n)
-{
-    put(b, "%s = [", key);
+    vk_strbuf_printf(b, "%s = [", key);
     for (unsigned i = 0; i < n; i++) {
-        put(b, i ? ", " : " ");
-        put_q(b, v[i]);
+        vk_strbuf_printf(b, i ? ", " : " ");
+        vk_strbuf_xl_quoted(b, v[i]);
     }
-    put(b, " ]\n");
+    vk_strbuf_printf(b, " ]\n");
 }
 
 /* Canonical key=value disk spec: target last, since paths may hold commas. */
-static void put_disk(struct buf *b, const struct vk_diskspec *d)
+static void put_disk(struct vk_strbuf *b, const struct vk_diskspec *d)
 {
-    struct buf t = { 0 };
+    struct vk_strbuf t = { 0 };
     if (d->format || d->target)
-        put(&t, "format=%s,", d->format ? d->format : "raw");   /* xl's default */
-    put(&t, "vdev=%s,access=%s%s", d->vdev, d->readonly ? "ro" : "rw",
+        vk_strbuf_printf(&t, "format=%s,", d->format ? d->format : "raw");   /* xl's default */
+    vk_strbuf_printf(&t, "vdev=%s,access=%s%s", d->vdev, d->readonly ? "ro" : "rw",
         d->cdrom ? ",devtype=cdrom" : "");
     if (d->backendtype)
-        put(&t, ",backendtype=%s", d->backendtype);
-    put(&t, ",target=%s", d->target ? d->target : "");
+        vk_strbuf_printf(&t, ",backendtype=%s", d->backendtype);
+    vk_strbuf_printf(&t, ",target=%s", d->target ? d->target : "");
     if (t.oom)
         b->oom = 1;
     else
-        put_q(b, t.p);
+        vk_strbuf_xl_quoted(b, t.p);
     free(t.p);
 }
 
-static void put_vif(struct buf *b, const struct vk_vifspec *v)
+static void put_vif(struct vk_strbuf *b, const struct vk_vifspec *v)
 {
-    struct buf t = { 0 };
-    put(&t, "type=%s", v->type == VK_VIF_BRIDGE ? "bridge" : "user");
-    if (v->mac) put(&t, ",mac=%s", v->mac);
-    if (v->bridge) put(&t, ",bridge=%s", v->bridge);
-    if (v->model) put(&t, ",model=%s", v->model);
+    struct vk_strbuf t = { 0 };
+    vk_strbuf_printf(&t, "type=%s", v->type == VK_VIF_BRIDGE ? "bridge" : "user");
+    if (v->mac) vk_strbuf_printf(&t, ",mac=%s", v->mac);
+    if (v->bridge) vk_strbuf_printf(&t, ",bridge=%s", v->bridge);
+    if (v->model) vk_strbuf_printf(&t, ",model=%s", v->model);
     if (v->n_hostfwd) {
-        put(&t, ",hostfwd=");
+        vk_strbuf_printf(&t, ",hostfwd=");
         for (unsigned i = 0; i < v->n_hostfwd; i++)
-            put(&t, "%s%s", i ? ";" : "", v->hostfwd[i]);
+            vk_strbuf_printf(&t, "%s%s", i ? ";" : "", v->hostfwd[i]);
     }
     if (t.oom)
         b->oom = 1;
     else
-        put_q(b, t.p);
+        vk_strbuf_xl_quoted(b, t.p);
     free(t.p);
 }
 
-static void put_key(struct buf *b, const struct vk_domcfg *c, const struct keydef *k)
+static void put_key(struct vk_strbuf *b, const struct vk_domcfg *c, const struct keydef *k)
 {
     const char *base = (const char *)c + k->off;
     static const char *const types[] = { NULL, "pv", "pvh", "hvm" };
@@ -986,23 +940,23 @@ static void put_key(struct buf *b, const struct vk_domcfg *c, const struct keyde
     switch (k->kind) {
     case K_STR:
         if (*(char *const *)base) {
-            put(b, "%s = ", k->key);
-            put_q(b, *(char *const *)base);
-            put(b, "\n");
+            vk_strbuf_printf(b, "%s = ", k->key);
+            vk_strbuf_xl_quoted(b, *(char *const *)base);
+            vk_strbuf_printf(b, "\n");
         }
         return;
     case K_NUM:
         if (*(const long *)base != VK_UNSET)
-            put(b, "%s = %s%ld%s\n", k->key, *(const long *)base < 0 ? "\"" : "",
+            vk_strbuf_printf(b, "%s = %s%ld%s\n", k->key, *(const long *)base < 0 ? "\"" : "",
                 *(const long *)base, *(const long *)base < 0 ? "\"" : "");
         return;
     case K_BOOL:
         if (*(const int *)base >= 0)
-            put(b, "%s = %d\n", k->key, *(const int *)base);
+            vk_strbuf_printf(b, "%s = %d\n", k->key, *(const int *)base);
         return;
     case K_ACT:
         if (*(const int *)base >= 0)
-            put(b, "%s = \"%s\"\n", k->key, vk_action_name((enum vk_action)*(const int *)base));
+            vk_strbuf_printf(b, "%s = \"%s\"\n", k->key, vk_action_name((enum vk_action)*(const int *)base));
         return;
     case K_STRV: {
         const struct vk_strv *sv = (const struct vk_strv *)base;
@@ -1017,36 +971,36 @@ static void put_key(struct buf *b, const struct vk_domcfg *c, const struct keyde
     }
     if (!strcmp(k->key, "uuid") || !strcmp(k->key, "accel")) {
         if (*(char *const *)base) {
-            put(b, "%s = ", k->key);
-            put_q(b, *(char *const *)base);
-            put(b, "\n");
+            vk_strbuf_printf(b, "%s = ", k->key);
+            vk_strbuf_xl_quoted(b, *(char *const *)base);
+            vk_strbuf_printf(b, "\n");
         }
     } else if (!strcmp(k->key, "type") && c->type != VK_TYPE_UNSET) {
-        put(b, "type = \"%s\"\n", types[c->type]);
+        vk_strbuf_printf(b, "type = \"%s\"\n", types[c->type]);
     } else if (!strcmp(k->key, "disk") && c->n_disks) {
-        put(b, "disk = [\n");
+        vk_strbuf_printf(b, "disk = [\n");
         for (unsigned i = 0; i < c->n_disks; i++) {
-            put(b, "    ");
+            vk_strbuf_printf(b, "    ");
             put_disk(b, &c->disks[i]);
-            put(b, ",\n");
+            vk_strbuf_printf(b, ",\n");
         }
-        put(b, "]\n");
+        vk_strbuf_printf(b, "]\n");
     } else if (!strcmp(k->key, "vif") && (c->vif_set || c->n_vifs)) {
-        put(b, "vif = [");
+        vk_strbuf_printf(b, "vif = [");
         for (unsigned i = 0; i < c->n_vifs; i++) {
-            put(b, " ");
+            vk_strbuf_printf(b, " ");
             put_vif(b, &c->vifs[i]);
-            put(b, ",");
+            vk_strbuf_printf(b, ",");
         }
-        put(b, " ]\n");
+        vk_strbuf_printf(b, " ]\n");
     }
 }
 
 /* Contract in config.h. */
 char *vk_domcfg_format(const struct vk_domcfg *c)
 {
-    struct buf b = { 0 };
-    put(&b, "# vmkit domain configuration (xl.cfg syntax)\n");
+    struct vk_strbuf b = { 0 };
+    vk_strbuf_printf(&b, "# vmkit domain configuration (xl.cfg syntax)\n");
     for (size_t i = 0; i < NKEYS; i++)
         put_key(&b, c, &keys[i]);
     if (b.oom) {

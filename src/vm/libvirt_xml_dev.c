@@ -12,7 +12,7 @@
 #define MAX_SERIAL 4
 
 struct devs {
-    struct lx_buf disk, vif, usbdev, sound, channel, p9;
+    struct vk_strbuf disk, vif, usbdev, sound, channel, p9;
     char *serial[MAX_SERIAL];
     int n_disk, n_vif, n_usbdev, usb_ctrl, n_video, n_channel, n_p9;
 };
@@ -37,11 +37,11 @@ static int spec_ok(struct lx *r, xmlNodePtr n, const char *spec, int disk)
 }
 
 /* Append s to the xl list text b (", " between items). */
-static void item(struct lx_buf *b, int *n, const char *s)
+static void item(struct vk_strbuf *b, int *n, const char *s)
 {
     if ((*n)++)
-        lx_put(b, ", ");
-    lx_q(b, s);
+        vk_strbuf_printf(b, ", ");
+    vk_strbuf_xl_quoted(b, s);
 }
 
 static xmlNodePtr attr_node(xmlNodePtr n, const char *a)
@@ -128,10 +128,10 @@ static int rd_disk(struct lx *r, struct devs *d, xmlNodePtr n)
     if (!err && !*vdev)
         err = lx_refuse(r, n, "a disk needs <target dev=.../>");
     if (!err) {
-        struct lx_buf s = { 0 };
+        struct vk_strbuf s = { 0 };
         if (path)
-            lx_put(&s, "format=%s,", fmt ? fmt : "raw");
-        lx_put(&s, "vdev=%s,access=%s%s%s,target=%s", vdev, ro ? "ro" : "rw",
+            vk_strbuf_printf(&s, "format=%s,", fmt ? fmt : "raw");
+        vk_strbuf_printf(&s, "vdev=%s,access=%s%s%s,target=%s", vdev, ro ? "ro" : "rw",
                device && !strcmp(device, "cdrom") ? ",devtype=cdrom" : "",
                blk ? ",backendtype=phy" : "", path ? path : "");
         if (s.oom)
@@ -186,7 +186,7 @@ static int rd_controller(struct lx *r, struct devs *d, xmlNodePtr n)
 
 /* <portForward proto= address=><range start= to=/></portForward> ->
  * hostfwd "PROTO:ADDR:START-:TO" into s. */
-static int rd_forward(struct lx *r, xmlNodePtr f, struct lx_buf *s, int *nfw)
+static int rd_forward(struct lx *r, xmlNodePtr f, struct vk_strbuf *s, int *nfw)
 {
     int err = lx_only(r, f, "proto address", "range*");
     char *proto = lx_attr(f, "proto"), *addr = lx_attr(f, "address");
@@ -205,7 +205,7 @@ static int rd_forward(struct lx *r, xmlNodePtr f, struct lx_buf *s, int *nfw)
         if (!err && addr && strspn(addr, "0123456789.") != strlen(addr))
             err = lx_refuse(r, attr_node(f, "address"), "an IPv4 address");
         if (!err)
-            lx_put(s, "%s%s:%s:%ld-:%ld", (*nfw)++ ? ";" : ",hostfwd=", proto, addr ? addr : "",
+            vk_strbuf_printf(s, "%s%s:%s:%ld-:%ld", (*nfw)++ ? ";" : ",hostfwd=", proto, addr ? addr : "",
                    a, b);
         xmlFree(st);
         xmlFree(to);
@@ -220,12 +220,12 @@ static int rd_interface(struct lx *r, struct devs *d, xmlNodePtr n)
     int err = lx_only(r, n, "type", "mac source model backend portForward* target" DEV_KIDS);
     char *type = lx_attr(n, "type");
     int user = type && !strcmp(type, "user"), nfw = 0;
-    struct lx_buf s = { 0 };
+    struct vk_strbuf s = { 0 };
     if (!err && !user && (!type || strcmp(type, "bridge")))
         err = lx_refuse(r, type ? attr_node(n, "type") : n, type && !strcmp(type, "network")
                         ? "vmkit has no libvirt networks: use type='bridge' with <source "
                           "bridge='virbr0'/>, or type='user'" : "user or bridge");
-    lx_put(&s, "type=%s", user ? "user" : "bridge");
+    vk_strbuf_printf(&s, "type=%s", user ? "user" : "bridge");
     for (xmlNodePtr k = n->children; k && !err; k = k->next) {
         if (k->type != XML_ELEMENT_NODE)
             continue;
@@ -247,9 +247,9 @@ static int rd_interface(struct lx *r, struct devs *d, xmlNodePtr n)
             else if (!err && lx_is(k, "source") && user)
                 err = lx_refuse(r, k, "a user-mode NIC has no bridge");
             else if (!err && lx_is(k, "model") && strcmp(v, "virtio"))
-                lx_put(&s, ",model=%s", v);
+                vk_strbuf_printf(&s, ",model=%s", v);
             else if (!err && !lx_is(k, "model") && !lx_is(k, "backend"))
-                lx_put(&s, ",%s=%s", lx_is(k, "mac") ? "mac" : "bridge", v);
+                vk_strbuf_printf(&s, ",%s=%s", lx_is(k, "mac") ? "mac" : "bridge", v);
         }
         xmlFree(v);
     }
@@ -507,7 +507,7 @@ static int rd_misc(struct lx *r, struct devs *d, xmlNodePtr n)
         if (!hw)
             err = lx_refuse(r, m ? attr_node(n, "model") : n, "ich6, ac97, es1370 or sb16");
         else
-            lx_put(&d->sound, "%s%s", d->sound.n ? "," : "", hw);
+            vk_strbuf_printf(&d->sound, "%s%s", d->sound.n ? "," : "", hw);
     } else if (lx_is(n, "watchdog")) {
         const char *act = !a || !strcmp(a, "reset") ? "restart" : !strcmp(a, "poweroff")
                         ? "destroy" : !strcmp(a, "pause") ? "preserve" : NULL;
@@ -559,8 +559,8 @@ static int rd_channel(struct lx *r, struct devs *d, xmlNodePtr n)
         err = lx_refuse(r, src ? src : n, "a unix channel is <source mode='bind' path='/...'/> "
                         "(QEMU listens)");
     else if (!err) {
-        struct lx_buf s = { 0 };
-        lx_put(&s, "name=%s,connection=%s%s%s", name, unix_ ? "socket" : "pty",
+        struct vk_strbuf s = { 0 };
+        vk_strbuf_printf(&s, "name=%s,connection=%s%s%s", name, unix_ ? "socket" : "pty",
                unix_ ? ",path=" : "", unix_ ? path : "");
         if (s.oom)
             err = vk_error(-ENOMEM, "out of memory");
@@ -598,8 +598,8 @@ static int rd_filesystem(struct lx *r, struct devs *d, xmlNodePtr n)
     else if (!err && (!dir || !tag || strpbrk(dir, ",\"\\") || strpbrk(tag, ",\"\\")))
         err = lx_refuse(r, n, "a share needs <source dir=/> and <target dir=/> (no commas)");
     else if (!err) {
-        struct lx_buf s = { 0 };
-        lx_put(&s, "tag=%s,path=%s,security_model=%s", tag, dir, model);
+        struct vk_strbuf s = { 0 };
+        vk_strbuf_printf(&s, "tag=%s,path=%s,security_model=%s", tag, dir, model);
         if (s.oom)
             err = vk_error(-ENOMEM, "out of memory");
         else
@@ -613,7 +613,7 @@ static int rd_filesystem(struct lx *r, struct devs *d, xmlNodePtr n)
     return err;
 }
 
-static int set_list(struct lx *r, xmlNodePtr n, const char *key, struct lx_buf *b, int count)
+static int set_list(struct lx *r, xmlNodePtr n, const char *key, struct vk_strbuf *b, int count)
 {
     if (b->oom)
         return vk_error(-ENOMEM, "out of memory");
@@ -679,7 +679,7 @@ int lx_read_devices(struct lx *r, xmlNodePtr devs)
         if (d.serial[i])
             last = i;
     if (!err && !(last == 0 && !strcmp(d.serial[0], "pty"))) {
-        struct lx_buf s = { 0 };
+        struct vk_strbuf s = { 0 };
         int n = 0;
         for (int i = 0; i <= last; i++)
             item(&s, &n, d.serial[i] ? d.serial[i] : "none");

@@ -130,51 +130,11 @@ int lx_set(struct lx *r, xmlNodePtr where, const char *fmt, ...)
 }
 
 /* Contract in libvirt_xml_int.h. */
-void lx_q(struct lx_buf *b, const char *s)
-{
-    static const char from[] = "\"\\\a\b\f\n\r\t\v", to[] = "\"\\abfnrtv";
-    lx_put(b, "\"");
-    for (; *s; s++) {
-        const char *k = strchr(from, *s);
-        if (k)
-            lx_put(b, "\\%c", to[k - from]);
-        else
-            lx_put(b, "%c", *s);
-    }
-    lx_put(b, "\"");
-}
-
-/* Contract in libvirt_xml_int.h. */
-void lx_put(struct lx_buf *b, const char *fmt, ...)
-{
-    if (b->oom)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    int l = vsnprintf(NULL, 0, fmt, ap);
-    va_end(ap);
-    if (b->n + (size_t)l + 1 > b->cap) {
-        size_t nc = (b->cap ? b->cap * 2 : 256) + (size_t)l;
-        char *np = realloc(b->p, nc);
-        if (!np) {
-            b->oom = 1;
-            return;
-        }
-        b->p = np;
-        b->cap = nc;
-    }
-    va_start(ap, fmt);
-    vsnprintf(b->p + b->n, b->cap - b->n, fmt, ap);
-    va_end(ap);
-    b->n += (size_t)l;
-}
-
-/* Contract in libvirt_xml_int.h. */
 int lx_set_str(struct lx *r, xmlNodePtr where, const char *key, const char *val)
 {
-    struct lx_buf b = { 0 };
-    lx_put(&b, "%s=", key);
-    lx_q(&b, val);
+    struct vk_strbuf b = { 0 };
+    vk_strbuf_printf(&b, "%s=", key);
+    vk_strbuf_xl_quoted(&b, val);
     int err = b.oom ? vk_error(-ENOMEM, "out of memory") : lx_set(r, where, "%s", b.p);
     free(b.p);
     return err;

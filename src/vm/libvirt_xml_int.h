@@ -5,6 +5,7 @@
 
 #include "vm/libvirt_xml.h"
 #include "util/err.h"
+#include "util/strbuf.h"
 
 #include <libxml/tree.h>
 
@@ -18,16 +19,6 @@ struct lx {
     int warned_address;
     int vnc_seen;         /* a <graphics type='vnc'> was read */
 };
-
-/* A growing string (out of memory sticks in oom). */
-struct lx_buf {
-    char *p;
-    size_t n, cap;
-    int oom;
-};
-void lx_put(struct lx_buf *b, const char *fmt, ...) VK_PRINTF(2, 3);
-/* s as an xl.cfg double-quoted string (the escapes libxlu decodes). */
-void lx_q(struct lx_buf *b, const char *s);
 
 /* -EINVAL "FNAME: XPATH[='value']: not supported: why" for element or
  * attribute n (why NULL: "vmkit cannot express it"). */
