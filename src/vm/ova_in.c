@@ -7,6 +7,7 @@
 #include "util/err.h"
 #include "util/file.h"
 #include "util/str.h"
+#include "util/strbuf.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -163,15 +164,13 @@ static int check_manifest(struct imp *x)
     return r;
 }
 
-/* Append ", " + s to the malloc'd list *l (NULL: start it). */
-static int list_add(char **l, const char *s)
+/* Append s to the xl list being built in l: ", " between entries, each
+ * one an xl.cfg quoted string. */
+static void list_add(struct vk_strbuf *l, const char *s)
 {
-    char *n = NULL;
-    if (asprintf(&n, "%s%s'%s'", *l ? *l : "", *l ? ", " : "", s) < 0)
-        return vk_error(-ENOMEM, "out of memory");
-    free(*l);
-    *l = n;
-    return 0;
+    if (l->n)
+        vk_strbuf_printf(l, ", ");
+    vk_strbuf_xl_quoted(l, s);
 }
 
 static int set(struct vk_domcfg *c, const char *fmt, ...) VK_PRINTF(2, 3);
@@ -196,7 +195,8 @@ static int build(struct imp *x, const struct vk_ovf *o, const char *name, const 
 {
     static const char *ide[] = { "hda", "hdb", "hdd" };
     struct vk_domcfg c;
-    char src[PATH_MAX], *disks = NULL, *vifs = NULL, spec[PATH_MAX + 80], vdev[8];
+    char src[PATH_MAX], spec[PATH_MAX + 80], vdev[8];
+    struct vk_strbuf disks = { 0 }, vifs = { 0 };
     int r = 0;
     vk_domcfg_init(&c);
     for (unsigned i = 0; i < o->n_disks && !r; i++) {
@@ -207,8 +207,8 @@ static int build(struct imp *x, const struct vk_ovf *o, const char *name, const 
         if ((r = vk_pathf(src, sizeof src, "%s/%s", x->tmpdir, o->disks[i].file)) ||
             (r = vk_pathf(made[*nmade], PATH_MAX, "%s/%s-disk%u.%s", dir, name, i + 1, fmt)))
             break;
-        if (strpbrk(made[*nmade], "'\",")) {
-            r = vk_error(-EINVAL, "%s: quotes or commas in the disk path are not supported", made[*nmade]);
+        if (strchr(made[*nmade], ',')) {
+            r = vk_error(-EINVAL, "%s: a comma in the disk path is not supported", made[*nmade]);
             break;
         }
         if (!access(made[*nmade], F_OK)) {
@@ -225,28 +225,30 @@ static int build(struct imp *x, const struct vk_ovf *o, const char *name, const 
             snprintf(vdev, sizeof vdev, "sd%c", 'a' + (int)(i - 3) % 26);
         snprintf(spec, sizeof spec, "format=%s, vdev=%s, access=rw, target=%s", fmt, vdev, made[*nmade]);
         (*nmade)++;
-        r = list_add(&disks, spec);
+        list_add(&disks, spec);
     }
     if (!r && o->n_cdroms)
-        r = list_add(&disks, "format=raw, vdev=hdc, access=ro, devtype=cdrom, target=");
+        list_add(&disks, "format=raw, vdev=hdc, access=ro, devtype=cdrom, target=");
     for (unsigned i = 0; i < o->n_nics && !r; i++)
-        r = list_add(&vifs, "model=e1000");
+        list_add(&vifs, "model=e1000");
+    if (!r && (disks.oom || vifs.oom))
+        r = vk_error(-ENOMEM, "out of memory");
     if (!r)
         r = set(&c, "name=\"%s\"", name);
     if (!r && o->memory != VK_UNSET)
         r = set(&c, "memory=%ld", o->memory);
     if (!r && o->vcpus != VK_UNSET)
         r = set(&c, "vcpus=%ld", o->vcpus);
-    if (!r && disks)
-        r = set(&c, "disk=[%s]", disks);
+    if (!r && disks.n)
+        r = set(&c, "disk=[%s]", disks.p);
     if (!r)
-        r = set(&c, "vif=[%s]", vifs ? vifs : "");
+        r = set(&c, "vif=[%s]", vifs.n ? vifs.p : "");
     if (!r)
         r = set(&c, "type=\"hvm\"");
     if (!r && !(r = vk_domcfg_check(&c)))
         r = vk_store_define(&c);
-    free(disks);
-    free(vifs);
+    free(disks.p);
+    free(vifs.p);
     vk_domcfg_free(&c);
     return r;
 }
