@@ -151,4 +151,11 @@ struct vk_bk_verify_stats {
 int vk_bk_verify(struct vk_bk_repo *r, bool read_data, vk_bk_bad_fn bad, void *ctx,
                  vk_bk_progress_fn progress, void *pctx, struct vk_bk_verify_stats *st);
 
+/* snapbd.c: a read-only block device (the disk as saved) over snapshot
+ * s of r, read straight from the chunks: each one read is checked against
+ * its id (a damaged chunk fails the read), holes read as zeroes.  r and s
+ * must outlive the device; it is named "snapshot <id>". */
+struct vk_blockdev;
+int vk_bk_snap_bd_open(struct vk_bk_repo *r, const struct vk_bk_snap *s, struct vk_blockdev **out);
+
 #endif
