@@ -446,6 +446,62 @@ static int bk_get(int argc, char **argv)
     return bk_file_close(&f, cli_fs_get_dev(f.bd, f.path, a.v[2], rec));
 }
 
+/* ---- prune, gc ---- */
+
+static void print_removed(const char *id, void *ctx)
+{
+    printf("removed %s\n", id);
+}
+
+static int bk_prune(int argc, char **argv)
+{
+    long keep = -1;
+    const struct cli_opt opts[] = {
+        OPT_INT(0, "keep-last", &keep, "N", "keep the newest N snapshots (required)"),
+        OPT_END(),
+    };
+    static const struct cli_spec spec = {
+        "backup prune", "--keep-last N REPO",
+        "Remove the snapshots of REPO beyond the newest N (their chunks stay\n"
+        "until 'backup gc').  Prints each id removed.  Holds the writer's lock.", 1, 1 };
+    struct cli_args a;
+    int r = cli_parse(&spec, opts, argc, argv, &a);
+    if (r != CLI_PARSED)
+        return r;
+    if (keep < 0)
+        return cli_usage("backup prune", "--keep-last N (N >= 0) is required");
+    struct vk_bk_repo repo;
+    if ((r = vk_bk_open(a.v[0], true, &repo)) < 0)
+        return cli_fail(r);
+    r = vk_bk_prune(&repo, (size_t)keep, print_removed, NULL);
+    vk_bk_close(&repo);
+    return r < 0 ? cli_fail(r) : EXIT_OK;
+}
+
+static int bk_gc(int argc, char **argv)
+{
+    static const struct cli_spec spec = {
+        "backup gc", "REPO",
+        "Delete the chunks of REPO that no snapshot names (after 'backup prune')\n"
+        "and the temporary files an interrupted save left.  Refused when any\n"
+        "snapshot cannot be read.  Holds the writer's lock.", 1, 1 };
+    const struct cli_opt opts[] = { OPT_END() };
+    struct cli_args a;
+    int r = cli_parse(&spec, opts, argc, argv, &a);
+    if (r != CLI_PARSED)
+        return r;
+    struct vk_bk_repo repo;
+    struct vk_bk_gc_stats st;
+    if ((r = vk_bk_open(a.v[0], true, &repo)) < 0)
+        return cli_fail(r);
+    r = vk_bk_gc(&repo, &st);
+    vk_bk_close(&repo);
+    if (r < 0)
+        return cli_fail(r);
+    printf("%zu chunks removed, %zu temporary files removed\n", st.chunks_removed, st.temp_files);
+    return EXIT_OK;
+}
+
 static const struct cli_command backup_cmds[] = {
     { "init",    bk_init,    "make a directory a backup repository" },
     { "save",    bk_save,    "back a disk image up (used blocks, deduplicated, zstd)" },
@@ -456,6 +512,8 @@ static const struct cli_command backup_cmds[] = {
     { "ls",      bk_ls,      "list files of a snapshot without restoring it" },
     { "cat",     bk_cat,     "print a file of a snapshot" },
     { "get",     bk_get,     "copy files (-r: a tree) out of a snapshot" },
+    { "prune",   bk_prune,   "remove all but the newest N snapshots (--keep-last N)" },
+    { "gc",      bk_gc,      "delete the chunks no snapshot names" },
     { NULL, NULL, NULL },
 };
 
