@@ -124,7 +124,7 @@ static int gc_dir(const char *dir, const uint8_t (*ref)[32], size_t nref, struct
     while (e >= 0 && (de = readdir(d))) {
         uint8_t id[32];
         bool temp = de->d_name[0] == '.' && strcmp(de->d_name, ".") && strcmp(de->d_name, "..");
-        if (!temp && (unhex(de->d_name, id) < 0 || bsearch(id, ref, nref, 32, cmp_id)))
+        if (!temp && (unhex(de->d_name, id) < 0 || (nref && bsearch(id, ref, nref, 32, cmp_id))))
             continue;
         if (snprintf(p, sizeof p, "%s/%s", dir, de->d_name) >= (int)sizeof p) {
             e = vk_error(-ENAMETOOLONG, "%s: name too long", dir);
