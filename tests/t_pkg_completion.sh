@@ -36,7 +36,7 @@ eq "bash: the commands, as vmkit --help lists them" "$c" "$("$VMKIT" --help | aw
 run_ok c B 'comp "vmkit img c"'
 eq "bash: img verbs by prefix" "$c" "create check convert compare commit"
 run_ok c B 'comp "vmkit backup "'
-eq "bash: backup verbs" "$c" "init save list info verify restore"
+eq "bash: backup verbs" "$c" "init save list info verify restore ls cat get prune gc"
 run_ok c B 'comp "vmkit backup verify --r"'
 eq "bash: an option of backup verify" "$c" "--read-data"
 run_ok c B 'comp "vmkit img create --pre"'
@@ -95,7 +95,7 @@ eq "zsh: the commands, as vmkit --help lists them" "$c" "$("$VMKIT" --help | awk
 run_ok c Z 'comp "vmkit part "'
 eq "zsh: part verbs" "$c" "$("$VMKIT" part --help | awk '/^commands:/ { f = 1; next } f && /^  [a-z]/ { printf "%s%s", s, $1; s = " " }')"
 run_ok c Z 'comp "vmkit backup "'
-eq "zsh: backup verbs" "$c" "init save list info verify restore"
+eq "zsh: backup verbs" "$c" "init save list info verify restore ls cat get prune gc"
 run_ok c Z 'comp "vmkit list -"'
 eq "zsh: options of list" "$c" "--all --help --json --long -a -h -l"
 run_ok c Z 'comp "vmkit shutdown "'

@@ -151,4 +151,23 @@ struct vk_bk_verify_stats {
 int vk_bk_verify(struct vk_bk_repo *r, bool read_data, vk_bk_bad_fn bad, void *ctx,
                  vk_bk_progress_fn progress, void *pctx, struct vk_bk_verify_stats *st);
 
+/* prune.c: r opened for writing (the lock held).  Remove the snapshot
+ * files of all but the newest keep_last snapshots (by id, i.e. time),
+ * calling removed with each id removed.  Returns how many. */
+int vk_bk_prune(struct vk_bk_repo *r, size_t keep_last, vk_bk_bad_fn removed, void *ctx);
+struct vk_bk_gc_stats {
+    size_t chunks_removed, temp_files;
+};
+/* Delete every chunk no snapshot names, and the temporary files an
+ * interrupted save left ('.' names in chunks/XX/ and snapshots/).
+ * Refused (nothing deleted) when any snapshot cannot be read. */
+int vk_bk_gc(struct vk_bk_repo *r, struct vk_bk_gc_stats *st);
+
+/* snapbd.c: a read-only block device (the disk as saved) over snapshot
+ * s of r, read straight from the chunks: each one read is checked against
+ * its id (a damaged chunk fails the read), holes read as zeroes.  r and s
+ * must outlive the device; it is named "snapshot <id>". */
+struct vk_blockdev;
+int vk_bk_snap_bd_open(struct vk_bk_repo *r, const struct vk_bk_snap *s, struct vk_blockdev **out);
+
 #endif

@@ -4,11 +4,14 @@
 #include "cli/opt.h"
 
 #include "backup/backup.h"
+#include "block/blockdev.h"
+#include "part/target.h"
 #include "util/err.h"
 #include "util/progress.h"
 #include "util/size.h"
 
 #include <errno.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -276,6 +279,229 @@ static int bk_restore(int argc, char **argv)
     return r < 0 ? cli_fail(r) : EXIT_OK;
 }
 
+/* ---- ls, cat, get: files straight from a snapshot ---- */
+
+/* An open SNAP[:PART][:PATH] of a repository. */
+struct bk_file {
+    struct vk_bk_repo repo;
+    struct vk_bk_snap snap;
+    struct vk_blockdev *bd;     /* the partition (or the whole disk) */
+    char *path;                 /* NULL when none was given */
+    bool parted;                /* a table and no PART: list partitions */
+};
+
+/* Split spec "SNAP[:PART][:PATH]" (snapshot ids hold no ':'; a PATH
+ * starts with '/'), open the repository, the snapshot and partition PART
+ * of its disk ("none" tables: the disk itself).  need_path: PATH must be
+ * there. */
+static int bk_file_open(const char *repo, const char *spec, bool need_path, struct bk_file *f)
+{
+    memset(f, 0, sizeof *f);
+    char *snap = strdup(spec);
+    if (!snap)
+        return vk_error(-ENOMEM, "out of memory");
+    char *rest = strchr(snap, ':'), *path = NULL;
+    unsigned part = 0;
+    bool has_part = false;
+    if (rest) {
+        *rest++ = 0;
+        if (*rest != '/') {
+            char *end;
+            errno = 0;
+            unsigned long n = strtoul(rest, &end, 10);
+            if (end == rest || errno || n == 0 || n > 128 || (*end && *end != ':')) {
+                int r = vk_error(-EINVAL, "%s: bad partition '%s' (write SNAP:N:/PATH)", spec, rest);
+                free(snap);
+                return r;
+            }
+            part = (unsigned)n;
+            has_part = true;
+            rest = *end ? end + 1 : NULL;
+        }
+        path = rest;
+    }
+    int r;
+    if (need_path && !path)
+        r = vk_error(-EINVAL, "%s: no path inside the snapshot (write SNAP:N:/PATH)", spec);
+    else if (path && !(f->path = strdup(path)))
+        r = vk_error(-ENOMEM, "out of memory");
+    else
+        r = vk_bk_open(repo, false, &f->repo);
+    if (r < 0) {
+        free(f->path);
+        free(snap);
+        return r;
+    }
+    if ((r = vk_bk_snap_load(&f->repo, snap, &f->snap)) < 0) {
+        vk_bk_close(&f->repo);
+        free(f->path);
+        free(snap);
+        return r;
+    }
+    struct vk_blockdev *disk = NULL;
+    uint64_t off, len;
+    char name[VK_BK_ID_MAX + 16];
+    snprintf(name, sizeof name, "%s:%u", f->snap.id, part);
+    bool table = strcmp(f->snap.table, "none") != 0;
+    if ((r = vk_bk_snap_bd_open(&f->repo, &f->snap, &disk)) >= 0) {
+        if (!has_part) {
+            f->bd = disk;
+            f->parted = table;
+        } else if (!table) {
+            r = vk_error(-ENOENT, "%s: snapshot %s has no partition table (write SNAP:/PATH)",
+                         spec, f->snap.id);
+        } else if ((r = vk_part_locate(disk, part, &off, &len)) >= 0) {
+            r = vk_slice_open(disk, off, len, name, true, &f->bd);
+        }
+        if (r < 0)
+            vk_bd_close(disk);
+    }
+    free(snap);
+    if (r < 0) {
+        vk_bk_snap_free(&f->snap);
+        vk_bk_close(&f->repo);
+        free(f->path);
+    }
+    return r;
+}
+
+/* After the fs verb closed f->bd. */
+static int bk_file_close(struct bk_file *f, int status)
+{
+    vk_bk_snap_free(&f->snap);
+    vk_bk_close(&f->repo);
+    free(f->path);
+    return status;
+}
+
+static int bk_ls(int argc, char **argv)
+{
+    bool lng = false, rec = false, json = false;
+    const struct cli_opt opts[] = {
+        OPT_BOOL('l', NULL, &lng, "long listing: mode, links, owner, size, time"),
+        OPT_BOOL('R', NULL, &rec, "recursive"),
+        OPT_BOOL(0, "json", &json, "print JSON (as fs ls --json)"),
+        OPT_END(),
+    };
+    static const struct cli_spec spec = {
+        "backup ls", "[-l] [-R] [--json] REPO SNAP[:PART][:PATH]",
+        "List a directory of partition PART of snapshot SNAP as 'fs ls' does,\n"
+        "read straight from the repository's chunks (no restore).  Without PART,\n"
+        "a partitioned disk lists its partitions.", 2, 2 };
+    struct cli_args a;
+    int r = cli_parse(&spec, opts, argc, argv, &a);
+    if (r != CLI_PARSED)
+        return r;
+    struct bk_file f;
+    if ((r = bk_file_open(a.v[0], a.v[1], false, &f)) < 0)
+        return cli_fail(r);
+    if (f.parted && !f.path) {
+        char sz[32];
+        vk_bd_close(f.bd);
+        for (size_t i = 0; i < f.snap.nparts; i++)
+            printf("%s:%u\t%s\t%s\n", f.snap.id, f.snap.parts[i].number,
+                   f.snap.parts[i].fs[0] ? f.snap.parts[i].fs : "unknown",
+                   vk_human_size(f.snap.parts[i].size, sz, sizeof sz));
+        return bk_file_close(&f, EXIT_OK);
+    }
+    return bk_file_close(&f, cli_fs_ls_dev(f.bd, f.path, lng, rec, json));
+}
+
+static int bk_cat(int argc, char **argv)
+{
+    static const struct cli_spec spec = {
+        "backup cat", "REPO SNAP:PART:PATH",
+        "Print a file of snapshot SNAP, read straight from the repository's\n"
+        "chunks (each checked against its SHA-256).", 2, 2 };
+    const struct cli_opt opts[] = { OPT_END() };
+    struct cli_args a;
+    int r = cli_parse(&spec, opts, argc, argv, &a);
+    if (r != CLI_PARSED)
+        return r;
+    struct bk_file f;
+    if ((r = bk_file_open(a.v[0], a.v[1], true, &f)) < 0)
+        return cli_fail(r);
+    return bk_file_close(&f, cli_fs_cat_dev(f.bd, f.path));
+}
+
+static int bk_get(int argc, char **argv)
+{
+    bool rec = false;
+    const struct cli_opt opts[] = {
+        OPT_BOOL('r', "recursive", &rec, "copy directories and what they hold"),
+        OPT_END(),
+    };
+    static const struct cli_spec spec = {
+        "backup get", "[-r] REPO SNAP:PART:PATH HOSTDEST|-",
+        "Copy a file (-r: a tree) of snapshot SNAP out to the host as 'fs get'\n"
+        "does, read straight from the repository's chunks; - writes a tar on\n"
+        "stdout.", 3, 3 };
+    struct cli_args a;
+    int r = cli_parse(&spec, opts, argc, argv, &a);
+    if (r != CLI_PARSED)
+        return r;
+    struct bk_file f;
+    if ((r = bk_file_open(a.v[0], a.v[1], true, &f)) < 0)
+        return cli_fail(r);
+    return bk_file_close(&f, cli_fs_get_dev(f.bd, f.path, a.v[2], rec));
+}
+
+/* ---- prune, gc ---- */
+
+static void print_removed(const char *id, void *ctx)
+{
+    printf("removed %s\n", id);
+}
+
+static int bk_prune(int argc, char **argv)
+{
+    long keep = -1;
+    const struct cli_opt opts[] = {
+        OPT_INT(0, "keep-last", &keep, "N", "keep the newest N snapshots (required)"),
+        OPT_END(),
+    };
+    static const struct cli_spec spec = {
+        "backup prune", "--keep-last N REPO",
+        "Remove the snapshots of REPO beyond the newest N (their chunks stay\n"
+        "until 'backup gc').  Prints each id removed.  Holds the writer's lock.", 1, 1 };
+    struct cli_args a;
+    int r = cli_parse(&spec, opts, argc, argv, &a);
+    if (r != CLI_PARSED)
+        return r;
+    if (keep < 0)
+        return cli_usage("backup prune", "--keep-last N (N >= 0) is required");
+    struct vk_bk_repo repo;
+    if ((r = vk_bk_open(a.v[0], true, &repo)) < 0)
+        return cli_fail(r);
+    r = vk_bk_prune(&repo, (size_t)keep, print_removed, NULL);
+    vk_bk_close(&repo);
+    return r < 0 ? cli_fail(r) : EXIT_OK;
+}
+
+static int bk_gc(int argc, char **argv)
+{
+    static const struct cli_spec spec = {
+        "backup gc", "REPO",
+        "Delete the chunks of REPO that no snapshot names (after 'backup prune')\n"
+        "and the temporary files an interrupted save left.  Refused when any\n"
+        "snapshot cannot be read.  Holds the writer's lock.", 1, 1 };
+    const struct cli_opt opts[] = { OPT_END() };
+    struct cli_args a;
+    int r = cli_parse(&spec, opts, argc, argv, &a);
+    if (r != CLI_PARSED)
+        return r;
+    struct vk_bk_repo repo;
+    struct vk_bk_gc_stats st;
+    if ((r = vk_bk_open(a.v[0], true, &repo)) < 0)
+        return cli_fail(r);
+    r = vk_bk_gc(&repo, &st);
+    vk_bk_close(&repo);
+    if (r < 0)
+        return cli_fail(r);
+    printf("%zu chunks removed, %zu temporary files removed\n", st.chunks_removed, st.temp_files);
+    return EXIT_OK;
+}
+
 static const struct cli_command backup_cmds[] = {
     { "init",    bk_init,    "make a directory a backup repository" },
     { "save",    bk_save,    "back a disk image up (used blocks, deduplicated, zstd)" },
@@ -283,6 +509,11 @@ static const struct cli_command backup_cmds[] = {
     { "info",    bk_info,    "show one snapshot" },
     { "verify",  bk_verify,  "check every snapshot and chunk (--read-data: their contents)" },
     { "restore", bk_restore, "write a snapshot to a new raw or qcow2 image" },
+    { "ls",      bk_ls,      "list files of a snapshot without restoring it" },
+    { "cat",     bk_cat,     "print a file of a snapshot" },
+    { "get",     bk_get,     "copy files (-r: a tree) out of a snapshot" },
+    { "prune",   bk_prune,   "remove all but the newest N snapshots (--keep-last N)" },
+    { "gc",      bk_gc,      "delete the chunks no snapshot names" },
     { NULL, NULL, NULL },
 };
 

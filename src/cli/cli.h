@@ -88,5 +88,11 @@ int cli_fs_mkfs_iso(const char *target, const char *fmt, const struct vk_iso_mkf
                     bool force);
 /* Adds the El Torito record to probe's JSON object o, or prints it (o NULL). */
 void cli_fs_probe_iso(struct vk_blockdev *bd, json_t *o);
+/* fs ls, cat and get (fs.c) over the filesystem on bd, opened read-only;
+ * bd is closed before they return; path NULL is "/".  They print as the
+ * fs verbs do and return the exit status. */
+int cli_fs_ls_dev(struct vk_blockdev *bd, const char *path, bool lng, bool rec, bool json);
+int cli_fs_cat_dev(struct vk_blockdev *bd, const char *path);
+int cli_fs_get_dev(struct vk_blockdev *bd, const char *path, const char *dest, bool rec);
 
 #endif

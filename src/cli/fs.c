@@ -83,6 +83,8 @@ static int fs_options(struct vk_fs *fs)
     return opt_codepage ? vk_fs_set_option(fs, "codepage", opt_codepage) : 0;
 }
 
+static int tgt_mount(struct tgt *t, bool rw);
+
 static int tgt_open(const char *spec, bool rw, bool need_path, struct tgt *t)
 {
     struct vk_target vt;
@@ -102,8 +104,13 @@ static int tgt_open(const char *spec, bool rw, bool need_path, struct tgt *t)
         strcpy(t->path, "/");
     r = vk_target_open(&vt, opt_format, rw ? VK_OPEN_RDWR : 0, &t->bd);
     vk_target_free(&vt);
-    if (r < 0)
-        return r;
+    return r < 0 ? r : tgt_mount(t, rw);
+}
+
+/* Mount t->bd (closed here on failure) into t->fs. */
+static int tgt_mount(struct tgt *t, bool rw)
+{
+    int r;
     if ((r = vk_fs_mount(t->bd, rw, &t->fs)) < 0 || (r = fs_options(t->fs)) < 0) {
         if (t->fs)
             vk_fs_unmount(t->fs);
@@ -630,6 +637,29 @@ static int ls_visit(void *ctx, const struct vk_walk_visit *v)
     return 0;
 }
 
+/* ls of t->path (t closed here): the exit status. */
+static int ls_tgt(struct tgt *t, bool lng, bool rec, bool json)
+{
+    struct vk_stat st;
+    int r;
+    /* A symlink to a directory lists the directory (as ls does); a
+     * dangling or file symlink lists itself. */
+    bool follow = vk_fs_stat(t->fs, t->path, &st, true) >= 0;
+    vk_error_clear();
+    struct ls l = { .fs = t->fs, .lng = lng, .rec = rec, .arr = json ? json_array() : NULL };
+    int flags = (follow ? VK_WALK_FOLLOW : 0) | (lng || json ? VK_WALK_STAT : 0);
+    r = vk_fs_walk(t->fs, t->path, flags, ls_visit, &l);
+    free(l.path);
+    r = tgt_close(t, r);
+    if (r < 0) {
+        json_decref(l.arr);
+        return cli_fail(r);
+    }
+    /* What could be listed is printed, even when some entries failed. */
+    int st_out = l.arr ? cli_print_json(l.arr) : EXIT_OK;
+    return l.errors ? EXIT_FAIL : st_out;
+}
+
 static int fs_ls(int argc, char **argv)
 {
     bool lng = false, rec = false, json = false;
@@ -643,26 +673,10 @@ static int fs_ls(int argc, char **argv)
     PARSE(&spec, opts);
     const int first = 1;    /* the first operand */
     struct tgt t;
-    struct vk_stat st;
     int r = tgt_open(argv[first], false, false, &t);
     if (r < 0)
         return cli_fail(r);
-    /* A symlink to a directory lists the directory (as ls does); a
-     * dangling or file symlink lists itself. */
-    bool follow = vk_fs_stat(t.fs, t.path, &st, true) >= 0;
-    vk_error_clear();
-    struct ls l = { .fs = t.fs, .lng = lng, .rec = rec, .arr = json ? json_array() : NULL };
-    int flags = (follow ? VK_WALK_FOLLOW : 0) | (lng || json ? VK_WALK_STAT : 0);
-    r = vk_fs_walk(t.fs, t.path, flags, ls_visit, &l);
-    free(l.path);
-    r = tgt_close(&t, r);
-    if (r < 0) {
-        json_decref(l.arr);
-        return cli_fail(r);
-    }
-    /* What could be listed is printed, even when some entries failed. */
-    int st_out = l.arr ? cli_print_json(l.arr) : EXIT_OK;
-    return l.errors ? EXIT_FAIL : st_out;
+    return ls_tgt(&t, lng, rec, json);
 }
 
 static int fs_stat(int argc, char **argv)
@@ -1103,25 +1117,14 @@ static int get_visit(void *ctx, const struct vk_walk_visit *v)
     return v->ev == VK_WALK_FILE ? get_file(g, dirfd, name, v) : get_enter(g, dirfd, name, v);
 }
 
-static int fs_get(int argc, char **argv)
+/* get t->path to dest (t closed here): the exit status. */
+static int get_tgt(struct tgt *t, const char *dest, bool rec)
 {
-    bool rec = false;
-    const struct cli_opt opts[] = {
-        OPT_BOOL('r', "recursive", &rec, "copy directories and what they hold"),
-        OPT_INCLUDE(group_opts), OPT_END(),
-    };
-    static const struct cli_spec spec = { "fs get", "TARGET:PATH HOSTDEST|-", "Copy a file (-r: a tree) out; - writes a tar on stdout.", 2, 2 };
-    PARSE(&spec, opts);
-    const int first = 1;    /* the first operand */
-    const char *dest = argv[first + 1];
-    struct tgt t;
-    int r = tgt_open(argv[first], false, true, &t);
-    if (r < 0)
-        return cli_fail(r);
+    int r;
     if (!strcmp(dest, "-"))
-        return done(&t, vk_export_tar_fd(t.fs, t.path, 1, "stdout"));
+        return done(t, vk_export_tar_fd(t->fs, t->path, 1, "stdout"));
     struct stat hs;
-    const char *base = strrchr(t.path, '/') + 1;
+    const char *base = strrchr(t->path, '/') + 1;
     if (!*base)
         base = ".";
     char dir[PATH_MAX], name[PATH_MAX];
@@ -1144,10 +1147,10 @@ static int fs_get(int argc, char **argv)
     }
     int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (dfd < 0)
-        return done(&t, vk_error(-errno, "%s: %s", dir, strerror(errno)));
-    struct get g = { .fs = t.fs, .rec = rec, .topfd = dfd, .topname = name, .hostdir = dir,
-                     .toplen = strcmp(t.path, "/") ? strlen(t.path) : 0, .buf = malloc(COPY_BUF) };
-    r = g.buf ? vk_fs_walk(t.fs, t.path, VK_WALK_STAT, get_visit, &g)
+        return done(t, vk_error(-errno, "%s: %s", dir, strerror(errno)));
+    struct get g = { .fs = t->fs, .rec = rec, .topfd = dfd, .topname = name, .hostdir = dir,
+                     .toplen = strcmp(t->path, "/") ? strlen(t->path) : 0, .buf = malloc(COPY_BUF) };
+    r = g.buf ? vk_fs_walk(t->fs, t->path, VK_WALK_STAT, get_visit, &g)
               : vk_error(-ENOMEM, "out of memory");
     free(g.buf);
     for (size_t i = 0; i < g.nlv; i++)
@@ -1155,10 +1158,64 @@ static int fs_get(int argc, char **argv)
             close(g.lv[i].fd);
     free(g.lv);
     close(dfd);
-    r = tgt_close(&t, r);
+    r = tgt_close(t, r);
     if (r < 0)
         return cli_fail(r);
     return g.errors ? EXIT_FAIL : EXIT_OK;
+}
+
+static int fs_get(int argc, char **argv)
+{
+    bool rec = false;
+    const struct cli_opt opts[] = {
+        OPT_BOOL('r', "recursive", &rec, "copy directories and what they hold"),
+        OPT_INCLUDE(group_opts), OPT_END(),
+    };
+    static const struct cli_spec spec = { "fs get", "TARGET:PATH HOSTDEST|-", "Copy a file (-r: a tree) out; - writes a tar on stdout.", 2, 2 };
+    PARSE(&spec, opts);
+    const int first = 1;    /* the first operand */
+    const char *dest = argv[first + 1];
+    struct tgt t;
+    int r = tgt_open(argv[first], false, true, &t);
+    if (r < 0)
+        return cli_fail(r);
+    return get_tgt(&t, dest, rec);
+}
+
+/* Exported for backup ls/cat/get (cli.h): the same verbs over a device
+ * that is not an image file. */
+static int dev_tgt(struct vk_blockdev *bd, const char *path, struct tgt *t)
+{
+    memset(t, 0, sizeof *t);
+    t->bd = bd;
+    int r = vk_path_normalize(path ? path : "/", t->path, sizeof t->path);
+    if (r < 0) {
+        vk_bd_close(bd);
+        t->bd = NULL;
+        return r;
+    }
+    return tgt_mount(t, false);
+}
+
+int cli_fs_ls_dev(struct vk_blockdev *bd, const char *path, bool lng, bool rec, bool json)
+{
+    struct tgt t;
+    int r = dev_tgt(bd, path, &t);
+    return r < 0 ? cli_fail(r) : ls_tgt(&t, lng, rec, json);
+}
+
+int cli_fs_cat_dev(struct vk_blockdev *bd, const char *path)
+{
+    struct tgt t;
+    int r = dev_tgt(bd, path, &t);
+    return r < 0 ? cli_fail(r) : done(&t, copy_out(t.fs, t.path, 1, "stdout"));
+}
+
+int cli_fs_get_dev(struct vk_blockdev *bd, const char *path, const char *dest, bool rec)
+{
+    struct tgt t;
+    int r = dev_tgt(bd, path, &t);
+    return r < 0 ? cli_fail(r) : get_tgt(&t, dest, rec);
 }
 
 /* ---- mkdir, rm, mv, ln, chmod, chown, touch, edit ---- */

@@ -62,6 +62,13 @@ int ext_err(struct vk_fs *fs, errcode_t e, const char *path, const char *what)
     int r = ext_errno(e);
     if (r == -ENOSPC)
         return vk_error(r, "%s:%s: %s: no space left on the filesystem", fs->bd->name, path, what);
+    /* The I/O channel recorded why the device failed (a damaged backup
+     * chunk, a read past the end): that says more than "short read". */
+    if ((e == EXT2_ET_SHORT_READ || e == EXT2_ET_SHORT_WRITE) && *vk_errmsg()) {
+        char dev[512];
+        snprintf(dev, sizeof dev, "%s", vk_errmsg());
+        return vk_error(r, "%s:%s: %s: %s", fs->bd->name, path, what, dev);
+    }
     return vk_error(r, "%s:%s: %s: %s", fs->bd->name, path, what, emsg(e));
 }
 
