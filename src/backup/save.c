@@ -54,18 +54,22 @@ static int reads_zero(struct vk_blockdev *bd, uint64_t off, uint64_t len)
     return 1;
 }
 
-/* A new snapshot id: the UTC time, then random hex against collisions. */
+/* A new snapshot id: the UTC time to the microsecond, so ids sort in the
+ * order saves were made (saves hold the writer lock, and two in one
+ * second were ordered at random), then random hex against collisions. */
 static void make_id(char id[VK_BK_ID_MAX + 1], char *iso, size_t isolen)
 {
-    time_t now = time(NULL);
+    struct timespec now;
+    clock_gettime(CLOCK_REALTIME, &now);
     struct tm tm;
-    gmtime_r(&now, &tm);
+    gmtime_r(&now.tv_sec, &tm);
     strftime(iso, isolen, "%Y-%m-%dT%H:%M:%SZ", &tm);
     char t[32];
-    strftime(t, sizeof t, "%Y%m%dT%H%M%SZ", &tm);
+    strftime(t, sizeof t, "%Y%m%dT%H%M%S", &tm);
     uint8_t rnd[16];
     vk_uuid_random(rnd);
-    snprintf(id, VK_BK_ID_MAX + 1, "%s-%02x%02x%02x%02x", t, rnd[0], rnd[1], rnd[2], rnd[3]);
+    snprintf(id, VK_BK_ID_MAX + 1, "%s_%06ldZ-%02x%02x%02x%02x", t, now.tv_nsec / 1000, rnd[0],
+             rnd[1], rnd[2], rnd[3]);
 }
 
 static int add_extent(struct vk_bk_snap *s, size_t *cap, uint64_t off, uint32_t len,
