@@ -312,7 +312,10 @@ static int try_fs(struct vk_blockdev *bd, unsigned part, const char *sel,
                   const struct outputs *o, struct vk_boot_result *out)
 {
     struct vk_fs *fs;
-    if (vk_fs_mount(bd, false, &fs) < 0) {
+    int m = vk_fs_mount(bd, false, &fs);
+    if (m == -ENOMEM)
+        return m;   /* the sandbox's memory limit: not "no filesystem" */
+    if (m < 0) {
         vk_error_clear();
         return 0;   /* no filesystem we can read: not this one */
     }
@@ -429,7 +432,6 @@ struct job {
 static int job_open(void *ctx)
 {
     struct job *j = ctx;
-    vk_iso_warmup();   /* a bare ISO, or one a `loopback` entry boots */
     return vk_bd_open(j->disk_path, j->format, 0, &j->disk);
 }
 
@@ -522,6 +524,11 @@ int vk_pygrub_extract(const char *disk_path, const char *format,
         if ((j.o.fd[i] = open(paths[i], O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600)) < 0)
             r = vk_error(-errno, "%s: %s", paths[i], strerror(errno));
     struct vk_sbuf ans = { 0 };
+    /* What reading an ISO loads from the host (a bare ISO, or one a
+     * `loopback` entry boots) is loaded here, before the fork: the filter
+     * forbids open(), and the child's memory limit counts from what it
+     * inherits. */
+    vk_iso_warmup();
     if (r == 0) {
         struct vk_sandbox sb = { .name = disk_path, .what = "boot reader",
                                  .keep = j.o.fd, .n_keep = 2, .fsize = VK_PYGRUB_FILE_MAX,
