@@ -93,6 +93,26 @@ cp "$TOP/fuzz/corpus/fuzz_iso/repeating-tree" loop.iso
 fails_with "a tree that repeats itself: fs ls refuses it" 1 "repeats itself" timeout 60 "$VMKIT" fs ls loop.iso:/
 fails_with "a tree that repeats itself: guest usbkey refuses it" 1 "repeats itself" \
     timeout 60 "$VMKIT" guest usbkey -q key.img --iso loop.iso
+# a root directory record claiming 4 GiB (found by fuzz_isomenu: libarchive
+# reads the root in one buffer of the size it states): refused before
+# libarchive sees it, by both readers
+cp "$TOP/fuzz/corpus/fuzz_iso/root-dir-4g" huge.iso
+fails_with "a 4 GiB root directory: fs ls refuses it" 1 "root directory (block 19, 4294967040 bytes) lies past the end" \
+    "$VMKIT" fs ls huge.iso:/
+fails_with "a 4 GiB root directory: guest usbkey refuses it" 1 "lies past the end of the volume" \
+    "$VMKIT" guest usbkey -q key.img --iso huge.iso
+python3 - <<'PY'
+import struct
+d = bytearray(open('huge.iso', 'rb').read())
+d[16*2048+156+10:16*2048+156+14] = struct.pack('<I', 2048)
+d[16*2048+128:16*2048+130] = struct.pack('<H', 256)
+open('lbs.iso', 'wb').write(d)
+d[16*2048+128:16*2048+130] = struct.pack('<H', 2048)
+d[16*2048+80:16*2048+84] = struct.pack('<I', 100000)
+open('short.iso', 'wb').write(d)
+PY
+fails_with "logical block size 256 refused" 1 "logical block size 256 is not 512, 1024 or 2048" "$VMKIT" fs ls lbs.iso:/
+fails_with "a volume larger than the file is refused" 1 "truncated ISO image" "$VMKIT" guest usbkey -q key.img --iso short.iso
 
 # 2. Joliet only (genisoimage -J): names from the Joliet tree
 genisoimage -quiet -J -joliet-long -input-charset utf-8 -o jo.iso src 2>/dev/null

@@ -9,6 +9,7 @@
 #include <archive.h>
 #include <archive_entry.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -16,6 +17,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 static const char *const grub_cfgs[] = {
     "/boot/grub/grub.cfg", "/boot/grub2/grub.cfg", "/EFI/BOOT/grub.cfg", NULL,
@@ -33,6 +35,50 @@ struct iso {
     char **files;
     size_t n;
 };
+
+/* vk_iso_pread_fn over the ISO file (ctx: its descriptor, and s). */
+struct iso_file {
+    int fd;
+    const struct iso *s;
+};
+
+static int file_pread(void *ctx, void *buf, size_t len, uint64_t off)
+{
+    const struct iso_file *f = ctx;
+    ssize_t n = pread(f->fd, buf, len, (off_t)off);
+    if (n == (ssize_t)len)
+        return 0;
+    return vk_error(n < 0 ? -errno : -EIO, "%s: %s", f->s->name, n < 0 ? strerror(errno)
+                    : "unexpected end of file");
+}
+
+static int mem_pread(void *ctx, void *buf, size_t len, uint64_t off)
+{
+    const struct iso *s = ctx;
+    if (off > s->len || len > s->len - off)
+        return vk_error(-EIO, "%s: unexpected end of image", s->name);
+    memcpy(buf, (const uint8_t *)s->mem + off, len);
+    return 0;
+}
+
+/* The descriptors libarchive is about to trust, checked first (see
+ * vk_iso_check_descriptors). */
+static int check_descriptors(const struct iso *s)
+{
+    if (!s->path)
+        return vk_iso_check_descriptors(mem_pread, (void *)s, s->len, s->name);
+    struct iso_file f = { .fd = open(s->path, O_RDONLY | O_CLOEXEC), .s = s };
+    struct stat st;
+    if (f.fd < 0 || fstat(f.fd, &st) < 0) {
+        int r = vk_error(-errno, "%s: %s", s->name, strerror(errno));
+        if (f.fd >= 0)
+            close(f.fd);
+        return r;
+    }
+    int r = vk_iso_check_descriptors(file_pread, &f, (uint64_t)st.st_size, s->name);
+    close(f.fd);
+    return r;
+}
 
 static int iso_open(const struct iso *s, struct archive **out)
 {
@@ -70,8 +116,8 @@ static uint64_t iso_size(const char *path)
 static int index_iso(struct iso *s)
 {
     struct archive *a;
-    int r = iso_open(s, &a), ar;
-    if (r < 0)
+    int r = check_descriptors(s), ar;
+    if (r < 0 || (r = iso_open(s, &a)) < 0)
         return r;
     struct archive_entry *e;
     size_t cap = 0;

@@ -445,6 +445,11 @@ static int add_boot_nodes(struct iso_fs *x)
     return 0;
 }
 
+static int bd_pread(void *bd, void *buf, size_t len, uint64_t off)
+{
+    return vk_bd_pread(bd, buf, len, off);
+}
+
 static int iso_mount(struct vk_blockdev *bd, bool writable, struct vk_fs **out)
 {
     if (writable)
@@ -467,7 +472,8 @@ static int iso_mount(struct vk_blockdev *bd, bool writable, struct vk_fs **out)
                      bd->name, (unsigned long long)x->probe.size, (unsigned long long)bd->size);
         goto fail;
     }
-    if ((r = iso_check_terminator(bd)) < 0 || (r = vk_iso_boot_read(bd, &x->boot)) < 0)
+    if ((r = vk_iso_check_descriptors(bd_pread, bd, bd->size, bd->name)) < 0 ||
+        (r = vk_iso_boot_read(bd, &x->boot)) < 0)
         goto fail;
     if (iso_node_add(x, ISO_NONE, "", 0, &fresh) == ISO_NONE ||
         (r = rehash(x)) < 0) {

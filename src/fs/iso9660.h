@@ -68,9 +68,6 @@ struct vk_iso_mkfs_opts {
     bool boot_info_table;       /* patch the image with the boot info table (isolinux) */
 };
 
-/* Write the ISO of o->from to the host file out: the image goes to a
- * temporary name next to it and is renamed over out only when complete,
- * so a failure leaves out as it was. */
 /* Load now what reading an ISO 9660 filesystem loads from the host on
  * first use (the C.UTF-8 locale, glibc's iconv module cache), so that a
  * sandboxed reader whose filter forbids open() can read ISOs. */
@@ -85,6 +82,21 @@ static inline uint64_t vk_iso_entry_limit(uint64_t size)
     return size / 34 + 64;
 }
 
+/* Reads len bytes at off of the image into buf: 0 or a negative errno
+ * (message recorded); a short read is an error. */
+typedef int (*vk_iso_pread_fn)(void *ctx, void *buf, size_t len, uint64_t off);
+
+/* Check, before a reader trusts them, the volume descriptors of the ISO
+ * image of size bytes that pread reads: the set ends with a terminator
+ * within its first 64 blocks, and in the primary and Joliet descriptors
+ * the logical block size is 512, 1024 or 2048, the volume fits in the
+ * image and the root directory in the volume.  0, or -EINVAL with a
+ * message naming name. */
+int vk_iso_check_descriptors(vk_iso_pread_fn pread, void *ctx, uint64_t size, const char *name);
+
+/* Write the ISO of o->from to the host file out: the image goes to a
+ * temporary name next to it and is renamed over out only when complete,
+ * so a failure leaves out as it was. */
 int vk_iso_mkfs_file(const char *out, const struct vk_iso_mkfs_opts *o);
 
 /* Write the ISO into the device bd (a partition); -ENOSPC before writing

@@ -39,9 +39,6 @@ struct iso_fs {
  * ISO 9660, 40 (below ext and FAT: an old ISO's descriptors may survive
  * their mkfs) and out filled if it is, or a negative errno. */
 int iso_probe(struct vk_blockdev *bd, struct vk_fsprobe *out);
-/* -EINVAL (message naming bd) unless the descriptor set ends with a
- * terminator within its first 64 blocks. */
-int iso_check_terminator(struct vk_blockdev *bd);
 
 /* Add a node named name (len bytes) under parent; returns its index, or
  * the existing node's if the name is taken (*fresh false).  ISO_NONE when

@@ -193,19 +193,43 @@ int vk_iso_boot_read(struct vk_blockdev *bd, struct vk_iso_boot *out)
     return 0;
 }
 
-/* ECMA-119 8.3: the descriptors end with a terminator (type 255). */
-int iso_check_terminator(struct vk_blockdev *bd)
+/* Contract in fs/iso9660.h.  libarchive takes the logical block size, the
+ * volume size and the root directory's extent from the first primary
+ * descriptor and from a Joliet supplementary one, and trusts them: it
+ * reads the root directory (and each directory below) into one buffer of
+ * the size the record states, so a record claiming 4 GiB allocates
+ * 4 GiB.  Bounding every such size by the image's own bounds them all. */
+int vk_iso_check_descriptors(vk_iso_pread_fn pread, void *ctx, uint64_t size, const char *name)
 {
     uint8_t vd[VK_ISO_BLOCK];
-    for (uint64_t off = VD_START; off + VK_ISO_BLOCK <= bd->size && off < VD_START + 64 * VK_ISO_BLOCK;
+    for (uint64_t off = VD_START; off + VK_ISO_BLOCK <= size && off < VD_START + 64 * VK_ISO_BLOCK;
          off += VK_ISO_BLOCK) {
-        int r = vk_bd_pread(bd, vd, sizeof vd, off);
+        int r = pread(ctx, vd, sizeof vd, off);
         if (r < 0)
             return r;
         if (memcmp(vd + 1, "CD001", 5))
             break;
         if (vd[0] == 255)
             return 0;
+        bool joliet = vd[0] == 2 && vd[88] == '%' && vd[89] == '/';
+        if (vd[0] != 1 && !joliet)
+            continue;
+        const char *what = vd[0] == 1 ? "primary" : "Joliet";
+        uint32_t lbs = vk_fsu_get16(vd + 128), blocks = vk_fsu_get32(vd + 80);
+        uint32_t root = vk_fsu_get32(vd + 156 + 2), root_size = vk_fsu_get32(vd + 156 + 10);
+        uint64_t volume = (uint64_t)lbs * blocks;
+        /* Linux's isofs takes 512, 1024 and 2048 (ECMA-119 6.2.2: a
+         * power of two from 512 up to the 2048-byte sector). */
+        if (lbs != 512 && lbs != 1024 && lbs != 2048)
+            return vk_error(-EINVAL, "%s: the %s volume descriptor's logical block size %u "
+                            "is not 512, 1024 or 2048", name, what, lbs);
+        if (volume > size)
+            return vk_error(-EINVAL, "%s: truncated ISO image: the %s volume descriptor gives "
+                            "%llu bytes, the image has %llu", name, what,
+                            (unsigned long long)volume, (unsigned long long)size);
+        if ((uint64_t)root * VK_ISO_BLOCK + root_size > volume)
+            return vk_error(-EINVAL, "%s: the %s volume's root directory (block %u, %u bytes) "
+                            "lies past the end of the volume", name, what, root, root_size);
     }
-    return vk_error(-EINVAL, "%s: the volume descriptor set has no terminator", bd->name);
+    return vk_error(-EINVAL, "%s: the volume descriptor set has no terminator", name);
 }
