@@ -108,4 +108,17 @@ def log_pending(b):
         recrc(b, h, 4096)
 variant("log_pending", log_pending)
 PY
+# logs to replay (tests/fixtures/vhdx_log.py; "zero" descriptors only, so
+# each entry's data sits in its first 512 bytes): one entry, and a run of
+# two (the first padded to 64 KiB, so the second starts a page)
+P=$(python3 -c 'import struct,sys; d=open(sys.argv[1],"rb").read(); print(struct.unpack("<Q",d[2<<20:(2<<20)+8])[0] & ~0xfffff)' "$D/dyn")
+cp "$D/dyn" "$D/z" && python3 "$TOP/tests/fixtures/vhdx_log.py" "$D/z" \
+    '{"entries": [{"at": 0, "seq": 1, "tail": 0, "ops": [["zero", '$((P + 8192))', 8192]]}]}'
+cp "$D/dyn" "$D/s" && python3 "$TOP/tests/fixtures/vhdx_log.py" "$D/s" \
+    '{"entries": [{"at": 0, "seq": 7, "tail": 0, "sectors": 16, "ops": [["zero", '$P', 4096]]},
+                  {"at": 16, "seq": 8, "tail": 0, "ops": [["zero", '$((P + 4096))', 4096]]}]}'
+for n in z s; do
+    python3 -c 'import sys; d=open(sys.argv[1],"rb").read(); open(sys.argv[2],"wb").write(b"".join(d[k:k+512].ljust(512,b"\0") for k in range(0,len(d),65536)))' \
+        "$D/$n" "$C/log_replay_$n"
+done
 ls -la "$C"

@@ -236,26 +236,83 @@ fails "check reports the block on the metadata" 2 vmkit img check meta.vhdx
 fails "qemu-img check agrees" 2 qemu-img check meta.vhdx
 fails "check reports the block past the end" 2 vmkit img check eof.vhdx
 fails "qemu-img check agrees" 2 qemu-img check eof.vhdx
-# a pending log: an entry with the header's log GUID and a valid CRC
-cp q-d1.vhdx log.vhdx
-python3 - log.vhdx <<'PY'
-import struct, sys
-f = open(sys.argv[1], "r+b")
-e = bytearray(4096); e[0:4] = b"loge"
-struct.pack_into("<IIQII", e, 8, 4096, 0, 1, 0, 0); e[32:48] = bytes(range(1, 17))
-f.seek(1 << 20); f.write(e)
-for o in (65536, 131072):
-    f.seek(o + 48); f.write(bytes(range(1, 17)))
-PY
-ok "entry CRC" recrc log.vhdx $((1 << 20)) 4096
-ok "header 1 CRC" recrc log.vhdx 65536 4096
-ok "header 2 CRC" recrc log.vhdx 131072 4096
-bad "pending log" log.vhdx "log.vhdx: the VHDX log holds changes not yet in the image"
-fails_with "pending log, opened for writing too" 1 "does not replay VHDX logs" \
-    vmkit part init log.vhdx gpt
-ok "qemu-img replays the log, as vmkit's message says" qemu-img check -r all log.vhdx
-ok "then vmkit reads it" vmkit img convert -O raw log.vhdx log.raw
-ok "... as qemu-img does" cmp log.raw q-d1.raw
+# --- the log: a writer that crashed left changes in it ---
+# vhdxlog NAME SPEC: q-d1.vhdx with log entries (tests/fixtures/vhdx_log.py)
+vhdxlog() { cp q-d1.vhdx "$1" && python3 "$TOP/tests/fixtures/vhdx_log.py" "$1" "$2"; }
+# replayed NAME: qemu-img and vmkit each replay a copy of NAME (check -r
+# all opens it read-write); the images then read the same, the log is
+# gone from vmkit's (qemu-img opens it read-only, which a pending log
+# forbids) and both files have the same size
+replayed() {
+    cp "$1" "q-$1" && cp "$1" "v-$1"
+    ok "$1: qemu-img check -r all replays the log" qemu-img check -q -r all "q-$1"
+    ok "$1: vmkit img check -r all replays it" vmkit img check -r all "v-$1"
+    ok "$1: qemu-img check of vmkit's replay is clean" qemu-img check -q "v-$1"
+    ok "$1: qemu-img reads qemu's replay" qemu-img convert -O raw "q-$1" "q-$1.raw"
+    ok "$1: qemu-img reads vmkit's replay" qemu-img convert -O raw "v-$1" "v-$1.raw"
+    ok "$1: vmkit's replay reads as qemu's" cmp "q-$1.raw" "v-$1.raw"
+    eq "$1: file size as after qemu's replay" "$(stat -c %s "v-$1")" "$(stat -c %s "q-$1")"
+}
+# byte_at FILE OFFSET: the byte there, in hex
+byte_at() { od -An -tx1 -j "$2" -N1 "$1" | tr -d ' '; }
+P=$(( e0 & ~0xfffff ))           # the file offset of guest block 0
+# one entry: a sector of 0xc3 at guest 8 KiB, zeroes over guest 16-24 KiB
+vhdxlog log1.vhdx '{"entries": [{"at": 0, "seq": 1, "tail": 0,
+    "ops": [["desc", '$((P + 8192))', 195], ["zero", '$((P + 16384))', 8192]]}]}'
+cp log1.vhdx log1.orig
+bad "pending log, opened read-only" log1.vhdx "log1.vhdx: the VHDX log holds changes not yet in the image"
+has "... naming the command that replays it" "$(vmkit img info log1.vhdx 2>&1)" "vmkit img check -r all"
+ok "... the file untouched by the refusals" cmp log1.vhdx log1.orig
+replayed log1.vhdx
+eq "log1: the logged sector is in the image" "$(byte_at v-log1.vhdx.raw 8192)$(byte_at v-log1.vhdx.raw 12287)" c3c3
+eq "log1: the logged zeroes too" "$(byte_at v-log1.vhdx.raw 16384)$(byte_at v-log1.vhdx.raw 24575)" 0000
+eq "log1: the rest as it was" "$(byte_at v-log1.vhdx.raw 4096)$(byte_at v-log1.vhdx.raw 30000)" 5a5a
+ok "log1: a copy" cp log1.vhdx w-log1.vhdx
+ok "log1: any writer replays the log (part init)" vmkit part init w-log1.vhdx gpt
+ok "log1: ... leaves an image qemu-img checks clean" qemu-img check -q w-log1.vhdx
+# an active sequence of two entries (from the newest's tail, in order:
+# the second overwrites the first), and an older entry that is not part
+# of it (sequence 3) and must not be replayed
+vhdxlog log2.vhdx '{"entries": [
+    {"at": 0, "seq": 7, "tail": 0, "ops": [["desc", '$((P + 8192))', 17]]},
+    {"at": 2, "seq": 8, "tail": 0, "ops": [["desc", '$((P + 8192))', 34], ["desc", '$((P + 40960))', 51]]},
+    {"at": 10, "seq": 3, "tail": 40960, "ops": [["desc", '$((P + 65536))', 153]]}]}'
+replayed log2.vhdx
+eq "log2: entries replayed in order" "$(byte_at v-log2.vhdx.raw 8192)$(byte_at v-log2.vhdx.raw 40960)" 2233
+eq "log2: the stale entry is not" "$(byte_at v-log2.vhdx.raw 65536)" 5a
+# an entry naming a larger file: the file grows to it (MiB-rounded)
+sz=$(stat -c %s q-d1.vhdx)
+vhdxlog log3.vhdx '{"entries": [{"at": 0, "seq": 1, "tail": 0, "last": '$((sz + 5000))',
+    "ops": [["desc", '$sz', 68]]}]}'
+replayed log3.vhdx
+eq "log3: the file grew by a MiB" "$(stat -c %s v-log3.vhdx)" $((sz + (1 << 20)))
+eq "log3: the logged sector past the old end" "$(byte_at v-log3.vhdx "$sz")" 44
+# an entry wrapping around the end of the circular log
+vhdxlog log4.vhdx '{"entries": [{"at": 255, "seq": 5, "tail": '$((255 * 4096))',
+    "ops": [["desc", '$((P + 8192))', 238]]}]}'
+replayed log4.vhdx
+eq "log4: the wrapped entry is replayed" "$(byte_at v-log4.vhdx.raw 8192)" ee
+# damaged logs: refused, the file untouched
+vhdxlog bad1.vhdx '{"entries": [{"at": 0, "seq": 9, "tail": 20480, "ops": [["desc", '$((P + 8192))', 1]]}]}'
+vhdxlog bad2.vhdx '{"entries": [{"at": 0, "seq": 1, "tail": 0, "flushed": '$((sz + (8 << 20)))',
+    "ops": [["desc", '$((P + 8192))', 1]]}]}'
+vhdxlog bad3.vhdx '{"entries": [{"at": 0, "seq": 1, "tail": 0, "ops": [["zero", '$((sz - 4096))', 1048576]]}]}'
+vhdxlog bad4.vhdx '{"entries": [
+    {"at": 0, "seq": 7, "tail": 0, "ops": [["desc", '$((P + 8192))', 17]]},
+    {"at": 2, "seq": 9, "tail": 0, "ops": [["desc", '$((P + 8192))', 34]]}]}'
+for v in "bad1:the VHDX log is damaged: its newest entry (sequence 9 at log offset 0) has no unbroken run of entries from its tail at offset 20480" \
+         "bad2:a VHDX log entry says the file had $((sz + (8 << 20))) bytes" \
+         "bad3:a VHDX log entry writes 1048576 bytes at offset $((sz - 4096)), past the file's last offset $sz" \
+         "bad4:the VHDX log is damaged: the entry after sequence 7 (log offset 0) is missing or out of order"; do
+    n=${v%%:*}
+    cp $n.vhdx $n.orig
+    fails_with "$n: damaged log refused" 1 "$n.vhdx: ${v#*:}" vmkit img check -r all $n.vhdx
+    ok "$n: the file untouched" cmp $n.vhdx $n.orig
+done
+# an entry with a bad CRC is no entry: nothing pending, the image as it was
+vhdxlog crc.vhdx '{"entries": [{"at": 0, "seq": 1, "tail": 0, "badcrc": true, "ops": [["desc", '$((P + 8192))', 1]]}]}'
+ok "an entry with a bad CRC is no entry: the image reads" vmkit img convert -O raw crc.vhdx crc.raw
+ok "... as it was" cmp crc.raw q-d1.raw
 cp q-d1.vhdx trunc.vhdx && truncate -s $((9 << 20)) trunc.vhdx
 bad "truncated" trunc.vhdx "trunc.vhdx: BAT entry"
 head -c 300 q-d1.vhdx >short.vhdx

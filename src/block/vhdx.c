@@ -22,11 +22,11 @@
  * check` (VK_OPEN_CHECK), the bad entries then reading as zeroes.
  *
  * The log: a writer that crashed can leave changes in the log that the
- * image itself lacks.  QEMU replays such a log when opening read-write
- * and refuses to open the image read-only.  vmkit does not replay it: an
- * image whose log holds an entry for the header's log GUID is refused,
- * read-only or not, with the commands that replay it; taking the stale
- * image bytes instead would silently show the guest an older disk.
+ * image itself lacks.  Opening read-write replays them first
+ * (vhdx_log.c) and then clears the log GUID, as QEMU does; opening
+ * read-only refuses such an image, as QEMU does, naming the command that
+ * replays it: taking the stale image bytes instead would silently show
+ * the guest an older disk.
  *
  * Writing needs no log (vmkit never writes one; the header's log GUID is
  * set to zero, "no log").  What the log protects in Hyper-V is a torn
@@ -104,12 +104,6 @@ static bool guid_is(const uint8_t *p, const char *s)
     uint8_t g[16];
     vhdx_guid_bytes(s, g);
     return !memcmp(p, g, 16);
-}
-
-static bool guid_null(const uint8_t *p)
-{
-    static const uint8_t zero[16];
-    return !memcmp(p, zero, 16);
 }
 
 /* The checksum at buf+4 over len bytes, counted as zero. */
@@ -328,7 +322,9 @@ static int vhdx_info(struct vk_blockdev *bd, struct vk_imginfo *info)
 static int vhdx_check(struct vk_blockdev *bd, struct vk_check_report *r, int repair)
 {
     struct vhdx *s = bd->priv;
-    if (repair)
+    /* a pending log was replayed when the image was opened for the
+     * repair; damage beyond that is not repaired */
+    if (repair && s->corrupt)
         return vk_error(-ENOTSUP, "%s: VHDX images cannot be repaired (convert the readable data instead)",
                         bd->name);
     r->corruptions = s->corrupt;
@@ -399,35 +395,6 @@ static int read_headers(struct vk_blockdev *bd, struct vhdx *s)
         return vk_error(-EINVAL, "%s: the log at offset %llu (%u bytes) is not a MiB-aligned part of the file",
                         bd->name, (unsigned long long)s->log_off, s->log_len);
     return 0;
-}
-
-/* Whether the log holds an entry for the header's log GUID: a "loge"
- * header on a 4 KiB boundary with that GUID and a valid CRC over its
- * length (which may wrap around the end of the circular log). */
-static int log_pending(struct vk_blockdev *bd, struct vhdx *s, bool *pending)
-{
-    const uint8_t *guid = s->hdr + H_LOG_GUID;
-    *pending = false;
-    if (guid_null(guid) || !s->log_len)
-        return 0;
-    uint8_t *log = malloc(s->log_len);
-    if (!log)
-        return vk_error(-ENOMEM, "%s: out of memory for a log of %u bytes", bd->name, s->log_len);
-    int r = vk_fd_pread_full(s->fd, log, s->log_len, s->log_off, bd->name);
-    for (uint32_t k = 0; r == 0 && !*pending && k + 64 <= s->log_len; k += 4096) {
-        uint8_t *e = log + k;
-        uint32_t len = vk_get_le32(e + 8);
-        if (memcmp(e, "loge", 4) || memcmp(e + 32, guid, 16) || !len || len % 4096 || len > s->log_len)
-            continue;
-        uint32_t want = vk_get_le32(e + 4), first = len < s->log_len - k ? len : s->log_len - k;
-        vk_put_le32(e + 4, 0);
-        uint32_t c = vk_crc32c_update(0xffffffffu, e, first);
-        c = ~vk_crc32c_update(c, log, len - first);
-        vk_put_le32(e + 4, want);
-        *pending = c == want;
-    }
-    free(log);
-    return r;
 }
 
 /* The region table (the second copy if the first is damaged): where the
@@ -690,13 +657,22 @@ static int vhdx_open(int fd, const char *name, int flags, struct vk_blockdev **o
         r = vk_error(-EINVAL, "%s: truncated VHDX image (%llu bytes)", name, (unsigned long long)s->file_size);
         goto fail;
     }
-    if ((r = read_headers(bd, s)) < 0 || (r = log_pending(bd, s, &pending)) < 0)
+    if ((r = read_headers(bd, s)) < 0)
         goto fail;
-    if (pending) {
-        r = vk_error(-ENOTSUP, "%s: the VHDX log holds changes not yet in the image (it was not closed cleanly) "
-                     "and vmkit does not replay VHDX logs: replay it with 'qemu-img check -r all %s' first", name, name);
+    /* a pending log is replayed before anything else is read: the
+     * regions, metadata and BAT it holds changes to */
+    struct vhdx_log lg = { .fd = fd, .name = name, .off = s->log_off, .len = s->log_len,
+                           .guid = s->hdr + H_LOG_GUID, .sync = !s->nosync };
+    if ((r = vhdx_log_replay(&lg, &s->file_size, flags & VK_OPEN_RDWR, &pending)) < 0)
+        goto fail;
+    if (pending && !(flags & VK_OPEN_RDWR)) {
+        r = vk_error(-EPERM, "%s: the VHDX log holds changes not yet in the image (it was not closed "
+                     "cleanly); opened read-only, they cannot be replayed: replay them with "
+                     "'vmkit img check -r all %s' (or 'qemu-img check -r all')", name, name);
         goto fail;
     }
+    if (pending && (r = update_headers(bd, s)) < 0)   /* log GUID cleared */
+        goto fail;
     if ((r = read_regions(bd, s)) < 0 || (r = regions_apart(bd, s)) < 0 || (r = read_metadata(bd, s)) < 0)
         goto fail;
     if (s->nbat > s->bat_len / 8) {

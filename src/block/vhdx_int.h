@@ -5,6 +5,7 @@
 
 #include "block/blockdev.h"
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -41,6 +42,26 @@ void vhdx_guid_bytes(const char *s, uint8_t out[16]);
 
 /* Set the CRC-32C at buf+4 over len bytes (the field counted as zero). */
 void vhdx_crc_set(uint8_t *buf, size_t len);
+
+/* The log of an open image (vhdx_log.c). */
+struct vhdx_log {
+    int fd;
+    const char *name;
+    uint64_t off;           /* the log region: MiB-aligned, inside the file */
+    uint32_t len;
+    const uint8_t *guid;    /* the current header's log GUID */
+    bool sync;              /* fsync after replaying */
+};
+
+/* Whether the log holds an active sequence of entries for its GUID
+ * (*pending); with apply, also write that sequence's changes into the
+ * file, grow it to the size the entries name (*file_size updated) and
+ * sync.  A null GUID or an empty log: nothing pending.  Everything is
+ * validated before anything is written: -EINVAL (message naming the
+ * file) for a damaged sequence, an entry naming a larger file than there
+ * is, or a write past the file's end; the file is then untouched.  The
+ * caller clears the log GUID in the headers after a replay. */
+int vhdx_log_replay(const struct vhdx_log *l, uint64_t *file_size, bool apply, bool *pending);
 
 /* vk_format_vhdx's create: a dynamic or fixed image at path (created
  * O_EXCL, removed again on failure). */
