@@ -485,13 +485,14 @@ static int bk_prune(int argc, char **argv)
         OPT_END(),
     };
     static const struct cli_spec spec = {
-        "backup prune", "--keep-RULE N... REPO",
-        "Remove the snapshots of REPO that no --keep rule keeps (their chunks\n"
+        "backup prune", "REPO",
+        "Remove the snapshots of REPO that no retention rule keeps (their chunks\n"
         "stay until 'backup gc'), as borg prune does: periods are UTC, from the\n"
         "time each snapshot was made; the rules apply from last to yearly, and\n"
         "a period whose newest snapshot an earlier rule kept does not count;\n"
         "a rule short of N periods also keeps the oldest snapshot.  At least\n"
-        "one rule is required.  Prints each id removed.  Holds the writer's lock.", 1, 1 };
+        "one keep option is required.  Prints each id removed (oldest first).\n"
+        "Holds the writer's lock, except with --dry-run.", 1, 1 };
     struct cli_args a;
     int r = cli_parse(&spec, opts, argc, argv, &a);
     if (r != CLI_PARSED)
