@@ -1,11 +1,12 @@
 /* backup prune and gc: forgetting snapshots (which ones: the retention
- * policy of retain.h), then deleting the chunks no snapshot names.  Both run under the writer's lock, so no save is adding
- * chunks or temporary files meanwhile.  prune decides everything first, then
- * only unlinks snapshot files, oldest first (each unlink atomic, the
- * directory fsync'd): a crash midway leaves some
- * of them gone, never one half-gone.  gc deletes a chunk only when every
- * snapshot was read and none names it, so a chunk still in use is never
- * lost; a crash midway leaves chunks that a later gc deletes. */
+ * policy of retain.h), then deleting the chunks no snapshot names.  Both
+ * run under the writer's lock, so no save is adding chunks or temporary
+ * files meanwhile.  prune decides everything first, then only unlinks
+ * snapshot files, oldest first (each unlink atomic, the directory
+ * fsync'd): a crash midway leaves some of them gone, never one half-gone.
+ * gc deletes a chunk only when every snapshot was read and none names it,
+ * so a chunk still in use is never lost; a crash midway leaves chunks
+ * that a later gc deletes. */
 #include "backup/backup.h"
 #include "backup/retain.h"
 
@@ -72,8 +73,12 @@ int vk_bk_prune(struct vk_bk_repo *r, const struct vk_bk_policy *p, bool dry_run
         if (report)
             report(ids[i], &v[i], ctx);
     }
-    if (removed && !dry_run && e >= 0)
-        e = sync_dir(dir);
+    /* what was removed before a failure is made durable too */
+    if (removed && !dry_run) {
+        int es = sync_dir(dir);
+        if (e >= 0)
+            e = es;
+    }
     free(t);
     free(v);
     vk_bk_ids_free(ids, n);
