@@ -151,10 +151,19 @@ struct vk_bk_verify_stats {
 int vk_bk_verify(struct vk_bk_repo *r, bool read_data, vk_bk_bad_fn bad, void *ctx,
                  vk_bk_progress_fn progress, void *pctx, struct vk_bk_verify_stats *st);
 
-/* prune.c: r opened for writing (the lock held).  Remove the snapshot
- * files of all but the newest keep_last snapshots (by id, i.e. time),
- * calling removed with each id removed.  Returns how many. */
-int vk_bk_prune(struct vk_bk_repo *r, size_t keep_last, vk_bk_bad_fn removed, void *ctx);
+/* prune.c: remove the snapshot files that policy p does not keep
+ * (retain.h: borg's rules over the UTC times the ids start with).  r
+ * opened for writing (the lock held), or with dry_run only reading:
+ * nothing is changed.  report (may be NULL) gets every snapshot, oldest
+ * first, with its verdict (rule < 0: removed, or would be), each removal
+ * reported after its unlink.  Returns how many were (or would be)
+ * removed; -EINVAL, nothing removed, when an id does not start with its
+ * time. */
+struct vk_bk_policy;
+struct vk_bk_verdict;
+typedef void (*vk_bk_prune_fn)(const char *id, const struct vk_bk_verdict *v, void *ctx);
+int vk_bk_prune(struct vk_bk_repo *r, const struct vk_bk_policy *p, bool dry_run,
+                vk_bk_prune_fn report, void *ctx);
 struct vk_bk_gc_stats {
     size_t chunks_removed, temp_files;
 };

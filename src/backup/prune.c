@@ -1,11 +1,14 @@
-/* backup prune and gc: forgetting snapshots, then deleting the chunks no
- * snapshot names.  Both run under the writer's lock, so no save is adding
- * chunks or temporary files meanwhile.  prune only unlinks snapshot files
- * (each unlink atomic, the directory fsync'd): a crash midway leaves some
- * of them gone, never one half-gone.  gc deletes a chunk only when every
- * snapshot was read and none names it, so a chunk still in use is never
- * lost; a crash midway leaves chunks that a later gc deletes. */
+/* backup prune and gc: forgetting snapshots (which ones: the retention
+ * policy of retain.h), then deleting the chunks no snapshot names.  Both
+ * run under the writer's lock, so no save is adding chunks or temporary
+ * files meanwhile.  prune decides everything first, then only unlinks
+ * snapshot files, oldest first (each unlink atomic, the directory
+ * fsync'd): a crash midway leaves some of them gone, never one half-gone.
+ * gc deletes a chunk only when every snapshot was read and none names it,
+ * so a chunk still in use is never lost; a crash midway leaves chunks
+ * that a later gc deletes. */
 #include "backup/backup.h"
+#include "backup/retain.h"
 
 #include "util/err.h"
 
@@ -31,27 +34,55 @@ static int sync_dir(const char *dir)
     return 0;
 }
 
-int vk_bk_prune(struct vk_bk_repo *r, size_t keep_last, vk_bk_bad_fn removed, void *ctx)
+int vk_bk_prune(struct vk_bk_repo *r, const struct vk_bk_policy *p, bool dry_run,
+                vk_bk_prune_fn report, void *ctx)
 {
-    char **ids, p[PATH_MAX], dir[PATH_MAX];
+    char **ids, path[PATH_MAX], dir[PATH_MAX];
     size_t n;
     int e = vk_bk_snap_ids(r, &ids, &n);
     if (e < 0)
         return e;
     snprintf(dir, sizeof dir, "%s/snapshots", r->path);
-    size_t i = 0;
-    for (; e >= 0 && n > keep_last && i < n - keep_last; i++) {
-        if (snprintf(p, sizeof p, "%s/%s.json", dir, ids[i]) >= (int)sizeof p)
-            e = vk_error(-ENAMETOOLONG, "%s: name too long", dir);
-        else if (unlink(p) < 0)
-            e = vk_error(-errno, "%s: %s", p, strerror(errno));
-        else if (removed)
-            removed(ids[i], ctx);
+    int64_t *t = calloc(n ? n : 1, sizeof *t);
+    struct vk_bk_verdict *v = calloc(n ? n : 1, sizeof *v);
+    if (!t || !v)
+        e = vk_error(-ENOMEM, "out of memory");
+    /* Every time is known before anything is removed: a snapshot whose
+     * age is unknown could be the one a rule must keep. */
+    for (size_t i = 0; e >= 0 && i < n; i++)
+        if (vk_bk_id_time(ids[i], &t[i]) < 0)
+            e = vk_error(-EINVAL, "%s/%s.json: the id does not start with the time it was made "
+                         "(YYYYMMDDTHHMMSS): prune refused, nothing removed", dir, ids[i]);
+    if (e >= 0)
+        vk_bk_retain(t, n, p, v);
+    /* Oldest first, each removal one unlink: a crash midway leaves whole
+     * snapshots, and running prune again removes the rest and no more
+     * (vk_bk_retain is stable under its own removals). */
+    int removed = 0;
+    for (size_t i = 0; e >= 0 && i < n; i++) {
+        bool rm = v[i].rule < 0;
+        if (rm && !dry_run) {
+            if (snprintf(path, sizeof path, "%s/%s.json", dir, ids[i]) >= (int)sizeof path)
+                e = vk_error(-ENAMETOOLONG, "%s: name too long", dir);
+            else if (unlink(path) < 0)
+                e = vk_error(-errno, "%s: %s", path, strerror(errno));
+            if (e < 0)
+                break;
+        }
+        removed += rm;
+        if (report)
+            report(ids[i], &v[i], ctx);
     }
-    if (i && e >= 0)
-        e = sync_dir(dir);
+    /* what was removed before a failure is made durable too */
+    if (removed && !dry_run) {
+        int es = sync_dir(dir);
+        if (e >= 0)
+            e = es;
+    }
+    free(t);
+    free(v);
     vk_bk_ids_free(ids, n);
-    return e < 0 ? e : (int)i;
+    return e < 0 ? e : removed;
 }
 
 static int cmp_id(const void *a, const void *b)

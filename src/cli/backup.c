@@ -4,6 +4,7 @@
 #include "cli/opt.h"
 
 #include "backup/backup.h"
+#include "backup/retain.h"
 #include "block/blockdev.h"
 #include "part/target.h"
 #include "util/err.h"
@@ -11,6 +12,7 @@
 #include "util/size.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
@@ -448,32 +450,71 @@ static int bk_get(int argc, char **argv)
 
 /* ---- prune, gc ---- */
 
-static void print_removed(const char *id, void *ctx)
+struct prune_out {
+    bool list, dry_run;
+};
+
+/* One line per snapshot removed (--list: per snapshot, with the rule
+ * that kept it, as borg prune --list). */
+static void print_verdict(const char *id, const struct vk_bk_verdict *v, void *ctx)
 {
-    printf("removed %s\n", id);
+    const struct prune_out *o = ctx;
+    if (v->rule < 0)
+        printf("%s %s\n", o->dry_run ? "would remove" : "removed", id);
+    else if (o->list)
+        printf("keep %s (%s%s #%lu)\n", id, vk_bk_rule_name(v->rule), v->oldest ? "[oldest]" : "",
+               v->nth);
 }
 
 static int bk_prune(int argc, char **argv)
 {
-    long keep = -1;
+    /* LONG_MIN: not given (0 is a rule that keeps nothing) */
+    long keep[VK_BK_NRULES] = { LONG_MIN, LONG_MIN, LONG_MIN, LONG_MIN, LONG_MIN, LONG_MIN };
+    struct prune_out o = { false, false };
     const struct cli_opt opts[] = {
-        OPT_INT(0, "keep-last", &keep, "N", "keep the newest N snapshots (required)"),
+        OPT_INT(0, "keep-last", &keep[VK_BK_KEEP_LAST], "N", "keep the newest N snapshots"),
+        OPT_INT('H', "keep-hourly", &keep[VK_BK_KEEP_HOURLY], "N",
+                "keep the newest snapshot of each of the N newest hours with one"),
+        OPT_INT('d', "keep-daily", &keep[VK_BK_KEEP_DAILY], "N", "likewise for days (UTC)"),
+        OPT_INT('w', "keep-weekly", &keep[VK_BK_KEEP_WEEKLY], "N",
+                "likewise for ISO weeks (Monday to Sunday)"),
+        OPT_INT('m', "keep-monthly", &keep[VK_BK_KEEP_MONTHLY], "N", "likewise for months"),
+        OPT_INT('y', "keep-yearly", &keep[VK_BK_KEEP_YEARLY], "N", "likewise for years"),
+        OPT_BOOL('n', "dry-run", &o.dry_run, "print what would be removed; change nothing"),
+        OPT_BOOL(0, "list", &o.list, "print every snapshot kept too, with the rule that kept it"),
         OPT_END(),
     };
     static const struct cli_spec spec = {
-        "backup prune", "--keep-last N REPO",
-        "Remove the snapshots of REPO beyond the newest N (their chunks stay\n"
-        "until 'backup gc').  Prints each id removed.  Holds the writer's lock.", 1, 1 };
+        "backup prune", "REPO",
+        "Remove the snapshots of REPO that no retention rule keeps (their chunks\n"
+        "stay until 'backup gc'), as borg prune does: periods are UTC, from the\n"
+        "time each snapshot was made; the rules apply from last to yearly, and\n"
+        "a period whose newest snapshot an earlier rule kept does not count;\n"
+        "a rule short of N periods also keeps the oldest snapshot.  At least\n"
+        "one keep option is required.  Prints each id removed (oldest first).\n"
+        "Holds the writer's lock, except with --dry-run.", 1, 1 };
     struct cli_args a;
     int r = cli_parse(&spec, opts, argc, argv, &a);
     if (r != CLI_PARSED)
         return r;
-    if (keep < 0)
-        return cli_usage("backup prune", "--keep-last N (N >= 0) is required");
+    struct vk_bk_policy pol = { { 0 } };
+    bool any = false;
+    for (int i = 0; i < VK_BK_NRULES; i++) {
+        if (keep[i] == LONG_MIN)
+            continue;
+        if (keep[i] < 0)
+            return cli_usage("backup prune", "--keep-%s: N must be 0 or more, not %ld",
+                             vk_bk_rule_name(i), keep[i]);
+        pol.keep[i] = (unsigned long)keep[i];
+        any = true;
+    }
+    if (!any)
+        return cli_usage("backup prune", "a retention rule is required: --keep-last, --keep-hourly, "
+                         "--keep-daily, --keep-weekly, --keep-monthly or --keep-yearly N");
     struct vk_bk_repo repo;
-    if ((r = vk_bk_open(a.v[0], true, &repo)) < 0)
+    if ((r = vk_bk_open(a.v[0], !o.dry_run, &repo)) < 0)
         return cli_fail(r);
-    r = vk_bk_prune(&repo, (size_t)keep, print_removed, NULL);
+    r = vk_bk_prune(&repo, &pol, o.dry_run, print_verdict, &o);
     vk_bk_close(&repo);
     return r < 0 ? cli_fail(r) : EXIT_OK;
 }
@@ -512,7 +553,7 @@ static const struct cli_command backup_cmds[] = {
     { "ls",      bk_ls,      "list files of a snapshot without restoring it" },
     { "cat",     bk_cat,     "print a file of a snapshot" },
     { "get",     bk_get,     "copy files (-r: a tree) out of a snapshot" },
-    { "prune",   bk_prune,   "remove all but the newest N snapshots (--keep-last N)" },
+    { "prune",   bk_prune,   "forget snapshots by --keep-last/hourly/daily/weekly/monthly/yearly rules" },
     { "gc",      bk_gc,      "delete the chunks no snapshot names" },
     { NULL, NULL, NULL },
 };
