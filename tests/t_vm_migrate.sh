@@ -77,7 +77,7 @@ until_() {
 # runs_on: mv still runs here and counts on
 runs_on() {
     eq "QMP: mv still runs here ($1)" "$(qstatus mv)" running
-    ok "... and counts on ($1)" wait_log mv "VMKIT-COUNT $(( $(count_in run tail) + 2 ))" 1 30
+    ok "... and counts on ($1)" wait_log mv "VMKIT-COUNT $(( $(count_in run tail) + 1 ))" 1 30
     eq "nothing runs on the other side ($1)" "$(nqemu run2)" 0
     none "no VM dir left on the other side ($1)" ls run2
 }
@@ -114,7 +114,7 @@ at=$(count_in run tail)
 ok "migrate --live mv" vmkit migrate -s "sh $T/tee.sh" --live mv other
 out=$(cat "$T/.out")
 has "it reports QEMU's downtime" "$out" "downtime"
-echo "$out" | sed -n 's/.*downtime \([0-9]*\) ms.*/live migration downtime: \1 ms/p'
+echo "$out" | sed -n 's/.*downtime \([0-9]*\) ms (QEMU), guest stopped \([0-9]*\) ms.*/# live migration downtime: \1 ms (QEMU), guest stopped \2 ms in all/p'
 
 ok "/proc: the source's QEMU is gone" proc_gone "$pid"
 ok "the source's VM dir is gone" wait_gone mv
@@ -131,10 +131,10 @@ if [ "$SAN" != 1 ]; then
     ok "migrate mv back (not live)" $R2 "$VMKIT" migrate -s "sh $T/back.sh" mv here
     out=$(cat "$T/.out")
     has "... with its downtime" "$out" "downtime"
-    echo "$out" | sed -n 's/.*downtime \([0-9]*\) ms.*/non-live migration downtime: \1 ms/p'
+    echo "$out" | sed -n 's/.*downtime \([0-9]*\) ms (QEMU), guest stopped \([0-9]*\) ms.*/# non-live migration downtime: \1 ms (QEMU), guest stopped \2 ms in all/p'
 
     eq "QMP: mv runs here again" "$(qstatus mv)" running
-    ok "it counts here" wait_log mv "VMKIT-COUNT $((at + 1))" 1 60
+    ok "it counts on here, past $at" until_ 30 'test "$(count_in run tail)" -gt "$at"'
     ok "nothing of it left there" wait_gone ../run2/mv
     ok "destroy mv" vmkit destroy mv
 else
@@ -144,9 +144,9 @@ fi
 # bad protocol input: one clear error, exit 1, an "error:" line for the
 # sender, nothing left running
 R3="env VMKIT_RUNTIME_DIR=$T/run3 VMKIT_CONFIG_DIR=$T/etc3"
-fed() {  # DESC FILE MESSAGE
-    fails_with "migrate-receive: $1" 1 "$3" sh -c "$R3 '$VMKIT' migrate-receive <'$2' 2>&1"
-    has "... with an error line on stdout ($1)" "$($R3 "$VMKIT" migrate-receive <"$2" 2>/dev/null)" "error: "
+fed() {  # DESC FILE MESSAGE (one run: the message on stderr, the line on stdout)
+    fails_with "migrate-receive: $1" 1 "$3" sh -c "$R3 '$VMKIT' migrate-receive <'$2' >out3"
+    has "... with an error line on stdout ($1)" "$(cat out3)" "error: "
     none "... nothing left running ($1)" ls run3
     eq "... no QEMU ($1)" "$(nqemu run3)" 0
 }
@@ -155,7 +155,7 @@ head -c 200000 /dev/urandom >garbage.bin
 : >empty.bin
 head -c 60 stream.bin >shorthdr.bin
 head -c 300 stream.bin >shortmeta.bin
-head -c $(( $(stat -c %s stream.bin) / 2 )) stream.bin >shortstream.bin
+head -c 2000000 stream.bin >shortstream.bin
 python3 - stream.bin <<'PY'
 import sys, struct, zlib
 b = bytearray(open(sys.argv[1], 'rb').read())

@@ -30,7 +30,8 @@ int cmd_migrate(int argc, char **argv)
         "here.  Without --live the VM is paused for the whole transfer.  The\n"
         "disks stay where they are: HOST must see them at the same paths.  If\n"
         "anything fails, or HOST already has a VM of that name, the VM runs on\n"
-        "here.  Prints QEMU's measured downtime.", 2, 2 };
+        "here.  Prints QEMU's measured downtime and how long the guest was stopped\n"
+        "in all (until it ran on HOST).", 2, 2 };
     for (int i = 1; i < argc && strcmp(argv[i], "--"); i++)
         if (!strcmp(argv[i], "--copy-storage"))
             return cli_usage("migrate", "--copy-storage (copying the disks to HOST) is not "
@@ -44,9 +45,9 @@ int cmd_migrate(int argc, char **argv)
     struct vk_migrate_stats st;
     if ((r = vk_vm_migrate(a.v[0], ssh, a.v[1], live ? VK_MIGRATE_LIVE : 0, &st)) < 0)
         return cli_fail(r);
-    printf("Migrated %s to %s%s: %.1f MiB of state in %.2f s, downtime %lld ms (QEMU)\n",
-           a.v[0], a.v[1], live ? " live" : "", st.stream_bytes / 1048576.0, st.ms / 1000.0,
-           st.downtime_ms);
+    printf("Migrated %s to %s%s: %.1f MiB of state in %.2f s, downtime %lld ms (QEMU), guest "
+           "stopped %lld ms in all\n", a.v[0], a.v[1], live ? " live" : "",
+           st.stream_bytes / 1048576.0, st.ms / 1000.0, st.downtime_ms, st.stopped_ms);
     return EXIT_OK;
 }
 

@@ -307,7 +307,8 @@ static int offer(struct peer *p, json_t *meta, uint64_t files_len, int flags)
 
 /* The stream (after the boot files), its end and trailer; wait for "ok". */
 static int transfer(struct peer *p, struct vk_qmp *q, const char *dir,
-                    const struct bootfiles *bf, struct vk_migrate_stats *st)
+                    const struct bootfiles *bf, struct vk_migrate_stats *st,
+                    long long *stop_at)
 {
     int err = 0;
     for (int i = 0; i < bf->n && !err; i++)
@@ -329,6 +330,8 @@ static int transfer(struct peer *p, struct vk_qmp *q, const char *dir,
         st->stream_bytes = ms.bytes;
         st->total_ms = ms.total_ms;
         st->downtime_ms = ms.downtime_ms;
+        if (!*stop_at)   /* live: QEMU stopped it for its last pass */
+            *stop_at = now_ms() - ms.downtime_ms;
         EVP_DigestFinal_ex(fs.md, sha, NULL);
         vk_put_le32(end, 0);
         vk_migtrailer_encode(fs.bytes, sha, end + 4);
@@ -370,12 +373,16 @@ int vk_vm_migrate(const char *name, const char *sshcmd, const char *host, int fl
         (info.cfg.bootloader && (err = describe_files(info.dir, meta, &bf, &files_len)) < 0))
         goto fail;
     /* as xl: not live, the CPUs stop first and the RAM goes once */
-    if (was_running && !(flags & VK_MIGRATE_LIVE) &&
-        (err = vk_qmp_execute(q, "stop", NULL, NULL, QMP_WAIT_MS)) < 0)
-        goto fail;
+    long long stop_at = 0;
+    if (was_running && !(flags & VK_MIGRATE_LIVE)) {
+        if ((err = vk_qmp_execute(q, "stop", NULL, NULL, QMP_WAIT_MS)) < 0)
+            goto fail;
+        stop_at = now_ms();
+    }
     if ((err = offer(&p, meta, files_len, flags)) < 0 ||
-        (err = transfer(&p, q, info.dir, &bf, st)) < 0)
+        (err = transfer(&p, q, info.dir, &bf, st, &stop_at)) < 0)
         goto fail;
+    st->stopped_ms = was_running ? now_ms() - stop_at : 0;
     /* the receiver runs the VM: only now does this one end */
     close(p.to);
     p.to = -1;

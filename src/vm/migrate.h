@@ -42,6 +42,10 @@ struct vk_migrate_stats {
     long long downtime_ms;   /* QEMU's downtime: how long the guest was
                               * stopped at the end (non-live: since the
                               * stream started) */
+    long long stopped_ms;    /* how long the guest ran nowhere: from the
+                              * moment its CPUs stopped here until the
+                              * receiver reported it running (so with the
+                              * receiver's loading and resuming) */
     long long ms;            /* wall time of the whole migrate */
 };
 
