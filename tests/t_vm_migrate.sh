@@ -130,6 +130,20 @@ ok "it did not boot again (no VMKIT-READY there)" sh -c "! grep -q VMKIT-READY r
 has "QMP: there it uses the shared disk in place" \
     "$(timeout 30 python3 "$TOP/tests/qmp.py" "$T/run2/mv/qmp-cli.sock" query-block 2>&1)" "$T/shared.qcow2"
 
+# another mv (paused, on a third host) to a side where mv runs: refused
+R3="env VMKIT_RUNTIME_DIR=$T/run3 VMKIT_CONFIG_DIR=$T/etc3"
+guest_cfg mv >mv3.cfg
+ok "create a second mv elsewhere" $R3 "$VMKIT" create mv3.cfg
+ok "pause it" $R3 "$VMKIT" pause mv
+fails_with "a receiver with mv running refuses" 1 "mv: a VM of that name is already running here" \
+    $R3 "$VMKIT" migrate -s "sh $T/ssh.sh" mv other
+has "... and says the paused mv stays paused" "$(cat "$T/.out")" "mv stays paused here"
+eq "QMP: the second mv is still there, paused" \
+    "$(timeout 30 python3 "$TOP/tests/qmp.py" "$T/run3/mv/qmp-cli.sock" query-status 2>&1 |
+       python3 -c 'import json,sys; print(json.loads(sys.stdin.readline())["status"])' 2>&1)" paused
+eq "QMP: the first mv still runs over there" "$(q2)" running
+ok "destroy the second mv" $R3 "$VMKIT" destroy mv
+
 if [ "$SAN" != 1 ]; then
     # and back, not live (paused for the transfer), as the other side's user
     at=$(count_in run2 tail)
@@ -148,7 +162,6 @@ fi
 
 # bad protocol input: one clear error, exit 1, an "error:" line for the
 # sender, nothing left running
-R3="env VMKIT_RUNTIME_DIR=$T/run3 VMKIT_CONFIG_DIR=$T/etc3"
 fed() {  # DESC FILE MESSAGE (one run: the message on stderr, the line on stdout)
     fails_with "migrate-receive: $1" 1 "$3" sh -c "$R3 '$VMKIT' migrate-receive <'$2' >out3"
     has "... with an error line on stdout ($1)" "$(cat out3)" "error: "
