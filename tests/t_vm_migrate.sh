@@ -91,6 +91,12 @@ ok "mv counts" wait_log mv 'VMKIT-COUNT 3' 1 90
 
 fails_with "--copy-storage: not supported yet" 2 "not supported yet" \
     vmkit migrate -s "sh $T/ssh.sh" --copy-storage mv other
+# an ssh that is not there, an empty one: refused, mv runs on
+fails_with "an ssh command that does not exist" 1 "nosuch-ssh: No such file or directory" \
+    vmkit migrate -s nosuch-ssh mv other
+fails_with "an empty ssh command" 1 "not a usable ssh command" vmkit migrate -s " " mv other
+runs_on "after a missing ssh"
+
 # refused before anything moves: the name is defined, or running, there
 ok "define mv on the other side" $R2 "$VMKIT" define mv.cfg
 fails_with "a receiver with mv defined refuses" 1 "mv: a VM of that name is already defined here" \
