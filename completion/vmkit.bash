@@ -76,7 +76,7 @@ _vmkit() {
             fi
         else
             case $cmd in
-            start|console|shutdown|reboot|destroy|pause|unpause|config|dumpxml|export-ova|edit|undefine|list|save|snapshot|clone|\
+            start|console|shutdown|reboot|destroy|pause|unpause|config|dumpxml|export-ova|edit|undefine|list|save|migrate|snapshot|clone|\
         block-*|network-*|mem-set|vcpu-set)
                 mapfile -t COMPREPLY < <(compgen -W "$(_vmkit_vms)" -- "$cur") ;;
             img|part|fs|guest)

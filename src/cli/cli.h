@@ -80,6 +80,8 @@ int cmd_restore(int argc, char **argv);
 int cmd_clone(int argc, char **argv);
 int cmd_snapshot(int argc, char **argv);
 int cmd_top(int argc, char **argv);       /* top.c */
+int cmd_migrate(int argc, char **argv);   /* migrate.c: migrate, migrate-receive */
+int cmd_migrate_receive(int argc, char **argv);
 
 /* ISO 9660 parts of `vmkit fs` (fs_iso.c). */
 struct vk_iso_mkfs_opts;

@@ -27,6 +27,8 @@ static const struct cli_command commands[] = {
     { "install",  cmd_install, "run an OS installer (virt-install --location / --cdrom)" },
     { "save",     cmd_save,  "save a running VM's state to a file and stop it" },
     { "restore",  cmd_restore, "restore a VM saved by save" },
+    { "migrate",  cmd_migrate, "move a running VM to another host (xl migrate)" },
+    { "migrate-receive", cmd_migrate_receive, "the receiving end of migrate (run over ssh)" },
     { "clone",    cmd_clone, "define a copy of a shut-off VM (new uuid, MACs, disks)" },
     { "top",      cmd_top,   "every running VM's CPU, memory, disk and network use (xentop)" },
     { "snapshot", cmd_snapshot, "create, list, revert, delete a VM's internal snapshots" },

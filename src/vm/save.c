@@ -4,6 +4,7 @@
 #include "vm/control.h"
 #include "vm/migstream.h"
 #include "vm/monitor.h"
+#include "vm/save_int.h"
 #include "vm/savefile.h"
 #include "util/err.h"
 #include "util/str.h"
@@ -48,9 +49,8 @@ static json_t *saved_argv(const char *dir, char **append)
     return a;
 }
 
-/* The metadata of a save: config with the concrete machine type, accel,
- * QEMU version, the kernel arguments pygrub built, QEMU's argv. */
-static int build_meta(struct vk_qmp *q, struct vk_vminfo *info, json_t **out)
+/* Contract in save_int.h. */
+int vk_save_meta(struct vk_qmp *q, struct vk_vminfo *info, json_t **out)
 {
     char *mach = NULL, *append = NULL, ver[64] = "";
     int err = vk_mig_machine(q, info->cfg.machine, &mach);
@@ -85,9 +85,8 @@ static int build_meta(struct vk_qmp *q, struct vk_vminfo *info, json_t **out)
     return 0;
 }
 
-/* After a complete save without -c/-p: end QEMU and wait until the
- * monitor has removed the VM. */
-static int quit_vm(struct vk_qmp *q, const struct vk_vminfo *info)
+/* Contract in save_int.h. */
+int vk_save_quit(struct vk_qmp *q, const struct vk_vminfo *info)
 {
     int err = vk_qmp_execute(q, "quit", NULL, NULL, QMP_WAIT_MS);
     if (err == -ECONNRESET || err == -EPIPE) {
@@ -133,7 +132,7 @@ int vk_vm_save(const char *name, const char *path, int flags, struct vk_save_sta
     if (was_running && (err = vk_qmp_execute(q, "stop", NULL, NULL, QMP_WAIT_MS)) < 0)
         goto fail;
     stopped = was_running;
-    if ((err = build_meta(q, &info, &meta)) < 0)
+    if ((err = vk_save_meta(q, &info, &meta)) < 0)
         goto fail;
     if (info.cfg.bootloader) {
         /* the kernel and initrd pygrub took out of the disk: the guest's
@@ -165,7 +164,7 @@ int vk_vm_save(const char *name, const char *path, int flags, struct vk_save_sta
     else if (flags & VK_SAVE_KEEP)
         err = was_running ? vk_qmp_execute(q, "cont", NULL, NULL, QMP_WAIT_MS) : 0;
     else
-        err = quit_vm(q, &info);
+        err = vk_save_quit(q, &info);
     if (err)
         vk_error_prefix(err, "%s: saved to %s, but: ", name, path);
     else if (flags & (VK_SAVE_PAUSED | VK_SAVE_KEEP)) {
@@ -211,8 +210,8 @@ static int extract_boot(const char *dir, void *ctx)
     return err == -ENOENT ? 0 : err;
 }
 
-/* The saved config with --name and the overrides applied. */
-static int restore_config(const char *path, const struct vk_savemeta *m,
+/* Contract in save_int.h. */
+int vk_save_config(const char *path, const struct vk_savemeta *m,
                           const struct vk_restore_opts *o, struct vk_domcfg *cfg)
 {
     int err = vk_domcfg_parse(m->config, strlen(m->config), path, cfg);
@@ -252,7 +251,7 @@ int vk_vm_restore(const char *path, const struct vk_restore_opts *o, char *name_
     if (err)
         return err;
     const struct vk_savemeta *m = vk_savefile_meta(f);
-    if ((err = restore_config(path, m, o, &cfg)) < 0) {
+    if ((err = vk_save_config(path, m, o, &cfg)) < 0) {
         vk_savefile_close(f);
         return err;
     }

@@ -1,0 +1,70 @@
+/* vmkit migrate, migrate-receive: live migration as `xl migrate`
+ * (src/vm/migrate.h). */
+#include "cli/cli.h"
+#include "cli/opt.h"
+
+#include "util/err.h"
+#include "vm/migrate.h"
+
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+int cmd_migrate(int argc, char **argv)
+{
+    bool live = false;
+    const char *ssh = NULL;
+    const struct cli_opt opts[] = {
+        OPT_STRING('s', "ssh", &ssh, "SSHCOMMAND",
+                   "run SSHCOMMAND HOST vmkit migrate-receive (default: ssh; split at blanks)"),
+        OPT_BOOL(0, "live", &live, "migrate while the guest runs (pre-copy)"),
+        OPT_END(),
+    };
+    static const struct cli_spec spec = {
+        "migrate", "[-s SSHCOMMAND] [--live] NAME HOST",
+        "Move the running VM NAME to HOST, as `xl migrate`: vmkit runs\n"
+        "`SSHCOMMAND HOST vmkit migrate-receive` and sends the VM's config and\n"
+        "QEMU's state through that pipe; HOST starts the same machine, loads the\n"
+        "state, resumes the VM and defines it, and only then does the VM end\n"
+        "here.  Without --live the VM is paused for the whole transfer.  The\n"
+        "disks stay where they are: HOST must see them at the same paths.  If\n"
+        "anything fails, or HOST already has a VM of that name, the VM runs on\n"
+        "here.  Prints QEMU's measured downtime and how long the guest was stopped\n"
+        "in all (until it ran on HOST).", 2, 2 };
+    for (int i = 1; i < argc && strcmp(argv[i], "--"); i++)
+        if (!strcmp(argv[i], "--copy-storage"))
+            return cli_usage("migrate", "--copy-storage (copying the disks to HOST) is not "
+                             "supported yet: put the disks on storage both hosts see at the "
+                             "same paths");
+    struct cli_args a;
+    int r = cli_parse(&spec, opts, argc, argv, &a);
+    if (r != CLI_PARSED)
+        return r;
+    signal(SIGPIPE, SIG_IGN);   /* a receiver that dies is an error, not our end */
+    struct vk_migrate_stats st;
+    if ((r = vk_vm_migrate(a.v[0], ssh, a.v[1], live ? VK_MIGRATE_LIVE : 0, &st)) < 0)
+        return cli_fail(r);
+    printf("Migrated %s to %s%s: %.1f MiB of state in %.2f s, downtime %lld ms (QEMU), guest "
+           "stopped %lld ms in all\n", a.v[0], a.v[1], live ? " live" : "",
+           st.stream_bytes / 1048576.0, st.ms / 1000.0, st.downtime_ms, st.stopped_ms);
+    return EXIT_OK;
+}
+
+int cmd_migrate_receive(int argc, char **argv)
+{
+    const struct cli_opt opts[] = { OPT_END() };
+    static const struct cli_spec spec = {
+        "migrate-receive", "",
+        "The receiving end of `vmkit migrate` (run by it over ssh): reads the VM\n"
+        "and its state on stdin, answers on stdout.  Not for people.", 0, 0 };
+    struct cli_args a;
+    int r = cli_parse(&spec, opts, argc, argv, &a);
+    if (r != CLI_PARSED)
+        return r;
+    signal(SIGPIPE, SIG_IGN);
+    char name[80] = "";
+    if ((r = vk_vm_migrate_receive(STDIN_FILENO, STDOUT_FILENO, name, sizeof name)) < 0)
+        return cli_fail(r);
+    return EXIT_OK;
+}
