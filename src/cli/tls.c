@@ -122,7 +122,7 @@ static int tls_list(int argc, char **argv)
         OPT_END(),
     };
     static const struct cli_spec spec = {
-        "tls list", "[--json]", "List the issued client certificates: serial, expiry, revoked.", 0, 0 };
+        "tls list", "[--json]", "List the issued client certificates: serial, expiry, revoked or expired.", 0, 0 };
     struct cli_args a;
     int r = cli_parse(&spec, opts, argc, argv, &a);
     if (r != CLI_PARSED)
@@ -134,16 +134,17 @@ static int tls_list(int argc, char **argv)
     if (json) {
         json_t *arr = json_array();
         for (int i = 0; i < n; i++)
-            json_array_append_new(arr, json_pack("{ss ss ss sb}", "name", c[i].name, "serial",
+            json_array_append_new(arr, json_pack("{ss ss ss sb sb}", "name", c[i].name, "serial",
                                                  c[i].serial, "not_after", c[i].not_after,
-                                                 "revoked", c[i].revoked));
+                                                 "revoked", c[i].revoked, "expired",
+                                                 c[i].expired));
         free(c);
         return cli_print_json(arr);
     }
     printf("%-20s %-34s %-20s %s\n", "NAME", "SERIAL", "EXPIRES", "STATUS");
     for (int i = 0; i < n; i++)
         printf("%-20s %-34s %-20s %s\n", c[i].name, c[i].serial, c[i].not_after,
-               c[i].revoked ? "revoked" : "valid");
+               c[i].revoked ? "revoked" : c[i].expired ? "expired" : "valid");
     free(c);
     return EXIT_OK;
 }

@@ -164,7 +164,8 @@ int vk_tls_revoke(const char *name)
     return r;
 }
 
-static void fill(struct vk_tls_client *c, const char *name, X509 *cert, X509_CRL *crl)
+/* Contract in tls_int.h. */
+void tls_describe(struct vk_tls_client *c, const char *name, X509 *cert, X509_CRL *crl)
 {
     X509_REVOKED *rev;
     struct tm tm;
@@ -178,6 +179,7 @@ static void fill(struct vk_tls_client *c, const char *name, X509 *cert, X509_CRL
     else
         snprintf(c->not_after, sizeof c->not_after, "?");
     c->revoked = X509_CRL_get0_by_serial(crl, &rev, (ASN1_INTEGER *)sn) > 0;
+    c->expired = X509_cmp_current_time(X509_get0_notAfter(cert)) < 0;
     OPENSSL_free(hex);
     BN_free(bn);
 }
@@ -216,7 +218,7 @@ static int scan(const char *cdir, X509 *ca, X509_CRL *crl, struct vk_tls_client 
             }
             *out = g;
         }
-        fill(&(*out)[n++], name, cert, crl);
+        tls_describe(&(*out)[n++], name, cert, crl);
         X509_free(cert);
     }
     closedir(d);

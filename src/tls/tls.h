@@ -86,6 +86,7 @@ struct vk_tls_client {
     char serial[48];        /* upper-case hex, as `openssl x509 -serial` */
     char not_after[24];     /* ISO 8601 UTC: 2027-11-30T13:00:00Z */
     bool revoked;
+    bool expired;           /* notAfter has passed */
 };
 
 /* The issued clients, sorted by name, into *out (malloc'd; free()).

@@ -60,4 +60,10 @@ int tls_load_ca(X509 **ca, EVP_PKEY **key);
 /* Load crl.pem and check it is signed by ca. */
 int tls_load_ca_crl(X509 *ca, X509_CRL **out);
 
+struct vk_tls_client;
+/* Fill c with name (cut to 64 bytes), cert's serial and notAfter, whether
+ * crl lists the serial and whether notAfter has passed.  Any certificate
+ * and CRL OpenSSL parsed will do: fields it cannot show are "?". */
+void tls_describe(struct vk_tls_client *c, const char *name, X509 *cert, X509_CRL *crl);
+
 #endif
