@@ -27,6 +27,10 @@ has "server SAN: host name" "$srv" "DNS:$(hostname)"
 has "server SAN: 127.0.0.1" "$srv" "IP Address:127.0.0.1"
 has "server SAN: ::1" "$srv" "IP Address:0:0:0:0:0:0:0:1"
 has "server EKU: serverAuth" "$srv" "TLS Web Server Authentication"
+ok "server.crt verifies for ::1" openssl verify -verify_ip ::1 -CAfile "$D/ca.crt" "$D/server.crt"
+ok "server.crt verifies for localhost" openssl verify -verify_hostname localhost -CAfile "$D/ca.crt" "$D/server.crt"
+fails "server.crt is not for another name" 2 openssl verify -verify_hostname other.example -CAfile "$D/ca.crt" "$D/server.crt"
+fails "server.crt is no client certificate" 2 openssl verify -purpose sslclient -CAfile "$D/ca.crt" "$D/server.crt"
 run_ok crl openssl crl -in "$D/crl.pem" -CAfile "$D/ca.crt" -noout -text
 has "the CRL is empty" "$crl" "No Revoked Certificates"
 has "the CRL has a next update" "$crl" "Next Update:"
@@ -42,7 +46,7 @@ eq "clients/ is 0700" "$(mode "$C")" "700"
 eq "alice.key is 0600" "$(mode "$C/alice.key")" "600"
 eq "alice.p12 is 0600" "$(mode "$T/alice.p12")" "600"
 for c in alice bob carol; do
-    ok "openssl verify: $c" openssl verify -CAfile "$D/ca.crt" "$C/$c.crt"
+    ok "openssl verify: $c" openssl verify -purpose sslclient -CAfile "$D/ca.crt" "$C/$c.crt"
 done
 run_ok a openssl x509 -in "$C/alice.crt" -noout -subject -serial -ext extendedKeyUsage
 has "alice: CN=alice" "$a" "subject=CN = alice"
@@ -112,7 +116,8 @@ done
 ok "s_server listens on a free loopback port" test -n "$P"
 hs() {  # s_client options...: an HTTP request over TLS to s_server -www
     printf 'GET / HTTP/1.0\r\n\r\n' | timeout 30 openssl s_client -connect "127.0.0.1:$P" \
-        -servername localhost -CAfile "$D/ca.crt" -verify_return_error -quiet "$@" 2>&1
+        -servername localhost -verify_hostname localhost -CAfile "$D/ca.crt" \
+        -verify_return_error -quiet "$@" 2>&1
 }
 run_ok out hs -cert "$C/bob.crt" -key "$C/bob.key"
 has "handshake: bob is served" "$out" "HTTP/1.0 200 ok"
@@ -141,6 +146,8 @@ ok "revoke works again with the files restored" vmkit tls revoke carol
 none "no client dave was left behind" find "$C" -name 'dave*'
 rm "$D/ca.crt"
 fails_with "issue without a CA" 1 "no CA yet" vmkit tls issue-client dave
+fails_with "list without a CA" 1 "no CA yet" vmkit tls list
+fails_with "revoke without a CA" 1 "no CA yet" vmkit tls revoke bob
 
 # --force: a new CA; the old clients are moved aside, not deleted.
 ok "init --force" vmkit tls init --force --days 10

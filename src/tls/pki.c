@@ -50,14 +50,15 @@ static int add_exts(X509 *cert, X509 *issuer, const struct tls_ext *exts)
     return 0;
 }
 
-/* A random positive 128-bit serial (RFC 5280: at most 20 octets, not
- * guessable, so a certificate cannot be predicted before it is issued). */
+/* A random positive 128-bit serial, 126 of its bits random (RFC 5280: at
+ * most 20 octets; CA/B Forum: at least 64 random bits, so a certificate
+ * cannot be predicted before it is issued). */
 static int set_serial(X509 *cert)
 {
     unsigned char b[16];
     if (RAND_bytes(b, sizeof b) != 1)
         return tls_ossl_error(-EIO, "serial", "no random bytes");
-    b[0] = (unsigned char)((b[0] & 0x7f) | 0x40);   /* positive, never short */
+    b[0] = (unsigned char)((b[0] & 0x7f) | 0x40);   /* positive, always 16 bytes */
     BIGNUM *bn = BN_bin2bn(b, sizeof b, NULL);
     ASN1_INTEGER *s = bn ? BN_to_ASN1_INTEGER(bn, NULL) : NULL;
     int ok = s && X509_set_serialNumber(cert, s);

@@ -230,13 +230,13 @@ static int init_locked(const char *dir, const struct vk_tls_init_opts *o)
 int vk_tls_init(const struct vk_tls_init_opts *o)
 {
     char dir[4000];
-    int r = make_dir(dir, sizeof dir);
-    if (r)
-        return r;
     if (o->cn && !*o->cn)
         return vk_error(-EINVAL, "the CA's common name is empty");
     if (o->days < 0)
         return vk_error(-EINVAL, "%d days: not a lifetime", o->days);
+    int r = make_dir(dir, sizeof dir);
+    if (r)
+        return r;
     int lock = tls_lock(dir);
     if (lock < 0)
         return lock;
