@@ -89,11 +89,24 @@ has "list: alice revoked" "$(grep '^alice ' <<<"$l")" "revoked"
 has "list: bob valid" "$(grep '^bob ' <<<"$l")" "valid"
 run_ok j vmkit tls list --json
 eq "list --json: names" "$(jq -r '[.[].name] | join(" ")' <<<"$j")" "alice bob carol"
+eq "list --json: none expired" "$(jq -r '[.[].expired] | join(" ")' <<<"$j")" "false false false"
 eq "list --json: alice revoked" "$(jq -r '.[0].revoked' <<<"$j")" "true"
 eq "list --json: alice's serial as openssl shows it" "$(jq -r '.[0].serial' <<<"$j")" "$serial"
 eq "list --json: bob's expiry as openssl shows it" \
     "$(date -u -d "$(jq -r '.[1].not_after' <<<"$j")" +%s)" \
     "$(date -u -d "$(openssl x509 -in "$C/bob.crt" -noout -enddate | cut -d= -f2)" +%s)"
+
+# Revokes at once: the lock keeps each (none lost in the CRL's rewrite).
+for i in 1 2 3 4; do ok "issue-client x$i" vmkit tls issue-client "x$i"; done
+pids=""
+for i in 1 2 3 4; do "$VMKIT" tls revoke "x$i" >"$T/rv$i" 2>&1 & pids="$pids $!"; done
+rcs=""; for p in $pids; do wait "$p"; rcs="$rcs$?"; done
+eq "four revokes at once all succeed" "$rcs" "0000"
+run_ok j vmkit tls list --json
+eq "and all four are in the CRL" "$(jq -r '[.[] | select(.name | startswith("x")) | .revoked] | join(" ")' <<<"$j")" "true true true true"
+run_ok n openssl crl -in "$D/crl.pem" -noout -crlnumber
+eq "the CRL number counts every revoke" "$n" "crlNumber=0x06"
+none "no temporary files are left" find "$D" -name '*.tmp.*'
 
 # A second CA (another config dir) and its client.
 ok "a second CA" env VMKIT_CONFIG_DIR="$T/cfg2" "$VMKIT" tls init --cn "Other CA"
