@@ -21,7 +21,7 @@ VERSION := $(shell cat VERSION 2>/dev/null || echo 0.0.0)
 
 LIB_SRC := $(sort $(wildcard src/util/*.c src/block/*.c src/part/*.c src/fs/*.c \
                              src/boot/*.c src/vm/*.c src/guest/*.c \
-                             src/backup/*.c src/api/*.c))
+                             src/backup/*.c src/tls/*.c src/api/*.c))
 CLI_SRC := $(sort $(wildcard src/cli/*.c))
 UNIT_SRC := $(sort $(wildcard tests/unit/t_*.c))
 FUZZ_SRC := $(sort $(wildcard fuzz/fuzz_*.c))

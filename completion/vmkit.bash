@@ -65,7 +65,7 @@ _vmkit() {
         fi
     else
         local group=""
-        case $cmd in img|part|fs|guest|backup) group=$cmd ;; esac
+        case $cmd in img|part|fs|guest|backup|tls) group=$cmd ;; esac
         if [[ -n $group && ${#words[@]} == 2 && $cur != -* ]]; then
             mapfile -t COMPREPLY < <(compgen -W "$(_vmkit_commands "$group")" -- "$cur")
         elif [[ $cur == -* ]]; then

@@ -2,7 +2,7 @@
 # vmkit.cfg(5)'s key lists come from the parser itself (man/cfgkeys.c).
 #   make man
 
-MAN1 := vmkit vmkit-img vmkit-part vmkit-fs vmkit-vm vmkit-guest vmkit-backup
+MAN1 := vmkit vmkit-img vmkit-part vmkit-fs vmkit-vm vmkit-guest vmkit-backup vmkit-tls
 MANPAGES := $(MAN1:%=$(BUILD)/man/%.1) $(BUILD)/man/vmkit.cfg.5
 SCDOC ?= scdoc
 

@@ -37,6 +37,10 @@ run_ok c B 'comp "vmkit img c"'
 eq "bash: img verbs by prefix" "$c" "create check convert compare commit"
 run_ok c B 'comp "vmkit backup "'
 eq "bash: backup verbs" "$c" "init save list info verify restore ls cat get prune gc"
+run_ok c B 'comp "vmkit tls "'
+eq "bash: tls verbs" "$c" "init issue-client revoke list"
+run_ok c B 'comp "vmkit tls issue-client --p"'
+eq "bash: options of tls issue-client" "$c" "--p12 --password-file"
 run_ok c B 'comp "vmkit backup verify --r"'
 eq "bash: an option of backup verify" "$c" "--read-data"
 run_ok c B 'comp "vmkit img create --pre"'
@@ -96,6 +100,8 @@ run_ok c Z 'comp "vmkit part "'
 eq "zsh: part verbs" "$c" "$("$VMKIT" part --help | awk '/^commands:/ { f = 1; next } f && /^  [a-z]/ { printf "%s%s", s, $1; s = " " }')"
 run_ok c Z 'comp "vmkit backup "'
 eq "zsh: backup verbs" "$c" "init save list info verify restore ls cat get prune gc"
+run_ok c Z 'comp "vmkit tls "'
+eq "zsh: tls verbs" "$c" "init issue-client revoke list"
 run_ok c Z 'comp "vmkit list -"'
 eq "zsh: options of list" "$c" "--all --help --json --long -a -h -l"
 run_ok c Z 'comp "vmkit shutdown "'

@@ -10,7 +10,7 @@ M=$TOP/$B/man
 
 # No warnings from groff -ww nor mandoc -T lint (man/tidy.awk drops the
 # empty paragraphs scdoc emits).
-for p in vmkit.1 vmkit-img.1 vmkit-part.1 vmkit-fs.1 vmkit-vm.1 vmkit-guest.1 vmkit-backup.1 vmkit.cfg.5; do
+for p in vmkit.1 vmkit-img.1 vmkit-part.1 vmkit-fs.1 vmkit-vm.1 vmkit-guest.1 vmkit-backup.1 vmkit-tls.1 vmkit.cfg.5; do
     none "groff -ww clean: $p" groff -ww -z -man "$M/$p"
     none "mandoc -T lint -W warning clean: $p" mandoc -T lint -W warning "$M/$p"
 done
@@ -36,12 +36,14 @@ check_page() {  # page, then the commands whose --help it documents
 verbs() { "$VMKIT" "$1" --help | awk '/^commands:/ { f = 1; next } f && /^  [a-z]/ { print g " " $1 }' g="$1"; }
 mapfile -t IMG < <(verbs img); mapfile -t PART < <(verbs part); mapfile -t FS < <(verbs fs)
 mapfile -t GUEST < <(verbs guest); mapfile -t BACKUP < <(verbs backup)
+mapfile -t TLS < <(verbs tls)
 eq "img has its verbs" "${#IMG[@]}" "10"
 check_page vmkit-img.1 img "${IMG[@]}"
 check_page vmkit-part.1 part "${PART[@]}"
 check_page vmkit-fs.1 fs "${FS[@]}"
 check_page vmkit-guest.1 guest "${GUEST[@]}"
 check_page vmkit-backup.1 backup "${BACKUP[@]}"
+check_page vmkit-tls.1 tls "${TLS[@]}"
 check_page vmkit-vm.1 create define undefine start list console shutdown reboot destroy pause unpause config dumpxml export-ova import-ova edit save restore clone snapshot top \
     block-attach block-detach block-list network-attach network-detach network-list mem-set vcpu-set
 check_page vmkit.1 "" demo doctor

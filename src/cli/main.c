@@ -34,6 +34,7 @@ static const struct cli_command commands[] = {
     { "snapshot", cmd_snapshot, "create, list, revert, delete a VM's internal snapshots" },
     { "boot",     cmd_boot,  "boot loaders: install-grub writes GRUB for BIOS into an image" },
     { "backup",   cmd_backup, "whole-disk backups: used blocks, deduplicated, verified" },
+    { "tls",      cmd_tls,   "the host CA and client certificates for the web console" },
     { "guest",    cmd_guest, "build a small bootable Linux guest disk" },
     { "demo",     cmd_demo,  "build a guest, boot it, show it working" },
     { "doctor",   cmd_doctor, "what this host can do (KVM, bridge, fuse...) and the fixes" },

@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -47,5 +48,50 @@ int vk_read_small_file(const char *path, size_t max, char **data, size_t *len)
     b[got] = '\0';
     *data = b;
     *len = got;
+    return 0;
+}
+
+/* Contract in file.h. */
+int vk_write_file_atomic(const char *path, const void *data, size_t len, unsigned mode,
+                         int replace)
+{
+    char tmp[4200], dir[4200];
+    const char *slash = strrchr(path, '/');
+    int n = slash ? (int)(slash - path) : 1;
+    if (snprintf(dir, sizeof dir, "%.*s", n ? n : 1, slash ? path : ".") >= (int)sizeof dir ||
+        snprintf(tmp, sizeof tmp, "%s.tmp.XXXXXX", path) >= (int)sizeof tmp)
+        return vk_error(-ENAMETOOLONG, "%s: path too long", path);
+    int fd = mkostemp(tmp, O_CLOEXEC), e = 0;   /* mkostemp creates 0600 */
+    if (fd < 0)
+        return vk_error(-errno, "%s: %s", path, strerror(errno));
+    const char *p = data;
+    size_t off = 0;
+    while (off < len) {
+        ssize_t w = write(fd, p + off, len - off);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w < 0) {
+            e = errno;
+            break;
+        }
+        off += (size_t)w;
+    }
+    if (!e && (fchmod(fd, (mode_t)mode) < 0 || fsync(fd) < 0))
+        e = errno;
+    if (close(fd) < 0 && !e)
+        e = errno;
+    if (!e && (replace ? rename(tmp, path) : link(tmp, path)) < 0)
+        e = errno;
+    if (e || !replace)
+        unlink(tmp);
+    if (e == EEXIST)
+        return vk_error(-EEXIST, "%s: already exists", path);
+    if (e)
+        return vk_error(-e, "%s: %s", path, strerror(e));
+    int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dfd >= 0) {   /* the rename itself durable; failure here loses nothing */
+        fsync(dfd);
+        close(dfd);
+    }
     return 0;
 }

@@ -10,4 +10,13 @@
  * file or larger than max (-EINVAL), a short read (-EIO). */
 int vk_read_small_file(const char *path, size_t max, char **data, size_t *len);
 
+/* Write len bytes of data as the file path, atomically: into a temporary
+ * file beside it (created 0600, so a key is never readable by others even
+ * for a moment; then set to mode), fsync'd, then rename()d over path when
+ * replace, else link()ed to it, which fails -EEXIST without touching an
+ * existing path (a concurrent writer cannot be overwritten).  The
+ * directory is fsync'd after.  0 or a negative errno naming path. */
+int vk_write_file_atomic(const char *path, const void *data, size_t len, unsigned mode,
+                         int replace);
+
 #endif
