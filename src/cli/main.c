@@ -34,6 +34,7 @@ static const struct cli_command commands[] = {
     { "backup",   cmd_backup, "whole-disk backups: used blocks, deduplicated, verified" },
     { "guest",    cmd_guest, "build a small bootable Linux guest disk" },
     { "demo",     cmd_demo,  "build a guest, boot it, show it working" },
+    { "serve",    cmd_serve, "a web console: VM list, buttons, live state, JSON API" },
     { "doctor",   cmd_doctor, "what this host can do (KVM, bridge, fuse...) and the fixes" },
     { NULL, NULL, NULL },
 };
