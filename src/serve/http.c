@@ -142,21 +142,43 @@ static int api_answer(struct lws *wsi, struct vk_pss *pss, const struct vk_act_o
     return vk_http_respond(wsi, pss, r.status, "application/json", r.body, r.len);
 }
 
+/* Whether the request announces a body (length or chunked). */
+static int has_body(struct lws *wsi, const char *cl)
+{
+    return (*cl && strcmp(cl, "0")) || lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_TRANSFER_ENCODING) > 0;
+}
+
+/* Answer status now, or, when a body follows, once it has been read
+ * (and dropped), so the connection stays in step; a body over the limit
+ * by its length is not read: 413 and the connection is closed. */
+static int refuse(struct lws *wsi, struct vk_pss *pss, const char *cl, int status, const char *why)
+{
+    if (*cl && strtoull(cl, NULL, 10) > VK_SERVE_BODY_MAX) {
+        pss->close_after = 1;
+        return vk_http_error(wsi, pss, 413, "request body too large");
+    }
+    if (!has_body(wsi, cl))
+        return vk_http_error(wsi, pss, status, why);
+    pss->deferred = status;
+    snprintf(pss->deferred_why, sizeof pss->deferred_why, "%s", why);
+    return 0;
+}
+
 static int on_http(struct lws *wsi, struct vk_pss *pss, const char *path)
 {
-    char why[256];
+    char why[256], cl[32];
     enum method m = method_of(wsi);
     pss->close_after = 0;
+    pss->deferred = 0;
     pss->body_len = 0;
     pss->body_over = 0;
+    token_hdr(wsi, WSI_TOKEN_HTTP_CONTENT_LENGTH, cl, sizeof cl);
     int st = vk_serve_route(path, 4096, &pss->route, why, sizeof why);
     if (st != 200)
-        return vk_http_error(wsi, pss, st, why);
+        return refuse(wsi, pss, cl, st, why);
     int want_post = pss->route.kind == VK_ROUTE_ACTION;
-    if (m != (want_post ? M_POST : M_GET)) {
-        pss->close_after = m != M_GET;     /* a body may follow: not read */
-        return vk_http_error(wsi, pss, 405, want_post ? "use POST" : "use GET");
-    }
+    if (m != (want_post ? M_POST : M_GET))
+        return refuse(wsi, pss, cl, 405, want_post ? "use POST" : "use GET");
     switch (pss->route.kind) {
     case VK_ROUTE_STATIC:
         return vk_static_send(wsi, pss, pss->route.file);
@@ -168,26 +190,18 @@ static int on_http(struct lws *wsi, struct vk_pss *pss, const char *path)
     case VK_ROUTE_ACTION:
         break;
     }
-    char cl[32];
-    token_hdr(wsi, WSI_TOKEN_HTTP_CONTENT_LENGTH, cl, sizeof cl);
     if ((st = may_change(wsi, pss->srv, why, sizeof why))) {
         char who[300];
         peer_of(wsi, pss->srv, who, sizeof who);
         slog(pss->srv, "%s: %s %s refused: %s", who, vk_serve_action_name(pss->route.action),
              pss->route.name, why);
-        pss->close_after = 1;
-        return vk_http_error(wsi, pss, st, why);
+        return refuse(wsi, pss, cl, st, why);
     }
-    if (*cl && strtoull(cl, NULL, 10) > VK_SERVE_BODY_MAX) {
-        pss->close_after = 1;
-        return vk_http_error(wsi, pss, 413, "request body too large");
-    }
-    if (!*cl || !strcmp(cl, "0")) {
-        /* no body announced: lws may still deliver a chunked one */
-        if (!lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_TRANSFER_ENCODING)) {
-            struct vk_act_opts ao = { 0 };
-            return api_answer(wsi, pss, &ao);
-        }
+    if (*cl && strtoull(cl, NULL, 10) > VK_SERVE_BODY_MAX)
+        return refuse(wsi, pss, cl, 413, "request body too large");
+    if (!has_body(wsi, cl)) {
+        struct vk_act_opts ao = { 0 };
+        return api_answer(wsi, pss, &ao);
     }
     return 0;   /* the body comes in LWS_CALLBACK_HTTP_BODY */
 }
@@ -195,6 +209,11 @@ static int on_http(struct lws *wsi, struct vk_pss *pss, const char *path)
 static int on_body_done(struct lws *wsi, struct vk_pss *pss)
 {
     char why[256];
+    if (pss->deferred) {
+        free(pss->body);
+        pss->body = NULL;
+        return vk_http_error(wsi, pss, pss->deferred, pss->deferred_why);
+    }
     if (pss->body_over) {
         pss->close_after = 1;
         return vk_http_error(wsi, pss, 413, "request body too large");
@@ -243,15 +262,18 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
                     size_t len)
 {
     struct vk_pss *pss = user;
-    struct vk_server *srv = lws_context_user(lws_get_context(wsi));
     switch (reason) {
+    case LWS_CALLBACK_OPENSSL_PERFORM_CLIENT_CERT_VERIFICATION:
+        /* lws accepts the certificate unless this says otherwise (and
+         * wsi is NULL here): OpenSSL's verdict, CA and CRL, decides */
+        return vk_tls_verify(user, (int)len);
     case LWS_CALLBACK_OPENSSL_LOAD_EXTRA_SERVER_VERIFY_CERTS:
-        return vk_tls_load_crl(srv, user);
+        return vk_tls_load_crl(lws_context_user(lws_get_context(wsi)), user);
     case LWS_CALLBACK_HTTP:
-        pss->srv = srv;
+        pss->srv = lws_context_user(lws_get_context(wsi));
         return on_http(wsi, pss, in ? in : "");
     case LWS_CALLBACK_HTTP_BODY:
-        if (pss->body_over || pss->body_len + len > VK_SERVE_BODY_MAX) {
+        if (pss->deferred || pss->body_over || pss->body_len + len > VK_SERVE_BODY_MAX) {
             pss->body_over = 1;
             return 0;
         }

@@ -34,6 +34,8 @@ struct vk_pss {
     int body_over;              /* more than VK_SERVE_BODY_MAX came */
     char *resp;                 /* the response body still to send */
     size_t resp_len, resp_off;
+    int deferred;               /* an error status to send after the body */
+    char deferred_why[256];
     int pending;                /* a response is being sent */
     int close_after;            /* close instead of keep-alive */
     int sse;                    /* an event stream */
@@ -69,6 +71,11 @@ void vk_events_start(struct vk_server *srv);
  * CONFIG/tls/crl.pem into the SSL_CTX ssl_ctx and check it for every
  * client.  0, or -1 after logging why. */
 int vk_tls_load_crl(struct vk_server *srv, void *ssl_ctx);
+
+/* LWS_CALLBACK_OPENSSL_PERFORM_CLIENT_CERT_VERIFICATION: 0 to accept the
+ * client's certificate when OpenSSL found it good (preverify_ok), else 1
+ * after logging why (x509_ctx: the X509_STORE_CTX). */
+int vk_tls_verify(void *x509_ctx, int preverify_ok);
 
 extern const struct lws_protocols vk_serve_protocols[];
 

@@ -75,6 +75,23 @@ int vk_tls_load_crl(struct vk_server *srv, void *ssl_ctx)
     return 0;
 }
 
+/* Contract in serve_int.h. */
+int vk_tls_verify(void *x509_ctx, int preverify_ok)
+{
+    if (preverify_ok)
+        return 0;
+    X509_STORE_CTX *xc = x509_ctx;
+    X509 *cert = X509_STORE_CTX_get_current_cert(xc);
+    char subj[256] = "?", msg[512];
+    if (cert)
+        X509_NAME_oneline(X509_get_subject_name(cert), subj, sizeof subj);
+    snprintf(msg, sizeof msg, "client certificate %s refused: %s", subj,
+             X509_verify_cert_error_string(X509_STORE_CTX_get_error(xc)));
+    if (log_srv && log_srv->o->log)
+        log_srv->o->log(msg, log_srv->o->ctx);
+    return 1;
+}
+
 static int make_token(struct vk_server *srv)
 {
     unsigned char r[32];
