@@ -35,7 +35,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (st == 200 && r.kind == VK_ROUTE_STATIC &&
         (!r.file[0] || strchr(r.file, '/') || strstr(r.file, "..") || r.file[0] == '.'))
         abort();
-    if (st == 200 && (r.kind == VK_ROUTE_VM || r.kind == VK_ROUTE_ACTION) && !vk_name_valid(r.name))
+    if (st == 200 && (r.kind == VK_ROUTE_VM || r.kind == VK_ROUTE_ACTION || r.kind == VK_ROUTE_CONSOLE) && !vk_name_valid(r.name))
         abort();
 
     struct vk_act_opts o;

@@ -1,6 +1,7 @@
 #!/bin/bash
-# vmkit serve: the JSON API, the page, server-sent events and who may
-# change what.  One defined VM and one paused running VM (32 MiB, a boot
+# vmkit serve: the JSON API, the page, server-sent events, the serial
+# console over a WebSocket (tests/tools/wsclient.py) and who may change
+# what.  One defined VM and one paused running VM (32 MiB, a boot
 # sector disk: no guest boot needed); states are checked with `vmkit list`
 # and QEMU itself (QMP query-status).  Bad requests (no token, cross-site,
 # malformed JSON, huge bodies, unknown VMs, path traversal, symlinks out
@@ -127,6 +128,24 @@ sys.exit(1)" "$T/events"; do
 }
 ok "events: the first list comes at once" wait_event "l.get('run1') == 'paused'"
 
+# The serial console over a WebSocket: refused without the token or
+# cross-site, closed with a reason for an unknown VM or a busy console;
+# what the guest prints (run1's boot sector, once unpaused) reaches it.
+ws() { timeout 90 python3 "$TOP/tests/tools/wsclient.py" "$@"; }
+HP=${BASE#http://}
+run_ok o ws "ws://$HP/ws/console/nope?token=$TOKEN"
+has "console of an unknown VM: closed with 404" "$o" "CLOSE 1008 404"
+fails "console without the token: refused" 2 ws "ws://$HP/ws/console/run1"
+fails "console cross-site: refused" 2 ws "ws://$HP/ws/console/run1?token=$TOKEN" --origin http://evil.example
+eq "GET /ws/console/run1 without Upgrade: 426" "$(code GET /ws/console/run1)" 426
+ws "ws://$HP/ws/console/run1?token=$TOKEN" --origin "$BASE" --expect "VMKIT-BIOS-BOOT-OK serve" \
+    --timeout 80 >"$T/con1" 2>&1 &
+CON=$!
+_end=$(( $(date +%s) + 30 ))
+until grep -q "console run1 opened" "$T/s1.err" || [ "$(date +%s)" -gt $_end ]; do sleep 0.05; done
+run_ok o ws "ws://$HP/ws/console/run1?token=$TOKEN"
+has "a second console on run1: closed, busy" "$o" "CLOSE 1008 409 console busy"
+
 # Who may change state.
 eq "POST without token: 403" "$(code POST /api/vms/run1/unpause)" 403
 eq "POST with a wrong token: 403" "$(code POST /api/vms/run1/unpause -H 'X-Vmkit-Token: 00')" 403
@@ -136,6 +155,10 @@ one_of "after the refusals run1 is still paused" "$(qstatus run1)" "prelaunch pa
 
 # Actions, seen by the API, the CLI, QEMU and the event stream.
 eq "POST unpause: 200" "$(post /api/vms/run1/unpause -H "Origin: $BASE" -H 'Sec-Fetch-Site: same-origin')" 200
+wait "$CON"
+eq "console: the guest's output reached the WebSocket" "$?" 0
+has "console: its line" "$(cat "$T/con1")" "VMKIT-BIOS-BOOT-OK serve"
+ok "console: QEMU's console log has the same line" grep -q "VMKIT-BIOS-BOOT-OK serve" "$T/run/run1/console.log"
 one_of "unpause: GET says running" "$(api_state run1)" "running blocked"
 one_of "unpause: vmkit list says running" "$(cli_state run1)" "running blocked"
 eq "unpause: QEMU runs" "$(qstatus run1)" running

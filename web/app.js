@@ -50,6 +50,38 @@ async function showDetail(name) {
   document.getElementById("detail-config").textContent = r.ok ? j.config : j.error;
 }
 
+// The serial console: a WebSocket bridged to the VM's console socket
+// (the token goes in the query: a browser sets no headers on WebSockets).
+let consoleWs = null;
+const conOut = document.getElementById("console-out");
+function openConsole(name) {
+  if (consoleWs) consoleWs.close();
+  document.getElementById("console").hidden = false;
+  document.getElementById("console-name").textContent = name;
+  conOut.textContent = "";
+  const proto = location.protocol === "https:" ? "wss:" : "ws:";
+  const ws = new WebSocket(proto + "//" + location.host + "/ws/console/" +
+                           encodeURIComponent(name) + "?token=" + encodeURIComponent(token));
+  ws.binaryType = "arraybuffer";
+  const dec = new TextDecoder();
+  ws.onmessage = (e) => {
+    conOut.textContent += typeof e.data === "string" ? e.data : dec.decode(e.data, { stream: true });
+    conOut.scrollTop = conOut.scrollHeight;
+  };
+  ws.onclose = (e) => { conOut.textContent += "\n[closed" + (e.reason ? ": " + e.reason : "") + "]\n"; };
+  consoleWs = ws;
+}
+document.getElementById("console-in").addEventListener("keydown", (e) => {
+  if (e.key !== "Enter" || !consoleWs || consoleWs.readyState !== WebSocket.OPEN) return;
+  consoleWs.send(new TextEncoder().encode(e.target.value + "\r"));
+  e.target.value = "";
+});
+document.getElementById("console-close").addEventListener("click", () => {
+  if (consoleWs) consoleWs.close();
+  consoleWs = null;
+  document.getElementById("console").hidden = true;
+});
+
 function render(vms) {
   tbody.replaceChildren();
   document.getElementById("empty").hidden = vms.length > 0;
@@ -67,6 +99,13 @@ function render(vms) {
     cell(tr, String(v.vcpus));
     cell(tr, v.time === null ? "-" : v.time.toFixed(1) + " s");
     const td = cell(tr, "");
+    if (v.pid !== null && v.pid !== undefined) {
+      const b = document.createElement("button");
+      b.textContent = "console";
+      b.dataset.action = "console";
+      b.addEventListener("click", () => openConsole(v.name));
+      td.appendChild(b);
+    }
     for (const action of ACTIONS[v.state] || []) {
       const b = document.createElement("button");
       b.textContent = action;

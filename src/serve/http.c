@@ -10,8 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-static void slog(struct vk_server *srv, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void slog(struct vk_server *srv, const char *fmt, ...)
+/* Contract in serve_int.h. */
+void vk_serve_logf(struct vk_server *srv, const char *fmt, ...)
 {
     char line[1024];
     va_list ap;
@@ -70,8 +70,8 @@ static void token_hdr(struct lws *wsi, enum lws_token_indexes t, char *buf, int 
         buf[0] = 0;
 }
 
-/* Who is asking: the client certificate's common name, or "loopback". */
-static void peer_of(struct lws *wsi, struct vk_server *srv, char *buf, size_t len)
+/* Contract in serve_int.h. */
+void vk_http_peer(struct lws *wsi, struct vk_server *srv, char *buf, size_t len)
 {
     snprintf(buf, len, "loopback");
     if (!srv->tls)
@@ -94,10 +94,11 @@ static int equal_ct(const char *a, const char *b)
     return d == 0;
 }
 
-/* May this request change state?  403 reason into why, or 0. */
-static int may_change(struct lws *wsi, struct vk_server *srv, char *why, size_t wlen)
+/* Contract in serve_int.h. */
+int vk_http_may_change(struct lws *wsi, struct vk_server *srv, const char *token, char *why,
+                       size_t wlen)
 {
-    char origin[256], host[256], site[64], token[128];
+    char origin[256], host[256], site[64];
     token_hdr(wsi, WSI_TOKEN_ORIGIN, origin, sizeof origin);
     token_hdr(wsi, WSI_TOKEN_HOST, host, sizeof host);
     custom_hdr(wsi, "sec-fetch-site:", site, sizeof site);
@@ -108,7 +109,6 @@ static int may_change(struct lws *wsi, struct vk_server *srv, char *why, size_t 
     }
     if (srv->tls)     /* the handshake verified the client certificate */
         return 0;
-    custom_hdr(wsi, "x-vmkit-token:", token, sizeof token);
     if (!*token || !equal_ct(token, srv->token)) {
         snprintf(why, wlen, "%s X-Vmkit-Token (see the URL vmkit serve printed)",
                  *token ? "wrong" : "missing");
@@ -134,8 +134,8 @@ static int api_answer(struct lws *wsi, struct vk_pss *pss, const struct vk_act_o
     vk_serve_api(&pss->route, ao, &r);
     if (pss->route.kind == VK_ROUTE_ACTION) {
         char who[300];
-        peer_of(wsi, pss->srv, who, sizeof who);
-        slog(pss->srv, "%s: %s %s: %d%s%.*s", who, vk_serve_action_name(pss->route.action),
+        vk_http_peer(wsi, pss->srv, who, sizeof who);
+        vk_serve_logf(pss->srv, "%s: %s %s: %d%s%.*s", who, vk_serve_action_name(pss->route.action),
              pss->route.name, r.status, r.status == 200 ? "" : " ",
              r.status == 200 ? 0 : (int)r.len, r.body);
     }
@@ -187,13 +187,17 @@ static int on_http(struct lws *wsi, struct vk_pss *pss, const char *path)
     case VK_ROUTE_LIST:
     case VK_ROUTE_VM:
         return api_answer(wsi, pss, NULL);
+    case VK_ROUTE_CONSOLE:
+        return vk_http_error(wsi, pss, 426, "a WebSocket (Upgrade: websocket) is needed here");
     case VK_ROUTE_ACTION:
         break;
     }
-    if ((st = may_change(wsi, pss->srv, why, sizeof why))) {
+    char token[128];
+    custom_hdr(wsi, "x-vmkit-token:", token, sizeof token);
+    if ((st = vk_http_may_change(wsi, pss->srv, token, why, sizeof why))) {
         char who[300];
-        peer_of(wsi, pss->srv, who, sizeof who);
-        slog(pss->srv, "%s: %s %s refused: %s", who, vk_serve_action_name(pss->route.action),
+        vk_http_peer(wsi, pss->srv, who, sizeof who);
+        vk_serve_logf(pss->srv, "%s: %s %s refused: %s", who, vk_serve_action_name(pss->route.action),
              pss->route.name, why);
         return refuse(wsi, pss, cl, st, why);
     }
@@ -286,6 +290,17 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
         return 0;
     case LWS_CALLBACK_HTTP_BODY_COMPLETION:
         return on_body_done(wsi, pss);
+    case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION:
+        return vk_console_filter(wsi);
+    case LWS_CALLBACK_ESTABLISHED:
+        return vk_console_establish(wsi, pss);
+    case LWS_CALLBACK_RECEIVE:
+        return vk_console_rx(wsi, pss, in, len);
+    case LWS_CALLBACK_SERVER_WRITEABLE:
+        return vk_console_writable(wsi, pss);
+    case LWS_CALLBACK_CLOSED:
+        vk_console_closed(wsi, pss);
+        return 0;
     case LWS_CALLBACK_HTTP_WRITEABLE:
         return pss ? on_writable(wsi, pss) : 0;
     case LWS_CALLBACK_CLOSED_HTTP:
@@ -303,5 +318,6 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
 
 const struct lws_protocols vk_serve_protocols[] = {
     { "http", callback, sizeof(struct vk_pss), 0, 0, NULL, 0 },
+    { "vmkit-console-raw", vk_console_raw_cb, 0, 0, 0, NULL, 0 },
     { NULL, NULL, 0, 0, 0, NULL, 0 },
 };

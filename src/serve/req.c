@@ -63,6 +63,18 @@ int vk_serve_route(const char *path, size_t len, struct vk_route *r, char *why, 
         r->kind = VK_ROUTE_STATIC;
         return 200;
     }
+    static const char ws[] = "ws/console/";
+    if (rest > sizeof ws - 1 && !memcmp(p, ws, sizeof ws - 1)) {
+        size_t nl = rest - (sizeof ws - 1);
+        if (nl >= sizeof r->name)
+            return why_status(why, wlen, 400, "bad VM name");
+        memcpy(r->name, p + sizeof ws - 1, nl);
+        r->name[nl] = 0;
+        if (!vk_name_valid(r->name))
+            return why_status(why, wlen, 400, "bad VM name");
+        r->kind = VK_ROUTE_CONSOLE;
+        return 200;
+    }
     static const char api[] = "api/";
     if (rest < sizeof api - 1 || memcmp(p, api, sizeof api - 1)) {
         if (!plain_file(p, rest))

@@ -14,6 +14,7 @@ enum vk_route_kind {
     VK_ROUTE_VM,        /* GET /api/vms/NAME */
     VK_ROUTE_ACTION,    /* POST /api/vms/NAME/ACTION */
     VK_ROUTE_EVENTS,    /* GET /api/events (server-sent events) */
+    VK_ROUTE_CONSOLE,   /* GET /ws/console/NAME (a WebSocket) */
 };
 
 enum vk_serve_action {

@@ -23,6 +23,7 @@ struct vk_server {
     size_t list_len;
     unsigned gen;
     lws_sorted_usec_list_t poll;
+    struct vk_console *consoles;   /* open console sessions (console.c) */
 };
 
 /* Per HTTP connection (lws keeps it across keep-alive requests). */
@@ -40,7 +41,32 @@ struct vk_pss {
     int close_after;            /* close instead of keep-alive */
     int sse;                    /* an event stream */
     unsigned gen_sent;
+    struct vk_console *con;     /* a console WebSocket's session */
 };
+
+/* A line for the operator (o->log). */
+void vk_serve_logf(struct vk_server *srv, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Who is asking: "CN=..." of the client certificate, or "loopback". */
+void vk_http_peer(struct lws *wsi, struct vk_server *srv, char *buf, size_t len);
+
+/* May this request change state (or open a console)?  0, or 403 with the
+ * reason in why: cross-site (Origin, Sec-Fetch-Site), or without TLS a
+ * token that is not the session's. */
+int vk_http_may_change(struct lws *wsi, struct vk_server *srv, const char *token, char *why,
+                       size_t wlen);
+
+/* The console WebSocket (console.c): FILTER_PROTOCOL_CONNECTION (1 to
+ * refuse: not allowed), ESTABLISHED (connects, or closes the WebSocket
+ * with "STATUS reason"), RECEIVE, SERVER_WRITEABLE, CLOSED; and the raw
+ * protocol's callback for the adopted console socket. */
+int vk_console_filter(struct lws *wsi);
+int vk_console_establish(struct lws *wsi, struct vk_pss *pss);
+int vk_console_rx(struct lws *wsi, struct vk_pss *pss, const void *in, size_t len);
+int vk_console_writable(struct lws *wsi, struct vk_pss *pss);
+void vk_console_closed(struct lws *wsi, struct vk_pss *pss);
+int vk_console_raw_cb(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
+                      size_t len);
 
 /* Send status, content type and body (taken over; may be NULL with len 0)
  * as the response to wsi.  0, or -1 to close the connection. */
