@@ -279,6 +279,11 @@ eq "TLS: still serving alice" "$(tls --cert "$T/alice.crt" --key "$T/alice.key" 
 ok "TLS: no token file" sh -c "! ls '$T'/run/serve-*.token 2>/dev/null | grep -q ."
 stop_serve "$T/s2"
 has "TLS: the log names the certificate" "$(cat "$T/s2.err")" "CN=alice: pause nope: 404"
+if [ -s "$T/monitor.log" ] && grep -qE 'AddressSanitizer|LeakSanitizer|runtime error:' "$T/monitor.log"; then
+    cp "$T/monitor.log" "$T/.out"; _report 1 "monitors of the VMs serve started: no sanitizer report" "$T/.out"
+else
+    _report 0 "monitors of the VMs serve started: no sanitizer report"
+fi
 rm -f "$D/crl.pem"
 fails_with "serve --tls without the CRL is refused" 1 "crl.pem" vmkit serve --listen 127.0.0.1:0 --tls
 finish
