@@ -10,7 +10,7 @@
 
 BUILD   ?= build
 CC      ?= cc
-PKGS    := ext2fs com_err libarchive libzstd zlib jansson libcrypto libseccomp libisofs-1 libxml-2.0
+PKGS    := ext2fs com_err libarchive libzstd zlib jansson libcrypto libseccomp libisofs-1 libxml-2.0 libwebsockets libssl
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 CFLAGS  ?= -O2 -g
@@ -21,11 +21,13 @@ VERSION := $(shell cat VERSION 2>/dev/null || echo 0.0.0)
 
 LIB_SRC := $(sort $(wildcard src/util/*.c src/block/*.c src/part/*.c src/fs/*.c \
                              src/boot/*.c src/vm/*.c src/guest/*.c \
-                             src/backup/*.c src/tls/*.c src/api/*.c))
+                             src/backup/*.c src/tls/*.c src/api/*.c src/serve/*.c))
 CLI_SRC := $(sort $(wildcard src/cli/*.c))
 UNIT_SRC := $(sort $(wildcard tests/unit/t_*.c))
 FUZZ_SRC := $(sort $(wildcard fuzz/fuzz_*.c))
 TOOL_SRC := $(sort $(wildcard tests/tools/*.c))
+# vmkit serve's page, copied next to the binary (build/web) where serve looks
+WEB_SRC := $(sort $(wildcard web/*))
 
 LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
 CLI_OBJ := $(CLI_SRC:%.c=$(BUILD)/obj/%.o)
@@ -36,7 +38,11 @@ REPLAYS := $(FUZZ_SRC:fuzz/%.c=$(BUILD)/replay/%)
 # Helper programs the shell tests drive (not run as tests themselves).
 TOOLS   := $(TOOL_SRC:tests/tools/%.c=$(BUILD)/tools/%)
 
-all: $(BUILD)/vmkit $(UNITS) $(REPLAYS) $(TOOLS)
+all: $(BUILD)/vmkit $(UNITS) $(REPLAYS) $(TOOLS) $(WEB_SRC:%=$(BUILD)/%)
+
+$(BUILD)/web/%: web/%
+	@mkdir -p $(dir $@)
+	cp $< $@
 
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)

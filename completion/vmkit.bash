@@ -84,6 +84,9 @@ _vmkit() {
             top)    # no operands; -s takes a sort key
                 [[ ${words[${#words[@]}-1]} == -s || ${words[${#words[@]}-1]} == --sort ]] &&
                     mapfile -t COMPREPLY < <(compgen -W "id name state cpu time mem vcpus read write net" -- "$cur") ;;
+            serve)  # no operands; --web takes a directory
+                [[ ${words[${#words[@]}-1]} == --web ]] &&
+                    mapfile -t COMPREPLY < <(compgen -d -- "$cur") ;;
             *)
                 mapfile -t COMPREPLY < <(compgen -f -- "$cur") ;;
             esac

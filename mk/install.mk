@@ -35,6 +35,7 @@ endif
 include mk/pic.mk
 include mk/man.mk
 include mk/completion.mk
+include mk/web.mk
 include mk/deb.mk
 
 all: $(SHLIB)
@@ -80,9 +81,11 @@ install: install-dest $(BUILD)/vmkit $(SHLIB) $(BUILD)/libvmkit.a $(BUILD)/libvm
 	$(INSTALL) -m 644 $(BUILD)/libvmkit.pc '$(DESTDIR)$(LIBDIR)/pkgconfig/libvmkit.pc'
 	$(INSTALL_MAN)
 	$(INSTALL_COMP)
+	$(INSTALL_WEB)
 
 uninstall:
 	rm -f $(foreach f,$(INSTALLED),'$(DESTDIR)$(f)')
 	-rmdir '$(DESTDIR)$(INCLUDEDIR)/vmkit' 2>/dev/null
+	-rmdir '$(DESTDIR)$(WEBDIR)' '$(DESTDIR)$(dir $(WEBDIR))' 2>/dev/null
 
 .PHONY: install install-dest uninstall

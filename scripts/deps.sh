@@ -9,7 +9,8 @@ e2fsprogs dosfstools mtools fdisk gdisk xorriso isolinux syslinux-common genisoi
 busybox-static cpio dpkg-dev python3 time mmdebstrap openssh-client
 grub-pc-bin grub-common
 scdoc mandoc groff-base zsh jq
-libvirt-clients libxml2-utils openssl
+libvirt-clients libxml2-utils
+libwebsockets-dev curl openssl
 borgbackup"
 missing=""
 for p in $PKGS; do

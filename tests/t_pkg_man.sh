@@ -46,7 +46,7 @@ check_page vmkit-backup.1 backup "${BACKUP[@]}"
 check_page vmkit-tls.1 tls "${TLS[@]}"
 check_page vmkit-vm.1 create define undefine start list console shutdown reboot destroy pause unpause config dumpxml export-ova import-ova edit save restore clone snapshot top \
     block-attach block-detach block-list network-attach network-detach network-list mem-set vcpu-set
-check_page vmkit.1 "" demo doctor
+check_page vmkit.1 "" demo doctor serve
 # The top-level options are in the usage line of vmkit --help.
 run_ok top "$VMKIT" --help
 has "vmkit(1) and --help agree on --version" "$top" "--version"

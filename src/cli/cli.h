@@ -74,6 +74,7 @@ int cmd_install(int argc, char **argv);
 int cmd_doctor(int argc, char **argv);  /* doctor.c */
 int cmd_backup(int argc, char **argv);  /* backup.c */
 int cmd_tls(int argc, char **argv);     /* tls.c */
+int cmd_serve(int argc, char **argv);   /* serve.c: the web console */
 /* Print `vmkit --version`: vmkit's, QEMU's and the libraries' versions. */
 int cli_version(void);
 int cmd_save(int argc, char **argv);      /* vmstate.c: save, restore, snapshot, clone */

@@ -37,6 +37,7 @@ static const struct cli_command commands[] = {
     { "tls",      cmd_tls,   "the host CA and client certificates for the web console" },
     { "guest",    cmd_guest, "build a small bootable Linux guest disk" },
     { "demo",     cmd_demo,  "build a guest, boot it, show it working" },
+    { "serve",    cmd_serve, "a web console: VM list, buttons, live state, JSON API" },
     { "doctor",   cmd_doctor, "what this host can do (KVM, bridge, fuse...) and the fixes" },
     { NULL, NULL, NULL },
 };

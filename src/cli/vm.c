@@ -14,6 +14,7 @@
 #include "vm/qemu_args.h"
 #include "vm/runtime.h"
 #include "vm/store.h"
+#include "vm/vmjson.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -521,41 +522,6 @@ static const char *xm_flags(enum vk_vm_state s)
     }
 }
 
-static json_t *vm_json(const struct vk_vminfo *v, int longfmt)
-{
-    json_t *o = json_pack("{s:s, s:i, s:s?, s:i, s:i, s:s, s:f}", "name", v->name,
-                          "id", v->id, "uuid", v->cfg.uuid, "memory", (int)v->cfg.memory,
-                          "vcpus", (int)v->cfg.vcpus, "state", vk_vm_state_name(v->state),
-                          "time", v->cpu_secs);
-    if (!o || !longfmt)
-        return o;
-    char p[4200];
-    json_t *disks = json_array(), *fw = json_array();
-    for (unsigned i = 0; i < v->cfg.n_disks; i++) {
-        const struct vk_diskspec *d = &v->cfg.disks[i];
-        json_array_append_new(disks, json_pack("{s:s?, s:s?, s:s?, s:b, s:b}",
-                                               "target", d->target, "vdev", d->vdev,
-                                               "format", d->format, "readonly", d->readonly,
-                                               "cdrom", d->cdrom));
-    }
-    for (unsigned i = 0; i < v->cfg.n_vifs; i++)
-        for (unsigned j = 0; j < v->cfg.vifs[i].n_hostfwd; j++)
-            json_array_append_new(fw, json_string(v->cfg.vifs[i].hostfwd[j]));
-    json_object_set_new(o, "accel", json_string(strncmp(v->accel, "kvm", 3) ? "tcg" : "kvm"));
-    json_object_set_new(o, "accel_reason", json_string(v->accel));
-    json_object_set_new(o, "pid", v->pid ? json_integer(v->pid) : json_null());
-    json_object_set_new(o, "monitor_pid", v->monitor ? json_integer(v->monitor) : json_null());
-    json_object_set_new(o, "disks", disks);
-    snprintf(p, sizeof p, "%s/console.sock", v->dir);
-    json_object_set_new(o, "console", json_string(p));
-    snprintf(p, sizeof p, "%s/console.log", v->dir);
-    json_object_set_new(o, "console_log", json_string(p));
-    json_object_set_new(o, "vnc", *v->vnc ? json_string(v->vnc) : json_null());
-    json_object_set_new(o, "forwards", fw);
-    json_object_set_new(o, "runtime_dir", json_string(v->dir));
-    return o;
-}
-
 static void print_long(const struct vk_vminfo *v)
 {
     printf("  uuid:     %s\n  accel:    %s\n", v->cfg.uuid ? v->cfg.uuid : "-",
@@ -602,10 +568,7 @@ static int list_defined(const struct vk_vminfo *v, int n, char **want, int nwant
             continue;
         }
         if (arr)
-            json_array_append_new(arr, json_pack("{s:s, s:n, s:s?, s:i, s:i, s:s, s:n}", "name",
-                                                 names[i], "id", "uuid", cfg.uuid, "memory",
-                                                 (int)cfg.memory, "vcpus", (int)cfg.vcpus,
-                                                 "state", "shut off", "time"));
+            json_array_append_new(arr, vk_defined_json(names[i], &cfg));
         else
             printf("%-32s %5s %6ld %5ld %6s %9s\n", names[i], "-", cfg.memory, cfg.vcpus, "off",
                    "-");
@@ -659,7 +622,7 @@ static int do_list(int argc, char **argv)
         if (!want)
             continue;
         if (json) {
-            json_array_append_new(arr, vm_json(&v[i], longfmt));
+            json_array_append_new(arr, vk_vminfo_json(&v[i], longfmt));
             continue;
         }
         printf("%-32s %5d %6ld %5ld %6s %9.1f\n", v[i].name, v[i].id, v[i].cfg.memory,

@@ -70,14 +70,13 @@ static int write_all(int fd, const char *b, size_t n)
 }
 
 /* Contract in console.h. */
-int vk_console_run(const char *name, const struct vk_console_opts *o)
+int vk_console_open(const char *name, char *dir, size_t dlen, int wait_ms)
 {
     struct vk_vminfo info;
     int err = vk_rt_info(name, 0, &info);
     if (err)
         return err;
-    char dir[sizeof info.dir];
-    snprintf(dir, sizeof dir, "%s", info.dir);
+    snprintf(dir, dlen, "%s", info.dir);
     int live = (info.pid && info.state != VK_ST_CRASHED) || info.state == VK_ST_STARTING;
     enum vk_vm_state st = info.state;
     /* the console is serial port 0 as "pty"; another device there (tcp:,
@@ -92,9 +91,19 @@ int vk_console_run(const char *name, const struct vk_console_opts *o)
     vk_vminfo_free(&info);
     if (!live)
         return vk_error(-EINVAL, "%s: VM is not running (state %s)", name, vk_vm_state_name(st));
-    int sock = connect_console(dir, 5000);
+    int sock = connect_console(dir, wait_ms);
     if (sock < 0)
         return vk_error(sock, "%s: console: %s", name, strerror(-sock));
+    return sock;
+}
+
+/* Contract in console.h. */
+int vk_console_run(const char *name, const struct vk_console_opts *o)
+{
+    char dir[4096];
+    int sock = vk_console_open(name, dir, sizeof dir, 5000);
+    if (sock < 0)
+        return sock;
 
     struct termios saved;
     int raw = o->interactive && tcgetattr(o->in_fd, &saved) == 0;

@@ -10,6 +10,8 @@
 #ifndef VK_VM_CONSOLE_H
 #define VK_VM_CONSOLE_H
 
+#include <stddef.h>
+
 #define VK_CONSOLE_ESCAPE 0x1d   /* Ctrl-] */
 
 struct vk_console_opts {
@@ -23,5 +25,10 @@ struct vk_console_opts {
  * user's side (Ctrl-], EOF plus drain, timeout), 1 when the VM went away,
  * or a negative errno ("web: no such VM", "web: VM is not running"). */
 int vk_console_run(const char *name, const struct vk_console_opts *o);
+
+/* Connect to running VM name's console socket (waiting up to wait_ms
+ * while QEMU comes up), its runtime dir into dir.  Returns the socket
+ * (close-on-exec, blocking), or a negative errno as vk_console_run. */
+int vk_console_open(const char *name, char *dir, size_t dlen, int wait_ms);
 
 #endif
