@@ -1,4 +1,6 @@
-# Shared by bench/convert.sh and bench/vmdk.sh (source it).
+# Shared by the benchmarks (source it): best and ratio for bench/convert.sh
+# and bench/vmdk.sh, vm_scratch and start_paused for bench/top.sh and
+# bench/vm.sh.
 # best OUT CMD...: the faster of two runs of CMD, in seconds; OUT is
 # removed before each run (so both tools write a fresh file).
 best() {
@@ -16,3 +18,39 @@ best() {
 }
 # ratio A B: A / B to two decimals (vmkit's time over the reference's).
 ratio() { echo "scale=2; $1 / $2" | bc; }
+
+# vm_scratch: a scratch dir $D holding vmkit's runtime and config dirs
+# (VMKIT_RUNTIME_DIR, VMKIT_CONFIG_DIR exported), so the benchmark's VMs
+# are its own; at exit every VM still running there is destroyed and $D
+# removed.  Needs $VMKIT.
+vm_scratch() {
+    D=$(mktemp -d "${TMPDIR:-/tmp}/vmkit-bench.XXXXXX")
+    export VMKIT_RUNTIME_DIR=$D/run VMKIT_CONFIG_DIR=$D/etc
+    mkdir -p -m 700 "$D/run" "$D/etc"
+    trap vm_scratch_cleanup EXIT
+}
+vm_scratch_cleanup() {
+    for d in "$D"/run/*/; do
+        [ -d "$d" ] && "$VMKIT" destroy "$(basename "$d")" >/dev/null 2>&1
+    done
+    rm -rf "$D"
+}
+
+# start_paused N TAG: VMs paused1..pausedN in $D (memory 32 MiB, each a
+# 1 MiB disk with a BIOS boot sector that prints TAG), started paused (-p)
+# so they cost no CPU under TCG.  Returns 1 after saying which failed.
+start_paused() {
+    local i
+    for i in $(seq "$1"); do
+        python3 "$TOP/tests/fixtures/bootsector.py" "$2" "$D/bs$i.img" 1048576
+        cat >"$D/p$i.cfg" <<CFG
+name = "paused$i"
+memory = 32
+boot = "c"
+vif = []
+vnc = 0
+disk = [ 'format=raw, vdev=hda, access=rw, target=$D/bs$i.img' ]
+CFG
+        "$VMKIT" create "$D/p$i.cfg" -p || { echo "FAILED: vmkit create -p ($i)"; return 1; }
+    done
+}

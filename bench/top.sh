@@ -15,30 +15,11 @@ set -u
 TOP=$(cd "$(dirname "$0")/.." && pwd)
 VMKIT=${VMKIT:-$TOP/build/vmkit}
 NVM=${BENCH_VMS:-10}
-D=$(mktemp -d "${TMPDIR:-/tmp}/vmkit-bench.XXXXXX")
-export VMKIT_RUNTIME_DIR=$D/run VMKIT_CONFIG_DIR=$D/etc
-mkdir -p -m 700 "$D/run" "$D/etc"
-cleanup() {
-    for d in "$D"/run/*/; do
-        [ -d "$d" ] && "$VMKIT" destroy "$(basename "$d")" >/dev/null 2>&1
-    done
-    rm -rf "$D"
-}
-trap cleanup EXIT
+. "$TOP/bench/lib.sh"   # vm_scratch, start_paused
+vm_scratch
 median() { sort -n | awk '{ v[NR] = $1 } END { printf "%.0f\n", (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 
-for i in $(seq "$NVM"); do
-    python3 "$TOP/tests/fixtures/bootsector.py" top "$D/bs$i.img" 1048576
-    cat >"$D/p$i.cfg" <<CFG
-name = "paused$i"
-memory = 32
-boot = "c"
-vif = []
-vnc = 0
-disk = [ 'format=raw, vdev=hda, access=rw, target=$D/bs$i.img' ]
-CFG
-    "$VMKIT" create "$D/p$i.cfg" -p || { echo "FAILED: vmkit create -p ($i)"; exit 1; }
-done
+start_paused "$NVM" top || exit 1
 
 # The same figures by hand: QMP per VM, /proc for CPU and RSS.
 cat >"$D/byhand.py" <<'PY'

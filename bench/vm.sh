@@ -13,16 +13,8 @@ set -u
 TOP=$(cd "$(dirname "$0")/.." && pwd)
 VMKIT=${VMKIT:-$TOP/build/vmkit}
 N=${BENCH_N:-5}
-D=$(mktemp -d "${TMPDIR:-/tmp}/vmkit-bench.XXXXXX")
-export VMKIT_RUNTIME_DIR=$D/run VMKIT_CONFIG_DIR=$D/etc
-mkdir -p -m 700 "$D/run" "$D/etc"
-cleanup() {
-    for d in "$D"/run/*/; do
-        [ -d "$d" ] && "$VMKIT" destroy "$(basename "$d")" >/dev/null 2>&1
-    done
-    rm -rf "$D"
-}
-trap cleanup EXIT
+. "$TOP/bench/lib.sh"   # vm_scratch, start_paused
+vm_scratch
 
 "$VMKIT" guest build -q "$D/g.img" >/dev/null || { echo "FAILED: vmkit guest build"; exit 1; }
 
@@ -107,18 +99,7 @@ echo "vmkit create itself returned after ${tc}s (median: pygrub copying the kern
 echo "ratio vmkit/qemu: $(echo "scale=3; $tv / $tq" | bc)"
 
 # (b) vmkit list with 10 paused VMs
-for i in $(seq 10); do
-    python3 "$TOP/tests/fixtures/bootsector.py" list "$D/bs$i.img" 1048576
-    cat >"$D/p$i.cfg" <<CFG
-name = "paused$i"
-memory = 32
-boot = "c"
-vif = []
-vnc = 0
-disk = [ 'format=raw, vdev=hda, access=rw, target=$D/bs$i.img' ]
-CFG
-    "$VMKIT" create "$D/p$i.cfg" -p || { echo "FAILED: vmkit create -p ($i)"; exit 1; }
-done
+start_paused 10 list || exit 1
 n=$("$VMKIT" list | grep -c '^paused.*--p---')
 : >"$D/tl"
 for _ in $(seq 20); do

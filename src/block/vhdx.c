@@ -45,6 +45,7 @@
  * zeroes, as it did, and the space past it is reused by no one: a leak)
  * or the new entry with its data already durable.  VK_OPEN_NOFLUSH drops
  * the syncs, keeping the order. */
+#include "block/bat_check.h"
 #include "block/blockdev.h"
 #include "block/vhdx_int.h"
 
@@ -554,14 +555,6 @@ static int regions_apart(struct vk_blockdev *bd, const struct vhdx *s)
     return 0;
 }
 
-struct extent { uint64_t start, end, idx; };
-
-static int cmp_extent(const void *a, const void *b)
-{
-    const struct extent *x = a, *y = b;
-    return x->start < y->start ? -1 : x->start > y->start;
-}
-
 /* A BAT entry gone bad: refused, or (tolerate) counted and read as zeroes. */
 static int bad_entry(struct vk_blockdev *bd, struct vhdx *s, uint64_t i, bool tolerate, const char *what)
 {
@@ -576,20 +569,39 @@ static int bad_entry(struct vk_blockdev *bd, struct vhdx *s, uint64_t i, bool to
     return 0;
 }
 
+/* What check_bat's overlap callback needs. */
+struct bat_ctx {
+    struct vk_blockdev *bd;
+    struct vhdx *s;
+    bool tolerate;
+};
+
+/* An overlap vk_bat_check_overlaps() found: a block on the metadata or on
+ * another block is a bad entry.  Two metadata regions cannot overlap:
+ * regions_apart() refused that before. */
+static int bat_overlap(void *ctx, const struct vk_bat_extent *bad)
+{
+    struct bat_ctx *c = ctx;
+    if (bad->idx == VK_BAT_META)
+        return 0;
+    return bad_entry(c->bd, c->s, bad->idx, c->tolerate, "points at space already in use");
+}
+
 /* The metadata regions off each other; every present block inside the
  * file and off the metadata and the other blocks; states valid. */
 static int check_bat(struct vk_blockdev *bd, struct vhdx *s, bool tolerate)
 {
-    struct extent *x = malloc((size_t)(s->nblocks + 4) * sizeof *x);
+    struct vk_bat_extent *x = malloc((size_t)(s->nblocks + 4) * sizeof *x);
+    struct bat_ctx c = { bd, s, tolerate };
     size_t nx = 0;
     int r = 0;
     if (!x)
         return vk_error(-ENOMEM, "out of memory");
-    x[nx++] = (struct extent){ 0, MiB, UINT64_MAX };
+    x[nx++] = (struct vk_bat_extent){ 0, MiB, VK_BAT_META };
     if (s->log_len)
-        x[nx++] = (struct extent){ s->log_off, s->log_off + s->log_len, UINT64_MAX };
-    x[nx++] = (struct extent){ s->bat_off, s->bat_off + s->bat_len, UINT64_MAX };
-    x[nx++] = (struct extent){ s->meta_off, s->meta_off + s->meta_len, UINT64_MAX };
+        x[nx++] = (struct vk_bat_extent){ s->log_off, s->log_off + s->log_len, VK_BAT_META };
+    x[nx++] = (struct vk_bat_extent){ s->bat_off, s->bat_off + s->bat_len, VK_BAT_META };
+    x[nx++] = (struct vk_bat_extent){ s->meta_off, s->meta_off + s->meta_len, VK_BAT_META };
     for (uint64_t b = 0; b < s->nblocks && r == 0; b++) {
         uint64_t i = bat_index(s, b), e = s->bat[i], st = e & 7;
         uint64_t start = e & BAT_OFF_MASK, len = bd->size - b * s->bs < s->bs ? bd->size - b * s->bs : s->bs;
@@ -599,26 +611,10 @@ static int check_bat(struct vk_blockdev *bd, struct vhdx *s, bool tolerate)
         else if (st == PB_FULL && (start > s->file_size || len > s->file_size - start))
             r = bad_entry(bd, s, i, tolerate, "points past the end of the file: truncated?");
         else if (st == PB_FULL)
-            x[nx++] = (struct extent){ start, start + len, i };
+            x[nx++] = (struct vk_bat_extent){ start, start + len, i };
     }
-    if (r < 0)
+    if (r < 0 || (r = vk_bat_check_overlaps(x, nx, bat_overlap, &c)) < 0)
         goto out;
-    qsort(x, nx, sizeof *x, cmp_extent);
-    size_t top = 0;   /* the extent reaching furthest so far */
-    for (size_t k = 1; k < nx; k++) {
-        if (x[k].start >= x[top].end) {
-            top = k;
-            continue;
-        }
-        /* of two overlapping extents, the block is the bad one */
-        struct extent *bad = x[k].idx != UINT64_MAX ? &x[k] : &x[top];
-        if (bad->idx == UINT64_MAX)   /* regions_apart() saw to that */
-            continue;
-        if ((r = bad_entry(bd, s, bad->idx, tolerate, "points at space already in use")) < 0)
-            goto out;
-        if (bad == &x[top])
-            top = k;
-    }
     for (uint64_t b = 0; b < s->nblocks; b++)
         s->allocated += present(s->bat[bat_index(s, b)]);
 out:

@@ -22,6 +22,7 @@
  * it after an fdatasync of the data, and syncs again.  A crash leaves at
  * most unreferenced space, reused by the next allocation; the footer copy
  * at offset 0 never changes.  VK_OPEN_NOFLUSH drops the syncs. */
+#include "block/bat_check.h"
 #include "block/blockdev.h"
 
 #include "util/endian.h"
@@ -312,26 +313,48 @@ static uint64_t footer_size(const uint8_t *f)
     return chs * 512;
 }
 
-struct extent { uint64_t start, end; uint32_t idx; };
+/* What check_bat's overlap callback needs. */
+struct bat_ctx {
+    struct vk_blockdev *bd;
+    struct vpc *s;
+    bool tolerate;
+};
 
-static int cmp_extent(const void *a, const void *b)
+/* An overlap vk_bat_check_overlaps() found: the BAT on the dynamic header
+ * is refused; a block on anything else too, or (tolerate) counted and
+ * read as zeroes. */
+static int bat_overlap(void *ctx, const struct vk_bat_extent *bad)
 {
-    const struct extent *x = a, *y = b;
-    return x->start < y->start ? -1 : x->start > y->start;
+    struct bat_ctx *c = ctx;
+    struct vpc *s = c->s;
+    const char *n = c->bd->name;
+    if (bad->idx == VK_BAT_META)
+        return vk_error(-EINVAL, "%s: the BAT at offset %llu overlaps the dynamic header", n,
+                        (unsigned long long)s->bat_off);
+    uint32_t i = (uint32_t)bad->idx;
+    if (!c->tolerate)
+        return vk_error(-EINVAL, "%s: BAT entry %u (offset %llu) points at offset %llu, which is already in use",
+                        n, i, (unsigned long long)(s->bat_off + (uint64_t)i * 4),
+                        (unsigned long long)bad->start);
+    vk_warn("%s: BAT entry %u overlaps other data", n, i);
+    s->corrupt++;
+    s->bat[i] = VHD_UNALLOCATED;
+    return 0;
 }
 
 /* Every allocated block lies in the file, off the metadata and off every
  * other block. */
 static int check_bat(struct vk_blockdev *bd, struct vpc *s, uint64_t dyn_off, bool tolerate)
 {
-    struct extent *x = malloc(((size_t)s->nbat + 3) * sizeof *x);
+    struct vk_bat_extent *x = malloc(((size_t)s->nbat + 3) * sizeof *x);
+    struct bat_ctx c = { bd, s, tolerate };
     size_t nx = 0;
     int r = 0;
     if (!x)
         return vk_error(-ENOMEM, "out of memory");
-    x[nx++] = (struct extent){ 0, 512, UINT32_MAX };
-    x[nx++] = (struct extent){ dyn_off, dyn_off + 1024, UINT32_MAX };
-    x[nx++] = (struct extent){ s->bat_off, s->bat_off + (uint64_t)s->nbat * 4, UINT32_MAX };
+    x[nx++] = (struct vk_bat_extent){ 0, 512, VK_BAT_META };
+    x[nx++] = (struct vk_bat_extent){ dyn_off, dyn_off + 1024, VK_BAT_META };
+    x[nx++] = (struct vk_bat_extent){ s->bat_off, s->bat_off + (uint64_t)s->nbat * 4, VK_BAT_META };
     s->free_off = (s->bat_off + (uint64_t)s->nbat * 4 + 511) / 512 * 512;
     if (dyn_off + 1024 > s->free_off)
         s->free_off = (dyn_off + 1024 + 511) / 512 * 512;
@@ -351,35 +374,10 @@ static int check_bat(struct vk_blockdev *bd, struct vpc *s, uint64_t dyn_off, bo
             s->bat[i] = VHD_UNALLOCATED;
             continue;
         }
-        x[nx++] = (struct extent){ start, end, i };
+        x[nx++] = (struct vk_bat_extent){ start, end, i };
     }
-    qsort(x, nx, sizeof *x, cmp_extent);
-    size_t top = 0;   /* the extent reaching furthest so far */
-    for (size_t k = 1; k < nx; k++) {
-        if (x[k].start >= x[top].end) {
-            top = k;
-            continue;
-        }
-        /* of two overlapping extents, the block is the bad one (the later
-         * one when both are) */
-        struct extent *bad = x[k].idx != UINT32_MAX ? &x[k] : &x[top];
-        if (bad->idx == UINT32_MAX) {
-            r = vk_error(-EINVAL, "%s: the BAT at offset %llu overlaps the dynamic header", bd->name,
-                         (unsigned long long)s->bat_off);
-            goto out;
-        }
-        if (!tolerate) {
-            r = vk_error(-EINVAL, "%s: BAT entry %u (offset %llu) points at offset %llu, which is already in use",
-                         bd->name, bad->idx, (unsigned long long)(s->bat_off + (uint64_t)bad->idx * 4),
-                         (unsigned long long)bad->start);
-            goto out;
-        }
-        vk_warn("%s: BAT entry %u overlaps other data", bd->name, bad->idx);
-        s->corrupt++;
-        s->bat[bad->idx] = VHD_UNALLOCATED;
-        if (bad == &x[top])
-            top = k;
-    }
+    if ((r = vk_bat_check_overlaps(x, nx, bat_overlap, &c)) < 0)
+        goto out;
     for (uint32_t i = 0; i < s->nbat; i++) {
         if (s->bat[i] == VHD_UNALLOCATED)
             continue;

@@ -18,6 +18,44 @@
 #include <string.h>
 #include <unistd.h>
 
+/* Parse argv against spec and opts into *a, then open the repository
+ * named by operand a->v[repo_arg] (writable: under the writer's lock).
+ * CLI_PARSED with the repository open in *repo (the caller closes it), or
+ * the exit status to return at once: cli_parse()'s for --help or a usage
+ * error, EXIT_FAIL after printing why the repository did not open. */
+static int bk_parse_open(const struct cli_spec *spec, const struct cli_opt *opts, int argc,
+                         char **argv, struct cli_args *a, int repo_arg, bool writable,
+                         struct vk_bk_repo *repo)
+{
+    int r = cli_parse(spec, opts, argc, argv, a);
+    if (r != CLI_PARSED)
+        return r;
+    if ((r = vk_bk_open(a->v[repo_arg], writable, repo)) < 0)
+        return cli_fail(r);
+    return CLI_PARSED;
+}
+
+/* Open repository path (read-only) and load its snapshot snap (an id,
+ * 'latest' or a name).  0 with both in *repo and *s (the caller frees
+ * both), or a negative errno after vk_error() with nothing left open. */
+static int bk_open_snap(const char *path, const char *snap, struct vk_bk_repo *repo,
+                        struct vk_bk_snap *s)
+{
+    int r = vk_bk_open(path, false, repo);
+    if (r < 0)
+        return r;
+    if ((r = vk_bk_snap_load(repo, snap, s)) < 0)
+        vk_bk_close(repo);
+    return r;
+}
+
+/* --json for list and info. */
+static bool json_out;
+static const struct cli_opt json_opts[] = {
+    OPT_BOOL(0, "json", &json_out, "print JSON"),
+    OPT_END(),
+};
+
 static int bk_init(int argc, char **argv)
 {
     uint64_t cs = 0;
@@ -61,12 +99,10 @@ static int bk_save(int argc, char **argv)
         "zstd-compressed.  The snapshot appears only once all its chunks are on\n"
         "disk.  Prints the new snapshot's id.", 2, 2 };
     struct cli_args a;
-    int r = cli_parse(&spec, opts, argc, argv, &a);
+    struct vk_bk_repo repo;
+    int r = bk_parse_open(&spec, opts, argc, argv, &a, 1, true, &repo);
     if (r != CLI_PARSED)
         return r;
-    struct vk_bk_repo repo;
-    if ((r = vk_bk_open(a.v[1], true, &repo)) < 0)
-        return cli_fail(r);
     struct vk_progress pb;
     struct vk_bk_snap s;
     vk_progress_init(&pb, STDERR_FILENO, progress);
@@ -110,23 +146,17 @@ static json_t *snap_json(const struct vk_bk_snap *s, bool full)
 
 static int bk_list(int argc, char **argv)
 {
-    bool json = false;
-    const struct cli_opt opts[] = {
-        OPT_BOOL(0, "json", &json, "print JSON"),
-        OPT_END(),
-    };
     static const struct cli_spec spec = {
         "backup list", "[--json] REPO",
         "List the snapshots in REPO, oldest first.", 1, 1 };
     struct cli_args a;
-    int r = cli_parse(&spec, opts, argc, argv, &a);
+    struct vk_bk_repo repo;
+    int r = bk_parse_open(&spec, json_opts, argc, argv, &a, 0, false, &repo);
     if (r != CLI_PARSED)
         return r;
-    struct vk_bk_repo repo;
+    bool json = json_out;
     char **ids;
     size_t n;
-    if ((r = vk_bk_open(a.v[0], false, &repo)) < 0)
-        return cli_fail(r);
     if ((r = vk_bk_snap_ids(&repo, &ids, &n)) < 0) {
         vk_bk_close(&repo);
         return cli_fail(r);
@@ -160,28 +190,20 @@ static int bk_list(int argc, char **argv)
 
 static int bk_info(int argc, char **argv)
 {
-    bool json = false;
-    const struct cli_opt opts[] = {
-        OPT_BOOL(0, "json", &json, "print JSON"),
-        OPT_END(),
-    };
     static const struct cli_spec spec = {
         "backup info", "[--json] REPO SNAP",
         "Show one snapshot: SNAP is its id, 'latest', or a name (the newest\n"
         "snapshot of that name).", 2, 2 };
     struct cli_args a;
-    int r = cli_parse(&spec, opts, argc, argv, &a);
+    int r = cli_parse(&spec, json_opts, argc, argv, &a);
     if (r != CLI_PARSED)
         return r;
     struct vk_bk_repo repo;
     struct vk_bk_snap s;
-    if ((r = vk_bk_open(a.v[0], false, &repo)) < 0)
+    if ((r = bk_open_snap(a.v[0], a.v[1], &repo, &s)) < 0)
         return cli_fail(r);
-    r = vk_bk_snap_load(&repo, a.v[1], &s);
     vk_bk_close(&repo);
-    if (r < 0)
-        return cli_fail(r);
-    if (json) {
+    if (json_out) {
         cli_print_json(snap_json(&s, true));
     } else {
         char b[4][32];
@@ -220,12 +242,10 @@ static int bk_verify(int argc, char **argv)
         "with --read-data, that every chunk decompresses and hashes to its name.\n"
         "Each problem is printed with the snapshots it touches; exit 1 if any.", 1, 1 };
     struct cli_args a;
-    int r = cli_parse(&spec, opts, argc, argv, &a);
+    struct vk_bk_repo repo;
+    int r = bk_parse_open(&spec, opts, argc, argv, &a, 0, false, &repo);
     if (r != CLI_PARSED)
         return r;
-    struct vk_bk_repo repo;
-    if ((r = vk_bk_open(a.v[0], false, &repo)) < 0)
-        return cli_fail(r);
     struct vk_progress pb;
     struct vk_bk_verify_stats st;
     vk_progress_init(&pb, STDERR_FILENO, progress);
@@ -264,12 +284,8 @@ static int bk_restore(int argc, char **argv)
         return cli_usage("backup restore", "--format %s: raw or qcow2", fmt);
     struct vk_bk_repo repo;
     struct vk_bk_snap s;
-    if ((r = vk_bk_open(a.v[0], false, &repo)) < 0)
+    if ((r = bk_open_snap(a.v[0], a.v[1], &repo, &s)) < 0)
         return cli_fail(r);
-    if ((r = vk_bk_snap_load(&repo, a.v[1], &s)) < 0) {
-        vk_bk_close(&repo);
-        return cli_fail(r);
-    }
     struct vk_progress pb;
     vk_progress_init(&pb, STDERR_FILENO, progress);
     r = vk_bk_restore(&repo, &s, a.v[2], fmt, force, vk_progress_update, &pb);
@@ -328,14 +344,8 @@ static int bk_file_open(const char *repo, const char *spec, bool need_path, stru
     else if (path && !(f->path = strdup(path)))
         r = vk_error(-ENOMEM, "out of memory");
     else
-        r = vk_bk_open(repo, false, &f->repo);
+        r = bk_open_snap(repo, snap, &f->repo, &f->snap);
     if (r < 0) {
-        free(f->path);
-        free(snap);
-        return r;
-    }
-    if ((r = vk_bk_snap_load(&f->repo, snap, &f->snap)) < 0) {
-        vk_bk_close(&f->repo);
         free(f->path);
         free(snap);
         return r;
@@ -528,13 +538,11 @@ static int bk_gc(int argc, char **argv)
         "snapshot cannot be read.  Holds the writer's lock.", 1, 1 };
     const struct cli_opt opts[] = { OPT_END() };
     struct cli_args a;
-    int r = cli_parse(&spec, opts, argc, argv, &a);
+    struct vk_bk_repo repo;
+    int r = bk_parse_open(&spec, opts, argc, argv, &a, 0, true, &repo);
     if (r != CLI_PARSED)
         return r;
-    struct vk_bk_repo repo;
     struct vk_bk_gc_stats st;
-    if ((r = vk_bk_open(a.v[0], true, &repo)) < 0)
-        return cli_fail(r);
     r = vk_bk_gc(&repo, &st);
     vk_bk_close(&repo);
     if (r < 0)

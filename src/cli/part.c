@@ -25,6 +25,29 @@ static int open_disk(const char *spec, bool rw, struct vk_blockdev **bd)
     return vk_open_disk_spec(spec, opt_format, rw ? VK_OPEN_RDWR : 0, bd);
 }
 
+/* Parse a verb that takes only the group options: its operands in *a. */
+static int parse_plain(const struct cli_spec *spec, int argc, char **argv, struct cli_args *a)
+{
+    const struct cli_opt opts[] = { OPT_INCLUDE(group_opts), OPT_END() };
+    return cli_parse(spec, opts, argc, argv, a);
+}
+
+/* Parse argv against spec and opts (NULL: the group options alone), then
+ * open the disk a->v[0] (rw: for writing).  CLI_PARSED with the disk in
+ * *bd (finish() closes it), or the exit status to return at once:
+ * cli_parse()'s for --help or a usage error, EXIT_FAIL after printing why
+ * the disk did not open. */
+static int parse_open(const struct cli_spec *spec, const struct cli_opt *opts, int argc, char **argv,
+                      struct cli_args *a, bool rw, struct vk_blockdev **bd)
+{
+    int r = opts ? cli_parse(spec, opts, argc, argv, a) : parse_plain(spec, argc, argv, a);
+    if (r != CLI_PARSED)
+        return r;
+    if ((r = open_disk(a->v[0], rw, bd)) < 0)
+        return cli_fail(r);
+    return CLI_PARSED;
+}
+
 static int finish(struct vk_blockdev *bd, int r)
 {
     int c = vk_bd_close(bd);
@@ -296,13 +319,11 @@ static int cmd_list(int argc, char **argv)
     };
     static const struct cli_spec spec = { "part list", "DISK", "List the partitions.", 1, 1 };
     struct cli_args a;
-    int r = cli_parse(&spec, opts, argc, argv, &a);
+    struct vk_blockdev *bd;
+    int r = parse_open(&spec, opts, argc, argv, &a, false, &bd);
     if (r != CLI_PARSED)
         return r;
-    struct vk_blockdev *bd;
     struct vk_ptable t;
-    if ((r = open_disk(a.v[0], false, &bd)) < 0)
-        return cli_fail(r);
     if ((r = vk_ptable_read(bd, &t)) < 0)
         return finish(bd, r);
     if (json)
@@ -360,13 +381,6 @@ static int do_resize(struct vk_ptable *t, const char *name, void *ctx)
 {
     struct num_ctx *a = ctx;
     return vk_part_resize(t, a->n, a->size, name);
-}
-
-/* Parse a verb that takes only the group options: its operands in *a. */
-static int parse_plain(const struct cli_spec *spec, int argc, char **argv, struct cli_args *a)
-{
-    const struct cli_opt opts[] = { OPT_INCLUDE(group_opts), OPT_END() };
-    return cli_parse(spec, opts, argc, argv, a);
 }
 
 static int cmd_del(int argc, char **argv)
@@ -432,13 +446,11 @@ static int cmd_dump(int argc, char **argv)
     static const struct cli_spec spec = { "part dump", "DISK",
         "Print the table as an sfdisk script (sfdisk --dump format).", 1, 1 };
     struct cli_args a;
-    int r = parse_plain(&spec, argc, argv, &a);
+    struct vk_blockdev *bd;
+    int r = parse_open(&spec, NULL, argc, argv, &a, false, &bd);
     if (r != CLI_PARSED)
         return r;
-    struct vk_blockdev *bd;
     struct vk_ptable t;
-    if ((r = open_disk(a.v[0], false, &bd)) < 0)
-        return cli_fail(r);
     if ((r = vk_ptable_read(bd, &t)) < 0)
         return finish(bd, r);
     r = vk_ptable_dump(&t, a.v[0], stdout);
@@ -451,13 +463,11 @@ static int cmd_load(int argc, char **argv)
     static const struct cli_spec spec = { "part load", "DISK < SCRIPT",
         "Replace the table with an sfdisk script read from standard input.", 1, 1 };
     struct cli_args a;
-    int r = parse_plain(&spec, argc, argv, &a);
+    struct vk_blockdev *bd;
+    int r = parse_open(&spec, NULL, argc, argv, &a, true, &bd);
     if (r != CLI_PARSED)
         return r;
-    struct vk_blockdev *bd;
     struct vk_ptable t;
-    if ((r = open_disk(a.v[0], true, &bd)) < 0)
-        return cli_fail(r);
     if ((r = vk_ptable_load(bd, stdin, bd->name, &t)) < 0)
         return finish(bd, r);
     r = vk_ptable_write(bd, &t);
@@ -495,6 +505,7 @@ static int cmd_verify(int argc, char **argv)
     int r = cli_parse(&spec, opts, argc, argv, &a);
     if (r != CLI_PARSED)
         return r;
+    /* not parse_open(): whether to open for writing is known only now */
     struct vk_blockdev *bd;
     char *msgs;
     if ((r = open_disk(a.v[0], repair, &bd)) < 0)
@@ -523,12 +534,10 @@ static int cmd_fix(int argc, char **argv)
     static const struct cli_spec spec = { "part fix", "DISK",
         "Move the GPT backup to the end of a grown disk and widen the usable range.", 1, 1 };
     struct cli_args a;
-    int r = parse_plain(&spec, argc, argv, &a);
+    struct vk_blockdev *bd;
+    int r = parse_open(&spec, NULL, argc, argv, &a, true, &bd);
     if (r != CLI_PARSED)
         return r;
-    struct vk_blockdev *bd;
-    if ((r = open_disk(a.v[0], true, &bd)) < 0)
-        return cli_fail(r);
     return finish(bd, rewrite(bd));
 }
 

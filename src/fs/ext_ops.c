@@ -146,6 +146,23 @@ static int read_inode(struct vk_fs *fs, ext2_ino_t ino, struct ext2_inode_large 
     return e ? ext_err(fs, e, p, "reading inode") : 0;
 }
 
+/* Normalize path into np (PMAX bytes, for messages) and look it up (follow:
+ * through a final symlink): 0 with the inode number in *ino, or a negative
+ * errno after vk_error().  The first step of every by-path operation. */
+static int resolve(struct vk_fs *fs, const char *path, bool follow, char *np, ext2_ino_t *ino)
+{
+    int r = norm(fs, path, np);
+    return r < 0 ? r : lookup(fs, np, follow, ino);
+}
+
+/* resolve(), then read the inode into *in. */
+static int resolve_inode(struct vk_fs *fs, const char *path, bool follow, char *np, ext2_ino_t *ino,
+                         struct ext2_inode_large *in)
+{
+    int r = resolve(fs, path, follow, np, ino);
+    return r < 0 ? r : read_inode(fs, *ino, in, np);
+}
+
 static int write_inode(struct vk_fs *fs, ext2_ino_t ino, struct ext2_inode_large *in, const char *p)
 {
     errcode_t e = ext2fs_write_inode_full(EXTFS(fs), ino, (struct ext2_inode *)in, sizeof *in);
@@ -272,8 +289,7 @@ static int ext_stat(struct vk_fs *fs, const char *path, struct vk_stat *st, bool
     ext2_ino_t ino;
     struct ext2_inode_large in;
     int r;
-    if ((r = norm(fs, path, np)) < 0 || (r = lookup(fs, np, follow, &ino)) < 0 ||
-        (r = read_inode(fs, ino, &in, np)) < 0)
+    if ((r = resolve_inode(fs, path, follow, np, &ino, &in)) < 0)
         return r;
     fill_stat(fs, ino, &in, st);
     return 0;
@@ -359,7 +375,7 @@ static int ext_readdir(struct vk_fs *fs, const char *path, vk_dirent_cb cb, void
     char np[PMAX];
     ext2_ino_t ino;
     int r;
-    if ((r = norm(fs, path, np)) < 0 || (r = lookup(fs, np, true, &ino)) < 0)
+    if ((r = resolve(fs, path, true, np, &ino)) < 0)
         return r;
     return iterate_dir(fs, ino, np, cb, ctx);
 }
@@ -411,7 +427,7 @@ static int ext_readlink(struct vk_fs *fs, const char *path, char *buf, size_t le
     char np[PMAX];
     ext2_ino_t ino;
     int r;
-    if ((r = norm(fs, path, np)) < 0 || (r = lookup(fs, np, false, &ino)) < 0)
+    if ((r = resolve(fs, path, false, np, &ino)) < 0)
         return r;
     return readlink_ino(fs, ino, np, buf, len);
 }
@@ -999,7 +1015,7 @@ static int ext_setattr(struct vk_fs *fs, const char *path, int mask, const struc
     ext2_ino_t ino;
     struct ext2_inode_large in;
     int r;
-    if ((r = norm(fs, path, np)) < 0 || (r = lookup(fs, np, false, &ino)) < 0)
+    if ((r = resolve(fs, path, false, np, &ino)) < 0)
         return r;
     if (mask & VK_SET_SIZE) {
         if ((r = read_inode(fs, ino, &in, np)) < 0)
@@ -1050,7 +1066,7 @@ static int ext_setxattr(struct vk_fs *fs, const char *path, const char *name, co
     char np[PMAX];
     ext2_ino_t ino;
     int r;
-    if ((r = norm(fs, path, np)) < 0 || (r = lookup(fs, np, false, &ino)) < 0)
+    if ((r = resolve(fs, path, false, np, &ino)) < 0)
         return r;
     struct ext2_xattr_handle *h;
     errcode_t err = ext2fs_xattrs_open(EXTFS(fs), ino, &h);
@@ -1100,8 +1116,7 @@ static int ext_lookup_node(struct vk_fs *fs, const char *path, bool follow, stru
     ext2_ino_t ino;
     struct ext2_inode_large in;
     int r;
-    if ((r = norm(fs, path, np)) < 0 || (r = lookup(fs, np, follow, &ino)) < 0 ||
-        (r = read_inode(fs, ino, &in, np)) < 0)
+    if ((r = resolve_inode(fs, path, follow, np, &ino, &in)) < 0)
         return r;
     ext_node(ino, in.i_mode & S_IFMT, out);
     return 0;
