@@ -286,4 +286,28 @@ else
 fi
 rm -f "$D/crl.pem"
 fails_with "serve --tls without the CRL is refused" 1 "crl.pem" vmkit serve --listen 127.0.0.1:0 --tls
+
+# the same with vmkit's own PKI (vmkit tls) in a second config dir: its
+# server certificate names 127.0.0.1, its CRL is what serve checks
+export VMKIT_CONFIG_DIR=$T/etc2
+mkdir -m 700 "$VMKIT_CONFIG_DIR"
+ok "vmkit tls init" vmkit tls init
+ok "vmkit tls issue-client bob" vmkit tls issue-client bob
+ok "vmkit tls issue-client carl" vmkit tls issue-client carl
+ok "vmkit tls revoke carl" vmkit tls revoke carl
+C=$VMKIT_CONFIG_DIR/tls
+start_serve "$T/s3" --listen 0.0.0.0:0 --tls
+ok "serve --tls with vmkit tls's files: starts" test -n "$URL"
+PORT=${URL##*:}; PORT=${PORT%%/*}
+BASE=https://127.0.0.1:$PORT
+pki() { rm -f "$T/body"; curl -s -o "$T/body" -w '%{http_code}' --cacert "$C/ca.crt" "$@" "$BASE/api/vms"; }
+eq "vmkit tls: bob's certificate: 200" "$(pki --cert "$C/clients/bob.crt" --key "$C/clients/bob.key")" 200
+c=$(pki --cert "$C/clients/carl.crt" --key "$C/clients/carl.key"); rc=$?
+ok "vmkit tls: revoked carl: the handshake fails (curl $rc, HTTP $c)" test "$rc" -ne 0 -a "$c" = 000
+c=$(pki --cert "$T/alice.crt" --key "$T/alice.key"); rc=$?
+ok "vmkit tls: alice of the openssl CA: the handshake fails (curl $rc, HTTP $c)" test "$rc" -ne 0 -a "$c" = 000
+c=$(pki); rc=$?
+ok "vmkit tls: no certificate: the handshake fails (curl $rc, HTTP $c)" test "$rc" -ne 0 -a "$c" = 000
+eq "vmkit tls: still serving bob" "$(pki --cert "$C/clients/bob.crt" --key "$C/clients/bob.key")" 200
+stop_serve "$T/s3"
 finish
