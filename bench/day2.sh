@@ -21,17 +21,9 @@ TOP=$(cd "$(dirname "$0")/.." && pwd)
 VMKIT=${VMKIT:-$TOP/build/vmkit}
 N=${BENCH_N:-3}
 . "$TOP/bench/lib.sh"
-D=$(mktemp -d "${TMPDIR:-/tmp}/vmkit-bench.XXXXXX")
-export VMKIT_RUNTIME_DIR=$D/run VMKIT_CONFIG_DIR=$D/etc
-mkdir -p -m 700 "$D/run" "$D/etc"
-cleanup() {
-    for d in "$D"/run/*/; do
-        [ -d "$d" ] && "$VMKIT" destroy "$(basename "$d")" >/dev/null 2>&1
-    done
-    pkill -KILL -f "$D/" 2>/dev/null
-    rm -rf "$D"
-}
-trap cleanup EXIT
+vm_scratch
+# also the QEMUs started by hand (their paths are under $D/hand*)
+trap 'pkill -KILL -f "$D/hand" 2>/dev/null; vm_scratch_cleanup' EXIT
 median() { sort -n | awk '{ v[NR] = $1 } END { printf "%.3f\n", (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 fail() { echo "FAILED: $*"; exit 1; }
 
