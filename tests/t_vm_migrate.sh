@@ -96,6 +96,13 @@ fails_with "an ssh command that does not exist" 1 "nosuch-ssh: No such file or d
     vmkit migrate -s nosuch-ssh mv other
 fails_with "an empty ssh command" 1 "not a usable ssh command" vmkit migrate -s " " mv other
 runs_on "after a missing ssh"
+# nomigrate = 1 (xl.cfg(5)): refused, the VM stays where it is
+guest_cfg nm "nomigrate = 1" >nm.cfg
+ok "create nm (nomigrate = 1, paused)" vmkit create -p nm.cfg
+fails_with "nomigrate = 1: migrate refuses" 1 "nm: its config sets nomigrate = 1" \
+    vmkit migrate -s "sh $T/ssh.sh" nm other
+eq "QMP: nm still here, as it was (created paused)" "$(qstatus nm)" prelaunch
+ok "destroy nm" vmkit destroy nm
 
 # refused before anything moves: the name is defined, or running, there
 ok "define mv on the other side" $R2 "$VMKIT" define mv.cfg

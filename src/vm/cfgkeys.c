@@ -562,7 +562,7 @@ static const struct keydef keys[] = {
     IGN("max_grant_version", xen_internal),
     IGN("seclabel", "XSM labels are Xen's security modules"),
     IGN("init_seclabel", "XSM labels are Xen's security modules"),
-    IGN("nomigrate", "vmkit does not migrate VMs"),
+    HON("nomigrate", K_BOOL, nomigrate, "`vmkit migrate` refuses the VM"),
     IGN("driver_domain", xen_internal),
     IGN("device_tree", arm_only),
     IGN("xend_suspend_evtchn_compat", xen_internal),

@@ -107,6 +107,7 @@ struct vk_domcfg {
     enum vk_action on_poweroff, on_reboot, on_crash;
     int on_watchdog;    /* -1 = no watchdog device, else an enum vk_action */
     int acpi, apic, pae, nx, hpet, localtime, nestedhvm;
+    int nomigrate;      /* 1: `vmkit migrate` refuses the VM (xl's disable_migrate) */
     long rtc_timeoffset;
     struct vk_strv viridian;  /* Hyper-V enlightenment groups */
     int usb;

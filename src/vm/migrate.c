@@ -361,6 +361,10 @@ int vk_vm_migrate(const char *name, const char *sshcmd, const char *host, int fl
     char state[64];
     int was_running = 0;
     uint64_t files_len = 0;
+    if (info.cfg.nomigrate == 1) {
+        err = vk_error(-EPERM, "%s: its config sets nomigrate = 1: it is not to be migrated", name);
+        goto out;
+    }
     if ((err = vk_hp_movable(&info)) < 0 || (err = vk_qmp_runstate(q, state, sizeof state)) < 0)
         goto out;
     if (strcmp(state, "running") && strcmp(state, "paused")) {
