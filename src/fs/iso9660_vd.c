@@ -202,13 +202,16 @@ int vk_iso_boot_read(struct vk_blockdev *bd, struct vk_iso_boot *out)
 int vk_iso_check_descriptors(vk_iso_pread_fn pread, void *ctx, uint64_t size, const char *name)
 {
     uint8_t vd[VK_ISO_BLOCK];
-    for (uint64_t off = VD_START; off + VK_ISO_BLOCK <= size && off < VD_START + 64 * VK_ISO_BLOCK;
-         off += VK_ISO_BLOCK) {
-        int r = pread(ctx, vd, sizeof vd, off);
+    for (uint64_t off = VD_START; off < VD_START + 64 * VK_ISO_BLOCK; off += VK_ISO_BLOCK) {
+        int r = off + VK_ISO_BLOCK <= size ? pread(ctx, vd, sizeof vd, off) : 0;
         if (r < 0)
             return r;
-        if (memcmp(vd + 1, "CD001", 5))
+        if (off + VK_ISO_BLOCK > size || memcmp(vd + 1, "CD001", 5)) {
+            if (off == VD_START)
+                return vk_error(-EINVAL, "%s: not a readable ISO 9660 image (no volume "
+                                "descriptor at offset %u)", name, (unsigned)VD_START);
             break;
+        }
         if (vd[0] == 255)
             return 0;
         bool joliet = vd[0] == 2 && vd[88] == '%' && vd[89] == '/';
