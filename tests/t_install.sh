@@ -159,8 +159,8 @@ has "the panic is in the log" "$(cat panic.log)" "Kernel panic"
 none "nothing left running after the crash" running
 
 # 5. --cdrom: the BIOS boots the ISO (a boot sector here); a screenshot
-mkdir -p cd && python3 "$FIX/bootsector.py" cdrom cd/boot.img 2048
-ok "xorriso: an El Torito ISO" xorriso -as mkisofs -quiet -o boot.iso -b boot.img -no-emul-boot -boot-load-size 4 cd
+ok "a boot sector for the CD" eval 'mkdir -p cd && python3 "$FIX/bootsector.py" cdrom cd/boot.img 2048'
+ok "xorriso: an El Torito ISO" xorriso -as mkisofs -o boot.iso -b boot.img -no-emul-boot -boot-load-size 4 cd
 cat >hvm.cfg <<EOF
 name = "hvm"
 type = "hvm"
