@@ -11,7 +11,7 @@ grub-pc-bin grub-common
 scdoc mandoc groff-base zsh jq
 libvirt-clients libxml2-utils
 libwebsockets-dev curl openssl
-borgbackup"
+borgbackup partclone"
 missing=""
 for p in $PKGS; do
     dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null | grep -q "install ok installed" ||

@@ -179,4 +179,17 @@ int vk_bk_gc(struct vk_bk_repo *r, struct vk_bk_gc_stats *st);
 struct vk_blockdev;
 int vk_bk_snap_bd_open(struct vk_bk_repo *r, const struct vk_bk_snap *s, struct vk_blockdev **out);
 
+/* clonezilla.c: write snapshot s of r as a new Clonezilla image
+ * directory dir (Clonezilla's savedisk layout for a disk named sda: see
+ * clonezilla.c), partclone images zstd-compressed and split into pieces
+ * of split bytes (at least VK_BK_SPLIT_MIN).  Built as dir.tmp-XXXXXX and
+ * renamed when complete: an existing dir is refused (-EEXIST), and a
+ * failure leaves nothing.  cmdline (may be NULL) is recorded as
+ * Info-saved-by-cmd.txt.  A snapshot without a partition table:
+ * -ENOTSUP. */
+#define VK_BK_SPLIT_MIN (1u << 20)
+#define VK_BK_SPLIT_DEFAULT (4ull << 30)
+int vk_bk_export(struct vk_bk_repo *r, const struct vk_bk_snap *s, const char *dir,
+                 uint64_t split, const char *cmdline, vk_bk_progress_fn progress, void *pctx);
+
 #endif

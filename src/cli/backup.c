@@ -297,6 +297,49 @@ static int bk_restore(int argc, char **argv)
     return r < 0 ? cli_fail(r) : EXIT_OK;
 }
 
+static int bk_export(int argc, char **argv)
+{
+    uint64_t split = VK_BK_SPLIT_DEFAULT;
+    bool progress = false;
+    const struct cli_opt opts[] = {
+        OPT_SIZE(0, "split", &split, "SIZE", "split each image into pieces of SIZE (default 4G, at least 1M)"),
+        OPT_BOOL('p', "progress", &progress, "draw a progress bar (default: on a terminal)"),
+        OPT_END(),
+    };
+    static const struct cli_spec spec = {
+        "backup export", "[--split SIZE] REPO SNAP DIR",
+        "Write snapshot SNAP (an id, 'latest' or a name) of REPO as a new Clonezilla\n"
+        "image directory DIR, the disk named sda: the partition table (sda-pt.sf),\n"
+        "the MBR and the hidden data after it, the disk and parts files, and for\n"
+        "each partition a partclone image (ext2/3/4, vfat: used blocks only) or\n"
+        "a dd image (anything else), zstd-compressed and split as .aa, .ab ...\n"
+        "(swap: swappt-sdaN.info, as Clonezilla).  DIR is written as\n"
+        "DIR.tmp-XXXXXX and renamed when complete; an existing DIR is refused.", 3, 3 };
+    struct cli_args a;
+    int r = cli_parse(&spec, opts, argc, argv, &a);
+    if (r != CLI_PARSED)
+        return r;
+    char cmd[1024];
+    int n = snprintf(cmd, sizeof cmd, "vmkit backup");
+    for (int i = 0; i < argc && n >= 0 && (size_t)n < sizeof cmd; i++)
+        n += snprintf(cmd + n, sizeof cmd - (size_t)n, " %s", argv[i]);
+    if (n >= 0 && (size_t)n < sizeof cmd - 1)
+        snprintf(cmd + n, sizeof cmd - (size_t)n, "\n");
+    struct vk_bk_repo repo;
+    struct vk_bk_snap s;
+    if ((r = bk_open_snap(a.v[0], a.v[1], &repo, &s)) < 0)
+        return cli_fail(r);
+    struct vk_progress pb;
+    vk_progress_init(&pb, STDERR_FILENO, progress);
+    r = vk_bk_export(&repo, &s, a.v[2], split, cmd, vk_progress_update, &pb);
+    vk_progress_end(&pb);
+    vk_bk_close(&repo);
+    if (r >= 0 && isatty(1))
+        printf("Exported %s (%s) to %s\n", s.id, s.name, a.v[2]);
+    vk_bk_snap_free(&s);
+    return r < 0 ? cli_fail(r) : EXIT_OK;
+}
+
 /* ---- ls, cat, get: files straight from a snapshot ---- */
 
 /* An open SNAP[:PART][:PATH] of a repository. */
@@ -558,6 +601,7 @@ static const struct cli_command backup_cmds[] = {
     { "info",    bk_info,    "show one snapshot" },
     { "verify",  bk_verify,  "check every snapshot and chunk (--read-data: their contents)" },
     { "restore", bk_restore, "write a snapshot to a new raw or qcow2 image" },
+    { "export",  bk_export,  "write a snapshot as a Clonezilla image directory (partclone, zstd)" },
     { "ls",      bk_ls,      "list files of a snapshot without restoring it" },
     { "cat",     bk_cat,     "print a file of a snapshot" },
     { "get",     bk_get,     "copy files (-r: a tree) out of a snapshot" },
