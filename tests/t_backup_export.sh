@@ -8,7 +8,7 @@
 # blocks (a deleted file) are not exported; bad input refused, exit 1,
 # leaving nothing behind.
 . "$(dirname "$0")/lib.sh"
-need partclone.chkimg partclone.ext4 partclone.vfat zstd e2fsck debugfs fsck.fat mtype sfdisk blkid ||
+need partclone.chkimg partclone.ext4 partclone.vfat zstd e2fsck e2image debugfs fsck.fat mtype sfdisk blkid qemu-img ||
     { finish; exit; }
 
 pstart() { sfdisk -d "$1" | sed -n "s|^$1$2 : start= *\([0-9]*\),.*|\1|p"; }
@@ -89,6 +89,24 @@ ok "ext4: every used block as in the source (e2image -r of both)" sh -c "part_ou
     e2image -r '$T/p1' '$T/u1' && e2image -r '$T/r1' '$T/u2' && cmp '$T/u1' '$T/u2'"
 eq "free blocks not exported (the deleted file)" \
     "$(for n in 1 2; do img "$D" $n; done | grep -a -c 'SECRET-MARKER-01234')" 0
+
+# --- a GPT disk in qcow2: the GPT copies instead of the hidden data ---
+G=$T/gpt.qcow2
+ok "a 64M qcow2 GPT disk, ext4 partition" sh -c "'$VMKIT' img create -f qcow2 '$G' 64M >/dev/null &&
+    '$VMKIT' part init '$G' gpt && '$VMKIT' part add '$G' --size 40M --type linux >/dev/null &&
+    '$VMKIT' fs mkfs -t ext4 '$G:1' && '$VMKIT' fs put '$T/blob' '$G:1:/blob'"
+run_ok gid vmkit backup save "$G" "$R" --name gpt
+ok "export it (default --split)" vmkit backup export "$R" gpt "$T/czg"
+ok "one piece at the default split" test -e "$T/czg/sda1.ext4-ptcl-img.zst.aa" -a ! -e "$T/czg/sda1.ext4-ptcl-img.zst.ab"
+ok "raw copy of the source" qemu-img convert -O raw "$G" "$T/gpt.raw"
+ok "sda-gpt-1st: the first 34 sectors" cmp "$T/czg/sda-gpt-1st" <(head -c $((34 * 512)) "$T/gpt.raw")
+ok "sda-gpt-2nd: the last 33 sectors" cmp "$T/czg/sda-gpt-2nd" <(tail -c $((33 * 512)) "$T/gpt.raw")
+ok "no hidden data file for GPT" test ! -e "$T/czg/sda-hidden-data-after-mbr"
+ok "sfdisk writes its sda-pt.sf" sh -c "truncate -s 64M '$T/gblank' && sfdisk -q '$T/gblank' <'$T/czg/sda-pt.sf'"
+eq "the same GPT partition" "$(sfdisk -d "$T/gblank" | grep start= | sed 's|^[^ ]*||')" \
+    "$(sfdisk -d "$T/gpt.raw" | grep start= | sed 's|^[^ ]*||')"
+ok "partclone.chkimg accepts its ext4 image" sh -c "zstd -dcq '$T/czg/sda1.ext4-ptcl-img.zst.aa' |
+    partclone.chkimg -s - -L '$T/log' >'$T/chk3' 2>&1"
 
 # --- bad input: exit 1, a clear message, nothing left behind ---
 fails_with "unknown snapshot" 1 "nosuch" vmkit backup export "$R" nosuch "$T/cz2"
