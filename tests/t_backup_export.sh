@@ -87,6 +87,16 @@ ok "ext4: vmkit fs cat of the restored filesystem" cmp <(vmkit fs cat "$T/r1:/bl
 ok "ext4: every used block as in the source (e2image -r of both)" sh -c "part_out() { dd if='$M' of=\"\$2\" bs=512 \
     skip=$(pstart "$M" 1) count=$(psize "$M" 1) status=none; }; part_out 1 '$T/p1' &&
     e2image -r '$T/p1' '$T/u1' && e2image -r '$T/r1' '$T/u2' && cmp '$T/u1' '$T/u2'"
+# byte for byte what partclone itself writes, but for the version string
+# in the header (and so the header's CRC)
+part_out "$M" 1 "$T/p1" && part_out "$M" 2 "$T/p2"
+ok "partclone.ext4 -c and partclone.vfat -c of the source partitions" sh -c "
+    partclone.ext4 -c -s '$T/p1' -o '$T/pc1' -L '$T/log' >/dev/null 2>&1 &&
+    partclone.vfat -c -s '$T/p2' -o '$T/pc2' -L '$T/log' >/dev/null 2>&1 && test -s '$T/pc1' -a -s '$T/pc2'"
+ok "ext4: the image is partclone.ext4 -c's after the header" \
+    cmp <(tail -c +111 "$T/pc1") <(img "$D" 1 | tail -c +111)
+ok "vfat: the image is partclone.vfat -c's after the header" \
+    cmp <(tail -c +111 "$T/pc2") <(img "$D" 2 | tail -c +111)
 eq "free blocks not exported (the deleted file)" \
     "$(for n in 1 2; do img "$D" $n; done | grep -a -c 'SECRET-MARKER-01234')" 0
 
