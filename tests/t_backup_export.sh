@@ -132,6 +132,15 @@ fails_with "missing operands (usage)" 2 "DIR" vmkit backup export "$R" mbr
 ok "nothing made for them" test ! -e "$T/cz3"
 eq "no temporary directories left" "$(ls -d "$T"/*.tmp-* 2>/dev/null | wc -l)" 0
 fails_with "a repository that is not one" 1 "$T/nope" vmkit backup export "$T/nope" mbr "$T/cz4"
+# a damaged chunk met half-way: the export stops and leaves nothing
+ok "a copy of the repository" cp -a "$R" "$T/repo2"
+big=$(find "$T/repo2/chunks" -type f -printf '%s %p\n' | sort -n | tail -1 | cut -d' ' -f2)
+ok "flip a byte in its biggest chunk" python3 -c "import sys; f=open(sys.argv[1],'r+b'); f.seek(40000)
+b=f.read(1); f.seek(40000); f.write(bytes([b[0] ^ 0xff]))" "$big"
+fails_with "export of a snapshot with a damaged chunk: refused" 1 "$(basename "$big" | cut -c1-16)" \
+    vmkit backup export "$T/repo2" mbr "$T/cz6"
+ok "nothing made for it" test ! -e "$T/cz6"
+eq "its temporary directory removed" "$(ls -d "$T"/*.tmp-* 2>/dev/null | wc -l)" 0
 # a disk without a partition table has no Clonezilla form
 ok "a bare ext4 disk" sh -c "truncate -s 16M '$T/bare' && '$VMKIT' fs mkfs -t ext4 '$T/bare'"
 run_ok id2 vmkit backup save "$T/bare" "$R" --name bare
