@@ -6,7 +6,8 @@
  *   sda-chs.sf                  the geometry Clonezilla records
  *   sda-mbr                     the first sector
  *   sda-hidden-data-after-mbr   MBR disks: sectors 1 up to the first
- *                               partition (GRUB's core image lives there)
+ *                               partition (GRUB's core image lives
+ *                               there), when that is at most 64 MiB
  *   sda-gpt-1st, sda-gpt-2nd    GPT disks: the first 34 and last 33 sectors
  *   sdaN.ext4-ptcl-img.zst.aa   ext2/3/4 (EXTFS) and vfat (FAT12/16/32):
  *   sdaN.vfat-ptcl-img.zst.aa   partclone images (partclone.h), zstd, split
@@ -43,6 +44,7 @@
 #define DISK "sda"
 #define ZLEVEL 3
 #define IO_BUF (1u << 20)
+#define HIDDEN_MAX (64u << 20)
 
 /* A zstd stream written as NAME.aa, NAME.ab ... of at most split bytes. */
 struct zout {
@@ -191,7 +193,7 @@ static int put_file(int dirfd, const char *dir, const char *name, const void *da
 static int put_sectors(struct vk_blockdev *disk, int dirfd, const char *dir, const char *name,
                        uint64_t first, uint64_t count)
 {
-    if (count > (64u << 20) / VK_SECTOR || (first + count) * VK_SECTOR > disk->size)
+    if (count > HIDDEN_MAX / VK_SECTOR || (first + count) * VK_SECTOR > disk->size)
         return vk_error(-EINVAL, "%s: %s: sectors %llu+%llu out of range", disk->name, name,
                         (unsigned long long)first, (unsigned long long)count);
     uint8_t *buf = malloc(count * VK_SECTOR + 1);
@@ -258,32 +260,35 @@ static int pc_kind(struct vk_blockdev *part, const char *type, struct vk_pc_info
     return 0;
 }
 
-/* part as a partclone image: bitmap from the filesystem's used map. */
-static int export_ptcl(struct vk_blockdev *part, const struct vk_fs_type *type, const char *fstype,
-                       struct zout *o)
+/* The partclone header fields and used-block bitmap (*bm, malloc'd) of
+ * the filesystem on part. */
+static int ptcl_map(struct vk_blockdev *part, const struct vk_fs_type *type, const char *fstype,
+                    struct vk_pc_info *pi, uint8_t **bm)
 {
-    struct vk_pc_info pi = { .device_size = part->size };
-    int r = pc_kind(part, fstype, &pi);
+    memset(pi, 0, sizeof *pi);
+    pi->device_size = part->size;
+    int r = pc_kind(part, fstype, pi);
     if (r < 0)
         return r;
-    struct bitmap_ctx c = { NULL, part->size / pi.block_size, pi.block_size };
+    struct bitmap_ctx c = { NULL, part->size / pi->block_size, pi->block_size };
     if (!(c.bm = calloc(c.nblocks / 8 + 1, 1)))
         return vk_error(-ENOMEM, "out of memory for the bitmap of %s", part->name);
     uint64_t span = 0;
     if ((r = vk_fs_used(part, type, set_used, &c, &span)) >= 0) {
-        pi.totalblock = span / pi.block_size;
-        if (!pi.totalblock || pi.totalblock > c.nblocks) {
+        pi->totalblock = span / pi->block_size;
+        if (!pi->totalblock || pi->totalblock > c.nblocks)
             r = vk_error(-EINVAL, "%s: the filesystem spans %llu bytes", part->name,
                          (unsigned long long)span);
-        } else {
-            /* Nothing past the filesystem's end may be marked. */
-            for (uint64_t b = pi.totalblock; b < c.nblocks; b++)
-                c.bm[b / 8] &= (uint8_t)~(1u << (b % 8));
-            r = vk_pc_write(part, &pi, c.bm, z_out, o);
-        }
     }
-    free(c.bm);
-    return r;
+    if (r < 0) {
+        free(c.bm);
+        return r;
+    }
+    /* Nothing past the filesystem's end may be marked. */
+    for (uint64_t b = pi->totalblock; b < c.nblocks; b++)
+        c.bm[b / 8] &= (uint8_t)~(1u << (b % 8));
+    *bm = c.bm;
+    return 0;
 }
 
 /* part raw, as partclone.dd writes it. */
@@ -325,7 +330,14 @@ static int export_part(struct exp *e, const struct vk_part *p)
         type = NULL;
     }
     const char *fs = type ? fp.type : "";
-    bool ptcl = type && type->used && (!strncmp(fs, "ext", 3) || !strcmp(fs, "vfat"));
+    struct vk_pc_info pi;
+    uint8_t *bm = NULL;
+    if (type && type->used && (!strncmp(fs, "ext", 3) || !strcmp(fs, "vfat")) &&
+        ptcl_map(sl, type, fs, &pi, &bm) < 0) {
+        /* Unmappable (damaged): every byte, as save keeps it. */
+        vk_warn("%s: %s: exported as a dd image", name, vk_errmsg());
+        vk_error_clear();
+    }
     vk_strbuf_printf(&e->parts, "%s%s", e->parts.n ? " " : "", name);
     vk_strbuf_printf(&e->devfs, "/dev/%s %s\n", name, type ? fs : "unknown");
     if (type && !strcmp(fs, "swap")) {
@@ -335,12 +347,13 @@ static int export_part(struct exp *e, const struct vk_part *p)
         r = put_file(e->dirfd, e->dir, file, info, (size_t)n);
     } else {
         struct zout o;
-        snprintf(file, sizeof file, "%s.%s-ptcl-img.zst", name, ptcl ? fs : "dd");
+        snprintf(file, sizeof file, "%s.%s-ptcl-img.zst", name, bm ? fs : "dd");
         r = z_open(&o, e->dirfd, e->dir, file, e->split);
         if (r >= 0)
-            r = ptcl ? export_ptcl(sl, type, fs, &o) : export_dd(sl, &o);
+            r = bm ? vk_pc_write(sl, &pi, bm, z_out, &o) : export_dd(sl, &o);
         r = z_close(&o, r);
     }
+    free(bm);
     vk_bd_close(sl);
     return r;
 }
@@ -379,9 +392,12 @@ static int export_table(struct exp *e, const struct vk_ptable *t)
         for (unsigned i = 0; i < t->n; i++)
             if (t->p[i].start && t->p[i].start < first)
                 first = t->p[i].start;
-        /* Clonezilla keeps at most 1 MiB of it, as do we. */
-        if (first > 1 && first <= 2048)
+        /* The whole gap, as Clonezilla; a huge one is not boot code. */
+        if (first > 1 && first - 1 <= HIDDEN_MAX / VK_SECTOR)
             r = put_sectors(e->disk, e->dirfd, e->dir, DISK "-hidden-data-after-mbr", 1, first - 1);
+        else if (first > 1)
+            vk_warn("%s: the %llu sectors before the first partition are not saved (over "
+                    "64 MiB)", e->disk->name, (unsigned long long)(first - 1));
     }
     return r;
 }
