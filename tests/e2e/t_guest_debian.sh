@@ -22,9 +22,9 @@ freeport() {
 }
 ssh-keygen -q -t ed25519 -N '' -C vmkit-test -f key >/dev/null 2>&1
 t0=$(date +%s)
-ok "guest build --distro debian (bookworm, ssh key, extra package; GRUB, the default)" \
+ok "guest build --distro debian (bookworm, ssh key, extra packages; GRUB, the default)" \
     vmkit guest build -q --distro debian --hostname deb1 \
-    --packages less --ssh-key key.pub g.img
+    --packages less,iputils-ping --ssh-key key.pub g.img
 t1=$(date +%s)
 echo "# build: $((t1 - t0)) s"
 [ -f g.img ] || { vm_finish; exit 1; }
@@ -55,12 +55,14 @@ boot() {  # NAME [KEY=VALUE]: create, wait for the login prompt; sets $secs
     secs=$(( $(date +%s) - _b ))
     echo "# $1: login prompt after $secs s"
 }
-S() { timeout 120 ssh -i key -p "$port" -o BatchMode=yes -o StrictHostKeyChecking=no \
+S() { timeout 120 ssh -i key -p "$port" -o BatchMode=yes -o StrictHostKeyChecking=no -o LogLevel=ERROR \
         -o UserKnownHostsFile=/dev/null -o ConnectTimeout=30 root@127.0.0.1 "$@" 2>&1; }
+# sshd comes up a little after the login prompt
+wait_ssh() { for _ in $(seq 60); do S true >/dev/null && return; sleep 5; done; }
 has "the config boots the disk's own GRUB" "$(cat g.img.cfg)" 'boot = "c"'
 boot deb1
 ok "deb1 came up through GRUB's menu on the serial console" in_log deb1 "GNU GRUB  version"
-for _ in $(seq 60); do S true >/dev/null && break; sleep 5; done
+wait_ssh
 state=$(S 'systemctl is-system-running --wait')
 one_of "ssh: systemctl is-system-running" "$state" "running degraded"
 [ "$state" = degraded ] && echo "# failed units: $(S 'systemctl --failed --no-legend' | tr '\n' ' ')"
@@ -75,6 +77,7 @@ ok "clean filesystem after poweroff (e2fsck -fn)" e2fsck -fn p1
 rm -f p1
 boot deb2 bootloader=pygrub
 fails "deb2 came up through pygrub, not GRUB's menu" 1 in_log deb2 "GNU GRUB  version"
+wait_ssh
 one_of "second boot: ssh, systemctl is-system-running" "$(S "systemctl is-system-running --wait")" "running degraded"
 ok "destroy" vmkit destroy deb2
 vm_finish
