@@ -66,6 +66,19 @@ fails_with "--size smaller than the disk: refused" 1 "smaller than the backed-up
 ok "  nothing created" test ! -e "$T/small.raw" -a ! -e "$T/small.raw.partial"
 fails "--size not a multiple of 512: usage" 2 vmkit backup restore --size 1000 "$R" mbr "$T/x.raw"
 
+# MBR whose last partition is a logical one: the extended grows with it
+L=$T/log.raw
+ok "MBR: 20M primary, extended, logical ext4" sh -c "truncate -s 60M '$L' && '$VMKIT' part init '$L' mbr &&
+    '$VMKIT' part add '$L' --size 20M && '$VMKIT' part add '$L' --type extended &&
+    '$VMKIT' part add '$L' --logical && '$VMKIT' fs mkfs -t ext4 '$L:5' && '$VMKIT' fs put '$T/blob' '$L:5:/blob'"
+ok "backup save (log)" vmkit backup save "$L" "$R" --name log
+ok "restore --grow to 100M" vmkit backup restore --size 100M --grow "$R" log "$T/l.raw"
+eq "sfdisk: the extended partition ends at the last sector" "$(pend "$T/l.raw" 2)" $((100 * 2048 - 1))
+eq "sfdisk: logical partition 5 too" "$(pend "$T/l.raw" 5)" $((100 * 2048 - 1))
+ok "e2fsck -fn clean" ext_ok "$T/l.raw" 5
+ok "block count grew" test "$(blocks "$T/l.raw" 5)" -gt "$(blocks "$L" 5)"
+ok "ext /blob readable" cmp <(ext_cat "$T/l.raw" 5 /blob) "$T/blob"
+
 # --- GPT (qcow2 restore): ext4 then FAT32 as the last partition ---
 G=$T/gpt.raw
 ok "create an 80M raw disk" truncate -s 80M "$G"
