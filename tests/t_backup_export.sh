@@ -15,12 +15,12 @@ pstart() { sfdisk -d "$1" | sed -n "s|^$1$2 : start= *\([0-9]*\),.*|\1|p"; }
 psize() { sfdisk -d "$1" | sed -n "s|^$1$2 : start= *[0-9]*, size= *\([0-9]*\),.*|\1|p"; }
 part_out() { dd if="$1" of="$3" bs=512 skip="$(pstart "$1" "$2")" count="$(psize "$1" "$2")" status=none; }
 # the image of partition N in directory D, decompressed to stdout
-img() { cat "$1"/sda$2.*-ptcl-img.zst.a? | zstd -dcq; }
+img() { cat "$1"/sda"$2".*-ptcl-img.zst.a? | zstd -dcq; }
 
 head -c 3000000 /dev/urandom >"$T/blob"
 head -c 700000 /dev/urandom >"$T/blob2"
 printf 'hello from ext\n' >"$T/hello"
-for i in $(seq 2000); do printf 'SECRET-MARKER-%05d-deleted-file\n' $i; done >"$T/secret"
+for i in $(seq 2000); do printf 'SECRET-MARKER-%05d-deleted-file\n' "$i"; done >"$T/secret"
 
 M=$T/mbr.raw
 ok "create a 100M raw disk" truncate -s 100M "$M"
@@ -45,7 +45,7 @@ run_ok id vmkit backup save "$M" "$R" --name mbr
 
 D=$T/cz
 ok "export --split 1M" vmkit backup export --split 1M "$R" mbr "$D"
-eq "no temporary directory left" "$(ls -d "$D".tmp-* 2>/dev/null | wc -l)" 0
+eq "no temporary directory left" "$(find "$T" -maxdepth 1 -name "cz.tmp-*" | wc -l)" 0
 eq "disk" "$(cat "$D/disk")" sda
 eq "parts: no extended" "$(cat "$D/parts")" "sda1 sda2 sda5 sda6"
 ok "ext4 and vfat partclone images, dd for the unknown, swap info" test -e "$D/sda1.ext4-ptcl-img.zst.aa" \
@@ -130,7 +130,7 @@ fails_with "--split 0" 1 "at least 1M" vmkit backup export --split 0 "$R" mbr "$
 fails_with "--split not a size (usage)" 2 "split" vmkit backup export --split lots "$R" mbr "$T/cz3"
 fails_with "missing operands (usage)" 2 "DIR" vmkit backup export "$R" mbr
 ok "nothing made for them" test ! -e "$T/cz3"
-eq "no temporary directories left" "$(ls -d "$T"/*.tmp-* 2>/dev/null | wc -l)" 0
+eq "no temporary directories left" "$(find "$T" -maxdepth 1 -name "*.tmp-*" | wc -l)" 0
 fails_with "a repository that is not one" 1 "$T/nope" vmkit backup export "$T/nope" mbr "$T/cz4"
 # a damaged chunk met half-way: the export stops and leaves nothing
 ok "a copy of the repository" cp -a "$R" "$T/repo2"
@@ -140,11 +140,11 @@ b=f.read(1); f.seek(40000); f.write(bytes([b[0] ^ 0xff]))" "$big"
 fails_with "export of a snapshot with a damaged chunk: refused" 1 "$(basename "$big" | cut -c1-16)" \
     vmkit backup export "$T/repo2" mbr "$T/cz6"
 ok "nothing made for it" test ! -e "$T/cz6"
-eq "its temporary directory removed" "$(ls -d "$T"/*.tmp-* 2>/dev/null | wc -l)" 0
+eq "its temporary directory removed" "$(find "$T" -maxdepth 1 -name "*.tmp-*" | wc -l)" 0
 # a disk without a partition table has no Clonezilla form
 ok "a bare ext4 disk" sh -c "truncate -s 16M '$T/bare' && '$VMKIT' fs mkfs -t ext4 '$T/bare'"
 run_ok id2 vmkit backup save "$T/bare" "$R" --name bare
 fails_with "no partition table: refused" 1 "no partition table" vmkit backup export "$R" bare "$T/cz5"
 ok "nothing made for it" test ! -e "$T/cz5"
-eq "no temporary directories left" "$(ls -d "$T"/*.tmp-* 2>/dev/null | wc -l)" 0
+eq "no temporary directories left" "$(find "$T" -maxdepth 1 -name "*.tmp-*" | wc -l)" 0
 finish
