@@ -52,10 +52,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     /* the answer line, NUL-terminated as the sender reads it */
     char line[1024], path[108];
+    int port;
     size_t ll = size < sizeof line - 1 ? size : sizeof line - 1;
     memcpy(line, data, ll);
     line[ll] = 0;
-    if (vk_mignbd_parse(line, "fuzz", path, sizeof path) == 0 && path[0] != '/')
+    if (vk_mignbd_parse(line, "fuzz", path, sizeof path, &port) == 0 &&
+        (port ? path[0] || port > 65535 : path[0] != '/'))
         __builtin_trap();
     vk_error_clear();
     return 0;

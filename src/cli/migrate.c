@@ -15,6 +15,7 @@ int cmd_migrate(int argc, char **argv)
 {
     bool live = false, copy = false;
     const char *ssh = NULL, *sdir = NULL;
+    long port = 0;
     const struct cli_opt opts[] = {
         OPT_STRING('s', "ssh", &ssh, "SSHCOMMAND",
                    "run SSHCOMMAND HOST vmkit migrate-receive (default: ssh; split at blanks)"),
@@ -23,6 +24,9 @@ int cmd_migrate(int argc, char **argv)
                  "copy the writable disks to HOST (block mirror to an NBD export there)"),
         OPT_STRING(0, "storage-dir", &sdir, "DIR",
                    "with --copy-storage: HOST creates the copies in DIR (default: same paths)"),
+        OPT_INT(0, "nbd-port", &port, "PORT",
+                 "with --copy-storage: HOST serves the copies on this TCP port (default: a "
+                 "unix socket, for one machine)"),
         OPT_END(),
     };
     static const struct cli_spec spec = {
@@ -43,8 +47,10 @@ int cmd_migrate(int argc, char **argv)
     int r = cli_parse(&spec, opts, argc, argv, &a);
     if (r != CLI_PARSED)
         return r;
-    if (sdir && !copy)
-        return cli_usage("migrate", "--storage-dir goes with --copy-storage");
+    if ((sdir || port) && !copy)
+        return cli_usage("migrate", "--storage-dir and --nbd-port go with --copy-storage");
+    if (port < 0 || port > 65535)
+        return cli_usage("migrate", "--nbd-port: %ld is not a TCP port", port);
     /* it travels as a word of the ssh command line: a remote shell reads it */
     if (sdir && (!*sdir || sdir[strspn(sdir, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
                                              "0123456789/._+-")]))
@@ -52,7 +58,7 @@ int cmd_migrate(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN);   /* a receiver that dies is an error, not our end */
     struct vk_migrate_stats st;
     if ((r = vk_vm_migrate(a.v[0], ssh, a.v[1],
-                           (live ? VK_MIGRATE_LIVE : 0) | (copy ? VK_MIGRATE_COPY : 0), sdir, &st)) < 0)
+                           (live ? VK_MIGRATE_LIVE : 0) | (copy ? VK_MIGRATE_COPY : 0), sdir, (int)port, &st)) < 0)
         return cli_fail(r);
     printf("Migrated %s%s to %s%s: %.1f MiB of state in %.2f s, downtime %lld ms (QEMU), guest "
            "stopped %lld ms in all\n", a.v[0], copy ? " and its disks" : "", a.v[1], live ? " live" : "",
@@ -63,13 +69,16 @@ int cmd_migrate(int argc, char **argv)
 int cmd_migrate_receive(int argc, char **argv)
 {
     const char *sdir = NULL;
+    long port = 0;
     const struct cli_opt opts[] = {
         OPT_STRING(0, "storage-dir", &sdir, "DIR",
                    "create the copies of migrated disks (--copy-storage) in DIR"),
+        OPT_INT(0, "nbd-port", &port, "PORT",
+                 "serve them to the sender on this TCP port (default: a unix socket)"),
         OPT_END(),
     };
     static const struct cli_spec spec = {
-        "migrate-receive", "[--storage-dir DIR]",
+        "migrate-receive", "[--storage-dir DIR] [--nbd-port PORT]",
         "The receiving end of `vmkit migrate` (run by it over ssh): reads the VM\n"
         "and its state on stdin, answers on stdout.  Not for people.", 0, 0 };
     struct cli_args a;
@@ -78,7 +87,8 @@ int cmd_migrate_receive(int argc, char **argv)
         return r;
     signal(SIGPIPE, SIG_IGN);
     char name[80] = "";
-    if ((r = vk_vm_migrate_receive(STDIN_FILENO, STDOUT_FILENO, sdir, name, sizeof name)) < 0)
+    if ((r = vk_vm_migrate_receive(STDIN_FILENO, STDOUT_FILENO, sdir,
+                                   port > 0 && port < 65536 ? (int)port : 0, name, sizeof name)) < 0)
         return cli_fail(r);
     return EXIT_OK;
 }

@@ -131,14 +131,22 @@ static void job_id(const struct vk_copyjob *j, char *id, size_t len)
 }
 
 /* Contract in migcopy.h. */
-int vk_copy_mirror(struct vk_qmp *q, struct vk_copyset *cs, const char *sock)
+int vk_copy_mirror(struct vk_qmp *q, struct vk_copyset *cs, const char *sock, const char *host,
+                   int port)
 {
-    char id[64], target[300];
+    char id[64], target[600];
+    const char *at = strrchr(host, '@');
+    host = at ? at + 1 : host;
+    const char *lb = strchr(host, ':') ? "[" : "", *rb = *lb ? "]" : "";
     int err = 0;
     for (int i = 0; i < cs->n && !err; i++) {
         struct vk_copyjob *j = &cs->j[i];
         job_id(j, id, sizeof id);
-        snprintf(target, sizeof target, "nbd+unix:///%s?socket=%s", j->vdev, sock);
+        if (port)
+            snprintf(target, sizeof target, "nbd://%s%.256s%s:%d/%s", lb, host, rb, port,
+                     j->vdev);
+        else
+            snprintf(target, sizeof target, "nbd+unix:///%s?socket=%s", j->vdev, sock);
         err = vk_qmp_execute(q, "drive-mirror",
                              json_pack("{s:s, s:s, s:s, s:s, s:s, s:s}", "job-id", id, "device",
                                        j->dev, "target", target, "format", "raw", "sync",
@@ -285,17 +293,26 @@ int vk_copy_create(struct vk_domcfg *cfg, const struct vk_migdisk *d, int n, con
 
 /* Contract in migcopy.h. */
 int vk_copy_export(struct vk_qmp *q, const char *vmdir, const struct vk_domcfg *cfg,
-                   const struct vk_migdisk *d, int n, char *sock, size_t len)
+                   const struct vk_migdisk *d, int n, int port, char *sock, size_t len)
 {
-    int err = vk_pathf(sock, len, "%s/nbd.sock", vmdir);
-    if (err)
-        return err;
-    if (strlen(sock) >= 108)
-        return vk_error(-ENAMETOOLONG, "%s: path too long for a unix socket", sock);
-    unlink(sock);
-    if ((err = vk_qmp_execute(q, "nbd-server-start",
-                              json_pack("{s:{s:s, s:{s:s}}}", "addr", "type", "unix", "data",
-                                        "path", sock), NULL, QMP_WAIT_MS)) < 0)
+    int err = 0;
+    json_t *addr;
+    if (port) {
+        char ps[16];
+        snprintf(ps, sizeof ps, "%d", port);
+        sock[0] = 0;
+        addr = json_pack("{s:s, s:{s:s, s:s}}", "type", "inet", "data", "host", "0.0.0.0",
+                         "port", ps);
+    } else {
+        if ((err = vk_pathf(sock, len, "%s/nbd.sock", vmdir)) < 0)
+            return err;
+        if (strlen(sock) >= 108)
+            return vk_error(-ENAMETOOLONG, "%s: path too long for a unix socket", sock);
+        unlink(sock);
+        addr = json_pack("{s:s, s:{s:s}}", "type", "unix", "data", "path", sock);
+    }
+    if ((err = vk_qmp_execute(q, "nbd-server-start", json_pack("{s:o}", "addr", addr), NULL,
+                              QMP_WAIT_MS)) < 0)
         return err;
     for (int i = 0; i < n && !err; i++) {
         char dev[64], id[64];
@@ -325,6 +342,7 @@ int vk_copy_export(struct vk_qmp *q, const char *vmdir, const struct vk_domcfg *
 int vk_copy_unexport(struct vk_qmp *q, const char *sock)
 {
     int err = vk_qmp_execute(q, "nbd-server-stop", NULL, NULL, QMP_WAIT_MS);
-    unlink(sock);   /* QEMU leaves the name behind */
+    if (*sock)
+        unlink(sock);   /* QEMU leaves the name behind */
     return err;
 }

@@ -47,8 +47,11 @@ int vk_copy_collect(struct vk_qmp *q, const struct vk_domcfg *cfg, json_t *meta,
                     struct vk_copyset *cs);
 
 /* Sender: mirror every disk of cs to the NBD server at unix socket sock
- * and wait until all are ready.  0 or a negative errno naming the disk. */
-int vk_copy_mirror(struct vk_qmp *q, struct vk_copyset *cs, const char *sock);
+ * or, with port > 0, at host:port (host as given to migrate; a "user@"
+ * is dropped) and wait until all are ready.  0 or a negative errno
+ * naming the disk. */
+int vk_copy_mirror(struct vk_qmp *q, struct vk_copyset *cs, const char *sock, const char *host,
+                   int port);
 
 /* Sender: end the jobs of cs that were started: with force = 0 after a
  * completed migration (a consistent copy; an error if a job failed),
@@ -69,12 +72,13 @@ void vk_copy_remove(char **list, int rm);
 
 /* Receiver: export the n disks d of cfg (started paused, -incoming) from
  * QEMU q writable over NBD on the unix socket VMDIR/nbd.sock (its path
- * into sock). */
+ * into sock) or, with port > 0, on TCP port port of all IPv4 addresses
+ * (sock gets ""). */
 int vk_copy_export(struct vk_qmp *q, const char *vmdir, const struct vk_domcfg *cfg,
-                   const struct vk_migdisk *d, int n, char *sock, size_t len);
+                   const struct vk_migdisk *d, int n, int port, char *sock, size_t len);
 
 /* Receiver: stop the NBD server (and so its exports) and remove its
- * socket sock. */
+ * unix socket sock (if not ""). */
 int vk_copy_unexport(struct vk_qmp *q, const char *sock);
 
 #endif

@@ -140,8 +140,22 @@ out:
 }
 
 /* Contract in migproto.h. */
-int vk_mignbd_parse(const char *line, const char *what, char *path, size_t len)
+int vk_mignbd_parse(const char *line, const char *what, char *path, size_t len, int *port)
 {
+    *port = 0;
+    if (len)
+        path[0] = 0;
+    if (!strncmp(line, "nbd tcp:", 8)) {
+        const char *d = line + 8;
+        long v = 0;
+        size_t k = 0;
+        for (; d[k] >= '0' && d[k] <= '9' && k < 6; k++)
+            v = v * 10 + (d[k] - '0');
+        if (k == 0 || d[k] || v < 1 || v > 65535)
+            return vk_error(-EPROTO, "%s: bad NBD address '%.200s'", what, line);
+        *port = (int)v;
+        return 0;
+    }
     const char *p = !strncmp(line, "nbd unix:", 9) ? line + 9 : NULL;
     size_t pl = p ? strlen(p) : 0;
     int good = p && p[0] == '/' && pl < 108 && pl < len;

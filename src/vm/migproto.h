@@ -16,8 +16,9 @@
  *     128 + files_len
  *   (the receiver answers "ready" or refuses here)
  *   the files (pygrub's kernel and initrd), files_len bytes
- *   (copy storage: the receiver answers "nbd unix:PATH", the NBD server
- *   its QEMU exports the new disks on, or "error: ..."; the disks it is
+ *   (copy storage: the receiver answers "nbd unix:PATH" or "nbd tcp:PORT"
+ *   (on all its IPv4 addresses), the NBD server its QEMU exports the new
+ *   disks on, or "error: ..."; the disks it is
  *   to create are the metadata's "copy": [{"vdev": V, "size": BYTES}])
  *   the migration stream, in frames: 4-byte length (1..1 MiB), the bytes;
  *     a frame of length 0 ends it
@@ -91,9 +92,10 @@ struct vk_migdisk {
 int vk_migdisks_parse(const char *json, size_t len, const char *what, struct vk_migdisk **out,
                       int *n);
 
-/* The receiver's "nbd unix:PATH" answer (without newline): PATH (absolute,
- * shorter than a unix socket path's 108 bytes, no control characters or
- * '?', '&', '#') into path.  0 or -EPROTO "WHAT: bad NBD address '...'". */
-int vk_mignbd_parse(const char *line, const char *what, char *path, size_t len);
+/* The receiver's "nbd unix:PATH" or "nbd tcp:PORT" answer (without
+ * newline): PATH (absolute, shorter than a unix socket path's 108 bytes,
+ * no control characters or '?', '&', '#') into path and 0 into *port, or
+ * "" and PORT (1..65535).  0 or -EPROTO "WHAT: bad NBD address '...'". */
+int vk_mignbd_parse(const char *line, const char *what, char *path, size_t len, int *port);
 
 #endif

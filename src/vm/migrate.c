@@ -46,9 +46,10 @@ struct peer {
 };
 
 /* Start "SSHCOMMAND HOST vmkit migrate-receive". */
-static int spawn(const char *sshcmd, const char *host, const char *storage_dir, struct peer *p)
+static int spawn(const char *sshcmd, const char *host, const char *storage_dir, int nbd_port,
+                 struct peer *p)
 {
-    char *words = strdup(sshcmd), *argv[MAX_ARGS + 6], *save = NULL;
+    char *words = strdup(sshcmd), *argv[MAX_ARGS + 8], *save = NULL, port[16];
     int n = 0;
     if (!words)
         return vk_error(-ENOMEM, "out of memory");
@@ -64,6 +65,11 @@ static int spawn(const char *sshcmd, const char *host, const char *storage_dir, 
     if (storage_dir) {
         argv[n++] = "--storage-dir";
         argv[n++] = (char *)storage_dir;
+    }
+    if (nbd_port) {
+        snprintf(port, sizeof port, "%d", nbd_port);
+        argv[n++] = "--nbd-port";
+        argv[n++] = port;
     }
     argv[n] = NULL;
     int in[2], out[2], err;
@@ -332,9 +338,10 @@ static int transfer(struct peer *p, struct vk_qmp *q, const char *dir,
     if (cs->n) {
         /* the receiver's QEMU exports the new disks: copy them first */
         char line[1024], sock[108];
+        int port;
         if ((err = peer_line(p, line, READY_MS)) < 0 ||
-            (err = vk_mignbd_parse(line, p->host, sock, sizeof sock)) < 0 ||
-            (err = vk_copy_mirror(q, cs, sock)) < 0)
+            (err = vk_mignbd_parse(line, p->host, sock, sizeof sock, &port)) < 0 ||
+            (err = vk_copy_mirror(q, cs, sock, p->host, port)) < 0)
             return err;
     }
     struct fsink fs = { .p = p, .md = EVP_MD_CTX_new() };
@@ -369,7 +376,7 @@ static int transfer(struct peer *p, struct vk_qmp *q, const char *dir,
 
 /* Contract in migrate.h. */
 int vk_vm_migrate(const char *name, const char *sshcmd, const char *host, int flags,
-                  const char *storage_dir, struct vk_migrate_stats *st)
+                  const char *storage_dir, int nbd_port, struct vk_migrate_stats *st)
 {
     long long t0 = now_ms();
     struct vk_migrate_stats local;
@@ -399,7 +406,7 @@ int vk_vm_migrate(const char *name, const char *sshcmd, const char *host, int fl
         goto out;
     }
     was_running = !strcmp(state, "running");
-    if ((err = spawn(sshcmd ? sshcmd : "ssh", host, storage_dir, &p)) < 0 ||
+    if ((err = spawn(sshcmd ? sshcmd : "ssh", host, storage_dir, nbd_port, &p)) < 0 ||
         (err = vk_save_meta(q, &info, &meta)) < 0 ||
         ((flags & VK_MIGRATE_COPY) && (err = vk_copy_collect(q, &info.cfg, meta, &cs)) < 0) ||
         (info.cfg.bootloader && (err = describe_files(info.dir, meta, &bf, &files_len)) < 0))

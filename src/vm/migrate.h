@@ -55,19 +55,22 @@ struct vk_migrate_stats {
 };
 
 /* Migrate running VM name to host through sshcmd (NULL: "ssh"); see
- * above.  storage_dir (may be NULL) is passed on as the receiver's
- * --storage-dir (where copied disks go there; VK_MIGRATE_COPY).  The caller ignores SIGPIPE (a receiver that dies must be an
+ * above.  storage_dir (may be NULL) and nbd_port (0: none) are passed on
+ * as the receiver's --storage-dir (where copied disks go there) and
+ * --nbd-port (it exports them on that TCP port, not a unix socket; for
+ * two machines), both for VK_MIGRATE_COPY.  The caller ignores SIGPIPE (a receiver that dies must be an
  * error, not the end of the sender).  st may be NULL.  0 once the
  * receiver runs the VM and the local QEMU has ended, or a negative errno
  * "NAME: migration to HOST failed: WHY; NAME runs on here". */
 int vk_vm_migrate(const char *name, const char *sshcmd, const char *host, int flags,
-                  const char *storage_dir, struct vk_migrate_stats *st);
+                  const char *storage_dir, int nbd_port, struct vk_migrate_stats *st);
 
 /* The receiving end: read the sender's bytes from in, answer on out (see
- * above); copied disks go to storage_dir (NULL: the config's paths).  The name of the VM (once known) goes to name_out.  0 when the
+ * above); copied disks go to storage_dir (NULL: the config's paths) and
+ * are exported on TCP port nbd_port (0: a unix socket).  The name of the VM (once known) goes to name_out.  0 when the
  * VM runs here and is defined; a negative errno (the same message also
  * went to out as "error: ...") with nothing left running here. */
-int vk_vm_migrate_receive(int in, int out, const char *storage_dir, char *name_out,
-                          size_t len);
+int vk_vm_migrate_receive(int in, int out, const char *storage_dir, int nbd_port,
+                          char *name_out, size_t len);
 
 #endif

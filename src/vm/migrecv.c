@@ -211,7 +211,7 @@ static void answer(int out, const char *line)
 /* Load the stream into the paused VM cfg->name, check it, resume it.
  * With disks to copy, export them first and tell the sender where. */
 static int load(int in, int out, const struct vk_domcfg *cfg, const struct vk_migdisk *disks,
-                int ndisks)
+                int ndisks, int port)
 {
     struct vk_vminfo info;
     struct vk_qmp *q;
@@ -219,10 +219,15 @@ static int load(int in, int out, const struct vk_domcfg *cfg, const struct vk_mi
     if (err)
         return err;
     char sock[200] = "";
+    int exported = 0;
     if (ndisks) {
         char line[240];
-        if ((err = vk_copy_export(q, info.dir, cfg, disks, ndisks, sock, sizeof sock)) == 0) {
-            snprintf(line, sizeof line, "nbd unix:%s\n", sock);
+        if ((err = vk_copy_export(q, info.dir, cfg, disks, ndisks, port, sock, sizeof sock)) == 0) {
+            exported = 1;
+            if (port)
+                snprintf(line, sizeof line, "nbd tcp:%d\n", port);
+            else
+                snprintf(line, sizeof line, "nbd unix:%s\n", sock);
             answer(out, line);
         }
     }
@@ -234,7 +239,7 @@ static int load(int in, int out, const struct vk_domcfg *cfg, const struct vk_mi
         err = vk_mig_recv(q, info.dir, info.pid, &src, NULL);
     /* the trailer came after the sender's copies ended: stop serving the
      * disks before the guest runs */
-    if (ndisks && *sock) {
+    if (exported) {
         char keep[1024];
         snprintf(keep, sizeof keep, "%s", err ? vk_errmsg_for(err) : "");
         int e = vk_copy_unexport(q, sock);
@@ -257,8 +262,8 @@ static int load(int in, int out, const struct vk_domcfg *cfg, const struct vk_mi
 }
 
 /* Contract in migrate.h. */
-int vk_vm_migrate_receive(int in, int out, const char *storage_dir, char *name_out,
-                          size_t len)
+int vk_vm_migrate_receive(int in, int out, const char *storage_dir, int nbd_port,
+                          char *name_out, size_t len)
 {
     struct vk_mighdr h;
     struct vk_savemeta m;
@@ -278,7 +283,7 @@ int vk_vm_migrate_receive(int in, int out, const char *storage_dir, char *name_o
         err = vk_copy_create(&cfg, disks, ndisks, storage_dir, &created);
     if (!err && (err = vk_vm_start(&cfg, &so)) == 0) {
         started = 1;
-        if ((err = load(in, out, &cfg, disks, ndisks)) == 0)
+        if ((err = load(in, out, &cfg, disks, ndisks, nbd_port)) == 0)
             err = vk_store_define(&cfg);
     }
     if (err && (started || created)) {
