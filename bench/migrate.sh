@@ -63,7 +63,7 @@ run() {
 report() {  # LABEL FILE
     d=$(cut -d' ' -f1 "$2" | median); s=$(cut -d' ' -f2 "$2" | median)
     v=ok; [ "$d" -gt 300 ] && v=OVER
-    printf '%-28s downtime %4d ms (QEMU; target <= 300 ms: %s), stopped %4d ms in all [runs: %s]\n' \
+    printf '%-30s downtime %4d ms (QEMU; target <= 300 ms: %s), stopped %4d ms in all [runs: %s]\n' \
         "$1" "$d" "$v" "$s" "$(cut -d' ' -f1 "$2" | tr '\n' ' ' | sed 's/ $//')"
 }
 run --live >"$D/live.txt"
