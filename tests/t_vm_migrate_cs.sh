@@ -54,6 +54,8 @@ has "the guest writes its disk" \
 
 fails_with "--storage-dir without --copy-storage: usage" 2 "go with --copy-storage" \
     vmkit migrate -s "sh $T/ssh.sh" --storage-dir "$T/dst" mv other
+fails_with "a relative --storage-dir: usage" 2 "an absolute path on HOST" \
+    vmkit migrate -s "sh $T/ssh.sh" --copy-storage --storage-dir dst mv other
 fails_with "--nbd-port 70000: usage" 2 "70000 is not a TCP port" \
     vmkit migrate -s "sh $T/ssh.sh" --copy-storage --nbd-port 70000 mv other
 # without --storage-dir the copy goes to the same path, where (same

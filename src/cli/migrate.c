@@ -55,6 +55,8 @@ int cmd_migrate(int argc, char **argv)
     if (sdir && (!*sdir || sdir[strspn(sdir, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
                                              "0123456789/._+-")]))
         return cli_usage("migrate", "--storage-dir: only letters, digits and / . _ + - please");
+    if (sdir && sdir[0] != '/')
+        return cli_usage("migrate", "--storage-dir: an absolute path on HOST, please");
     signal(SIGPIPE, SIG_IGN);   /* a receiver that dies is an error, not our end */
     struct vk_migrate_stats st;
     if ((r = vk_vm_migrate(a.v[0], ssh, a.v[1],

@@ -237,6 +237,8 @@ static struct vk_diskspec *disk_of(struct vk_domcfg *cfg, const char *v)
 int vk_copy_create(struct vk_domcfg *cfg, const struct vk_migdisk *d, int n, const char *dir,
                    char ***created)
 {
+    if (dir && dir[0] != '/')
+        return vk_error(-EINVAL, "%s: the storage dir must be an absolute path", dir);
     char **list = calloc((size_t)n + 1, sizeof *list);
     if (!list)
         return vk_error(-ENOMEM, "out of memory");

@@ -63,7 +63,8 @@ void vk_copyset_free(struct vk_copyset *cs);
 /* Receiver: create the n disks d of cfg as new files (see above; dir =
  * --storage-dir or NULL) and point cfg at them.  The paths created go to
  * *created (a NULL-terminated malloc'd list; vk_copy_remove).  0 or a
- * negative errno naming the disk or path (what it created is removed). */
+ * negative errno naming the disk or path (what it created is removed);
+ * -EINVAL for a dir that is not absolute. */
 int vk_copy_create(struct vk_domcfg *cfg, const struct vk_migdisk *d, int n, const char *dir,
                    char ***created);
 
