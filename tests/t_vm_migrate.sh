@@ -89,8 +89,6 @@ guest_cfg mv "disk = [ 'format=qcow2,vdev=xvda,access=rw,target=$T/shared.qcow2'
 ok "create mv (counting)" vmkit create mv.cfg 'extra="console=ttyS0 panic=-1 quiet vmkit.counter"'
 ok "mv counts" wait_log mv 'VMKIT-COUNT 3' 1 90
 
-fails_with "--copy-storage: not supported yet" 2 "not supported yet" \
-    vmkit migrate -s "sh $T/ssh.sh" --copy-storage mv other
 # an ssh that is not there, an empty one: refused, mv runs on
 fails_with "an ssh command that does not exist" 1 "nosuch-ssh: No such file or directory" \
     vmkit migrate -s nosuch-ssh mv other

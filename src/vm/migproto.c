@@ -4,6 +4,8 @@
 #include "util/err.h"
 
 #include <errno.h>
+#include <jansson.h>
+#include <stdlib.h>
 #include <openssl/evp.h>
 #include <string.h>
 #include <zlib.h>
@@ -37,7 +39,7 @@ int vk_mighdr_parse(const uint8_t *b, size_t len, const char *what, struct vk_mi
     if (h->version != VK_MIG_VERSION)
         return vk_error(-EINVAL, "%s: migration protocol version %u is not supported (this "
                         "vmkit speaks version %d)", what, h->version, VK_MIG_VERSION);
-    if (h->flags & ~VK_MIG_LIVE)
+    if (h->flags & ~(VK_MIG_LIVE | VK_MIG_COPY))
         return vk_error(-EINVAL, "%s: migration header has unknown flags 0x%x", what, h->flags);
     if (h->meta_len == 0 || h->meta_len > VK_SAVE_MAX_META)
         return vk_error(-EINVAL, "%s: metadata length %llu is out of range", what,
@@ -82,5 +84,85 @@ int vk_migtrailer_check(const uint8_t *b, uint64_t len, const uint8_t *sha, cons
                         what, (unsigned long long)vk_get_le64(b + 8), (unsigned long long)len);
     if (memcmp(b + 16, sha, 32))
         return vk_error(-EBADMSG, "%s: the migration stream is damaged (checksum)", what);
+    return 0;
+}
+
+/* Contract in migproto.h. */
+int vk_migdisks_parse(const char *json, size_t len, const char *what, struct vk_migdisk **out,
+                      int *n)
+{
+    *out = NULL;
+    *n = 0;
+    json_t *root = json_loadb(json, len, JSON_REJECT_DUPLICATES, NULL);
+    if (!root)
+        return vk_error(-EINVAL, "%s: the metadata is not JSON", what);
+    json_t *arr = json_is_object(root) ? json_object_get(root, "copy") : NULL;
+    int err = 0;
+    if (!arr)
+        goto out;
+    size_t cnt = json_is_array(arr) ? json_array_size(arr) : 0;
+    if (!json_is_array(arr) || cnt > VK_MIG_MAX_COPY) {
+        err = vk_error(-EINVAL, "%s: bad copy list (not an array of at most %d disks)", what,
+                       VK_MIG_MAX_COPY);
+        goto out;
+    }
+    if (cnt && !(*out = calloc(cnt, sizeof **out))) {
+        err = vk_error(-ENOMEM, "out of memory");
+        goto out;
+    }
+    for (size_t i = 0; i < cnt; i++) {
+        json_t *d = json_array_get(arr, i), *v = json_object_get(d, "vdev"),
+               *sz = json_object_get(d, "size");
+        const char *s = json_string_value(v);
+        size_t sl = s ? strlen(s) : 0;
+        int good = s && sl > 0 && sl < sizeof (*out)[i].vdev && json_is_integer(sz) &&
+                   json_integer_value(sz) > 0 && json_integer_value(sz) <= (1ll << 60);
+        for (size_t k = 0; good && k < sl; k++)
+            good = (s[k] >= 'a' && s[k] <= 'z') || (s[k] >= '0' && s[k] <= '9');
+        for (size_t k = 0; good && k < i; k++)
+            good = strcmp((*out)[k].vdev, s) != 0;
+        if (!good) {
+            err = vk_error(-EINVAL, "%s: bad copy list (disk %zu)", what, i);
+            goto out;
+        }
+        memcpy((*out)[i].vdev, s, sl + 1);
+        (*out)[i].size = (uint64_t)json_integer_value(sz);
+        *n = (int)i + 1;
+    }
+out:
+    json_decref(root);
+    if (err) {
+        free(*out);
+        *out = NULL;
+        *n = 0;
+    }
+    return err;
+}
+
+/* Contract in migproto.h. */
+int vk_mignbd_parse(const char *line, const char *what, char *path, size_t len, int *port)
+{
+    *port = 0;
+    if (len)
+        path[0] = 0;
+    if (!strncmp(line, "nbd tcp:", 8)) {
+        const char *d = line + 8;
+        long v = 0;
+        size_t k = 0;
+        for (; d[k] >= '0' && d[k] <= '9' && k < 6; k++)
+            v = v * 10 + (d[k] - '0');
+        if (k == 0 || d[k] || v < 1 || v > 65535)
+            return vk_error(-EPROTO, "%s: bad NBD address '%.200s'", what, line);
+        *port = (int)v;
+        return 0;
+    }
+    const char *p = !strncmp(line, "nbd unix:", 9) ? line + 9 : NULL;
+    size_t pl = p ? strlen(p) : 0;
+    int good = p && p[0] == '/' && pl < 108 && pl < len;
+    for (size_t k = 0; good && k < pl; k++)
+        good = (unsigned char)p[k] >= 0x20 && p[k] != 0x7f && !strchr("?&#", p[k]);
+    if (!good)
+        return vk_error(-EPROTO, "%s: bad NBD address '%.200s'", what, line);
+    memcpy(path, p, pl + 1);
     return 0;
 }

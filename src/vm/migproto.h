@@ -5,7 +5,8 @@
  *
  *   header, 72 bytes (integers little-endian):
  *      0  8  magic "VMKITMIG"
- *      8  4  version (1)           12  4  flags (bit 0: live; others 0)
+ *      8  4  version (1)           12  4  flags (bit 0: live; bit 1: copy
+ *                                                 storage; others 0)
  *     16  8  meta_len (1..16 MiB)  24  8  files_len (<= 1 GiB)
  *     32 32  SHA-256 of the metadata
  *     64  4  CRC-32 (zlib) of bytes 0..63       68  4  0
@@ -15,6 +16,10 @@
  *     128 + files_len
  *   (the receiver answers "ready" or refuses here)
  *   the files (pygrub's kernel and initrd), files_len bytes
+ *   (copy storage: the receiver answers "nbd unix:PATH" or "nbd tcp:PORT"
+ *   (on all its IPv4 addresses), the NBD server its QEMU exports the new
+ *   disks on, or "error: ..."; the disks it is
+ *   to create are the metadata's "copy": [{"vdev": V, "size": BYTES}])
  *   the migration stream, in frames: 4-byte length (1..1 MiB), the bytes;
  *     a frame of length 0 ends it
  *   trailer, 48 bytes: "VMKITEND", 8 the stream's length, 32 its SHA-256
@@ -34,6 +39,8 @@
 #define VK_MIG_VERSION    1
 #define VK_MIG_HDR        72
 #define VK_MIG_LIVE       1u
+#define VK_MIG_COPY       2u
+#define VK_MIG_MAX_COPY   64
 #define VK_MIG_MAX_FILES  (1ull << 30)
 #define VK_MIG_FRAME_MAX  (1u << 20)
 #define VK_MIG_TRAILER    48
@@ -70,5 +77,25 @@ void vk_migtrailer_encode(uint64_t len, const uint8_t *sha, uint8_t *out);
  * damaged (checksum)" / "...: bad end marker" / "...: N bytes were sent,
  * M arrived". */
 int vk_migtrailer_check(const uint8_t *b, uint64_t len, const uint8_t *sha, const char *what);
+
+/* One disk to be copied: its vdev (as in the config) and virtual size. */
+struct vk_migdisk {
+    char vdev[16];
+    uint64_t size;
+};
+
+/* The metadata's "copy" list (json, len bytes, already checked by
+ * vk_migmeta_parse) into *out (malloc'd, free()) and *n (0 and NULL when
+ * there is no "copy").  -EINVAL "WHAT: bad copy list (...)" for anything
+ * but an array of at most VK_MIG_MAX_COPY {"vdev": short name of
+ * [a-z0-9], "size": 1..2^60}. */
+int vk_migdisks_parse(const char *json, size_t len, const char *what, struct vk_migdisk **out,
+                      int *n);
+
+/* The receiver's "nbd unix:PATH" or "nbd tcp:PORT" answer (without
+ * newline): PATH (absolute, shorter than a unix socket path's 108 bytes,
+ * no control characters or '?', '&', '#') into path and 0 into *port, or
+ * "" and PORT (1..65535).  0 or -EPROTO "WHAT: bad NBD address '...'". */
+int vk_mignbd_parse(const char *line, const char *what, char *path, size_t len, int *port);
 
 #endif

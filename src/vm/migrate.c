@@ -2,6 +2,7 @@
  * the receiving end is migrecv.c, the bytes migproto.h). */
 #include "vm/migrate.h"
 #include "vm/hotplug.h"
+#include "vm/migcopy.h"
 #include "vm/migproto.h"
 #include "vm/migstream.h"
 #include "vm/save_int.h"
@@ -45,9 +46,10 @@ struct peer {
 };
 
 /* Start "SSHCOMMAND HOST vmkit migrate-receive". */
-static int spawn(const char *sshcmd, const char *host, struct peer *p)
+static int spawn(const char *sshcmd, const char *host, const char *storage_dir, int nbd_port,
+                 struct peer *p)
 {
-    char *words = strdup(sshcmd), *argv[MAX_ARGS + 4], *save = NULL;
+    char *words = strdup(sshcmd), *argv[MAX_ARGS + 8], *save = NULL, port[16];
     int n = 0;
     if (!words)
         return vk_error(-ENOMEM, "out of memory");
@@ -60,6 +62,15 @@ static int spawn(const char *sshcmd, const char *host, struct peer *p)
     argv[n++] = (char *)host;
     argv[n++] = "vmkit";
     argv[n++] = "migrate-receive";
+    if (storage_dir) {
+        argv[n++] = "--storage-dir";
+        argv[n++] = (char *)storage_dir;
+    }
+    if (nbd_port) {
+        snprintf(port, sizeof port, "%d", nbd_port);
+        argv[n++] = "--nbd-port";
+        argv[n++] = port;
+    }
     argv[n] = NULL;
     int in[2], out[2], err;
     char tmpl[] = "/tmp/vmkit-migrate-XXXXXX";
@@ -175,10 +186,10 @@ static int peer_write(struct peer *p, const void *buf, size_t len)
     return 0;
 }
 
-/* Read the receiver's next line and expect want. */
-static int peer_expect(struct peer *p, const char *want, int ms)
+/* Read the receiver's next line into line[1024]: 0, or -EIO "HOST
+ * refused: WHY" for its "error: WHY". */
+static int peer_line(struct peer *p, char *line, int ms)
 {
-    char line[1024];
     size_t n = 0;
     long long end = now_ms() + ms;
     for (;;) {
@@ -197,16 +208,24 @@ static int peer_expect(struct peer *p, const char *want, int ms)
             return peer_gone(p, -EPIPE, "ended without answering");
         if (c == '\n')
             break;
-        if (n < sizeof line - 1)
+        if (n < 1023)
             line[n++] = c;
     }
     line[n] = 0;
-    if (!strcmp(line, want))
-        return 0;
     if (!strncmp(line, "error: ", 7)) {
         p->said = 1;
         return vk_error(-EIO, "%s refused: %s", p->host, line + 7);
     }
+    return 0;
+}
+
+/* Read the receiver's next line and expect want. */
+static int peer_expect(struct peer *p, const char *want, int ms)
+{
+    char line[1024];
+    int err = peer_line(p, line, ms);
+    if (err || !strcmp(line, want))
+        return err;
     return vk_error(-EPROTO, "%s: the receiver answered '%.200s' (is vmkit there?)", p->host,
                     line);
 }
@@ -293,7 +312,8 @@ static int offer(struct peer *p, json_t *meta, uint64_t files_len, int flags)
     char *text = json_dumps(meta, JSON_COMPACT);
     if (!text)
         return vk_error(-ENOMEM, "out of memory");
-    struct vk_mighdr h = { .flags = flags & VK_MIGRATE_LIVE ? VK_MIG_LIVE : 0,
+    struct vk_mighdr h = { .flags = (flags & VK_MIGRATE_LIVE ? VK_MIG_LIVE : 0) |
+                                    (flags & VK_MIGRATE_COPY ? VK_MIG_COPY : 0),
                            .meta_len = strlen(text), .files_len = files_len };
     uint8_t b[VK_MIG_HDR];
     EVP_Digest(text, h.meta_len, h.meta_sha, NULL, EVP_sha256(), NULL);
@@ -307,14 +327,23 @@ static int offer(struct peer *p, json_t *meta, uint64_t files_len, int flags)
 
 /* The stream (after the boot files), its end and trailer; wait for "ok". */
 static int transfer(struct peer *p, struct vk_qmp *q, const char *dir,
-                    const struct bootfiles *bf, struct vk_migrate_stats *st,
-                    long long *stop_at)
+                    const struct bootfiles *bf, struct vk_copyset *cs,
+                    struct vk_migrate_stats *st, long long *stop_at)
 {
     int err = 0;
     for (int i = 0; i < bf->n && !err; i++)
         err = peer_write(p, bf->data[i], bf->len[i]);
     if (err)
         return err;
+    if (cs->n) {
+        /* the receiver's QEMU exports the new disks: copy them first */
+        char line[1024], sock[108];
+        int port;
+        if ((err = peer_line(p, line, READY_MS)) < 0 ||
+            (err = vk_mignbd_parse(line, p->host, sock, sizeof sock, &port)) < 0 ||
+            (err = vk_copy_mirror(q, cs, sock, p->host, port)) < 0)
+            return err;
+    }
     struct fsink fs = { .p = p, .md = EVP_MD_CTX_new() };
     if (!fs.md || !EVP_DigestInit_ex(fs.md, EVP_sha256(), NULL)) {
         EVP_MD_CTX_free(fs.md);
@@ -332,6 +361,10 @@ static int transfer(struct peer *p, struct vk_qmp *q, const char *dir,
         st->downtime_ms = ms.downtime_ms;
         if (!*stop_at)   /* live: QEMU stopped it for its last pass */
             *stop_at = now_ms() - ms.downtime_ms;
+        /* the guest is stopped: the copies are complete and consistent */
+        err = vk_copy_finish(q, cs, 0);
+    }
+    if (!err) {
         EVP_DigestFinal_ex(fs.md, sha, NULL);
         vk_put_le32(end, 0);
         vk_migtrailer_encode(fs.bytes, sha, end + 4);
@@ -343,7 +376,7 @@ static int transfer(struct peer *p, struct vk_qmp *q, const char *dir,
 
 /* Contract in migrate.h. */
 int vk_vm_migrate(const char *name, const char *sshcmd, const char *host, int flags,
-                  struct vk_migrate_stats *st)
+                  const char *storage_dir, int nbd_port, struct vk_migrate_stats *st)
 {
     long long t0 = now_ms();
     struct vk_migrate_stats local;
@@ -351,6 +384,7 @@ int vk_vm_migrate(const char *name, const char *sshcmd, const char *host, int fl
     struct vk_qmp *q;
     struct peer p = { .host = host, .to = -1, .from = -1, .err = -1 };
     struct bootfiles bf = { 0 };
+    struct vk_copyset cs = { 0 };
     json_t *meta = NULL;
     if (!st)
         st = &local;
@@ -372,8 +406,9 @@ int vk_vm_migrate(const char *name, const char *sshcmd, const char *host, int fl
         goto out;
     }
     was_running = !strcmp(state, "running");
-    if ((err = spawn(sshcmd ? sshcmd : "ssh", host, &p)) < 0 ||
+    if ((err = spawn(sshcmd ? sshcmd : "ssh", host, storage_dir, nbd_port, &p)) < 0 ||
         (err = vk_save_meta(q, &info, &meta)) < 0 ||
+        ((flags & VK_MIGRATE_COPY) && (err = vk_copy_collect(q, &info.cfg, meta, &cs)) < 0) ||
         (info.cfg.bootloader && (err = describe_files(info.dir, meta, &bf, &files_len)) < 0))
         goto fail;
     /* as xl: not live, the CPUs stop first and the RAM goes once */
@@ -384,7 +419,7 @@ int vk_vm_migrate(const char *name, const char *sshcmd, const char *host, int fl
         stop_at = now_ms();
     }
     if ((err = offer(&p, meta, files_len, flags)) < 0 ||
-        (err = transfer(&p, q, info.dir, &bf, st, &stop_at)) < 0)
+        (err = transfer(&p, q, info.dir, &bf, &cs, st, &stop_at)) < 0)
         goto fail;
     st->stopped_ms = was_running ? now_ms() - stop_at : 0;
     /* the receiver runs the VM: only now does this one end */
@@ -397,6 +432,7 @@ int vk_vm_migrate(const char *name, const char *sshcmd, const char *host, int fl
 fail: {
         char keep[1536];
         snprintf(keep, sizeof keep, "%s", vk_errmsg_for(err));
+        vk_copy_finish(q, &cs, 1);   /* the copies there are dropped */
         if (p.to >= 0)
             close(p.to);
         p.to = -1;
@@ -429,6 +465,7 @@ out:
         close(p.err);
     for (int i = 0; i < bf.n; i++)
         free(bf.data[i]);
+    vk_copyset_free(&cs);
     json_decref(meta);
     vk_qmp_close(q);
     vk_rt_unlock(lk);

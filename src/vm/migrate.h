@@ -22,8 +22,12 @@
  * stops it only for the last pass.  Whatever fails on the way (the
  * receiver refusing, dying, a damaged stream), the sender's VM runs on
  * as before (resumed if it ran) and the error says why, with the
- * receiver's words.  Disks are not copied: both ends must see them at the
- * same paths (shared storage).  The sender's stored definition, if any,
+ * receiver's words.  Without VK_MIGRATE_COPY disks are not copied: both
+ * ends must see them at the same paths (shared storage).  With it, the
+ * receiver answers the boot files with "nbd unix:PATH" (after creating
+ * the disks and starting its QEMU), the sender mirrors the disks there
+ * before the stream, and sends the trailer only once the copies are
+ * complete (migcopy.h).  The sender's stored definition, if any,
  * stays (as `virsh migrate` without --undefinesource).
  */
 #ifndef VK_VM_MIGRATE_H
@@ -34,6 +38,7 @@
 
 enum {
     VK_MIGRATE_LIVE = 1 << 0,   /* --live: migrate while the guest runs */
+    VK_MIGRATE_COPY = 1 << 1,   /* --copy-storage: the disks go too (migcopy.h) */
 };
 
 struct vk_migrate_stats {
@@ -50,17 +55,22 @@ struct vk_migrate_stats {
 };
 
 /* Migrate running VM name to host through sshcmd (NULL: "ssh"); see
- * above.  The caller ignores SIGPIPE (a receiver that dies must be an
+ * above.  storage_dir (may be NULL) and nbd_port (0: none) are passed on
+ * as the receiver's --storage-dir (where copied disks go there) and
+ * --nbd-port (it exports them on that TCP port, not a unix socket; for
+ * two machines), both for VK_MIGRATE_COPY.  The caller ignores SIGPIPE (a receiver that dies must be an
  * error, not the end of the sender).  st may be NULL.  0 once the
  * receiver runs the VM and the local QEMU has ended, or a negative errno
  * "NAME: migration to HOST failed: WHY; NAME runs on here". */
 int vk_vm_migrate(const char *name, const char *sshcmd, const char *host, int flags,
-                  struct vk_migrate_stats *st);
+                  const char *storage_dir, int nbd_port, struct vk_migrate_stats *st);
 
 /* The receiving end: read the sender's bytes from in, answer on out (see
- * above).  The name of the VM (once known) goes to name_out.  0 when the
+ * above); copied disks go to storage_dir (NULL: the config's paths) and
+ * are exported on TCP port nbd_port (0: a unix socket).  The name of the VM (once known) goes to name_out.  0 when the
  * VM runs here and is defined; a negative errno (the same message also
  * went to out as "error: ...") with nothing left running here. */
-int vk_vm_migrate_receive(int in, int out, char *name_out, size_t len);
+int vk_vm_migrate_receive(int in, int out, const char *storage_dir, int nbd_port,
+                          char *name_out, size_t len);
 
 #endif

@@ -2,6 +2,7 @@
  * migrate.h, the bytes in migproto.h). */
 #include "vm/migrate.h"
 #include "vm/control.h"
+#include "vm/migcopy.h"
 #include "vm/migproto.h"
 #include "vm/migstream.h"
 #include "vm/monitor.h"
@@ -141,7 +142,8 @@ static int receive_boot(const char *dir, void *ctx)
 
 /* Header and metadata off the pipe; the config the VM will run with.
  * Refused: a name or uuid already in use here. */
-static int read_offer(int in, struct vk_mighdr *h, struct vk_savemeta *m, struct vk_domcfg *cfg)
+static int read_offer(int in, struct vk_mighdr *h, struct vk_savemeta *m, struct vk_domcfg *cfg,
+                      struct vk_migdisk **disks, int *ndisks)
 {
     uint8_t b[VK_MIG_HDR];
     int err = read_full(in, b, sizeof b, "the header");
@@ -150,11 +152,19 @@ static int read_offer(int in, struct vk_mighdr *h, struct vk_savemeta *m, struct
     char *json = malloc(h->meta_len);
     if (!json)
         return vk_error(-ENOMEM, "out of memory");
-    if ((err = read_full(in, json, h->meta_len, "the metadata")) == 0)
-        err = vk_migmeta_parse(json, h, WHAT, m);
+    if ((err = read_full(in, json, h->meta_len, "the metadata")) == 0 &&
+        (err = vk_migmeta_parse(json, h, WHAT, m)) == 0 &&
+        (err = vk_migdisks_parse(json, h->meta_len, WHAT, disks, ndisks)) < 0)
+        vk_savemeta_free(m);
     free(json);
     if (err)
         return err;
+    if (!(h->flags & VK_MIG_COPY) != !*ndisks) {
+        free(*disks);
+        vk_savemeta_free(m);
+        return vk_error(-EINVAL, WHAT ": %s", *ndisks ? "disks to copy without copy storage"
+                                                      : "copy storage without disks to copy");
+    }
     struct vk_restore_opts none = { 0 };
     if ((err = vk_save_config(WHAT, m, &none, cfg)) < 0) {
         vk_savemeta_free(m);
@@ -178,6 +188,7 @@ static int read_offer(int in, struct vk_mighdr *h, struct vk_savemeta *m, struct
     if (err) {
         vk_domcfg_free(cfg);
         vk_savemeta_free(m);
+        free(*disks);
     }
     return err;
 }
@@ -197,20 +208,46 @@ static void answer(int out, const char *line)
     }
 }
 
-/* Load the stream into the paused VM cfg->name, check it, resume it. */
-static int load(int in, const char *name)
+/* Load the stream into the paused VM cfg->name, check it, resume it.
+ * With disks to copy, export them first and tell the sender where. */
+static int load(int in, int out, const struct vk_domcfg *cfg, const struct vk_migdisk *disks,
+                int ndisks, int port)
 {
     struct vk_vminfo info;
     struct vk_qmp *q;
-    int lk, err = vk_vm_qmp_open(name, &info, &lk, &q);
+    int lk, err = vk_vm_qmp_open(cfg->name, &info, &lk, &q);
     if (err)
         return err;
+    char sock[200] = "";
+    int exported = 0;
+    if (ndisks) {
+        char line[240];
+        if ((err = vk_copy_export(q, info.dir, cfg, disks, ndisks, port, sock, sizeof sock)) == 0) {
+            exported = 1;
+            if (port)
+                snprintf(line, sizeof line, "nbd tcp:%d\n", port);
+            else
+                snprintf(line, sizeof line, "nbd unix:%s\n", sock);
+            answer(out, line);
+        }
+    }
     struct fsrc fs = { .fd = in, .md = EVP_MD_CTX_new() };
     if (!fs.md || !EVP_DigestInit_ex(fs.md, EVP_sha256(), NULL))
         err = vk_error(-ENOMEM, "out of memory");
     struct vk_mig_source src = { frame_read, &fs };
     if (!err)
         err = vk_mig_recv(q, info.dir, info.pid, &src, NULL);
+    /* the trailer came after the sender's copies ended: stop serving the
+     * disks before the guest runs */
+    if (exported) {
+        char keep[1024];
+        snprintf(keep, sizeof keep, "%s", err ? vk_errmsg_for(err) : "");
+        int e = vk_copy_unexport(q, sock);
+        if (err)
+            vk_error(err, "%s", keep);   /* the first error is the one to tell */
+        else
+            err = e;
+    }
     /* QEMU may have all it needs before the trailer came: the VM runs
      * only when the trailer matched too */
     if (!err && !fs.done)
@@ -225,12 +262,15 @@ static int load(int in, const char *name)
 }
 
 /* Contract in migrate.h. */
-int vk_vm_migrate_receive(int in, int out, char *name_out, size_t len)
+int vk_vm_migrate_receive(int in, int out, const char *storage_dir, int nbd_port,
+                          char *name_out, size_t len)
 {
     struct vk_mighdr h;
     struct vk_savemeta m;
     struct vk_domcfg cfg;
-    int started = 0, err = read_offer(in, &h, &m, &cfg);
+    struct vk_migdisk *disks = NULL;
+    char **created = NULL;
+    int ndisks = 0, started = 0, err = read_offer(in, &h, &m, &cfg, &disks, &ndisks);
     if (err)
         goto reply;
     if (name_out)
@@ -239,17 +279,22 @@ int vk_vm_migrate_receive(int in, int out, char *name_out, size_t len)
     struct bootctx bc = { in, &m };
     struct vk_start_opts so = { .paused = 1, .incoming = 1, .boot_files = receive_boot,
                                 .boot_ctx = &bc, .boot_append = m.append };
-    if ((err = vk_vm_start(&cfg, &so)) == 0) {
+    if (ndisks)
+        err = vk_copy_create(&cfg, disks, ndisks, storage_dir, &created);
+    if (!err && (err = vk_vm_start(&cfg, &so)) == 0) {
         started = 1;
-        if ((err = load(in, cfg.name)) == 0)
+        if ((err = load(in, out, &cfg, disks, ndisks, nbd_port)) == 0)
             err = vk_store_define(&cfg);
     }
-    if (err && started) {
+    if (err && (started || created)) {
         char keep[1024];
         snprintf(keep, sizeof keep, "%s", vk_errmsg_for(err));
-        vk_vm_destroy(cfg.name);   /* nothing half-received stays */
+        if (started)
+            vk_vm_destroy(cfg.name);   /* nothing half-received stays */
         vk_error(err, "%s", keep);
     }
+    vk_copy_remove(created, err != 0);
+    free(disks);
     vk_domcfg_free(&cfg);
     vk_savemeta_free(&m);
 reply:
