@@ -1,0 +1,151 @@
+#!/usr/bin/env python3
+"""Drive a headless Chromium through the DevTools protocol (python3's
+stdlib only: a minimal RFC 6455 client), one step per call, so a shell
+test checks each step.  The browser's user-data dir holds the port
+(DevToolsActivePort, written when started with --remote-debugging-port=0).
+
+usage: cdp.py DATADIR STEP...
+  eval EXPR           print the value of EXPR (JSON; promises awaited)
+  wait EXPR SECS      until EXPR is truthy (exit 0) or SECS pass (exit 1;
+                      the last value printed either way)
+  click SELECTOR      a real mouse click at the middle of that element
+  type TEXT           key events for each character ("\\n" sends Enter)
+  shot FILE           a PNG screenshot of the page
+Exit 2 when the browser cannot be reached or answers with an error."""
+import base64, json, os, socket, struct, sys, time
+from urllib.parse import urlsplit
+from urllib.request import urlopen
+
+
+class Ws:
+    def __init__(self, url):
+        u = urlsplit(url)
+        self.s = socket.create_connection((u.hostname, u.port), timeout=30)
+        key = base64.b64encode(os.urandom(16)).decode()
+        self.s.sendall(("GET %s HTTP/1.1\r\nHost: %s:%d\r\nUpgrade: websocket\r\n"
+                        "Connection: Upgrade\r\nSec-WebSocket-Key: %s\r\n"
+                        "Sec-WebSocket-Version: 13\r\n\r\n" % (u.path, u.hostname, u.port, key)).encode())
+        self.buf = b""
+        while b"\r\n\r\n" not in self.buf:
+            d = self.s.recv(4096)
+            if not d:
+                raise OSError("handshake: connection closed")
+            self.buf += d
+        head, _, self.buf = self.buf.partition(b"\r\n\r\n")
+        if b" 101 " not in head.split(b"\r\n")[0] + b" ":
+            raise OSError("handshake: " + head.split(b"\r\n")[0].decode(errors="replace"))
+        self.seq = 0
+
+    def send(self, text):
+        p, mask = text.encode(), os.urandom(4)
+        n = len(p)
+        hdr = bytes([0x81]) + (bytes([0x80 | n]) if n < 126 else
+                               bytes([0x80 | 126]) + struct.pack(">H", n) if n < 65536 else
+                               bytes([0x80 | 127]) + struct.pack(">Q", n))
+        self.s.sendall(hdr + mask + bytes(b ^ mask[i % 4] for i, b in enumerate(p)))
+
+    def _need(self, n):
+        while len(self.buf) < n:
+            d = self.s.recv(1 << 20)
+            if not d:
+                raise OSError("connection closed")
+            self.buf += d
+        out, self.buf = self.buf[:n], self.buf[n:]
+        return out
+
+    def recv(self):
+        msg = b""
+        while True:
+            b0, b1 = self._need(2)
+            n = b1 & 0x7F
+            if n == 126:
+                n = struct.unpack(">H", self._need(2))[0]
+            elif n == 127:
+                n = struct.unpack(">Q", self._need(8))[0]
+            payload = self._need(n)
+            if b0 & 0x0F == 8:
+                raise OSError("closed by the browser")
+            msg += payload
+            if b0 & 0x80:
+                return msg.decode()
+
+    def call(self, method, **params):
+        self.seq += 1
+        self.send(json.dumps({"id": self.seq, "method": method, "params": params}))
+        while True:
+            r = json.loads(self.recv())
+            if r.get("id") == self.seq:
+                if "error" in r:
+                    raise OSError("%s: %s" % (method, r["error"].get("message")))
+                return r["result"]
+
+
+def connect(datadir):
+    port = open(os.path.join(datadir, "DevToolsActivePort")).readline().strip()
+    targets = json.load(urlopen("http://127.0.0.1:%s/json/list" % port, timeout=10))
+    page = [t for t in targets if t.get("type") == "page"][0]
+    return Ws(page["webSocketDebuggerUrl"])
+
+
+def evaluate(ws, expr):
+    r = ws.call("Runtime.evaluate", expression=expr, returnByValue=True, awaitPromise=True)
+    if "exceptionDetails" in r:
+        return "(exception: %s)" % r["exceptionDetails"].get("exception", {}).get("description", r["exceptionDetails"].get("text"))
+    return r["result"].get("value")
+
+
+def key(ws, ch):
+    if ch == "\n":
+        ev = {"key": "Enter", "code": "Enter", "windowsVirtualKeyCode": 13, "text": "\r"}
+    else:
+        ev = {"key": ch, "text": ch, "unmodifiedText": ch}
+    ws.call("Input.dispatchKeyEvent", type="keyDown", **ev)
+    ws.call("Input.dispatchKeyEvent", type="keyUp", **{k: v for k, v in ev.items() if k not in ("text", "unmodifiedText")})
+
+
+def main():
+    if len(sys.argv) < 3:
+        print(__doc__, file=sys.stderr)
+        return 2
+    datadir, step, args = sys.argv[1], sys.argv[2], sys.argv[3:]
+    ws = connect(datadir)
+    if step == "eval":
+        print(json.dumps(evaluate(ws, args[0])))
+    elif step == "wait":
+        end, v = time.time() + float(args[1]), None
+        while True:
+            v = evaluate(ws, args[0])
+            if v and not (isinstance(v, str) and v.startswith("(exception:")):
+                print(json.dumps(v))
+                return 0
+            if time.time() > end:
+                print(json.dumps(v))
+                return 1
+            time.sleep(0.1)
+    elif step == "click":
+        box = evaluate(ws, "(() => { const e = document.querySelector(%s); if (!e) return null;"
+                           " e.scrollIntoView(); const r = e.getBoundingClientRect();"
+                           " return [r.x + r.width / 2, r.y + r.height / 2]; })()" % json.dumps(args[0]))
+        if not box:
+            print("no element %s" % args[0], file=sys.stderr)
+            return 1
+        for t in ("mouseMoved", "mousePressed", "mouseReleased"):
+            ws.call("Input.dispatchMouseEvent", type=t, x=box[0], y=box[1], button="left", clickCount=1)
+    elif step == "type":
+        for ch in args[0]:
+            key(ws, ch)
+    elif step == "shot":
+        png = base64.b64decode(ws.call("Page.captureScreenshot", format="png")["data"])
+        with open(args[0], "wb") as f:
+            f.write(png)
+    else:
+        print("unknown step %s" % step, file=sys.stderr)
+        return 2
+    return 0
+
+
+try:
+    sys.exit(main())
+except (OSError, ValueError, IndexError, KeyError) as e:
+    print("cdp: %s" % e, file=sys.stderr)
+    sys.exit(2)
