@@ -19,7 +19,7 @@ export VMKIT_RUNTIME_DIR=$T/run VMKIT_CONFIG_DIR=$T/etc VMKIT_MONITOR_LOG=$T/mon
 mkdir -p -m 700 "$T/run" "$T/etc"
 PIDS=""
 cleanup() {
-    for p in $PIDS; do kill -KILL "$p" 2>/dev/null; done
+    for p in $PIDS; do kill -KILL "$p" 2>/dev/null && wait "$p" 2>/dev/null; done
     for d in "$T"/run/*/; do
         [ -d "$d" ] && "$VMKIT" destroy "$(basename "$d")" >/dev/null 2>&1
     done
@@ -48,7 +48,17 @@ chromium --headless=new --no-sandbox --disable-gpu --no-first-run --disable-exte
 CPID=$!; PIDS="$PIDS $CPID"
 for _ in $(seq 600); do [ -s "$T/chrome/DevToolsActivePort" ] && break; sleep 0.05; done
 ok "chromium: DevTools port" test -s "$T/chrome/DevToolsActivePort"
-cdp() { timeout 120 python3 "$TOP/tests/tools/cdp.py" "$T/chrome" "$@"; }
+# cdp STEP ARG...: one step of tests/tools/cdp.py (see there), all through
+# one python process (its start-up alone takes seconds on a busy machine)
+coproc CDP { exec python3 "$TOP/tests/tools/cdp.py" "$T/chrome" - 2>"$T/cdp.err"; }
+PIDS="$PIDS $CDP_PID"
+cdp() {
+    local IFS=$'\x1f' _l
+    printf '%s\n' "$*" >&"${CDP[1]}" && read -r -t 300 -u "${CDP[0]}" _l ||
+        { echo "cdp.py: no answer: $(cat "$T/cdp.err")"; return 2; }
+    printf '%s\n' "${_l#*$'\x1f'}"
+    return "${_l%%$'\x1f'*}"
+}
 # see DESC EXPR [SECS]: the page makes EXPR true within SECS (default 30)
 see() {
     _v=$(cdp wait "$2" "${3:-30}" 2>&1); _rc=$?
@@ -77,8 +87,7 @@ ok "QEMU's console log has it too" grep -q VMKIT-READY "$T/run/g/console.log"
 shot 2-ready
 
 ok "console: click the terminal (focus)" cdp click '#console-term .xterm'
-ok "console: type a command" cdp type 'echo sum=$((6*7))
-'
+ok "console: type a command" cdp type 'echo sum=$((6*7))\n'
 see "console: the guest's answer (sum=42)" \
     'vmkitConsoleText().split("\n").some(l => l.startsWith("sum=42"))' 30
 ok "the answer came from the guest (console.log)" grep -q '^sum=42' "$T/run/g/console.log"

@@ -4,12 +4,19 @@ stdlib only: a minimal RFC 6455 client), one step per call, so a shell
 test checks each step.  The browser's user-data dir holds the port
 (DevToolsActivePort, written when started with --remote-debugging-port=0).
 
-usage: cdp.py DATADIR STEP...
+usage: cdp.py DATADIR STEP ARG...   one step
+       cdp.py DATADIR -             steps on stdin, one a line, the step
+                                    and its args separated by \x1f; each
+                                    answered by "RC\x1fOUTPUT" on one line
+                                    (one process and one connection for a
+                                    whole test: python's start-up is slow
+                                    on a loaded machine)
   eval EXPR           print the value of EXPR (JSON; promises awaited)
   wait EXPR SECS      until EXPR is truthy (exit 0) or SECS pass (exit 1;
                       the last value printed either way)
   click SELECTOR      a real mouse click at the middle of that element
-  type TEXT           key events for each character ("\\n" sends Enter)
+  type TEXT           key events for each character (a backslash and n,
+                      or a newline, send Enter)
   shot FILE           a PNG screenshot of the page
 Exit 2 when the browser cannot be reached or answers with an error."""
 import base64, json, os, socket, struct, sys, time
@@ -103,44 +110,56 @@ def key(ws, ch):
     ws.call("Input.dispatchKeyEvent", type="keyUp", **{k: v for k, v in ev.items() if k not in ("text", "unmodifiedText")})
 
 
-def main():
-    if len(sys.argv) < 3:
-        print(__doc__, file=sys.stderr)
-        return 2
-    datadir, step, args = sys.argv[1], sys.argv[2], sys.argv[3:]
-    ws = connect(datadir)
-    if step == "eval":
-        print(json.dumps(evaluate(ws, args[0])))
-    elif step == "wait":
-        end, v = time.time() + float(args[1]), None
+def step(ws, name, args):
+    """One step: (exit status, its output on one line)."""
+    if name == "eval":
+        return 0, json.dumps(evaluate(ws, args[0]))
+    if name == "wait":
+        end = time.time() + float(args[1])
         while True:
             v = evaluate(ws, args[0])
             if v and not (isinstance(v, str) and v.startswith("(exception:")):
-                print(json.dumps(v))
-                return 0
+                return 0, json.dumps(v)
             if time.time() > end:
-                print(json.dumps(v))
-                return 1
+                return 1, json.dumps(v)
             time.sleep(0.1)
-    elif step == "click":
+    if name == "click":
         box = evaluate(ws, "(() => { const e = document.querySelector(%s); if (!e) return null;"
                            " e.scrollIntoView(); const r = e.getBoundingClientRect();"
                            " return [r.x + r.width / 2, r.y + r.height / 2]; })()" % json.dumps(args[0]))
         if not box:
-            print("no element %s" % args[0], file=sys.stderr)
-            return 1
+            return 1, "no element %s" % args[0]
         for t in ("mouseMoved", "mousePressed", "mouseReleased"):
             ws.call("Input.dispatchMouseEvent", type=t, x=box[0], y=box[1], button="left", clickCount=1)
-    elif step == "type":
-        for ch in args[0]:
+        return 0, ""
+    if name == "type":
+        for ch in args[0].replace("\\n", "\n"):
             key(ws, ch)
-    elif step == "shot":
+        return 0, ""
+    if name == "shot":
         png = base64.b64decode(ws.call("Page.captureScreenshot", format="png")["data"])
         with open(args[0], "wb") as f:
             f.write(png)
-    else:
-        print("unknown step %s" % step, file=sys.stderr)
+        return 0, ""
+    return 2, "unknown step %s" % name
+
+
+def main():
+    if len(sys.argv) < 3:
+        print(__doc__, file=sys.stderr)
         return 2
+    ws = connect(sys.argv[1])
+    if sys.argv[2] != "-":
+        rc, out = step(ws, sys.argv[2], sys.argv[3:])
+        print(out, file=sys.stdout if rc == 0 or sys.argv[2] == "wait" else sys.stderr)
+        return rc
+    for line in sys.stdin:
+        a = line.rstrip("\n").split("\x1f")
+        try:
+            rc, out = step(ws, a[0], a[1:])
+        except (ValueError, IndexError, KeyError) as e:
+            rc, out = 2, "cdp: %s" % e
+        print("%d\x1f%s" % (rc, out.replace("\n", " ")), flush=True)
     return 0
 
 
