@@ -7,8 +7,8 @@
 # readiness line there, types a command (key events through xterm's
 # onData and the WebSocket) and sees the answer, then clicks Shut down
 # and sees the VM stop, in the page and in `vmkit list`/QEMU.
-# Screenshots of each step are kept in build[/asan]/artifacts/t_serve_browser
-# (or $VMKIT_TEST_ARTIFACTS/t_serve_browser).
+# Screenshots of each step, serve's and the monitor's logs are kept in
+# build[/asan]/artifacts/t_serve_browser (or $VMKIT_TEST_ARTIFACTS/...).
 . "$(dirname "$0")/lib.sh"
 need chromium python3 qemu-system-x86_64 || { finish; exit; }
 
@@ -107,6 +107,7 @@ has "serve logged the shutdown" "$(cat "$T/serve.err")" "loopback: shutdown g: 2
 
 kill -TERM $SPID; wait $SPID
 eq "serve exits 0 on SIGTERM" "$?" 0
+cp "$T/serve.err" "$T/chrome.log" "$ART/" && cp "$T/monitor.log" "$ART/" 2>/dev/null
 ok "serve and the VM's monitor: no sanitizer report" \
     sh -c "! cat '$T/serve.err' '$T/monitor.log' 2>/dev/null | grep -E 'AddressSanitizer|LeakSanitizer|runtime error:'"
 finish
