@@ -18,21 +18,11 @@ qemu-img create -q -f vhdx -o block_size=1M,subformat=fixed "$D/fixed" 2M
 qemu-io -c 'write -P 0x77 0 1k' "$D/fixed" >/dev/null
 head -c 3M /dev/zero | tr '\0' '\141' >"$D/src.raw"
 "$VMKIT" img convert -O vhdx -o block_size=1M "$D/src.raw" "$D/vmkit"
-python3 - "$D" "$C" <<'PY'
+python3 - "$D" "$C" "$TOP" <<'PY'
 import os, struct, sys
-D, C = sys.argv[1], sys.argv[2]
-P = 0x82f63b78
-T = []
-for n in range(256):
-    c = n
-    for _ in range(8):
-        c = (c >> 1) ^ P if c & 1 else c >> 1
-    T.append(c)
-def crc32c(b):
-    c = 0xffffffff
-    for x in b:
-        c = T[(c ^ x) & 0xff] ^ (c >> 8)
-    return c ^ 0xffffffff
+D, C, TOP = sys.argv[1], sys.argv[2], sys.argv[3]
+sys.path.insert(0, os.path.join(TOP, "tests", "fixtures"))
+from crc32c import crc32c
 
 def fold(path):
     d = open(path, "rb").read()

@@ -89,7 +89,7 @@ refused "grub-mkimage failing: its message" 1 "cannot open kernel.img" d.img \
 if command -v qemu-system-x86_64 >/dev/null; then
     qemu-system-x86_64 -nodefaults -display none -S -drive file=d.img,format=raw,if=virtio 2>/dev/null &
     qpid=$!
-    for _ in $(seq 100); do qemu-img info d.img >/dev/null 2>&1 || break; sleep 0.1; done
+    for _ in $(seq 600); do qemu-img info d.img >/dev/null 2>&1 || break; sleep 0.1; done
     refused "image in use by QEMU" 1 "d.img" d.img vmkit boot install-grub d.img
     has "... says it is in use" "$(vmkit boot install-grub d.img 2>&1)" "in use"
     kill "$qpid"; wait "$qpid" 2>/dev/null

@@ -71,7 +71,7 @@ say dev "rmmod i6300esb; insmod \$(find /lib/modules -name i6300esb.ko) heartbea
 ok "guest armed the watchdog" wait_log dev "^ARMED" 1 60
 wait $qp
 eq "QEMU sent WATCHDOG (our QMP client)" "$(cat wd.out)" "WATCHDOG poweroff"
-for _ in $(seq 100); do vmkit list dev 2>/dev/null | grep -q -- '----c-' && break; sleep 0.1; done
+for _ in $(seq 600); do vmkit list dev 2>/dev/null | grep -q -- '----c-' && break; sleep 0.1; done
 has "on_watchdog preserve: listed crashed" "$(vmkit list dev)" "----c-"
 has "the monitor saw it" "$(cat "$T/monitor.log")" "event WATCHDOG"
 ok "destroy dev" vmkit destroy dev

@@ -93,14 +93,14 @@ ok "create cp (on_crash preserve)" vmkit create cp.cfg
 qp=$(qemu_pid cp)
 ok "/proc: cp's QEMU runs" proc_runs "$qp" "$T/run/cp/"
 kill -9 "$qp"
-for _ in $(seq 50); do [ "$(state cp)" = crashed ] && break; sleep 0.1; done
+for _ in $(seq 600); do [ "$(state cp)" = crashed ] && break; sleep 0.1; done
 eq "kill -9 QEMU, on_crash preserve: crashed" "$(state cp)" crashed
 has "list: c flag" "$(vmkit list | grep '^cp ')" "----c-"
 ok "destroy the crashed VM" vmkit destroy cp
 eq "cp gone" "$(state cp)" none
 mp=$(mon_pid rr)
 kill -9 "$(qemu_pid rr)"
-ok "kill -9 QEMU, on_crash destroy: runtime dir goes away" wait_gone rr 10
+ok "kill -9 QEMU, on_crash destroy: runtime dir goes away" wait_gone rr 60
 ok "/proc: rr's monitor $mp is gone too" proc_gone "$mp"
 eq "rr not listed" "$(state rr)" none
 
@@ -109,7 +109,7 @@ ok "create mk" vmkit create rr.cfg name=mk
 mon=$(cut -d' ' -f1 "$T/run/mk/monitor.pid")
 q=$(qemu_pid mk)
 kill -9 "$mon"
-for _ in $(seq 50); do kill -0 "$q" 2>/dev/null || break; sleep 0.1; done
+for _ in $(seq 600); do kill -0 "$q" 2>/dev/null || break; sleep 0.1; done
 ok "kill -9 monitor: its QEMU died too (PDEATHSIG)" test ! -d "/proc/$q" -o "$(awk '{print $3}' /proc/$q/stat 2>/dev/null)" = Z
 eq "kill -9 monitor: no ghost listed" "$(state mk)" none
 ok "... and its stale runtime dir was removed" test ! -e "$T/run/mk"

@@ -35,9 +35,9 @@ has "xorriso: the ISO has a no-emulation boot image" "$o" "none"
 
 # qmp NAME CMD...: QEMU's answer over the VM's QMP socket (not vmkit)
 qmp() { _q=$1; shift; timeout 30 python3 "$TOP/tests/qmp.py" "$T/run/$_q/qmp-cli.sock" "$@" 2>&1; }
-# gone PID: /proc has no such process (or a zombie) within 10 s
+# gone PID: /proc has no such process (or a zombie) within 60 s
 gone() {
-    for _ in $(seq 100); do
+    for _ in $(seq 600); do
         [ -d "/proc/$1" ] && [ "$(awk '{print $3}' "/proc/$1/stat" 2>/dev/null)" != Z ] || return 0
         sleep 0.1
     done

@@ -11,10 +11,10 @@ need qemu-system-x86_64 qemu-img xorriso python3 || { finish; exit; }
 
 R=$T/run; mkdir -m 700 "$R"
 QPID=
-# quit QEMU over QMP; kill it if it does not go within 5 s.  Sets rc.
+# quit QEMU over QMP; kill it if it does not go within 60 s.  Sets rc.
 stop_qemu() {
     $QMP "$R/qmp-cli.sock" quit >/dev/null 2>&1
-    for _ in $(seq 50); do kill -0 $QPID 2>/dev/null || break; sleep 0.1; done
+    for _ in $(seq 600); do kill -0 $QPID 2>/dev/null || break; sleep 0.1; done
     kill $QPID 2>/dev/null && sleep 0.5
     wait $QPID; rc=$?
 }
@@ -54,7 +54,7 @@ mapfile -t A <"$T/argv"
 
 "${A[@]}" >"$T/qemu.out" 2>&1 &
 QPID=$!
-for _ in $(seq 100); do [ -S "$R/qmp.sock" ] && [ -S "$R/qmp-cli.sock" ] && break; sleep 0.1; done
+for _ in $(seq 600); do [ -S "$R/qmp.sock" ] && [ -S "$R/qmp-cli.sock" ] && break; sleep 0.1; done
 ok "QEMU starts and opens both QMP sockets" test -S "$R/qmp.sock" -a -S "$R/qmp-cli.sock"
 
 out=$($QMP "$R/qmp-cli.sock" query-name query-uuid query-status query-vnc query-block \
@@ -124,7 +124,7 @@ mapfile -t A <"$T/argv3"
 rm -f "$R"/*.sock
 "${A[@]}" >"$T/qemu3.out" 2>&1 &
 QPID=$!
-for _ in $(seq 100); do [ -S "$R/qmp-cli.sock" ] && break; sleep 0.1; done
+for _ in $(seq 600); do [ -S "$R/qmp-cli.sock" ] && break; sleep 0.1; done
 out=$($QMP "$R/qmp-cli.sock" query-vnc change-vnc-password '{"password":"s3cret"}' query-name 2>&1)
 has "VNC requires the password" "$(q 1)" '"auth": "vnc"'
 eq "change-vnc-password accepted" "$(q 2)" "{}"

@@ -109,7 +109,7 @@ o=$(guest net1 "wget -q -O- http://10.0.2.2:$hport/hello.txt" 3)
 has "guest -> NAT gateway -> host HTTP server" "$o" "VMKIT-HOST-FILE $$"
 has "the host server saw the guest's request" "$(cat http.log)" "GET /hello.txt"
 ok "destroy" vmkit destroy net1
-for _ in $(seq 100); do [ -d "/proc/$qp" ] || break; sleep 0.1; done
+for _ in $(seq 600); do [ -d "/proc/$qp" ] || break; sleep 0.1; done
 ok "/proc: net1's QEMU $qp is gone" test ! -d "/proc/$qp"
 python3 -c "import socket; socket.create_connection(('127.0.0.1', $port), timeout=2)" 2>/dev/null
 r=$?

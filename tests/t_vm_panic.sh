@@ -34,7 +34,7 @@ has "QEMU runs with -action panic=pause" "$(tr '\0' ' ' <"$T/run/cp/argv")" "-ac
 panic cp
 ok "preserve: QEMU says guest-panicked (QMP query-status)" wait_status cp guest-panicked
 has "preserve: the guest's console shows the panic" "$(cat "$T/run/cp/console.log")" "Kernel panic - not syncing: sysrq triggered crash"
-for _ in $(seq 50); do vmkit list cp | grep -q -- '----c-' && break; sleep 0.1; done
+for _ in $(seq 600); do vmkit list cp | grep -q -- '----c-' && break; sleep 0.1; done
 has "preserve: vmkit list shows c" "$(vmkit list cp)" "----c-"
 eq "preserve: its QEMU is kept" "$(pgrep -f "qemu-system.*$T/run/cp/" | wc -l)" 1
 fails_with "unpause of the crashed VM refused" 1 "cp: VM is not running (state crashed)" vmkit unpause cp

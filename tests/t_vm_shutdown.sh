@@ -21,6 +21,6 @@ ok "the guest's kernel powered down (QEMU's console log)" in_log early "reboot: 
 ok "/proc: early's QEMU $qp is gone" proc_gone "$qp"
 has "preserved as shut down, not hard-stopped" "$(vmkit list --json 2>&1)" '"shutdown"'
 ok "destroy the preserved VM" vmkit destroy early
-ok "runtime dir gone" wait_gone early 10
+ok "runtime dir gone" wait_gone early 60
 no_qemu_left "no QEMU left"
 vm_finish

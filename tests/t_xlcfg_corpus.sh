@@ -98,7 +98,7 @@ start_paused() {
     mkdir -p "$T/run/${2}" && chmod 700 "$T/run" "$T/run/$2"
     "${A[@]}" -S >"$T/$1.qemu" 2>&1 &
     qp=$!
-    for _ in $(seq 100); do [ -S "$T/run/$2/qmp-cli.sock" ] && break; kill -0 $qp 2>/dev/null || break; sleep 0.1; done
+    for _ in $(seq 600); do [ -S "$T/run/$2/qmp-cli.sock" ] && break; kill -0 $qp 2>/dev/null || break; sleep 0.1; done
     if [ -S "$T/run/$2/qmp-cli.sock" ]; then
         eq "$1: QEMU accepts the command line" ok ok
         python3 "$TOP/tests/qmp.py" "$T/run/$2/qmp-cli.sock" quit >/dev/null 2>&1

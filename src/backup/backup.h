@@ -131,12 +131,61 @@ typedef void (*vk_bk_progress_fn)(uint64_t done, uint64_t total, void *ctx);
 int vk_bk_save(struct vk_bk_repo *r, const char *disk, const char *name,
                vk_bk_progress_fn progress, void *pctx, struct vk_bk_snap *out);
 
-/* restore.c: write snapshot s to a new image dest of format fmt ("raw",
- * "qcow2"), through dest.partial renamed at the end; an existing dest is
- * refused (-EEXIST) unless force.  Every chunk is checked against its id
- * before it is written; holes are not written. */
+/* How to restore (restore.c, restore_part.c). */
+struct vk_bk_restore_opts {
+    const char *fmt;        /* new image: "raw" (NULL) or "qcow2" */
+    bool force;             /* replace an existing image */
+    uint64_t size;          /* new image: 0 the disk's size, or larger */
+    bool grow;              /* grow the last partition (or the target's
+                             * filesystem) to the end */
+    vk_bk_progress_fn progress;
+    void *pctx;
+};
+/* What --grow did: the partition grown (0: a whole-disk filesystem or
+ * none), its new size, and whether its filesystem was grown; if not, why
+ * (no filesystem, one that cannot be grown, a FAT whose FAT is too small)
+ * in note, which also gets resize2fs's output when it failed. */
+struct vk_bk_grown {
+    unsigned part;
+    uint64_t part_size;
+    bool fs_grown;
+    char note[512];
+};
+
+/* restore.c: write snapshot s to a new image dest (o->fmt), through
+ * dest.partial renamed at the end; an existing dest is refused (-EEXIST)
+ * unless o->force.  Every chunk is checked against its id before it is
+ * written; holes are not written.  o->size below the disk's size is
+ * refused (-EINVAL); above it the image is that large and, with o->grow,
+ * the last partition and its filesystem are grown to its end (g, may be
+ * NULL, says how) before the rename: a failure leaves no dest. */
 int vk_bk_restore(struct vk_bk_repo *r, const struct vk_bk_snap *s, const char *dest,
-                  const char *fmt, bool force, vk_bk_progress_fn progress, void *pctx);
+                  const struct vk_bk_restore_opts *o, struct vk_bk_grown *g);
+
+/* restore_part.c: write partition n of snapshot s into partition m of the
+ * existing disk dest ("DISK:M", part/target.h), touching nothing outside
+ * it.  Refused before anything is written (-ENOSPC, both sizes named)
+ * when it does not fit, -ENOENT when s has no partition n or a chunk is
+ * missing.  The partition's first MiB is zeroed first and written last,
+ * so a restore that fails midway leaves a partition with no filesystem
+ * signature (the message says so), never a plausible half filesystem.
+ * With o->grow the filesystem is grown to fill a larger partition m. */
+int vk_bk_restore_part(struct vk_bk_repo *r, const struct vk_bk_snap *s, unsigned n,
+                       const char *dest, const struct vk_bk_restore_opts *o,
+                       struct vk_bk_grown *g);
+
+/* grow.c: grow the last partition of disk (MBR: a logical one with its
+ * extended partition; GPT: the backup moved to the end, and the old one,
+ * at old_size, zeroed) to the disk's end, and its filesystem with it; a
+ * disk with no table: the filesystem on it.  g says what was done; dname
+ * names the disk in what it says. */
+struct vk_blockdev;
+int vk_bk_grow_last(struct vk_blockdev *disk, const char *dname, uint64_t old_size,
+                    struct vk_bk_grown *g);
+/* Grow the filesystem on [off, off+len) of disk (named name) to len;
+ * one that cannot be grown is not an error (g->note says why). */
+int vk_bk_grow_fs(struct vk_blockdev *disk, uint64_t off, uint64_t len, const char *name,
+                  struct vk_bk_grown *g);
 
 /* verify: each problem is reported as one message (naming the chunk and
  * the snapshots it touches) through bad. */

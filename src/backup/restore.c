@@ -47,14 +47,27 @@ static int write_sparse(struct vk_blockdev *bd, const uint8_t *buf, size_t len, 
 }
 
 int vk_bk_restore(struct vk_bk_repo *r, const struct vk_bk_snap *s, const char *dest,
-                  const char *fmt, bool force, vk_bk_progress_fn progress, void *pctx)
+                  const struct vk_bk_restore_opts *o, struct vk_bk_grown *g)
 {
     char partial[PATH_MAX];
     struct stat st;
-    if (!fmt)
-        fmt = "raw";
+    struct vk_bk_grown gdummy;
+    const char *fmt = o->fmt ? o->fmt : "raw";
+    bool force = o->force;
+    vk_bk_progress_fn progress = o->progress;
+    void *pctx = o->pctx;
+    if (!g)
+        g = &gdummy;
+    memset(g, 0, sizeof *g);
     if (strcmp(fmt, "raw") && strcmp(fmt, "qcow2"))
         return vk_error(-EINVAL, "%s: cannot restore to format '%s' (raw, qcow2)", dest, fmt);
+    if (o->size && o->size < s->size)
+        return vk_error(-EINVAL, "%s: %llu bytes is smaller than the backed-up disk (%llu bytes); "
+                        "restoring to a smaller disk is not supported", dest,
+                        (unsigned long long)o->size, (unsigned long long)s->size);
+    if (o->size % 512u)
+        return vk_error(-EINVAL, "%s: size %llu is not a multiple of 512 bytes", dest,
+                        (unsigned long long)o->size);
     if (!force && lstat(dest, &st) == 0)
         return vk_error(-EEXIST, "%s: exists (--force replaces it)", dest);
     if (snprintf(partial, sizeof partial, "%s.partial", dest) >= (int)sizeof partial)
@@ -63,7 +76,7 @@ int vk_bk_restore(struct vk_bk_repo *r, const struct vk_bk_snap *s, const char *
     int e = 0;
     if (lstat(partial, &st) == 0 && (e = vk_bd_remove(partial, fmt)) < 0)
         return vk_error_prefix(e, "%s: cannot remove the leftover: ", partial);
-    struct vk_create_opts co = { .size = s->size };
+    struct vk_create_opts co = { .size = o->size ? o->size : s->size };
     e = vk_bd_create(partial, fmt, &co);
     if (e < 0)
         return e;
@@ -84,6 +97,9 @@ int vk_bk_restore(struct vk_bk_repo *r, const struct vk_bk_snap *s, const char *
         }
         e = write_sparse(bd, buf, x->len, x->off);
     }
+    /* Before the rename: a grow that fails leaves no dest either. */
+    if (e >= 0 && o->grow && co.size > s->size)
+        e = vk_bk_grow_last(bd, dest, s->size, g);
     if (bd) {
         int c = vk_bd_close(bd);    /* flushes: the data durable before the rename */
         if (e >= 0 && c < 0)

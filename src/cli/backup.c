@@ -259,38 +259,80 @@ static int bk_verify(int argc, char **argv)
     return r ? EXIT_FAIL : EXIT_OK;
 }
 
+/* What --grow did, for the user (stderr: stdout stays the report). */
+static void print_grown(const char *dest, const struct vk_bk_grown *g)
+{
+    char sz[32];
+    vk_human_size(g->part_size, sz, sizeof sz);
+    if (g->part)
+        fprintf(stderr, "vmkit: %s: partition %u grown to %s\n", dest, g->part, sz);
+    if (g->fs_grown)
+        fprintf(stderr, "vmkit: %s: filesystem grown to %s\n", dest, sz);
+    else if (g->note[0])
+        fprintf(stderr, "vmkit: %s: filesystem not grown: %s\n", dest, g->note);
+}
+
 static int bk_restore(int argc, char **argv)
 {
-    const char *fmt = "raw";
-    bool force = false, progress = false;
+    const char *fmt = NULL;
+    bool force = false, progress = false, grow = false;
+    uint64_t size = 0;
+    long part = 0;
     const struct cli_opt opts[] = {
         OPT_STRING('f', "format", &fmt, "FMT", "raw (default) or qcow2"),
         OPT_BOOL(0, "force", &force, "replace an existing DEST"),
+        OPT_SIZE(0, "size", &size, "SIZE", "make DEST this large (at least the disk's size)"),
+        OPT_BOOL(0, "grow", &grow, "grow the last partition and its filesystem to DEST's end"),
+        OPT_INT(0, "part", &part, "N", "restore only partition N, into DEST = DISK:M"),
         OPT_BOOL('p', "progress", &progress, "draw a progress bar (default: on a terminal)"),
         OPT_END(),
     };
     static const struct cli_spec spec = {
-        "backup restore", "[--format raw|qcow2] [--force] REPO SNAP DEST",
+        "backup restore",
+        "[--format raw|qcow2] [--force] [--size SIZE] [--grow] REPO SNAP DEST\n"
+        "       vmkit backup restore --part N [--grow] REPO SNAP DISK:M",
         "Write snapshot SNAP (an id, 'latest' or a name) of REPO to a new image\n"
         "DEST.  It is written as DEST.partial and renamed when complete, so an\n"
         "interrupted restore never looks finished; every chunk is checked against\n"
         "its SHA-256 before it is written, and a damaged one stops the restore\n"
-        "(DEST.partial removed).  Free blocks stay holes.", 3, 3 };
+        "(DEST.partial removed).  Free blocks stay holes.  --size makes a larger\n"
+        "image; --grow then grows the last partition (GPT: its backup moved to\n"
+        "the end) and its ext or FAT filesystem to the end.  --part N writes\n"
+        "partition N alone into partition M of an existing disk, nothing else\n"
+        "of it, refused when it does not fit; --grow grows its filesystem to\n"
+        "fill partition M.", 3, 3 };
     struct cli_args a;
     int r = cli_parse(&spec, opts, argc, argv, &a);
     if (r != CLI_PARSED)
         return r;
-    if (strcmp(fmt, "raw") && strcmp(fmt, "qcow2"))
+    if (fmt && strcmp(fmt, "raw") && strcmp(fmt, "qcow2"))
         return cli_usage("backup restore", "--format %s: raw or qcow2", fmt);
+    if (part < 0 || part > 4096)
+        return cli_usage("backup restore", "--part %ld: not a partition number", part);
+    if (part && (fmt || force || size))
+        return cli_usage("backup restore", "--part writes into an existing partition: "
+                         "no --format, --force or --size");
+    if (size % 512)
+        return cli_usage("backup restore", "--size: not a multiple of 512 bytes");
     struct vk_bk_repo repo;
     struct vk_bk_snap s;
     if ((r = bk_open_snap(a.v[0], a.v[1], &repo, &s)) < 0)
         return cli_fail(r);
     struct vk_progress pb;
     vk_progress_init(&pb, STDERR_FILENO, progress);
-    r = vk_bk_restore(&repo, &s, a.v[2], fmt, force, vk_progress_update, &pb);
+    struct vk_bk_restore_opts o = { .fmt = fmt, .force = force, .size = size, .grow = grow,
+                                    .progress = vk_progress_update, .pctx = &pb };
+    struct vk_bk_grown g;
+    if (part)
+        r = vk_bk_restore_part(&repo, &s, (unsigned)part, a.v[2], &o, &g);
+    else
+        r = vk_bk_restore(&repo, &s, a.v[2], &o, &g);
     vk_progress_end(&pb);
     vk_bk_close(&repo);
+    if (r < 0 && g.note[0])
+        fprintf(stderr, "%s\n", g.note);      /* resize2fs's output */
+    if (r >= 0 && grow)
+        print_grown(a.v[2], &g);
     if (r >= 0 && isatty(1))
         printf("Restored %s (%s) to %s\n", s.id, s.name, a.v[2]);
     vk_bk_snap_free(&s);

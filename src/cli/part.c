@@ -482,11 +482,7 @@ static int rewrite(struct vk_blockdev *bd)
     int r = vk_ptable_read(bd, &t);
     if (r < 0)
         return r;
-    t.disk_sectors = bd->size / VK_SECTOR;
-    if (t.label == VK_LABEL_GPT) {
-        uint64_t asec = ((uint64_t)t.gpt_nentries * t.gpt_entry_size + VK_SECTOR - 1) / VK_SECTOR;
-        t.last_lba = t.disk_sectors - 2 - asec;
-    }
+    vk_ptable_fit_disk(&t, bd->size / VK_SECTOR);
     r = vk_ptable_write(bd, &t);
     vk_ptable_free(&t);
     return r;

@@ -12,9 +12,7 @@
 #include "fs/fs.h"
 #include "fs/populate.h"
 #include "part/part.h"
-#if VK_GUEST_HAVE_GRUB
 #include "boot/grub_install.h"
-#endif
 #include "util/dirs.h"
 #include "util/err.h"
 #include "util/file.h"
@@ -269,7 +267,6 @@ int vk_guest_disk_close(struct vk_guest_disk *d)
     return r;
 }
 
-#if VK_GUEST_HAVE_GRUB
 /* GRUB into the finished image's MBR gap (boot/grub_install), keeping the
  * builder's grub.cfg: pygrub and GRUB then read the same menu. */
 static int install_grub(const struct vk_guest_opts *o, const char *shown)
@@ -289,7 +286,6 @@ static int install_grub(const struct vk_guest_opts *o, const char *shown)
     int c = vk_bd_close(bd);
     return r < 0 ? r : c;
 }
-#endif
 
 /* The busybox guest's image, filled from the host tree root. */
 static int make_image(const struct vk_guest_opts *o, const char *shown, const char *root)
@@ -578,11 +574,9 @@ int vk_guest_build(const struct vk_guest_opts *in, char **kver)
     /* busybox keeps pygrub by default: the VM tests boot it by the dozen,
      * and pygrub's direct boot skips the BIOS and GRUB's menu */
     if (!o.bootloader)
-        o.bootloader = debian ? VK_GUEST_DEFAULT_BOOTLOADER : "pygrub";
+        o.bootloader = debian ? "grub" : "pygrub";
     if (strcmp(o.bootloader, "grub") && strcmp(o.bootloader, "pygrub"))
         return vk_error(-EINVAL, "boot loader '%s' unknown: grub or pygrub", o.bootloader);
-    if (!VK_GUEST_HAVE_GRUB && !strcmp(o.bootloader, "grub"))
-        return vk_error(-ENOTSUP, "--bootloader grub: this vmkit cannot install GRUB yet");
     if (!o.size)
         o.size = debian ? 2048ull << 20 : 256ull << 20;
     if (o.size < (32ull << 20))
@@ -661,10 +655,8 @@ int vk_guest_build(const struct vk_guest_opts *in, char **kver)
         if (r == 0 && !o.rootfs_dir)
             r = make_image(&o, in->out, root);
     }
-#if VK_GUEST_HAVE_GRUB
     if (r == 0 && !o.rootfs_dir && !strcmp(o.bootloader, "grub"))
         r = install_grub(&o, in->out);
-#endif
     vk_guest_rm_rf(tmp);
     if (r == 0 && !(text = cfg_text(&o, host, abs, v, debian)))
         r = vk_error(-ENOMEM, "out of memory");

@@ -11,16 +11,6 @@
 #include <stdbool.h>
 #include <sys/types.h>
 
-/* GRUB for BIOS comes from boot/grub_install (vk_grub_install); until a
- * tree has it, guests boot through pygrub only. */
-#if __has_include("boot/grub_install.h")
-#define VK_GUEST_HAVE_GRUB 1
-#define VK_GUEST_DEFAULT_BOOTLOADER "grub"
-#else
-#define VK_GUEST_HAVE_GRUB 0
-#define VK_GUEST_DEFAULT_BOOTLOADER "pygrub"
-#endif
-
 /* Progress line through o->progress (nothing when it is NULL). */
 void vk_guest_say(const struct vk_guest_opts *o, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));

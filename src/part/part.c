@@ -170,6 +170,16 @@ void vk_ptable_detect_legacy(struct vk_ptable *t)
     t->legacy_chs = prim ? (low == VK_SPT && aligned) : t->disk_sig == 0;
 }
 
+void vk_ptable_fit_disk(struct vk_ptable *t, uint64_t disk_sectors)
+{
+    t->disk_sectors = disk_sectors;
+    if (t->label == VK_LABEL_GPT) {
+        uint64_t asec = ((uint64_t)t->gpt_nentries * t->gpt_entry_size + VK_SECTOR - 1) / VK_SECTOR;
+        t->last_lba = disk_sectors - 2 - asec;
+    } else
+        t->last_lba = disk_sectors - 1;
+}
+
 uint64_t vk_ptable_usable_end(const struct vk_ptable *t)
 {
     if (t->label == VK_LABEL_MBR && t->legacy_chs) {

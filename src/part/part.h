@@ -98,6 +98,10 @@ struct vk_part *vk_ptable_extended(struct vk_ptable *t);
 bool vk_mbr_is_extended(uint8_t type);
 /* Append a copy of p keeping the array sorted by number. */
 int vk_ptable_insert(struct vk_ptable *t, const struct vk_part *p);
+/* Fit t (read from a disk that has since grown or shrunk) to a disk of
+ * disk_sectors: GPT's backup header and array go to the new end on the
+ * next write and the usable range reaches them (what `part fix` does). */
+void vk_ptable_fit_disk(struct vk_ptable *t, uint64_t disk_sectors);
 /* Decide t->legacy_chs from its partitions (rule above). */
 void vk_ptable_detect_legacy(struct vk_ptable *t);
 /* Last sector a partition may use (legacy: the last whole cylinder). */

@@ -4,9 +4,11 @@
 # downloads Debian from the mirror (packages cached in ~/.cache/vmkit/debian,
 # so a second build is faster), the tar stream is poured into ext4, and
 # the guest boots under `vmkit create` (TCG) to a login prompt on ttyS0.
-# Then ssh with the given key through a hostfwd port runs
-# `systemctl is-system-running` and `apt-get --version`; `poweroff` leaves
-# a clean filesystem (e2fsck -fn); the disk boots a second time.
+# It boots first through the GRUB that guest build installs (QEMU's BIOS,
+# boot = "c"), the second time through pygrub.  Then ssh with the given
+# key through a hostfwd port runs `systemctl is-system-running` and
+# `apt-get --version`; `poweroff` leaves a clean filesystem (e2fsck -fn);
+# the disk boots a second time.
 # Checked with sfdisk --verify, e2fsck -fn, blkid, debugfs, ssh.  Prints the
 # build time and the time to the login prompt.
 . "$(dirname "$0")/../lib.sh"
@@ -20,9 +22,9 @@ freeport() {
 }
 ssh-keygen -q -t ed25519 -N '' -C vmkit-test -f key >/dev/null 2>&1
 t0=$(date +%s)
-ok "guest build --distro debian (bookworm, ssh key, extra package)" \
-    vmkit guest build -q --distro debian --bootloader pygrub --hostname deb1 \
-    --packages less --ssh-key key.pub g.img
+ok "guest build --distro debian (bookworm, ssh key, extra packages; GRUB, the default)" \
+    vmkit guest build -q --distro debian --hostname deb1 \
+    --packages less,iputils-ping --ssh-key key.pub g.img
 t1=$(date +%s)
 echo "# build: $((t1 - t0)) s"
 [ -f g.img ] || { vm_finish; exit 1; }
@@ -44,19 +46,23 @@ none "no customize leftovers in /tmp" sh -c "debugfs -R 'ls /tmp' p1 2>/dev/null
 rm -f p1
 
 port=$(freeport)
-boot() {  # NAME: create, wait for the login prompt; sets $secs
+boot() {  # NAME [KEY=VALUE]: create, wait for the login prompt; sets $secs
     _b=$(date +%s)
-    ok "create $1 with a hostfwd port" vmkit create g.img.cfg name="$1" \
+    ok "create $1 with a hostfwd port ${2:-}" vmkit create g.img.cfg name="$1" ${2:+"$2"} \
         "vif=['type=user,model=virtio-net-pci,hostfwd=tcp:127.0.0.1:$port-:22']"
     wait_log "$1" "deb1 login:" 1 "$BOOT_SECS"
     ok "$1: login prompt on the serial console" in_log "$1" "deb1 login:"
     secs=$(( $(date +%s) - _b ))
     echo "# $1: login prompt after $secs s"
 }
-S() { timeout 120 ssh -i key -p "$port" -o BatchMode=yes -o StrictHostKeyChecking=no \
+S() { timeout 120 ssh -i key -p "$port" -o BatchMode=yes -o StrictHostKeyChecking=no -o LogLevel=ERROR \
         -o UserKnownHostsFile=/dev/null -o ConnectTimeout=30 root@127.0.0.1 "$@" 2>&1; }
+# sshd comes up a little after the login prompt
+wait_ssh() { for _ in $(seq 60); do S true >/dev/null && return; sleep 5; done; }
+has "the config boots the disk's own GRUB" "$(cat g.img.cfg)" 'boot = "c"'
 boot deb1
-for _ in $(seq 60); do S true >/dev/null && break; sleep 5; done
+ok "deb1 came up through GRUB's menu on the serial console" in_log deb1 "GNU GRUB  version"
+wait_ssh
 state=$(S 'systemctl is-system-running --wait')
 one_of "ssh: systemctl is-system-running" "$state" "running degraded"
 [ "$state" = degraded ] && echo "# failed units: $(S 'systemctl --failed --no-legend' | tr '\n' ' ')"
@@ -69,7 +75,9 @@ ok "poweroff: the VM goes away" wait_gone deb1 300
 ok "partition 1 copied out after poweroff" dd if=g.img of=p1 bs=1M skip=1 status=none conv=sparse
 ok "clean filesystem after poweroff (e2fsck -fn)" e2fsck -fn p1
 rm -f p1
-boot deb2
+boot deb2 bootloader=pygrub
+fails "deb2 came up through pygrub, not GRUB's menu" 1 in_log deb2 "GNU GRUB  version"
+wait_ssh
 one_of "second boot: ssh, systemctl is-system-running" "$(S "systemctl is-system-running --wait")" "running degraded"
 ok "destroy" vmkit destroy deb2
 vm_finish
