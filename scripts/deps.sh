@@ -10,8 +10,11 @@ busybox-static cpio dpkg-dev python3 time mmdebstrap openssh-client
 grub-pc-bin grub-common
 scdoc mandoc groff-base zsh jq
 libvirt-clients libxml2-utils
-libwebsockets-dev curl openssl
+libwebsockets-dev curl openssl chromium
 borgbackup partclone"
+# npm fetches xterm.js at build time (mk/xterm.mk); a nodejs from elsewhere
+# (NodeSource) brings its own npm and conflicts with Debian's
+command -v npm >/dev/null 2>&1 || PKGS="$PKGS npm"
 missing=""
 for p in $PKGS; do
     dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null | grep -q "install ok installed" ||

@@ -15,7 +15,8 @@ ok "make install into DESTDIR" M install
 for f in bin/vmkit lib/libvmkit.so.0 lib/libvmkit.so lib/libvmkit.a include/vmkit/vmkit.h \
          lib/pkgconfig/libvmkit.pc share/man/man1/vmkit.1 share/man/man1/vmkit-img.1 \
          share/man/man1/vmkit-vm.1 share/man/man5/vmkit.cfg.5 \
-         share/bash-completion/completions/vmkit share/zsh/vendor-completions/_vmkit; do
+         share/bash-completion/completions/vmkit share/zsh/vendor-completions/_vmkit \
+         share/vmkit/web/index.html share/vmkit/web/xterm.js share/vmkit/web/xterm.css; do
     ok "installed $P/$f" test -e "$D$P/$f"
 done
 eq "nothing outside DESTDIR/PREFIX" "$(cd "$D" && find . -mindepth 1 -maxdepth 2 | sort | tr '\n' ' ')" "./usr ./usr/local "

@@ -50,32 +50,45 @@ async function showDetail(name) {
   document.getElementById("detail-config").textContent = r.ok ? j.config : j.error;
 }
 
-// The serial console: a WebSocket bridged to the VM's console socket
-// (the token goes in the query: a browser sets no headers on WebSockets).
+// The serial console: xterm.js (shipped next to this page) on a WebSocket
+// bridged to the VM's console socket (the token goes in the query: a
+// browser sets no headers on WebSockets).  Keys go out as typed (onData),
+// the guest's bytes go to the terminal as they come.
 let consoleWs = null;
-const conOut = document.getElementById("console-out");
+let term = null;
 function openConsole(name) {
   if (consoleWs) consoleWs.close();
   document.getElementById("console").hidden = false;
   document.getElementById("console-name").textContent = name;
-  conOut.textContent = "";
+  if (!term) {
+    term = new Terminal({ cols: 80, rows: 24, convertEol: false, scrollback: 5000 });
+    term.open(document.getElementById("console-term"));
+    const enc = new TextEncoder();
+    term.onData((d) => {
+      if (consoleWs && consoleWs.readyState === WebSocket.OPEN) consoleWs.send(enc.encode(d));
+    });
+  }
+  term.reset();
   const proto = location.protocol === "https:" ? "wss:" : "ws:";
   const ws = new WebSocket(proto + "//" + location.host + "/ws/console/" +
                            encodeURIComponent(name) + "?token=" + encodeURIComponent(token));
   ws.binaryType = "arraybuffer";
-  const dec = new TextDecoder();
   ws.onmessage = (e) => {
-    conOut.textContent += typeof e.data === "string" ? e.data : dec.decode(e.data, { stream: true });
-    conOut.scrollTop = conOut.scrollHeight;
+    if (ws === consoleWs) term.write(typeof e.data === "string" ? e.data : new Uint8Array(e.data));
   };
-  ws.onclose = (e) => { conOut.textContent += "\n[closed" + (e.reason ? ": " + e.reason : "") + "]\n"; };
+  ws.onclose = (e) => {
+    if (ws === consoleWs) term.write("\r\n[closed" + (e.reason ? ": " + e.reason : "") + "]\r\n");
+  };
   consoleWs = ws;
+  term.focus();
 }
-document.getElementById("console-in").addEventListener("keydown", (e) => {
-  if (e.key !== "Enter" || !consoleWs || consoleWs.readyState !== WebSocket.OPEN) return;
-  consoleWs.send(new TextEncoder().encode(e.target.value + "\r"));
-  e.target.value = "";
-});
+// The console's whole text (scrollback too), for tests and debugging.
+window.vmkitConsoleText = () => {
+  if (!term) return "";
+  const b = term.buffer.active, lines = [];
+  for (let i = 0; i < b.length; i++) lines.push(b.getLine(i).translateToString(true));
+  return lines.join("\n");
+};
 document.getElementById("console-close").addEventListener("click", () => {
   if (consoleWs) consoleWs.close();
   consoleWs = null;

@@ -489,6 +489,10 @@ int vk_rt_list(int with_qmp, struct vk_vminfo **out)
     closedir(d);
     if (n)
         qsort(v, (size_t)n, sizeof *v, cmp_id);
+    else {
+        free(v);    /* only dirs being set up or torn down: callers free nothing */
+        v = NULL;
+    }
     *out = v;
     return n;
 }

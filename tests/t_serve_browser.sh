@@ -1,0 +1,113 @@
+#!/bin/bash
+# vmkit serve in a real browser: headless Chromium, driven through the
+# DevTools protocol (tests/tools/cdp.py, python3's stdlib), opens the page
+# `vmkit serve` prints (its session token in the URL's fragment, as a user
+# gets it), sees the VM in the list, clicks Start on a guest made by
+# `vmkit guest build`, opens the xterm.js console, sees the guest's
+# readiness line there, types a command (key events through xterm's
+# onData and the WebSocket) and sees the answer, then clicks Shut down
+# and sees the VM stop, in the page and in `vmkit list`/QEMU.
+# Screenshots of each step, serve's and the monitor's logs are kept in
+# build[/asan]/artifacts/t_serve_browser (or $VMKIT_TEST_ARTIFACTS/...).
+. "$(dirname "$0")/lib.sh"
+need chromium python3 qemu-system-x86_64 || { finish; exit; }
+
+ART=${VMKIT_TEST_ARTIFACTS:-$(dirname "$VMKIT")/artifacts}/t_serve_browser
+rm -rf "$ART" && mkdir -p "$ART" || exit 1
+cd "$T" || exit 1
+export VMKIT_RUNTIME_DIR=$T/run VMKIT_CONFIG_DIR=$T/etc VMKIT_MONITOR_LOG=$T/monitor.log
+mkdir -p -m 700 "$T/run" "$T/etc"
+PIDS=""
+cleanup() {
+    for p in $PIDS; do kill -KILL "$p" 2>/dev/null && wait "$p" 2>/dev/null; done
+    for d in "$T"/run/*/; do
+        [ -d "$d" ] && "$VMKIT" destroy "$(basename "$d")" >/dev/null 2>&1
+    done
+    rm -rf "$T"
+}
+trap cleanup EXIT
+
+ok "guest build" vmkit guest build -q --size 96M g.img
+ok "define the guest (g)" vmkit define g.img.cfg
+
+"$VMKIT" serve --listen 127.0.0.1:0 >"$T/serve.out" 2>"$T/serve.err" &
+SPID=$!; PIDS="$PIDS $SPID"
+URL=""
+for _ in $(seq 600); do
+    URL=$(sed -n 's/^vmkit serve: open //p' "$T/serve.out")
+    [ -n "$URL" ] || ! kill -0 $SPID 2>/dev/null && break
+    sleep 0.05
+done
+ok "serve prints the page's URL" test -n "$URL"
+has "the URL carries the session token" "$URL" "/#token="
+
+# The browser, its DevTools port written in its data dir.
+chromium --headless=new --no-sandbox --disable-gpu --no-first-run --disable-extensions \
+    --user-data-dir="$T/chrome" --remote-debugging-port=0 --window-size=1100,900 "$URL" \
+    >"$T/chrome.log" 2>&1 &
+CPID=$!; PIDS="$PIDS $CPID"
+for _ in $(seq 600); do [ -s "$T/chrome/DevToolsActivePort" ] && break; sleep 0.05; done
+ok "chromium: DevTools port" test -s "$T/chrome/DevToolsActivePort"
+# cdp STEP ARG...: one step of tests/tools/cdp.py (see there), all through
+# one python process (its start-up alone takes seconds on a busy machine)
+coproc CDP { exec python3 "$TOP/tests/tools/cdp.py" "$T/chrome" - 2>"$T/cdp.err"; }
+PIDS="$PIDS $CDP_PID"
+cdp() {
+    local IFS=$'\x1f' _l
+    printf '%s\n' "$*" >&"${CDP[1]}" && read -r -t 300 -u "${CDP[0]}" _l ||
+        { echo "cdp.py: no answer: $(cat "$T/cdp.err")"; return 2; }
+    printf '%s\n' "${_l#*$'\x1f'}"
+    return "${_l%%$'\x1f'*}"
+}
+# see DESC EXPR [SECS]: the page makes EXPR true within SECS (default 30)
+see() {
+    _v=$(cdp wait "$2" "${3:-30}" 2>&1); _rc=$?
+    if [ $_rc = 0 ]; then _report 0 "$1"; else
+        printf 'last value: %s\nexpression: %s\n' "$_v" "$2" >"$T/.out"; _report 1 "$1" "$T/.out"; fi
+    return $_rc
+}
+shot() { ok "screenshot $1" cdp shot "$ART/$1.png"; }
+row='document.querySelector("#vms tr[data-name=g]")'
+state="($row || {cells: []}).cells[2]?.textContent"
+
+see "page: the event stream is live" 'document.getElementById("status").textContent == "live"'
+see "page: g in the list, shut off" "$state == 'shut off'"
+eq "page: xterm.js loaded (from the build's web dir)" "$(cdp eval 'typeof Terminal')" '"function"'
+shot 1-list
+
+ok "page: click Start" cdp click '#vms tr[data-name=g] button[data-action=start]'
+see "page: g running" "['running', 'blocked'].includes($state)" 60
+one_of "vmkit list: g running" "$("$VMKIT" list --json | python3 -c '
+import json, sys
+print([v["state"] for v in json.load(sys.stdin) if v["name"] == "g"])')" "['running'] ['blocked']"
+ok "page: click console" cdp click '#vms tr[data-name=g] button[data-action=console]'
+see "page: the xterm.js terminal is open" 'document.querySelector("#console-term .xterm") !== null'
+see "console: the guest's readiness line (VMKIT-READY)" 'vmkitConsoleText().includes("VMKIT-READY")' 120
+ok "QEMU's console log has it too" grep -q VMKIT-READY "$T/run/g/console.log"
+shot 2-ready
+
+ok "console: click the terminal (focus)" cdp click '#console-term .xterm'
+ok "console: type a command" cdp type 'echo sum=$((6*7))\n'
+see "console: the guest's answer (sum=42)" \
+    'vmkitConsoleText().split("\n").some(l => l.startsWith("sum=42"))' 30
+ok "the answer came from the guest (console.log)" grep -q '^sum=42' "$T/run/g/console.log"
+shot 3-answer
+
+qpid=$(cat "$T/run/g/pid")
+ok "page: click shutdown" cdp click '#vms tr[data-name=g] button[data-action=shutdown]'
+see "page: g shut off again" "$state == 'shut off'" 60
+ok "its QEMU is gone" sh -c "! kill -0 $qpid 2>/dev/null"
+eq "vmkit list --all: g shut off" "$("$VMKIT" list --all --json | python3 -c '
+import json, sys
+print([v["state"] for v in json.load(sys.stdin) if v["name"] == "g"])')" "['shut off']"
+see "console: the page saw it close" 'vmkitConsoleText().includes("[closed")' 20
+shot 4-stopped
+has "serve logged the start" "$(cat "$T/serve.err")" "loopback: start g: 200"
+has "serve logged the shutdown" "$(cat "$T/serve.err")" "loopback: shutdown g: 200"
+
+kill -TERM $SPID; wait $SPID
+eq "serve exits 0 on SIGTERM" "$?" 0
+cp "$T/serve.err" "$T/chrome.log" "$ART/" && cp "$T/monitor.log" "$ART/" 2>/dev/null
+ok "serve and the VM's monitor: no sanitizer report" \
+    sh -c "! cat '$T/serve.err' '$T/monitor.log' 2>/dev/null | grep -E 'AddressSanitizer|LeakSanitizer|runtime error:'"
+finish
