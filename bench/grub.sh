@@ -42,19 +42,24 @@ best() {
     for _ in $(seq "$RUNS"); do
         eval "$prep"
         local s e t0 t1
-        t0=$(cpu)
+        cpu t0
         s=$(date +%s%N)
         "$@" >/dev/null 2>"$D/err" || { echo "FAILED: $*"; cat "$D/err"; exit 1; }
         e=$(date +%s%N)
-        t1=$(cpu)
+        cpu t1
         local w=$(( (e - s) / 1000 )) c=$(( t1 - t0 ))
         if [ -z "$bw" ] || [ $w -lt $bw ]; then bw=$w bc=$c; fi
     done
     echo "$bw $bc"
 }
-# CPU microseconds of this shell's finished children so far
-cpu() { python3 -c 'import os; t=os.times(); print(int((t.children_user+t.children_system)*1e6))' 2>/dev/null ||
-        echo 0; }
+# cpu VAR: VAR = CPU microseconds (user + sys) of this shell's finished
+# children so far, from bash's `times` (its second line).  `times` must run
+# in this shell, not in a pipe or $(...), whose subshell has no children.
+cpu() {
+    times >"$D/times"
+    printf -v "$1" '%s' "$(awk 'NR == 2 { t = 0; for (i = 1; i <= 2; i++) { split($i, a, /[ms]/); t += a[1] * 60 + a[2] }
+                                           printf "%d", t * 1e6 }' "$D/times")"
+}
 ms() { echo "scale=1; $1 / 1000" | bc; }
 
 by_hand() {
