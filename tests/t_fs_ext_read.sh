@@ -12,6 +12,14 @@ printf 'x' >"$src/d/e/tiny"
 ln -s d/mid "$src/rel"
 ln -s "$(printf 'L%.0s' $(seq 1 100))" "$src/longlink"
 ln "$src/small" "$src/d/hard"
+# links followed by vmkit's own walk: mid-path, absolute, chained, "..",
+# and loops (refused)
+ln -s /d "$src/absd"
+ln -s absd "$src/chain"
+ln -s ../small "$src/d/up"
+ln -s e/../e "$src/d/ee"
+ln -s self "$src/self"
+ln -s loopb "$src/loopa"; ln -s loopa "$src/loopb"
 i=0; while [ $i -lt 300 ]; do : >"$src/d/f$i"; i=$((i + 1)); done
 
 # list "type name" lines of a directory from debugfs, sorted
@@ -29,6 +37,13 @@ check_fs() {  # name image
     eq "$n: readlink" "$(vmkit fs stat --json "$img:/rel" | sed -n 's/.*"target": "\(.*\)".*/\1/p')" "d/mid"
     has "$n: long symlink" "$(vmkit fs ls -l "$img:/longlink")" "LLLLLLLLLL"
     ok "$n: cat through a symlink" bash -o pipefail -c '"$0" fs cat "$1" | cmp - "$2"' "$VMKIT" "$img:/rel" "$src/d/mid"
+    for l in /absd/mid:/d/mid /chain/mid:/d/mid /chain/e/tiny:/d/e/tiny /d/up:/small \
+             /d/ee/tiny:/d/e/tiny /chain/up:/small; do
+        eq "$n: cat ${l%%:*} (links in the path)" "$(vmkit fs cat "$img:${l%%:*}" 2>&1 | md5sum)" \
+            "$(md5sum <"$src${l#*:}")"
+    done
+    fails_with "$n: a link to itself is refused" 1 "self" vmkit fs cat "$img:/self"
+    fails_with "$n: two links in a loop are refused" 1 "loopa" vmkit fs cat "$img:/loopa/x"
 }
 
 for spec in "ext2:-t ext2" "ext3:-t ext3" "ext4:-t ext4" "ext4-nocsum:-t ext4 -O ^metadata_csum" \

@@ -78,6 +78,71 @@ static bool dc_get(struct vk_fs *fs, const char *npath, bool follow, ext2_ino_t 
     return false;
 }
 
+static errcode_t link_target(ext2_filsys e, ext2_ino_t ino, struct ext2_inode_large *in,
+                             uint64_t size, char tmp[PATH_MAX]);
+
+/* Linux's limit on symbolic links followed in one lookup. */
+#define EXT_MAX_LINKS 40
+
+/* namei from the root for the normalized path npath, following symbolic
+ * links in the middle of it, and at its end when follow: as
+ * ext2fs_namei_follow, whose link reader trusts i_size (see link_target).
+ * A link's target replaces the components read so far ("/" for an
+ * absolute target) and the walk starts again, at most EXT_MAX_LINKS
+ * times. */
+static errcode_t walk_namei(ext2_filsys e, const char *npath, bool follow, ext2_ino_t *ino)
+{
+    char path[PMAX], target[PATH_MAX], joined[2 * PMAX + PATH_MAX];
+    if (strlen(npath) >= sizeof path)
+        return EXT2_ET_FILE_NOT_FOUND;
+    strcpy(path, npath);
+    int hops = 0;
+restart:;
+    ext2_ino_t cur = EXT2_ROOT_INO;
+    const char *p = path;
+    while (*p) {
+        p += *p == '/';
+        if (!*p)
+            break;
+        size_t n = strcspn(p, "/");
+        ext2_ino_t child;
+        errcode_t err = ext2fs_lookup(e, cur, p, (int)n, NULL, &child);
+        if (err)
+            return err;
+        const char *rest = p + n;
+        struct ext2_inode_large in;
+        if (rest[strspn(rest, "/")] || follow) {
+            if ((err = ext2fs_read_inode_full(e, child, (struct ext2_inode *)&in, sizeof in)))
+                return err;
+            if (LINUX_S_ISLNK(in.i_mode)) {
+                uint64_t size = EXT2_I_SIZE(&in);
+                if (++hops > EXT_MAX_LINKS)
+                    return EXT2_ET_SYMLINK_LOOP;
+                if (size == 0 || size > e->blocksize || size >= PATH_MAX)
+                    return EXT2_ET_INODE_CORRUPTED;
+                if ((err = link_target(e, child, &in, size, target)))
+                    return err;
+                target[size] = 0;
+                /* the directory part read so far, then the target, then the rest */
+                int len = target[0] == '/'
+                              ? snprintf(joined, sizeof joined, "%s/%s", target, rest)
+                              : snprintf(joined, sizeof joined, "%.*s/%s/%s", (int)(p - path),
+                                         path, target, rest);
+                if (len < 0 || (size_t)len >= sizeof joined ||
+                    vk_path_normalize(joined, path, sizeof path) < 0) {
+                    vk_error_clear();
+                    return EXT2_ET_FILE_NOT_FOUND;
+                }
+                goto restart;
+            }
+        }
+        cur = child;
+        p = rest;
+    }
+    *ino = cur;
+    return 0;
+}
+
 /* Resolve the directory at npath (symlinks followed) through the cache. */
 static errcode_t dir_ino(struct vk_fs *fs, const char *npath, ext2_ino_t *ino)
 {
@@ -88,7 +153,7 @@ static errcode_t dir_ino(struct vk_fs *fs, const char *npath, ext2_ino_t *ino)
     }
     if (dc_get(fs, npath, true, ino))
         return 0;
-    errcode_t err = ext2fs_namei_follow(pv->e, EXT2_ROOT_INO, EXT2_ROOT_INO, npath, ino);
+    errcode_t err = walk_namei(pv->e, npath, true, ino);
     if (err)
         return err;
     dc_put(fs, npath, *ino, true);
@@ -123,7 +188,7 @@ static errcode_t fast_namei(struct vk_fs *fs, const char *npath, bool follow, ex
     if ((err = ext2fs_read_inode(e, *ino, &in)))
         return err;
     if (LINUX_S_ISLNK(in.i_mode))
-        return ext2fs_namei_follow(e, EXT2_ROOT_INO, EXT2_ROOT_INO, npath, ino);
+        return walk_namei(e, npath, true, ino);
     return 0;
 }
 
@@ -380,6 +445,40 @@ static int ext_readdir(struct vk_fs *fs, const char *path, vk_dirent_cb cb, void
     return iterate_dir(fs, ino, np, cb, ctx);
 }
 
+/* The target of symlink ino (inode in, its size checked by the caller:
+ * at most a block and below PATH_MAX) into tmp, never trusting more of the
+ * inode than it can hold: libext2fs's own namei sizes its buffer from
+ * i_size and lets an inline-data link write past it, so vmkit follows
+ * links itself with this. */
+static errcode_t link_target(ext2_filsys e, ext2_ino_t ino, struct ext2_inode_large *in,
+                             uint64_t size, char tmp[PATH_MAX])
+{
+    errcode_t err = 0;
+    if (in->i_flags & EXT4_INLINE_DATA_FL) {
+        size_t got = 0;
+        err = ext2fs_inline_data_size(e, ino, &got);
+        if (!err && got > PATH_MAX)
+            err = EXT2_ET_INLINE_DATA_NO_SPACE;
+        if (!err)
+            err = ext2fs_inline_data_get(e, ino, (struct ext2_inode *)in, tmp, &got);
+        if (!err && got < size)
+            memset(tmp + got, 0, size - got);   /* i_size claims more than the data */
+    } else if (ext2fs_is_fast_symlink((struct ext2_inode *)in)) {
+        memcpy(tmp, in->i_block, size);
+    } else {
+        ext2_file_t f;
+        unsigned got = 0;
+        err = ext2fs_file_open(e, ino, 0, &f);
+        if (!err) {
+            err = ext2fs_file_read(f, tmp, (unsigned)size, &got);
+            ext2fs_file_close(f);
+            if (!err && got != size)
+                err = EXT2_ET_SHORT_READ;
+        }
+    }
+    return err;
+}
+
 /* readlink of inode ino (np for messages). */
 static int readlink_ino(struct vk_fs *fs, ext2_ino_t ino, const char *np, char *buf, size_t len)
 {
@@ -395,27 +494,7 @@ static int readlink_ino(struct vk_fs *fs, ext2_ino_t ino, const char *np, char *
         return vk_error(-EUCLEAN, "%s:%s: symbolic link of %llu bytes", fs->bd->name, np,
                         (unsigned long long)size);
     char tmp[PATH_MAX];
-    errcode_t err = 0;
-    if (in.i_flags & EXT4_INLINE_DATA_FL) {
-        size_t got = 0;
-        err = ext2fs_inline_data_size(e, ino, &got);
-        if (!err && got > sizeof tmp)
-            err = EXT2_ET_INLINE_DATA_NO_SPACE;
-        if (!err)
-            err = ext2fs_inline_data_get(e, ino, (struct ext2_inode *)&in, tmp, &got);
-    } else if (ext2fs_is_fast_symlink((struct ext2_inode *)&in)) {
-        memcpy(tmp, in.i_block, size);
-    } else {
-        ext2_file_t f;
-        unsigned got = 0;
-        err = ext2fs_file_open(e, ino, 0, &f);
-        if (!err) {
-            err = ext2fs_file_read(f, tmp, (unsigned)size, &got);
-            ext2fs_file_close(f);
-            if (!err && got != size)
-                err = EXT2_ET_SHORT_READ;
-        }
-    }
+    errcode_t err = link_target(e, ino, &in, size, tmp);
     if (err)
         return ext_err(fs, err, np, "reading symbolic link");
     memcpy(buf, tmp, size < len ? size : len);
