@@ -43,7 +43,7 @@ all: $(SHLIB)
 $(SHLIB): $(LIB_OBJ) mk/libvmkit.map
 	$(CC) $(CFLAGS) $(LDFLAGS) -shared -Wl,-soname,$(SONAME) \
 	    -Wl,--version-script=mk/libvmkit.map -Wl,--no-undefined \
-	    -o $@ $(LIB_OBJ) $(LDLIBS)
+	    -o $@ $(LIB_OBJ) $(SHLIB_LIBS)
 
 # A directory under PREFIX as ${prefix}/..., so that
 # `pkg-config --define-variable=prefix=DIR` finds a tree installed elsewhere.

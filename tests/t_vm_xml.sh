@@ -232,4 +232,16 @@ printf 'name = "pyg"\nbootloader = "pygrub"\ndisk = [ "vdev=xvda,access=rw,targe
 ok "define a pygrub VM" vmkit define pyg.cfg
 fails_with "dumpxml refuses pygrub, naming the key" 1 "pyg: bootloader: no libvirt domain XML equivalent" vmkit dumpxml pyg
 fails_with "dumpxml of no VM" 1 "nosuch: no such VM" vmkit dumpxml nosuch
+# libxml2 is loaded on first use (util/xmlso.c), not by every command:
+# neither it nor the ICU it pulls in is linked
+none "vmkit does not load libxml2 at start-up" \
+    sh -c "ldd '$VMKIT' | grep -E 'libxml2|libicu' || true"
+mkdir -p fakexml
+printf 'int not_libxml2;\n' >fakexml/fake.c
+ok "a stand-in libxml2.so.2 without its functions" cc -shared -o fakexml/libxml2.so.2 fakexml/fake.c
+printf '<domain type="kvm"><name>x</name></domain>\n' >tiny.xml
+fails_with "define --xml with a broken libxml2: named, exit 1" 1 \
+    "libxml2 (for XML) cannot be loaded: libxml2.so.2 has no xmlCtxtGetLastError" \
+    env LD_LIBRARY_PATH="$T/fakexml" "$VMKIT" define --xml tiny.xml
+fails_with "... and nothing is defined" 1 "x: no such VM" vmkit dumpxml x
 finish

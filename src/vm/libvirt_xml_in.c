@@ -16,7 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <libxml/parser.h>
+#include "util/xmlso.h"
 
 /* Contract in libvirt_xml_int.h. */
 int lx_refuse(struct lx *r, xmlNodePtr n, const char *why)
@@ -491,6 +491,9 @@ int vk_libvirt_xml_read(const char *xml, size_t len, const char *fname, struct v
     const char *fn = fname ? fname : "<xml>";
     if (len > VK_CFG_MAX_BYTES)
         return vk_error(-EFBIG, "%s: larger than %u bytes", fn, VK_CFG_MAX_BYTES);
+    int lr = vk_xml_load();
+    if (lr < 0)
+        return lr;
     xmlParserCtxtPtr ctx = xmlNewParserCtxt();
     if (!ctx)
         return vk_error(-ENOMEM, "out of memory");

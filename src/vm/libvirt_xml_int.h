@@ -7,7 +7,7 @@
 #include "util/err.h"
 #include "util/strbuf.h"
 
-#include <libxml/tree.h>
+#include "util/xmlso.h"
 
 struct lx {
     const char *fname;

@@ -13,7 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <libxml/tree.h>
+#include "util/xmlso.h"
 
 struct w {
     const struct vk_domcfg *c;
@@ -501,6 +501,8 @@ char *vk_libvirt_xml_write(const struct vk_domcfg *c, const char *accel)
     if (!c->name)
         return vk_error(-EINVAL, "dumpxml: the config has no name"), NULL;
     if ((err = check_expressible(&w)) || (err = check_hostfwd(&w)))
+        return NULL;
+    if (vk_xml_load() < 0)
         return NULL;
     xmlDocPtr doc = xmlNewDoc(BAD_CAST "1.0");
     xmlNodePtr root = doc ? xmlNewNode(NULL, BAD_CAST "domain") : NULL;

@@ -12,7 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <libxml/parser.h>
+#include "util/xmlso.h"
 
 #define NS_OVF1 "http://schemas.dmtf.org/ovf/envelope/1"
 #define NS_OVF2 "http://schemas.dmtf.org/ovf/envelope/2"
@@ -243,6 +243,9 @@ int vk_ovf_parse(const char *xml, size_t len, const char *fname, struct vk_ovf *
     out->memory = out->vcpus = VK_UNSET;
     if (len > VK_OVF_MAX_BYTES)
         return vk_error(-EFBIG, "%s: descriptor over %u bytes", fname, VK_OVF_MAX_BYTES);
+    int lr = vk_xml_load();
+    if (lr < 0)
+        return lr;
     xmlDocPtr doc = xmlReadMemory(xml, (int)len, fname, NULL,
                                   XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING);
     if (!doc) {
