@@ -305,6 +305,8 @@ static int copy_modules(struct vk_fs *fs, const char *dst, const char *src)
         return vk_error(-errno, "%s: %s", src, strerror(errno));
     int r = 0;
     struct dirent *de;
+    uint8_t *data = NULL;
+    size_t cap = 0, len;
     while (r >= 0 && (de = readdir(d))) {
         size_t l = strlen(de->d_name);
         if (l < 5 || (strcmp(de->d_name + l - 4, ".mod") && strcmp(de->d_name + l - 4, ".lst")))
@@ -312,13 +314,11 @@ static int copy_modules(struct vk_fs *fs, const char *dst, const char *src)
         char host[4400], path[4400];
         snprintf(host, sizeof host, "%s/%s", src, de->d_name);
         snprintf(path, sizeof path, "%s/%s", dst, de->d_name);
-        uint8_t *data;
-        size_t len;
-        if ((r = vk_grub_read_host(host, MODULE_MAX, &data, &len)) < 0)
+        if ((r = vk_grub_read_host_into(host, MODULE_MAX, &data, &cap, &len)) < 0)
             break;
         r = vk_fs_write_file(fs, path, data, len, 0644);
-        free(data);
     }
+    free(data);
     closedir(d);
     return r;
 }

@@ -20,7 +20,8 @@
 #define CORE_MAX (1u << 20)     /* diskboot loads at most ~450 KiB anyway */
 
 /* Contract in boot/grub_install_int.h. */
-int vk_grub_read_host(const char *path, size_t max, uint8_t **data, size_t *len)
+int vk_grub_read_host_into(const char *path, size_t max, uint8_t **buf, size_t *cap,
+                           size_t *len)
 {
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
@@ -36,20 +37,36 @@ int vk_grub_read_host(const char *path, size_t max, uint8_t **data, size_t *len)
         return vk_error(-EINVAL, "%s: not a regular file of at most %zu bytes", path, max);
     }
     /* room to pad a core image to whole sectors */
-    size_t cap = ((size_t)st.st_size + 511) / 512 * 512;
-    uint8_t *b = calloc(1, cap ? cap : 1);
-    if (!b) {
-        close(fd);
-        return vk_error(-ENOMEM, "out of memory");
+    size_t size = (size_t)st.st_size, need = (size + 511) / 512 * 512;
+    if (need > *cap || !*buf) {
+        uint8_t *b = realloc(*buf, need ? need : 1);
+        if (!b) {
+            close(fd);
+            return vk_error(-ENOMEM, "out of memory");
+        }
+        *buf = b;
+        *cap = need;
     }
-    int r = vk_fd_pread_full(fd, b, (size_t)st.st_size, 0, path);
+    int r = vk_fd_pread_full(fd, *buf, size, 0, path);
     close(fd);
+    if (r < 0)
+        return r;
+    memset(*buf + size, 0, need - size);
+    *len = size;
+    return 0;
+}
+
+/* Contract in boot/grub_install_int.h. */
+int vk_grub_read_host(const char *path, size_t max, uint8_t **data, size_t *len)
+{
+    uint8_t *b = NULL;
+    size_t cap = 0;
+    int r = vk_grub_read_host_into(path, max, &b, &cap, len);
     if (r < 0) {
         free(b);
         return r;
     }
     *data = b;
-    *len = (size_t)st.st_size;
     return 0;
 }
 

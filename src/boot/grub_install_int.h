@@ -21,7 +21,14 @@ struct vk_grub_core {
 int vk_grub_mkimage(const struct vk_grub_opts *o, const char *prefix, const char *config,
                     const char *const *modules, struct vk_grub_core *out);
 
-/* Read the host file path (at most max bytes) into a malloc'd buffer. */
+/* Read the host file path (at most max bytes) into a malloc'd buffer,
+ * zero-padded to a whole number of sectors. */
 int vk_grub_read_host(const char *path, size_t max, uint8_t **data, size_t *len);
+/* The same into *buf (*cap bytes, grown with realloc as needed; NULL/0 to
+ * start), so that a loop over many files reuses one buffer: a fresh
+ * allocation per file costs page faults (vk_grub_read_host for modules
+ * was a fifth of install-grub).  *buf stays the caller's on failure. */
+int vk_grub_read_host_into(const char *path, size_t max, uint8_t **buf, size_t *cap,
+                           size_t *len);
 
 #endif
