@@ -82,8 +82,25 @@ refused "grub-mkimage missing" 1 "install Debian's grub-pc-bin" d.img env PATH="
 refused "--grub-dir without GRUB's files" 1 "$T/nogrub/boot.img" d.img vmkit boot install-grub --grub-dir "$T/nogrub" d.img
 mkdir -p fake; printf '#!/bin/sh\necho "grub-mkimage: error: cannot open kernel.img." >&2\nexit 1\n' >fake/grub-mkimage
 chmod +x fake/grub-mkimage
-refused "grub-mkimage failing: its message" 1 "cannot open kernel.img" d.img \
+# On a disk with the usual 1 MiB gap grub-mkimage runs while the modules
+# are copied (as grub-install copies them before running it): a failing
+# grub-mkimage leaves the modules and nothing else.  Where the gap is
+# smaller the core is built first and a failure leaves the image as it was.
+cp d.img d0.img
+fails_with "grub-mkimage failing: its message" 1 "cannot open kernel.img" \
     env PATH="$T/fake:$PATH" "$VMKIT" boot install-grub --no-cache d.img
+ok "... boot code and the gap before partition 1 unchanged" cmp -n 1048576 d.img d0.img
+ok "... e2fsck -fn clean" sh -c "dd if=d.img of=d.p1 bs=1M skip=1 status=none && e2fsck -fn d.p1"
+has "... GRUB's modules copied, as grub-install does first" \
+    "$(debugfs -R 'ls -l /boot/grub/i386-pc' d.p1 2>/dev/null)" "normal.mod"
+none "... but no core.img, no boot.img, no grub.cfg" \
+    sh -c "debugfs -R 'ls /boot/grub' d.p1 2>/dev/null | grep -oE 'grub.cfg|core.img|boot.img' || true
+           debugfs -R 'ls /boot/grub/i386-pc' d.p1 2>/dev/null | grep -oE 'core.img|boot.img' || true"
+cp d0.img d.img; rm -f d0.img d.p1
+ok "a disk whose gap is 128 sectors" sh -c "rm -f sg.img && truncate -s 64M sg.img &&
+    echo 'start=128, type=83' | sfdisk -q sg.img >/dev/null && \"$VMKIT\" fs mkfs -t ext4 sg.img:1 >/dev/null"
+refused "grub-mkimage failing, small gap: its message" 1 "cannot open kernel.img" sg.img \
+    env PATH="$T/fake:$PATH" "$VMKIT" boot install-grub --no-cache sg.img
 
 # an image a running QEMU holds (QEMU's locks)
 if command -v qemu-system-x86_64 >/dev/null; then

@@ -2,14 +2,24 @@
  * (which filesystem, where the core image goes, which core fits) is made
  * and the core image built and patched before anything is written; then
  * the filesystem files, the core image, and sector 0 last, so a disk is
- * never left with boot code pointing at nothing. */
+ * never left with boot code pointing at nothing.
+ *
+ * One exception, for speed: where the gap holds any core image
+ * (VK_GRUB_CORE_MAX: a first partition at 1 MiB or later), grub-mkimage
+ * (~45 ms) runs in a thread while GRUB's modules are copied into the
+ * filesystem (~40 ms), as grub-install also copies them before it runs
+ * grub-mkimage.  So if grub-mkimage fails, the filesystem has gained
+ * /boot/grub/i386-pc/ and its modules and nothing else: no boot code, no
+ * core image in the gap, no grub.cfg. */
 #include "boot/grub_install_int.h"
 
 #include "fs/fs.h"
 #include "util/err.h"
+#include "util/run.h"
 
 #include <dirent.h>
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -323,8 +333,78 @@ static int copy_modules(struct vk_fs *fs, const char *dst, const char *src)
     return r;
 }
 
-static int write_files(struct plan *pl, const struct vk_grub_opts *o, const uint8_t *core,
-                       size_t core_len, const uint8_t *boot_img, struct vk_grub_result *res)
+/* Building the core image, perhaps in a thread of its own while the
+ * modules are copied, then patching sector 0 for it (in the calling
+ * thread: the disk's driver is not shared between threads). */
+struct core_job {
+    struct plan *pl;
+    const struct vk_grub_opts *o;
+    const uint8_t *boot_img;
+    struct vk_grub_core core;
+    const char *kind;
+    uint8_t sector0[VK_SECTOR];
+    int r;
+    char msg[1024];             /* the thread's error message (errors are per thread) */
+    bool threaded, patched;
+    pthread_t thread;
+};
+
+/* No disk I/O here: grub-mkimage (or the cache) and host files only. */
+static void *core_build(void *p)
+{
+    struct core_job *j = p;
+    j->r = build_core(j->pl, j->o, &j->core, &j->kind);
+    if (j->r < 0)
+        snprintf(j->msg, sizeof j->msg, "%s", vk_errmsg());
+    return NULL;
+}
+
+static void core_join(struct core_job *j)
+{
+    if (j->threaded)
+        pthread_join(j->thread, NULL);
+    j->threaded = false;
+}
+
+/* Wait for the core image and patch sector 0 for it: 0 or the error,
+ * with its message in this thread. */
+static int core_finish(struct core_job *j)
+{
+    core_join(j);
+    if (j->r < 0)
+        return vk_error(j->r, "%s", j->msg);
+    if (j->patched)
+        return 0;
+    struct plan *pl = j->pl;
+    int r = vk_bd_pread(pl->disk, j->sector0, VK_SECTOR, 0);
+    if (r == 0)
+        r = vk_grub_patch(j->sector0, j->boot_img, j->core.data, j->core.len, pl->room_lba,
+                          pl->disk->name);
+    j->patched = r == 0;
+    return r;
+}
+
+/* Start the core image: in a thread when the gap holds any core image (so
+ * it cannot fail for want of room once modules are copied) and
+ * grub-mkimage is there (its absence is the common failure: found here,
+ * it is refused before anything is written); else here and now, patch
+ * included, before anything is written. */
+static int core_start(struct core_job *j)
+{
+    char tool[4096];
+    if (j->pl->room * VK_SECTOR >= VK_GRUB_CORE_MAX &&
+        vk_which(j->o->mkimage ? j->o->mkimage : "grub-mkimage", tool, sizeof tool) == 0 &&
+        pthread_create(&j->thread, NULL, core_build, j) == 0) {
+        j->threaded = true;
+        return 0;
+    }
+    vk_error_clear();
+    core_build(j);
+    return core_finish(j);
+}
+
+static int write_files(struct plan *pl, const struct vk_grub_opts *o, struct core_job *job,
+                       const uint8_t *boot_img, struct vk_grub_result *res)
 {
     const char *src = o->grub_dir ? o->grub_dir : VK_GRUB_DIR_DEFAULT;
     char *text = NULL;
@@ -351,10 +431,13 @@ static int write_files(struct plan *pl, const struct vk_grub_opts *o, const uint
     }
     char dir[128], path[160];
     snprintf(dir, sizeof dir, "%s/i386-pc", pl->grubdir);
-    if ((r = vk_fs_mount(bd, true, &fs)) == 0 && (r = vk_fs_mkdir_p(fs, dir, 0755)) == 0 &&
-        (r = copy_modules(fs, dir, src)) == 0) {
+    if ((r = vk_fs_mount(bd, true, &fs)) == 0 && (r = vk_fs_mkdir_p(fs, dir, 0755)) == 0)
+        r = copy_modules(fs, dir, src);
+    if (r == 0)
+        r = core_finish(job);
+    if (r == 0) {
         snprintf(path, sizeof path, "%s/core.img", dir);
-        r = vk_fs_write_file(fs, path, core, core_len, 0644);
+        r = vk_fs_write_file(fs, path, job->core.data, job->core.len, 0644);
         snprintf(path, sizeof path, "%s/boot.img", dir);
         if (r == 0)
             r = vk_fs_write_file(fs, path, boot_img, VK_SECTOR, 0644);
@@ -398,10 +481,8 @@ int vk_grub_install(struct vk_blockdev *disk, unsigned part, const struct vk_gru
     static const struct vk_grub_opts defaults;
     struct vk_grub_result dummy;
     struct plan pl = { .disk = disk, .name = disk->name };
-    struct vk_grub_core core = { 0 };
-    uint8_t *boot_img = NULL, sector0[VK_SECTOR];
+    uint8_t *boot_img = NULL;
     size_t boot_len;
-    const char *kind = NULL;
     o = o ? o : &defaults;
     res = res ? res : &dummy;
     memset(res, 0, sizeof *res);
@@ -417,15 +498,15 @@ int vk_grub_install(struct vk_blockdev *disk, unsigned part, const struct vk_gru
     }
     if (r == 0 && boot_len != VK_SECTOR)
         r = vk_error(-EINVAL, "%s: %zu bytes, not one sector", bootpath, boot_len);
+    struct core_job job = { .pl = &pl, .o = o, .boot_img = boot_img };
     if (r == 0)
-        r = build_core(&pl, o, &core, &kind);
-    /* everything checked and patched in memory before the first write */
-    if (r == 0 && (r = vk_bd_pread(disk, sector0, VK_SECTOR, 0)) == 0)
-        r = vk_grub_patch(sector0, boot_img, core.data, core.len, pl.room_lba, disk->name);
+        r = core_start(&job);
     if (r == 0)
-        r = write_files(&pl, o, core.data, core.len, boot_img, res);
-    if (r == 0 && (r = vk_bd_pwrite(disk, core.data, core.len, pl.room_lba * VK_SECTOR)) == 0 &&
-        (r = vk_bd_flush(disk)) == 0 && (r = vk_bd_pwrite(disk, sector0, 440, 0)) == 0)
+        r = write_files(&pl, o, &job, boot_img, res);
+    core_join(&job);                    /* when write_files failed before waiting */
+    struct vk_grub_core *core = &job.core;
+    if (r == 0 && (r = vk_bd_pwrite(disk, core->data, core->len, pl.room_lba * VK_SECTOR)) == 0 &&
+        (r = vk_bd_flush(disk)) == 0 && (r = vk_bd_pwrite(disk, job.sector0, 440, 0)) == 0)
         r = vk_bd_flush(disk);
     if (r == 0) {
         res->part = pl.fs.part;
@@ -433,13 +514,13 @@ int vk_grub_install(struct vk_blockdev *disk, unsigned part, const struct vk_gru
         snprintf(res->uuid, sizeof res->uuid, "%s", pl.fs.probe.uuid);
         snprintf(res->grub_dir, sizeof res->grub_dir, "%s", pl.grubdir);
         res->core_lba = pl.room_lba;
-        res->core_sectors = (unsigned)(core.len / VK_SECTOR);
+        res->core_sectors = (unsigned)(core->len / VK_SECTOR);
         res->room = pl.room;
         res->bios_part = pl.bios_part;
-        res->core_kind = kind;
-        res->cache_hit = core.cache_hit;
+        res->core_kind = job.kind;
+        res->cache_hit = core->cache_hit;
     }
-    free(core.data);
+    free(core->data);
     free(boot_img);
     vk_grub_kernels_free(pl.k, pl.nk);
     vk_ptable_free(&pl.t);

@@ -17,8 +17,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define CORE_MAX (1u << 20)     /* diskboot loads at most ~450 KiB anyway */
-
 /* Contract in boot/grub_install_int.h. */
 int vk_grub_read_host_into(const char *path, size_t max, uint8_t **buf, size_t *cap,
                            size_t *len)
@@ -204,7 +202,7 @@ int vk_grub_mkimage(const struct vk_grub_opts *o, const char *prefix, const char
             return r;
         snprintf(path, sizeof path, "%s/core-%s.img", cdir, hex);
         if (access(path, R_OK) == 0 &&
-            vk_grub_read_host(path, CORE_MAX, &core->data, &core->len) == 0) {
+            vk_grub_read_host(path, VK_GRUB_CORE_MAX, &core->data, &core->len) == 0) {
             core->cache_hit = true;
             return 0;
         }
@@ -214,7 +212,7 @@ int vk_grub_mkimage(const struct vk_grub_opts *o, const char *prefix, const char
                                                                             : "/tmp";
     if ((r = run_mkimage(tool, dir, work, prefix, config, modules, tmp, sizeof tmp)) < 0)
         return r;
-    r = vk_grub_read_host(tmp, CORE_MAX, &core->data, &core->len);
+    r = vk_grub_read_host(tmp, VK_GRUB_CORE_MAX, &core->data, &core->len);
     /* publish atomically: a reader never sees half an image */
     if (r < 0 || !cached || rename(tmp, path) < 0)
         unlink(tmp);
