@@ -7,12 +7,12 @@
 
 #define VK_GRUB_DIR_DEFAULT "/usr/lib/grub/i386-pc"
 
-/* A core image built by grub-mkimage (or taken from the cache). */
 /* The largest core image accepted: the gap before a partition at 1 MiB,
  * 2047 sectors (GRUB's diskboot loads at most ~450 KiB anyway).  A gap
  * this size holds any core image vmkit builds. */
 #define VK_GRUB_CORE_MAX ((1u << 20) - 512)
 
+/* A core image built by grub-mkimage (or taken from the cache). */
 struct vk_grub_core {
     uint8_t *data;          /* malloc'd, padded to whole sectors */
     size_t len;

@@ -726,7 +726,7 @@ static int fs_stat(int argc, char **argv)
 
 /* ---- cat, write, get, put ---- */
 
-#define COPY_BUF (128 << 10)
+#define COPY_BUF (128 << 10)    /* as cp; a larger buffer is only more pages to fault in */
 
 /* Copy the open file f to fd (its end) through buf (COPY_BUF bytes), then
  * close f.  A write error names hostname, and what is copied when from is

@@ -32,7 +32,8 @@
 #include <sys/stat.h>
 
 #define CHUNK_MIN (32u << 10)   /* first read after a seek: directories are small */
-#define CHUNK_MAX (128u << 10)  /* sequential reads grow up to this */
+#define CHUNK_MAX (128u << 10)  /* sequential reads grow up to this (not more:
+                                   each fresh page of a buffer is a page fault) */
 
 struct iso_src {
     struct vk_blockdev *bd;
