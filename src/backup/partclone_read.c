@@ -111,7 +111,9 @@ static int read_data(vk_pc_in_fn in, void *ictx, const char *what, const struct 
     uint32_t bs = info->block_size, bpc = crc32 ? info->blocks_per_checksum : UINT32_MAX;
     uint32_t cap = RUN_MAX / bs, in_group = 0, crc = 0xffffffffu;
     uint64_t group_first = 0, last = 0;
-    uint8_t *buf = malloc(RUN_MAX);
+    if (info->usedblocks < cap)     /* a small image: a small buffer */
+        cap = (uint32_t)info->usedblocks;
+    uint8_t *buf = malloc((size_t)(cap ? cap : 1) * bs);
     if (!buf)
         return vk_error(-ENOMEM, "out of memory");
     int r = 0;
