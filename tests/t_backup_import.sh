@@ -77,6 +77,28 @@ eq "into the original repository: no new chunk" \
     "$(vmkit backup info --json "$R" again | python3 -c 'import json,sys; print(json.load(sys.stdin)["new_chunks"])')" 0
 eq "no temporary disk left" "$(ls -A "$R/snapshots" "$R2/snapshots" | grep -c '^\.')" 0
 
+# GPT: the GPT copies byte for byte; a partition of no filesystem as a dd image
+G=$T/gpt.raw
+ok "GPT disk: ext4, a partition of random bytes" sh -c "truncate -s 48M '$G' && '$VMKIT' part init '$G' gpt &&
+    '$VMKIT' part add '$G' --size 30M --type linux && '$VMKIT' part add '$G' --type linux &&
+    '$VMKIT' fs mkfs -t ext4 '$G:1' && '$VMKIT' fs put '$T/blob' '$G:1:/blob'"
+ok "random bytes in partition 2" sh -c "head -c 3M /dev/urandom |
+    dd of='$G' bs=512 seek=$(pstart "$G" 2) conv=notrunc status=none"
+run_ok gid vmkit backup save "$G" "$R" --name gpt
+ok "export the GPT disk" vmkit backup export "$R" gpt "$T/czg"
+ok "partition 2 exported as a dd image" test -e "$T/czg/sda2.dd-ptcl-img.zst.aa" -a -e "$T/czg/sda-gpt-2nd"
+run_ok gid2 vmkit backup import --name gpt "$R2" "$T/czg"
+ok "restore both" sh -c "'$VMKIT' backup restore '$R2' gpt '$T/gimp.raw' && '$VMKIT' backup restore '$R' gpt '$T/gorig.raw'"
+eq "the same disk size" "$(stat -c %s "$T/gimp.raw")" "$(stat -c %s "$G")"
+ok "byte for byte what the original snapshot restores" cmp "$T/gimp.raw" "$T/gorig.raw"
+eq "sfdisk -d: the same table" "$(table "$T/gimp.raw")" "$(table "$G")"
+ok "both GPT headers and tables as the disk's" bash -c "cmp <(head -c 17408 '$T/gimp.raw') <(head -c 17408 '$G') &&
+    cmp <(tail -c 16896 '$T/gimp.raw') <(tail -c 16896 '$G')"
+ok "the dd partition's bytes" bash -c "part_out() { dd if=\"\$1\" bs=512 skip=$(pstart "$G" 2) count=$(psize "$G" 2) status=none; }
+    cmp <(part_out '$T/gimp.raw') <(part_out '$G')"
+ok "ext4: e2fsck -fn" sh -c "dd if='$T/gimp.raw' of='$T/g1' bs=512 skip=$(pstart "$G" 1) count=$(psize "$G" 1) status=none &&
+    e2fsck -fn '$T/g1' >/dev/null 2>&1"
+
 # ---- (2) images partclone itself made ----
 P=$T/pc
 ok "partition images" sh -c "part_out() { dd if=\"\$1\" of=\"\$3\" bs=512 skip=\$(sfdisk -d \"\$1\" |
