@@ -36,7 +36,7 @@ eq "bash: the commands, as vmkit --help lists them" "$c" "$("$VMKIT" --help | aw
 run_ok c B 'comp "vmkit img c"'
 eq "bash: img verbs by prefix" "$c" "create check convert compare commit"
 run_ok c B 'comp "vmkit backup "'
-eq "bash: backup verbs" "$c" "init save list info verify restore export ls cat get prune gc"
+eq "bash: backup verbs" "$c" "init save list info verify restore export import ls cat get prune gc"
 run_ok c B 'comp "vmkit tls "'
 eq "bash: tls verbs" "$c" "init issue-client revoke list"
 run_ok c B 'comp "vmkit tls issue-client --p"'
@@ -99,7 +99,7 @@ eq "zsh: the commands, as vmkit --help lists them" "$c" "$("$VMKIT" --help | awk
 run_ok c Z 'comp "vmkit part "'
 eq "zsh: part verbs" "$c" "$("$VMKIT" part --help | awk '/^commands:/ { f = 1; next } f && /^  [a-z]/ { printf "%s%s", s, $1; s = " " }')"
 run_ok c Z 'comp "vmkit backup "'
-eq "zsh: backup verbs" "$c" "init save list info verify restore export ls cat get prune gc"
+eq "zsh: backup verbs" "$c" "init save list info verify restore export import ls cat get prune gc"
 run_ok c Z 'comp "vmkit tls "'
 eq "zsh: tls verbs" "$c" "init issue-client revoke list"
 run_ok c Z 'comp "vmkit list -"'

@@ -130,6 +130,12 @@ typedef void (*vk_bk_progress_fn)(uint64_t done, uint64_t total, void *ctx);
  * *out gets the published snapshot (free with vk_bk_snap_free). */
 int vk_bk_save(struct vk_bk_repo *r, const char *disk, const char *name,
                vk_bk_progress_fn progress, void *pctx, struct vk_bk_snap *out);
+/* The same from the open disk bd, recorded as source disk of format
+ * (NULL: bd's); name NULL: disk's file name. */
+struct vk_blockdev;
+int vk_bk_save_bd(struct vk_bk_repo *r, struct vk_blockdev *bd, const char *disk,
+                  const char *format, const char *name, vk_bk_progress_fn progress, void *pctx,
+                  struct vk_bk_snap *out);
 
 /* How to restore (restore.c, restore_part.c). */
 struct vk_bk_restore_opts {
@@ -240,5 +246,17 @@ int vk_bk_snap_bd_open(struct vk_bk_repo *r, const struct vk_bk_snap *s, struct 
 #define VK_BK_SPLIT_DEFAULT (4ull << 30)
 int vk_bk_export(struct vk_bk_repo *r, const struct vk_bk_snap *s, const char *dir,
                  uint64_t split, const char *cmdline, vk_bk_progress_fn progress, void *pctx);
+
+/* import.c: read the Clonezilla image directory dir (one disk: the
+ * disk and parts files, <disk>-pt.sf, the MBR, hidden data and GPT
+ * copies when present, and for each partition a partclone image or a dd
+ * image, split .aa, .ab ..., zstd, gzip or uncompressed) into r (opened
+ * for writing) as a new snapshot named name (NULL: dir's name), as save
+ * would have stored the disk.  The disk is rebuilt as a sparse file
+ * under REPO/snapshots/ (a '.' name gc removes) holding only the blocks
+ * the images mark used, and saved from there; nothing is published
+ * unless every image reads cleanly (partclone.h: every checksum). */
+int vk_bk_import(struct vk_bk_repo *r, const char *dir, const char *name,
+                 vk_bk_progress_fn progress, void *pctx, struct vk_bk_snap *out);
 
 #endif

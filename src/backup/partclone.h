@@ -62,6 +62,24 @@ typedef int (*vk_pc_out_fn)(void *ctx, const void *buf, size_t len);
 int vk_pc_write(struct vk_blockdev *bd, struct vk_pc_info *info, const uint8_t *bitmap,
                 vk_pc_out_fn out, void *ctx);
 
+/* Reading an image (partclone_read.c).  in fills buf with up to len
+ * bytes of the stream and returns how many (fewer only at its end), or a
+ * negative errno after vk_error(). */
+typedef long (*vk_pc_in_fn)(void *ctx, void *buf, size_t len);
+/* Where a used block goes: len bytes at byte off of the partition. */
+typedef int (*vk_pc_put_fn)(void *ctx, uint64_t off, const void *buf, size_t len);
+
+/* Read a partclone image (the stream in, untrusted) of a partition of
+ * max_size bytes: check the header (magic, version 0002, little-endian,
+ * its CRC, a block size partclone can write, totalblock blocks inside
+ * device_size, device_size at most max_size), the bitmap (its CRC, as many
+ * bits set as usedblocks says) and the CRC of every group of data blocks,
+ * and hand each used block to put (ascending, inside [0, device_size)).
+ * *info gets the header.  -EINVAL naming what (the image file) and the
+ * field or the block on anything malformed, -EIO when it ends early. */
+int vk_pc_read(vk_pc_in_fn in, void *ictx, const char *what, uint64_t max_size,
+               struct vk_pc_info *info, vk_pc_put_fn put, void *pctx);
+
 /* partclone's CRC32 (see above) of len bytes continuing crc (start with
  * 0xFFFFFFFF). */
 uint32_t vk_pc_crc32(uint32_t crc, const void *buf, size_t len);

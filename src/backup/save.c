@@ -95,22 +95,19 @@ static int add_extent(struct vk_bk_snap *s, size_t *cap, uint64_t off, uint32_t 
     return 0;
 }
 
-int vk_bk_save(struct vk_bk_repo *r, const char *disk, const char *name,
-               vk_bk_progress_fn progress, void *pctx, struct vk_bk_snap *out)
+int vk_bk_save_bd(struct vk_bk_repo *r, struct vk_blockdev *bd, const char *disk,
+                  const char *format, const char *name, vk_bk_progress_fn progress, void *pctx,
+                  struct vk_bk_snap *out)
 {
-    struct vk_blockdev *bd;
     struct vk_bk_map m;
     struct vk_bk_snap s;
     memset(&s, 0, sizeof s);
+    memset(&m, 0, sizeof m);
     memset(out, 0, sizeof *out);
-    int e = vk_bd_open(disk, NULL, 0, &bd);
-    if (e < 0)
-        return e;
+    int e = 0;
     uint8_t *buf = malloc(r->chunk_size);
-    if (!buf) {
-        vk_bd_close(bd);
+    if (!buf)
         return vk_error(-ENOMEM, "out of memory");
-    }
     if ((e = vk_bk_map_disk(bd, &m, s.table, &s.parts, &s.nparts)) < 0)
         goto out;
     char iso[32];
@@ -119,7 +116,7 @@ int vk_bk_save(struct vk_bk_repo *r, const char *disk, const char *name,
     s.name = strdup(name ? name : base);
     s.time = strdup(iso);
     s.source = strdup(disk);
-    s.source_format = strdup(bd->format ? bd->format->name : "raw");
+    s.source_format = strdup(format ? format : bd->format ? bd->format->name : "raw");
     s.size = bd->size;
     s.chunk_size = r->chunk_size;
     if (!s.name || !s.time || !s.source || !s.source_format) {
@@ -169,6 +166,18 @@ out:
     vk_bk_snap_free(&s);
     vk_bk_map_free(&m);
     free(buf);
-    vk_bd_close(bd);
     return e < 0 ? e : 0;
+}
+
+int vk_bk_save(struct vk_bk_repo *r, const char *disk, const char *name,
+               vk_bk_progress_fn progress, void *pctx, struct vk_bk_snap *out)
+{
+    struct vk_blockdev *bd;
+    memset(out, 0, sizeof *out);
+    int e = vk_bd_open(disk, NULL, 0, &bd);
+    if (e < 0)
+        return e;
+    e = vk_bk_save_bd(r, bd, disk, NULL, name, progress, pctx, out);
+    vk_bd_close(bd);
+    return e;
 }

@@ -382,6 +382,41 @@ static int bk_export(int argc, char **argv)
     return r < 0 ? cli_fail(r) : EXIT_OK;
 }
 
+static int bk_import(int argc, char **argv)
+{
+    const char *name = NULL;
+    bool progress = false;
+    const struct cli_opt opts[] = {
+        OPT_STRING(0, "name", &name, "SNAP", "the snapshot's name (default: DIR's name)"),
+        OPT_BOOL('p', "progress", &progress, "draw a progress bar (default: on a terminal)"),
+        OPT_END(),
+    };
+    static const struct cli_spec spec = {
+        "backup import", "[--name SNAP] REPO DIR",
+        "Read the Clonezilla image directory DIR (one disk: disk, parts, the\n"
+        "<disk>-pt.sf table, the MBR, hidden data and GPT copies, partclone or dd\n"
+        "images split .aa, .ab ..., zstd, gzip or uncompressed) into REPO as a new\n"
+        "snapshot, stored as save would store the disk: used blocks only, in the\n"
+        "repository's chunks.  Every partclone checksum is checked; nothing is\n"
+        "published unless all of DIR reads cleanly.  Prints the new snapshot's id.", 2, 2 };
+    struct cli_args a;
+    struct vk_bk_repo repo;
+    int r = bk_parse_open(&spec, opts, argc, argv, &a, 0, true, &repo);
+    if (r != CLI_PARSED)
+        return r;
+    struct vk_progress pb;
+    struct vk_bk_snap s;
+    vk_progress_init(&pb, STDERR_FILENO, progress);
+    r = vk_bk_import(&repo, a.v[1], name, vk_progress_update, &pb, &s);
+    vk_progress_end(&pb);
+    vk_bk_close(&repo);
+    if (r < 0)
+        return cli_fail(r);
+    printf("%s\n", s.id);
+    vk_bk_snap_free(&s);
+    return EXIT_OK;
+}
+
 /* ---- ls, cat, get: files straight from a snapshot ---- */
 
 /* An open SNAP[:PART][:PATH] of a repository. */
@@ -644,6 +679,7 @@ static const struct cli_command backup_cmds[] = {
     { "verify",  bk_verify,  "check every snapshot and chunk (--read-data: their contents)" },
     { "restore", bk_restore, "write a snapshot to a new raw or qcow2 image" },
     { "export",  bk_export,  "write a snapshot as a Clonezilla image directory (partclone, zstd)" },
+    { "import",  bk_import,  "read a Clonezilla image directory in as a new snapshot" },
     { "ls",      bk_ls,      "list files of a snapshot without restoring it" },
     { "cat",     bk_cat,     "print a file of a snapshot" },
     { "get",     bk_get,     "copy files (-r: a tree) out of a snapshot" },
