@@ -460,7 +460,7 @@ out:
     if (p.from >= 0)
         close(p.from);
     if (p.pid > 0)
-        peer_wait(&p, 10000);
+        peer_wait(&p, 60000);   /* a receiver cleaning up after a failure (ASan, load) */
     if (p.err >= 0)
         close(p.err);
     for (int i = 0; i < bf.n; i++)
