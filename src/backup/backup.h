@@ -2,7 +2,9 @@
  * repository format" is the format's definition):
  *
  *   REPO/config                   JSON: format version, chunk size, hash,
- *                                 compression, encryption ("none")
+ *                                 compression, encryption ("none", or
+ *                                 "aes-256-gcm" with its scrypt
+ *                                 parameters and wrapped key: crypt.h)
  *   REPO/lock                     flock'd by the one writer
  *   REPO/chunks/XX/<sha256 hex>   one chunk, a zstd frame; XX = first two
  *                                 hex digits; the name is the SHA-256 of
@@ -28,6 +30,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "backup/crypt.h"
+
 #define VK_BK_CHUNK_DEFAULT (4u << 20)  /* 4 MiB: Proxmox's; to be measured */
 #define VK_BK_CHUNK_MIN     (64u << 10)
 #define VK_BK_CHUNK_MAX     (64u << 20)
@@ -38,7 +42,7 @@
 struct vk_bk_extent {
     uint64_t off;           /* a multiple of the chunk size */
     uint32_t len;           /* the chunk size, less at the disk's end */
-    uint8_t id[32];         /* SHA-256 of the len bytes */
+    uint8_t id[32];         /* the chunk's name (vk_bk_chunk_id) */
 };
 
 /* A partition as the backup found it (for info and later per-partition
@@ -77,10 +81,28 @@ int vk_bk_index_parse(const char *buf, size_t len, const char *what, struct vk_b
 char *vk_bk_index_dump(const struct vk_bk_snap *s);
 void vk_bk_snap_free(struct vk_bk_snap *s);
 
+/* config.c: a repository's config (REPO/config). */
+struct vk_bk_config {
+    uint32_t chunk_size;
+    bool encrypted;         /* aes-256-gcm, chunks named by HMAC-SHA-256 */
+    struct vk_bk_kdf kdf;   /* encrypted: scrypt's parameters */
+    uint8_t wrapped[VK_BK_WRAPPED];     /* encrypted: the sealed master key */
+};
+/* Parse the bytes of a config file (untrusted: every field checked, the
+ * scrypt parameters bounded) into *c; path names it in messages.
+ * -EINVAL malformed, -ENOTSUP a version, hash, compression or encryption
+ * this vmkit does not know. */
+int vk_bk_config_parse(const char *buf, size_t len, const char *path, struct vk_bk_config *c);
+/* The config file's text (malloc'd, ends in a newline), NULL (-ENOMEM). */
+char *vk_bk_config_dump(const struct vk_bk_config *c);
+
 /* repo.c: an open repository. */
 struct vk_bk_repo {
     char *path;
     uint32_t chunk_size;
+    struct vk_bk_config cfg;
+    bool unlocked;          /* encrypted: keys below derived (vk_bk_unlock) */
+    uint8_t keys[VK_BK_MASTER]; /* AES-256-GCM key || HMAC-SHA-256 key */
     int lock_fd;            /* -1 unless locked for writing */
     void *zc, *zd;          /* zstd contexts, made on first use */
     uint8_t *cbuf;          /* a compressed chunk */
@@ -89,11 +111,20 @@ struct vk_bk_repo {
 
 /* Create the repository directory path (which must not exist, or be an
  * empty directory) with chunk_size (0: the default; a power of two in
- * [VK_BK_CHUNK_MIN, VK_BK_CHUNK_MAX]).  -EEXIST when it holds anything. */
-int vk_bk_init(const char *path, uint32_t chunk_size);
+ * [VK_BK_CHUNK_MIN, VK_BK_CHUNK_MAX]).  -EEXIST when it holds anything.
+ * secret (NULL: not encrypted) is the passphrase or key file's bytes (1
+ * to VK_BK_SECRET_MAX) of an encrypted repository: a random master key is
+ * sealed under scrypt(secret) in the config. */
+int vk_bk_init(const char *path, uint32_t chunk_size, const void *secret, size_t secret_len);
 /* Open the repository at path; write: take the writer's lock (-EBUSY when
- * another process holds it).  Not a repository: -ENOENT/-EINVAL. */
+ * another process holds it).  Not a repository: -ENOENT/-EINVAL.  An
+ * encrypted one (r->cfg.encrypted) reads and writes nothing until
+ * vk_bk_unlock. */
 int vk_bk_open(const char *path, bool write, struct vk_bk_repo *r);
+/* Derive the keys of encrypted repository r from secret.  -EACCES when
+ * it does not open the master key (a wrong passphrase, or an altered
+ * config). */
+int vk_bk_unlock(struct vk_bk_repo *r, const void *secret, size_t len);
 void vk_bk_close(struct vk_bk_repo *r);
 
 /* "REPO/chunks/ab/abcd..." for id into buf (PATH_MAX). */
@@ -101,12 +132,15 @@ void vk_bk_chunk_path(const struct vk_bk_repo *r, const uint8_t id[32], char *bu
 void vk_bk_hex(const uint8_t id[32], char out[65]);
 /* SHA-256 of len bytes. */
 int vk_bk_sha256(const void *data, size_t len, uint8_t out[32]);
-/* Store data (len bytes, id its SHA-256) unless the chunk exists; *added
+/* The name of a chunk of len bytes in r: their SHA-256, or in an
+ * encrypted repository their HMAC-SHA-256 under its MAC key. */
+int vk_bk_chunk_id(const struct vk_bk_repo *r, const void *data, size_t len, uint8_t out[32]);
+/* Store data (len bytes, id its vk_bk_chunk_id) unless the chunk exists; *added
  * set when it was written, *stored to the compressed size written. */
 int vk_bk_chunk_put(struct vk_bk_repo *r, const uint8_t id[32], const void *data, size_t len,
                     bool *added, uint64_t *stored);
-/* Read chunk id, which must hold exactly len bytes, into buf: decompress
- * and check its SHA-256 against id.  -ENOENT missing, -EBADMSG damaged
+/* Read chunk id, which must hold exactly len bytes, into buf: decrypt
+ * (an encrypted repository), decompress and check it against id.  -ENOENT missing, -EBADMSG damaged
  * (the message says how). */
 int vk_bk_chunk_get(struct vk_bk_repo *r, const uint8_t id[32], void *buf, size_t len);
 /* Whether chunk id exists (0 no, 1 yes, <0 error). */

@@ -4,6 +4,7 @@
 #include "backup/backup.h"
 
 #include "util/err.h"
+#include "util/str.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -60,29 +61,6 @@ static bool get_small(json_t *o, const char *key, char *out, size_t size)
     return true;
 }
 
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    return -1;
-}
-
-/* 64 lowercase hex digits into 32 bytes (the one spelling of a chunk name). */
-static bool parse_hex(const char *s, uint8_t id[32])
-{
-    if (!s || strlen(s) != 64)
-        return false;
-    for (int i = 0; i < 32; i++) {
-        int h = hexval(s[2 * i]), l = hexval(s[2 * i + 1]);
-        if (h < 0 || l < 0)
-            return false;
-        id[i] = (uint8_t)(h << 4 | l);
-    }
-    return true;
-}
-
 static int parse_parts(json_t *a, const char *what, struct vk_bk_snap *s)
 {
     if (!json_is_array(a))
@@ -124,7 +102,7 @@ static int parse_extents(json_t *a, const char *what, struct vk_bk_snap *s)
         char msg[64];
         snprintf(msg, sizeof msg, "extent %zu", i);
         if (!json_is_object(o) || !get_u64(o, "offset", &x->off) || !get_u64(o, "length", &len) ||
-            !parse_hex(json_string_value(json_object_get(o, "chunk")), x->id))
+            !vk_hex_decode(json_string_value(json_object_get(o, "chunk")), x->id, 32))
             return bad(what, msg);
         /* Fixed chunks: aligned, ascending, each exactly one chunk long
          * (the last one cut at the disk's end). */

@@ -5,13 +5,14 @@
 #include "block/blockdev.h"
 #include "util/err.h"
 #include "util/file.h"
+#include "util/str.h"
 #include "util/vec.h"
 
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <jansson.h>
 #include <limits.h>
+#include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -41,15 +42,11 @@ static int write_new_file(const char *tmp, const char *path, const void *data, s
     return vk_publish(tmp, path);
 }
 
-int vk_bk_init(const char *path, uint32_t chunk_size)
+/* Make path (new, or an empty directory) with chunks/XX/, snapshots/
+ * and the lock file. */
+static int make_dirs(const char *path)
 {
-    char p[PATH_MAX], tmp[PATH_MAX];
-    if (!chunk_size)
-        chunk_size = VK_BK_CHUNK_DEFAULT;
-    if (chunk_size < VK_BK_CHUNK_MIN || chunk_size > VK_BK_CHUNK_MAX ||
-        (chunk_size & (chunk_size - 1)))
-        return vk_error(-EINVAL, "%s: chunk size %u is not a power of two from %u to %u", path,
-                        chunk_size, VK_BK_CHUNK_MIN, VK_BK_CHUNK_MAX);
+    char p[PATH_MAX];
     if (mkdir(path, 0755) < 0) {
         if (errno != EEXIST)
             return vk_error(-errno, "%s: %s", path, strerror(errno));
@@ -81,24 +78,73 @@ int vk_bk_init(const char *path, uint32_t chunk_size)
     if (fd < 0)
         return vk_error(-errno, "%s: %s", p, strerror(errno));
     close(fd);
-    /* The config last: a directory without one is not a repository. */
-    char cfg[512];
-    int n = snprintf(cfg, sizeof cfg,
-                     "{\n  \"format\": \"vmkit-backup\",\n  \"version\": 1,\n"
-                     "  \"chunk_size\": %u,\n  \"hash\": \"sha256\",\n"
-                     "  \"compression\": \"zstd\",\n  \"encryption\": \"none\"\n}\n", chunk_size);
-    snprintf(p, sizeof p, "%s/config", path);
-    snprintf(tmp, sizeof tmp, "%s/.config.tmp-%ld", path, (long)getpid());
-    return write_new_file(tmp, p, cfg, (size_t)n);
+    return 0;
 }
 
-static int bad_config(const char *path, const char *what)
+/* The associated data of the sealed master key: it binds the key to the
+ * config's chunk size, so an altered config does not open. */
+static void key_aad(uint32_t chunk_size, char *buf, size_t len)
 {
-    return vk_error(-EINVAL, "%s: not a vmkit backup repository (config: %s)", path, what);
+    snprintf(buf, len, "vmkit-backup key v1 chunk_size=%u", chunk_size);
 }
 
-/* Read and check REPO/config: the fields this version understands. */
-static int read_config(const char *path, uint32_t *chunk_size)
+/* Fill c's encryption fields: a random master key (into keys) sealed
+ * under scrypt(secret) with a random salt. */
+static int new_key(struct vk_bk_config *c, const void *secret, size_t len, const char *path,
+                   uint8_t keys[VK_BK_MASTER])
+{
+    if (!len || len > VK_BK_SECRET_MAX)
+        return vk_error(-EINVAL, "%s: the passphrase or key file must hold 1 to %u bytes", path,
+                        VK_BK_SECRET_MAX);
+    uint8_t kek[32];
+    char aad[64];
+    c->encrypted = true;
+    c->kdf = (struct vk_bk_kdf){ .n = VK_BK_KDF_N, .r = VK_BK_KDF_R, .p = VK_BK_KDF_P };
+    key_aad(c->chunk_size, aad, sizeof aad);
+    int e = vk_bk_random(c->kdf.salt, sizeof c->kdf.salt);
+    if (e == 0)
+        e = vk_bk_random(keys, VK_BK_MASTER);
+    if (e == 0)
+        e = vk_bk_kdf_derive(secret, len, &c->kdf, kek);
+    if (e == 0) {
+        memcpy(c->wrapped + VK_BK_NONCE, keys, VK_BK_MASTER);
+        e = vk_bk_seal(kek, aad, strlen(aad), c->wrapped, VK_BK_MASTER);
+    }
+    OPENSSL_cleanse(kek, sizeof kek);
+    return e;
+}
+
+int vk_bk_init(const char *path, uint32_t chunk_size, const void *secret, size_t secret_len)
+{
+    char p[PATH_MAX], tmp[PATH_MAX];
+    if (!chunk_size)
+        chunk_size = VK_BK_CHUNK_DEFAULT;
+    if (chunk_size < VK_BK_CHUNK_MIN || chunk_size > VK_BK_CHUNK_MAX ||
+        (chunk_size & (chunk_size - 1)))
+        return vk_error(-EINVAL, "%s: chunk size %u is not a power of two from %u to %u", path,
+                        chunk_size, VK_BK_CHUNK_MIN, VK_BK_CHUNK_MAX);
+    struct vk_bk_config c = { .chunk_size = chunk_size };
+    uint8_t keys[VK_BK_MASTER];
+    int e = secret ? new_key(&c, secret, secret_len, path, keys) : 0;
+    OPENSSL_cleanse(keys, sizeof keys);
+    if (e < 0)
+        return e;
+    char *cfg = vk_bk_config_dump(&c);
+    if (!cfg)
+        return vk_error(-ENOMEM, "out of memory");
+    e = make_dirs(path);
+    if (e == 0) {
+        /* The config last: a directory without one is not a repository. */
+        snprintf(p, sizeof p, "%s/config", path);
+        snprintf(tmp, sizeof tmp, "%s/.config.tmp-%ld", path, (long)getpid());
+        e = write_new_file(tmp, p, cfg, strlen(cfg));
+    }
+    free(cfg);
+    return e;
+}
+
+/* Read and check REPO/config into c. */
+static int read_config(const char *path, struct vk_bk_config *c)
 {
     char p[PATH_MAX], *data;
     size_t len;
@@ -113,34 +159,8 @@ static int read_config(const char *path, uint32_t *chunk_size)
     int r = vk_read_small_file(p, CONFIG_MAX, &data, &len);
     if (r < 0)
         return r;
-    json_error_t je;
-    json_t *j = json_loadb(data, len, JSON_REJECT_DUPLICATES, &je);
+    r = vk_bk_config_parse(data, len, path, c);
     free(data);
-    if (!json_is_object(j)) {
-        json_decref(j);
-        return bad_config(path, "not a JSON object");
-    }
-    const char *fmt = json_string_value(json_object_get(j, "format"));
-    const char *hash = json_string_value(json_object_get(j, "hash"));
-    const char *comp = json_string_value(json_object_get(j, "compression"));
-    const char *enc = json_string_value(json_object_get(j, "encryption"));
-    json_t *ver = json_object_get(j, "version"), *cs = json_object_get(j, "chunk_size");
-    r = 0;
-    if (!fmt || strcmp(fmt, "vmkit-backup"))
-        r = bad_config(path, "format is not vmkit-backup");
-    else if (!json_is_integer(ver) || json_integer_value(ver) != 1)
-        r = vk_error(-ENOTSUP, "%s: repository format version not supported (this vmkit reads 1)", path);
-    else if (!hash || strcmp(hash, "sha256") || !comp || strcmp(comp, "zstd"))
-        r = vk_error(-ENOTSUP, "%s: repository hash or compression not supported (sha256, zstd)", path);
-    else if (!enc || strcmp(enc, "none"))
-        r = vk_error(-ENOTSUP, "%s: encrypted repositories are not supported yet", path);
-    else if (!json_is_integer(cs) || json_integer_value(cs) < VK_BK_CHUNK_MIN ||
-             json_integer_value(cs) > VK_BK_CHUNK_MAX ||
-             (json_integer_value(cs) & (json_integer_value(cs) - 1)))
-        r = bad_config(path, "bad chunk_size");
-    else
-        *chunk_size = (uint32_t)json_integer_value(cs);
-    json_decref(j);
     return r;
 }
 
@@ -148,9 +168,10 @@ int vk_bk_open(const char *path, bool write, struct vk_bk_repo *r)
 {
     memset(r, 0, sizeof *r);
     r->lock_fd = -1;
-    int e = read_config(path, &r->chunk_size);
+    int e = read_config(path, &r->cfg);
     if (e < 0)
         return e;
+    r->chunk_size = r->cfg.chunk_size;
     if (!(r->path = strdup(path)))
         return vk_error(-ENOMEM, "out of memory");
     if (write) {
@@ -172,8 +193,38 @@ int vk_bk_open(const char *path, bool write, struct vk_bk_repo *r)
     return 0;
 }
 
+int vk_bk_unlock(struct vk_bk_repo *r, const void *secret, size_t len)
+{
+    if (!r->cfg.encrypted)
+        return 0;
+    uint8_t kek[32], w[VK_BK_WRAPPED];
+    char aad[64];
+    key_aad(r->chunk_size, aad, sizeof aad);
+    memcpy(w, r->cfg.wrapped, sizeof w);
+    int e = vk_bk_kdf_derive(secret, len, &r->cfg.kdf, kek);
+    if (e == 0 && (e = vk_bk_unseal(kek, aad, strlen(aad), w, sizeof w)) == -EBADMSG)
+        e = vk_error(-EACCES, "%s: wrong passphrase or key file (or an altered config)", r->path);
+    if (e == 0) {
+        memcpy(r->keys, w + VK_BK_NONCE, VK_BK_MASTER);
+        r->unlocked = true;
+    }
+    OPENSSL_cleanse(kek, sizeof kek);
+    OPENSSL_cleanse(w, sizeof w);
+    return e;
+}
+
+/* 0 when r's chunks and snapshots can be read and written. */
+static int need_keys(const struct vk_bk_repo *r)
+{
+    if (r->cfg.encrypted && !r->unlocked)
+        return vk_error(-EACCES, "%s: encrypted repository, and no passphrase or key file given",
+                        r->path);
+    return 0;
+}
+
 void vk_bk_close(struct vk_bk_repo *r)
 {
+    OPENSSL_cleanse(r->keys, sizeof r->keys);
     if (r->lock_fd >= 0)
         close(r->lock_fd);      /* releases the flock */
     ZSTD_freeCCtx(r->zc);
@@ -186,8 +237,7 @@ void vk_bk_close(struct vk_bk_repo *r)
 
 void vk_bk_hex(const uint8_t id[32], char out[65])
 {
-    for (int i = 0; i < 32; i++)
-        snprintf(out + 2 * i, 3, "%02x", id[i]);
+    vk_hex_encode(id, 32, out);
 }
 
 void vk_bk_chunk_path(const struct vk_bk_repo *r, const uint8_t id[32], char *buf, size_t len)
@@ -216,9 +266,18 @@ int vk_bk_chunk_exists(struct vk_bk_repo *r, const uint8_t id[32])
     return vk_error(-errno, "%s: %s", p, strerror(errno));
 }
 
+int vk_bk_chunk_id(const struct vk_bk_repo *r, const void *data, size_t len, uint8_t out[32])
+{
+    if (!r->cfg.encrypted)
+        return vk_bk_sha256(data, len, out);
+    int e = need_keys(r);
+    return e < 0 ? e : vk_bk_hmac(r->keys + 32, data, len, out);
+}
+
+/* cbuf large enough for a chunk of len bytes compressed (and sealed). */
 static int need_cbuf(struct vk_bk_repo *r, size_t len)
 {
-    size_t want = ZSTD_compressBound(len);
+    size_t want = ZSTD_compressBound(len) + VK_BK_SEAL_OVERHEAD;
     if (want <= r->cbuf_cap)
         return 0;
     uint8_t *nb = realloc(r->cbuf, want);
@@ -235,7 +294,10 @@ int vk_bk_chunk_put(struct vk_bk_repo *r, const uint8_t id[32], const void *data
     char p[PATH_MAX], tmp[PATH_MAX];
     *added = false;
     *stored = 0;
-    int e = vk_bk_chunk_exists(r, id);
+    int e = need_keys(r);
+    if (e < 0)
+        return e;
+    e = vk_bk_chunk_exists(r, id);
     if (e != 0)
         return e < 0 ? e : 0;
     if ((e = need_cbuf(r, len)) < 0)
@@ -250,9 +312,17 @@ int vk_bk_chunk_put(struct vk_bk_repo *r, const uint8_t id[32], const void *data
         if (!ZSTD_isError(ZSTD_CCtx_setParameter(r->zc, ZSTD_c_nbWorkers, 2)))
             ZSTD_CCtx_setParameter(r->zc, ZSTD_c_jobSize, 1 << 20);
     }
-    size_t n = ZSTD_compress2(r->zc, r->cbuf, r->cbuf_cap, data, len);
+    /* Sealed: nonce || ciphertext of the frame || tag, the chunk's name
+     * as associated data (a chunk file copied under another name fails). */
+    size_t at = r->cfg.encrypted ? VK_BK_NONCE : 0;
+    size_t n = ZSTD_compress2(r->zc, r->cbuf + at, r->cbuf_cap - VK_BK_SEAL_OVERHEAD, data, len);
     if (ZSTD_isError(n))
         return vk_error(-EIO, "%s: zstd: %s", r->path, ZSTD_getErrorName(n));
+    if (r->cfg.encrypted) {
+        if ((e = vk_bk_seal(r->keys, id, 32, r->cbuf, n)) < 0)
+            return e;
+        n += VK_BK_SEAL_OVERHEAD;
+    }
     vk_bk_chunk_path(r, id, p, sizeof p);
     snprintf(tmp, sizeof tmp, "%.*s.tmp-%ld", (int)(strrchr(p, '/') + 1 - p), p, (long)getpid());
     e = write_new_file(tmp, p, r->cbuf, n);
@@ -271,7 +341,9 @@ int vk_bk_chunk_get(struct vk_bk_repo *r, const uint8_t id[32], void *buf, size_
 {
     char p[PATH_MAX];
     vk_bk_chunk_path(r, id, p, sizeof p);
-    int e = need_cbuf(r, len);
+    int e = need_keys(r);
+    if (e == 0)
+        e = need_cbuf(r, len);
     if (e < 0)
         return e;
     int fd = open(p, O_RDONLY | O_CLOEXEC);
@@ -289,21 +361,30 @@ int vk_bk_chunk_get(struct vk_bk_repo *r, const uint8_t id[32], void *buf, size_
     close(fd);
     if (e < 0)
         return e;
+    const uint8_t *frame = r->cbuf;
+    size_t flen = (size_t)st.st_size;
+    if (r->cfg.encrypted) {
+        if (vk_bk_unseal(r->keys, id, 32, r->cbuf, flen) < 0)
+            return vk_error(-EBADMSG, "chunk %s: damaged (it fails authentication)", p);
+        frame += VK_BK_NONCE;
+        flen -= VK_BK_SEAL_OVERHEAD;
+    }
     if (!r->zd && !(r->zd = ZSTD_createDCtx()))
         return vk_error(-ENOMEM, "out of memory for zstd");
-    unsigned long long fcs = ZSTD_getFrameContentSize(r->cbuf, (size_t)st.st_size);
+    unsigned long long fcs = ZSTD_getFrameContentSize(frame, flen);
     if (fcs != len)
         return vk_error(-EBADMSG, "chunk %s: damaged (not a zstd frame of %zu bytes)", p, len);
-    size_t n = ZSTD_decompressDCtx(r->zd, buf, len, r->cbuf, (size_t)st.st_size);
+    size_t n = ZSTD_decompressDCtx(r->zd, buf, len, frame, flen);
     if (ZSTD_isError(n))
         return vk_error(-EBADMSG, "chunk %s: damaged (zstd: %s)", p, ZSTD_getErrorName(n));
     if (n != len)
         return vk_error(-EBADMSG, "chunk %s: damaged (%zu bytes, expected %zu)", p, n, len);
     uint8_t h[32];
-    if ((e = vk_bk_sha256(buf, len, h)) < 0)
+    if ((e = vk_bk_chunk_id(r, buf, len, h)) < 0)
         return e;
     if (memcmp(h, id, 32))
-        return vk_error(-EBADMSG, "chunk %s: damaged (its SHA-256 does not match its name)", p);
+        return vk_error(-EBADMSG, "chunk %s: damaged (its %s does not match its name)", p,
+                        r->cfg.encrypted ? "HMAC-SHA-256" : "SHA-256");
     return 0;
 }
 
@@ -369,16 +450,35 @@ int vk_bk_snap_ids(struct vk_bk_repo *r, char ***ids, size_t *n)
     return 0;
 }
 
+/* The associated data of snapshot id's sealed file: a file renamed to
+ * another id fails. */
+static void snap_aad(const char *id, char *buf, size_t len)
+{
+    snprintf(buf, len, "vmkit-backup snapshot %s", id);
+}
+
 /* Load the snapshot file of id. */
 static int load_id(struct vk_bk_repo *r, const char *id, struct vk_bk_snap *s)
 {
-    char p[PATH_MAX], *data;
+    char p[PATH_MAX], *data, aad[VK_BK_ID_MAX + 32];
     size_t len;
     snprintf(p, sizeof p, "%s/snapshots/%s.json", r->path, id);
-    int e = vk_read_small_file(p, VK_BK_INDEX_MAX, &data, &len);
+    int e = need_keys(r);
+    if (e == 0)
+        e = vk_read_small_file(p, VK_BK_INDEX_MAX + VK_BK_SEAL_OVERHEAD, &data, &len);
     if (e < 0)
         return e;
-    e = vk_bk_index_parse(data, len, p, s);
+    char *text = data;
+    if (r->cfg.encrypted) {
+        snap_aad(id, aad, sizeof aad);
+        if (vk_bk_unseal(r->keys, aad, strlen(aad), (uint8_t *)data, len) < 0) {
+            free(data);
+            return vk_error(-EBADMSG, "%s: damaged (it fails authentication)", p);
+        }
+        text += VK_BK_NONCE;
+        len -= VK_BK_SEAL_OVERHEAD;
+    }
+    e = vk_bk_index_parse(text, len, p, s);
     free(data);
     if (e == 0 && strcmp(s->id, id))
         e = vk_error(-EINVAL, "%s: holds snapshot '%s', not '%s'", p, s->id, id);
@@ -423,13 +523,33 @@ int vk_bk_snap_load(struct vk_bk_repo *r, const char *spec, struct vk_bk_snap *s
 
 int vk_bk_snap_write(struct vk_bk_repo *r, const struct vk_bk_snap *s)
 {
-    char p[PATH_MAX], tmp[PATH_MAX];
+    char p[PATH_MAX], tmp[PATH_MAX], aad[VK_BK_ID_MAX + 32];
+    int e = need_keys(r);
+    if (e < 0)
+        return e;
     char *text = vk_bk_index_dump(s);
     if (!text)
         return vk_error(-ENOMEM, "out of memory");
+    size_t len = strlen(text);
+    uint8_t *out = (uint8_t *)text;
+    if (r->cfg.encrypted) {
+        /* nonce || ciphertext of the JSON || tag */
+        if (!(out = malloc(len + VK_BK_SEAL_OVERHEAD))) {
+            free(text);
+            return vk_error(-ENOMEM, "out of memory");
+        }
+        memcpy(out + VK_BK_NONCE, text, len);
+        free(text);
+        snap_aad(s->id, aad, sizeof aad);
+        if ((e = vk_bk_seal(r->keys, aad, strlen(aad), out, len)) < 0) {
+            free(out);
+            return e;
+        }
+        len += VK_BK_SEAL_OVERHEAD;
+    }
     snprintf(p, sizeof p, "%s/snapshots/%s.json", r->path, s->id);
     snprintf(tmp, sizeof tmp, "%s/snapshots/.%s.json.tmp-%ld", r->path, s->id, (long)getpid());
-    int e = write_new_file(tmp, p, text, strlen(text));
-    free(text);
+    e = write_new_file(tmp, p, out, len);
+    free(out);
     return e;
 }

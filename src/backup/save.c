@@ -145,7 +145,7 @@ int vk_bk_save_bd(struct vk_bk_repo *r, struct vk_blockdev *bd, const char *disk
         uint8_t id[32];
         bool added;
         uint64_t stored;
-        if ((e = vk_bk_sha256(buf, len, id)) < 0 ||
+        if ((e = vk_bk_chunk_id(r, buf, len, id)) < 0 ||
             (e = vk_bk_chunk_put(r, id, buf, len, &added, &stored)) < 0 ||
             (e = add_extent(&s, &cap, off, (uint32_t)len, id)) < 0)
             goto out;

@@ -8,15 +8,130 @@
 #include "block/blockdev.h"
 #include "part/target.h"
 #include "util/err.h"
+#include "util/file.h"
 #include "util/progress.h"
 #include "util/size.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
+#include <openssl/crypto.h>
 #include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
+#include <termios.h>
 #include <unistd.h>
+
+/* --key-file, which every command that opens a repository takes. */
+static const char *key_file;
+static const struct cli_opt key_opts[] = {
+    OPT_STRING(0, "key-file", &key_file, "FILE",
+               "an encrypted repository's key: FILE's bytes, not a passphrase"),
+    OPT_END(),
+};
+
+/* Read one line, not echoed, from the terminal after prompt into buf
+ * (NUL-terminated, the newline dropped).  0, or a negative errno after
+ * vk_error(): -ENXIO when there is no terminal. */
+static int read_tty_line(const char *prompt, char *buf, size_t cap)
+{
+    buf[0] = 0;
+    int fd = open("/dev/tty", O_RDWR | O_CLOEXEC | O_NOCTTY);
+    if (fd < 0)
+        return -ENXIO;
+    struct termios old, quiet;
+    bool restore = tcgetattr(fd, &old) == 0;
+    if (restore) {
+        quiet = old;
+        quiet.c_lflag &= (tcflag_t)~ECHO;
+        tcsetattr(fd, TCSAFLUSH, &quiet);
+    }
+    if (write(fd, prompt, strlen(prompt)) < 0) { /* the prompt is a courtesy */ }
+    size_t n = 0;
+    int e = 0;
+    for (;;) {
+        char c;
+        ssize_t k = read(fd, &c, 1);
+        if (k < 0 && errno == EINTR)
+            continue;
+        if (k <= 0 || c == '\n')
+            break;
+        if (n + 1 >= cap) {
+            e = vk_error(-E2BIG, "passphrase longer than %zu bytes", cap - 1);
+            break;
+        }
+        buf[n++] = c;
+    }
+    buf[n] = 0;
+    if (restore)
+        tcsetattr(fd, TCSAFLUSH, &old);
+    if (write(fd, "\n", 1) < 0) { /* likewise */ }
+    close(fd);
+    return e;
+}
+
+/* The secret of encrypted repository repo: --key-file's bytes (a final
+ * newline dropped, so `echo word >FILE` equals typing word), else
+ * $VMKIT_BACKUP_PASSPHRASE, else a passphrase typed on the terminal
+ * (twice when confirm).  0 with a malloc'd *out the caller cleanses and
+ * frees, or a negative errno after vk_error(). */
+static int bk_secret(const char *repo, bool confirm, char **out, size_t *len)
+{
+    const char *env = getenv("VMKIT_BACKUP_PASSPHRASE");
+    int e = 0;
+    *out = NULL;
+    if (key_file) {
+        if ((e = vk_read_small_file(key_file, VK_BK_SECRET_MAX, out, len)) < 0)
+            return e;
+        if (*len && (*out)[*len - 1] == '\n')
+            (*out)[--*len] = 0;
+    } else if (env) {
+        *len = strlen(env);
+        if (!(*out = strdup(env)))
+            return vk_error(-ENOMEM, "out of memory");
+    } else {
+        char prompt[PATH_MAX + 64], again[1024];
+        if (!(*out = malloc(sizeof again)))
+            return vk_error(-ENOMEM, "out of memory");
+        snprintf(prompt, sizeof prompt, "Passphrase for %s: ", repo);
+        e = read_tty_line(prompt, *out, sizeof again);
+        if (e == 0 && confirm && (e = read_tty_line("Again: ", again, sizeof again)) == 0 &&
+            strcmp(*out, again))
+            e = vk_error(-EINVAL, "%s: the passphrases differ", repo);
+        OPENSSL_cleanse(again, sizeof again);
+        if (e == -ENXIO)
+            e = vk_error(-EACCES, "%s: encrypted repository: give --key-file FILE or "
+                         "VMKIT_BACKUP_PASSPHRASE (there is no terminal to ask on)", repo);
+        *len = e == 0 ? strlen(*out) : 0;
+    }
+    if (e == 0 && !*len)
+        e = vk_error(-EINVAL, "%s: empty passphrase or key file", repo);
+    if (e < 0) {
+        if (*out)
+            OPENSSL_cleanse(*out, *len);
+        free(*out);
+        *out = NULL;
+    }
+    return e;
+}
+
+/* vk_bk_open, then vk_bk_unlock with bk_secret when it is encrypted. */
+static int bk_open(const char *path, bool writable, struct vk_bk_repo *repo)
+{
+    int r = vk_bk_open(path, writable, repo);
+    if (r < 0 || !repo->cfg.encrypted)
+        return r;
+    char *secret;
+    size_t len;
+    if ((r = bk_secret(path, false, &secret, &len)) == 0) {
+        r = vk_bk_unlock(repo, secret, len);
+        OPENSSL_cleanse(secret, len);
+        free(secret);
+    }
+    if (r < 0)
+        vk_bk_close(repo);
+    return r;
+}
 
 /* Parse argv against spec and opts into *a, then open the repository
  * named by operand a->v[repo_arg] (writable: under the writer's lock).
@@ -30,7 +145,7 @@ static int bk_parse_open(const struct cli_spec *spec, const struct cli_opt *opts
     int r = cli_parse(spec, opts, argc, argv, a);
     if (r != CLI_PARSED)
         return r;
-    if ((r = vk_bk_open(a->v[repo_arg], writable, repo)) < 0)
+    if ((r = bk_open(a->v[repo_arg], writable, repo)) < 0)
         return cli_fail(r);
     return CLI_PARSED;
 }
@@ -41,7 +156,7 @@ static int bk_parse_open(const struct cli_spec *spec, const struct cli_opt *opts
 static int bk_open_snap(const char *path, const char *snap, struct vk_bk_repo *repo,
                         struct vk_bk_snap *s)
 {
-    int r = vk_bk_open(path, false, repo);
+    int r = bk_open(path, false, repo);
     if (r < 0)
         return r;
     if ((r = vk_bk_snap_load(repo, snap, s)) < 0)
@@ -53,27 +168,46 @@ static int bk_open_snap(const char *path, const char *snap, struct vk_bk_repo *r
 static bool json_out;
 static const struct cli_opt json_opts[] = {
     OPT_BOOL(0, "json", &json_out, "print JSON"),
+    OPT_INCLUDE(key_opts),
     OPT_END(),
 };
 
 static int bk_init(int argc, char **argv)
 {
     uint64_t cs = 0;
+    bool encrypt = false;
     const struct cli_opt opts[] = {
         OPT_SIZE(0, "chunk-size", &cs, "SIZE", "chunk size, a power of two from 64K to 64M (default 4M)"),
+        OPT_BOOL(0, "encrypt", &encrypt, "encrypt chunks and snapshots (AES-256-GCM, a key from "
+                 "a passphrase or --key-file)"),
+        OPT_INCLUDE(key_opts),
         OPT_END(),
     };
     static const struct cli_spec spec = {
-        "backup init", "[--chunk-size SIZE] REPO",
+        "backup init", "[--chunk-size SIZE] [--encrypt [--key-file FILE]] REPO",
         "Make REPO (a new or empty directory) a backup repository: its config, a\n"
-        "lock file, chunks/ and snapshots/.  Encryption is not supported yet.", 1, 1 };
+        "lock file, chunks/ and snapshots/.  With --encrypt every chunk and\n"
+        "snapshot is sealed with AES-256-GCM and chunks are named by keyed\n"
+        "HMAC-SHA-256, under a random key kept in the config sealed by scrypt of\n"
+        "the passphrase: typed twice on the terminal, or $VMKIT_BACKUP_PASSPHRASE,\n"
+        "or --key-file FILE's bytes.  Every later command needs the same.", 1, 1 };
     struct cli_args a;
     int r = cli_parse(&spec, opts, argc, argv, &a);
     if (r != CLI_PARSED)
         return r;
     if (cs > VK_BK_CHUNK_MAX)
         return cli_usage("backup init", "--chunk-size %llu: at most 64M", (unsigned long long)cs);
-    if ((r = vk_bk_init(a.v[0], (uint32_t)cs)) < 0)
+    if (key_file && !encrypt)
+        return cli_usage("backup init", "--key-file is for --encrypt");
+    char *secret = NULL;
+    size_t len = 0;
+    if (encrypt && (r = bk_secret(a.v[0], true, &secret, &len)) < 0)
+        return cli_fail(r);
+    r = vk_bk_init(a.v[0], (uint32_t)cs, secret, len);
+    if (secret)
+        OPENSSL_cleanse(secret, len);
+    free(secret);
+    if (r < 0)
         return cli_fail(r);
     if (isatty(1))
         printf("Initialized backup repository %s\n", a.v[0]);
@@ -87,6 +221,7 @@ static int bk_save(int argc, char **argv)
     const struct cli_opt opts[] = {
         OPT_STRING(0, "name", &name, "N", "the snapshot's name (default: the disk's file name)"),
         OPT_BOOL('p', "progress", &progress, "draw a progress bar (default: on a terminal)"),
+        OPT_INCLUDE(key_opts),
         OPT_END(),
     };
     static const struct cli_spec spec = {
@@ -234,6 +369,7 @@ static int bk_verify(int argc, char **argv)
     const struct cli_opt opts[] = {
         OPT_BOOL(0, "read-data", &read_data, "decompress every chunk and check its SHA-256"),
         OPT_BOOL('p', "progress", &progress, "draw a progress bar (default: on a terminal)"),
+        OPT_INCLUDE(key_opts),
         OPT_END(),
     };
     static const struct cli_spec spec = {
@@ -285,6 +421,7 @@ static int bk_restore(int argc, char **argv)
         OPT_BOOL(0, "grow", &grow, "grow the last partition and its filesystem to DEST's end"),
         OPT_INT(0, "part", &part, "N", "restore only partition N, into DEST = DISK:M"),
         OPT_BOOL('p', "progress", &progress, "draw a progress bar (default: on a terminal)"),
+        OPT_INCLUDE(key_opts),
         OPT_END(),
     };
     static const struct cli_spec spec = {
@@ -346,6 +483,7 @@ static int bk_export(int argc, char **argv)
     const struct cli_opt opts[] = {
         OPT_SIZE(0, "split", &split, "SIZE", "split each image into pieces of SIZE (default 4G, at least 1M)"),
         OPT_BOOL('p', "progress", &progress, "draw a progress bar (default: on a terminal)"),
+        OPT_INCLUDE(key_opts),
         OPT_END(),
     };
     static const struct cli_spec spec = {
@@ -389,6 +527,7 @@ static int bk_import(int argc, char **argv)
     const struct cli_opt opts[] = {
         OPT_STRING(0, "name", &name, "SNAP", "the snapshot's name (default: DIR's name)"),
         OPT_BOOL('p', "progress", &progress, "draw a progress bar (default: on a terminal)"),
+        OPT_INCLUDE(key_opts),
         OPT_END(),
     };
     static const struct cli_spec spec = {
@@ -513,6 +652,7 @@ static int bk_ls(int argc, char **argv)
         OPT_BOOL('l', NULL, &lng, "long listing: mode, links, owner, size, time"),
         OPT_BOOL('R', NULL, &rec, "recursive"),
         OPT_BOOL(0, "json", &json, "print JSON (as fs ls --json)"),
+        OPT_INCLUDE(key_opts),
         OPT_END(),
     };
     static const struct cli_spec spec = {
@@ -545,7 +685,7 @@ static int bk_cat(int argc, char **argv)
         "backup cat", "REPO SNAP:PART:PATH",
         "Print a file of snapshot SNAP, read straight from the repository's\n"
         "chunks (each checked against its SHA-256).", 2, 2 };
-    const struct cli_opt opts[] = { OPT_END() };
+    const struct cli_opt opts[] = { OPT_INCLUDE(key_opts), OPT_END() };
     struct cli_args a;
     int r = cli_parse(&spec, opts, argc, argv, &a);
     if (r != CLI_PARSED)
@@ -561,6 +701,7 @@ static int bk_get(int argc, char **argv)
     bool rec = false;
     const struct cli_opt opts[] = {
         OPT_BOOL('r', "recursive", &rec, "copy directories and what they hold"),
+        OPT_INCLUDE(key_opts),
         OPT_END(),
     };
     static const struct cli_spec spec = {
@@ -612,6 +753,7 @@ static int bk_prune(int argc, char **argv)
         OPT_INT('y', "keep-yearly", &keep[VK_BK_KEEP_YEARLY], "N", "likewise for years"),
         OPT_BOOL('n', "dry-run", &o.dry_run, "print what would be removed; change nothing"),
         OPT_BOOL(0, "list", &o.list, "print every snapshot kept too, with the rule that kept it"),
+        OPT_INCLUDE(key_opts),
         OPT_END(),
     };
     static const struct cli_spec spec = {
@@ -642,7 +784,7 @@ static int bk_prune(int argc, char **argv)
         return cli_usage("backup prune", "a retention rule is required: --keep-last, --keep-hourly, "
                          "--keep-daily, --keep-weekly, --keep-monthly or --keep-yearly N");
     struct vk_bk_repo repo;
-    if ((r = vk_bk_open(a.v[0], !o.dry_run, &repo)) < 0)
+    if ((r = bk_open(a.v[0], !o.dry_run, &repo)) < 0)
         return cli_fail(r);
     r = vk_bk_prune(&repo, &pol, o.dry_run, print_verdict, &o);
     vk_bk_close(&repo);
@@ -656,7 +798,7 @@ static int bk_gc(int argc, char **argv)
         "Delete the chunks of REPO that no snapshot names (after 'backup prune')\n"
         "and the temporary files an interrupted save left.  Refused when any\n"
         "snapshot cannot be read.  Holds the writer's lock.", 1, 1 };
-    const struct cli_opt opts[] = { OPT_END() };
+    const struct cli_opt opts[] = { OPT_INCLUDE(key_opts), OPT_END() };
     struct cli_args a;
     struct vk_bk_repo repo;
     int r = bk_parse_open(&spec, opts, argc, argv, &a, 0, true, &repo);

@@ -68,3 +68,35 @@ int vk_pathf(char *buf, size_t len, const char *fmt, ...)
     return vk_error(-ENAMETOOLONG, "%.60s...: path too long (%d bytes, at most %zu)",
                     len ? buf : "", n, len ? len - 1 : 0);
 }
+
+void vk_hex_encode(const uint8_t *in, size_t n, char *out)
+{
+    static const char digits[] = "0123456789abcdef";
+    for (size_t i = 0; i < n; i++) {
+        out[2 * i] = digits[in[i] >> 4];
+        out[2 * i + 1] = digits[in[i] & 15];
+    }
+    out[2 * n] = 0;
+}
+
+static int lower_hex_digit(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    return -1;
+}
+
+bool vk_hex_decode(const char *s, uint8_t *out, size_t n)
+{
+    if (!s || strlen(s) != 2 * n)
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        int h = lower_hex_digit(s[2 * i]), l = lower_hex_digit(s[2 * i + 1]);
+        if (h < 0 || l < 0)
+            return false;
+        out[i] = (uint8_t)(h << 4 | l);
+    }
+    return true;
+}

@@ -3,6 +3,7 @@
 #ifndef VK_UTIL_STR_H
 #define VK_UTIL_STR_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -29,5 +30,11 @@ int vk_parse_id(const char *s, const char *what, uint32_t *out);
 /* Parse "UID:GID" (both numeric, each as vk_parse_id) into *uid, *gid.
  * Returns 0 or -EINVAL / -ERANGE after vk_error() naming s. */
 int vk_parse_owner(const char *s, uint32_t *uid, uint32_t *gid);
+
+/* The n bytes at in as 2n lowercase hex digits and a NUL into out. */
+void vk_hex_encode(const uint8_t *in, size_t n, char *out);
+/* Exactly 2n lowercase hex digits (the one spelling vmkit writes) into
+ * the n bytes at out; false for anything else (s may be NULL). */
+bool vk_hex_decode(const char *s, uint8_t *out, size_t n);
 
 #endif
