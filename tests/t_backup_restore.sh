@@ -61,8 +61,12 @@ ok "restore --size without --grow: the table as saved" \
     vmkit backup restore --size 120M "$R" mbr "$T/m2.raw"
 eq "  partition 2 ends where it did" "$(pend "$T/m2.raw" 2)" "$(pend "$M" 2)"
 eq "  DEST is 120M" "$(stat -c %s "$T/m2.raw")" $((120 << 20))
-fails_with "--size smaller than the disk: refused" 1 "smaller than the backed-up disk" \
-    vmkit backup restore --size 40M --grow "$R" mbr "$T/small.raw"
+fails_with "--size ending before the last partition's start: refused" 1 \
+    "end before partition 2 has room" vmkit backup restore --size 40M "$R" mbr "$T/small.raw"
+ok "  nothing created" test ! -e "$T/small.raw" -a ! -e "$T/small.raw.partial"
+fails_with "--size too small for the data in ext4 (2 MiB left): refused, resize2fs's words" 1 \
+    "cannot shrink" vmkit backup restore --size 43M "$R" mbr "$T/small.raw"
+has "  resize2fs's words" "$(cat "$T/.out")" "No space left on device"
 ok "  nothing created" test ! -e "$T/small.raw" -a ! -e "$T/small.raw.partial"
 fails "--size not a multiple of 512: usage" 2 vmkit backup restore --size 1000 "$R" mbr "$T/x.raw"
 
@@ -119,6 +123,53 @@ eq "partition 1 ends at last-lba" "$(pend "$T/g2.raw" 1)" $((100 * 2048 - 34))
 ok "e2fsck -fn clean" ext_ok "$T/g2.raw" 1
 ok "block count grew" test "$(blocks "$T/g2.raw" 1)" -gt "$(blocks "$G2" 1)"
 ok "ext /blob readable" cmp <(ext_cat "$T/g2.raw" 1 /blob) "$T/blob"
+
+# --- restore to a smaller disk: the last partition and its filesystem shrink ---
+ok "mbr (80M) to 60M" vmkit backup restore --size 60M "$R" mbr "$T/s.raw"
+has "  it says what it shrank" "$(cat "$T/.out")" "partition 2 shrunk"
+eq "  DEST is 60M" "$(stat -c %s "$T/s.raw")" $((60 << 20))
+eq "  sfdisk: partition 2 ends at the last sector" "$(pend "$T/s.raw" 2)" $((60 * 2048 - 1))
+eq "  sfdisk: partition 1 unchanged" "$(pgeom "$T/s.raw" 1)" "$(pgeom "$M" 1)"
+ok "  shrunk ext4: e2fsck -fn clean" ext_ok "$T/s.raw" 2
+read -r _ psz < <(pgeom "$T/s.raw" 2)
+ok "  dumpe2fs: block count within the partition, smaller than before" \
+    test "$(blocks "$T/s.raw" 2)" -lt "$b0" -a $(( $(blocks "$T/s.raw" 2) * 1024 )) -le $((psz * 512))
+ok "  ext /blob readable (debugfs)" cmp <(ext_cat "$T/s.raw" 2 /blob) "$T/blob"
+ok "  FAT32 untouched: fsck.fat -n clean" fat_ok "$T/s.raw" 1
+ok "  FAT /blob2 readable (mtools)" cmp <(fat_cat "$T/s.raw" 1 /blob2) "$T/blob2"
+ok "log (60M, a logical ext4 last) to 45M" vmkit backup restore --size 45M "$R" log "$T/sl.raw"
+eq "  sfdisk: the extended partition ends at the last sector" "$(pend "$T/sl.raw" 2)" $((45 * 2048 - 1))
+eq "  sfdisk: logical partition 5 too" "$(pend "$T/sl.raw" 5)" $((45 * 2048 - 1))
+ok "  e2fsck -fn clean" ext_ok "$T/sl.raw" 5
+ok "  ext /blob readable" cmp <(ext_cat "$T/sl.raw" 5 /blob) "$T/blob"
+ok "gpt (80M, FAT32 last) to a 70M qcow2" vmkit backup restore -f qcow2 --size 70M "$R" gpt "$T/sg.qcow2"
+ok "  qemu-img check clean" qemu-img check "$T/sg.qcow2"
+eq "  virtual size 70M" "$(qemu-img info --output=json "$T/sg.qcow2" | sed -n 's/.*"virtual-size": \([0-9]*\).*/\1/p')" $((70 << 20))
+ok "  qemu-img convert to raw" qemu-img convert -O raw "$T/sg.qcow2" "$T/sg.raw"
+run_ok v sgdisk -v "$T/sg.raw"
+has "  sgdisk -v: no problems (backup header at the new end)" "$v" "No problems found"
+eq "  partition 2 ends at last-lba" "$(pend "$T/sg.raw" 2)" $((70 * 2048 - 34))
+ok "  shrunk FAT32: fsck.fat -n clean" fat_ok "$T/sg.raw" 2
+ok "  FAT /blob2 readable (mtools)" cmp <(fat_cat "$T/sg.raw" 2 /blob2) "$T/blob2"
+ok "  ext4 partition 1: e2fsck -fn clean" ext_ok "$T/sg.raw" 1
+fails_with "gpt to 60M: FAT32 cannot go below 65525 clusters, refused" 1 "FAT32 needs at least" \
+    vmkit backup restore --size 60M "$R" gpt "$T/sg2.raw"
+W=$T/whole.raw
+ok "a disk that is one ext4 filesystem, no table" sh -c "truncate -s 40M '$W' &&
+    mkfs.ext4 -q -F '$W' && '$VMKIT' fs put '$T/blob' '$W:/blob'"
+ok "backup save (whole)" vmkit backup save "$W" "$R" --name whole
+ok "restore it to 20M" vmkit backup restore --size 20M "$R" whole "$T/sw.raw"
+eq "  DEST is 20M" "$(stat -c %s "$T/sw.raw")" $((20 << 20))
+ok "  e2fsck -fn clean" e2fsck -fn "$T/sw.raw"
+ok "  /blob readable" cmp <(debugfs -R "cat /blob" "$T/sw.raw" 2>/dev/null) "$T/blob"
+S=$T/swap.raw
+ok "GPT: ext4, then swap last" sh -c "truncate -s 60M '$S' && '$VMKIT' part init '$S' gpt &&
+    '$VMKIT' part add '$S' --size 30M && '$VMKIT' part add '$S' --type swap &&
+    '$VMKIT' fs mkfs -t ext4 '$S:1' && '$VMKIT' fs mkfs -t swap '$S:2'"
+ok "backup save (swap)" vmkit backup save "$S" "$R" --name swap
+fails_with "to a smaller disk: a swap partition last cannot shrink, refused" 1 "cannot shrink" \
+    vmkit backup restore --size 50M "$R" swap "$T/ss.raw"
+ok "  nothing created" test ! -e "$T/ss.raw" -a ! -e "$T/ss.raw.partial"
 
 # --- --part: partition 2 of mbr (ext4) into partition 2 of another disk ---
 D=$T/dst.raw

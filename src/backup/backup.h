@@ -195,10 +195,11 @@ struct vk_bk_grown {
 /* restore.c: write snapshot s to a new image dest (o->fmt), through
  * dest.partial renamed at the end; an existing dest is refused (-EEXIST)
  * unless o->force.  Every chunk is checked against its id before it is
- * written; holes are not written.  o->size below the disk's size is
- * refused (-EINVAL); above it the image is that large and, with o->grow,
- * the last partition and its filesystem are grown to its end (g, may be
- * NULL, says how) before the rename: a failure leaves no dest. */
+ * written; holes are not written.  o->size above the disk's size makes
+ * the image that large and, with o->grow, the last partition and its
+ * filesystem are grown to its end; below it, they are shrunk to fit
+ * (vk_bk_shrink_last; refused when they cannot be).  g (may be NULL) says
+ * what was done.  All before the rename: a failure leaves no dest. */
 int vk_bk_restore(struct vk_bk_repo *r, const struct vk_bk_snap *s, const char *dest,
                   const struct vk_bk_restore_opts *o, struct vk_bk_grown *g);
 
@@ -222,6 +223,18 @@ int vk_bk_restore_part(struct vk_bk_repo *r, const struct vk_bk_snap *s, unsigne
 struct vk_blockdev;
 int vk_bk_grow_last(struct vk_blockdev *disk, const char *dname, uint64_t old_size,
                     struct vk_bk_grown *g);
+/* Shrink disk (restored at the snapshot's size, larger than new_size) to
+ * new_size: the partition that ends last (a logical one with its extended
+ * partition) is cut to end at the smaller disk's usable end, its
+ * filesystem shrunk first through its resize op (resize2fs's rules for
+ * ext: refused when the data does not fit; FAT: when its last clusters
+ * are used), the table written for the new size (GPT: backup at the new
+ * end), then the image truncated.  A disk with no table: the filesystem
+ * on it.  Any other partition past the new end, or a filesystem that
+ * cannot shrink (swap, unknown contents): refused (-ENOSPC, -ENOTSUP...),
+ * with the tool's words in g->note; the caller discards the image. */
+int vk_bk_shrink_last(struct vk_blockdev *disk, const char *dname, uint64_t new_size,
+                      struct vk_bk_grown *g);
 /* Grow the filesystem on [off, off+len) of disk (named name) to len;
  * one that cannot be grown is not an error (g->note says why). */
 int vk_bk_grow_fs(struct vk_blockdev *disk, uint64_t off, uint64_t len, const char *name,

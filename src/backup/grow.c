@@ -1,5 +1,7 @@
 /* restore --grow: after a disk was restored to a bigger image, the last
- * partition and its filesystem are grown to the image's end.  The table is
+ * partition and its filesystem are grown to the image's end; restore to a
+ * smaller image: the last partition and its filesystem are shrunk to fit
+ * before the image is cut.  The table is
  * edited and written by src/part (GPT: backup header and array moved to
  * the new end, CRCs by the label driver, as `part fix`); the filesystem is
  * grown by its driver's resize op (fs/fsck.h: resize2fs for ext, the FAT
@@ -67,6 +69,28 @@ int vk_bk_grow_fs(struct vk_blockdev *disk, uint64_t off, uint64_t len, const ch
     return r;
 }
 
+/* Shrink the filesystem on [off, off+len) of disk to new_len bytes.  One
+ * that cannot shrink (no resize op, more data than fits, a FAT whose last
+ * clusters are in use) is an error here: the restore is refused. */
+static int shrink_fs(struct vk_blockdev *disk, uint64_t off, uint64_t len, uint64_t new_len,
+                     const char *name, struct vk_bk_grown *g)
+{
+    struct vk_blockdev *sl;
+    int r = vk_slice_open(disk, off, len, name, false, &sl);
+    if (r < 0)
+        return r;
+    char *out = NULL;
+    r = vk_fs_resize(sl, new_len, &out);
+    vk_bd_close(sl);
+    if (r >= 0)
+        g->fs_grown = true;
+    else if (out)
+        snprintf(g->note, sizeof g->note, "%s", out);
+    free(out);
+    return r < 0 ? vk_error_prefix(r, "cannot shrink %s to %llu bytes: ", name,
+                                   (unsigned long long)new_len) : 0;
+}
+
 int vk_bk_grow_last(struct vk_blockdev *disk, const char *dname, uint64_t old_size,
                     struct vk_bk_grown *g)
 {
@@ -110,6 +134,54 @@ int vk_bk_grow_last(struct vk_blockdev *disk, const char *dname, uint64_t old_si
     g->part_size = p->size * VK_SECTOR;
     r = vk_bk_grow_fs(disk, p->start * VK_SECTOR, p->size * VK_SECTOR, name, g);
 out:
+    vk_ptable_free(&t);
+    return r;
+}
+
+int vk_bk_shrink_last(struct vk_blockdev *disk, const char *dname, uint64_t new_size,
+                      struct vk_bk_grown *g)
+{
+    struct vk_ptable t;
+    char name[4200];
+    memset(g, 0, sizeof *g);
+    int r = vk_ptable_read(disk, &t);
+    if (r == -ENOENT) {         /* a filesystem on the whole disk */
+        vk_error_clear();
+        g->part_size = new_size;
+        snprintf(name, sizeof name, "%s", dname);
+        r = shrink_fs(disk, 0, disk->size, new_size, name, g);
+        return r < 0 ? r : vk_bd_truncate(disk, new_size, true);
+    }
+    if (r < 0)
+        return r;
+    vk_ptable_fit_disk(&t, new_size / VK_SECTOR);
+    uint64_t hi = vk_ptable_usable_end(&t);
+    struct vk_part *p = last_part(&t);
+    if (!p || p->start + p->size - 1 <= hi) {
+        /* Nothing to cut (or no partition): only the table moves. */
+    } else if (p->start + VK_ALIGN > hi) {
+        r = vk_error(-ENOSPC, "%s: %llu bytes end before partition %u has room (it starts at "
+                     "byte %llu)", dname, (unsigned long long)new_size, p->number,
+                     (unsigned long long)(p->start * VK_SECTOR));
+    } else {
+        uint64_t old_len = p->size * VK_SECTOR;
+        p->size = hi - p->start + 1;
+        struct vk_part *ext = p->logical ? vk_ptable_extended(&t) : NULL;
+        if (ext)
+            ext->size = hi - ext->start + 1;
+        g->part = p->number;
+        g->part_size = p->size * VK_SECTOR;
+        snprintf(name, sizeof name, "%s:%u", dname, p->number);
+        if ((r = vk_ptable_validate(&t, dname)) == 0)
+            r = shrink_fs(disk, p->start * VK_SECTOR, old_len, g->part_size, name, g);
+    }
+    /* Only the last partition can shrink: another past the end is named. */
+    if (r == 0 && (r = vk_ptable_validate(&t, dname)) < 0)
+        vk_error_prefix(r, "only the partition that ends last can shrink: ");
+    /* The table first (GPT's backup lands at the new end, inside the
+     * disk), then the cut. */
+    if (r == 0 && (r = vk_ptable_write(disk, &t)) == 0)
+        r = vk_bd_truncate(disk, new_size, true);
     vk_ptable_free(&t);
     return r;
 }

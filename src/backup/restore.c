@@ -1,5 +1,5 @@
 /* backup restore and verify: reading snapshots back, every chunk checked
- * against its SHA-256 before it is used. */
+ * against its name (SHA-256, or HMAC-SHA-256) before it is used. */
 #include "backup/backup.h"
 
 #include "block/blockdev.h"
@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #define ZERO_GRAIN (64u << 10)  /* runs of zeroes this long are not written */
+#define VK_SMALLEST_DISK (1u << 20)
 
 static bool all_zero(const uint8_t *p, size_t len)
 {
@@ -61,10 +62,10 @@ int vk_bk_restore(struct vk_bk_repo *r, const struct vk_bk_snap *s, const char *
     memset(g, 0, sizeof *g);
     if (strcmp(fmt, "raw") && strcmp(fmt, "qcow2"))
         return vk_error(-EINVAL, "%s: cannot restore to format '%s' (raw, qcow2)", dest, fmt);
-    if (o->size && o->size < s->size)
-        return vk_error(-EINVAL, "%s: %llu bytes is smaller than the backed-up disk (%llu bytes); "
-                        "restoring to a smaller disk is not supported", dest,
-                        (unsigned long long)o->size, (unsigned long long)s->size);
+    bool shrink = o->size && o->size < s->size;
+    if (shrink && o->size < VK_SMALLEST_DISK)
+        return vk_error(-EINVAL, "%s: %llu bytes is too small for a disk", dest,
+                        (unsigned long long)o->size);
     if (o->size % 512u)
         return vk_error(-EINVAL, "%s: size %llu is not a multiple of 512 bytes", dest,
                         (unsigned long long)o->size);
@@ -76,7 +77,9 @@ int vk_bk_restore(struct vk_bk_repo *r, const struct vk_bk_snap *s, const char *
     int e = 0;
     if (lstat(partial, &st) == 0 && (e = vk_bd_remove(partial, fmt)) < 0)
         return vk_error_prefix(e, "%s: cannot remove the leftover: ", partial);
-    struct vk_create_opts co = { .size = o->size ? o->size : s->size };
+    /* A smaller disk is restored whole first, then cut (sparse: only the
+     * chunks in use are written either way). */
+    struct vk_create_opts co = { .size = o->size && !shrink ? o->size : s->size };
     e = vk_bd_create(partial, fmt, &co);
     if (e < 0)
         return e;
@@ -100,6 +103,8 @@ int vk_bk_restore(struct vk_bk_repo *r, const struct vk_bk_snap *s, const char *
     /* Before the rename: a grow that fails leaves no dest either. */
     if (e >= 0 && o->grow && co.size > s->size)
         e = vk_bk_grow_last(bd, dest, s->size, g);
+    if (e >= 0 && shrink)
+        e = vk_bk_shrink_last(bd, dest, o->size, g);
     if (bd) {
         int c = vk_bd_close(bd);    /* flushes: the data durable before the rename */
         if (e >= 0 && c < 0)

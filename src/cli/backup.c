@@ -367,7 +367,7 @@ static int bk_verify(int argc, char **argv)
 {
     bool read_data = false, progress = false;
     const struct cli_opt opts[] = {
-        OPT_BOOL(0, "read-data", &read_data, "decompress every chunk and check its SHA-256"),
+        OPT_BOOL(0, "read-data", &read_data, "decrypt and decompress every chunk and check it against its name"),
         OPT_BOOL('p', "progress", &progress, "draw a progress bar (default: on a terminal)"),
         OPT_INCLUDE(key_opts),
         OPT_END(),
@@ -396,16 +396,17 @@ static int bk_verify(int argc, char **argv)
 }
 
 /* What --grow did, for the user (stderr: stdout stays the report). */
-static void print_grown(const char *dest, const struct vk_bk_grown *g)
+/* What --grow or a smaller --size did (verb: "grown", "shrunk"). */
+static void print_grown(const char *dest, const struct vk_bk_grown *g, const char *verb)
 {
     char sz[32];
     vk_human_size(g->part_size, sz, sizeof sz);
     if (g->part)
-        fprintf(stderr, "vmkit: %s: partition %u grown to %s\n", dest, g->part, sz);
+        fprintf(stderr, "vmkit: %s: partition %u %s to %s\n", dest, g->part, verb, sz);
     if (g->fs_grown)
-        fprintf(stderr, "vmkit: %s: filesystem grown to %s\n", dest, sz);
+        fprintf(stderr, "vmkit: %s: filesystem %s to %s\n", dest, verb, sz);
     else if (g->note[0])
-        fprintf(stderr, "vmkit: %s: filesystem not grown: %s\n", dest, g->note);
+        fprintf(stderr, "vmkit: %s: filesystem not %s: %s\n", dest, verb, g->note);
 }
 
 static int bk_restore(int argc, char **argv)
@@ -417,7 +418,7 @@ static int bk_restore(int argc, char **argv)
     const struct cli_opt opts[] = {
         OPT_STRING('f', "format", &fmt, "FMT", "raw (default) or qcow2"),
         OPT_BOOL(0, "force", &force, "replace an existing DEST"),
-        OPT_SIZE(0, "size", &size, "SIZE", "make DEST this large (at least the disk's size)"),
+        OPT_SIZE(0, "size", &size, "SIZE", "make DEST this large (smaller: the last partition shrinks)"),
         OPT_BOOL(0, "grow", &grow, "grow the last partition and its filesystem to DEST's end"),
         OPT_INT(0, "part", &part, "N", "restore only partition N, into DEST = DISK:M"),
         OPT_BOOL('p', "progress", &progress, "draw a progress bar (default: on a terminal)"),
@@ -431,10 +432,13 @@ static int bk_restore(int argc, char **argv)
         "Write snapshot SNAP (an id, 'latest' or a name) of REPO to a new image\n"
         "DEST.  It is written as DEST.partial and renamed when complete, so an\n"
         "interrupted restore never looks finished; every chunk is checked against\n"
-        "its SHA-256 before it is written, and a damaged one stops the restore\n"
+        "its name (its hash) before it is written, and a damaged one stops the restore\n"
         "(DEST.partial removed).  Free blocks stay holes.  --size makes a larger\n"
         "image; --grow then grows the last partition (GPT: its backup moved to\n"
-        "the end) and its ext or FAT filesystem to the end.  --part N writes\n"
+        "the end) and its ext or FAT filesystem to the end.  A --size smaller\n"
+        "than the disk shrinks the partition that ends last and its filesystem\n"
+        "(resize2fs's rules; FAT: its last clusters must be free) to fit, or is\n"
+        "refused when the data does not fit.  --part N writes\n"
         "partition N alone into partition M of an existing disk, nothing else\n"
         "of it, refused when it does not fit; --grow grows its filesystem to\n"
         "fill partition M.", 3, 3 };
@@ -469,7 +473,9 @@ static int bk_restore(int argc, char **argv)
     if (r < 0 && g.note[0])
         fprintf(stderr, "%s\n", g.note);      /* resize2fs's output */
     if (r >= 0 && grow)
-        print_grown(a.v[2], &g);
+        print_grown(a.v[2], &g, "grown");
+    else if (r >= 0 && size && size < s.size)
+        print_grown(a.v[2], &g, "shrunk");
     if (r >= 0 && isatty(1))
         printf("Restored %s (%s) to %s\n", s.id, s.name, a.v[2]);
     vk_bk_snap_free(&s);
@@ -684,7 +690,7 @@ static int bk_cat(int argc, char **argv)
     static const struct cli_spec spec = {
         "backup cat", "REPO SNAP:PART:PATH",
         "Print a file of snapshot SNAP, read straight from the repository's\n"
-        "chunks (each checked against its SHA-256).", 2, 2 };
+        "chunks (each checked against its name).", 2, 2 };
     const struct cli_opt opts[] = { OPT_INCLUDE(key_opts), OPT_END() };
     struct cli_args a;
     int r = cli_parse(&spec, opts, argc, argv, &a);
