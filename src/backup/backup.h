@@ -171,6 +171,22 @@ int vk_bk_save_bd(struct vk_bk_repo *r, struct vk_blockdev *bd, const char *disk
                   const char *format, const char *name, vk_bk_progress_fn progress, void *pctx,
                   struct vk_bk_snap *out);
 
+/* save_vm.c: back up every writable local disk of VM vm (not CD-ROMs,
+ * read-only or network disks), each as a snapshot named name (NULL: the
+ * VM's name), or name-VDEV when it has several.  A running VM's disks
+ * are frozen at one instant (vm/freeze.h: qcow2 overlays taken in one
+ * QMP transaction, merged back afterwards) while the guest runs on; a
+ * defined VM that is not running has its images read as they are.
+ * -ENOENT when vm is neither. */
+struct vk_bk_vm_report {
+    vk_bk_progress_fn progress;
+    void *pctx;
+    void (*saved)(const struct vk_bk_snap *s, const char *vdev, void *ctx);
+    void *ctx;
+};
+int vk_bk_save_vm(struct vk_bk_repo *r, const char *vm, const char *name,
+                  const struct vk_bk_vm_report *rep);
+
 /* How to restore (restore.c, restore_part.c). */
 struct vk_bk_restore_opts {
     const char *fmt;        /* new image: "raw" (NULL) or "qcow2" */

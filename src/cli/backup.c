@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <termios.h>
 #include <unistd.h>
 
@@ -214,6 +215,21 @@ static int bk_init(int argc, char **argv)
     return EXIT_OK;
 }
 
+/* A published snapshot: its id (for scripts), and on a terminal what it
+ * kept and added. */
+static void print_saved(const struct vk_bk_snap *s, const char *vdev, void *ctx)
+{
+    char kept[32], added[32], size[32];
+    printf("%s\n", s->id);
+    if (isatty(1))
+        printf("Saved '%s'%s%s: %s of %s kept; %zu chunks, %llu new (%s written)\n", s->name,
+               vdev ? ", disk " : "", vdev ? vdev : "",
+               vk_human_size(s->kept, kept, sizeof kept), vk_human_size(s->size, size, sizeof size),
+               s->next, (unsigned long long)s->new_chunks,
+               vk_human_size(s->new_bytes, added, sizeof added));
+    fflush(stdout);
+}
+
 static int bk_save(int argc, char **argv)
 {
     const char *name = NULL;
@@ -225,14 +241,18 @@ static int bk_save(int argc, char **argv)
         OPT_END(),
     };
     static const struct cli_spec spec = {
-        "backup save", "[--name N] DISK REPO",
+        "backup save", "[--name N] DISK|VM REPO",
         "Back the disk image DISK (any format vmkit reads) up into REPO: the\n"
         "partition table, the boot code and the gap before the first partition\n"
         "whole; in each partition only the blocks its filesystem uses (ext: block\n"
         "bitmaps, FAT: the FAT, swap: its header; anything else: every non-zero\n"
         "block).  Fixed chunks, named by their SHA-256, stored once per repository,\n"
         "zstd-compressed.  The snapshot appears only once all its chunks are on\n"
-        "disk.  Prints the new snapshot's id.", 2, 2 };
+        "disk.  Prints the new snapshot's id.  Given the name of a VM (not a\n"
+        "file), every writable local disk of it is saved, one snapshot each (named\n"
+        "N, or N-VDEV when it has several); a running VM's disks are frozen at one\n"
+        "instant (qcow2 overlays taken together over QMP, merged back after) while\n"
+        "the guest runs on.", 2, 2 };
     struct cli_args a;
     struct vk_bk_repo repo;
     int r = bk_parse_open(&spec, opts, argc, argv, &a, 1, true, &repo);
@@ -240,19 +260,24 @@ static int bk_save(int argc, char **argv)
         return r;
     struct vk_progress pb;
     struct vk_bk_snap s;
+    struct stat st;
     vk_progress_init(&pb, STDERR_FILENO, progress);
+    if (lstat(a.v[0], &st) < 0 && errno == ENOENT && !strchr(a.v[0], '/')) {
+        /* not a file: a VM's name */
+        struct vk_bk_vm_report rep = { vk_progress_update, &pb, print_saved, NULL };
+        r = vk_bk_save_vm(&repo, a.v[0], name, &rep);
+        vk_progress_end(&pb);
+        vk_bk_close(&repo);
+        if (r == -ENOENT)
+            return cli_failf("%s: no such disk image or VM", a.v[0]);
+        return r < 0 ? cli_fail(r) : EXIT_OK;
+    }
     r = vk_bk_save(&repo, a.v[0], name, vk_progress_update, &pb, &s);
     vk_progress_end(&pb);
     vk_bk_close(&repo);
     if (r < 0)
         return cli_fail(r);
-    char kept[32], added[32], size[32];
-    printf("%s\n", s.id);
-    if (isatty(1))
-        printf("Saved '%s': %s of %s kept; %zu chunks, %llu new (%s written)\n", s.name,
-               vk_human_size(s.kept, kept, sizeof kept), vk_human_size(s.size, size, sizeof size),
-               s.next, (unsigned long long)s.new_chunks,
-               vk_human_size(s.new_bytes, added, sizeof added));
+    print_saved(&s, NULL, NULL);
     vk_bk_snap_free(&s);
     return EXIT_OK;
 }

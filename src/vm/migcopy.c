@@ -105,26 +105,6 @@ int vk_copy_collect(struct vk_qmp *q, const struct vk_domcfg *cfg, json_t *meta,
     return 0;
 }
 
-/* The state of job id: 1 ready, 0 running, -ENOENT gone (it failed). */
-static int job_state(struct vk_qmp *q, const char *id)
-{
-    json_t *ret = NULL, *b;
-    size_t i;
-    int err = vk_qmp_execute(q, "query-block-jobs", NULL, &ret, QMP_WAIT_MS);
-    if (err)
-        return err;
-    err = -ENOENT;
-    json_array_foreach(ret, i, b) {
-        const char *dev = json_string_value(json_object_get(b, "device"));
-        if (dev && !strcmp(dev, id)) {
-            err = json_is_true(json_object_get(b, "ready")) ? 1 : 0;
-            break;
-        }
-    }
-    json_decref(ret);
-    return err;
-}
-
 static void job_id(const struct vk_copyjob *j, char *id, size_t len)
 {
     snprintf(id, len, "vmkit-copy-%s", j->vdev);
@@ -158,7 +138,7 @@ int vk_copy_mirror(struct vk_qmp *q, struct vk_copyset *cs, const char *sock, co
     long long end = now_ms() + READY_MS;
     for (int i = 0; i < cs->n;) {
         job_id(&cs->j[i], id, sizeof id);
-        int r = job_state(q, id);
+        int r = vk_qmp_block_job_state(q, id);
         if (r == -ENOENT)
             return vk_error(-EIO, "disk %s: its copy stopped before it was complete (the NBD "
                             "connection broke, or see the VM's QEMU log)", cs->j[i].vdev);
@@ -194,7 +174,7 @@ int vk_copy_finish(struct vk_qmp *q, struct vk_copyset *cs, int force)
             err = vk_error_prefix(e, "disk %s: ending its copy: ", j->vdev);
         long long end = now_ms() + CANCEL_MS;
         int r;
-        while ((r = job_state(q, id)) >= 0 && now_ms() < end)
+        while ((r = vk_qmp_block_job_state(q, id)) >= 0 && now_ms() < end)
             poll(NULL, 0, 20);
         if (r != -ENOENT && !force && !err)
             err = vk_error(-ETIMEDOUT, "disk %s: its copy did not end", j->vdev);

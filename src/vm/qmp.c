@@ -381,3 +381,23 @@ int vk_qmp_connect(const char *path, int timeout_ms, struct vk_qmp **out)
     *out = q;
     return 0;
 }
+
+/* Contract in qmp.h. */
+int vk_qmp_block_job_state(struct vk_qmp *q, const char *id)
+{
+    json_t *ret = NULL, *b;
+    size_t i;
+    int err = vk_qmp_execute(q, "query-block-jobs", NULL, &ret, 10000);
+    if (err)
+        return err;
+    err = -ENOENT;
+    json_array_foreach(ret, i, b) {
+        const char *dev = json_string_value(json_object_get(b, "device"));
+        if (dev && !strcmp(dev, id)) {
+            err = json_is_true(json_object_get(b, "ready")) ? 1 : 0;
+            break;
+        }
+    }
+    json_decref(ret);
+    return err;
+}

@@ -81,6 +81,10 @@ int vk_qmp_execute(struct vk_qmp *q, const char *cmd, json_t *args, json_t **ret
  * are skipped. */
 int vk_qmp_event(struct vk_qmp *q, struct vk_qmp_msg *m, int timeout_ms);
 
+/* The state of block job id (query-block-jobs): 1 ready, 0 running,
+ * -ENOENT gone (finished, failed or cancelled), or QMP's error. */
+int vk_qmp_block_job_state(struct vk_qmp *q, const char *id);
+
 /* The socket, for poll(); -1 if none. */
 int vk_qmp_fd(const struct vk_qmp *q);
 
