@@ -79,6 +79,10 @@ struct vk_bk_snap {
 int vk_bk_index_parse(const char *buf, size_t len, const char *what, struct vk_bk_snap *s);
 /* The JSON text of s (malloc'd, NUL-terminated), or NULL (-ENOMEM). */
 char *vk_bk_index_dump(const struct vk_bk_snap *s);
+/* The text of JSON value j (reference stolen; NULL gives NULL), indented
+ * by indent, keys in order, ending in a newline: malloc'd, or NULL. */
+typedef struct json_t json_t;
+char *vk_bk_json_text(json_t *j, int indent);
 void vk_bk_snap_free(struct vk_bk_snap *s);
 
 /* config.c: a repository's config (REPO/config). */

@@ -106,17 +106,5 @@ char *vk_bk_config_dump(const struct vk_bk_config *c)
             j = NULL;
         }
     }
-    char *text = j ? json_dumps(j, JSON_INDENT(2) | JSON_PRESERVE_ORDER) : NULL;
-    json_decref(j);
-    if (!text)
-        return NULL;
-    /* a final newline, as every text file */
-    size_t n = strlen(text);
-    char *t = realloc(text, n + 2);
-    if (!t) {
-        free(text);
-        return NULL;
-    }
-    memcpy(t + n, "\n", 2);
-    return t;
+    return vk_bk_json_text(j, 2);
 }

@@ -189,9 +189,12 @@ char *vk_bk_index_dump(const struct vk_bk_snap *s)
                           "stats", "new_chunks", (json_int_t)s->new_chunks,
                           "new_bytes", (json_int_t)s->new_bytes,
                           "partitions", parts, "extents", ext);
-    if (!j)
-        return NULL;
-    char *text = json_dumps(j, JSON_INDENT(1) | JSON_PRESERVE_ORDER);
+    return vk_bk_json_text(j, 1);
+}
+
+char *vk_bk_json_text(json_t *j, int indent)
+{
+    char *text = j ? json_dumps(j, JSON_INDENT(indent) | JSON_PRESERVE_ORDER) : NULL;
     json_decref(j);
     if (!text)
         return NULL;

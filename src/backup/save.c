@@ -8,6 +8,7 @@
 #include "util/vec.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -95,6 +96,73 @@ static int add_extent(struct vk_bk_snap *s, size_t *cap, uint64_t off, uint32_t 
     return 0;
 }
 
+/* The writer thread stores the chunks the reading thread hands it, one at
+ * a time, so reading and naming a chunk overlaps compressing, writing
+ * and syncing the one before (two buffers: the reader fills one while
+ * the writer stores the other).  Its first error stops it; the reader
+ * sees it at the next hand-over. */
+struct writer {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    struct vk_bk_repo *r;
+    const uint8_t *buf;     /* the chunk handed over; NULL: the writer is idle */
+    size_t len;
+    uint8_t id[32];
+    bool done;              /* no more chunks: the writer ends */
+    int err;
+    char msg[1024];         /* err's message (vk_error is per thread) */
+    uint64_t new_chunks, new_bytes;
+};
+
+static void *writer_main(void *p)
+{
+    struct writer *w = p;
+    pthread_mutex_lock(&w->mu);
+    for (;;) {
+        while (!w->buf && !w->done)
+            pthread_cond_wait(&w->cv, &w->mu);
+        if (!w->buf)
+            break;
+        pthread_mutex_unlock(&w->mu);
+        bool added = false;
+        uint64_t stored = 0;
+        int e = vk_bk_chunk_put(w->r, w->id, w->buf, w->len, &added, &stored);
+        pthread_mutex_lock(&w->mu);
+        if (e < 0) {
+            w->err = e;
+            snprintf(w->msg, sizeof w->msg, "%s", vk_errmsg());
+        } else if (added) {
+            w->new_chunks++;
+            w->new_bytes += stored;
+        }
+        w->buf = NULL;
+        pthread_cond_broadcast(&w->cv);
+    }
+    pthread_mutex_unlock(&w->mu);
+    return NULL;
+}
+
+/* Wait until the writer is idle; then hand it buf, or with buf NULL (or
+ * after its error) tell it to end.  Returns the writer's error,
+ * re-raised in this thread, or 0. */
+static int writer_give(struct writer *w, const uint8_t *buf, size_t len, const uint8_t id[32])
+{
+    pthread_mutex_lock(&w->mu);
+    while (w->buf)
+        pthread_cond_wait(&w->cv, &w->mu);
+    int e = w->err;
+    if (!e && buf) {
+        w->buf = buf;
+        w->len = len;
+        memcpy(w->id, id, 32);
+    } else {
+        w->done = true;
+    }
+    pthread_cond_broadcast(&w->cv);
+    pthread_mutex_unlock(&w->mu);
+    return e ? vk_error(e, "%s", w->msg) : 0;
+}
+
 int vk_bk_save_bd(struct vk_bk_repo *r, struct vk_blockdev *bd, const char *disk,
                   const char *format, const char *name, vk_bk_progress_fn progress, void *pctx,
                   struct vk_bk_snap *out)
@@ -105,8 +173,11 @@ int vk_bk_save_bd(struct vk_bk_repo *r, struct vk_blockdev *bd, const char *disk
     memset(&m, 0, sizeof m);
     memset(out, 0, sizeof *out);
     int e = 0;
-    uint8_t *buf = malloc(r->chunk_size);
-    if (!buf)
+    uint8_t *bufs = malloc(2 * (size_t)r->chunk_size), *buf = bufs;
+    struct writer w = { .mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER, .r = r };
+    pthread_t wt;
+    bool writing = false;
+    if (!bufs)
         return vk_error(-ENOMEM, "out of memory");
     if ((e = vk_bk_map_disk(bd, &m, s.table, &s.parts, &s.nparts)) < 0)
         goto out;
@@ -123,6 +194,11 @@ int vk_bk_save_bd(struct vk_bk_repo *r, struct vk_blockdev *bd, const char *disk
         e = vk_error(-ENOMEM, "out of memory");
         goto out;
     }
+    if ((e = pthread_create(&wt, NULL, writer_main, &w)) != 0) {
+        e = vk_error(-e, "cannot start a thread: %s", strerror(e));
+        goto out;
+    }
+    writing = true;
     size_t fi = 0, cap = 0;
     for (uint64_t off = 0; off < bd->size; off += r->chunk_size) {
         uint64_t len = bd->size - off < r->chunk_size ? bd->size - off : r->chunk_size;
@@ -143,29 +219,38 @@ int vk_bk_save_bd(struct vk_bk_repo *r, struct vk_blockdev *bd, const char *disk
         if (all_zero(buf, len))
             continue;
         uint8_t id[32];
-        bool added;
-        uint64_t stored;
         if ((e = vk_bk_chunk_id(r, buf, len, id)) < 0 ||
-            (e = vk_bk_chunk_put(r, id, buf, len, &added, &stored)) < 0 ||
+            (e = writer_give(&w, buf, len, id)) < 0 ||
             (e = add_extent(&s, &cap, off, (uint32_t)len, id)) < 0)
             goto out;
-        if (added) {
-            s.new_chunks++;
-            s.new_bytes += stored;
-        }
+        buf = buf == bufs ? bufs + r->chunk_size : bufs;   /* the writer has the other */
     }
+    /* Every chunk stored (each fsync'd and its rename synced) before the
+     * index that names them. */
+    e = writer_give(&w, NULL, 0, NULL);
+    pthread_join(wt, NULL);
+    writing = false;
+    if (e < 0)
+        goto out;
+    s.new_chunks = w.new_chunks;
+    s.new_bytes = w.new_bytes;
     if (progress)
         progress(bd->size, bd->size, pctx);
-    /* Every chunk is durable (each fsync'd and its rename synced): now
-     * the index that names them. */
     if ((e = vk_bk_snap_write(r, &s)) < 0)
         goto out;
     *out = s;
     memset(&s, 0, sizeof s);
 out:
+    if (writing) {              /* stopped early: the writer finishes its chunk */
+        char msg[1024];
+        snprintf(msg, sizeof msg, "%s", vk_errmsg());
+        writer_give(&w, NULL, 0, NULL);
+        pthread_join(wt, NULL);
+        vk_error(e, "%s", msg);
+    }
     vk_bk_snap_free(&s);
     vk_bk_map_free(&m);
-    free(buf);
+    free(bufs);
     return e < 0 ? e : 0;
 }
 
