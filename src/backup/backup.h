@@ -111,6 +111,10 @@ struct vk_bk_repo {
     void *zc, *zd;          /* zstd contexts, made on first use */
     uint8_t *cbuf;          /* a compressed chunk */
     size_t cbuf_cap;
+    struct vk_bk_pending *pend; /* chunks written, not yet synced and named */
+    size_t npend, pend_cap;
+    uint64_t pend_bytes;
+    unsigned long seq;      /* for their temporary names */
 };
 
 /* Create the repository directory path (which must not exist, or be an
@@ -139,10 +143,18 @@ int vk_bk_sha256(const void *data, size_t len, uint8_t out[32]);
 /* The name of a chunk of len bytes in r: their SHA-256, or in an
  * encrypted repository their HMAC-SHA-256 under its MAC key. */
 int vk_bk_chunk_id(const struct vk_bk_repo *r, const void *data, size_t len, uint8_t out[32]);
-/* Store data (len bytes, id its vk_bk_chunk_id) unless the chunk exists; *added
- * set when it was written, *stored to the compressed size written. */
+/* Store data (len bytes, id its vk_bk_chunk_id) unless the chunk exists
+ * (or waits in the batch); *added set when it was written, *stored to the
+ * compressed size written.  New chunks are written under temporary names
+ * and synced and named in batches: only vk_bk_chunk_flush (which
+ * vk_bk_snap_write calls first, and a full batch) makes them durable and
+ * visible, so a snapshot never names a chunk that is not on disk;
+ * vk_bk_close drops what was not flushed. */
 int vk_bk_chunk_put(struct vk_bk_repo *r, const uint8_t id[32], const void *data, size_t len,
                     bool *added, uint64_t *stored);
+/* Sync the batch of new chunks, then give them their names and sync the
+ * directories.  0, or a negative errno with the unnamed ones removed. */
+int vk_bk_chunk_flush(struct vk_bk_repo *r);
 /* Read chunk id, which must hold exactly len bytes, into buf: decrypt
  * (an encrypted repository), decompress and check it against id.  -ENOENT missing, -EBADMSG damaged
  * (the message says how). */

@@ -24,6 +24,20 @@
 
 #define CONFIG_MAX 4096
 #define ZSTD_LEVEL 3
+/* New chunks are synced in batches (vk_bk_chunk_flush): one fsync each
+ * costs a journal commit, a batch's cost about one. */
+#define BATCH_CHUNKS 256
+#define BATCH_BYTES (256u << 20)
+
+static void drop_pending(struct vk_bk_repo *r);
+static bool pending(const struct vk_bk_repo *r, const uint8_t id[32]);
+
+/* A chunk written under its temporary name, not yet synced nor named. */
+struct vk_bk_pending {
+    uint8_t id[32];
+    int fd;
+    char tmp[PATH_MAX];
+};
 
 /* Write len bytes to a new file tmp, then publish it as path (fsync,
  * rename never replacing, directory fsync). */
@@ -224,6 +238,8 @@ static int need_keys(const struct vk_bk_repo *r)
 
 void vk_bk_close(struct vk_bk_repo *r)
 {
+    drop_pending(r);            /* never synced: named by no snapshot */
+    free(r->pend);
     OPENSSL_cleanse(r->keys, sizeof r->keys);
     if (r->lock_fd >= 0)
         close(r->lock_fd);      /* releases the flock */
@@ -291,7 +307,7 @@ static int need_cbuf(struct vk_bk_repo *r, size_t len)
 int vk_bk_chunk_put(struct vk_bk_repo *r, const uint8_t id[32], const void *data, size_t len,
                     bool *added, uint64_t *stored)
 {
-    char p[PATH_MAX], tmp[PATH_MAX];
+    char p[PATH_MAX];
     *added = false;
     *stored = 0;
     int e = need_keys(r);
@@ -300,6 +316,8 @@ int vk_bk_chunk_put(struct vk_bk_repo *r, const uint8_t id[32], const void *data
     e = vk_bk_chunk_exists(r, id);
     if (e != 0)
         return e < 0 ? e : 0;
+    if (pending(r, id))
+        return 0;
     if ((e = need_cbuf(r, len)) < 0)
         return e;
     if (!r->zc) {
@@ -324,17 +342,92 @@ int vk_bk_chunk_put(struct vk_bk_repo *r, const uint8_t id[32], const void *data
         n += VK_BK_SEAL_OVERHEAD;
     }
     vk_bk_chunk_path(r, id, p, sizeof p);
-    snprintf(tmp, sizeof tmp, "%.*s.tmp-%ld", (int)(strrchr(p, '/') + 1 - p), p, (long)getpid());
-    e = write_new_file(tmp, p, r->cbuf, n);
-    if (e == -EEXIST) {
-        vk_error_clear();       /* it appeared meanwhile: the same bytes */
-        return 0;
-    }
-    if (e < 0)
+    struct vk_bk_pending *pv = vk_grow(r->pend, &r->pend_cap, r->npend + 1, sizeof *pv, 64);
+    if (!pv)
+        return vk_error(-ENOMEM, "out of memory");
+    r->pend = pv;
+    struct vk_bk_pending *q = &pv[r->npend];
+    snprintf(q->tmp, sizeof q->tmp, "%.*s.tmp-%ld-%lu", (int)(strrchr(p, '/') + 1 - p), p,
+             (long)getpid(), ++r->seq);
+    memcpy(q->id, id, 32);
+    if ((q->fd = open(q->tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644)) < 0)
+        return vk_error(-errno, "%s: %s", q->tmp, strerror(errno));
+    if ((e = vk_fd_pwrite_full(q->fd, r->cbuf, n, 0, q->tmp)) < 0) {
+        close(q->fd);
+        unlink(q->tmp);
         return e;
+    }
+    /* its writeback starts now; the batch's fsyncs wait for it */
+    sync_file_range(q->fd, 0, 0, SYNC_FILE_RANGE_WRITE);
+    r->npend++;
+    r->pend_bytes += n;
     *added = true;
     *stored = n;
+    if (r->npend >= BATCH_CHUNKS || r->pend_bytes >= BATCH_BYTES)
+        return vk_bk_chunk_flush(r);
     return 0;
+}
+
+/* Drop the pending chunks (not named: their temporary files go). */
+static void drop_pending(struct vk_bk_repo *r)
+{
+    for (size_t i = 0; i < r->npend; i++) {
+        if (r->pend[i].fd >= 0)
+            close(r->pend[i].fd);
+        unlink(r->pend[i].tmp);
+    }
+    r->npend = 0;
+    r->pend_bytes = 0;
+}
+
+int vk_bk_chunk_flush(struct vk_bk_repo *r)
+{
+    int e = 0;
+    /* 1: every pending chunk's bytes durable */
+    for (size_t i = 0; i < r->npend && !e; i++) {
+        struct vk_bk_pending *q = &r->pend[i];
+        if (fsync(q->fd) < 0 || close(q->fd) < 0)
+            e = vk_error(-errno, "%s: %s", q->tmp, strerror(errno));
+        q->fd = -1;
+    }
+    /* 2: then their names (never over an existing chunk: the same bytes) */
+    uint8_t dirs[32] = { 0 };   /* a bit per chunks/XX directory renamed into */
+    size_t done = 0;
+    for (; done < r->npend && !e; done++) {
+        struct vk_bk_pending *q = &r->pend[done];
+        char p[PATH_MAX];
+        vk_bk_chunk_path(r, q->id, p, sizeof p);
+        if (renameat2(AT_FDCWD, q->tmp, AT_FDCWD, p, RENAME_NOREPLACE) < 0) {
+            if (errno != EEXIST)
+                e = vk_error(-errno, "%s: %s", p, strerror(errno));
+            unlink(q->tmp);
+            continue;
+        }
+        dirs[q->id[0] >> 3] |= (uint8_t)(1u << (q->id[0] & 7));
+    }
+    if (e) {                    /* what was not named goes */
+        memmove(r->pend, r->pend + done, (r->npend - done) * sizeof *r->pend);
+        r->npend -= done;
+    }
+    drop_pending(r);
+    /* 3: the names durable */
+    for (unsigned d = 0; d < 256 && !e; d++) {
+        if (!(dirs[d >> 3] & (1u << (d & 7))))
+            continue;
+        char p[PATH_MAX];
+        snprintf(p, sizeof p, "%s/chunks/%02x", r->path, d);
+        e = vk_fsync_dir(p);
+    }
+    return e;
+}
+
+/* Whether chunk id waits in the current batch. */
+static bool pending(const struct vk_bk_repo *r, const uint8_t id[32])
+{
+    for (size_t i = r->npend; i-- > 0;)
+        if (!memcmp(r->pend[i].id, id, 32))
+            return true;
+    return false;
 }
 
 int vk_bk_chunk_get(struct vk_bk_repo *r, const uint8_t id[32], void *buf, size_t len)
@@ -525,6 +618,9 @@ int vk_bk_snap_write(struct vk_bk_repo *r, const struct vk_bk_snap *s)
 {
     char p[PATH_MAX], tmp[PATH_MAX], aad[VK_BK_ID_MAX + 32];
     int e = need_keys(r);
+    /* every chunk it names durable first */
+    if (e == 0)
+        e = vk_bk_chunk_flush(r);
     if (e < 0)
         return e;
     char *text = vk_bk_index_dump(s);

@@ -3,6 +3,7 @@
 #include "block/blockdev.h"
 
 #include "util/err.h"
+#include "util/file.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -264,11 +265,7 @@ int vk_publish(const char *tmp, const char *path)
     char *dir = slash ? strndup(path, slash == path ? 1 : (size_t)(slash - path)) : strdup(".");
     if (!dir)
         return vk_error(-ENOMEM, "out of memory");
-    fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd < 0 || (fsync(fd) < 0 && errno != EINVAL))
-        r = vk_error(-errno, "%s: %s", dir, strerror(errno));
-    if (fd >= 0)
-        close(fd);
+    r = vk_fsync_dir(dir);
     free(dir);
     return r;
 }

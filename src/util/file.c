@@ -95,3 +95,14 @@ int vk_write_file_atomic(const char *path, const void *data, size_t len, unsigne
     }
     return 0;
 }
+
+int vk_fsync_dir(const char *dir)
+{
+    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    int r = 0;
+    if (fd < 0 || (fsync(fd) < 0 && errno != EINVAL))
+        r = vk_error(-errno, "%s: %s", dir, strerror(errno));
+    if (fd >= 0)
+        close(fd);
+    return r;
+}

@@ -10,6 +10,11 @@
  * file or larger than max (-EINVAL), a short read (-EIO). */
 int vk_read_small_file(const char *path, size_t max, char **data, size_t *len);
 
+/* fsync directory dir (what makes a rename or a new name in it durable).
+ * 0 or a negative errno naming dir; EINVAL (a filesystem that cannot
+ * sync directories) counts as done. */
+int vk_fsync_dir(const char *dir);
+
 /* Write len bytes of data as the file path, atomically: into a temporary
  * file beside it (created 0600, so a key is never readable by others even
  * for a moment; then set to mode), fsync'd, then rename()d over path when
