@@ -130,7 +130,7 @@ fuzz-smoke: deps
 	@FUZZ_SECONDS=$(or $(FUZZ_SECONDS),60) bash fuzz/smoke.sh
 
 bench: all
-	@for b in bench/*.sh; do sh $$b || exit 1; done
+	@for b in bench/*.sh; do bash $$b || exit 1; done
 
 clean:
 	rm -rf build

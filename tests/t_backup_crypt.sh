@@ -140,7 +140,7 @@ pass 'correct horse battery staple'
 
 # --- tampering ---
 cp "$E/config" "$T/config.orig"
-sed -i 's/"chunk_size": 4194304/"chunk_size": 1048576/' "$E/config"
+sed -i 's/"chunk_size": 1048576/"chunk_size": 2097152/' "$E/config"
 fails_with "an altered chunk size in the config: refused" 1 "altered config" vmkit backup list "$E"
 sed 's/"n": 32768/"n": 1073741824/' "$T/config.orig" >"$E/config"
 fails_with "a hostile scrypt n: refused before any work" 1 "scrypt n 1073741824" vmkit backup list "$E"

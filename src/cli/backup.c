@@ -178,7 +178,7 @@ static int bk_init(int argc, char **argv)
     uint64_t cs = 0;
     bool encrypt = false;
     const struct cli_opt opts[] = {
-        OPT_SIZE(0, "chunk-size", &cs, "SIZE", "chunk size, a power of two from 64K to 64M (default 4M)"),
+        OPT_SIZE(0, "chunk-size", &cs, "SIZE", "chunk size, a power of two from 64K to 64M (default 1M)"),
         OPT_BOOL(0, "encrypt", &encrypt, "encrypt chunks and snapshots (AES-256-GCM, a key from "
                  "a passphrase or --key-file)"),
         OPT_INCLUDE(key_opts),
