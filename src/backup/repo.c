@@ -408,8 +408,11 @@ int vk_bk_chunk_flush(struct vk_bk_repo *r)
     if (e) {                    /* what was not named goes */
         memmove(r->pend, r->pend + done, (r->npend - done) * sizeof *r->pend);
         r->npend -= done;
+        drop_pending(r);
+    } else {                    /* every temporary name is gone already */
+        r->npend = 0;
+        r->pend_bytes = 0;
     }
-    drop_pending(r);
     /* 3: the names durable */
     for (unsigned d = 0; d < 256 && !e; d++) {
         if (!(dirs[d >> 3] & (1u << (d & 7))))

@@ -57,9 +57,13 @@ int vk_bk_save_vm(struct vk_bk_repo *r, const char *vm, const char *name,
             return e;
         for (int i = 0; i < f.n && e == 0; i++)
             e = save_one(r, f.d[i].image, f.d[i].format, name, f.d[i].vdev, f.n, rep);
-        /* Merged back whatever happened; a save error is the one told. */
+        /* Merged back whatever happened; a save error is the one told,
+         * with its own message (vk_freeze_end may set another). */
+        char msg[512] = "";
+        if (e < 0)
+            snprintf(msg, sizeof msg, "%s", vk_errmsg());
         int e2 = vk_freeze_end(&f);
-        return e < 0 ? e : e2;
+        return e < 0 ? vk_error(e, "%s", msg) : e2;
     }
     struct vk_domcfg c;
     if ((e = vk_store_load(vm, &c)) < 0)
