@@ -105,8 +105,48 @@ ok "grow again" vmkit img resize r.vdi 24M
 ok "expected: the first 8M" sh -c "head -c $((8 << 20)) src.raw >head.raw && truncate -s 24M head.raw"
 ok "qemu-img compare: first 8M kept, what was cut off reads as zeroes" qemu-img compare head.raw r.vdi
 fails_with "a static VDI is not resized" 1 "fixed (static) VDI cannot be resized" vmkit img resize v-static.vdi +1M
-ok "grow past the block map's room" vmkit img create -f vdi small.vdi 1M
-fails_with "... refused with a way out" 1 "convert to a new VDI" vmkit img resize small.vdi 1G
+# Shrinking keeps the data blocks dense (0..allocated-1), as VirtualBox and
+# QEMU allocate: written back to front, the first blocks have the highest
+# data indexes; qemu-io's next new block must not land on a kept one.
+qemu-img create -q -f vdi d.vdi 64M
+for o in 60 50 40 30 20 10 0; do qemu-io -c "write -P $((o + 1)) ${o}M 1M" d.vdi >/dev/null; done
+qemu-img convert -O raw d.vdi d.raw
+ok "shrink a back-to-front image" vmkit img resize --shrink d.vdi 32M
+qcheck "qemu-img check: shrunk, compacted" d.vdi
+eq "file cut after the 4 kept blocks" "$(stat -c %s d.vdi)" $((1024 + (4 << 20)))
+ok "qemu-io writes two new blocks" qemu-io -c 'write -P 0x77 5M 1M' -c 'write -P 0x78 25M 1M' d.vdi
+ok "expected view" python3 -c "
+f = open('d.raw', 'r+b'); f.truncate(32 << 20)
+for off, v in ((5, 0x77), (25, 0x78)): f.seek(off << 20); f.write(bytes([v]) * (1 << 20))"
+ok "qemu-img compare: kept blocks intact, new ones where qemu put them" qemu-img compare d.raw d.vdi
+
+# Growing past the room in the block map (qemu-img leaves room up to the
+# next 128 MiB): the map moves to where the first data block was.
+ok "vdi for growing" vmkit img convert -O vdi src.raw g.vdi
+ok "grow past the block map's room (64M -> 1G)" vmkit img resize g.vdi 1G
+qcheck "qemu-img check: map moved" g.vdi
+eq "qemu-img: 1 GiB" "$(qinfo g.vdi virtual-size)" $((1 << 30))
+cp src.raw g.raw && truncate -s 1G g.raw
+ok "qemu-img compare after the map moved" qemu-img compare g.raw g.vdi
+ok "qemu-io writes past the old end" qemu-io -c 'write -P 0x5a 900M 3M' g.vdi
+qcheck "qemu-img check: after qemu's writes" g.vdi
+ok "vmkit reads qemu's writes" vmkit img convert -O raw g.vdi g2.raw
+ok "expected view" python3 -c "
+f = open('g.raw', 'r+b'); f.seek(900 << 20); f.write(b'Z' * (3 << 20))"
+ok "vmkit's read equals it" cmp g.raw g2.raw
+# a full image: every block of the old map allocated, so the first block
+# moves past the old block count
+qemu-img create -q -f vdi full.vdi 128M
+ok "fill all 128 blocks" qemu-io -c 'write -P 0x33 0 128M' full.vdi
+ok "grow the full image to 300M" vmkit img resize full.vdi 300M
+qcheck "qemu-img check: full image grown" full.vdi
+ok "expected" sh -c "head -c 128M /dev/zero | tr '\\0' '3' >full.raw && truncate -s 300M full.raw"
+ok "qemu-img compare: full image grown" qemu-img compare full.raw full.vdi
+ok "grow to 200G (the map moves again)" vmkit img resize full.vdi 200G
+ok "and to 2T" vmkit img resize full.vdi 2T
+qcheck "qemu-img check: 2T" full.vdi
+truncate -s 2T full.raw
+ok "qemu-img compare at 2T" qemu-img compare full.raw full.vdi
 
 # --- bad input: exit 1, a message naming file and offset, image unchanged ---
 bad() {  # DESC FILE MESSAGE
@@ -131,7 +171,9 @@ bad "block map past EOF" map.vdi "map.vdi: the block map at offset 512"
 cp q-dyn.vdi dup.vdi && poke dup.vdi 516 "<I" 0
 bad "two blocks on one data block" dup.vdi "dup.vdi: block map entry 1 (offset 516, value 0) points at a data block another entry uses"
 cp q-dyn.vdi big.vdi && poke big.vdi 512 "<I" 1000
-bad "entry beyond the block count" big.vdi "big.vdi: block map entry 0 (offset 512, value 1000) names a data block beyond the block count"
+bad "entry beyond the block count" big.vdi "big.vdi: block map entry 0 (offset 512, value 1000) points past the end of the file"
+cp q-dyn.vdi huge.vdi && poke huge.vdi 512 "<I" 0xfffff000
+bad "entry far beyond the block count" huge.vdi "huge.vdi: block map entry 0 (offset 512, value 4294963200) names a data block beyond the block count"
 fails "check reports the shared block" 2 vmkit img check dup.vdi
 fails "qemu-img check agrees" 2 qemu-img check dup.vdi
 head -c 300 q-dyn.vdi >short.vdi

@@ -9,12 +9,21 @@
  * count, past the end of the file or shared by two blocks are refused
  * (tolerated, and counted, when opened for `img check`).
  *
+ * Data blocks are kept dense, as VirtualBox and QEMU keep them: the
+ * allocated entries name exactly the data blocks 0..allocated-1, because
+ * both put a new block at index `allocated` (a hole would make them write
+ * a new block over a used one).  Shrinking moves the last blocks into the
+ * holes it leaves; growing past the room in the block map moves the map
+ * (see grow_map()).
+ *
  * Crash safety: a new block's data is written (past every used block)
  * before the map entry naming it; the map and the header's block count
  * live in memory and reach the disk in vdi_flush(), after an fdatasync of
  * the data, and are synced in turn.  A crash loses at most unflushed
  * allocations, which then are unreferenced space reused by the next
- * allocation.  VK_OPEN_NOFLUSH drops the syncs, keeping the order. */
+ * allocation.  A moved block is copied, synced, and only then named by
+ * the map; its old place is reused only after that map is synced.
+ * VK_OPEN_NOFLUSH drops the syncs, keeping the order. */
 #include "block/blockdev.h"
 
 #include "util/endian.h"
@@ -37,6 +46,7 @@
 #define VDI_MIN_BLOCK   512u                /* what this driver reads */
 #define VDI_MAX_BLOCK   (256u << 20)
 #define VDI_MAX_BLOCKS  0x3fffffffu         /* QEMU's limit */
+#define VDI_MOVE_SLACK  4096u              /* most blocks grow_map() moves (a 4 GiB map) */
 #define VDI_TEXT        "<<< QEMU VM Virtual Disk Image >>>\n"
 
 /* Header field offsets. */
@@ -58,8 +68,10 @@ struct vdi {
     uint32_t allocated;     /* allocated entries */
     uint32_t next;          /* data index of the next new block */
     uint8_t *used;          /* per data index: some entry points at it */
+    uint32_t ucap;          /* entries of used[]: nblocks + VDI_MOVE_SLACK */
     uint32_t dirty_lo, dirty_hi;  /* map entries [lo, hi) to write */
     bool hdr_dirty;
+    uint64_t stale_off, stale_len;  /* an old block map, punched after the header moved */
     bool nosync;
     uint64_t corrupt;       /* damage tolerated under VK_OPEN_CHECK */
 };
@@ -111,7 +123,11 @@ static int vdi_flush(struct vk_blockdev *bd)
             return r;
         s->hdr_dirty = false;
     }
-    return sync_fd(s, bd->name);
+    if ((r = sync_fd(s, bd->name)) < 0 || !s->stale_len)
+        return r;
+    (void)vk_fd_write_zeroes(s->fd, s->stale_off, s->stale_len, true, bd->name);  /* space only */
+    s->stale_len = 0;
+    return 0;
 }
 
 static void set_entry(struct vdi *s, uint32_t i, uint32_t v)
@@ -145,8 +161,8 @@ static int vdi_pread(struct vk_blockdev *bd, void *buf, size_t len, uint64_t off
     return 0;
 }
 
-/* Give block idx a data block: the first unused data index, so the map
- * stays within blocks_in_image.  Its bytes outside [in, in+n) are made
+/* Give block idx a data block: the first unused data index (`allocated`
+ * in a dense image), so the map stays within blocks_in_image.  Its bytes outside [in, in+n) are made
  * zero: beyond the end of the file by extending it, inside the file (the
  * leftovers of an unflushed allocation) by zeroing them. */
 static int alloc_block(struct vk_blockdev *bd, uint64_t idx, uint64_t in, size_t n)
@@ -242,6 +258,170 @@ static int vdi_block_status(struct vk_blockdev *bd, uint64_t off, uint64_t len,
     return VK_BS_DATA | VK_BS_ALLOCATED | VK_BS_OFFSET_VALID;
 }
 
+/* Make bmap hold n entries and used[] n + VDI_MOVE_SLACK data indexes
+ * (never fewer than it has). */
+static int grow_arrays(struct vdi *s, uint32_t n)
+{
+    uint32_t *nb = realloc(s->bmap, (size_t)n * sizeof *nb);
+    if (!nb)
+        return vk_error(-ENOMEM, "out of memory");
+    s->bmap = nb;
+    if (n + VDI_MOVE_SLACK > s->ucap) {
+        uint8_t *nu = realloc(s->used, n + VDI_MOVE_SLACK);
+        if (!nu)
+            return vk_error(-ENOMEM, "out of memory");
+        memset(nu + s->ucap, 0, n + VDI_MOVE_SLACK - s->ucap);
+        s->used = nu;
+        s->ucap = n + VDI_MOVE_SLACK;
+    }
+    return 0;
+}
+
+/* Copy data block `from` to the unused data block `to`, in pieces of at
+ * most 1 MiB. */
+static int copy_block(struct vk_blockdev *bd, uint32_t from, uint32_t to)
+{
+    struct vdi *s = bd->priv;
+    size_t piece = s->bs < (1u << 20) ? s->bs : (1u << 20);
+    uint8_t *buf = malloc(piece);
+    if (!buf)
+        return vk_error(-ENOMEM, "out of memory");
+    uint64_t src = s->off_data + (uint64_t)from * s->bs, dst = s->off_data + (uint64_t)to * s->bs;
+    int r = 0;
+    for (uint64_t o = 0; o < s->bs && r == 0; o += piece) {
+        r = vk_fd_pread_full(s->fd, buf, piece, src + o, bd->name);
+        if (r == 0)
+            r = vk_fd_pwrite_full(s->fd, buf, piece, dst + o, bd->name);
+    }
+    free(buf);
+    if (r == 0 && dst + s->bs > s->file_size)
+        s->file_size = dst + s->bs;
+    return r;
+}
+
+/* Move the data of map entry i to the unused data block `to`: copied now,
+ * named by the map at the next flush. */
+static int move_block(struct vk_blockdev *bd, uint32_t i, uint32_t to)
+{
+    struct vdi *s = bd->priv;
+    int r = copy_block(bd, s->bmap[i], to);
+    if (r < 0)
+        return r;
+    s->used[s->bmap[i]] = 0;
+    s->used[to] = 1;
+    set_entry(s, i, to);
+    return 0;
+}
+
+/* After a shrink: move the last data blocks into the holes below
+ * `allocated`, so the image is dense again (see the top), then cut the
+ * file after them.  The holes were freed by a flushed map, so the copies
+ * overwrite nothing a map on disk names. */
+static int compact(struct vk_blockdev *bd)
+{
+    struct vdi *s = bd->priv;
+    if (vk_get_le32(s->hdr + H_TYPE) == VDI_STATIC)
+        return 0;
+    uint32_t hole = 0;
+    bool moved = false;
+    for (uint32_t i = 0; i < s->nblocks; i++) {
+        if (!is_alloc(s->bmap[i]) || s->bmap[i] < s->allocated)
+            continue;
+        while (hole < s->allocated && s->used[hole])
+            hole++;
+        if (hole >= s->allocated)
+            break;              /* cannot happen: a block past `allocated` means a hole below */
+        int r = move_block(bd, i, hole);
+        if (r < 0)
+            return r;
+        moved = true;
+    }
+    s->next = s->allocated;
+    int r = moved ? vdi_flush(bd) : 0;
+    uint64_t end = s->off_data + (uint64_t)s->allocated * s->bs;
+    if (r == 0 && end < s->file_size) {
+        if (ftruncate(s->fd, (off_t)end) < 0)
+            return vk_error(-errno, "%s: cutting the file: %s", bd->name, strerror(errno));
+        s->file_size = end;
+    }
+    return r;
+}
+
+/* Grow the map to `need` entries where it has no room left between its
+ * offset and the data: the new map goes where data blocks 0..k-1 are
+ * (k blocks hold it) and the data starts k blocks later, so every other
+ * block stays where it is and is renumbered by -k.  The order keeps a
+ * valid image on disk at each step:
+ *   1. blocks 0..k-1 are copied past the used ones, and the old map names
+ *      the copies (synced); blocks 0..k-1 are now free.  On a nearly full
+ *      image a copy can have an index past the old block count, which
+ *      vmkit and QEMU read (qemu-img check calls it too large; resizing
+ *      again finishes the job);
+ *   2. the new map is written into the free blocks 0..k-1 and synced;
+ *   3. the header, naming the new map offset, data offset and block count,
+ *      is written by the caller's flush: one sector, the switch.  The old
+ *      map's sectors are punched after it (vdi_flush). */
+static int grow_map(struct vk_blockdev *bd, uint32_t need)
+{
+    struct vdi *s = bd->priv;
+    uint64_t mbytes = ((uint64_t)need * 4 + 511) / 512 * 512;
+    uint32_t k = (uint32_t)((mbytes + s->bs - 1) / s->bs);
+    uint64_t off_data = s->off_data + (uint64_t)k * s->bs;
+    if (off_data > UINT32_MAX || k > VDI_MOVE_SLACK)
+        return vk_error(-EFBIG, "%s: a block map of %u entries does not fit below the 4 GiB data offset VDI allows",
+                        bd->name, need);
+    int r = grow_arrays(s, need);
+    if (r < 0)
+        return r;
+    /* 1: free data blocks 0..k-1 (ucap >= allocated + k: there is room) */
+    uint32_t to = k;
+    bool moved = false;
+    for (uint32_t i = 0; i < s->nblocks; i++) {
+        if (!is_alloc(s->bmap[i]) || s->bmap[i] >= k)
+            continue;
+        while (to < s->ucap && s->used[to])
+            to++;
+        if (to >= s->ucap)
+            return vk_error(-EIO, "%s: no data block to move a block to", bd->name);
+        if ((r = move_block(bd, i, to)) < 0)
+            return r;
+        moved = true;
+    }
+    if (moved && (r = vdi_flush(bd)) < 0)
+        return r;
+    /* 2: the new map, renumbered, where blocks 0..k-1 were */
+    uint8_t *b = calloc(1, mbytes);
+    if (!b)
+        return vk_error(-ENOMEM, "out of memory");
+    for (uint32_t i = 0; i < need; i++) {
+        uint32_t e = i < s->nblocks ? s->bmap[i] : VDI_UNALLOCATED;
+        vk_put_le32(b + (size_t)i * 4, is_alloc(e) ? e - k : e);
+    }
+    r = vk_fd_pwrite_full(s->fd, b, mbytes, s->off_data, bd->name);
+    free(b);
+    if (r == 0)
+        r = sync_fd(s, bd->name);
+    if (r < 0)
+        return r;
+    /* 3: the new layout in memory; the header goes with the caller's flush */
+    s->stale_off = s->off_bmap;
+    s->stale_len = s->off_data - s->off_bmap;
+    for (uint32_t i = 0; i < s->nblocks; i++)
+        if (is_alloc(s->bmap[i]))
+            s->bmap[i] -= k;
+    memmove(s->used, s->used + k, s->ucap - k);
+    memset(s->used + s->ucap - k, 0, k);
+    s->off_bmap = s->off_data;
+    s->off_data = off_data;
+    s->next = 0;
+    s->dirty_lo = UINT32_MAX;
+    s->dirty_hi = 0;
+    vk_put_le32(s->hdr + H_OFF_BMAP, (uint32_t)s->off_bmap);
+    vk_put_le32(s->hdr + H_OFF_DATA, (uint32_t)s->off_data);
+    s->hdr_dirty = true;
+    return 0;
+}
+
 static int vdi_truncate(struct vk_blockdev *bd, uint64_t size, bool allow_shrink)
 {
     struct vdi *s = bd->priv;
@@ -251,7 +431,8 @@ static int vdi_truncate(struct vk_blockdev *bd, uint64_t size, bool allow_shrink
     if (size % 512)
         return vk_error(-EINVAL, "%s: the size must be a multiple of 512 bytes", bd->name);
     uint64_t need = (size + s->bs - 1) / s->bs;
-    if (size < bd->size) {
+    bool shrunk = size < bd->size;
+    if (shrunk) {
         /* blocks_in_image stays: data indexes must stay below it */
         uint64_t first = (size + s->bs - 1) / s->bs, oldn = (bd->size + s->bs - 1) / s->bs;
         for (uint64_t i = first; i < oldn; i++)
@@ -277,17 +458,13 @@ static int vdi_truncate(struct vk_blockdev *bd, uint64_t size, bool allow_shrink
                 return r;
         }
     } else if (need > s->nblocks) {
-        if (need > VDI_MAX_BLOCKS || need * 4 > s->off_data - s->off_bmap)
-            return vk_error(-ENOSPC, "%s: the block map has room for %llu bytes; convert to a new VDI to grow it further",
-                            bd->name, (unsigned long long)((s->off_data - s->off_bmap) / 4 * s->bs));
-        uint32_t *nb = realloc(s->bmap, need * sizeof *nb);
-        uint8_t *nu = nb ? realloc(s->used, need) : NULL;
-        if (nb)
-            s->bmap = nb;
-        if (!nu)
-            return vk_error(-ENOMEM, "out of memory");
-        s->used = nu;
-        memset(s->used + s->nblocks, 0, need - s->nblocks);
+        if (need > VDI_MAX_BLOCKS)
+            return vk_error(-EFBIG, "%s: %llu bytes is too large for a VDI image", bd->name,
+                            (unsigned long long)size);
+        int r = need * 4 > s->off_data - s->off_bmap ? grow_map(bd, (uint32_t)need)
+                                                     : grow_arrays(s, (uint32_t)need);
+        if (r < 0)
+            return r;
         uint32_t old = s->nblocks;
         s->nblocks = (uint32_t)need;
         for (uint32_t i = old; i < s->nblocks; i++)
@@ -295,7 +472,8 @@ static int vdi_truncate(struct vk_blockdev *bd, uint64_t size, bool allow_shrink
     }
     bd->size = size;
     s->hdr_dirty = true;
-    return vdi_flush(bd);
+    int r = vdi_flush(bd);
+    return r < 0 || !shrunk ? r : compact(bd);
 }
 
 static int vdi_info(struct vk_blockdev *bd, struct vk_imginfo *info)
@@ -320,6 +498,12 @@ static int vdi_check(struct vk_blockdev *bd, struct vk_check_report *r, int repa
                 vk_get_le32(s->hdr + H_ALLOCATED), s->allocated);
         r->corruptions++;
     }
+    for (uint32_t i = 0; i < s->nblocks; i++)
+        if (is_alloc(s->bmap[i]) && s->bmap[i] >= s->nblocks) {
+            vk_warn("%s: block map entry %u names data block %u, past the block count %u "
+                    "(an interrupted resize? resizing again finishes it)", bd->name, i, s->bmap[i], s->nblocks);
+            r->corruptions++;
+        }
     r->allocated_clusters = s->allocated;
     r->total_clusters = s->nblocks;
     uint64_t end = s->off_data;
@@ -419,7 +603,7 @@ static int check_map(struct vk_blockdev *bd, struct vdi *s, bool tolerate)
         const char *what = NULL;
         if (!is_alloc(e))
             continue;
-        if (e >= s->nblocks)
+        if (e >= s->ucap)
             what = "names a data block beyond the block count";
         else if (s->off_data + ((uint64_t)e + 1) * s->bs > s->file_size)
             what = "points past the end of the file";
@@ -472,7 +656,10 @@ static int vdi_open(int fd, const char *name, int flags, struct vk_blockdev **ou
     size_t mlen = (size_t)s->nblocks * 4;
     uint8_t *raw = malloc(mlen ? mlen : 1);
     s->bmap = malloc((s->nblocks ? s->nblocks : 1) * sizeof *s->bmap);
-    s->used = calloc(s->nblocks ? s->nblocks : 1, 1);
+    /* data blocks just past the block count are read (an interrupted
+     * grow_map() leaves them) */
+    s->ucap = s->nblocks + VDI_MOVE_SLACK;
+    s->used = calloc(s->ucap, 1);
     if (!raw || !s->bmap || !s->used) {
         free(raw);
         r = vk_error(-ENOMEM, "%s: out of memory for a block map of %u entries", name, s->nblocks);
