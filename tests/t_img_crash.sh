@@ -100,6 +100,42 @@ reset_rs() { cp src.raw r.raw; }
 v_rs() { v_resize r.raw raw $((6 << 20)) src.raw $((4 << 20)) first4.raw; }
 # raw resize: one ftruncate, then the sync at close.
 img_crash "resize raw grow" r.raw reset_rg v_rg vmkit img resize -f raw r.raw 10M
+# VDI: growing past the block map's room moves the map (its first data
+# blocks move first), on a half-used and on a full image; shrinking over
+# data moves the last blocks into the holes.  qemu-img check may call a
+# copy past the old block count "too large" after some kills (a full
+# image), but QEMU and vmkit read the old or new disk, and the resize
+# run again is clean.
+v_vdi() {  # IMG OLD-SIZE OLD-RAW NEW-SIZE NEW-RAW
+    "$VMKIT" img info "$1" >/dev/null 2>&1 || { echo "wrong: vmkit cannot open it"; return; }
+    sz=$(qinfo "$1" virtual-size vdi)
+    if [ "$sz" = "$2" ] && same "$3" "$1" raw vdi; then v=old
+    elif [ "$sz" = "$4" ] && same "$5" "$1" raw vdi; then v=new
+    else echo "wrong: size $sz, content neither old nor new"; return; fi
+    cp "$1" again.vdi
+    "$VMKIT" img resize --shrink again.vdi "$4" >/dev/null 2>&1 && qemu-img check -q again.vdi >/dev/null 2>&1 &&
+        same "$5" again.vdi raw vdi || { echo "wrong: resizing again does not finish the job"; return; }
+    echo $v
+}
+qemu-img convert -O vdi src.raw src.vdi
+cp src.raw vg.raw; truncate -s 1G vg.raw
+reset_vg() { cp src.vdi r.vdi; }
+v_vg() { v_vdi r.vdi $((6 << 20)) src.raw $((1 << 30)) vg.raw; }
+img_crash "resize vdi grow, the block map moves" r.vdi reset_vg v_vg vmkit img resize r.vdi 1G
+qemu-img create -q -f vdi full.vdi 128M
+qemu-io -c 'write -P 0x33 0 128M' full.vdi >/dev/null
+head -c 128M /dev/zero | tr '\0' '3' >full.raw
+cp full.raw fullg.raw; truncate -s 300M fullg.raw
+reset_vf() { cp full.vdi r.vdi; }
+v_vf() { v_vdi r.vdi $((128 << 20)) full.raw $((300 << 20)) fullg.raw; }
+img_crash "resize vdi grow a full image" r.vdi reset_vf v_vf vmkit img resize r.vdi 300M
+qemu-img create -q -f vdi back.vdi 8M
+for o in 7 6 5 4 3 2 1 0; do qemu-io -c "write -P $((o + 1)) ${o}M 1M" back.vdi >/dev/null; done
+qemu-img convert -O raw back.vdi back.raw
+head -c 3M back.raw >back3.raw
+reset_vs() { cp back.vdi r.vdi; }
+v_vs() { v_vdi r.vdi $((8 << 20)) back.raw $((3 << 20)) back3.raw; }
+img_crash "resize vdi shrink, blocks move down" r.vdi reset_vs v_vs vmkit img resize --shrink r.vdi 3M
 img_crash "resize raw shrink" r.raw reset_rs v_rs vmkit img resize -f raw --shrink r.raw 4M
 
 # --- commit ---------------------------------------------------------------
