@@ -33,6 +33,32 @@ int vk_tls_path(const char *file, char *buf, size_t len)
 }
 
 /* Contract in tls.h. */
+int vk_tls_qemu_dir(char *buf, size_t len)
+{
+    static const char *const links[][2] = {
+        { "ca-cert.pem", "../" VK_TLS_CA_CRT }, { "server-cert.pem", "../" VK_TLS_SERVER_CRT },
+        { "server-key.pem", "../" VK_TLS_SERVER_KEY }, { "ca-crl.pem", "../" VK_TLS_CRL },
+    };
+    char ca[4200];
+    int r = vk_tls_path(VK_TLS_CA_CRT, ca, sizeof ca);
+    if (r == 0 && access(ca, F_OK) < 0)
+        return vk_error(-ENOENT, "%s: no CA: run vmkit tls init", ca);
+    if (r || (r = vk_tls_path(VK_TLS_QEMU, buf, len)) < 0)
+        return r;
+    if (mkdir(buf, 0700) < 0 && errno != EEXIST)
+        return vk_error(-errno, "%s: %s", buf, strerror(errno));
+    for (size_t i = 0; i < sizeof links / sizeof links[0]; i++) {
+        char p[4300];
+        if ((r = vk_pathf(p, sizeof p, "%s/%s", buf, links[i][0])) < 0)
+            return r;
+        /* a link another vmkit made at the same moment is as good */
+        if (symlink(links[i][1], p) < 0 && errno != EEXIST)
+            return vk_error(-errno, "%s: %s", p, strerror(errno));
+    }
+    return 0;
+}
+
+/* Contract in tls.h. */
 bool vk_tls_name_valid(const char *name)
 {
     size_t n = strlen(name);

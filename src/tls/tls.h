@@ -36,6 +36,8 @@
 #define VK_TLS_CRL "crl.pem"
 #define VK_TLS_CLIENTS "clients"
 
+#define VK_TLS_QEMU "qemu"
+
 /* The TLS directory (<config dir>/tls) into buf; not created. */
 int vk_tls_dir(char *buf, size_t len);
 
@@ -79,6 +81,14 @@ int vk_tls_issue_client(const char *name, const struct vk_tls_issue_opts *o);
  * client's files are kept.  -ENOENT for an unknown client, -EALREADY
  * when it is revoked already. */
 int vk_tls_revoke(const char *name);
+
+/* The directory QEMU's tls-creds-x509 reads (dir=): <tls dir>/qemu, with
+ * QEMU's file names as relative symbolic links to this layout
+ * (ca-cert.pem -> ../ca.crt, server-cert.pem, server-key.pem, ca-crl.pem
+ * -> ../crl.pem), made when missing, into buf.  QEMU reads the files
+ * when it starts: a revocation applies to VMs started after it.
+ * -ENOENT "no CA: run vmkit tls init" when there is no CA. */
+int vk_tls_qemu_dir(char *buf, size_t len);
 
 /* One issued client, as vk_tls_list reports it. */
 struct vk_tls_client {

@@ -615,7 +615,8 @@ static const struct keydef keys[] = {
          "`qxl`: qxl-vga, `none`"),
     HON("vnc", K_BOOL, vnc, "`-vnc` (default on for HVM, as in xl; on loopback)"),
     HON("vnclisten", K_STR, vnclisten, "`-vnc ADDR:N`; a non-loopback address needs vncpasswd "
-        "(or vncpasswd = \"\" on purpose)"),
+        "(or vncpasswd = \"\" on purpose), and takes only clients with a certificate of the "
+        "host's CA when it has one (`vmkit tls init`)"),
     NUM("vncdisplay", vncdisplay, 0, 59535, "`-vnc :N` (port 5900+N)"),
     HON("vncunused", K_BOOL, vncunused, "`-vnc ...,to=99`: first free display"),
     HON("vncpasswd", K_STR, vncpasswd, "set over QMP after start (never on the command line); "

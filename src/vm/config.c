@@ -111,6 +111,16 @@ static void listen_host(const char *l, char *host, size_t len)
     host[n] = 0;
 }
 
+/* Contract in config.h. */
+bool vk_domcfg_vnc_local(const struct vk_domcfg *c)
+{
+    char host[256];
+    if (!c->vnclisten)
+        return true;
+    listen_host(c->vnclisten, host, sizeof host);
+    return is_loopback(host);
+}
+
 /* vfb = [ "type=vnc,..." ]: the display of a PV guest (xl makes a PV
  * framebuffer of it; under QEMU it is the VGA card's VNC display). */
 static int fold_vfb(struct vk_domcfg *c, const char *who)

@@ -10,6 +10,7 @@
 #ifndef VK_VM_CONFIG_H
 #define VK_VM_CONFIG_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #define VK_CFG_MAX_BYTES  (1u << 20)  /* larger config files are refused */
@@ -169,6 +170,10 @@ int vk_domcfg_set(struct vk_domcfg *c, const char *assignment);
  * is validated.  Does not look at disk files.  Returns 0 or -EINVAL
  * naming the config (source or name). */
 int vk_domcfg_check(struct vk_domcfg *c);
+
+/* True when c's VNC server listens on loopback only (no vnclisten, or a
+ * loopback address in it). */
+bool vk_domcfg_vnc_local(const struct vk_domcfg *c);
 
 /* Check that every disk target that is not an empty cdrom or a network
  * URL exists and is a regular file or block device (readable; writable

@@ -189,7 +189,7 @@ static int add_vga(struct argv *a, const struct vk_domcfg *c)
     return 0;
 }
 
-static int add_vnc(struct argv *a, const struct vk_domcfg *c)
+static int add_vnc(struct argv *a, const struct vk_domcfg *c, const struct vk_qemu_setup *s)
 {
     if (c->vnc != 1) {
         if (c->spice != 1) {
@@ -227,14 +227,24 @@ static int add_vnc(struct argv *a, const struct vk_domcfg *c)
         else
             snprintf(host, sizeof host, "%.*s", (int)hl, l);
     }
-    const char *pw = c->vncpasswd && *c->vncpasswd ? ",password=on" : "";
+    char opts[64];
+    snprintf(opts, sizeof opts, "%s%s", c->vncpasswd && *c->vncpasswd ? ",password=on" : "",
+             s->vnc_tls_dir ? ",tls-creds=vnc-tls" : "");
+    if (s->vnc_tls_dir) {
+        char *d = qesc(s->vnc_tls_dir);
+        if (!d)
+            return vk_error(-ENOMEM, "out of memory");
+        add(a, "-object");
+        add(a, "tls-creds-x509,id=vnc-tls,endpoint=server,verify-peer=on,dir=%s", d);
+        free(d);
+    }
     add(a, "-vnc");
     if (display != VK_UNSET)
-        add(a, "%s:%ld%s", host, display, pw);
+        add(a, "%s:%ld%s", host, display, opts);
     else if (!c->vncunused)
-        add(a, "%s:0%s", host, pw);
+        add(a, "%s:0%s", host, opts);
     else
-        add(a, "%s:0,to=99%s", host, pw);
+        add(a, "%s:0,to=99%s", host, opts);
     return 0;
 }
 
@@ -665,7 +675,7 @@ int vk_qemu_argv(const struct vk_domcfg *c, const struct vk_qemu_setup *s,
         for (unsigned i = 0; i < c->n_vifs && !err; i++)
             err = add_vif(&a, &c->vifs[i], i);
     }
-    if (err || (err = add_vga(&a, c)) || (err = add_vnc(&a, c)) ||
+    if (err || (err = add_vga(&a, c)) || (err = add_vnc(&a, c, s)) ||
         (err = add_spice(&a, c, s, &have_vser)))
         goto fail;
     if (c->keymap) {

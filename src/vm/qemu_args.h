@@ -25,6 +25,10 @@
  *    after start (the password never appears in argv).
  *  - `-name NAME,process=vmkit-NAME` and `-uuid UUID`: the runtime can
  *    recognise its QEMU in /proc/PID/cmdline by the uuid.
+ *  - VNC beyond loopback (vk_domcfg_vnc_local false) when the host has a
+ *    CA (`vmkit tls init`): the runtime sets vnc_tls_dir, and QEMU takes
+ *    only VeNCrypt x509 clients with a certificate of that CA, not
+ *    revoked when QEMU started (the server's certificate is tls.h's).
  *  - `-pidfile pidfile` and `-daemonize` are added only when set/asked.
  */
 #ifndef VK_VM_QEMU_ARGS_H
@@ -48,6 +52,9 @@ struct vk_qemu_setup {
                                 * the one built from c (for pygrub the
                                 * runtime joins the entry's args and
                                 * c->extra itself) */
+    const char *vnc_tls_dir;   /* QEMU's x509 directory (tls.h vk_tls_qemu_dir):
+                                * VNC over TLS, clients need a certificate of
+                                * it (verify-peer); NULL: plain VNC */
     int daemonize;             /* add -daemonize */
     int paused;                /* add -S (start paused) */
 };

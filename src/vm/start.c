@@ -8,6 +8,7 @@
 #include "vm/qemu_args.h"
 #include "vm/runtime.h"
 #include "vm/store.h"
+#include "tls/tls.h"
 #include "util/err.h"
 #include "util/str.h"
 
@@ -277,9 +278,21 @@ static int build_argv(struct vk_domcfg *c, const char *dir, const char *bootdir,
         s.append = append;
     }
     s.paused |= o && o->incoming;
+    /* VNC beyond loopback: TLS with client certificates when the host has
+     * a CA (the web console's; README "The web console") */
+    char tlsdir[4300];
+    if (c->vnc == 1 && !vk_domcfg_vnc_local(c)) {
+        err = vk_tls_qemu_dir(tlsdir, sizeof tlsdir);
+        if (err == 0)
+            s.vnc_tls_dir = tlsdir;
+        else if (err != -ENOENT)
+            goto out;
+        vk_error_clear();
+    }
     err = vk_qemu_argv(c, &s, argv);
     if (!err && o && o->incoming)
         err = add_incoming(argv);
+out:
     vk_boot_result_free(&br);
     free(append);
     return err;

@@ -158,6 +158,13 @@ int main(int argc, char **argv)
     has(j, "-S -daemonize", "paused and daemonized");
     free(j);
 
+    struct vk_qemu_setup s3 = s;
+    s3.vnc_tls_dir = "/cfg/a,b/tls/qemu";
+    j = build("name='t'\nvnc=1\nvnclisten='0.0.0.0'\nvncdisplay=3\nvncpasswd='pw'\n", &s3, &err);
+    has(j, "-object tls-creds-x509,id=vnc-tls,endpoint=server,verify-peer=on,dir=/cfg/a,,b/tls/qemu "
+        "-vnc 0.0.0.0:3,password=on,tls-creds=vnc-tls", "VNC over TLS: x509 creds, client certificates, commas doubled");
+    free(j);
+
     j = build("name='v6'\nvnc=1\nvnclisten='::1'\nvncdisplay=7\n", &s, &err);
     has(j, "-vnc [::1]:7", "IPv6 vnclisten bracketed");
     free(j);
