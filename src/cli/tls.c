@@ -65,15 +65,18 @@ static int read_password(const char *file, char **out)
 static int tls_issue(int argc, char **argv)
 {
     long days = 365;
-    const char *p12 = NULL, *pwfile = NULL;
+    const char *p12 = NULL, *pwfile = NULL, *qdir = NULL;
     const struct cli_opt opts[] = {
         OPT_INT(0, "days", &days, "N", "the certificate's lifetime (default 365)"),
         OPT_STRING(0, "p12", &p12, "FILE", "also write a PKCS#12 bundle (key, cert, CA) for browsers"),
         OPT_STRING(0, "password-file", &pwfile, "F", "the bundle's password: F's first line (default: empty)"),
+        OPT_STRING(0, "qemu-dir", &qdir, "DIR",
+                   "also write it as QEMU's client credentials in DIR (ca-cert.pem, client-cert.pem, "
+                   "client-key.pem): a host that migrates VMs here with --tls keeps DIR as its tls/migrate"),
         OPT_END(),
     };
     static const struct cli_spec spec = {
-        "tls issue-client", "[--days N] [--p12 FILE [--password-file F]] NAME",
+        "tls issue-client", "[--days N] [--p12 FILE [--password-file F]] [--qemu-dir DIR] NAME",
         "Issue a client certificate CN=NAME (clientAuth, a random 128-bit serial)\n"
         "signed by this host's CA, as tls/clients/NAME.key (0600) and NAME.crt.\n"
         "NAME is 1 to 64 of A-Z a-z 0-9 . _ - and must be new.", 1, 1 };
@@ -92,6 +95,8 @@ static int tls_issue(int argc, char **argv)
         memset(pw, 0, strlen(pw));
         free(pw);
     }
+    if (r == 0 && qdir)
+        r = vk_tls_qemu_client(a.v[0], qdir);
     if (r < 0)
         return cli_fail(r);
     char crt[4200];

@@ -147,6 +147,35 @@ out:
 }
 
 /* Contract in tls.h. */
+int vk_tls_qemu_client(const char *name, const char *dir)
+{
+    char src[3][4200];
+    static const char *const dst[3] = { "ca-cert.pem", "client-cert.pem", "client-key.pem" };
+    static const unsigned mode[3] = { 0644, 0644, 0600 };
+    int r;
+    if ((r = vk_tls_path(VK_TLS_CA_CRT, src[0], sizeof src[0])) ||
+        (r = vk_tls_client_path(name, "crt", src[1], sizeof src[1])) ||
+        (r = vk_tls_client_path(name, "key", src[2], sizeof src[2])))
+        return r;
+    if (access(src[1], F_OK) < 0)
+        return vk_error(-ENOENT, "%s: no such client (%s)", name, src[1]);
+    if ((r = vk_mkdirs(dir, 0700)) < 0)
+        return r;
+    for (int i = 0; i < 3; i++) {
+        char *data = NULL, p[4300];
+        size_t len;
+        if ((r = vk_pathf(p, sizeof p, "%s/%s", dir, dst[i])) < 0 ||
+            (r = vk_read_small_file(src[i], 1 << 20, &data, &len)) < 0)
+            return r;
+        r = vk_write_file_atomic(p, data, len, mode[i], 0);
+        free(data);
+        if (r < 0)
+            return r;
+    }
+    return 0;
+}
+
+/* Contract in tls.h. */
 int vk_tls_revoke(const char *name)
 {
     char dir[4000], cp[4200], crl[4100];

@@ -90,6 +90,16 @@ int vk_tls_revoke(const char *name);
  * -ENOENT "no CA: run vmkit tls init" when there is no CA. */
 int vk_tls_qemu_dir(char *buf, size_t len);
 
+#define VK_TLS_MIGRATE "migrate"
+
+/* Write the issued client NAME as QEMU's client credentials directory dir
+ * (tls-creds-x509 endpoint=client): ca-cert.pem (this CA), client-cert.pem
+ * and client-key.pem (0600), dir created 0700 (or existing and empty of
+ * those names: nothing is overwritten).  A sending host keeps it as its
+ * <tls dir>/migrate (VK_TLS_MIGRATE) for `vmkit migrate --tls` to this
+ * host.  -ENOENT for an unknown client, -EEXIST for a file there. */
+int vk_tls_qemu_client(const char *name, const char *dir);
+
 /* One issued client, as vk_tls_list reports it. */
 struct vk_tls_client {
     char name[65];

@@ -112,28 +112,35 @@ static void job_id(const struct vk_copyjob *j, char *id, size_t len)
 
 /* Contract in migcopy.h. */
 int vk_copy_mirror(struct vk_qmp *q, struct vk_copyset *cs, const char *sock, const char *host,
-                   int port)
+                   int port, const char *tls, const char *tls_host)
 {
-    char id[64], target[600];
+    char id[64], node[80], ps[16];
     const char *at = strrchr(host, '@');
     host = at ? at + 1 : host;
-    const char *lb = strchr(host, ':') ? "[" : "", *rb = *lb ? "]" : "";
+    snprintf(ps, sizeof ps, "%d", port);
     int err = 0;
     for (int i = 0; i < cs->n && !err; i++) {
         struct vk_copyjob *j = &cs->j[i];
         job_id(j, id, sizeof id);
-        if (port)
-            snprintf(target, sizeof target, "nbd://%s%.256s%s:%d/%s", lb, host, rb, port,
-                     j->vdev);
-        else
-            snprintf(target, sizeof target, "nbd+unix:///%s?socket=%s", j->vdev, sock);
-        err = vk_qmp_execute(q, "drive-mirror",
-                             json_pack("{s:s, s:s, s:s, s:s, s:s, s:s}", "job-id", id, "device",
-                                       j->dev, "target", target, "format", "raw", "sync",
-                                       "full", "mode", "existing"), NULL, QMP_WAIT_MS);
+        snprintf(node, sizeof node, "%s-nbd", id);
+        /* the export as a node of its own (not a drive-mirror URI): it
+         * takes TLS credentials */
+        json_t *server = port ? json_pack("{s:s, s:s, s:s}", "type", "inet", "host", host, "port", ps)
+                              : json_pack("{s:s, s:s}", "type", "unix", "path", sock);
+        json_t *nbd = json_pack("{s:s, s:s, s:o, s:s}", "driver", "nbd", "node-name", node,
+                                "server", server, "export", j->vdev);
+        if (tls) {
+            json_object_set_new(nbd, "tls-creds", json_string(tls));
+            json_object_set_new(nbd, "tls-hostname", json_string(tls_host));
+        }
+        if ((err = vk_qmp_execute(q, "blockdev-add", nbd, NULL, QMP_WAIT_MS)) < 0)
+            return vk_error_prefix(err, "disk %s: connecting to its copy: ", j->vdev);
+        j->started = 1;   /* the node at least: vk_copy_finish removes it */
+        err = vk_qmp_execute(q, "blockdev-mirror",
+                             json_pack("{s:s, s:s, s:s, s:s}", "job-id", id, "device", j->dev,
+                                       "target", node, "sync", "full"), NULL, QMP_WAIT_MS);
         if (err)
             return vk_error_prefix(err, "disk %s: starting its copy: ", j->vdev);
-        j->started = 1;
     }
     long long end = now_ms() + READY_MS;
     for (int i = 0; i < cs->n;) {
@@ -178,6 +185,12 @@ int vk_copy_finish(struct vk_qmp *q, struct vk_copyset *cs, int force)
             poll(NULL, 0, 20);
         if (r != -ENOENT && !force && !err)
             err = vk_error(-ETIMEDOUT, "disk %s: its copy did not end", j->vdev);
+        char node[80];
+        snprintf(node, sizeof node, "%s-nbd", id);
+        e = vk_qmp_execute(q, "blockdev-del", json_pack("{s:s}", "node-name", node), NULL,
+                           QMP_WAIT_MS);
+        if (e && !force && !err)
+            err = vk_error_prefix(e, "disk %s: closing its copy: ", j->vdev);
         j->started = 0;
     }
     if (force)
@@ -275,7 +288,8 @@ int vk_copy_create(struct vk_domcfg *cfg, const struct vk_migdisk *d, int n, con
 
 /* Contract in migcopy.h. */
 int vk_copy_export(struct vk_qmp *q, const char *vmdir, const struct vk_domcfg *cfg,
-                   const struct vk_migdisk *d, int n, int port, char *sock, size_t len)
+                   const struct vk_migdisk *d, int n, int port, const char *tls, char *sock,
+                   size_t len)
 {
     int err = 0;
     json_t *addr;
@@ -293,8 +307,10 @@ int vk_copy_export(struct vk_qmp *q, const char *vmdir, const struct vk_domcfg *
         unlink(sock);
         addr = json_pack("{s:s, s:{s:s}}", "type", "unix", "data", "path", sock);
     }
-    if ((err = vk_qmp_execute(q, "nbd-server-start", json_pack("{s:o}", "addr", addr), NULL,
-                              QMP_WAIT_MS)) < 0)
+    json_t *args = json_pack("{s:o}", "addr", addr);
+    if (tls)
+        json_object_set_new(args, "tls-creds", json_string(tls));
+    if ((err = vk_qmp_execute(q, "nbd-server-start", args, NULL, QMP_WAIT_MS)) < 0)
         return err;
     for (int i = 0; i < n && !err; i++) {
         char dev[64], id[64];

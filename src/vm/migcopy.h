@@ -48,12 +48,15 @@ int vk_copy_collect(struct vk_qmp *q, const struct vk_domcfg *cfg, json_t *meta,
 
 /* Sender: mirror every disk of cs to the NBD server at unix socket sock
  * or, with port > 0, at host:port (host as given to migrate; a "user@"
- * is dropped) and wait until all are ready.  0 or a negative errno
- * naming the disk. */
+ * is dropped), each export a blockdev node ("vmkit-copy-VDEV-nbd"), over TLS
+ * with QEMU's credentials object tls (NULL: plain) checking the server
+ * for the name tls_host, and wait until all are ready.  0 or a negative
+ * errno naming the disk. */
 int vk_copy_mirror(struct vk_qmp *q, struct vk_copyset *cs, const char *sock, const char *host,
-                   int port);
+                   int port, const char *tls, const char *tls_host);
 
-/* Sender: end the jobs of cs that were started: with force = 0 after a
+/* Sender: end the jobs of cs that were started and remove their target
+ * nodes: with force = 0 after a
  * completed migration (a consistent copy; an error if a job failed),
  * with force = 1 after a failure (errors ignored). */
 int vk_copy_finish(struct vk_qmp *q, struct vk_copyset *cs, int force);
@@ -74,9 +77,11 @@ void vk_copy_remove(char **list, int rm);
 /* Receiver: export the n disks d of cfg (started paused, -incoming) from
  * QEMU q writable over NBD on the unix socket VMDIR/nbd.sock (its path
  * into sock) or, with port > 0, on TCP port port of all IPv4 addresses
- * (sock gets ""). */
+ * (sock gets ""); over TLS with QEMU's credentials object tls (NULL:
+ * plain). */
 int vk_copy_export(struct vk_qmp *q, const char *vmdir, const struct vk_domcfg *cfg,
-                   const struct vk_migdisk *d, int n, int port, char *sock, size_t len);
+                   const struct vk_migdisk *d, int n, int port, const char *tls, char *sock,
+                   size_t len);
 
 /* Receiver: stop the NBD server (and so its exports) and remove its
  * unix socket sock (if not ""). */

@@ -5,6 +5,7 @@
 #include "vm/migcopy.h"
 #include "vm/migproto.h"
 #include "vm/migstream.h"
+#include "vm/migtls.h"
 #include "vm/save_int.h"
 #include "util/endian.h"
 #include "util/err.h"
@@ -47,7 +48,7 @@ struct peer {
 
 /* Start "SSHCOMMAND HOST vmkit migrate-receive". */
 static int spawn(const char *sshcmd, const char *host, const char *storage_dir, int nbd_port,
-                 struct peer *p)
+                 int tls, struct peer *p)
 {
     char *words = strdup(sshcmd), *argv[MAX_ARGS + 8], *save = NULL, port[16];
     int n = 0;
@@ -71,6 +72,8 @@ static int spawn(const char *sshcmd, const char *host, const char *storage_dir, 
         argv[n++] = "--nbd-port";
         argv[n++] = port;
     }
+    if (tls)
+        argv[n++] = "--tls";
     argv[n] = NULL;
     int in[2], out[2], err;
     char tmpl[] = "/tmp/vmkit-migrate-XXXXXX";
@@ -327,7 +330,7 @@ static int offer(struct peer *p, json_t *meta, uint64_t files_len, int flags)
 
 /* The stream (after the boot files), its end and trailer; wait for "ok". */
 static int transfer(struct peer *p, struct vk_qmp *q, const char *dir,
-                    const struct bootfiles *bf, struct vk_copyset *cs,
+                    const struct bootfiles *bf, struct vk_copyset *cs, const char *tls_host,
                     struct vk_migrate_stats *st, long long *stop_at)
 {
     int err = 0;
@@ -341,7 +344,8 @@ static int transfer(struct peer *p, struct vk_qmp *q, const char *dir,
         int port;
         if ((err = peer_line(p, line, READY_MS)) < 0 ||
             (err = vk_mignbd_parse(line, p->host, sock, sizeof sock, &port)) < 0 ||
-            (err = vk_copy_mirror(q, cs, sock, p->host, port)) < 0)
+            (err = vk_copy_mirror(q, cs, sock, p->host, port, tls_host ? VK_MIGTLS_ID : NULL,
+                                  tls_host)) < 0)
             return err;
     }
     struct fsink fs = { .p = p, .md = EVP_MD_CTX_new() };
@@ -406,7 +410,12 @@ int vk_vm_migrate(const char *name, const char *sshcmd, const char *host, int fl
         goto out;
     }
     was_running = !strcmp(state, "running");
-    if ((err = spawn(sshcmd ? sshcmd : "ssh", host, storage_dir, nbd_port, &p)) < 0 ||
+    char tls_host[256];
+    int tls = 0;
+    if ((flags & VK_MIGRATE_TLS) && (err = vk_migtls_client(q, host, tls_host, sizeof tls_host)) < 0)
+        goto out;
+    tls = (flags & VK_MIGRATE_TLS) != 0;
+    if ((err = spawn(sshcmd ? sshcmd : "ssh", host, storage_dir, nbd_port, tls, &p)) < 0 ||
         (err = vk_save_meta(q, &info, &meta)) < 0 ||
         ((flags & VK_MIGRATE_COPY) && (err = vk_copy_collect(q, &info.cfg, meta, &cs)) < 0) ||
         (info.cfg.bootloader && (err = describe_files(info.dir, meta, &bf, &files_len)) < 0))
@@ -419,7 +428,7 @@ int vk_vm_migrate(const char *name, const char *sshcmd, const char *host, int fl
         stop_at = now_ms();
     }
     if ((err = offer(&p, meta, files_len, flags)) < 0 ||
-        (err = transfer(&p, q, info.dir, &bf, &cs, st, &stop_at)) < 0)
+        (err = transfer(&p, q, info.dir, &bf, &cs, tls ? tls_host : NULL, st, &stop_at)) < 0)
         goto fail;
     st->stopped_ms = was_running ? now_ms() - stop_at : 0;
     /* the receiver runs the VM: only now does this one end */
@@ -433,6 +442,8 @@ fail: {
         char keep[1536];
         snprintf(keep, sizeof keep, "%s", vk_errmsg_for(err));
         vk_copy_finish(q, &cs, 1);   /* the copies there are dropped */
+        if (tls)
+            vk_migtls_drop(q);
         if (p.to >= 0)
             close(p.to);
         p.to = -1;

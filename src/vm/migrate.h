@@ -39,6 +39,7 @@
 enum {
     VK_MIGRATE_LIVE = 1 << 0,   /* --live: migrate while the guest runs */
     VK_MIGRATE_COPY = 1 << 1,   /* --copy-storage: the disks go too (migcopy.h) */
+    VK_MIGRATE_TLS = 1 << 2,    /* --tls: the disk copies under TLS (migtls.h) */
 };
 
 struct vk_migrate_stats {
@@ -67,10 +68,12 @@ int vk_vm_migrate(const char *name, const char *sshcmd, const char *host, int fl
 
 /* The receiving end: read the sender's bytes from in, answer on out (see
  * above); copied disks go to storage_dir (NULL: the config's paths) and
- * are exported on TCP port nbd_port (0: a unix socket).  The name of the VM (once known) goes to name_out.  0 when the
+ * are exported on TCP port nbd_port (0: a unix socket); with tls the
+ * export takes only a sender with a certificate of this host's CA
+ * (migtls.h).  The name of the VM (once known) goes to name_out.  0 when the
  * VM runs here and is defined; a negative errno (the same message also
  * went to out as "error: ...") with nothing left running here. */
-int vk_vm_migrate_receive(int in, int out, const char *storage_dir, int nbd_port,
+int vk_vm_migrate_receive(int in, int out, const char *storage_dir, int nbd_port, int tls,
                           char *name_out, size_t len);
 
 #endif

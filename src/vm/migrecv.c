@@ -5,6 +5,7 @@
 #include "vm/migcopy.h"
 #include "vm/migproto.h"
 #include "vm/migstream.h"
+#include "vm/migtls.h"
 #include "vm/monitor.h"
 #include "vm/save_int.h"
 #include "vm/store.h"
@@ -211,7 +212,7 @@ static void answer(int out, const char *line)
 /* Load the stream into the paused VM cfg->name, check it, resume it.
  * With disks to copy, export them first and tell the sender where. */
 static int load(int in, int out, const struct vk_domcfg *cfg, const struct vk_migdisk *disks,
-                int ndisks, int port)
+                int ndisks, int port, int tls)
 {
     struct vk_vminfo info;
     struct vk_qmp *q;
@@ -220,9 +221,12 @@ static int load(int in, int out, const struct vk_domcfg *cfg, const struct vk_mi
         return err;
     char sock[200] = "";
     int exported = 0;
+    if (tls && (err = vk_migtls_server(q)) < 0)
+        goto out;
     if (ndisks) {
         char line[240];
-        if ((err = vk_copy_export(q, info.dir, cfg, disks, ndisks, port, sock, sizeof sock)) == 0) {
+        if ((err = vk_copy_export(q, info.dir, cfg, disks, ndisks, port, tls ? VK_MIGTLS_ID : NULL,
+                                  sock, sizeof sock)) == 0) {
             exported = 1;
             if (port)
                 snprintf(line, sizeof line, "nbd tcp:%d\n", port);
@@ -255,6 +259,7 @@ static int load(int in, int out, const struct vk_domcfg *cfg, const struct vk_mi
     if (!err && (err = vk_qmp_execute(q, "cont", NULL, NULL, QMP_WAIT_MS)) == 0)
         vk_rt_write(info.dir, "state", "running", 7);
     EVP_MD_CTX_free(fs.md);
+out:
     vk_qmp_close(q);
     vk_rt_unlock(lk);
     vk_vminfo_free(&info);
@@ -262,7 +267,7 @@ static int load(int in, int out, const struct vk_domcfg *cfg, const struct vk_mi
 }
 
 /* Contract in migrate.h. */
-int vk_vm_migrate_receive(int in, int out, const char *storage_dir, int nbd_port,
+int vk_vm_migrate_receive(int in, int out, const char *storage_dir, int nbd_port, int tls,
                           char *name_out, size_t len)
 {
     struct vk_mighdr h;
@@ -283,7 +288,7 @@ int vk_vm_migrate_receive(int in, int out, const char *storage_dir, int nbd_port
         err = vk_copy_create(&cfg, disks, ndisks, storage_dir, &created);
     if (!err && (err = vk_vm_start(&cfg, &so)) == 0) {
         started = 1;
-        if ((err = load(in, out, &cfg, disks, ndisks, nbd_port)) == 0)
+        if ((err = load(in, out, &cfg, disks, ndisks, nbd_port, tls)) == 0)
             err = vk_store_define(&cfg);
     }
     if (err && (started || created)) {
