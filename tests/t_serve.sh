@@ -151,6 +151,24 @@ until grep -q "console run1 opened" "$T/s1.err" || [ "$(date +%s)" -gt $_end ]; 
 run_ok o ws "ws://$HP/ws/console/run1?token=$TOKEN"
 has "a second console on run1: closed, busy" "$o" "CLOSE 1008 409 console busy"
 
+# Who may change state.
+eq "POST without token: 403" "$(code POST /api/vms/run1/unpause)" 403
+eq "POST with a wrong token: 403" "$(code POST /api/vms/run1/unpause -H 'X-Vmkit-Token: 00')" 403
+eq "POST cross-site Origin: 403" "$(post /api/vms/run1/unpause -H 'Origin: http://evil.example')" 403
+eq "POST Sec-Fetch-Site cross-site: 403" "$(post /api/vms/run1/unpause -H 'Sec-Fetch-Site: cross-site')" 403
+one_of "after the refusals run1 is still paused" "$(qstatus run1)" "prelaunch paused"
+
+# Actions, seen by the API, the CLI, QEMU and the event stream.
+eq "POST unpause: 200" "$(post /api/vms/run1/unpause -H "Origin: $BASE" -H 'Sec-Fetch-Site: same-origin')" 200
+wait "$CON"
+eq "console: the guest's output reached the WebSocket" "$?" 0
+has "console: its line" "$(cat "$T/con1")" "VMKIT-BIOS-BOOT-OK serve"
+ok "console: QEMU's console log has the same line" grep -q "VMKIT-BIOS-BOOT-OK serve" "$T/run/run1/console.log"
+one_of "unpause: GET says running" "$(api_state run1)" "running blocked"
+one_of "unpause: vmkit list says running" "$(cli_state run1)" "running blocked"
+eq "unpause: QEMU runs" "$(qstatus run1)" running
+ok "events: run1 running" wait_event "l.get('run1') in ('running', 'blocked')"
+
 # The display over a WebSocket (/ws/vnc/NAME): the same refusals, the
 # VNC server's own greeting through the bridge (with and without the
 # "binary" subprotocol), one page at a time.
@@ -215,23 +233,6 @@ eq "noVNC: a hidden name: 404" "$(code GET /novnc/.git/config)" 404
 eq "GET /vnc.js: 200" "$(code GET /vnc.js)" 200
 has "vnc.js: noVNC's RFB module" "$(cat "$T/body")" 'import RFB from "/novnc/core/rfb.js"'
 
-# Who may change state.
-eq "POST without token: 403" "$(code POST /api/vms/run1/unpause)" 403
-eq "POST with a wrong token: 403" "$(code POST /api/vms/run1/unpause -H 'X-Vmkit-Token: 00')" 403
-eq "POST cross-site Origin: 403" "$(post /api/vms/run1/unpause -H 'Origin: http://evil.example')" 403
-eq "POST Sec-Fetch-Site cross-site: 403" "$(post /api/vms/run1/unpause -H 'Sec-Fetch-Site: cross-site')" 403
-one_of "after the refusals run1 is still paused" "$(qstatus run1)" "prelaunch paused"
-
-# Actions, seen by the API, the CLI, QEMU and the event stream.
-eq "POST unpause: 200" "$(post /api/vms/run1/unpause -H "Origin: $BASE" -H 'Sec-Fetch-Site: same-origin')" 200
-wait "$CON"
-eq "console: the guest's output reached the WebSocket" "$?" 0
-has "console: its line" "$(cat "$T/con1")" "VMKIT-BIOS-BOOT-OK serve"
-ok "console: QEMU's console log has the same line" grep -q "VMKIT-BIOS-BOOT-OK serve" "$T/run/run1/console.log"
-one_of "unpause: GET says running" "$(api_state run1)" "running blocked"
-one_of "unpause: vmkit list says running" "$(cli_state run1)" "running blocked"
-eq "unpause: QEMU runs" "$(qstatus run1)" running
-ok "events: run1 running" wait_event "l.get('run1') in ('running', 'blocked')"
 eq "POST unpause on a running VM: 409" "$(post /api/vms/run1/unpause)" 409
 eq "POST pause: 200" "$(post /api/vms/run1/pause -d '{}')" 200
 eq "pause: QEMU paused" "$(qstatus run1)" paused
