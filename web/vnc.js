@@ -12,7 +12,7 @@ document.getElementById("name").textContent = vm;
 document.title = vm + ": vmkit display";
 
 function state(s, text) {
-  document.body.dataset.state = s;   // for tests: connected, disconnected
+  document.body.dataset.state = s;   // for tests: password, connected, disconnected
   status.textContent = text;
 }
 
@@ -23,8 +23,18 @@ rfb.scaleViewport = true;
 rfb.addEventListener("connect", () => state("connected", "connected"));
 rfb.addEventListener("disconnect", (e) =>
   state("disconnected", e.detail.clean ? "disconnected" : "disconnected (refused or lost: see serve's log)"));
-// vncpasswd in the VM's config: noVNC asks, the user answers
-rfb.addEventListener("credentialsrequired", () =>
-  rfb.sendCredentials({ password: prompt("VNC password of " + vm) || "" }));
+// vncpasswd in the VM's config: noVNC asks, the form in the header answers
+const auth = document.getElementById("auth"), password = document.getElementById("password");
+rfb.addEventListener("credentialsrequired", () => {
+  state("password", "password needed");
+  auth.hidden = false;
+  password.focus();
+});
+auth.addEventListener("submit", (e) => {
+  e.preventDefault();
+  auth.hidden = true;
+  rfb.sendCredentials({ password: password.value });
+  password.value = "";
+});
 rfb.addEventListener("desktopname", (e) => { document.title = e.detail.name; });
 window.vmkitRfb = rfb;
