@@ -79,8 +79,12 @@ int vk_static_send(struct lws *wsi, struct vk_pss *pss, const char *file)
 /* Contract in serve_int.h. */
 int vk_static_send_novnc(struct lws *wsi, struct vk_pss *pss, const char *file)
 {
-    if (pss->srv->novnc_fd < 0)
-        return vk_http_error(wsi, pss, 404, "noVNC is not installed");
+    if (pss->srv->novnc_fd < 0) {
+        char m[4200];
+        snprintf(m, sizeof m, "noVNC is not installed (no directory %s)",
+                 pss->srv->o->novncdir ? pss->srv->o->novncdir : "given");
+        return vk_http_error(wsi, pss, 404, m);
+    }
     char path[128];
     snprintf(path, sizeof path, "%s", file);
     int dir = pss->srv->novnc_fd, fd = -1;
