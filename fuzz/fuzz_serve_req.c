@@ -1,14 +1,18 @@
 /* libFuzzer entry point: vmkit serve's request parsing (serve/req.c), the
  * parts that see a client's bytes.  The input is "PATH\nBODY": PATH goes
- * to the router and the --listen parser, BODY to the JSON body parser for
+ * to the router, the --listen parser and the VNC address parser, BODY to the JSON body parser for
  * the action data[0] picks, and both as Origin/Host to the same-origin
  * check.  Checks: only the documented statuses, a routed static file is
- * one plain name (no '/', no "..", no leading '.'), a routed VM name is
- * valid. */
+ * one plain name (no '/', no "..", no leading '.'), a noVNC file plain
+ * names joined by single '/', a routed VM name is valid, a VNC address is
+ * accepted only on loopback. */
 #include "serve/req.h"
 #include "util/err.h"
 #include "vm/store.h"
 
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,7 +39,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (st == 200 && r.kind == VK_ROUTE_STATIC &&
         (!r.file[0] || strchr(r.file, '/') || strstr(r.file, "..") || r.file[0] == '.'))
         abort();
-    if (st == 200 && (r.kind == VK_ROUTE_VM || r.kind == VK_ROUTE_ACTION || r.kind == VK_ROUTE_CONSOLE) && !vk_name_valid(r.name))
+    if (st == 200 && r.kind == VK_ROUTE_NOVNC &&
+        (!r.file[0] || r.file[0] == '/' || strstr(r.file, "..") || strstr(r.file, "/.") ||
+         strstr(r.file, "//") || r.file[strlen(r.file) - 1] == '/'))
+        abort();
+    if (st == 200 && (r.kind == VK_ROUTE_VM || r.kind == VK_ROUTE_VNC || r.kind == VK_ROUTE_ACTION || r.kind == VK_ROUTE_CONSOLE) && !vk_name_valid(r.name))
         abort();
 
     struct vk_act_opts o;
@@ -54,6 +62,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     int port, loop;
     if (vk_serve_parse_listen(in, addr, sizeof addr, &port, &loop) == 0 &&
         (port < 0 || port > 65535 || (loop != 0 && loop != 1)))
+        abort();
+    struct sockaddr_storage sa;
+    socklen_t salen = 0;
+    int vr = vk_serve_vnc_addr(in, &sa, &salen);
+    if (vr != 0 && vr != -EPERM && vr != -EINVAL)
+        abort();
+    if (vr == 0 && !(sa.ss_family == AF_INET
+                         ? (ntohl(((struct sockaddr_in *)&sa)->sin_addr.s_addr) >> 24) == 127
+                         : IN6_IS_ADDR_LOOPBACK(&((struct sockaddr_in6 *)&sa)->sin6_addr)))
         abort();
     free(in);
     vk_error_clear();

@@ -11,3 +11,6 @@ $(INSTALL) -d '$(DESTDIR)$(WEBDIR)'
 	$(INSTALL) -m 644 $(WEB_SRC) $(XTERM_FILES) '$(DESTDIR)$(WEBDIR)/'
 endef
 $(BUILD)/obj/src/cli/serve.o: CPPFLAGS += -DVMKIT_WEBDIR='"$(WEBDIR)"'
+# noVNC for the display page (Debian's novnc package; not copied here)
+NOVNCDIR ?= /usr/share/novnc
+$(BUILD)/obj/src/cli/serve.o: CPPFLAGS += -DVMKIT_NOVNC_DIR='"$(NOVNCDIR)"'

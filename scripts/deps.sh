@@ -11,7 +11,7 @@ busybox-static cpio dpkg-dev python3 python3-cryptography time mmdebstrap openss
 grub-pc-bin grub-common
 scdoc mandoc groff-base zsh jq
 libvirt-clients libxml2-utils
-libwebsockets-dev curl openssl chromium
+libwebsockets-dev curl openssl chromium novnc
 borgbackup partclone"
 # npm fetches xterm.js at build time (mk/xterm.mk); a nodejs from elsewhere
 # (NodeSource) brings its own npm and conflicts with Debian's

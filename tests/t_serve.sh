@@ -74,8 +74,13 @@ for n in def1 run1; do
     printf 'name = "%s"\nmemory = 32\nboot = "c"\nvif = []\nvnc = 0\ndisk = [ "format=raw, vdev=hda, access=rw, target=%s/%s.img" ]\n' \
         "$n" "$T" "$n" >"$n.cfg"
 done
+# vnc1: a VNC display (on loopback, any free display: to=99)
+python3 "$TOP/tests/fixtures/bootsector.py" serve "$T/vnc1.img" 1048576 || exit 1
+printf 'name = "vnc1"\nmemory = 32\nboot = "c"\nvif = []\nvnc = 1\nvncunused = 1\ndisk = [ "format=raw, vdev=hda, access=rw, target=%s/vnc1.img" ]\n' \
+    "$T" >vnc1.cfg
 ok "define def1" vmkit define def1.cfg
 ok "create run1 paused" vmkit create run1.cfg -p
+ok "create vnc1 paused" vmkit create vnc1.cfg -p
 
 fails_with "serve: 0.0.0.0 without --tls is refused" 1 "not a loopback address" vmkit serve --listen 0.0.0.0:0
 fails_with "serve: a bad --listen is refused" 1 "not an IPv4 address" vmkit serve --listen nohost:80
@@ -163,6 +168,71 @@ one_of "unpause: GET says running" "$(api_state run1)" "running blocked"
 one_of "unpause: vmkit list says running" "$(cli_state run1)" "running blocked"
 eq "unpause: QEMU runs" "$(qstatus run1)" running
 ok "events: run1 running" wait_event "l.get('run1') in ('running', 'blocked')"
+
+# The display over a WebSocket (/ws/vnc/NAME): the same refusals, the
+# VNC server's own greeting through the bridge (with and without the
+# "binary" subprotocol), one page at a time.
+run_ok vl vmkit list -l --json
+VNCADDR=$(printf %s "$vl" | python3 -c 'import json, sys; print([v["vnc"] for v in json.load(sys.stdin) if v["name"] == "vnc1"][0])')
+has "vmkit list -l: vnc1's VNC on loopback" "$VNCADDR" "127.0.0.1:"
+eq "GET /api/vms: vnc1's VNC address" "$(code GET /api/vms >/dev/null; vmfield "$T/body" vnc1 vnc)" "$VNCADDR"
+# greet ADDR: the first 12 bytes a VNC server at HOST:PORT sends (repr)
+greet() { timeout 20 python3 -c '
+import socket, sys
+h, p = sys.argv[1].rsplit(":", 1)
+s = socket.create_connection((h, int(p)), timeout=15)
+b = b""
+while len(b) < 12:
+    d = s.recv(12 - len(b))
+    if not d: break
+    b += d
+print(repr(b))' "$1"; }
+run_ok o greet "$VNCADDR"
+eq "QEMU's VNC server greets with RFB 3.8 (direct)" "$o" "b'RFB 003.008\\n'"
+run_ok o ws "ws://$HP/ws/vnc/vnc1?token=$TOKEN" --origin "$BASE" --expect "RFB 003.008" --timeout 30
+has "VNC: the greeting through the bridge" "$o" "RFB 003.008"
+run_ok o ws "ws://$HP/ws/vnc/vnc1?token=$TOKEN" --protocol binary --expect "RFB 003.008" --timeout 30
+has "VNC: subprotocol binary is chosen" "$o" "OPEN binary"
+has "VNC: the greeting with subprotocol binary" "$o" "RFB 003.008"
+run_ok o ws "ws://$HP/ws/vnc/nope?token=$TOKEN"
+has "VNC of an unknown VM: closed with 404" "$o" "CLOSE 1008 404 nope: no such VM"
+run_ok o ws "ws://$HP/ws/vnc/run1?token=$TOKEN"
+has "VNC of a VM without VNC (vnc = 0): closed with 409" "$o" "CLOSE 1008 409 run1 has no VNC display"
+fails "VNC without the token: refused" 2 ws "ws://$HP/ws/vnc/vnc1"
+fails "VNC with a wrong token: refused" 2 ws "ws://$HP/ws/vnc/vnc1?token=00"
+fails "VNC cross-site: refused" 2 ws "ws://$HP/ws/vnc/vnc1?token=$TOKEN" --origin http://evil.example
+eq "GET /ws/vnc/vnc1 without Upgrade: 426" "$(code GET /ws/vnc/vnc1)" 426
+# (timeout itself in the background, so killing it ends the client)
+timeout 90 python3 "$TOP/tests/tools/wsclient.py" "ws://$HP/ws/vnc/vnc1?token=$TOKEN" \
+    --expect "never sent" --timeout 60 >"$T/vnc1" 2>&1 &
+VNC1=$!
+SERVE_PIDS="$SERVE_PIDS $VNC1"
+_end=$(( $(date +%s) + 30 ))
+until grep -q "RFB 003.008" "$T/vnc1" || [ "$(date +%s)" -gt $_end ]; do sleep 0.05; done
+has "VNC: the first page has the greeting" "$(cat "$T/vnc1")" "RFB 003.008"
+run_ok o ws "ws://$HP/ws/vnc/vnc1?token=$TOKEN"
+has "a second VNC page on vnc1: closed, busy" "$o" "CLOSE 1008 409 VNC busy"
+kill "$VNC1"; wait "$VNC1" 2>/dev/null
+_end=$(( $(date +%s) + 30 ))
+until [ "$(grep -c "VNC vnc1 closed" "$T/s1.err")" = "$(grep -c "VNC vnc1 opened" "$T/s1.err")" ] ||
+      [ "$(date +%s)" -gt $_end ]; do sleep 0.05; done
+eq "serve: logs each VNC page's close" "$(grep -c "VNC vnc1 closed" "$T/s1.err")" 3
+run_ok o ws "ws://$HP/ws/vnc/vnc1?token=$TOKEN" --expect "RFB 003.008" --timeout 30
+has "VNC: free again once the first page is gone" "$o" "RFB 003.008"
+# noVNC's files under /novnc/, nothing outside its dir
+eq "GET /novnc/core/rfb.js: 200" "$(code GET /novnc/core/rfb.js)" 200
+ok "/novnc/core/rfb.js: noVNC's own file" cmp -s "$T/body" /usr/share/novnc/core/rfb.js
+eq "GET /novnc/vendor/pako/lib/zlib/inflate.js: 200" "$(code GET /novnc/vendor/pako/lib/zlib/inflate.js)" 200
+eq "traversal /novnc/../../etc/passwd: 404" "$(code GET /novnc/../../etc/passwd)" 404
+eq "traversal /novnc/core/../../../../etc/passwd: 404" "$(code GET /novnc/core/../../../../etc/passwd)" 404
+eq "traversal /novnc/%2e%2e/%2e%2e/etc/passwd: 404" "$(code GET /novnc/%2e%2e/%2e%2e/etc/passwd)" 404
+has "traversal: a JSON error, not the file" "$(cat "$T/body")" '"status":404'
+eq "noVNC: a symlink (vnc_auto.html) is not followed: 404" "$(code GET /novnc/vnc_auto.html)" 404
+eq "noVNC: a directory: 404" "$(code GET /novnc/core/)" 404
+eq "noVNC: a hidden name: 404" "$(code GET /novnc/.git/config)" 404
+eq "GET /vnc.js: 200" "$(code GET /vnc.js)" 200
+has "vnc.js: noVNC's RFB module" "$(cat "$T/body")" 'import RFB from "/novnc/core/rfb.js"'
+
 eq "POST unpause on a running VM: 409" "$(post /api/vms/run1/unpause)" 409
 eq "POST pause: 200" "$(post /api/vms/run1/pause -d '{}')" 200
 eq "pause: QEMU paused" "$(qstatus run1)" paused

@@ -6,7 +6,9 @@
 # `vmkit guest build`, opens the xterm.js console, sees the guest's
 # readiness line there, types a command (key events through xterm's
 # onData and the WebSocket) and sees the answer, then clicks Shut down
-# and sees the VM stop, in the page and in `vmkit list`/QEMU.
+# and sees the VM stop, in the page and in `vmkit list`/QEMU.  In between
+# its "display" link opens noVNC's page (a second tab), which must connect
+# through /ws/vnc/g and draw the guest's screen (not blank, QEMU's size).
 # Screenshots of each step, serve's and the monitor's logs are kept in
 # build[/asan]/artifacts/t_serve_browser (or $VMKIT_TEST_ARTIFACTS/...).
 . "$(dirname "$0")/lib.sh"
@@ -23,11 +25,15 @@ cleanup() {
     for d in "$T"/run/*/; do
         [ -d "$d" ] && "$VMKIT" destroy "$(basename "$d")" >/dev/null 2>&1
     done
-    rm -rf "$T"
+    # chromium's helpers outlive its main process by a moment, writing
+    rm -rf "$T" 2>/dev/null || { sleep 1; rm -rf "$T"; }
 }
 trap cleanup EXIT
 
 ok "guest build" vmkit guest build -q --size 96M g.img
+# a VNC display too (any free display: another VM may hold :0), with a
+# password that noVNC's page must ask for
+printf 'vnc = 1\nvncunused = 1\nvncpasswd = "vk-pw-42"\n' >>g.img.cfg
 ok "define the guest (g)" vmkit define g.img.cfg
 
 "$VMKIT" serve --listen 127.0.0.1:0 >"$T/serve.out" 2>"$T/serve.err" &
@@ -93,6 +99,39 @@ see "console: the guest's answer (sum=42)" \
 ok "the answer came from the guest (console.log)" grep -q '^sum=42' "$T/run/g/console.log"
 shot 3-answer
 
+# The display: the list's link opens noVNC's page in a new tab, which
+# connects through /ws/vnc/g and draws the guest's screen (its size is
+# QEMU's own screendump's); it holds the VM's one VNC session meanwhile.
+see "page: a display link for g (it has VNC)" \
+    'document.querySelector("#vms tr[data-name=g] a[data-action=display]") !== null'
+ok "page: click display" cdp click '#vms tr[data-name=g] a[data-action=display]'
+# vcdp STEP ARG...: a step on the display's tab (a python per step: few)
+vcdp() { CDP_URL=/vnc.html timeout 120 python3 "$TOP/tests/tools/cdp.py" "$T/chrome" "$@"; }
+vsee() {
+    _v=$(vcdp wait "$2" "${3:-30}" 2>&1); _rc=$?
+    if [ $_rc = 0 ]; then _report 0 "$1"; else
+        printf 'last value: %s\nexpression: %s\n' "$_v" "$2" >"$T/.out"; _report 1 "$1" "$T/.out"; fi
+}
+vsee "display: noVNC asks for the VNC password" 'document.body.dataset.state == "password"' 60
+ok "display: click the password field" vcdp click '#password'
+ok "display: type the password and Enter" vcdp type 'vk-pw-42\n'
+vsee "display: noVNC connected" 'document.body.dataset.state == "connected"' 60
+canvas='document.querySelector("#screen canvas")'
+vsee "display: the guest's screen drawn (a pixel not black)" "(() => { const c = $canvas;
+    if (!c || !c.width) return false; const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+    for (let i = 0; i < d.length; i += 4) if (d[i] | d[i + 1] | d[i + 2]) return true; return false; })()" 60
+ok "vmkit screenshot g (QEMU's screendump)" vmkit screenshot g "$ART/qemu-screen.png"
+run_ok qs python3 "$TOP/tests/pngstat.py" "$ART/qemu-screen.png"
+run_ok cs vcdp eval "[$canvas.width, $canvas.height].join(' ')"
+eq "display: the canvas is the guest's screen size" "$cs" "\"$(echo "$qs" | cut -d' ' -f1-2)\""
+ok "screenshot 5-display" vcdp shot "$ART/5-display.png"
+ok "screenshot of the display's canvas" vcdp shot "$ART/5-canvas.png" '#screen canvas'
+run_ok ps python3 "$TOP/tests/pngstat.py" "$ART/5-canvas.png"
+ok "display: the canvas is not blank ($ps)" test "$(echo "$ps" | cut -d' ' -f3)" -gt 1
+HP=${URL#http://}; HP=${HP%%/*}; TOKEN=${URL##*#token=}
+run_ok o timeout 60 python3 "$TOP/tests/tools/wsclient.py" "ws://$HP/ws/vnc/g?token=$TOKEN"
+has "display: a second VNC session is refused while the page has it" "$o" "CLOSE 1008 409 VNC busy"
+
 qpid=$(cat "$T/run/g/pid")
 ok "page: click shutdown" cdp click '#vms tr[data-name=g] button[data-action=shutdown]'
 see "page: g shut off again" "$state == 'shut off'" 60
@@ -102,6 +141,8 @@ import json, sys
 print([v["state"] for v in json.load(sys.stdin) if v["name"] == "g"])')" "['shut off']"
 see "console: the page saw it close" 'vmkitConsoleText().includes("[closed")' 20
 shot 4-stopped
+vsee "display: the page saw the VM go (disconnected)" 'document.body.dataset.state == "disconnected"' 30
+has "serve logged the display" "$(cat "$T/serve.err")" "loopback: VNC g opened"
 has "serve logged the start" "$(cat "$T/serve.err")" "loopback: start g: 200"
 has "serve logged the shutdown" "$(cat "$T/serve.err")" "loopback: shutdown g: 200"
 

@@ -119,6 +119,16 @@ function render(vms) {
       b.addEventListener("click", () => openConsole(v.name));
       td.appendChild(b);
     }
+    if (v.pid !== null && v.pid !== undefined && v.vnc) {
+      // the graphical console (noVNC) in a page of its own
+      const a = document.createElement("a");
+      a.textContent = "display";
+      a.className = "display";
+      a.dataset.action = "display";
+      a.target = "_blank";
+      a.href = "vnc.html?vm=" + encodeURIComponent(v.name) + "#token=" + encodeURIComponent(token);
+      td.appendChild(a);
+    }
     for (const action of ACTIONS[v.state] || []) {
       const b = document.createElement("button");
       b.textContent = action;

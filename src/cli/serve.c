@@ -18,6 +18,11 @@
 #define VMKIT_WEBDIR "/usr/local/share/vmkit/web"
 #endif
 
+/* noVNC (Debian's novnc package), served as /novnc/ for the display */
+#ifndef VMKIT_NOVNC_DIR
+#define VMKIT_NOVNC_DIR "/usr/share/novnc"
+#endif
+
 static volatile sig_atomic_t stop_flag;
 
 static void on_signal(int sig)
@@ -91,6 +96,7 @@ int cmd_serve(int argc, char **argv)
     char buf[PATH_MAX + 8];
     struct vk_serve_opts o = { .listen = listen, .tls = tls,
                                .webdir = web ? web : default_webdir(buf, sizeof buf),
+                               .novncdir = VMKIT_NOVNC_DIR,
                                .stop = &stop_flag, .log = log_line, .ready = ready };
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);

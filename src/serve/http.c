@@ -182,12 +182,15 @@ static int on_http(struct lws *wsi, struct vk_pss *pss, const char *path)
     switch (pss->route.kind) {
     case VK_ROUTE_STATIC:
         return vk_static_send(wsi, pss, pss->route.file);
+    case VK_ROUTE_NOVNC:
+        return vk_static_send_novnc(wsi, pss, pss->route.file);
     case VK_ROUTE_EVENTS:
         return vk_events_begin(wsi, pss);
     case VK_ROUTE_LIST:
     case VK_ROUTE_VM:
         return api_answer(wsi, pss, NULL);
     case VK_ROUTE_CONSOLE:
+    case VK_ROUTE_VNC:
         return vk_http_error(wsi, pss, 426, "a WebSocket (Upgrade: websocket) is needed here");
     case VK_ROUTE_ACTION:
         break;
@@ -316,8 +319,12 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
     }
 }
 
+/* "binary": the WebSocket subprotocol websockify's clients ask for (noVNC
+ * 1.3 asks for none by default); lws refuses a handshake naming no
+ * protocol it has, so the bridge answers to this name too. */
 const struct lws_protocols vk_serve_protocols[] = {
     { "http", callback, sizeof(struct vk_pss), 0, 0, NULL, 0 },
+    { "binary", callback, sizeof(struct vk_pss), 0, 0, NULL, 0 },
     { "vmkit-console-raw", vk_console_raw_cb, 0, 0, 0, NULL, 0 },
     { NULL, NULL, 0, 0, 0, NULL, 0 },
 };

@@ -5,6 +5,8 @@
 #include "vm/store.h"
 
 #include <arpa/inet.h>
+#include <netinet/in.h>
+#include <stdint.h>
 #include <errno.h>
 #include <jansson.h>
 #include <stdio.h>
@@ -63,16 +65,39 @@ int vk_serve_route(const char *path, size_t len, struct vk_route *r, char *why, 
         r->kind = VK_ROUTE_STATIC;
         return 200;
     }
-    static const char ws[] = "ws/console/";
-    if (rest > sizeof ws - 1 && !memcmp(p, ws, sizeof ws - 1)) {
-        size_t nl = rest - (sizeof ws - 1);
+    static const struct { const char *prefix; enum vk_route_kind kind; } ws[] = {
+        { "ws/console/", VK_ROUTE_CONSOLE }, { "ws/vnc/", VK_ROUTE_VNC },
+    };
+    for (size_t i = 0; i < sizeof ws / sizeof *ws; i++) {
+        size_t pl = strlen(ws[i].prefix);
+        if (rest <= pl || memcmp(p, ws[i].prefix, pl))
+            continue;
+        size_t nl = rest - pl;
         if (nl >= sizeof r->name)
             return why_status(why, wlen, 400, "bad VM name");
-        memcpy(r->name, p + sizeof ws - 1, nl);
+        memcpy(r->name, p + pl, nl);
         r->name[nl] = 0;
         if (!vk_name_valid(r->name))
             return why_status(why, wlen, 400, "bad VM name");
-        r->kind = VK_ROUTE_CONSOLE;
+        r->kind = ws[i].kind;
+        return 200;
+    }
+    static const char nv[] = "novnc/";
+    if (rest > sizeof nv - 1 && !memcmp(p, nv, sizeof nv - 1)) {
+        const char *f = p + sizeof nv - 1;
+        size_t fl = rest - (sizeof nv - 1);
+        if (fl >= sizeof r->file)
+            return why_status(why, wlen, 404, "no such resource");
+        /* each component a plain name: no empty one, none hidden */
+        for (size_t s = 0, e; s <= fl; s = e + 1) {
+            const char *sl = memchr(f + s, '/', fl - s);
+            e = sl ? (size_t)(sl - f) : fl;
+            if (!plain_file(f + s, e - s))
+                return why_status(why, wlen, 404, "no such resource");
+        }
+        memcpy(r->file, f, fl);
+        r->file[fl] = 0;
+        r->kind = VK_ROUTE_NOVNC;
         return 200;
     }
     static const char api[] = "api/";
@@ -169,6 +194,44 @@ int vk_serve_same_origin(const char *origin, const char *host, const char *fetch
     const char *rest = !strncmp(origin, "http://", 7) ? origin + 7
                        : !strncmp(origin, "https://", 8) ? origin + 8 : NULL;
     return rest && !strcmp(rest, host);
+}
+
+/* Contract in req.h. */
+int vk_serve_vnc_addr(const char *s, struct sockaddr_storage *sa, socklen_t *salen)
+{
+    char host[64];
+    const char *colon = strrchr(s, ':'), *h = s;
+    size_t hl = colon ? (size_t)(colon - s) : 0;
+    if (hl >= 2 && s[0] == '[' && s[hl - 1] == ']') {   /* "[v6]:port" */
+        h++;
+        hl -= 2;
+    }
+    char *end;
+    long port = colon ? strtol(colon + 1, &end, 10) : -1;
+    if (!colon || hl == 0 || hl >= sizeof host || !colon[1] || *end || port < 1 || port > 65535)
+        return vk_error(-EINVAL, "VNC address '%.100s': expected HOST:PORT", s);
+    memcpy(host, h, hl);
+    host[hl] = 0;
+    memset(sa, 0, sizeof *sa);
+    struct sockaddr_in *v4 = (struct sockaddr_in *)sa;
+    struct sockaddr_in6 *v6 = (struct sockaddr_in6 *)sa;
+    if (inet_pton(AF_INET, host, &v4->sin_addr) == 1) {
+        v4->sin_family = AF_INET;
+        v4->sin_port = htons((uint16_t)port);
+        *salen = sizeof *v4;
+        if ((ntohl(v4->sin_addr.s_addr) >> 24) != 127)
+            return vk_error(-EPERM, "VNC address %s is not on loopback", s);
+        return 0;
+    }
+    if (inet_pton(AF_INET6, host, &v6->sin6_addr) == 1) {
+        v6->sin6_family = AF_INET6;
+        v6->sin6_port = htons((uint16_t)port);
+        *salen = sizeof *v6;
+        if (!IN6_IS_ADDR_LOOPBACK(&v6->sin6_addr))
+            return vk_error(-EPERM, "VNC address %s is not on loopback", s);
+        return 0;
+    }
+    return vk_error(-EINVAL, "VNC address '%.100s': the host is no IP address", s);
 }
 
 /* Contract in req.h. */

@@ -7,6 +7,7 @@
 #define VK_SERVE_REQ_H
 
 #include <stddef.h>
+#include <sys/socket.h>
 
 enum vk_route_kind {
     VK_ROUTE_STATIC,    /* a file of the web dir: route.file */
@@ -15,6 +16,8 @@ enum vk_route_kind {
     VK_ROUTE_ACTION,    /* POST /api/vms/NAME/ACTION */
     VK_ROUTE_EVENTS,    /* GET /api/events (server-sent events) */
     VK_ROUTE_CONSOLE,   /* GET /ws/console/NAME (a WebSocket) */
+    VK_ROUTE_VNC,       /* GET /ws/vnc/NAME (a WebSocket) */
+    VK_ROUTE_NOVNC,     /* a file of the noVNC dir: route.file, a relative path */
 };
 
 enum vk_serve_action {
@@ -25,7 +28,8 @@ struct vk_route {
     enum vk_route_kind kind;
     enum vk_serve_action action;
     char name[80];      /* the VM (valid by vk_name_valid) */
-    char file[64];      /* a plain file name: no '/', no leading '.' */
+    char file[128];     /* STATIC: a plain file name: no '/', no leading '.';
+                         * NOVNC: plain names joined by single '/' */
 };
 
 /* The name of an action ("start"...). */
@@ -34,7 +38,8 @@ const char *vk_serve_action_name(enum vk_serve_action a);
 /* Route the path of a request (as the HTTP library decoded it, NUL-
  * terminated, at most len bytes looked at).  Returns 200 with *r filled,
  * 404 (no such resource; also any '..', '%', '\\' or control byte, a path
- * that is not one plain file name under /) or 400 (an unknown action or a
+ * that is not one plain file name under / or plain names under /novnc/)
+ * or 400 (an unknown action or a
  * VM name vk_name_valid refuses), with a reason in why. */
 int vk_serve_route(const char *path, size_t len, struct vk_route *r, char *why, size_t wlen);
 
@@ -61,5 +66,12 @@ int vk_serve_same_origin(const char *origin, const char *host, const char *fetch
  * 0..65535, 0 = any free port) into addr (dotted quad) and *port, and
  * *loopback = whether ADDR is in 127.0.0.0/8.  0 or -EINVAL naming s. */
 int vk_serve_parse_listen(const char *s, char *addr, size_t alen, int *port, int *loopback);
+
+/* Parse a VNC address as the runtime dir records it ("127.0.0.1:5900",
+ * "[::1]:5901", from QEMU's query-vnc) into *sa (an IPv4 or IPv6 socket
+ * address, *salen its size).  0; -EPERM when the host is not a loopback
+ * address (127.0.0.0/8, ::1): serve bridges only to those; -EINVAL naming
+ * s when it is no HOST:PORT. */
+int vk_serve_vnc_addr(const char *s, struct sockaddr_storage *sa, socklen_t *salen);
 
 #endif

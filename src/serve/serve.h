@@ -23,6 +23,7 @@ struct vk_serve_opts {
     const char *listen;     /* "ADDR:PORT"; NULL: 127.0.0.1:8080 */
     int tls;                /* TLS with client certificates required */
     const char *webdir;     /* the page's files (flat dir) */
+    const char *novncdir;   /* noVNC (served as /novnc/); NULL: none */
     volatile sig_atomic_t *stop;   /* set (by a signal handler) to end */
     /* a line for the operator: each action (with who asked), errors */
     void (*log)(const char *line, void *ctx);

@@ -16,6 +16,7 @@ struct vk_server {
     struct lws_vhost *vh;
     int tls;
     int webdir_fd;              /* O_PATH of the web dir */
+    int novnc_fd;               /* O_PATH of the noVNC dir, -1 when absent */
     char token[65];             /* hex; "" with TLS */
     char token_path[4200];
     /* the VM list as the events last saw it, and its generation */
@@ -76,11 +77,23 @@ int vk_http_respond(struct lws *wsi, struct vk_pss *pss, int status, const char 
 /* Respond with {"error": msg, "status": status}. */
 int vk_http_error(struct lws *wsi, struct vk_pss *pss, int status, const char *msg);
 
+/* Connect to running VM name's VNC server (its address as `vmkit list -l`
+ * shows it; loopback only).  The socket (close-on-exec, blocking), or
+ * -ENOENT no such VM, -ESRCH not running, -ENODEV no VNC, -EPERM not on
+ * loopback, another negative errno (connect). */
+int vk_serve_vnc_open(const char *name);
+
 /* Respond with the file r->file of the web dir (404 when it is not a
  * regular file there; symlinks are not followed). */
 int vk_static_send(struct lws *wsi, struct vk_pss *pss, const char *file);
 
-/* Open o->webdir: 0 or -ENOENT naming it. */
+/* Respond with the file at relative path file of the noVNC dir (404 when
+ * noVNC is not there or the path is no regular file below it: no
+ * component may be a symlink). */
+int vk_static_send_novnc(struct lws *wsi, struct vk_pss *pss, const char *file);
+
+/* Open o->webdir (0 or -ENOENT naming it) and o->novncdir (absent: no
+ * graphical console, not an error). */
 int vk_static_open(struct vk_server *srv);
 
 /* Start the event stream on wsi (headers now, the list on writable). */

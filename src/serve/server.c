@@ -123,6 +123,8 @@ static void cleanup(struct vk_server *srv)
         unlink(srv->token_path);
     if (srv->webdir_fd >= 0)
         close(srv->webdir_fd);
+    if (srv->novnc_fd >= 0)
+        close(srv->novnc_fd);
     free(srv->list);
     log_srv = NULL;
 }
@@ -143,7 +145,8 @@ int vk_serve_run(const struct vk_serve_opts *o)
                    (err = tls_file("server.key", key, sizeof key)) < 0 ||
                    (err = tls_file("crl.pem", crl, sizeof crl)) < 0))
         return err;
-    struct vk_server srv = { .o = o, .tls = o->tls, .webdir_fd = -1, .gen = 1 };
+    struct vk_server srv = { .o = o, .tls = o->tls, .webdir_fd = -1, .novnc_fd = -1,
+                              .gen = 1 };
     if ((err = vk_static_open(&srv)) < 0 || (!o->tls && (err = make_token(&srv)) < 0)) {
         cleanup(&srv);
         return err;

@@ -1,5 +1,7 @@
 /* vmkit serve: the page's files, only plain files directly in the web dir
- * (the route allows no '/' or "..", and symlinks are not followed). */
+ * (the route allows no '/' or "..", and symlinks are not followed), and
+ * noVNC's below its dir (each component opened without following a
+ * symlink, so nothing outside it is reached). */
 #include "serve/serve_int.h"
 
 #include "util/err.h"
@@ -19,6 +21,9 @@ int vk_static_open(struct vk_server *srv)
     srv->webdir_fd = open(srv->o->webdir, O_PATH | O_DIRECTORY | O_CLOEXEC);
     if (srv->webdir_fd < 0)
         return vk_error(-errno, "%s: the web dir: %s", srv->o->webdir, strerror(errno));
+    srv->novnc_fd = -1;
+    if (srv->o->novncdir)   /* without it the rest still works */
+        srv->novnc_fd = open(srv->o->novncdir, O_PATH | O_DIRECTORY | O_CLOEXEC);
     return 0;
 }
 
@@ -29,6 +34,7 @@ static const char *ctype_of(const char *file)
         { ".css", "text/css; charset=utf-8" },   { ".json", "application/json" },
         { ".png", "image/png" },                 { ".svg", "image/svg+xml" },
         { ".ico", "image/x-icon" },              { ".txt", "text/plain; charset=utf-8" },
+        { ".wasm", "application/wasm" },
     };
     const char *dot = strrchr(file, '.');
     for (size_t i = 0; dot && i < sizeof map / sizeof *map; i++)
@@ -37,10 +43,8 @@ static const char *ctype_of(const char *file)
     return "application/octet-stream";
 }
 
-/* Contract in serve_int.h. */
-int vk_static_send(struct lws *wsi, struct vk_pss *pss, const char *file)
+static int send_fd(struct lws *wsi, struct vk_pss *pss, int fd, const char *file)
 {
-    int fd = openat(pss->srv->webdir_fd, file, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
     struct stat st;
     if (fd < 0 || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_size > STATIC_MAX) {
         if (fd >= 0)
@@ -63,4 +67,40 @@ int vk_static_send(struct lws *wsi, struct vk_pss *pss, const char *file)
         return vk_http_error(wsi, pss, 500, "cannot read the file");
     }
     return vk_http_respond(wsi, pss, 200, ctype_of(file), buf, len);
+}
+
+/* Contract in serve_int.h. */
+int vk_static_send(struct lws *wsi, struct vk_pss *pss, const char *file)
+{
+    int fd = openat(pss->srv->webdir_fd, file, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
+    return send_fd(wsi, pss, fd, file);
+}
+
+/* Contract in serve_int.h. */
+int vk_static_send_novnc(struct lws *wsi, struct vk_pss *pss, const char *file)
+{
+    if (pss->srv->novnc_fd < 0) {
+        char m[4200];
+        snprintf(m, sizeof m, "noVNC is not installed (no directory %s)",
+                 pss->srv->o->novncdir ? pss->srv->o->novncdir : "given");
+        return vk_http_error(wsi, pss, 404, m);
+    }
+    char path[128];
+    snprintf(path, sizeof path, "%s", file);
+    int dir = pss->srv->novnc_fd, fd = -1;
+    for (char *p = path, *sl;; p = sl + 1) {
+        if (!(sl = strchr(p, '/'))) {
+            fd = openat(dir, p, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
+            break;
+        }
+        *sl = 0;
+        int sub = openat(dir, p, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (dir != pss->srv->novnc_fd)
+            close(dir);
+        if ((dir = sub) < 0)
+            break;
+    }
+    if (dir >= 0 && dir != pss->srv->novnc_fd)
+        close(dir);
+    return send_fd(wsi, pss, fd, file);
 }

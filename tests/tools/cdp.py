@@ -4,7 +4,10 @@ stdlib only: a minimal RFC 6455 client), one step per call, so a shell
 test checks each step.  The browser's user-data dir holds the port
 (DevToolsActivePort, written when started with --remote-debugging-port=0).
 
-usage: cdp.py DATADIR STEP ARG...   one step
+usage: cdp.py DATADIR STEP ARG...   one step (on the first page, or with
+                                    CDP_URL=TEXT in the environment the
+                                    first whose URL has TEXT, waiting up
+                                    to 30 s for one to open)
        cdp.py DATADIR -             steps on stdin, one a line, the step
                                     and its args separated by \x1f; each
                                     answered by "RC\x1fOUTPUT" on one line
@@ -17,7 +20,7 @@ usage: cdp.py DATADIR STEP ARG...   one step
   click SELECTOR      a real mouse click at the middle of that element
   type TEXT           key events for each character (a backslash and n,
                       or a newline, send Enter)
-  shot FILE           a PNG screenshot of the page
+  shot FILE [SEL]     a PNG screenshot of the page (or of the element SEL)
 Exit 2 when the browser cannot be reached or answers with an error."""
 import base64, json, os, socket, struct, sys, time
 from urllib.parse import urlsplit
@@ -89,9 +92,16 @@ class Ws:
 
 def connect(datadir):
     port = open(os.path.join(datadir, "DevToolsActivePort")).readline().strip()
-    targets = json.load(urlopen("http://127.0.0.1:%s/json/list" % port, timeout=10))
-    page = [t for t in targets if t.get("type") == "page"][0]
-    return Ws(page["webSocketDebuggerUrl"])
+    want, end = os.environ.get("CDP_URL", ""), time.time() + 30
+    while True:
+        targets = json.load(urlopen("http://127.0.0.1:%s/json/list" % port, timeout=10))
+        pages = [t for t in targets if t.get("type") == "page" and want in t.get("url", "")]
+        if pages or time.time() > end:
+            break
+        time.sleep(0.2)
+    if not pages:
+        raise OSError("no page with %r in its URL" % want)
+    return Ws(pages[0]["webSocketDebuggerUrl"])
 
 
 def evaluate(ws, expr):
@@ -137,7 +147,16 @@ def step(ws, name, args):
             key(ws, ch)
         return 0, ""
     if name == "shot":
-        png = base64.b64decode(ws.call("Page.captureScreenshot", format="png")["data"])
+        clip = {}
+        if len(args) > 1:
+            box = evaluate(ws, "(() => { const e = document.querySelector(%s); if (!e) return null;"
+                               " const r = e.getBoundingClientRect();"
+                               " return {x: r.x, y: r.y, width: r.width, height: r.height, scale: 1}; })()"
+                               % json.dumps(args[1]))
+            if not box or not box["width"] or not box["height"]:
+                return 1, "no element %s (or it has no size)" % args[1]
+            clip = {"clip": box}
+        png = base64.b64decode(ws.call("Page.captureScreenshot", format="png", **clip)["data"])
         with open(args[0], "wb") as f:
             f.write(png)
         return 0, ""

@@ -1,21 +1,25 @@
 #!/usr/bin/env python3
 """A minimal WebSocket client for t_serve (RFC 6455; no module needed).
 
-usage: wsclient.py URL [--origin O] [--send TEXT] [--expect TEXT] [--timeout S]
+usage: wsclient.py URL [--origin O] [--protocol P] [--send TEXT] [--expect TEXT]
+                   [--timeout S]
 
 Connects (ws:// only), sends TEXT (a binary frame) if given, then prints
 what the server sends until the TEXT of --expect has been seen (exit 0),
 the server closes ("CLOSE code reason" printed; exit 0 without --expect,
 else 1) or the timeout passes (exit 1).  A refused handshake prints
 "REFUSED <status line>" and exits 2.  "OPEN" is printed once the
-handshake is done (stdout flushed), so a test can wait for it."""
+handshake is done (stdout flushed), so a test can wait for it; with
+--protocol (sent as Sec-WebSocket-Protocol) "OPEN PROTOCOL" names the one
+the server chose ("-" for none)."""
 import base64, os, socket, struct, sys, time
 from urllib.parse import urlsplit
 
 def main():
     a = sys.argv[1:]
     url = a.pop(0)
-    opt = {"--origin": None, "--send": None, "--expect": None, "--timeout": "30"}
+    opt = {"--origin": None, "--protocol": None, "--send": None, "--expect": None,
+           "--timeout": "30"}
     while a:
         k = a.pop(0)
         opt[k] = a.pop(0)
@@ -27,6 +31,8 @@ def main():
            "Sec-WebSocket-Key: %s\r\nSec-WebSocket-Version: 13\r\n" % (path, u.hostname, u.port, key))
     if opt["--origin"]:
         req += "Origin: %s\r\n" % opt["--origin"]
+    if opt["--protocol"]:
+        req += "Sec-WebSocket-Protocol: %s\r\n" % opt["--protocol"]
     s.sendall((req + "\r\n").encode())
     buf = b""
     while b"\r\n\r\n" not in buf:
@@ -39,7 +45,12 @@ def main():
     if " 101 " not in status + " ":
         print("REFUSED " + status)
         return 2
-    print("OPEN", flush=True)
+    if opt["--protocol"]:
+        chosen = [l.split(b":", 1)[1].strip().decode() for l in head.split(b"\r\n")[1:]
+                  if l.lower().startswith(b"sec-websocket-protocol:")]
+        print("OPEN " + (chosen[0] if chosen else "-"), flush=True)
+    else:
+        print("OPEN", flush=True)
     if opt["--send"] is not None:
         p = opt["--send"].encode()
         mask = os.urandom(4)
