@@ -106,17 +106,19 @@ img_crash "resize raw grow" r.raw reset_rg v_rg vmkit img resize -f raw r.raw 10
 # copy past the old block count "too large" after some kills (a full
 # image), but QEMU and vmkit read the old or new disk, and the resize
 # run again is clean.
-v_vdi() {  # IMG OLD-SIZE OLD-RAW NEW-SIZE NEW-RAW
-    "$VMKIT" img info "$1" >/dev/null 2>&1 || { echo "wrong: vmkit cannot open it"; return; }
-    sz=$(qinfo "$1" virtual-size vdi)
-    if [ "$sz" = "$2" ] && same "$3" "$1" raw vdi; then v=old
-    elif [ "$sz" = "$4" ] && same "$5" "$1" raw vdi; then v=new
+v_fmt() {  # FMT IMG OLD-SIZE OLD-RAW NEW-SIZE NEW-RAW
+    "$VMKIT" img info -f "$1" "$2" >/dev/null 2>&1 || { echo "wrong: vmkit cannot open it"; return; }
+    sz=$(qinfo "$2" virtual-size "$1")
+    if [ "$sz" = "$3" ] && same "$4" "$2" raw "$1"; then v=old
+    elif [ "$sz" = "$5" ] && same "$6" "$2" raw "$1"; then v=new
     else echo "wrong: size $sz, content neither old nor new"; return; fi
-    cp "$1" again.vdi
-    "$VMKIT" img resize --shrink again.vdi "$4" >/dev/null 2>&1 && qemu-img check -q again.vdi >/dev/null 2>&1 &&
-        same "$5" again.vdi raw vdi || { echo "wrong: resizing again does not finish the job"; return; }
+    cp "$2" again.img
+    if [ "$1" = vdi ]; then chk="qemu-img check -q again.img"; else chk="$VMKIT img check -f $1 again.img"; fi
+    "$VMKIT" img resize -f "$1" --shrink again.img "$5" >/dev/null 2>&1 && $chk >/dev/null 2>&1 &&
+        same "$6" again.img raw "$1" || { echo "wrong: resizing again does not finish the job"; return; }
     echo $v
 }
+v_vdi() { v_fmt vdi "$@"; }
 qemu-img convert -O vdi src.raw src.vdi
 cp src.raw vg.raw; truncate -s 1G vg.raw
 reset_vg() { cp src.vdi r.vdi; }
@@ -136,6 +138,25 @@ head -c 3M back.raw >back3.raw
 reset_vs() { cp back.vdi r.vdi; }
 v_vs() { v_vdi r.vdi $((8 << 20)) back.raw $((3 << 20)) back3.raw; }
 img_crash "resize vdi shrink, blocks move down" r.vdi reset_vs v_vs vmkit img resize --shrink r.vdi 3M
+# VHD: growing a full dynamic image moves its BAT behind the blocks; a
+# fixed one gets its footer at the new end
+qemu-img create -q -f vpc fullv.vhd 64M
+qemu-io -f vpc -c 'write -P 0x35 0 64M' fullv.vhd >/dev/null
+qemu-img convert -f vpc -O raw fullv.vhd fullv.raw
+qemu-img create -q -f vpc sz.vhd 1G   # a size a geometry holds exactly
+vg=$(qinfo sz.vhd virtual-size vpc)
+rm sz.vhd
+cp fullv.raw fullvg.raw; truncate -s "$vg" fullvg.raw
+reset_hg() { cp fullv.vhd r.vhd; }
+v_hg() { v_fmt vpc r.vhd "$(qinfo fullv.vhd virtual-size vpc)" fullv.raw "$vg" fullvg.raw; }
+img_crash "resize vhd grow, the BAT moves" r.vhd reset_hg v_hg vmkit img resize -f vpc r.vhd "$vg"
+qemu-img create -q -f vpc -o subformat=fixed fixv.vhd 6M
+qemu-io -f vpc -c 'write -P 0x36 0 6M' fixv.vhd >/dev/null
+qemu-img convert -f vpc -O raw fixv.vhd fixv.raw
+cp fixv.raw fixvg.raw; truncate -s "$vg" fixvg.raw
+reset_hf() { cp fixv.vhd r.vhd; }
+v_hf() { v_fmt vpc r.vhd "$(qinfo fixv.vhd virtual-size vpc)" fixv.raw "$vg" fixvg.raw; }
+img_crash "resize fixed vhd grow" r.vhd reset_hf v_hf vmkit img resize -f vpc r.vhd "$vg"
 img_crash "resize raw shrink" r.raw reset_rs v_rs vmkit img resize -f raw --shrink r.raw 4M
 
 # --- commit ---------------------------------------------------------------

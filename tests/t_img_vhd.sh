@@ -100,6 +100,42 @@ ok "e2fsck -fn on qemu-img's raw copy" e2fsck -fn p1.raw
 has "debugfs sees the file" "$(debugfs -R 'cat /hello.txt' p1.raw 2>/dev/null)" "hello from a VHD"
 ok "sgdisk -v on qemu-img's raw copy" sgdisk -v disk.raw
 
+# --- resize: grows (qemu-img has no resize for vpc; Hyper-V's Resize-VHD) ---
+# size_as ORIG VHD: ORIG's bytes, zero-extended to the VHD's virtual size
+size_as() { cp "$1" "$1.x" && truncate -s "$(qinfo "$2" virtual-size vpc)" "$1.x"; }
+for sub in dynamic fixed; do
+    qemu-img create -q -f vpc -o subformat=$sub rs-$sub.vhd 100M
+    qemu-io -f vpc -c 'write -P 0x41 1M 2M' -c 'write -P 0x42 90M 1M' rs-$sub.vhd >/dev/null
+    qemu-img convert -f vpc -O raw rs-$sub.vhd rs-$sub.raw
+    ok "resize -f vpc: $sub, 100M -> 5G" vmkit img resize -f vpc rs-$sub.vhd 5G
+    eq "$sub: rounded up to a geometry, as qemu-img creates" "$(qinfo rs-$sub.vhd virtual-size vpc)" 5368946688
+    eq "$sub: vmkit reads the same size" "$(vmkit img info -f vpc --json rs-$sub.vhd | python3 -c 'import json,sys; print(json.load(sys.stdin)["virtual-size"])')" 5368946688
+    size_as rs-$sub.raw rs-$sub.vhd
+    ok "$sub: qemu-img compare: the data kept, the new space zeroes" qemu-img compare -f raw -F vpc rs-$sub.raw.x rs-$sub.vhd
+    ok "$sub: qemu-io writes past the old end" qemu-io -f vpc -c 'write -P 0x43 4000M 3M' -c 'read -P 0x42 90M 1M' rs-$sub.vhd
+done
+eq "fixed: the file is the disk and one footer" "$(stat -c %s rs-fixed.vhd)" $((5368946688 + 512))
+fails_with "shrinking a VHD is refused" 1 "VHD images are not shrunk" vmkit img resize -f vpc --shrink rs-dynamic.vhd 1G
+# Hyper-V style (force_size): the exact size, no geometry rounding
+qemu-img create -q -f vpc -o force_size=on hv.vhd 100M
+ok "resize a force_size VHD to 1G" vmkit img resize hv.vhd 1G
+eq "exactly 1 GiB" "$(qinfo hv.vhd virtual-size vpc)" $((1 << 30))
+# the BAT is full (1 GiB in 2 MiB blocks: 512 entries, 4 sectors, the
+# first block right behind): growing to 600G moves it behind the blocks
+qemu-img create -q -f vpc full.vhd 1G
+ok "fill it" qemu-io -f vpc -c 'write -P 7 0 1G' full.vhd
+ok "resize the full VHD to 600G (the BAT moves)" vmkit img resize full.vhd 600G
+eq "600 GiB: beyond the largest geometry, the current size (as qemu-img)" "$(qinfo full.vhd virtual-size vpc)" $((600 << 30))
+ok "qemu-io: the old data, a write at 500G read back" \
+    qemu-io -f vpc -c 'read -P 7 0 1G' -c 'write -P 9 500G 4M' -c 'read -P 9 500G 4M' full.vhd
+# vmkit's writes into the moved BAT's image: random writes (vkio) through
+# vmkit and into a raw copy, over the first 2 GiB, equal for qemu-img
+qemu-img convert -f vpc -O raw full.vhd full.raw
+torture_script 3 "$N" $((2 << 30)) >sfull
+ok "vkio through vmkit into the grown image" "$VKIO" full.vhd vpc <sfull
+ok "vkio plain into the raw copy" "$VKIO" full.raw plain <sfull
+ok "qemu-img compare: vmkit's writes after the BAT moved" qemu-img compare -f raw -F vpc full.raw full.vhd
+
 # --- VMs: QEMU is given the driver's format name (xl's vhd is QEMU's vpc) ---
 ok "a VDI for the VM" vmkit img convert -O vdi disk.vhd disk.vdi
 cat >vm.cfg <<CFG

@@ -21,7 +21,8 @@
  * bitmap and data; the BAT entry stays in memory until vpc_flush() writes
  * it after an fdatasync of the data, and syncs again.  A crash leaves at
  * most unreferenced space, reused by the next allocation; the footer copy
- * at offset 0 never changes.  VK_OPEN_NOFLUSH drops the syncs. */
+ * at offset 0 changes only when the disk grows (vpc_truncate).
+ * VK_OPEN_NOFLUSH drops the syncs. */
 #include "block/bat_check.h"
 #include "block/blockdev.h"
 
@@ -73,6 +74,11 @@ struct vpc {
 };
 
 /* One's complement of the byte sum, the checksum field counted as zero. */
+static void geometry(uint64_t sectors, uint16_t *cyls, uint8_t *heads, uint8_t *secs);
+static void fit_geometry(uint64_t sectors, uint16_t *cyls, uint8_t *heads, uint8_t *secs);
+static bool sized_by_chs(const uint8_t *f);
+static uint64_t footer_size(const uint8_t *f);
+
 static uint32_t checksum(const uint8_t *b, size_t len, size_t field)
 {
     uint32_t sum = 0;
@@ -288,19 +294,170 @@ static int vpc_close(struct vk_blockdev *bd)
     return r;
 }
 
+/* The sectors a disk of footer f's kind has when asked for `sectors`,
+ * and its geometry: images sized by CHS round up to the first geometry
+ * that holds it (as vpc_create); the others keep the size, with the
+ * geometry the specification computes from it (as Hyper-V), or the
+ * maximum that says "use current_size" kept. */
+static uint64_t size_geometry(const uint8_t *f, uint64_t sectors, uint16_t *cyls, uint8_t *heads,
+                              uint8_t *secs)
+{
+    *cyls = vk_get_be16(f + F_CYLS);
+    *heads = f[F_HEADS];
+    *secs = f[F_SECS];
+    if (sized_by_chs(f)) {
+        fit_geometry(sectors, cyls, heads, secs);
+        uint64_t chs = (uint64_t)*cyls * *heads * *secs;
+        return chs == VHD_MAX_GEOMETRY ? sectors : chs;   /* the maximum: current_size */
+    }
+    if ((uint64_t)*cyls * *heads * *secs != VHD_MAX_GEOMETRY)
+        geometry(sectors, cyls, heads, secs);
+    return sectors;
+}
+
+/* Write the footer with size sectors and geometry (size_geometry's) at
+ * end_off and, for a dynamic disk, at offset 0; synced. */
+static int write_footers(struct vk_blockdev *bd, uint64_t sectors, uint16_t cyls, uint8_t heads,
+                         uint8_t secs, uint64_t end_off)
+{
+    struct vpc *s = bd->priv;
+    uint8_t *f = s->footer;
+    vk_put_be64(f + F_SIZE, sectors * 512);
+    vk_put_be16(f + F_CYLS, cyls);
+    f[F_HEADS] = heads;
+    f[F_SECS] = secs;
+    vk_put_be32(f + F_CHECKSUM, checksum(f, 512, F_CHECKSUM));
+    int r = vk_fd_pwrite_full(s->fd, f, 512, end_off, bd->name);
+    if (r == 0 && s->dynamic)
+        r = vk_fd_pwrite_full(s->fd, f, 512, 0, bd->name);
+    if (r == 0 && end_off + 512 > s->file_size)
+        s->file_size = end_off + 512;
+    if (r == 0)
+        r = sync_fd(s, bd->name);
+    if (r == 0)
+        bd->size = footer_size(f);
+    return r;
+}
+
+/* A dynamic disk's BAT for `need` entries.  Where the sectors after the
+ * BAT are free up to the first block (or the footer) it grows in place;
+ * else a new BAT is written where the footer is (the footer behind it),
+ * synced, and only then does the dynamic header name it: its table offset,
+ * entry count and checksum are all in its first sector, one write.  Each
+ * step leaves a valid image; the old BAT's sectors stay unused. */
+static int grow_bat(struct vk_blockdev *bd, uint32_t need)
+{
+    struct vpc *s = bd->priv;
+    uint64_t dyn = vk_get_be64(s->footer + F_DATA_OFFSET), room = s->free_off;
+    for (uint32_t i = 0; i < s->nbat; i++) {
+        uint64_t b = (uint64_t)s->bat[i] * 512;
+        if (s->bat[i] != VHD_UNALLOCATED && b > s->bat_off && b < room)
+            room = b;
+    }
+    if (dyn > s->bat_off && dyn < room)
+        room = dyn;
+    uint32_t *nb = realloc(s->bat, (size_t)need * sizeof *nb);
+    if (!nb)
+        return vk_error(-ENOMEM, "out of memory");
+    s->bat = nb;
+    for (uint32_t i = s->nbat; i < need; i++)
+        s->bat[i] = VHD_UNALLOCATED;
+    uint64_t len = ((uint64_t)need * 4 + 511) / 512 * 512, at = s->bat_off;
+    int r;
+    if (s->bat_off + (uint64_t)need * 4 > room) {
+        at = s->free_off;
+        if ((at + len + 512) / 512 > 0xffffffffULL)
+            return vk_error(-EFBIG, "%s: the image file would outgrow what a VHD can address", bd->name);
+        if ((r = vk_fd_pwrite_full(s->fd, s->footer, 512, at + len, bd->name)) < 0)
+            return r;
+        s->file_size = at + len + 512;
+    }
+    /* the whole table: the new location, or the new entries in place */
+    uint32_t from = at == s->bat_off ? s->nbat / 128 * 128 : 0;
+    uint8_t *b = malloc((size_t)(need - from) * 4);
+    if (!b)
+        return vk_error(-ENOMEM, "out of memory");
+    for (uint32_t i = from; i < need; i++)
+        vk_put_be32(b + (size_t)(i - from) * 4, s->bat[i]);
+    r = vk_fd_pwrite_full(s->fd, b, (size_t)(need - from) * 4, at + (uint64_t)from * 4, bd->name);
+    free(b);
+    if (r == 0)
+        r = sync_fd(s, bd->name);
+    uint8_t d[1024];
+    if (r == 0)
+        r = vk_fd_pread_full(s->fd, d, sizeof d, dyn, bd->name);
+    if (r < 0)
+        return r;
+    vk_put_be64(d + D_TABLE_OFFSET, at);
+    vk_put_be32(d + D_ENTRIES, need);
+    vk_put_be32(d + D_CHECKSUM, checksum(d, sizeof d, D_CHECKSUM));
+    if ((r = vk_fd_pwrite_full(s->fd, d, 512, dyn, bd->name)) < 0 || (r = sync_fd(s, bd->name)) < 0)
+        return r;
+    if (at != s->bat_off)
+        s->free_off = at + len;
+    s->bat_off = at;
+    s->nbat = need;
+    return 0;
+}
+
+/* Grow the disk (a smaller size is refused: Hyper-V shrinks only over
+ * unpartitioned space, which vmkit does not look for).  The BAT first
+ * (grow_bat), then the footers (the end, then the copy at offset 0 that
+ * readers take first), so a crash leaves the old size or the new one. */
+static int vpc_truncate(struct vk_blockdev *bd, uint64_t size, bool allow_shrink)
+{
+    struct vpc *s = bd->priv;
+    (void)allow_shrink;
+    if (size % 512)
+        return vk_error(-EINVAL, "%s: the size must be a multiple of 512 bytes", bd->name);
+    if (size < bd->size)
+        return vk_error(-ENOTSUP, "%s: VHD images are not shrunk (convert the data to a smaller image instead)",
+                        bd->name);
+    if (size / 512 > VHD_MAX_SECTORS)
+        return vk_error(-EFBIG, "%s: %llu bytes is more than VHD's 2040 GiB", bd->name,
+                        (unsigned long long)size);
+    int r;
+    uint16_t c;
+    uint8_t h, k;
+    uint64_t want = size_geometry(s->footer, size / 512, &c, &h, &k);
+    if (want == bd->size / 512)
+        return 0;
+    if (!s->dynamic) {
+        /* the old footer at the new end first (still the old disk, in a
+         * file longer than it needs), then everything between the old
+         * disk and it zeroed (the old footer, or what an interrupted
+         * resize left), then the new size: one sector */
+        if ((r = vk_fd_pwrite_full(s->fd, s->footer, 512, want * 512, bd->name)) < 0 ||
+            (r = sync_fd(s, bd->name)) < 0 ||
+            (r = vk_fd_write_zeroes(s->fd, bd->size, want * 512 - bd->size, false, bd->name)) < 0 ||
+            (r = sync_fd(s, bd->name)) < 0)
+            return r;
+        return write_footers(bd, want, c, h, k, want * 512);
+    }
+    uint64_t need = (want * 512 + s->bs - 1) / s->bs;
+    if (need > 0xffffffffULL)
+        return vk_error(-EFBIG, "%s: too many blocks for a VHD", bd->name);
+    if ((r = vpc_flush(bd)) < 0 ||
+        (need > s->nbat && (r = grow_bat(bd, (uint32_t)need)) < 0))
+        return r;
+    return write_footers(bd, want, c, h, k, s->free_off);
+}
+
 static const struct vk_blockdev_ops vpc_ops = {
     .pread = vpc_pread,
     .pwrite = vpc_pwrite,
     .flush = vpc_flush,
     .write_zeroes = vpc_write_zeroes,
     .block_status = vpc_block_status,
+    .truncate = vpc_truncate,
     .info = vpc_info,
     .check = vpc_check,
     .close = vpc_close,
 };
 
-/* The disk size as QEMU reads it (see the top of the file). */
-static uint64_t footer_size(const uint8_t *f)
+/* Whether QEMU takes footer f's disk size from its CHS geometry (see the
+ * top of the file) rather than from current_size. */
+static bool sized_by_chs(const uint8_t *f)
 {
     static const char *const by_size[] = { "win ", "qem2", "d2v ", "CTXS" };
     uint64_t chs = (uint64_t)vk_get_be16(f + F_CYLS) * f[F_HEADS] * f[F_SECS];
@@ -308,9 +465,15 @@ static uint64_t footer_size(const uint8_t *f)
     for (size_t i = 0; i < sizeof by_size / sizeof by_size[0]; i++)
         if (!memcmp(f + F_APP, by_size[i], 4))
             use_chs = false;
-    if (!use_chs || chs == VHD_MAX_GEOMETRY)
+    return use_chs && chs != VHD_MAX_GEOMETRY;
+}
+
+/* The disk size as QEMU reads it. */
+static uint64_t footer_size(const uint8_t *f)
+{
+    if (!sized_by_chs(f))
         return vk_get_be64(f + F_SIZE) / 512 * 512;
-    return chs * 512;
+    return (uint64_t)vk_get_be16(f + F_CYLS) * f[F_HEADS] * f[F_SECS] * 512;
 }
 
 /* What check_bat's overlap callback needs. */
@@ -538,6 +701,17 @@ static void geometry(uint64_t sectors, uint16_t *cyls, uint8_t *heads, uint8_t *
     *cyls = (uint16_t)(ch / *heads);
 }
 
+/* The first geometry that holds `sectors` (at most the maximum), so a
+ * convert or a resize never cuts the disk. */
+static void fit_geometry(uint64_t sectors, uint16_t *cyls, uint8_t *heads, uint8_t *secs)
+{
+    uint64_t want = sectors < VHD_MAX_GEOMETRY ? sectors : VHD_MAX_GEOMETRY;
+    *cyls = 0;
+    *heads = *secs = 0;
+    for (uint64_t i = 0; want > (uint64_t)*cyls * *heads * *secs; i++)
+        geometry(want + i, cyls, heads, secs);
+}
+
 static int vpc_create(const char *path, const struct vk_create_opts *o)
 {
     const char *sub = o->subformat ? o->subformat : "dynamic";
@@ -560,11 +734,7 @@ static int vpc_create(const char *path, const struct vk_create_opts *o)
         heads = 16;
         secs = 255;
     } else {
-        /* round up to the first geometry that holds the size, so a
-         * convert never cuts the disk */
-        uint64_t want = sectors < VHD_MAX_GEOMETRY ? sectors : VHD_MAX_GEOMETRY;
-        for (uint64_t i = 0; want > (uint64_t)cyls * heads * secs; i++)
-            geometry(want + i, &cyls, &heads, &secs);
+        fit_geometry(sectors, &cyls, &heads, &secs);
     }
     if ((uint64_t)cyls * heads * secs != VHD_MAX_GEOMETRY)
         sectors = (uint64_t)cyls * heads * secs;
