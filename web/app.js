@@ -63,6 +63,7 @@ function openConsole(name) {
   if (!term) {
     term = new Terminal({ cols: 80, rows: 24, convertEol: false, scrollback: 5000 });
     term.open(document.getElementById("console-term"));
+    window.vmkitTerm = term;    // for tests and bench/console_rtt.sh
     const enc = new TextEncoder();
     term.onData((d) => {
       if (consoleWs && consoleWs.readyState === WebSocket.OPEN) consoleWs.send(enc.encode(d));
