@@ -21,6 +21,7 @@ export VMKIT_RUNTIME_DIR=$T/run VMKIT_CONFIG_DIR=$T/etc VMKIT_MONITOR_LOG=$T/mon
 mkdir -p -m 700 "$T/run" "$T/etc"
 PIDS=""
 cleanup() {
+    local IFS=$' \t\n'   # a signal inside cdp() (IFS=\x1f) must not keep $PIDS whole
     for p in $PIDS; do kill -KILL "$p" 2>/dev/null && wait "$p" 2>/dev/null; done
     for d in "$T"/run/*/; do
         [ -d "$d" ] && "$VMKIT" destroy "$(basename "$d")" >/dev/null 2>&1
