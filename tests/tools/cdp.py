@@ -20,7 +20,8 @@ usage: cdp.py DATADIR STEP ARG...   one step (on the first page, or with
   click SELECTOR      a real mouse click at the middle of that element
   type TEXT           key events for each character (a backslash and n,
                       or a newline, send Enter)
-  shot FILE [SEL]     a PNG screenshot of the page (or of the element SEL)
+  shot FILE [SEL]     a PNG screenshot of the page (or of the element SEL),
+                      brought to the front first
 Exit 2 when the browser cannot be reached or answers with an error."""
 import base64, json, os, socket, struct, sys, time
 from urllib.parse import urlsplit
@@ -156,6 +157,9 @@ def step(ws, name, args):
             if not box or not box["width"] or not box["height"]:
                 return 1, "no element %s (or it has no size)" % args[1]
             clip = {"clip": box}
+        # a page in a background tab draws no frames, and the capture
+        # would wait for one: the page comes to the front first
+        ws.call("Page.bringToFront")
         png = base64.b64decode(ws.call("Page.captureScreenshot", format="png", **clip)["data"])
         with open(args[0], "wb") as f:
             f.write(png)
