@@ -219,14 +219,16 @@ pid_t vk_rt_qemu(const char *dir, const char *uuid)
 
 /* The files vmkit makes in a runtime directory (runtime.h, monitor.c,
  * pygrub's kernel and initrd, qemu_args.h's extra serial and channel
- * sockets, the SPICE secret, screen.c's screendump).  Only these are ever
+ * sockets, the SPICE secret, screen.c's screendump, migcopy.c's NBD
+ * socket: a migration receiver's QEMU that ends on a failed load is
+ * removed by its monitor, maybe before the receiver unlinked it).  Only these are ever
  * removed: a directory that is not really a VM's (VMKIT_RUNTIME_DIR
  * pointed at a directory of the user's) keeps everything else, and then
  * itself. */
 static const char *const rt_files[] = {
     "monitor.pid", "pid", "qmp.sock", "qmp-cli.sock", "console.sock", "console.log",
     "config", "argv", "state", "id", "accel", "vnc", ".lock", "monitor.log", "qemu.log", "coredump",
-    "kernel", "initrd", "spice-secret", "screendump.png", "migrate.sock", "hotplug",
+    "kernel", "initrd", "spice-secret", "screendump.png", "migrate.sock", "nbd.sock", "hotplug",
     "serial1.sock", "serial1.log", "serial2.sock", "serial2.log", "serial3.sock", "serial3.log",
     NULL,
 };
