@@ -439,6 +439,14 @@ static int vdi_truncate(struct vk_blockdev *bd, uint64_t size, bool allow_shrink
             if (is_alloc(s->bmap[i]) && !allow_shrink)
                 return vk_error(-ENOTEMPTY, "%s: shrinking would discard data at offset %llu (use --shrink)",
                                 bd->name, (unsigned long long)(i * s->bs));
+        /* the new size reaches the disk first: past it nothing is read,
+         * so freeing the blocks there and zeroing the cut tail (below)
+         * change nothing a crash could show under the old size */
+        bd->size = size;
+        s->hdr_dirty = true;
+        int r = vdi_flush(bd);
+        if (r < 0)
+            return r;
         for (uint64_t i = first; i < oldn; i++)
             if (s->bmap[i] != VDI_UNALLOCATED) {
                 if (is_alloc(s->bmap[i])) {
@@ -452,7 +460,7 @@ static int vdi_truncate(struct vk_blockdev *bd, uint64_t size, bool allow_shrink
         /* what is cut off a block must not come back when it grows again */
         uint64_t in = size % s->bs;
         if (in && is_alloc(s->bmap[size / s->bs])) {
-            int r = vk_fd_write_zeroes(s->fd, s->off_data + (uint64_t)s->bmap[size / s->bs] * s->bs + in,
+            r = vk_fd_write_zeroes(s->fd, s->off_data + (uint64_t)s->bmap[size / s->bs] * s->bs + in,
                                        s->bs - in, false, bd->name);
             if (r < 0)
                 return r;
