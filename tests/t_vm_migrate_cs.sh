@@ -12,37 +12,13 @@
 # file, no VM, no QEMU.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/vm_lib.sh"
-
-R2="env VMKIT_RUNTIME_DIR=$T/run2 VMKIT_CONFIG_DIR=$T/etc2 VMKIT_MONITOR_LOG=$T/monitor2.log"
-mkdir -p run2 etc2 dst && chmod 700 run2 etc2
-cleanup2() {
-    for d in "$T"/run2/*/; do
-        [ -d "$d" ] && VMKIT_RUNTIME_DIR=$T/run2 "$VMKIT" destroy "$(basename "$d")" >/dev/null 2>&1
-    done
-    pkill -KILL -f "$T/run2/" 2>/dev/null
-    vm_cleanup
-}
-trap cleanup2 EXIT
-
-# ssh stand-ins: ARGS are HOST vmkit migrate-receive [--storage-dir DIR]
-printf '#!/bin/sh\nshift 2\nexec %s "%s" "$@"\n' "$R2" "$VMKIT" >ssh.sh
-# ... whose pipe breaks after 3 MB: past the header, in QEMU's stream,
-# so after the disks were copied
-# back from the other host
+. "$TOP/tests/mig_lib.sh"   # after vm_lib.sh, which cds into $T
+# a stand-in back from the other host
 printf '#!/bin/sh\nshift 2\nexec env VMKIT_RUNTIME_DIR=%s/run VMKIT_CONFIG_DIR=%s/etc VMKIT_MONITOR_LOG=%s/monitor.log "%s" "$@"\n' "$T" "$T" "$T" "$VMKIT" >back.sh
+# one whose pipe breaks after 3 MB: past the header, in QEMU's stream,
+# so after the disks were copied
 printf '#!/bin/sh\nshift 2\ndd bs=64K count=48 status=none | %s "%s" "$@"\n' "$R2" "$VMKIT" >cut.sh
 
-nqemu() { pgrep -f "qemu-system.*$T/$1/" | wc -l; }
-gsh2() { python3 "$TOP/tests/tools/guestsh.py" "$T/run2/$1/console.sock" "$2" "${3:-20}" 2>&1; }
-q2() { timeout 30 python3 "$TOP/tests/qmp.py" "$T/run2/mv/qmp-cli.sock" "$@" 2>&1; }
-runs_on() {
-    eq "QMP: mv still runs here ($1)" "$(qstatus mv)" running
-    has "... its guest answers ($1)" "$(gsh mv 'echo ALIVE-$((6*7))')" "ALIVE-42"
-    eq "nothing runs on the other side ($1)" "$(nqemu run2)" 0
-    none "no VM dir left on the other side ($1)" ls run2
-    none "no VM defined on the other side ($1)" ls etc2
-    none "no disk file left in the storage dir ($1)" ls dst
-}
 
 ok "a local qcow2 disk for mv" qemu-img create -q -f qcow2 local.qcow2 32M
 guest_cfg mv "disk = [ 'format=qcow2,vdev=xvda,access=rw,target=$T/local.qcow2' ]" >mv.cfg
