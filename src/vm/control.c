@@ -13,7 +13,6 @@
 #include <unistd.h>
 
 #define LOCK_WAIT_MS 30000
-#define QMP_WAIT_MS  10000
 
 static long long now_ms(void)
 {
@@ -90,8 +89,8 @@ static int vm_command_ret(const char *name, const char *cmd, json_t *args, int g
         char sock[4200];
         struct vk_qmp *q;
         snprintf(sock, sizeof sock, "%s/qmp-cli.sock", info.dir);
-        if ((err = vk_qmp_connect(sock, QMP_WAIT_MS, &q)) == 0) {
-            err = vk_qmp_execute(q, cmd, args, ret, QMP_WAIT_MS);
+        if ((err = vk_qmp_connect(sock, VK_QMP_WAIT_MS, &q)) == 0) {
+            err = vk_qmp_execute(q, cmd, args, ret, VK_QMP_WAIT_MS);
             args = NULL;
             if (gone_ok && (err == -EPIPE || err == -ECONNRESET)) {
                 vk_error_clear();

@@ -12,7 +12,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#define QMP_WAIT_MS 10000
 #define COMMIT_MS (30 * 60 * 1000)  /* what the guest wrote meanwhile, under TCG */
 
 static long long now_ms(void)
@@ -35,7 +34,7 @@ static int active_file(struct vk_qmp *q, const char *dev, char **file)
     json_t *blk, *b;
     size_t i;
     *file = NULL;
-    int err = vk_qmp_execute(q, "query-block", NULL, &blk, QMP_WAIT_MS);
+    int err = vk_qmp_execute(q, "query-block", NULL, &blk, VK_QMP_WAIT_MS);
     if (err)
         return err;
     json_array_foreach(blk, i, b) {
@@ -55,7 +54,7 @@ static int find_drive(struct vk_qmp *q, const char *vm, const char *path, char *
 {
     json_t *blk, *b;
     size_t i, pl = strlen(path);
-    int err = vk_qmp_execute(q, "query-block", NULL, &blk, QMP_WAIT_MS);
+    int err = vk_qmp_execute(q, "query-block", NULL, &blk, VK_QMP_WAIT_MS);
     if (err)
         return vk_error_prefix(err, "%s: ", vm);
     err = vk_error(-ENOENT, "%s: QEMU has no drive with the image %s", vm, path);
@@ -84,13 +83,13 @@ static int commit(struct vk_qmp *q, const char *vm, const char *vdev, const char
     char id[64];
     snprintf(id, sizeof id, "vmkit-backup-%s", dev);
     int err = vk_qmp_execute(q, "block-commit", json_pack("{s:s, s:s}", "job-id", id, "device",
-                                                          dev), NULL, QMP_WAIT_MS);
+                                                          dev), NULL, VK_QMP_WAIT_MS);
     long long end = now_ms() + COMMIT_MS;
     int r = 0, completed = 0;
     while (!err && (r = vk_qmp_block_job_state(q, id)) >= 0) {
         if (r == 1 && !completed) {
             err = vk_qmp_execute(q, "block-job-complete", json_pack("{s:s}", "device", id), NULL,
-                                 QMP_WAIT_MS);
+                                 VK_QMP_WAIT_MS);
             completed = 1;
         } else if (now_ms() >= end) {
             err = vk_error(-ETIMEDOUT, "the merge did not end in %d s", COMMIT_MS / 1000);
@@ -186,7 +185,7 @@ int vk_freeze_begin(const char *name, struct vk_freeze *f)
     }
     /* One transaction: every disk at the same instant, or none. */
     err = vk_qmp_execute(f->q, "transaction", json_pack("{s:o}", "actions", actions), NULL,
-                         QMP_WAIT_MS);
+                         VK_QMP_WAIT_MS);
     if (err) {
         /* QEMU refused (-EIO: its error reply) and so took none; the
          * overlay files did not exist before (collect), so what it left

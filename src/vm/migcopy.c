@@ -16,7 +16,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#define QMP_WAIT_MS  10000
 #define READY_MS     600000   /* a full copy of the disks under TCG load */
 #define CANCEL_MS    60000
 
@@ -41,7 +40,7 @@ static int find_dev(struct vk_qmp *q, const char *path, int node, char *dev, siz
 {
     json_t *ret = NULL, *b;
     size_t i;
-    int err = vk_qmp_execute(q, "query-block", NULL, &ret, QMP_WAIT_MS);
+    int err = vk_qmp_execute(q, "query-block", NULL, &ret, VK_QMP_WAIT_MS);
     if (err)
         return err;
     err = vk_error(-ENOENT, "%s: QEMU has no drive with this image", path);
@@ -133,12 +132,12 @@ int vk_copy_mirror(struct vk_qmp *q, struct vk_copyset *cs, const char *sock, co
             json_object_set_new(nbd, "tls-creds", json_string(tls));
             json_object_set_new(nbd, "tls-hostname", json_string(tls_host));
         }
-        if ((err = vk_qmp_execute(q, "blockdev-add", nbd, NULL, QMP_WAIT_MS)) < 0)
+        if ((err = vk_qmp_execute(q, "blockdev-add", nbd, NULL, VK_QMP_WAIT_MS)) < 0)
             return vk_error_prefix(err, "disk %s: connecting to its copy: ", j->vdev);
         j->started = 1;   /* the node at least: vk_copy_finish removes it */
         err = vk_qmp_execute(q, "blockdev-mirror",
                              json_pack("{s:s, s:s, s:s, s:s}", "job-id", id, "device", j->dev,
-                                       "target", node, "sync", "full"), NULL, QMP_WAIT_MS);
+                                       "target", node, "sync", "full"), NULL, VK_QMP_WAIT_MS);
         if (err)
             return vk_error_prefix(err, "disk %s: starting its copy: ", j->vdev);
     }
@@ -176,7 +175,7 @@ int vk_copy_finish(struct vk_qmp *q, struct vk_copyset *cs, int force)
         /* cancelled when ready, a mirror leaves the target consistent */
         int e = vk_qmp_execute(q, "block-job-cancel", json_pack("{s:s, s:b}", "device", id,
                                                                 "force", force), NULL,
-                               QMP_WAIT_MS);
+                               VK_QMP_WAIT_MS);
         if (e && !force && !err)
             err = vk_error_prefix(e, "disk %s: ending its copy: ", j->vdev);
         long long end = now_ms() + CANCEL_MS;
@@ -188,7 +187,7 @@ int vk_copy_finish(struct vk_qmp *q, struct vk_copyset *cs, int force)
         char node[80];
         snprintf(node, sizeof node, "%s-nbd", id);
         e = vk_qmp_execute(q, "blockdev-del", json_pack("{s:s}", "node-name", node), NULL,
-                           QMP_WAIT_MS);
+                           VK_QMP_WAIT_MS);
         if (e && !force && !err)
             err = vk_error_prefix(e, "disk %s: closing its copy: ", j->vdev);
         j->started = 0;
@@ -310,7 +309,7 @@ int vk_copy_export(struct vk_qmp *q, const char *vmdir, const struct vk_domcfg *
     json_t *args = json_pack("{s:o}", "addr", addr);
     if (tls)
         json_object_set_new(args, "tls-creds", json_string(tls));
-    if ((err = vk_qmp_execute(q, "nbd-server-start", args, NULL, QMP_WAIT_MS)) < 0)
+    if ((err = vk_qmp_execute(q, "nbd-server-start", args, NULL, VK_QMP_WAIT_MS)) < 0)
         return err;
     for (int i = 0; i < n && !err; i++) {
         char dev[64], id[64];
@@ -325,7 +324,7 @@ int vk_copy_export(struct vk_qmp *q, const char *vmdir, const struct vk_domcfg *
         err = vk_qmp_execute(q, "block-export-add",
                              json_pack("{s:s, s:s, s:s, s:s, s:b}", "type", "nbd", "id", id,
                                        "node-name", dev, "name", d[i].vdev, "writable", 1),
-                             NULL, QMP_WAIT_MS);
+                             NULL, VK_QMP_WAIT_MS);
     }
     if (err) {
         char keep[1024];
@@ -339,7 +338,7 @@ int vk_copy_export(struct vk_qmp *q, const char *vmdir, const struct vk_domcfg *
 /* Contract in migcopy.h. */
 int vk_copy_unexport(struct vk_qmp *q, const char *sock)
 {
-    int err = vk_qmp_execute(q, "nbd-server-stop", NULL, NULL, QMP_WAIT_MS);
+    int err = vk_qmp_execute(q, "nbd-server-stop", NULL, NULL, VK_QMP_WAIT_MS);
     if (*sock)
         unlink(sock);   /* QEMU leaves the name behind */
     return err;

@@ -25,7 +25,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#define QMP_WAIT_MS   10000
 #define READY_MS      60000    /* ssh and the receiver's checks */
 #define LOADED_MS     180000   /* the receiver loads, resumes, defines */
 #define MAX_ARGS      64
@@ -423,7 +422,7 @@ int vk_vm_migrate(const char *name, const char *sshcmd, const char *host, int fl
     /* as xl: not live, the CPUs stop first and the RAM goes once */
     long long stop_at = 0;
     if (was_running && !(flags & VK_MIGRATE_LIVE)) {
-        if ((err = vk_qmp_execute(q, "stop", NULL, NULL, QMP_WAIT_MS)) < 0)
+        if ((err = vk_qmp_execute(q, "stop", NULL, NULL, VK_QMP_WAIT_MS)) < 0)
             goto fail;
         stop_at = now_ms();
     }
@@ -460,7 +459,7 @@ fail: {
         const char *resume = "";
         if (was_running && vk_qmp_runstate(q, state, sizeof state) == 0 &&
             strcmp(state, "running") &&
-            vk_qmp_execute(q, "cont", NULL, NULL, QMP_WAIT_MS) < 0)
+            vk_qmp_execute(q, "cont", NULL, NULL, VK_QMP_WAIT_MS) < 0)
             resume = " (and resuming it failed)";
         vk_error(err, "%s: migration to %s failed: %s; %s %s here%s", name, host, keep, name,
                  was_running ? "runs on" : "stays paused", resume);

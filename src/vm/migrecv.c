@@ -21,7 +21,6 @@
 #include <string.h>
 #include <unistd.h>
 
-#define QMP_WAIT_MS 10000
 #define WHAT "migration stream"
 
 /* Read exactly len bytes from fd: 0, or -EPIPE "migration stream:
@@ -256,7 +255,7 @@ static int load(int in, int out, const struct vk_domcfg *cfg, const struct vk_mi
      * only when the trailer matched too */
     if (!err && !fs.done)
         err = vk_error(-EBADMSG, WHAT ": QEMU's stream ended before the sender's");
-    if (!err && (err = vk_qmp_execute(q, "cont", NULL, NULL, QMP_WAIT_MS)) == 0)
+    if (!err && (err = vk_qmp_execute(q, "cont", NULL, NULL, VK_QMP_WAIT_MS)) == 0)
         vk_rt_write(info.dir, "state", "running", 7);
     EVP_MD_CTX_free(fs.md);
 out:

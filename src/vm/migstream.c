@@ -17,7 +17,6 @@
 #include <unistd.h>
 
 #define LOCK_WAIT_MS 30000
-#define QMP_WAIT_MS  10000
 #define CHUNK        (1u << 20)
 
 static long long now_ms(void)
@@ -44,7 +43,7 @@ int vk_vm_qmp_open(const char *name, struct vk_vminfo *info, int *lock, struct v
     } else {
         char sock[4200];
         if ((err = vk_pathf(sock, sizeof sock, "%s/qmp-cli.sock", info->dir)) == 0 &&
-            (err = vk_qmp_connect(sock, QMP_WAIT_MS, q)) < 0)
+            (err = vk_qmp_connect(sock, VK_QMP_WAIT_MS, q)) < 0)
             vk_error_prefix(err, "%s: ", name);
     }
     if (err) {
@@ -59,7 +58,7 @@ int vk_vm_qmp_open(const char *name, struct vk_vminfo *info, int *lock, struct v
 int vk_qmp_runstate(struct vk_qmp *q, char *buf, size_t len)
 {
     json_t *r = NULL;
-    int err = vk_qmp_execute(q, "query-status", NULL, &r, QMP_WAIT_MS);
+    int err = vk_qmp_execute(q, "query-status", NULL, &r, VK_QMP_WAIT_MS);
     if (err)
         return err;
     const char *st = json_string_value(json_object_get(r, "status"));
@@ -74,7 +73,7 @@ int vk_mig_machine(struct vk_qmp *q, const char *machine, char **out)
     const char *want = machine && *machine ? machine : "pc";
     json_t *r = NULL;
     *out = NULL;
-    int err = vk_qmp_execute(q, "query-machines", NULL, &r, QMP_WAIT_MS);
+    int err = vk_qmp_execute(q, "query-machines", NULL, &r, VK_QMP_WAIT_MS);
     if (err)
         return err;
     const char *found = NULL;
@@ -102,7 +101,7 @@ static int await_migration(struct vk_qmp *q, int timeout_ms, struct vk_mig_stats
     long long end = now_ms() + timeout_ms;
     for (int sleep_ms = 1;; sleep_ms = sleep_ms < 20 ? sleep_ms * 2 : 20) {
         json_t *r = NULL;
-        int err = vk_qmp_execute(q, "query-migrate", NULL, &r, QMP_WAIT_MS);
+        int err = vk_qmp_execute(q, "query-migrate", NULL, &r, VK_QMP_WAIT_MS);
         if (err)
             return err;
         const char *s = json_string_value(json_object_get(r, "status"));
@@ -130,7 +129,7 @@ static int await_migration(struct vk_qmp *q, int timeout_ms, struct vk_mig_stats
 /* Cancel an outgoing migration and wait (briefly) until QEMU agrees. */
 static void cancel_migration(struct vk_qmp *q)
 {
-    if (vk_qmp_execute(q, "migrate_cancel", NULL, NULL, QMP_WAIT_MS) == 0)
+    if (vk_qmp_execute(q, "migrate_cancel", NULL, NULL, VK_QMP_WAIT_MS) == 0)
         await_migration(q, 5000, NULL);
     vk_error_clear();
 }
@@ -199,8 +198,8 @@ int vk_mig_send(struct vk_qmp *q, const char *dir, const struct vk_mig_sink *sin
     json_t *p = json_pack("{s:I}", "max-bandwidth", (json_int_t)1 << 40);
     char uri[4300];
     snprintf(uri, sizeof uri, "unix:%s", path);
-    if ((err = vk_qmp_execute(q, "migrate-set-parameters", p, NULL, QMP_WAIT_MS)) == 0)
-        err = vk_qmp_execute(q, "migrate", json_pack("{s:s}", "uri", uri), NULL, QMP_WAIT_MS);
+    if ((err = vk_qmp_execute(q, "migrate-set-parameters", p, NULL, VK_QMP_WAIT_MS)) == 0)
+        err = vk_qmp_execute(q, "migrate", json_pack("{s:s}", "uri", uri), NULL, VK_QMP_WAIT_MS);
     int fd = -1;
     if (!err) {
         struct pollfd pf = { .fd = ls, .events = POLLIN };
@@ -303,7 +302,7 @@ int vk_mig_recv(struct vk_qmp *q, const char *dir, pid_t qemu, const struct vk_m
     unlink(path);
     snprintf(uri, sizeof uri, "unix:%s", path);
     if ((err = vk_qmp_execute(q, "migrate-incoming", json_pack("{s:s}", "uri", uri), NULL,
-                              QMP_WAIT_MS)) < 0)
+                              VK_QMP_WAIT_MS)) < 0)
         return err;
     int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (fd < 0)

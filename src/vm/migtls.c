@@ -11,15 +11,13 @@
 #include <string.h>
 #include <unistd.h>
 
-#define QMP_WAIT_MS 10000
-
 /* object-add of tls-creds-x509 VK_MIGTLS_ID. */
 static int add_creds(struct vk_qmp *q, const char *dir, const char *endpoint)
 {
     int err = vk_qmp_execute(q, "object-add",
                              json_pack("{s:s, s:s, s:s, s:s, s:b}", "qom-type", "tls-creds-x509",
                                        "id", VK_MIGTLS_ID, "dir", dir, "endpoint", endpoint,
-                                       "verify-peer", 1), NULL, QMP_WAIT_MS);
+                                       "verify-peer", 1), NULL, VK_QMP_WAIT_MS);
     return err ? vk_error_prefix(err, "%s: QEMU refused the TLS credentials: ", dir) : 0;
 }
 
@@ -55,6 +53,6 @@ int vk_migtls_server(struct vk_qmp *q)
 /* Contract in migtls.h. */
 void vk_migtls_drop(struct vk_qmp *q)
 {
-    vk_qmp_execute(q, "object-del", json_pack("{s:s}", "id", VK_MIGTLS_ID), NULL, QMP_WAIT_MS);
+    vk_qmp_execute(q, "object-del", json_pack("{s:s}", "id", VK_MIGTLS_ID), NULL, VK_QMP_WAIT_MS);
     vk_error_clear();
 }

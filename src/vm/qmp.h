@@ -74,6 +74,10 @@ int vk_qmp_next(struct vk_qmp *q, struct vk_qmp_msg *m);
 int vk_qmp_execute(struct vk_qmp *q, const char *cmd, json_t *args, json_t **ret,
                    int timeout_ms);
 
+/* How long vmkit waits for a QMP command's reply: QEMU answers at once
+ * unless it is stuck (a job's progress is polled, not waited for). */
+#define VK_QMP_WAIT_MS 10000
+
 /* The next event: queued ones first, then from the socket, waiting up to
  * timeout_ms (0: only what is already there).  Returns 1 with *m (an
  * EVENT), 0 when none arrived in time, -ECONNRESET on end of file, or

@@ -18,8 +18,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#define QMP_WAIT_MS 10000
-
 static long long now_ms(void)
 {
     struct timespec ts;
@@ -59,7 +57,7 @@ int vk_save_meta(struct vk_qmp *q, struct vk_vminfo *info, json_t **out)
     free(info->cfg.machine);
     info->cfg.machine = mach;
     json_t *v = NULL;
-    if (vk_qmp_execute(q, "query-version", NULL, &v, QMP_WAIT_MS) == 0) {
+    if (vk_qmp_execute(q, "query-version", NULL, &v, VK_QMP_WAIT_MS) == 0) {
         json_t *qv = json_object_get(v, "qemu");
         snprintf(ver, sizeof ver, "%lld.%lld.%lld",
                  (long long)json_integer_value(json_object_get(qv, "major")),
@@ -88,7 +86,7 @@ int vk_save_meta(struct vk_qmp *q, struct vk_vminfo *info, json_t **out)
 /* Contract in save_int.h. */
 int vk_save_quit(struct vk_qmp *q, const struct vk_vminfo *info)
 {
-    int err = vk_qmp_execute(q, "quit", NULL, NULL, QMP_WAIT_MS);
+    int err = vk_qmp_execute(q, "quit", NULL, NULL, VK_QMP_WAIT_MS);
     if (err == -ECONNRESET || err == -EPIPE) {
         vk_error_clear();
         err = 0;
@@ -129,7 +127,7 @@ int vk_vm_save(const char *name, const char *path, int flags, struct vk_save_sta
     }
     was_running = !strcmp(state, "running");
     /* the CPUs stop first: the RAM goes out once, as it is at this moment */
-    if (was_running && (err = vk_qmp_execute(q, "stop", NULL, NULL, QMP_WAIT_MS)) < 0)
+    if (was_running && (err = vk_qmp_execute(q, "stop", NULL, NULL, VK_QMP_WAIT_MS)) < 0)
         goto fail;
     stopped = was_running;
     if ((err = vk_save_meta(q, &info, &meta)) < 0)
@@ -162,7 +160,7 @@ int vk_vm_save(const char *name, const char *path, int flags, struct vk_save_sta
     if (flags & VK_SAVE_PAUSED)
         err = 0;                          /* stays stopped (postmigrate) */
     else if (flags & VK_SAVE_KEEP)
-        err = was_running ? vk_qmp_execute(q, "cont", NULL, NULL, QMP_WAIT_MS) : 0;
+        err = was_running ? vk_qmp_execute(q, "cont", NULL, NULL, VK_QMP_WAIT_MS) : 0;
     else
         err = vk_save_quit(q, &info);
     if (err)
@@ -179,7 +177,7 @@ fail:
         /* the VM runs on as before; keep the first error's message */
         char keep[1024];
         snprintf(keep, sizeof keep, "%s", vk_errmsg_for(err));
-        if (vk_qmp_execute(q, "cont", NULL, NULL, QMP_WAIT_MS) < 0)
+        if (vk_qmp_execute(q, "cont", NULL, NULL, VK_QMP_WAIT_MS) < 0)
             vk_error(err, "%s (and resuming the VM failed: %s)", keep, vk_errmsg());
         else
             vk_error(err, "%s", keep);
@@ -271,7 +269,7 @@ int vk_vm_restore(const char *path, const struct vk_restore_opts *o, char *name_
         /* resumed only when every byte QEMU loaded was the saved one */
         if (!err)
             err = vk_savefile_stream_ok(f);
-        if (!err && !o->paused && (err = vk_qmp_execute(q, "cont", NULL, NULL, QMP_WAIT_MS)) == 0)
+        if (!err && !o->paused && (err = vk_qmp_execute(q, "cont", NULL, NULL, VK_QMP_WAIT_MS)) == 0)
             vk_rt_write(info.dir, "state", "running", 7);
         vk_qmp_close(q);
         vk_rt_unlock(lk);

@@ -16,7 +16,6 @@
 #include <string.h>
 #include <time.h>
 
-#define QMP_WAIT_MS 10000
 #define JOB_WAIT_MS (30 * 60 * 1000)   /* RAM goes to the disk: TCG, big guests */
 #define JOB_ID "vmkit-snapshot"
 
@@ -81,7 +80,7 @@ void vk_snapinfo_free(struct vk_snapinfo *s, int n)
 static int qmp_disks(struct vk_qmp *q, const char *vm, json_t **nodes, json_t **snaps)
 {
     json_t *blk;
-    int err = vk_qmp_execute(q, "query-block", NULL, &blk, QMP_WAIT_MS);
+    int err = vk_qmp_execute(q, "query-block", NULL, &blk, VK_QMP_WAIT_MS);
     if (err)
         return vk_error_prefix(err, "%s: ", vm);
     *nodes = json_array();
@@ -130,14 +129,14 @@ static int qmp_disks(struct vk_qmp *q, const char *vm, json_t **nodes, json_t **
 static int run_job(struct vk_qmp *q, const char *vm, const char *cmd, json_t *args)
 {
     json_object_set_new(args, "job-id", json_string(JOB_ID));
-    int err = vk_qmp_execute(q, cmd, args, NULL, QMP_WAIT_MS);
+    int err = vk_qmp_execute(q, cmd, args, NULL, VK_QMP_WAIT_MS);
     if (err)
         return vk_error_prefix(err, "%s: ", vm);
     long long end = now_ms() + JOB_WAIT_MS;
     for (;;) {
         json_t *jobs, *j, *mine = NULL;
         size_t i;
-        if ((err = vk_qmp_execute(q, "query-jobs", NULL, &jobs, QMP_WAIT_MS)) < 0)
+        if ((err = vk_qmp_execute(q, "query-jobs", NULL, &jobs, VK_QMP_WAIT_MS)) < 0)
             return vk_error_prefix(err, "%s: ", vm);
         json_array_foreach(jobs, i, j)
             if (!strcmp(json_string_value(json_object_get(j, "id")) ?: "", JOB_ID))
@@ -153,7 +152,7 @@ static int run_job(struct vk_qmp *q, const char *vm, const char *cmd, json_t *ar
                 err = vk_error(-EIO, "%s: %s: %s", vm, cmd, e);
             json_decref(jobs);
             json_t *a = json_pack("{s:s}", "id", JOB_ID);
-            int e2 = vk_qmp_execute(q, "job-dismiss", a, NULL, QMP_WAIT_MS);
+            int e2 = vk_qmp_execute(q, "job-dismiss", a, NULL, VK_QMP_WAIT_MS);
             return err ? err : e2 ? vk_error_prefix(e2, "%s: ", vm) : 0;
         }
         json_decref(jobs);
@@ -184,7 +183,7 @@ static int snapshot_running(const char *name, enum vk_snap_op op, const char *ta
          * VM runs on, as after virsh snapshot-revert of a running one */
         int e2 = vk_qmp_runstate(q, after, sizeof after);
         if (!e2 && !strcmp(before, "running") && strcmp(after, "running"))
-            e2 = vk_qmp_execute(q, "cont", NULL, NULL, QMP_WAIT_MS);
+            e2 = vk_qmp_execute(q, "cont", NULL, NULL, VK_QMP_WAIT_MS);
         if (!err && e2)
             err = vk_error_prefix(e2, "%s: ", name);
     }
