@@ -12,7 +12,8 @@ grub-pc-bin grub-common
 scdoc mandoc groff-base zsh jq
 libvirt-clients libxml2-utils
 libwebsockets-dev curl openssl chromium novnc
-borgbackup partclone"
+borgbackup partclone
+debhelper lintian"
 # npm fetches xterm.js at build time (mk/xterm.mk); a nodejs from elsewhere
 # (NodeSource) brings its own npm and conflicts with Debian's
 command -v npm >/dev/null 2>&1 || PKGS="$PKGS npm"
