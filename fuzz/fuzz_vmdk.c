@@ -7,7 +7,8 @@
  * grain directory and tables, embedded descriptor - opened read-only and
  * read the way the commands read (info, block status over the disk, data
  * runs), then opened for check, then read-write and written at a few
- * places (grain allocation; a stream image refuses).  Errors are expected
+ * places (grain allocation; a stream image refuses), and grown by 64 MiB
+ * (img resize).  The descriptor text is also rewritten as a resize does.  Errors are expected
  * outcomes; only crashes, hangs and sanitizer reports are findings. */
 #include "fuzz_mem.h"
 #include "block/vmdk_int.h"
@@ -53,6 +54,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (size <= VMDK_MAX_DESC) {
         (void)vmdk_desc_parse("fuzz.vmdk", (const char *)data, size, &d);
         vmdk_desc_free(&d);
+        free(vmdk_desc_regrow((const char *)data, size, 123456, "RW 1 FLAT \"x.vmdk\" 0\n", 1ULL << 33));
     }
     if ((bd = fuzz_open_mem(data, size, MAX_FILE, "vmdk", 0))) {
         read_some(bd);
@@ -73,6 +75,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             (void)vk_bd_pwrite_compressed(bd, buf, 65536, bd->size / 65536 * 65536 > 65536 ? 65536 : 0);
             (void)vk_bd_pread(bd, buf, 70000, 0);
         }
+        uint64_t old = bd->size;    /* grow: new grain tables, maybe moved directories */
+        if (vk_bd_truncate(bd, old + (64u << 20), false) == 0 && bd->size != old + (64u << 20))
+            abort();
+        if (bd->size > old && vk_bd_pwrite(bd, buf, 4096, bd->size - 4096) == 0)
+            (void)vk_bd_pread(bd, buf, 8192, bd->size - 8192);
         vk_bd_close(bd);
     }
     vk_error_clear();

@@ -6,6 +6,8 @@
 #  - images vmkit writes (convert, create) pass qemu-img check, compare
 #    equal to their source, and carry the descriptor qemu-img writes;
 #  - info --json has qemu-img's keys and values; map agrees;
+#  - resize grows every writable subformat: qemu-img sees the data kept,
+#    the new space zeroed, and writes there; the descriptor says so;
 #  - part and fs inside a VMDK, checked with sgdisk and e2fsck;
 #  - bad input (truncated, grain tables past the end or overlapping, grain
 #    size out of range, extents outside the directory) fails with exit 1
@@ -159,6 +161,68 @@ ok "qemu-img writes across the extent boundary" \
 ok "5G $s: vmkit reads qemu-io's write" vmkit img convert big-twoGbMaxExtentSparse.vmdk big2.raw
 ok "5G $s: equal" qemu-img compare -q big2.raw big-twoGbMaxExtentSparse.vmdk
 rm -f big*.raw big*.vmdk
+
+# --- resize: grows, as vmware-vdiskmanager -x (qemu-img has no resize
+# for VMDK).  100M -> 5G moves a sparse directory (its sector holds 128
+# tables), 100M -> 3G grows it in place; split images get new extents.
+VKIO=$(dirname "$VMKIT")/tools/vkio
+for s in monolithicSparse monolithicFlat twoGbMaxExtentSparse twoGbMaxExtentFlat; do
+    for to in 3 5; do
+        f=rs-$s-$to.vmdk
+        qemu-img create -q -f vmdk -o subformat=$s "$f" 100M
+        qemu-io -f vmdk -c 'write -P 0x41 1M 2M' -c 'write -P 0x42 90M 1M' -c 'write -P 0x45 99M 1M' "$f" >/dev/null
+        qemu-img convert -f vmdk -O raw "$f" rs.raw
+        ok "resize $s 100M -> ${to}G" vmkit img resize "$f" ${to}G
+        eq "$s ${to}G: qemu-img sees it" "$(qinfo "$f" virtual-size)" $((to << 30))
+        eq "$s ${to}G: vmkit too" "$(vmkit img info --json "$f" | python3 -c 'import json,sys; print(json.load(sys.stdin)["virtual-size"])')" $((to << 30))
+        truncate -s ${to}G rs.raw
+        ok "$s ${to}G: qemu-img compare: the data kept, the new space zeroes" qemu-img compare -q -f raw -F vmdk rs.raw "$f"
+        ok "$s ${to}G: qemu-img check" qemu-img check -q "$f"
+        has "$s ${to}G: the descriptor's geometry" "$(desc "$f")" "ddb.geometry.cylinders = \"$((to * 1024 * 1024 * 2 / 1008))\""
+        ok "$s ${to}G: qemu-io writes past the old end and reads the old data" \
+            qemu-io -f vmdk -c 'write -P 0x43 2900M 3M' -c 'read -P 0x42 90M 1M' -c 'read -P 0x43 2900M 3M' "$f"
+    done
+done
+has "monolithicSparse: the embedded extent line" "$(desc rs-monolithicSparse-5.vmdk)" 'RW 10485760 SPARSE "rs-monolithicSparse-5.vmdk"'
+has "monolithicFlat: the extent line" "$(cat rs-monolithicFlat-5.vmdk)" 'RW 10485760 FLAT "rs-monolithicFlat-5-flat.vmdk" 0'
+eq "monolithicFlat: the flat file grew (sparse)" "$(stat -c %s rs-monolithicFlat-5-flat.vmdk)" $((5 << 30))
+for k in s f; do
+    t=twoGbMaxExtent$([ $k = s ] && echo Sparse || echo Flat)
+    eq "$t: the extents VMware's split gives" "$(desc rs-$t-5.vmdk | grep -E '^RW')" \
+        "$(printf 'RW 4194304 %s "rs-%s-5-%s001.vmdk"%s\nRW 4194304 %s "rs-%s-5-%s002.vmdk"%s\nRW 2097152 %s "rs-%s-5-%s003.vmdk"%s' \
+           $([ $k = s ] && echo SPARSE || echo FLAT) $t $k "$([ $k = f ] && echo ' 0')" \
+           $([ $k = s ] && echo SPARSE || echo FLAT) $t $k "$([ $k = f ] && echo ' 0')" \
+           $([ $k = s ] && echo SPARSE || echo FLAT) $t $k "$([ $k = f ] && echo ' 0')")"
+done
+# vmkit's own writes into the grown images: random writes (vkio) through
+# vmkit and into a raw copy, over the whole grown disk
+for s in monolithicSparse twoGbMaxExtentSparse; do
+    f=rs-$s-3.vmdk
+    qemu-img convert -f vmdk -O raw "$f" rs.raw
+    torture_script 5 "$(pick 60 30 200)" $((3 << 30)) >sc
+    ok "$s: vkio through vmkit into the grown image" "$VKIO" "$f" vmdk <sc
+    ok "$s: vkio plain into the raw copy" "$VKIO" rs.raw plain <sc
+    ok "$s: qemu-img compare: vmkit's writes after the resize" qemu-img compare -q -f raw -F vmdk rs.raw "$f"
+    ok "$s: qemu-img check after them" qemu-img check -q "$f"
+done
+rm -f rs.raw rs-*.vmdk
+# refused: shrinking, a stream, a split extent name that is taken
+qemu-img create -q -f vmdk rsx.vmdk 100M
+sum=$(md5sum <rsx.vmdk)
+fails_with "resize: shrinking a VMDK is refused" 1 "rsx.vmdk: VMDK images are not shrunk" vmkit img resize --shrink rsx.vmdk 50M
+unchanged "resize: a refused shrink changes nothing" rsx.vmdk "$sum"
+qemu-img create -q -f vmdk -o subformat=streamOptimized rss.vmdk 100M
+sum=$(md5sum <rss.vmdk)
+fails_with "resize: a stream-optimized VMDK is refused" 1 "rss.vmdk: a streamOptimized VMDK cannot be resized" vmkit img resize rss.vmdk 1G
+unchanged "resize: the stream is unchanged" rss.vmdk "$sum"
+qemu-img create -q -f vmdk -o subformat=twoGbMaxExtentSparse rst.vmdk 100M
+echo keep >rst-s003.vmdk
+sum=$(cat rst.vmdk rst-s001.vmdk | md5sum)
+fails_with "resize: a split extent's new name is taken" 1 "rst-s003.vmdk: file exists" vmkit img resize rst.vmdk 5G
+eq "resize: the descriptor and extent are unchanged" "$(cat rst.vmdk rst-s001.vmdk | md5sum)" "$sum"
+eq "resize: the other file kept its content" "$(cat rst-s003.vmdk)" keep
+ok "resize: the extent it made before is removed" test ! -e rst-s002.vmdk
+rm -f rst* rss.vmdk rsx.vmdk
 
 # --- part and fs inside a VMDK (monolithicSparse and twoGbMaxExtentFlat) ---
 for s in monolithicSparse twoGbMaxExtentFlat; do

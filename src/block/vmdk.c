@@ -7,6 +7,7 @@
 #include "block/vmdk_int.h"
 
 #include "util/err.h"
+#include "util/file.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -263,6 +264,8 @@ static int vmdk_close(struct vk_blockdev *bd)
     return r;
 }
 
+static int vmdk_truncate(struct vk_blockdev *bd, uint64_t size, bool allow_shrink);
+
 static const struct vk_blockdev_ops vmdk_ops = {
     .pread = vmdk_pread,
     .pwrite = vmdk_pwrite,
@@ -272,6 +275,7 @@ static const struct vk_blockdev_ops vmdk_ops = {
     .block_status = vmdk_block_status,
     .info = vmdk_info,
     .check = vmdk_check,
+    .truncate = vmdk_truncate,
     .close = vmdk_close,
 };
 
@@ -350,6 +354,8 @@ static int open_monolithic(struct vmdk_state *s, const char *name, int flags)
         r = vk_fd_pread_full(v->fd, text, len, doff * VMDK_SECTOR, name);
         if (r == 0)
             r = vmdk_desc_parse(name, text, len, &d);
+        v->desc_off = doff * VMDK_SECTOR;
+        v->desc_len = len;
         free(text);
         if (r == 0 && d.has_parent)
             r = vk_error(-ENOTSUP, "%s: VMDK images with a parent (parentFileNameHint) are not supported", name);
@@ -664,6 +670,180 @@ out:
     for (size_t i = 0; i < n_made; i++)
         free(made[i]);
     free(made);
+    free(lines);
+    return r;
+}
+
+/* --- resize --- */
+
+/* Rewrite the descriptor for a disk of size bytes: the last extent line
+ * says last_sectors, extra lines follow it.  An embedded descriptor is
+ * rewritten in its room; a descriptor file in place (it only grows: the
+ * numbers in it do), as qemu rewrites it for a new CID. */
+static int rewrite_descriptor(struct vk_blockdev *bd, uint64_t last_sectors, const char *extra, uint64_t size)
+{
+    struct vmdk *v = bd->priv;
+    struct stat st;
+    bool embedded = v->n_ext == 1 && v->ext[0].fd == v->fd;
+    if (embedded && !v->desc_len)
+        return 0;   /* no descriptor in the file: the header is all */
+    if (!embedded && fstat(v->fd, &st) < 0)
+        return vk_error(-errno, "%s: %s", bd->name, strerror(errno));
+    size_t len = embedded ? v->desc_len : (size_t)st.st_size;
+    uint64_t at = embedded ? v->desc_off : 0;
+    char *text = malloc(len ? len : 1), *nt = NULL;
+    if (!text)
+        return vk_error(-ENOMEM, "out of memory");
+    int r = vk_fd_pread_full(v->fd, text, len, at, bd->name);
+    if (r == 0 && !(nt = vmdk_desc_regrow(text, len, last_sectors, extra, size)))
+        r = vk_error(-EINVAL, "%s: cannot rewrite the descriptor (no extent line?)", bd->name);
+    size_t nl = nt ? strlen(nt) : 0;
+    if (r == 0 && embedded && nl >= len)
+        r = vk_error(-ENOSPC, "%s: the grown descriptor (%zu bytes) does not fit its %zu bytes", bd->name, nl, len);
+    if (r == 0 && embedded) {
+        memset(text, 0, len);
+        memcpy(text, nt, nl);
+        r = vk_fd_pwrite_full(v->fd, text, len, at, bd->name);
+    } else if (r == 0) {
+        r = vk_fd_pwrite_full(v->fd, nt, nl, 0, bd->name);
+        if (r == 0 && nl < len && ftruncate(v->fd, (off_t)nl) < 0)
+            r = vk_error(-errno, "%s: %s", bd->name, strerror(errno));
+    }
+    if (r == 0 && fdatasync(v->fd) < 0)
+        r = vk_error(-errno, "%s: flush: %s", bd->name, strerror(errno));
+    free(text);
+    free(nt);
+    return r;
+}
+
+/* Grow the disk, as vmware-vdiskmanager -x (qemu-img has no resize for
+ * VMDK): the last extent grows (a flat file is extended, a sparse one
+ * gets grain tables: vmdk_sparse_grow), and a twoGbMaxExtent image that
+ * passes 2 GiB in it gets new extent files; then the descriptor names
+ * the new sizes.  Each step is synced before the next: a crash leaves the
+ * old disk, with unused space or unnamed new files (resizing again
+ * refuses a leftover file by name, never overwrites it), or a disk as
+ * large as the last extent's header says (QEMU takes a sparse extent's
+ * size from its header); never changed data.  Shrinking is refused, as
+ * VMware does not shrink a disk's capacity. */
+static int vmdk_truncate(struct vk_blockdev *bd, uint64_t size, bool allow_shrink)
+{
+    struct vmdk_state *s = bd->priv;
+    struct vmdk *v = &s->v;
+    (void)allow_shrink;
+    size = (size + VMDK_SECTOR - 1) / VMDK_SECTOR * VMDK_SECTOR;
+    if (size < bd->size)
+        return vk_error(-ENOTSUP, "%s: VMDK images are not shrunk (VMware does not shrink a disk's capacity either; "
+                        "convert to qcow2 or raw and resize that)", bd->name);
+    if (!v->n_ext)
+        return vk_error(-EINVAL, "%s: the descriptor names no extents", bd->name);
+    struct vmdk_extent *last = &v->ext[v->n_ext - 1];
+    if (last->type == VMDK_EXT_ZERO || !last->rw)
+        return vk_error(-ENOTSUP, "%s: the last extent (%s) is %s: it cannot grow", bd->name,
+                        last->path ? last->path : "ZERO", last->type == VMDK_EXT_ZERO ? "a ZERO extent" : "read-only");
+    if (last->compressed || last->markers)
+        return vk_error(-ENOTSUP, "%s: a streamOptimized VMDK cannot be resized; convert it to monolithicSparse first",
+                        bd->name);
+    bool split = !strncmp(v->create_type, "twoGbMaxExtent", 14);
+    for (size_t i = 0; split && i + 1 < v->n_ext; i++)
+        if (v->ext[i].size != VMDK_SPLIT_SIZE)
+            split = false;  /* not laid out as VMware splits: only the last one grows */
+    uint64_t last_size = size - last->start;
+    if (split && last_size > VMDK_SPLIT_SIZE)
+        last_size = VMDK_SPLIT_SIZE;
+    if (last->type == VMDK_EXT_FLAT) {
+        for (size_t i = 0; i + 1 < v->n_ext; i++)
+            if (v->ext[i].path && !strcmp(v->ext[i].path, last->path))
+                return vk_error(-ENOTSUP, "%s: the last extent's file %s holds another extent too: it cannot grow",
+                                bd->name, last->path);
+    }
+    int r = flush_all(bd, true);
+    if (r < 0)
+        return r;
+    /* First the new extent files, each made whole and synced (named by
+     * nothing yet: a refused name changes nothing); then the last extent
+     * grows; then the descriptor names it all. */
+    bool flat = last->type == VMDK_EXT_FLAT;
+    struct vmdk_create c = { .zeroed_grain = last->zero_grain };
+    char *lines = NULL;
+    size_t lines_len = 0, n_new = 0, n_old = v->n_ext;
+    uint64_t at = last->start + last_size;
+    FILE *ls = open_memstream(&lines, &lines_len);
+    if (!ls)
+        return vk_error(-ENOMEM, "out of memory");
+    struct vmdk_desc_extent *nx = NULL;
+    for (; at < size && r == 0; at += VMDK_SPLIT_SIZE) {
+        uint64_t n = size - at < VMDK_SPLIT_SIZE ? size - at : VMDK_SPLIT_SIZE;
+        char tag[16];
+        snprintf(tag, sizeof tag, "-%c%03zu", flat ? 'f' : 's', n_old + n_new + 1);
+        char *path = extent_name(bd->name, tag);
+        void *nv = realloc(nx, (n_new + 1) * sizeof *nx);
+        if (!path || !nv) {
+            free(path);
+            if (nv)
+                nx = nv;
+            r = vk_error(-ENOMEM, "out of memory");
+            break;
+        }
+        nx = nv;
+        struct vmdk_desc_extent x = { .rw = true, .sectors = n / VMDK_SECTOR, .file = strdup(base_of(path)) };
+        snprintf(x.type, sizeof x.type, "%s", flat ? "FLAT" : "SPARSE");
+        if (!x.file)
+            r = vk_error(-ENOMEM, "out of memory");
+        else if ((r = create_extent_file(path, n, flat, &c)) < 0 && r != -EEXIST)
+            unlink(path);   /* ours, half made */
+        if (r == 0) {
+            nx[n_new++] = x;
+            fprintf(ls, flat ? "RW %" PRIu64 " FLAT \"%s\" 0\n" : "RW %" PRIu64 " SPARSE \"%s\"\n",
+                    x.sectors, x.file);
+        } else {
+            free(x.file);
+        }
+        free(path);
+    }
+    if (fclose(ls) != 0 && r == 0)
+        r = vk_error(-ENOMEM, "out of memory");
+    if (r == 0 && n_new) {
+        const char *slash = strrchr(bd->name, '/');
+        char *dir = slash ? strndup(bd->name, slash == bd->name ? 1 : (size_t)(slash - bd->name)) : strdup(".");
+        r = dir ? vk_fsync_dir(dir) : vk_error(-ENOMEM, "out of memory");
+        free(dir);
+    }
+    if (r == 0 && last->type == VMDK_EXT_SPARSE) {
+        r = vmdk_sparse_grow(last, last_size);
+    } else if (r == 0) {
+        struct stat st;
+        if (fstat(last->fd, &st) < 0)
+            r = vk_error(-errno, "%s: %s", last->path, strerror(errno));
+        else if ((uint64_t)st.st_size < last->flat_off + last_size &&
+                 (ftruncate(last->fd, (off_t)(last->flat_off + last_size)) < 0 || fsync(last->fd) < 0))
+            r = vk_error(-errno, "%s: growing it: %s", last->path, strerror(errno));
+    }
+    if (r < 0) {    /* named by nothing yet: remove the files this call made */
+        for (size_t i = 0; i < n_new; i++) {
+            char *p = vk_backing_path(bd->name, nx[i].file);
+            if (p)
+                unlink(p);
+            free(p);
+        }
+    }
+    if (r == 0)
+        r = rewrite_descriptor(bd, last_size / VMDK_SECTOR, lines, size);
+    /* the disk is grown on disk; now in memory */
+    if (r == 0) {
+        v->ext[v->n_ext - 1].size = last_size;
+        for (size_t i = 0; i < n_new && r == 0; i++)
+            r = open_extent(s, bd->name, bd->flags, &nx[i], last_size + v->ext[n_old - 1].start + i * VMDK_SPLIT_SIZE);
+        free(v->specific);
+        v->specific = NULL;
+        if (r == 0)
+            r = make_specific(v);
+        if (r == 0)
+            bd->size = size;
+    }
+    for (size_t i = 0; i < n_new; i++)
+        free(nx[i].file);
+    free(nx);
     free(lines);
     return r;
 }

@@ -223,3 +223,75 @@ char *vmdk_desc_make(uint32_t cid, const char *create_type, const char *extents,
         return NULL;
     return s;
 }
+
+/* The unsigned value of `key = "N"` in text (0 when absent or bad). */
+static uint64_t ddb_number(const char *text, const char *key)
+{
+    size_t k = strlen(key);
+    for (const char *line = text, *next; line && *line; line = next) {
+        next = strchr(line, '\n');
+        if (next)
+            next++;
+        const char *p = line + strspn(line, " \t");
+        if (strncmp(p, key, k))
+            continue;
+        p += k;
+        p += strspn(p, " \t");
+        if (*p != '=')
+            continue;
+        p++;
+        p += strspn(p, " \t\"");
+        return strtoull(p, NULL, 10);
+    }
+    return 0;
+}
+
+char *vmdk_desc_regrow(const char *text, size_t len, uint64_t last_sectors, const char *extra,
+                       uint64_t size)
+{
+    char *in = strndup(text, len), *out = NULL;
+    size_t out_len = 0, n_ext = 0, seen = 0;
+    if (!in)
+        return NULL;
+    uint64_t heads = ddb_number(in, "ddb.geometry.heads"), secs = ddb_number(in, "ddb.geometry.sectors");
+    for (int pass = 0; pass < 2; pass++) {
+        FILE *f = pass ? open_memstream(&out, &out_len) : NULL;
+        if (pass && !f)
+            break;
+        for (char *line = in; *line;) {
+            char *eol = strchr(line, '\n');
+            size_t n = eol ? (size_t)(eol - line) + 1 : strlen(line);
+            const char *p = line + strspn(line, " \t");
+            char word[12];
+            bool ext = sscanf(p, "%11s", word) == 1 && is_access(word) &&
+                       (p[strlen(word)] == ' ' || p[strlen(word)] == '\t');
+            if (!pass) {
+                n_ext += ext;
+            } else if (ext && ++seen == n_ext) {
+                const char *num = p + strlen(word);
+                num += strspn(num, " \t");
+                const char *rest = num + strspn(num, "0123456789");
+                fprintf(f, "%.*s%" PRIu64 "%.*s", (int)(num - line), line, last_sectors,
+                        (int)(line + n - rest), rest);
+                if (!eol)
+                    fputc('\n', f);
+                fputs(extra, f);
+            } else if (heads && secs && !strncmp(p, "ddb.geometry.cylinders", 22)) {
+                const char *nl = n >= 2 && line[n - 2] == '\r' ? "\r\n" : eol ? "\n" : "";
+                fprintf(f, "%.*sddb.geometry.cylinders = \"%" PRIu64 "\"%s", (int)(p - line), line,
+                        size / (heads * secs * VMDK_SECTOR), nl);
+            } else {
+                fwrite(line, 1, n, f);
+            }
+            line += n;
+        }
+        if (pass && fclose(f) != 0) {
+            free(out);
+            out = NULL;
+        }
+        if (!n_ext)
+            break;
+    }
+    free(in);
+    return out;
+}

@@ -83,6 +83,7 @@ struct vmdk_extent {
     uint64_t grain;             /* bytes per grain */
     uint32_t gtes;              /* entries per grain table */
     uint32_t n_gt;              /* grain directory entries */
+    uint64_t cap;               /* the header's capacity (sectors) */
     uint64_t gd_off, rgd_off;   /* bytes; rgd_off 0: no redundant directory */
     uint64_t grain_start;       /* header's grain_offset, bytes */
     uint32_t *gd, *rgd;         /* n_gt sector numbers */
@@ -103,9 +104,9 @@ struct vmdk {
     size_t   n_ext;
     char    *create_type;
     uint32_t cid, parent_cid;
-    bool     cid_updated;
     uint64_t desc_off;          /* where the descriptor text is in fd */
-    uint64_t desc_len;          /* room for it (bytes) */
+    uint64_t desc_len;          /* room for it (bytes); 0: none (a monolithic
+                                   file without one) or a descriptor file */
     char    *specific;          /* format-specific info, JSON text */
 };
 
@@ -133,6 +134,15 @@ struct vmdk_desc {
  * vmdk_desc_free() in both cases. */
 int vmdk_desc_parse(const char *name, const char *text, size_t len, struct vmdk_desc *d);
 void vmdk_desc_free(struct vmdk_desc *d);
+
+/* The descriptor text (len bytes, NUL padding allowed) of a disk grown
+ * to size bytes: the last extent line says last_sectors, the lines in
+ * extra (each ending in '\n', may be "") follow it, and
+ * ddb.geometry.cylinders is recomputed from the heads and sectors lines.
+ * Every other byte is kept.  Returns malloc'd text, or NULL (out of
+ * memory, or no extent line). */
+char *vmdk_desc_regrow(const char *text, size_t len, uint64_t last_sectors, const char *extra,
+                       uint64_t size);
 
 /* Options of a new image, as qemu-img's -o. */
 struct vmdk_create {
@@ -182,6 +192,17 @@ int vmdk_sparse_status(struct vmdk_extent *e, uint64_t off, uint64_t len,
  * tables, rounded up to a grain.  compress: stream-optimized. */
 int vmdk_sparse_create(int fd, const char *name, uint64_t size, bool desc,
                        bool compress, bool zeroed_grain);
+
+/* Grow the sparse extent e so its header holds `bytes` (e->size, what the
+ * guest sees of it, is the caller's).  New zeroed grain tables go behind
+ * the last grain (primary and redundant); each directory takes their
+ * entries in its last sector's room, or moves behind them.  Written and
+ * synced first; then the header sector (capacity and directory offsets,
+ * one write), synced: a crash leaves the old extent, with unused space at
+ * its end, or the new one.  A header that already holds bytes (an
+ * interrupted resize) is left as it is.  Stream-optimized extents are
+ * refused. */
+int vmdk_sparse_grow(struct vmdk_extent *e, uint64_t bytes);
 
 /* Free what vmdk_sparse_open allocated. */
 void vmdk_extent_free(struct vmdk_extent *e);

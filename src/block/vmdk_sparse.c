@@ -8,6 +8,7 @@
 
 #include <endian.h>
 #include <errno.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -205,6 +206,7 @@ int vmdk_sparse_open(struct vmdk_extent *e, uint64_t *capacity, uint64_t *desc_o
         return vk_error(-EFBIG, "%s: grain directory of %llu tables is too large", e->path,
                         (unsigned long long)n_gt);
     e->n_gt = (uint32_t)n_gt;
+    e->cap = cap;
     *capacity = cap;
     if (!e->size)
         e->size = cap * VMDK_SECTOR;
@@ -602,6 +604,110 @@ int vmdk_sparse_status(struct vmdk_extent *e, uint64_t off, uint64_t len,
     }
     *pnum = n < len ? n : len;
     return st;
+}
+
+/* Write n directory entries (host order) at off, little-endian. */
+static int write_dir(struct vmdk_extent *e, const uint32_t *t, size_t n, uint64_t off)
+{
+    uint32_t buf[1024];
+    for (size_t done = 0; done < n;) {
+        size_t k = n - done < 1024 ? n - done : 1024;
+        for (size_t i = 0; i < k; i++)
+            buf[i] = htole32(t[done + i]);
+        int r = vk_fd_pwrite_full(e->fd, buf, k * 4, off + done * 4, e->path);
+        if (r < 0)
+            return r;
+        done += k;
+    }
+    return 0;
+}
+
+static void *grow_array(uint32_t **p, size_t old_n, size_t new_n)
+{
+    uint32_t *q = realloc(*p, new_n * 4);
+    if (!q)
+        return NULL;
+    memset(q + old_n, 0, (new_n - old_n) * 4);
+    return *p = q;
+}
+
+int vmdk_sparse_grow(struct vmdk_extent *e, uint64_t bytes)
+{
+    uint64_t cap = (bytes + VMDK_SECTOR - 1) / VMDK_SECTOR;
+    if (cap <= e->cap)
+        return 0;
+    if (e->compressed || e->markers)
+        return vk_error(-ENOTSUP, "%s: a stream-optimized VMDK cannot be resized; convert it to "
+                        "monolithicSparse first", e->path);
+    uint64_t per_gt = e->grain / VMDK_SECTOR * e->gtes;
+    uint64_t n_new = (cap + per_gt - 1) / per_gt;
+    if (cap > (1ULL << 40) || n_new > VMDK_MAX_GD || n_new * e->gtes > MAX_TABLE_ENTRIES)
+        return vk_error(-EFBIG, "%s: %llu bytes is more than a sparse VMDK extent holds here",
+                        e->path, (unsigned long long)bytes);
+    uint32_t n_old = e->n_gt, k = (uint32_t)(n_new - n_old);
+    uint64_t gtb = gt_bytes(e), room = (n_old * 4ULL + VMDK_SECTOR - 1) / VMDK_SECTOR * VMDK_SECTOR / 4;
+    uint64_t dir_bytes = (n_new * 4 + VMDK_SECTOR - 1) / VMDK_SECTOR * VMDK_SECTOR;
+    bool move = n_new > room;
+    uint64_t gt_at = e->next, rgt_at = gt_at + (uint64_t)k * gtb;
+    uint64_t end = e->rgd ? rgt_at + (uint64_t)k * gtb : rgt_at;
+    uint64_t gd_off = e->gd_off, rgd_off = e->rgd_off;
+    if (move) {
+        if (e->rgd) {
+            rgd_off = end;
+            end += dir_bytes;
+        }
+        gd_off = end;
+        end += dir_bytes;
+    }
+    if (end / VMDK_SECTOR >= 0xffffffffULL)
+        return vk_error(-EFBIG, "%s: the extent file would pass 2 TiB", e->path);
+    if (!grow_array(&e->gd, n_old, n_new) || (e->rgd && !grow_array(&e->rgd, n_old, n_new)) ||
+        !grow_array(&e->gt, (size_t)n_old * e->gtes, (size_t)n_new * e->gtes))
+        return vk_error(-ENOMEM, "%s: out of memory for the grain tables", e->path);
+    for (uint32_t i = 0; i < k; i++) {
+        e->gd[n_old + i] = (uint32_t)((gt_at + (uint64_t)i * gtb) / VMDK_SECTOR);
+        if (e->rgd)
+            e->rgd[n_old + i] = (uint32_t)((rgt_at + (uint64_t)i * gtb) / VMDK_SECTOR);
+    }
+    /* the new tables are zeroes: the file's new end, a hole */
+    int r = 0;
+    if (end > e->file_size && ftruncate(e->fd, (off_t)end) < 0)
+        return vk_error(-errno, "%s: growing the file: %s", e->path, strerror(errno));
+    if (move) {
+        if (e->rgd)
+            r = write_dir(e, e->rgd, n_new, rgd_off);
+        if (r == 0)
+            r = write_dir(e, e->gd, n_new, gd_off);
+    } else {    /* past the old directory's last entry: unread until the header says so */
+        if (e->rgd)
+            r = write_dir(e, e->rgd + n_old, k, rgd_off + n_old * 4ULL);
+        if (r == 0)
+            r = write_dir(e, e->gd + n_old, k, gd_off + n_old * 4ULL);
+    }
+    if (r == 0 && fdatasync(e->fd) < 0)
+        r = vk_error(-errno, "%s: flush: %s", e->path, strerror(errno));
+    uint8_t sec[VMDK_SECTOR];
+    if (r == 0)
+        r = vk_fd_pread_full(e->fd, sec, sizeof sec, 0, e->path);
+    if (r < 0)
+        return r;
+    uint64_t v[3] = { htole64(cap), htole64(rgd_off / VMDK_SECTOR), htole64(gd_off / VMDK_SECTOR) };
+    memcpy(sec + 4 + offsetof(struct vmdk4_header, capacity), &v[0], 8);
+    if (e->rgd)
+        memcpy(sec + 4 + offsetof(struct vmdk4_header, rgd_offset), &v[1], 8);
+    memcpy(sec + 4 + offsetof(struct vmdk4_header, gd_offset), &v[2], 8);
+    if ((r = vk_fd_pwrite_full(e->fd, sec, sizeof sec, 0, e->path)) < 0)
+        return r;
+    if (fdatasync(e->fd) < 0)
+        return vk_error(-errno, "%s: flush: %s", e->path, strerror(errno));
+    e->n_gt = (uint32_t)n_new;
+    e->cap = cap;
+    e->gd_off = gd_off;
+    e->rgd_off = rgd_off;
+    if (end > e->file_size)
+        e->file_size = end;
+    e->next = (end + e->grain - 1) / e->grain * e->grain;
+    return 0;
 }
 
 int vmdk_sparse_create(int fd, const char *name, uint64_t size, bool desc,
