@@ -4,8 +4,8 @@
  * and exercised the way the commands use it: info, block_status over the
  * whole disk (bounded number of runs), reads of the first bytes and of
  * data runs; then opened for check (no repair); then opened read-write,
- * written at two places (allocation over damaged tables) and checked
- * again.  Any error is an expected outcome; only crashes, hangs and
+ * written at two places (allocation over damaged tables), grown by
+ * 64 MiB (img resize) and written at the new end, and checked again.  Any error is an expected outcome; only crashes, hangs and
  * sanitizer reports are findings. */
 #ifndef VK_FUZZ_IMAGE_H
 #define VK_FUZZ_IMAGE_H
@@ -73,6 +73,11 @@ static int fuzz_image(const uint8_t *data, size_t size, const char *fmt)
             (void)vk_bd_write_zeroes(bd, 0, 512, VK_ZERO_MAY_UNMAP);
             (void)vk_bd_pread(bd, fuzz_buf, 70000, 0);
         }
+        uint64_t old = bd->size;    /* img resize: grow by 64 MiB, write at the new end */
+        if (vk_bd_truncate(bd, old + (64u << 20), false) == 0 && bd->size < old + (64u << 20))
+            abort();
+        if (bd->size > old && vk_bd_pwrite(bd, fuzz_buf, 4096, bd->size - 4096) == 0)
+            (void)vk_bd_pread(bd, fuzz_buf, 8192, bd->size - 8192);
         memset(&rep, 0, sizeof rep);
         (void)vk_bd_check(bd, &rep, 0);
         vk_bd_close(bd);

@@ -1,7 +1,7 @@
 #!/bin/bash
 # Crash injection on the image write paths: img convert (raw->qcow2,
 # qcow2->raw, -c), img create, img resize (grow and shrink, raw and
-# qcow2), img commit and img rebase (safe mode).  Each command runs under
+# qcow2; grow VDI, VHD, VMDK and VHDX), img commit and img rebase (safe mode).  Each command runs under
 # tests/tools/crashpoint, which SIGKILLs it just before its Nth write or
 # sync to the image (for convert and create: to any file of the output
 # directory, the temporary file and the directory sync included); crash
@@ -113,7 +113,7 @@ v_fmt() {  # FMT IMG OLD-SIZE OLD-RAW NEW-SIZE NEW-RAW
     elif [ "$sz" = "$5" ] && same "$6" "$2" raw "$1"; then v=new
     else echo "wrong: size $sz, content neither old nor new"; return; fi
     cp "$2" again.img
-    if [ "$1" = vdi ]; then chk="qemu-img check -q again.img"; else chk="$VMKIT img check -f $1 again.img"; fi
+    if [ "$1" != vpc ]; then chk="qemu-img check -q again.img"; else chk="$VMKIT img check -f $1 again.img"; fi
     "$VMKIT" img resize -f "$1" --shrink again.img "$5" >/dev/null 2>&1 && $chk >/dev/null 2>&1 &&
         same "$6" again.img raw "$1" || { echo "wrong: resizing again does not finish the job"; return; }
     echo $v
@@ -157,6 +157,39 @@ cp fixv.raw fixvg.raw; truncate -s "$vg" fixvg.raw
 reset_hf() { cp fixv.vhd r.vhd; }
 v_hf() { v_fmt vpc r.vhd "$(qinfo fixv.vhd virtual-size vpc)" fixv.raw "$vg" fixvg.raw; }
 img_crash "resize fixed vhd grow" r.vhd reset_hf v_hf vmkit img resize -f vpc r.vhd "$vg"
+# VMDK: growing a monolithicSparse past its directory's room (128 tables
+# to a sector: 4 GiB) moves both directories behind the new grain tables,
+# and one header write switches; a twoGbMaxExtentFlat grows its last
+# extent file and makes a new one before the descriptor names them.
+qemu-img create -q -f vmdk mk.vmdk 6M
+qemu-io -f vmdk -c 'write -P 0x37 0 2M' -c 'write -P 0x38 5M 1M' mk.vmdk >/dev/null
+qemu-img convert -f vmdk -O raw mk.vmdk mk.raw
+cp mk.raw mkg.raw; truncate -s 4200M mkg.raw
+reset_mg() { cp mk.vmdk r.vmdk; }
+v_mg() { v_fmt vmdk r.vmdk $((6 << 20)) mk.raw $((4200 << 20)) mkg.raw; }
+img_crash "resize vmdk grow, the directories move" r.vmdk reset_mg v_mg vmkit img resize r.vmdk 4200M
+mkdir sp0
+qemu-img create -q -f vmdk -o subformat=twoGbMaxExtentFlat sp0/s.vmdk 6M
+qemu-io -f vmdk -c 'write -P 0x39 0 2M' -c 'write -P 0x3a 5M 1M' sp0/s.vmdk >/dev/null
+qemu-img convert -f vmdk -O raw sp0/s.vmdk sp.raw
+cp sp.raw spg.raw; truncate -s 3G spg.raw
+reset_sp() { rm -rf sp; cp -r sp0 sp; }
+v_sp() {  # old or new; a new extent file the descriptor does not name yet is fine
+    sz=$(qinfo sp/s.vmdk virtual-size vmdk)
+    if [ "$sz" = $((6 << 20)) ] && same sp.raw sp/s.vmdk raw vmdk; then echo old
+    elif [ "$sz" = $((3 << 30)) ] && same spg.raw sp/s.vmdk raw vmdk && "$VMKIT" img compare sp/s.vmdk spg.raw >/dev/null 2>&1; then echo new
+    else echo "wrong: size $sz, content neither old nor new"; fi
+}
+img_crash "resize vmdk twoGbMaxExtentFlat grow, a new extent" sp reset_sp v_sp vmkit img resize sp/s.vmdk 3G
+# VHDX: a grow writes new header GUIDs, zeroes the old last block's tail,
+# writes the BAT entries past the old end, then the 8-byte size item.
+qemu-img create -q -f vhdx xv.vhdx 6M
+qemu-io -f vhdx -c 'write -P 0x3b 0 2M' -c 'write -P 0x3c 5M 1M' xv.vhdx >/dev/null
+qemu-img convert -f vhdx -O raw xv.vhdx xv.raw
+cp xv.raw xvg.raw; truncate -s 1G xvg.raw
+reset_xg() { cp xv.vhdx r.vhdx; }
+v_xg() { v_fmt vhdx r.vhdx $((6 << 20)) xv.raw $((1 << 30)) xvg.raw; }
+img_crash "resize vhdx grow" r.vhdx reset_xg v_xg vmkit img resize r.vhdx 1G
 img_crash "resize raw shrink" r.raw reset_rs v_rs vmkit img resize -f raw --shrink r.raw 4M
 
 # --- commit ---------------------------------------------------------------

@@ -5,6 +5,8 @@
 #   byte for byte qemu-img's; info agrees;
 # - images vmkit makes (create, convert, random writes) pass qemu-img
 #   check and compare equal; qemu-io writes into them and vmkit reads that;
+# - resize grows dynamic and fixed images within the BAT region's room:
+#   the data kept, the new space zeroes, qemu-img check clean;
 # - part and fs work inside a VHDX; a VM is given format=vhdx;
 # - bad input (headers, region tables, metadata, BAT entries, a pending
 #   log, a differencing disk, truncation) is refused, exit 1, unchanged;
@@ -120,6 +122,56 @@ for base in q-d1.vhdx:1 v-dyn.vhdx:2 q-fix.vhdx:3; do
         qcheck "$base, script $seed: qemu-img check" t.vhdx
     }
 done
+
+# --- resize: grows, as Hyper-V's Resize-VHD (qemu-img has no resize for
+# VHDX), in the room of the BAT region; a dynamic 100M image has 8 MiB
+# blocks and an odd last block ---
+for sub in dynamic fixed; do
+    qemu-img create -q -f vhdx -o subformat=$sub rs-$sub.vhdx 100M
+    qemu-io -f vhdx -c 'write -P 0x41 1M 2M' -c 'write -P 0x42 90M 1M' -c 'write -P 0x45 99M 1M' rs-$sub.vhdx >/dev/null
+    qemu-img convert -f vhdx -O raw rs-$sub.vhdx rs.raw
+    # bytes past the old end in the last block, as a careless writer
+    # might leave them: they must read as zeroes once the disk grows
+    host=$(python3 -c '
+import struct, sys, uuid
+f = open(sys.argv[1], "rb"); f.seek(192 << 10); t = f.read(64 << 10)
+bat = uuid.UUID("2DC27766-F623-4200-9D64-115E9BFD4A08").bytes_le
+for i in range(struct.unpack_from("<I", t, 8)[0]):
+    if t[16 + 32 * i:32 + 32 * i] == bat: off = struct.unpack_from("<Q", t, 32 + 32 * i)[0]
+f.seek(off + 12 * 8); v = struct.unpack("<Q", f.read(8))[0]   # block 12 of 8 MiB: 96M..104M
+print(v >> 20 << 20 if v & 7 == 6 else "none")' rs-$sub.vhdx)
+    ok "$sub: junk past the old end, in block 12 at host offset $host + 4 MiB" python3 -c "
+f = open('rs-$sub.vhdx', 'r+b'); f.seek($host + (4 << 20)); f.write(b'junk' * 1024)"
+    ok "$sub: vmkit reads the old disk unchanged" vmkit img compare -f vhdx -F raw rs-$sub.vhdx rs.raw
+    ok "$sub: resize 100M -> 5G" vmkit img resize rs-$sub.vhdx 5G
+    eq "$sub: qemu-img sees 5 GiB" "$(qinfo rs-$sub.vhdx virtual-size vhdx)" $((5 << 30))
+    eq "$sub: vmkit too" "$(keys rs-$sub.vhdx | cut -d' ' -f1)" $((5 << 30))
+    truncate -s 5G rs.raw
+    ok "$sub: qemu-img compare: the data kept, the new space zeroes (the junk too)" qemu-img compare -q -f raw -F vhdx rs.raw rs-$sub.vhdx
+    qcheck "$sub: qemu-img check after the resize" rs-$sub.vhdx
+    ok "$sub: qemu-io writes past the old end and reads the old data" \
+        qemu-io -f vhdx -c 'write -P 0x43 4000M 3M' -c 'read -P 0x42 90M 1M' -c 'read -P 0x43 4000M 3M' rs-$sub.vhdx
+done
+eq "fixed: every new block allocated" "$(qemu-img map -f vhdx --output=json rs-fixed.vhdx | python3 -c '
+import json,sys; print(all(m["data"] for m in json.load(sys.stdin)))')" True
+# vmkit's writes into the grown image
+qemu-img convert -f vhdx -O raw rs-dynamic.vhdx rs.raw
+torture_script 7 "$N" $((5 << 30)) >srs
+ok "grown: vkio through vmkit" "$VKIO" rs-dynamic.vhdx vhdx <srs
+ok "grown: vkio plain" "$VKIO" rs.raw plain <srs
+ok "grown: qemu-img compare" qemu-img compare -q -f raw -F vhdx rs.raw rs-dynamic.vhdx
+qcheck "grown: qemu-img check" rs-dynamic.vhdx
+# refused, unchanged: shrinking; past the BAT region's room
+sum=$(md5sum <rs-fixed.vhdx)
+fails_with "resize: shrinking a VHDX is refused" 1 "rs-fixed.vhdx: VHDX images are not shrunk" vmkit img resize --shrink rs-fixed.vhdx 1G
+unchanged "resize: the refused shrink changed nothing" rs-fixed.vhdx "$sum"
+sum=$(md5sum <rs-dynamic.vhdx)
+fails_with "resize: past the BAT region's room is refused" 1 "the BAT region holds 131072, and vmkit does not move it" \
+    vmkit img resize rs-dynamic.vhdx 3000G
+unchanged "resize: the refused grow changed nothing" rs-dynamic.vhdx "$sum"
+ok "resize: to 900G, the most that room takes in 8 MiB blocks, and back in qemu-img's hands" vmkit img resize rs-dynamic.vhdx 900G
+qcheck "900G: qemu-img check" rs-dynamic.vhdx
+rm -f rs.raw rs-*.vhdx
 
 # --- the headers after a write: both valid, the sequence moved on ---
 # hdrs FILE: "seq1 seq2 valid1 valid2 logguid-zero1 logguid-zero2"

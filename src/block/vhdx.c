@@ -54,6 +54,8 @@
 #include "util/err.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <linux/falloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -74,6 +76,7 @@ struct vhdx {
     uint64_t nblocks;       /* payload blocks */
     uint64_t nbat;          /* BAT entries with the sector-bitmap ones */
     uint64_t bat_off, meta_off, log_off;
+    uint64_t size_item;     /* file offset of the virtual disk size item */
     uint32_t bat_len, meta_len, log_len;
     uint64_t *bat;          /* host order */
     uint64_t dirty_lo, dirty_hi;  /* BAT entries [lo, hi) to write */
@@ -355,6 +358,98 @@ static int vhdx_close(struct vk_blockdev *bd)
     return r;
 }
 
+/* Zero [off, off+len) of the file. */
+static int zero_range(struct vk_blockdev *bd, struct vhdx *s, uint64_t off, uint64_t len)
+{
+    static const uint8_t zero[65536];
+    if (fallocate(s->fd, FALLOC_FL_ZERO_RANGE | FALLOC_FL_KEEP_SIZE, (off_t)off, (off_t)len) == 0)
+        return 0;
+    for (uint64_t d = 0; d < len; d += sizeof zero) {
+        size_t k = len - d < sizeof zero ? (size_t)(len - d) : sizeof zero;
+        int r = vk_fd_pwrite_full(s->fd, zero, k, off + d, bd->name);
+        if (r < 0)
+            return r;
+    }
+    return 0;
+}
+
+/* Grow the disk, as Hyper-V's Resize-VHD (qemu-img has no resize for
+ * VHDX), within the room of the BAT region (1 MiB of it maps 1 TiB in
+ * 8 MiB blocks; moving the region would rewrite the 64 KiB region table,
+ * which only a log makes safe, and vmkit writes no log: refused).  In
+ * order, each step synced: the headers get new write GUIDs (as before
+ * any write); the old last block's bytes past the old end are zeroed; the
+ * BAT entries past the old end are written (zero; a fixed disk's new
+ * blocks, allocated at the end of the file, FULLY_PRESENT), unread while
+ * the size is the old one; then the 8-byte virtual disk size item.  A
+ * crash leaves the old disk or the new one.  Shrinking is refused. */
+static int vhdx_truncate(struct vk_blockdev *bd, uint64_t size, bool allow_shrink)
+{
+    struct vhdx *s = bd->priv;
+    (void)allow_shrink;
+    size = (size + s->lss - 1) / s->lss * s->lss;
+    if (size < bd->size)
+        return vk_error(-ENOTSUP, "%s: VHDX images are not shrunk by vmkit (convert to qcow2 or raw and resize that)",
+                        bd->name);
+    if (size > VHDX_MAX_SIZE)
+        return vk_error(-EFBIG, "%s: a VHDX holds at most 64 TiB", bd->name);
+    uint64_t nblocks = (size + s->bs - 1) / s->bs;
+    uint64_t nbat = nblocks ? nblocks + (nblocks - 1) / s->chunk : 0;
+    if (nbat > s->bat_len / 8)
+        return vk_error(-ENOTSUP, "%s: %llu bytes need %llu BAT entries; the BAT region holds %u, and vmkit does not "
+                        "move it (convert to qcow2 or raw to grow this far)", bd->name, (unsigned long long)size,
+                        (unsigned long long)nbat, s->bat_len / 8);
+    int r = vhdx_flush(bd);
+    if (r == 0 && !s->headers_done)
+        r = update_headers(bd, s);
+    if (r < 0)
+        return r;
+    uint64_t *bat = realloc(s->bat, (nbat ? nbat : 1) * sizeof *bat);
+    if (!bat)
+        return vk_error(-ENOMEM, "%s: out of memory for a BAT of %llu entries", bd->name, (unsigned long long)nbat);
+    s->bat = bat;
+    memset(bat + s->nbat, 0, (nbat - s->nbat) * sizeof *bat);
+    /* what lay past the old end in its last block must read as zeroes */
+    uint64_t in = bd->size % s->bs;
+    if (in && s->nblocks) {
+        uint64_t e = bat[bat_index(s, s->nblocks - 1)];
+        if (present(e) && (r = zero_range(bd, s, (e & BAT_OFF_MASK) + in, s->bs - in)) < 0)
+            return r;
+    }
+    if (s->fixed && nblocks > s->nblocks) {
+        uint64_t at = (s->file_size + MiB - 1) / MiB * MiB;
+        if (ftruncate(s->fd, (off_t)(at + (nblocks - s->nblocks) * s->bs)) < 0)
+            return vk_error(-errno, "%s: growing the file: %s", bd->name, strerror(errno));
+        s->file_size = at + (nblocks - s->nblocks) * s->bs;
+        for (uint64_t b = s->nblocks; b < nblocks; b++, at += s->bs)
+            bat[bat_index(s, b)] = at | PB_FULL;
+    }
+    if (nbat > s->nbat) {
+        uint8_t *raw = malloc((nbat - s->nbat) * 8);
+        if (!raw)
+            return vk_error(-ENOMEM, "out of memory");
+        for (uint64_t i = s->nbat; i < nbat; i++)
+            vk_put_le64(raw + (i - s->nbat) * 8, bat[i]);
+        r = vk_fd_pwrite_full(s->fd, raw, (nbat - s->nbat) * 8, s->bat_off + s->nbat * 8, bd->name);
+        free(raw);
+    }
+    if (r == 0)
+        r = sync_fd(s, bd->name);
+    uint8_t le[8];
+    vk_put_le64(le, size);
+    if (r == 0)
+        r = vk_fd_pwrite_full(s->fd, le, 8, s->size_item, bd->name);
+    if (r == 0)
+        r = sync_fd(s, bd->name);
+    if (r < 0)
+        return r;
+    s->allocated += s->fixed ? nblocks - s->nblocks : 0;
+    s->nblocks = nblocks;
+    s->nbat = nbat;
+    bd->size = size;
+    return 0;
+}
+
 static const struct vk_blockdev_ops vhdx_ops = {
     .pread = vhdx_pread,
     .pwrite = vhdx_pwrite,
@@ -363,6 +458,7 @@ static const struct vk_blockdev_ops vhdx_ops = {
     .block_status = vhdx_block_status,
     .info = vhdx_info,
     .check = vhdx_check,
+    .truncate = vhdx_truncate,
     .close = vhdx_close,
 };
 
@@ -513,6 +609,7 @@ static int read_metadata(struct vk_blockdev *bd, struct vhdx *s)
         (r = meta_item(bd, s, found[2], 16, s->page83)) < 0 || (r = meta_item(bd, s, found[3], 4, ls)) < 0 ||
         (r = meta_item(bd, s, found[4], 4, ps)) < 0)
         goto out;
+    s->size_item = s->meta_off + vk_get_le32(found[1] + 16);
     uint32_t flags = vk_get_le32(fp + 4);
     if (flags & 2) {
         r = vk_error(-ENOTSUP, "%s: differencing VHDX images (with a parent) are not supported; "
