@@ -29,6 +29,10 @@ ok "sv's runtime dir is gone" wait_gone sv
 ok "s.sav exists" test -s s.sav
 
 ok "restore s.sav" vmkit restore s.sav
+# a stream stored as is is read by QEMU itself from the file (no copy
+# through vmkit), which it lets go of once loaded
+has "QEMU read the stream from a descriptor of the file" "$(tr '\0' ' ' <run/sv/argv)" "-incoming fd:"
+eq "... and holds the file no longer" "$(ls -l /proc/"$(qemu_pid sv)"/fd | grep -c 's\.sav')" 0
 eq "QMP: sv runs" "$(qstatus sv)" running
 ok "the restored guest counts" wait_log sv 'VMKIT-COUNT' 1 60
 f=$(firstcount sv)
@@ -59,6 +63,7 @@ ok "sv2 counts" wait_log sv2 'VMKIT-COUNT' 1 60
 ok "save --compress sv2 z.sav" vmkit save --compress sv2 z.sav
 ok "the compressed file is smaller than the plain one" test "$(stat -c %s z.sav)" -lt "$(stat -c %s ck.sav)"
 ok "restore z.sav" vmkit restore z.sav
+has "a compressed stream is fed through the migration socket" "$(tr '\0' ' ' <run/sv2/argv)" "-incoming defer"
 ok "sv2 counts again" wait_log sv2 'VMKIT-COUNT' 1 60
 ok "destroy sv" vmkit destroy sv
 ok "destroy sv2" vmkit destroy sv2

@@ -340,8 +340,17 @@ int vk_mig_recv(struct vk_qmp *q, const char *dir, pid_t qemu, const struct vk_m
     }
     shutdown(fd, SHUT_WR);
     /* QEMU has the whole stream: wait until it has loaded it */
+    err = vk_mig_wait_loaded(q, dir, qemu);
+    close(fd);
+    return err;
+}
+
+/* Contract in migstream.h. */
+int vk_mig_wait_loaded(struct vk_qmp *q, const char *dir, pid_t qemu)
+{
     long long end = now_ms() + 120000;
     char st[64] = "";
+    int err = 0;
     for (int sleep_ms = 1;; sleep_ms = sleep_ms < 10 ? sleep_ms * 2 : 10) {
         if ((err = vk_qmp_runstate(q, st, sizeof st)) < 0) {
             err = refused(dir, qemu);
@@ -355,7 +364,6 @@ int vk_mig_recv(struct vk_qmp *q, const char *dir, pid_t qemu, const struct vk_m
         }
         poll(NULL, 0, sleep_ms);
     }
-    close(fd);
     if (!err && strcmp(st, "paused") && strcmp(st, "running"))
         err = refused(dir, qemu);
     return err;

@@ -86,6 +86,12 @@ int vk_mig_send(struct vk_qmp *q, const char *dir, const struct vk_mig_sink *sin
 int vk_mig_recv(struct vk_qmp *q, const char *dir, pid_t qemu, const struct vk_mig_source *src,
                 uint64_t *bytes);
 
+/* Wait until the QEMU of dir (pid qemu) has loaded its incoming stream
+ * (its run state leaves "inmigrate"): 0 once it is "paused" or "running",
+ * else -EIO "migration stream refused by QEMU: ITS WORDS", or -ETIMEDOUT
+ * after 120 s. */
+int vk_mig_wait_loaded(struct vk_qmp *q, const char *dir, pid_t qemu);
+
 /* Drop "-incoming X" and the "-S" that came with it from a NULL-terminated
  * malloc'd argv, in place: the monitor restarts a restored VM that
  * rebooted as a fresh boot. */

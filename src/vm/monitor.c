@@ -46,6 +46,7 @@ struct mon {
     long long log_off;      /* qemu.log size when QEMU was last started */
     bool done;              /* the VM ended: the monitor's main loop returns */
     bool incoming;          /* waiting for a migration stream, never resumed yet */
+    int incoming_fd;        /* the stream QEMU reads (restore), or -1 */
     bool panicked;          /* GUEST_PANICKED seen: QEMU stopped in guest-panicked */
     bool panic_done;        /* ... and on_crash applied to it */
 };
@@ -117,11 +118,17 @@ static int spawn_qemu(struct mon *m)
             dup2(nul, 0);
         dup2(lf, 1);
         dup2(lf, 2);
+        if (m->incoming_fd >= 0)    /* -incoming fd:N: QEMU's from here on */
+            fcntl(m->incoming_fd, F_SETFD, 0);
         execv(m->argv[0], m->argv);
         dprintf(2, "%s: %s\n", m->argv[0], strerror(errno));
         _exit(127);
     }
     close(lf);
+    if (m->incoming_fd >= 0) {      /* a restarted QEMU boots afresh */
+        close(m->incoming_fd);
+        m->incoming_fd = -1;
+    }
     m->qemu = pid;
     char t[32];
     int n = snprintf(t, sizeof t, "%d\n", (int)pid);
@@ -488,6 +495,21 @@ static void report(int fd, int err)
         mlog("reporting to vmkit: %s", strerror(errno));
 }
 
+/* Close every descriptor from 3 up but a and b (-1: none). */
+static void close_all_but(int a, int b)
+{
+    int keep[2] = { a < b ? a : b, a < b ? b : a };
+    unsigned from = 3;
+    for (int i = 0; i < 2; i++) {
+        if (keep[i] < (int)from)
+            continue;
+        if (keep[i] > (int)from)
+            close_range(from, (unsigned)keep[i] - 1, 0);
+        from = (unsigned)keep[i] + 1;
+    }
+    close_range(from, ~0U, 0);
+}
+
 /* Contract in monitor_int.h. */
 int vk_monitor_main(const char *dir, char **argv, const struct vk_domcfg *c,
                      const struct vk_start_opts *o, int status_fd)
@@ -504,10 +526,10 @@ int vk_monitor_main(const char *dir, char **argv, const struct vk_domcfg *c,
         dup2(nul, 1);
         dup2(lf >= 0 ? lf : nul, 2);
     }
-    /* nothing of the caller's stays open but the status pipe */
-    if (status_fd > 3)
-        close_range(3, (unsigned)status_fd - 1, 0);
-    close_range((unsigned)status_fd + 1, ~0U, 0);
+    /* nothing of the caller's stays open but the status pipe and the
+     * stream QEMU is to read (restore) */
+    m.incoming_fd = o && o->incoming && o->incoming_fd > 2 ? o->incoming_fd : -1;
+    close_all_but(status_fd, m.incoming_fd);
     if (chdir("/") < 0)
         mlog("chdir /: %s", strerror(errno));
     umask(077);

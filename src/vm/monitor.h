@@ -38,6 +38,11 @@ struct vk_start_opts {
      * stream ("-incoming defer", implies paused); a QEMU that ends before
      * its first RESUME removes the VM instead of applying on_crash. */
     int incoming;
+    /* With incoming: > 0, QEMU reads the stream itself from this
+     * descriptor of the caller's, at its current offset (-incoming fd:N),
+     * from the moment it starts, instead of waiting for migrate-incoming.
+     * The monitor hands it to QEMU and closes its own copy. */
+    int incoming_fd;
     /* bootloader = "pygrub" with the kernel and initrd the VM booted
      * already at hand (a restored VM keeps them): boot_files(dir, ctx)
      * writes DIR/kernel and DIR/initrd (optional) instead of running

@@ -10,6 +10,9 @@
 #include "util/str.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/wait.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -241,6 +244,72 @@ int vk_save_config(const char *path, const struct vk_savemeta *m,
 }
 
 /* Contract in save.h. */
+/* The checksum of a stream QEMU reads itself, checked by a child process
+ * from before QEMU starts until it has loaded (the fork comes first,
+ * while vmkit is one thread): the two cores share the work. */
+struct verify_job {
+    pid_t pid;
+    int fd;     /* the child's verdict: "ERRNO MESSAGE" */
+};
+
+static int verify_start(struct vk_savefile *f, struct verify_job *j)
+{
+    int p[2];
+    if (pipe2(p, O_CLOEXEC) < 0)
+        return vk_error(-errno, "pipe: %s", strerror(errno));
+    pid_t pid = fork();
+    if (pid < 0) {
+        int e = errno;
+        close(p[0]);
+        close(p[1]);
+        return vk_error(-e, "fork: %s", strerror(e));
+    }
+    if (pid == 0) {
+        close(p[0]);
+        int err = vk_savefile_stream_verify(f);
+        char msg[1100];
+        int n = snprintf(msg, sizeof msg, "%d %s", -err, err ? vk_errmsg() : "");
+        if (write(p[1], msg, n < (int)sizeof msg ? (size_t)n : sizeof msg - 1) < 0)
+            _exit(1);
+        _exit(0);
+    }
+    close(p[1]);
+    j->pid = pid;
+    j->fd = p[0];
+    return 0;
+}
+
+/* Wait for the verdict: 0, or the child's error with its message. */
+static int verify_finish(struct verify_job *j)
+{
+    char msg[1100];
+    size_t got = 0;
+    ssize_t n;
+    while (got < sizeof msg - 1 && ((n = read(j->fd, msg + got, sizeof msg - 1 - got)) > 0 || (n < 0 && errno == EINTR)))
+        got += n > 0 ? (size_t)n : 0;
+    msg[got] = 0;
+    close(j->fd);
+    while (waitpid(j->pid, NULL, 0) < 0 && errno == EINTR)
+        ;
+    int e = 0, at = 0;
+    if (sscanf(msg, "%d %n", &e, &at) < 1)
+        return vk_error(-EIO, "checking the saved migration stream failed (the checker ended early)");
+    return e ? vk_error(-e, "%s", msg + at) : 0;
+}
+
+/* Stop the checker (another error came first), keeping that error's message. */
+static void verify_abandon(struct verify_job *j, int err)
+{
+    if (j->pid <= 0)
+        return;
+    char keep[1024];
+    snprintf(keep, sizeof keep, "%s", vk_errmsg_for(err));
+    kill(j->pid, SIGKILL);
+    verify_finish(j);
+    j->pid = -1;
+    vk_error(err, "%s", keep);
+}
+
 int vk_vm_restore(const char *path, const struct vk_restore_opts *o, char *name_out, size_t len)
 {
     struct vk_savefile *f;
@@ -255,8 +324,28 @@ int vk_vm_restore(const char *path, const struct vk_restore_opts *o, char *name_
     }
     struct vk_start_opts so = { .paused = 1, .incoming = 1, .boot_files = extract_boot,
                                 .boot_ctx = f, .boot_append = m->append };
-    if ((err = vk_vm_start(&cfg, &so)) < 0)
+    /* A stream stored as is goes to QEMU as a descriptor of the file: it
+     * loads from the moment it starts, with no copy through vmkit, while
+     * vmkit checks the checksum on the other core.  A compressed one is
+     * fed through the migration socket. */
+    struct verify_job vj = { .pid = -1, .fd = -1 };
+    int direct = vk_savefile_stream_fd(f);
+    if (direct < 0 && direct != -ENOTSUP) {
+        err = direct;
         goto out;
+    }
+    if (direct > 0 && (err = verify_start(f, &vj)) < 0) {
+        close(direct);
+        goto out;
+    }
+    so.incoming_fd = direct > 0 ? direct : 0;
+    err = vk_vm_start(&cfg, &so);
+    if (direct > 0)
+        close(direct);
+    if (err < 0) {
+        verify_abandon(&vj, err);
+        goto out;
+    }
     if (name_out)
         snprintf(name_out, len, "%s", cfg.name);
     struct vk_vminfo info;
@@ -264,17 +353,28 @@ int vk_vm_restore(const char *path, const struct vk_restore_opts *o, char *name_
     int lk;
     if ((err = vk_vm_qmp_open(cfg.name, &info, &lk, &q)) == 0) {
         struct vk_mig_source src;
-        vk_savefile_source(f, &src);
-        err = vk_mig_recv(q, info.dir, info.pid, &src, NULL);
-        /* resumed only when every byte QEMU loaded was the saved one */
-        if (!err)
-            err = vk_savefile_stream_ok(f);
+        if (direct > 0) {
+            /* resumed only when every byte QEMU loaded was the saved one */
+            err = vk_mig_wait_loaded(q, info.dir, info.pid);
+            if (err) {
+                verify_abandon(&vj, err);   /* QEMU's own words come first */
+            } else {
+                err = verify_finish(&vj);
+                vj.pid = -1;
+            }
+        } else {
+            vk_savefile_source(f, &src);
+            err = vk_mig_recv(q, info.dir, info.pid, &src, NULL);
+            if (!err)
+                err = vk_savefile_stream_ok(f);
+        }
         if (!err && !o->paused && (err = vk_qmp_execute(q, "cont", NULL, NULL, VK_QMP_WAIT_MS)) == 0)
             vk_rt_write(info.dir, "state", "running", 7);
         vk_qmp_close(q);
         vk_rt_unlock(lk);
         vk_vminfo_free(&info);
     }
+    verify_abandon(&vj, err);   /* the QMP connection failed: not needed */
     if (err) {
         char keep[1024];
         snprintf(keep, sizeof keep, "%s", vk_errmsg_for(err));

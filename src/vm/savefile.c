@@ -386,6 +386,36 @@ int vk_savefile_stream_ok(struct vk_savefile *f)
     return 0;
 }
 
+/* Contract in savefile.h. */
+int vk_savefile_stream_fd(struct vk_savefile *f)
+{
+    if (f->h.flags & VK_SAVE_ZSTD)
+        return -ENOTSUP;
+    int fd = fcntl(f->fd, F_DUPFD_CLOEXEC, 3);
+    if (fd < 0 || lseek(fd, (off_t)f->h.stream_off, SEEK_SET) < 0) {
+        int e = errno;
+        if (fd >= 0)
+            close(fd);
+        return vk_error(-e, "%s: %s", f->path, strerror(e));
+    }
+    return fd;
+}
+
+/* Contract in savefile.h. */
+int vk_savefile_stream_verify(struct vk_savefile *f)
+{
+    struct vk_mig_source src;
+    vk_savefile_source(f, &src);
+    char *buf = malloc(BUF);
+    if (!buf)
+        return vk_error(-ENOMEM, "out of memory");
+    ssize_t n;
+    while ((n = src_read(f, buf, BUF)) > 0)
+        ;
+    free(buf);
+    return n < 0 ? (int)n : vk_savefile_stream_ok(f);
+}
+
 void vk_savefile_close(struct vk_savefile *f)
 {
     if (!f)

@@ -99,6 +99,17 @@ int vk_savefile_extract(struct vk_savefile *f, const char *name, const char *des
 void vk_savefile_source(struct vk_savefile *f, struct vk_mig_source *src);
 int vk_savefile_stream_ok(struct vk_savefile *f);
 
+/* For a stream stored as is (not compressed): a new descriptor of the file
+ * (close-on-exec, sharing its file offset) at the stream's first byte, for
+ * QEMU to read the stream itself (vk_start_opts.incoming_fd); -ENOTSUP
+ * when the stream is compressed. */
+int vk_savefile_stream_fd(struct vk_savefile *f);
+
+/* Read the stored stream and check its checksum, as vk_savefile_source's
+ * reader does on the way (for a stream QEMU read itself): 0, the read
+ * error, or -EBADMSG "FILE: the migration stream is damaged (checksum)". */
+int vk_savefile_stream_verify(struct vk_savefile *f);
+
 void vk_savefile_close(struct vk_savefile *f);
 
 /* ---- writing ---- */

@@ -221,14 +221,17 @@ static int run_pygrub(const struct vk_domcfg *c, const char *dir, struct vk_boot
     return 0;
 }
 
-/* Append "-incoming defer" to the malloc'd argv (migstream.h). */
-static int add_incoming(char ***argv)
+/* Append "-incoming defer", or "-incoming fd:N" for a stream QEMU reads
+ * itself from descriptor fd (> 0), to the malloc'd argv (migstream.h). */
+static int add_incoming(char ***argv, int fd)
 {
     size_t n = 0;
     while ((*argv)[n])
         n++;
-    char **v = realloc(*argv, (n + 3) * sizeof *v);
-    char *a = strdup("-incoming"), *b = strdup("defer");
+    char **v = realloc(*argv, (n + 3) * sizeof *v), *b = NULL;
+    char *a = strdup("-incoming");
+    if (fd > 0 ? asprintf(&b, "fd:%d", fd) < 0 : !(b = strdup("defer")))
+        b = NULL;
     if (!v || !a || !b) {
         free(a);
         free(b);
@@ -291,7 +294,7 @@ static int build_argv(struct vk_domcfg *c, const char *dir, const char *bootdir,
     }
     err = vk_qemu_argv(c, &s, argv);
     if (!err && o && o->incoming)
-        err = add_incoming(argv);
+        err = add_incoming(argv, o->incoming_fd);
 out:
     vk_boot_result_free(&br);
     free(append);
