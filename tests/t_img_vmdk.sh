@@ -222,7 +222,25 @@ fails_with "resize: a split extent's new name is taken" 1 "rst-s003.vmdk: file e
 eq "resize: the descriptor and extent are unchanged" "$(cat rst.vmdk rst-s001.vmdk | md5sum)" "$sum"
 eq "resize: the other file kept its content" "$(cat rst-s003.vmdk)" keep
 ok "resize: the extent it made before is removed" test ! -e rst-s002.vmdk
-rm -f rst* rss.vmdk rsx.vmdk
+# a blank extent file an interrupted resize left (the same size, nothing
+# in it, named by nothing) is taken over: flat all hole, sparse no grain
+qemu-img create -q -f vmdk -o subformat=twoGbMaxExtentFlat rsb.vmdk 100M
+truncate -s 2G rsb-f002.vmdk
+ok "resize: a blank leftover flat extent is taken over" vmkit img resize rsb.vmdk 5G
+ok "... qemu-img check" qemu-img check -q rsb.vmdk
+qemu-img create -q -f vmdk -o subformat=twoGbMaxExtentSparse rsc.vmdk 100M
+qemu-img create -q -f vmdk -o subformat=twoGbMaxExtentSparse blank.vmdk 1G
+mv blank-s001.vmdk rsc-s003.vmdk
+ok "resize: a blank leftover sparse extent is taken over" vmkit img resize rsc.vmdk 5G
+ok "... qemu-img check" qemu-img check -q rsc.vmdk
+qemu-img create -q -f vmdk -o subformat=twoGbMaxExtentSparse rsd.vmdk 100M
+qemu-img create -q -f vmdk -o subformat=twoGbMaxExtentSparse used.vmdk 1G
+qemu-io -f vmdk -c 'write -P 7 0 64k' used.vmdk >/dev/null
+mv used-s001.vmdk rsd-s003.vmdk
+sum=$(md5sum <rsd-s003.vmdk)
+fails_with "resize: a leftover with data in it is not" 1 "rsd-s003.vmdk: file exists" vmkit img resize rsd.vmdk 5G
+unchanged "... and keeps its data" rsd-s003.vmdk "$sum"
+rm -f rst* rss.vmdk rsx.vmdk rsb* rsc* rsd* blank.vmdk used.vmdk
 
 # --- part and fs inside a VMDK (monolithicSparse and twoGbMaxExtentFlat) ---
 for s in monolithicSparse twoGbMaxExtentFlat; do

@@ -716,6 +716,32 @@ static int rewrite_descriptor(struct vk_blockdev *bd, uint64_t last_sectors, con
     return r;
 }
 
+/* Whether path is an extent file exactly as create_extent_file makes it
+ * for n bytes and holding nothing: a flat file of n bytes that is all
+ * hole, or a sparse extent of that capacity with no grain allocated.  An
+ * interrupted resize leaves such a file before the descriptor names it;
+ * taking it over loses nothing. */
+static bool blank_extent(const char *path, uint64_t n, bool flat)
+{
+    struct vmdk_extent e = { .fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW), .own_fd = true };
+    struct stat st;
+    bool blank = false;
+    if (e.fd < 0 || fstat(e.fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+        /* not ours */
+    } else if (flat) {
+        blank = (uint64_t)st.st_size == n && lseek(e.fd, 0, SEEK_DATA) < 0 && errno == ENXIO;
+    } else if ((e.path = strdup(path)) && (e.type_name = strdup("SPARSE"))) {
+        uint64_t cap, doff, dsize;
+        blank = vmdk_sparse_open(&e, &cap, &doff, &dsize, false, NULL) == 0 && cap * VMDK_SECTOR == n &&
+                !e.compressed;
+        for (uint64_t g = 0; blank && g < (uint64_t)e.n_gt * e.gtes; g++)
+            blank = e.gt[g] == 0;
+    }
+    vmdk_extent_free(&e);
+    vk_error_clear();
+    return blank;
+}
+
 /* Grow the disk, as vmware-vdiskmanager -x (qemu-img has no resize for
  * VMDK): the last extent grows (a flat file is extended, a sparse one
  * gets grain tables: vmdk_sparse_grow), and a twoGbMaxExtent image that
@@ -790,7 +816,10 @@ static int vmdk_truncate(struct vk_blockdev *bd, uint64_t size, bool allow_shrin
         snprintf(x.type, sizeof x.type, "%s", flat ? "FLAT" : "SPARSE");
         if (!x.file)
             r = vk_error(-ENOMEM, "out of memory");
-        else if ((r = create_extent_file(path, n, flat, &c)) < 0 && r != -EEXIST)
+        else if ((r = create_extent_file(path, n, flat, &c)) == -EEXIST)
+            r = blank_extent(path, n, flat) ? 0   /* an interrupted resize's: empty, named by nothing */
+                : vk_error(-EEXIST, "%s: file exists (remove it first)", path);
+        else if (r < 0)
             unlink(path);   /* ours, half made */
         if (r == 0) {
             nx[n_new++] = x;
