@@ -34,6 +34,20 @@ SAN=${SAN:-0}
 LONG=${LONG:-0}     # 1 under `make check-long`: sample more, run the heavy cases
 # pick N_CHECK N_SAN N_LONG: a sampling count for this run (make check's plain
 # build, its sanitizer build, or make check-long).  Shrinks loops, never checks.
+# qemu_locked FILE PID [ERRFILE]: wait (60 s) until the QEMU of PID holds
+# FILE's image locks (its OFD locks show in /proc/locks); prints "yes", or
+# "no: ..." when QEMU exited (with ERRFILE's start) or never took them.
+# Not by trying qemu-img info: its own lock, met at the moment QEMU opens
+# the image, makes QEMU exit with 'Failed to get "write" lock'.
+qemu_locked() {
+    _ino=$(stat -c %i "$1")
+    for _ in $(seq 600); do
+        grep -q ":$_ino " /proc/locks && { echo yes; return; }
+        kill -0 "$2" 2>/dev/null || { echo "no: QEMU exited: $(head -c 300 "${3:-/dev/null}")"; return; }
+        sleep 0.1
+    done
+    echo "no: QEMU took no lock on $1 in 60 s"
+}
 pick() { if [ "$LONG" = 1 ]; then echo "$3"; elif [ "$SAN" = 1 ]; then echo "$2"; else echo "$1"; fi; }
 T=$(mktemp -d "${TMPDIR:-/tmp}/vmkit-test.XXXXXX")
 trap 'rm -rf "$T"' EXIT

@@ -104,9 +104,9 @@ refused "grub-mkimage failing, small gap: its message" 1 "cannot open kernel.img
 
 # an image a running QEMU holds (QEMU's locks)
 if command -v qemu-system-x86_64 >/dev/null; then
-    qemu-system-x86_64 -nodefaults -display none -S -drive file=d.img,format=raw,if=virtio 2>/dev/null &
+    qemu-system-x86_64 -nodefaults -display none -S -drive file=d.img,format=raw,if=virtio 2>"$T/qemu.err" &
     qpid=$!
-    for _ in $(seq 600); do qemu-img info d.img >/dev/null 2>&1 || break; sleep 0.1; done
+    eq "QEMU holds d.img's lock" "$(qemu_locked d.img "$qpid" "$T/qemu.err")" yes
     refused "image in use by QEMU" 1 "d.img" d.img vmkit boot install-grub d.img
     has "... says it is in use" "$(vmkit boot install-grub d.img 2>&1)" "in use"
     kill "$qpid"; wait "$qpid" 2>/dev/null

@@ -9,18 +9,9 @@ ok "qemu-img create x.qcow2" qemu-img create -q -f qcow2 x.qcow2 16M
 qemu-system-x86_64 -nodefaults -display none -S -drive file=x.qcow2,format=qcow2,if=virtio \
     2>"$T/qemu.err" &
 qpid=$!
-# Wait until QEMU holds the image (qemu-img itself then fails to lock it).
-# A loaded machine can take many seconds to start QEMU: poll, and stop
-# early (with QEMU's own message) if it dies instead.
-locked=0
-for _ in $(seq 600); do
-    if ! qemu-img info x.qcow2 >/dev/null 2>&1; then locked=1; break; fi
-    kill -0 "$qpid" 2>/dev/null || break
-    sleep 0.1
-done
-if [ $locked = 1 ]; then _report 0 "QEMU holds the image's lock"; else
-    { echo "QEMU did not lock x.qcow2 within 60 s"; cat "$T/qemu.err"; } >"$T/.out"
-    _report 1 "QEMU holds the image's lock" "$T/.out"; fi
+# Wait until QEMU holds the image; a loaded machine can take many seconds
+# to start QEMU (lib.sh's qemu_locked; QEMU's own message if it dies).
+eq "QEMU holds the image's lock" "$(qemu_locked x.qcow2 "$qpid" "$T/qemu.err")" yes
 fails_with "resize of an image a running QEMU writes" 1 "x.qcow2" vmkit img resize x.qcow2 +1M
 has "message says it is in use" "$(vmkit img resize x.qcow2 +1M 2>&1)" "in use"
 fails_with "rebase -u refused while locked" 1 "x.qcow2" vmkit img rebase -u -b y.qcow2 x.qcow2

@@ -201,17 +201,7 @@ ok "1-bit: data intact" qio one.qcow2 'read -P 0x41 0 1M'
 if need qemu-system-x86_64; then
     qemu-system-x86_64 -nodefaults -display none -S -drive file=b.qcow2,format=qcow2,if=virtio 2>"$T/qemu.err" &
     qpid=$!
-    # Poll until QEMU holds the lock (its OFD locks on the file show in
-    # /proc/locks): QEMU may take long to start on a loaded machine.  Not
-    # by trying qemu-img info, as this did: its own lock, taken at the
-    # moment QEMU opens the image, makes QEMU exit ("Failed to get
-    # "write" lock"), and a loaded CI machine hit that window.
-    locked=no ino=$(stat -c %i b.qcow2)
-    for _ in $(seq 600); do
-        grep -q ":$ino " /proc/locks && { locked=yes; break; }
-        kill -0 "$qpid" 2>/dev/null || { locked="no: QEMU exited: $(head -c 300 "$T/qemu.err")"; break; }
-        sleep 0.1
-    done
+    locked=$(qemu_locked b.qcow2 "$qpid" "$T/qemu.err")   # QEMU may start late under load
     eq "QEMU holds b.qcow2's lock" "$locked" yes
     fails_with "an image a running QEMU holds is refused" 1 "in use" vmkit img snapshot -c busy b.qcow2
     kill "$qpid"; wait "$qpid" 2>/dev/null
