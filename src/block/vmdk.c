@@ -7,7 +7,6 @@
 #include "block/vmdk_int.h"
 
 #include "util/err.h"
-#include "util/file.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -742,13 +741,35 @@ static bool blank_extent(const char *path, uint64_t n, bool flat)
     return blank;
 }
 
+/* Make the extent file path of n bytes: built and synced under a hidden
+ * temporary name, then renamed into place (never over a file there), so
+ * that a crash never leaves a half-made file at path.  A file already at
+ * path that an interrupted resize left (blank_extent) is taken over. */
+static int publish_extent(const char *path, uint64_t n, bool flat, const struct vmdk_create *c)
+{
+    static unsigned counter;
+    char *tmp = NULL;
+    int r = -EEXIST;
+    for (int tries = 0; r == -EEXIST && tries < 100; tries++) {
+        free(tmp);
+        if (!(tmp = vk_tmp_name(path, counter++)))
+            return vk_error(-ENOMEM, "out of memory");
+        if ((r = create_extent_file(tmp, n, flat, c)) < 0 && r != -EEXIST)
+            unlink(tmp);    /* ours, half made */
+    }
+    if (r == 0 && (r = vk_publish(tmp, path)) == -EEXIST)   /* tmp is gone */
+        r = blank_extent(path, n, flat) ? 0 : vk_error(-EEXIST, "%s: file exists (remove it first)", path);
+    free(tmp);
+    return r;
+}
+
 /* Grow the disk, as vmware-vdiskmanager -x (qemu-img has no resize for
  * VMDK): the last extent grows (a flat file is extended, a sparse one
  * gets grain tables: vmdk_sparse_grow), and a twoGbMaxExtent image that
  * passes 2 GiB in it gets new extent files; then the descriptor names
  * the new sizes.  Each step is synced before the next: a crash leaves the
  * old disk, with unused space or unnamed new files (resizing again
- * refuses a leftover file by name, never overwrites it), or a disk as
+ * takes those over: publish_extent), or a disk as
  * large as the last extent's header says (QEMU takes a sparse extent's
  * size from its header); never changed data.  Shrinking is refused, as
  * VMware does not shrink a disk's capacity. */
@@ -816,11 +837,8 @@ static int vmdk_truncate(struct vk_blockdev *bd, uint64_t size, bool allow_shrin
         snprintf(x.type, sizeof x.type, "%s", flat ? "FLAT" : "SPARSE");
         if (!x.file)
             r = vk_error(-ENOMEM, "out of memory");
-        else if ((r = create_extent_file(path, n, flat, &c)) == -EEXIST)
-            r = blank_extent(path, n, flat) ? 0   /* an interrupted resize's: empty, named by nothing */
-                : vk_error(-EEXIST, "%s: file exists (remove it first)", path);
-        else if (r < 0)
-            unlink(path);   /* ours, half made */
+        else
+            r = publish_extent(path, n, flat, &c);
         if (r == 0) {
             nx[n_new++] = x;
             fprintf(ls, flat ? "RW %" PRIu64 " FLAT \"%s\" 0\n" : "RW %" PRIu64 " SPARSE \"%s\"\n",
@@ -832,12 +850,6 @@ static int vmdk_truncate(struct vk_blockdev *bd, uint64_t size, bool allow_shrin
     }
     if (fclose(ls) != 0 && r == 0)
         r = vk_error(-ENOMEM, "out of memory");
-    if (r == 0 && n_new) {
-        const char *slash = strrchr(bd->name, '/');
-        char *dir = slash ? strndup(bd->name, slash == bd->name ? 1 : (size_t)(slash - bd->name)) : strdup(".");
-        r = dir ? vk_fsync_dir(dir) : vk_error(-ENOMEM, "out of memory");
-        free(dir);
-    }
     if (r == 0 && last->type == VMDK_EXT_SPARSE) {
         r = vmdk_sparse_grow(last, last_size);
     } else if (r == 0) {
