@@ -54,8 +54,6 @@
 #include "util/err.h"
 
 #include <errno.h>
-#include <fcntl.h>
-#include <linux/falloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -358,21 +356,6 @@ static int vhdx_close(struct vk_blockdev *bd)
     return r;
 }
 
-/* Zero [off, off+len) of the file. */
-static int zero_range(struct vk_blockdev *bd, struct vhdx *s, uint64_t off, uint64_t len)
-{
-    static const uint8_t zero[65536];
-    if (fallocate(s->fd, FALLOC_FL_ZERO_RANGE | FALLOC_FL_KEEP_SIZE, (off_t)off, (off_t)len) == 0)
-        return 0;
-    for (uint64_t d = 0; d < len; d += sizeof zero) {
-        size_t k = len - d < sizeof zero ? (size_t)(len - d) : sizeof zero;
-        int r = vk_fd_pwrite_full(s->fd, zero, k, off + d, bd->name);
-        if (r < 0)
-            return r;
-    }
-    return 0;
-}
-
 /* Grow the disk, as Hyper-V's Resize-VHD (qemu-img has no resize for
  * VHDX), within the room of the BAT region (1 MiB of it maps 1 TiB in
  * 8 MiB blocks; moving the region would rewrite the 64 KiB region table,
@@ -413,7 +396,7 @@ static int vhdx_truncate(struct vk_blockdev *bd, uint64_t size, bool allow_shrin
     uint64_t in = bd->size % s->bs;
     if (in && s->nblocks) {
         uint64_t e = bat[bat_index(s, s->nblocks - 1)];
-        if (present(e) && (r = zero_range(bd, s, (e & BAT_OFF_MASK) + in, s->bs - in)) < 0)
+        if (present(e) && (r = vk_fd_write_zeroes(s->fd, (e & BAT_OFF_MASK) + in, s->bs - in, false, bd->name)) < 0)
             return r;
     }
     if (s->fixed && nblocks > s->nblocks) {

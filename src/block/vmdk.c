@@ -12,7 +12,6 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <jansson.h>
-#include <linux/falloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -153,13 +152,8 @@ static int vmdk_write_zeroes(struct vk_blockdev *bd, uint64_t off, uint64_t len,
         int r = check_writable(bd, e);
         if (r == 0 && e->type == VMDK_EXT_SPARSE)
             r = vmdk_sparse_zero(e, eoff, n, sync);
-        else if (r == 0 && fallocate(e->fd, FALLOC_FL_ZERO_RANGE, (off_t)(e->flat_off + eoff), (off_t)n) < 0) {
-            static const uint8_t zero[65536];
-            for (uint64_t d = 0; d < n && r == 0; d += sizeof zero) {
-                size_t k = n - d < sizeof zero ? (size_t)(n - d) : sizeof zero;
-                r = vk_fd_pwrite_full(e->fd, zero, k, e->flat_off + eoff + d, e->path);
-            }
-        }
+        else if (r == 0)
+            r = vk_fd_write_zeroes(e->fd, e->flat_off + eoff, n, false, e->path);
         if (r < 0)
             return r;
     }
