@@ -27,6 +27,11 @@ has "the guest writes before.txt and syncs" \
 has "the guest starts writing and syncing in a loop (ext4 files and the raw disk)" "$(gsh bv '(i=0; while :; do
     echo $i >/mnt/w$((i % 40)); sync; echo RAW-$i | dd of=/dev/vdb bs=512 seek=8 conv=notrunc,fsync 2>/dev/null
     i=$((i + 1)); done) >/dev/null 2>&1 & echo looping')" looping
+# the backup must catch the loop under way: wait (on the host, reading
+# the file QEMU writes through) for its first marker on the raw disk
+marker() { dd if=e.raw bs=512 skip=8 count=1 2>/dev/null | tr -d '\0'; }
+for _ in $(seq 300); do case "$(marker)" in RAW-[0-9]*) break;; esac; sleep 0.1; done
+has "the loop's first marker is on the raw disk" "$(marker)" RAW-
 
 R=$T/repo
 ok "backup init" vmkit backup init "$R"

@@ -120,13 +120,16 @@ ok "monolithicSparse no larger than qemu-img's" \
    le "$(stat -c %s v-monolithicSparse.vmdk)" "$(stat -c %s q-subformat_monolithicSparse.vmdk)"
 
 # create: the descriptor is qemu-img's, but for the CID.
+# The text ends at the first NUL, as for every parser: qemu's CID update
+# rewrites the file in place, and a shorter CID leaves a NUL and the old
+# tail behind the text (grep would call that a binary file).
 desc() {  # the descriptor text of FILE, CID line removed
     python3 - "$1" <<'PY'
 import sys
 b = open(sys.argv[1], 'rb').read()
 if b[:4] == b'KDMV':
     b = b[512:512 * 21]
-print('\n'.join(l for l in b.rstrip(b'\0').decode().splitlines() if not l.startswith('CID=')))
+print('\n'.join(l for l in b.split(b'\0')[0].decode().splitlines() if not l.startswith('CID=')))
 PY
 }
 for s in $SUBS; do
@@ -240,7 +243,16 @@ mv used-s001.vmdk rsd-s003.vmdk
 sum=$(md5sum <rsd-s003.vmdk)
 fails_with "resize: a leftover with data in it is not" 1 "rsd-s003.vmdk: file exists" vmkit img resize rsd.vmdk 5G
 unchanged "... and keeps its data" rsd-s003.vmdk "$sum"
-rm -f rst* rss.vmdk rsx.vmdk rsb* rsc* rsd* blank.vmdk used.vmdk
+# a descriptor file with a NUL and an old tail behind its text (qemu's
+# CID update leaves one when the new CID is shorter): read up to the NUL,
+# rewritten without the tail
+qemu-img create -q -f vmdk -o subformat=twoGbMaxExtentSparse rsn.vmdk 100M
+printf '\0RW 4194304 SPARSE "rsn-s009.vmdk"\n' >>rsn.vmdk
+ok "resize: a descriptor with a NUL and a tail behind its text" vmkit img resize rsn.vmdk 5G
+ok "... qemu-img check" qemu-img check -q rsn.vmdk
+eq "... the tail is gone" "$(grep -ac s009 rsn.vmdk)" 0
+eq "... three extents" "$(grep -c '^RW' rsn.vmdk)" 3
+rm -f rst* rss.vmdk rsx.vmdk rsb* rsc* rsd* rsn* blank.vmdk used.vmdk
 
 # --- part and fs inside a VMDK (monolithicSparse and twoGbMaxExtentFlat) ---
 for s in monolithicSparse twoGbMaxExtentFlat; do

@@ -693,14 +693,19 @@ static int rewrite_descriptor(struct vk_blockdev *bd, uint64_t last_sectors, con
     size_t nl = nt ? strlen(nt) : 0;
     if (r == 0 && embedded && nl >= len)
         r = vk_error(-ENOSPC, "%s: the grown descriptor (%zu bytes) does not fit its %zu bytes", bd->name, nl, len);
-    if (r == 0 && embedded) {
+    if (r == 0 && nl < len) {
+        /* The new text and NULs over all the old bytes, in one write: an
+         * embedded descriptor keeps its size; a file that shrinks (qemu's
+         * CID update leaves a NUL and an old tail behind its text) is cut
+         * after, so a crash before the cut leaves the text ended by a NUL,
+         * not followed by old lines. */
         memset(text, 0, len);
         memcpy(text, nt, nl);
         r = vk_fd_pwrite_full(v->fd, text, len, at, bd->name);
+        if (r == 0 && !embedded && ftruncate(v->fd, (off_t)nl) < 0)
+            r = vk_error(-errno, "%s: %s", bd->name, strerror(errno));
     } else if (r == 0) {
         r = vk_fd_pwrite_full(v->fd, nt, nl, 0, bd->name);
-        if (r == 0 && nl < len && ftruncate(v->fd, (off_t)nl) < 0)
-            r = vk_error(-errno, "%s: %s", bd->name, strerror(errno));
     }
     if (r == 0 && fdatasync(v->fd) < 0)
         r = vk_error(-errno, "%s: flush: %s", bd->name, strerror(errno));
