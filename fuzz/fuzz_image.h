@@ -5,7 +5,9 @@
  * whole disk (bounded number of runs), reads of the first bytes and of
  * data runs; then opened for check (no repair); then opened read-write,
  * written at two places (allocation over damaged tables), grown by
- * 64 MiB (img resize) and written at the new end, and checked again.  Any error is an expected outcome; only crashes, hangs and
+ * 64 MiB (img resize) and written at the new end (an entry point may
+ * define FUZZ_FAR_GROW: then grown that much more, too), and checked
+ * again.  Any error is an expected outcome; only crashes, hangs and
  * sanitizer reports are findings. */
 #ifndef VK_FUZZ_IMAGE_H
 #define VK_FUZZ_IMAGE_H
@@ -78,6 +80,12 @@ static int fuzz_image(const uint8_t *data, size_t size, const char *fmt)
             abort();
         if (bd->size > old && vk_bd_pwrite(bd, fuzz_buf, 4096, bd->size - 4096) == 0)
             (void)vk_bd_pread(bd, fuzz_buf, 8192, bd->size - 8192);
+#ifdef FUZZ_FAR_GROW
+        /* a grow past the format's table room (VHDX: the BAT moves) */
+        if (vk_bd_truncate(bd, bd->size + FUZZ_FAR_GROW, false) == 0 &&
+            vk_bd_pwrite(bd, fuzz_buf, 4096, bd->size - 4096) == 0)
+            (void)vk_bd_pread(bd, fuzz_buf, 8192, bd->size - 8192);
+#endif
         memset(&rep, 0, sizeof rep);
         (void)vk_bd_check(bd, &rep, 0);
         vk_bd_close(bd);

@@ -43,6 +43,7 @@ out:
 }
 
 #define FUZZ_OPEN(data, size, fmt, flags) open_folded(data, size, flags)
+#define FUZZ_FAR_GROW (256ULL << 30)   /* past 1 MiB of BAT for 1 MiB blocks */
 #include "fuzz_image.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

@@ -196,6 +196,44 @@ cp xv.raw xvg.raw; truncate -s 1G xvg.raw
 reset_xg() { cp xv.vhdx r.vhdx; }
 v_xg() { v_fmt vhdx r.vhdx $((6 << 20)) xv.raw $((1 << 30)) xvg.raw; }
 img_crash "resize vhdx grow" r.vhdx reset_xg v_xg vmkit img resize r.vhdx 1G
+# VHDX grown past its BAT region's room (1 MiB of entries for 1 MiB
+# blocks: 128 GiB): the BAT moves to the end of the file and the region
+# tables switch to it through one log entry.  A kill after the header
+# names the log leaves it pending: opening read-write replays it, in QEMU
+# (qemu-img check -r all) and in vmkit alike, to the old or the new disk.
+qemu-img create -q -f vhdx -o block_size=1M xm.vhdx 6M
+qemu-io -f vhdx -c 'write -P 0x3d 0 2M' -c 'write -P 0x3e 5M 1M' xm.vhdx >/dev/null
+qemu-img convert -f vhdx -O raw xm.vhdx xm.raw
+cp xm.raw xmg.raw; truncate -s 200G xmg.raw
+reset_xm() { cp xm.vhdx r.vhdx; }
+# QEMU reads no VHDX block status (a 200 GiB compare reads 200 GiB of
+# zeroes): qemu-io reads the written ranges and two past the old end,
+# vmkit compares in full (its block status skips the holes).
+v_xm_one() {  # IMG: old, new or wrong
+    qemu-img check -q "$1" >/dev/null 2>&1 || { echo "wrong: qemu-img check"; return; }
+    sz=$(qinfo "$1" virtual-size vhdx)
+    if [ "$sz" = $((6 << 20)) ]; then ref=xm.raw v=old
+    elif [ "$sz" = $((200 << 30)) ]; then ref=xmg.raw v=new
+    else echo "wrong: size $sz"; return; fi
+    r=$(qemu-io -f vhdx -c 'read -P 0x3d 0 2M' -c 'read -P 0 2M 3M' -c 'read -P 0x3e 5M 1M' "$1" 2>&1)
+    [ $v = old ] || r="$r $(qemu-io -f vhdx -c 'read -P 0 6M 1M' -c 'read -P 0 199G 1M' "$1" 2>&1)"
+    case $r in *[Ff]ail*|*rror*|*attern*) echo "wrong: QEMU reads other data"; return;; esac
+    "$VMKIT" img compare -f vhdx -F raw "$1" $ref >/dev/null 2>&1 || { echo "wrong: vmkit reads other data"; return; }
+    echo $v
+}
+v_xm() {
+    cp r.vhdx rq.vhdx; cp r.vhdx rv.vhdx
+    if ! "$VMKIT" img info r.vhdx >/dev/null 2>&1; then   # a pending log
+        qemu-img check -q -r all rq.vhdx >/dev/null 2>&1 || { echo "wrong: qemu-img cannot replay the log"; return; }
+        "$VMKIT" img check -r all rv.vhdx >/dev/null 2>&1 || { echo "wrong: vmkit cannot replay the log"; return; }
+    fi
+    a=$(v_xm_one rq.vhdx) b=$(v_xm_one rv.vhdx)
+    [ "$a" = "$b" ] || { echo "wrong: replayed by QEMU $a, by vmkit $b"; return; }
+    "$VMKIT" img resize rv.vhdx 200G >/dev/null 2>&1 && [ "$(v_xm_one rv.vhdx)" = new ] ||
+        { echo "wrong: resizing again does not finish the job"; return; }
+    echo "$a"
+}
+img_crash "resize vhdx grow, the BAT moves through the log" r.vhdx reset_xm v_xm vmkit img resize r.vhdx 200G
 img_crash "resize raw shrink" r.raw reset_rs v_rs vmkit img resize -f raw --shrink r.raw 4M
 
 # --- commit ---------------------------------------------------------------

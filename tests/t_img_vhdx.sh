@@ -5,8 +5,9 @@
 #   byte for byte qemu-img's; info agrees;
 # - images vmkit makes (create, convert, random writes) pass qemu-img
 #   check and compare equal; qemu-io writes into them and vmkit reads that;
-# - resize grows dynamic and fixed images within the BAT region's room:
-#   the data kept, the new space zeroes, qemu-img check clean;
+# - resize grows dynamic and fixed images, within the BAT region's room
+#   and past it (the BAT moves, through the log): the data kept, the new
+#   space zeroes, qemu-img check clean;
 # - part and fs work inside a VHDX; a VM is given format=vhdx;
 # - bad input (headers, region tables, metadata, BAT entries, a pending
 #   log, a differencing disk, truncation) is refused, exit 1, unchanged;
@@ -123,8 +124,30 @@ for base in q-d1.vhdx:1 v-dyn.vhdx:2 q-fix.vhdx:3; do
     }
 done
 
+# hdrs FILE: "seq1 seq2 valid1 valid2 logguid-zero1 logguid-zero2"
+hdrs() {
+    python3 - "$1" <<'PY'
+import struct, sys
+T = []
+for n in range(256):
+    c = n
+    for _ in range(8): c = (c >> 1) ^ 0x82f63b78 if c & 1 else c >> 1
+    T.append(c)
+def crc(b):
+    c = 0xffffffff
+    for x in b: c = T[(c ^ x) & 0xff] ^ (c >> 8)
+    return c ^ 0xffffffff
+d = open(sys.argv[1], "rb").read()
+out = []
+for o in (65536, 131072):
+    h = bytearray(d[o:o + 4096]); want = struct.unpack_from("<I", h, 4)[0]; h[4:8] = bytes(4)
+    out.append((struct.unpack_from("<Q", h, 8)[0], crc(h) == want and h[:4] == b"head", not any(h[48:64])))
+print(out[0][0], out[1][0], out[0][1], out[1][1], out[0][2], out[1][2])
+PY
+}
+
 # --- resize: grows, as Hyper-V's Resize-VHD (qemu-img has no resize for
-# VHDX), in the room of the BAT region; a dynamic 100M image has 8 MiB
+# VHDX); a dynamic 100M image has 8 MiB
 # blocks and an odd last block ---
 for sub in dynamic fixed; do
     qemu-img create -q -f vhdx -o subformat=$sub rs-$sub.vhdx 100M
@@ -161,40 +184,49 @@ ok "grown: vkio through vmkit" "$VKIO" rs-dynamic.vhdx vhdx <srs
 ok "grown: vkio plain" "$VKIO" rs.raw plain <srs
 ok "grown: qemu-img compare" qemu-img compare -q -f raw -F vhdx rs.raw rs-dynamic.vhdx
 qcheck "grown: qemu-img check" rs-dynamic.vhdx
-# refused, unchanged: shrinking; past the BAT region's room
+# refused, unchanged: shrinking
 sum=$(md5sum <rs-fixed.vhdx)
 fails_with "resize: shrinking a VHDX is refused" 1 "rs-fixed.vhdx: VHDX images are not shrunk" vmkit img resize --shrink rs-fixed.vhdx 1G
 unchanged "resize: the refused shrink changed nothing" rs-fixed.vhdx "$sum"
-sum=$(md5sum <rs-dynamic.vhdx)
-fails_with "resize: past the BAT region's room is refused" 1 "the BAT region holds 131072, and vmkit does not move it" \
-    vmkit img resize rs-dynamic.vhdx 3000G
-unchanged "resize: the refused grow changed nothing" rs-dynamic.vhdx "$sum"
-ok "resize: to 900G, the most that room takes in 8 MiB blocks, and back in qemu-img's hands" vmkit img resize rs-dynamic.vhdx 900G
+ok "resize: to 900G, the most the BAT region's room takes in 8 MiB blocks" vmkit img resize rs-dynamic.vhdx 900G
 qcheck "900G: qemu-img check" rs-dynamic.vhdx
+# past the room: the BAT moves to the end of the file, the region tables
+# switch through the log (t_img_crash kills it at every step)
+batoff() {  # FILE: the BAT region's offset and length in both region tables
+    python3 - "$1" <<'PY'
+import struct, sys, uuid
+f = open(sys.argv[1], "rb")
+bat = uuid.UUID("2DC27766-F623-4200-9D64-115E9BFD4A08").bytes_le
+for at in (192 << 10, 256 << 10):
+    f.seek(at); t = f.read(64 << 10)
+    for i in range(struct.unpack_from("<I", t, 8)[0]):
+        if t[16 + 32 * i:32 + 32 * i] == bat: print(*struct.unpack_from("<QI", t, 32 + 32 * i), end=" ")
+PY
+}
+old_bat=$(batoff rs-dynamic.vhdx)     # rs.raw: its content (the compare above)
+end=$(stat -c %s rs-dynamic.vhdx)
+ok "resize: 900G -> 3000G, past the BAT region's room" vmkit img resize rs-dynamic.vhdx 3000G
+eq "3000G: qemu-img sees it" "$(qinfo rs-dynamic.vhdx virtual-size vhdx)" $((3000 << 30))
+qcheck "3000G: qemu-img check" rs-dynamic.vhdx
+truncate -s 3000G rs.raw
+# (QEMU reads no VHDX block status: a compare would read 3 TB of zeroes)
+ok "3000G: vmkit img compare: the data kept, the new space zeroes" vmkit img compare -f vhdx -F raw rs-dynamic.vhdx rs.raw
+ok "3000G: QEMU reads the first 5 GiB as before (qemu-img dd)" sh -c "qemu-img dd -f vhdx -O raw bs=1M count=5120 \
+    if=rs-dynamic.vhdx of=head.raw && head -c 5G rs.raw | cmp - head.raw"
+eq "3000G: and zeroes past 900G" "$(qemu-io -f vhdx -c 'read -P 0 900G 1M' -c 'read -P 0 2999G 1M' rs-dynamic.vhdx | grep -c '^read')" 2
+rm -f head.raw
+eq "3000G: both region tables name a 3 MiB BAT at the old end of the file (it was $old_bat)" \
+    "$(batoff rs-dynamic.vhdx)" "$end 3145728 $end 3145728 "
+eq "3000G: both headers valid, no log left pending (log GUIDs zero)" "$(hdrs rs-dynamic.vhdx | cut -d' ' -f3-)" "True True True True"
+ok "3000G: qemu-io writes past 900G and reads the old data" \
+    qemu-io -f vhdx -c 'write -P 0x46 2999G 3M' -c 'read -P 0x42 90M 1M' -c 'read -P 0x46 2999G 3M' rs-dynamic.vhdx
+ok "3000G: vmkit reads qemu-io's write" sh -c "'$VMKIT' img convert -f vhdx -O raw rs-dynamic.vhdx rs2.raw &&
+    qemu-io -f raw -c 'read -P 0x46 2999G 3M' -c 'read -P 0x42 90M 1M' rs2.raw >/dev/null"
+rm -f rs2.raw
+fails_with "resize: past 64 TiB is refused" 1 "a VHDX holds at most 64 TiB" vmkit img resize rs-dynamic.vhdx 65T
 rm -f rs.raw rs-*.vhdx
 
 # --- the headers after a write: both valid, the sequence moved on ---
-# hdrs FILE: "seq1 seq2 valid1 valid2 logguid-zero1 logguid-zero2"
-hdrs() {
-    python3 - "$1" <<'PY'
-import struct, sys
-T = []
-for n in range(256):
-    c = n
-    for _ in range(8): c = (c >> 1) ^ 0x82f63b78 if c & 1 else c >> 1
-    T.append(c)
-def crc(b):
-    c = 0xffffffff
-    for x in b: c = T[(c ^ x) & 0xff] ^ (c >> 8)
-    return c ^ 0xffffffff
-d = open(sys.argv[1], "rb").read()
-out = []
-for o in (65536, 131072):
-    h = bytearray(d[o:o + 4096]); want = struct.unpack_from("<I", h, 4)[0]; h[4:8] = bytes(4)
-    out.append((struct.unpack_from("<Q", h, 8)[0], crc(h) == want and h[:4] == b"head", not any(h[48:64])))
-print(out[0][0], out[1][0], out[0][1], out[1][1], out[0][2], out[1][2])
-PY
-}
 ok "a fresh image" vmkit img create -f vhdx -o block_size=1M h.vhdx 4M
 eq "created: sequence 1 and 2, valid" "$(hdrs h.vhdx)" "1 2 True True True True"
 printf 'w 4096 100 7\n' >hw

@@ -28,10 +28,11 @@
  * replays it: taking the stale image bytes instead would silently show
  * the guest an older disk.
  *
- * Writing needs no log (vmkit never writes one; the header's log GUID is
- * set to zero, "no log").  What the log protects in Hyper-V is a torn
- * multi-sector metadata update; vmkit's updates are ordered so that each
- * step leaves a valid image:
+ * Writing data needs no log (the header's log GUID is set to zero, "no
+ * log"; only a resize that moves the BAT writes one entry: move_bat).
+ * What the log protects in Hyper-V is a torn multi-sector metadata
+ * update; vmkit's updates are ordered so that each step leaves a valid
+ * image:
  *   1. before the first change, both headers are rewritten in turn (new
  *      file and data write GUIDs, sequence + 1, then + 2), each synced: a
  *      torn header fails its CRC and the other one is current;
@@ -168,22 +169,32 @@ static int vhdx_flush(struct vk_blockdev *bd)
 
 /* Step 1 of the write order (top of the file): both header slots, the
  * other one first, each with a higher sequence number and synced. */
+/* Write the current header, sequence + 1, with log GUID log (NULL: none)
+ * into the other slot, and sync: it is current from then on. */
+static int write_header(struct vk_blockdev *bd, struct vhdx *s, const uint8_t *log)
+{
+    int slot = 1 - s->cur;
+    vk_put_le64(s->hdr + H_SEQ, vk_get_le64(s->hdr + H_SEQ) + 1);
+    if (log)
+        memcpy(s->hdr + H_LOG_GUID, log, 16);
+    else
+        memset(s->hdr + H_LOG_GUID, 0, 16);
+    vhdx_crc_set(s->hdr, VHDX_HDR_SIZE);
+    int r = vk_fd_pwrite_full(s->fd, s->hdr, VHDX_HDR_SIZE, VHDX_HDR1 + (uint64_t)slot * VHDX_HDR1, bd->name);
+    if (r < 0 || (r = sync_fd(s, bd->name)) < 0)
+        return r;
+    s->cur = slot;
+    return 0;
+}
+
 static int update_headers(struct vk_blockdev *bd, struct vhdx *s)
 {
-    uint8_t file_guid[16], data_guid[16];
-    vk_uuid_random(file_guid);
-    vk_uuid_random(data_guid);
+    vk_uuid_random(s->hdr + H_FILE_GUID);
+    vk_uuid_random(s->hdr + H_DATA_GUID);
     for (int k = 0; k < 2; k++) {
-        int slot = 1 - s->cur;
-        vk_put_le64(s->hdr + H_SEQ, vk_get_le64(s->hdr + H_SEQ) + 1);
-        memcpy(s->hdr + H_FILE_GUID, file_guid, 16);
-        memcpy(s->hdr + H_DATA_GUID, data_guid, 16);
-        memset(s->hdr + H_LOG_GUID, 0, 16);   /* no log: see the top */
-        vhdx_crc_set(s->hdr, VHDX_HDR_SIZE);
-        int r = vk_fd_pwrite_full(s->fd, s->hdr, VHDX_HDR_SIZE, VHDX_HDR1 + (uint64_t)slot * VHDX_HDR1, bd->name);
-        if (r < 0 || (r = sync_fd(s, bd->name)) < 0)
+        int r = write_header(bd, s, NULL);   /* no log: see the top */
+        if (r < 0)
             return r;
-        s->cur = slot;
     }
     s->headers_done = true;
     return 0;
@@ -356,12 +367,98 @@ static int vhdx_close(struct vk_blockdev *bd)
     return r;
 }
 
+/* Move the BAT to a region of len bytes (MiB multiple) at the end of the
+ * file, for a larger disk.  The region tables (two 64 KiB copies with
+ * one checksum each) must switch to it at once, which the log makes so:
+ *   1. the entries are copied to the new region, behind everything (the
+ *      file grows), synced: nothing names it yet;
+ *   2. one log entry holding the changed 4 KiB sectors of both tables is
+ *      written at the start of the log under a new log GUID, synced;
+ *   3. a header naming that GUID is written (synced): from here on a
+ *      crash is finished by the replay that opening read-write does (in
+ *      vmkit and in QEMU);
+ *   4. the sectors are written in place, synced;
+ *   5. both headers are written without a log GUID, each synced.
+ * The old region is left unused. */
+static int move_bat(struct vk_blockdev *bd, struct vhdx *s, uint32_t len)
+{
+    uint64_t at = (s->file_size + MiB - 1) / MiB * MiB;
+    uint8_t *t = malloc(2 * VHDX_RT_SIZE), *raw = calloc(s->nbat ? s->nbat : 1, 8);
+    int r = !t || !raw ? vk_error(-ENOMEM, "out of memory") : 0;
+    for (uint64_t i = 0; r == 0 && i < s->nbat; i++)
+        vk_put_le64(raw + i * 8, s->bat[i]);
+    if (r == 0 && ftruncate(s->fd, (off_t)(at + len)) < 0)
+        r = vk_error(-errno, "%s: growing the file: %s", bd->name, strerror(errno));
+    if (r == 0)
+        s->file_size = at + len;
+    if (r == 0 && (r = vk_fd_pwrite_full(s->fd, raw, s->nbat * 8, at, bd->name)) == 0)
+        r = sync_fd(s, bd->name);
+    /* the new table: read_regions found a valid copy; it is written to
+     * both places, as the new one */
+    uint8_t *nt = t + VHDX_RT_SIZE;
+    bool found = false;
+    for (int copy = 0; r == 0 && copy < 2 && !found; copy++) {
+        if ((r = vk_fd_pread_full(s->fd, t, VHDX_RT_SIZE, copy ? VHDX_RT2 : VHDX_RT1, bd->name)) < 0)
+            break;
+        if (memcmp(t, "regi", 4) || !crc_ok(t, VHDX_RT_SIZE) || vk_get_le32(t + 8) > 2047)
+            continue;
+        memcpy(nt, t, VHDX_RT_SIZE);
+        for (uint32_t i = 0; i < vk_get_le32(t + 8); i++) {
+            uint8_t *e = nt + 16 + (size_t)i * 32;
+            if (guid_is(e, GUID_BAT) && vk_get_le64(e + 16) == s->bat_off) {
+                vk_put_le64(e + 16, at);
+                vk_put_le32(e + 24, len);
+                found = true;
+            }
+        }
+    }
+    if (r == 0 && !found)
+        r = vk_error(-EIO, "%s: the region table changed under vmkit", bd->name);
+    if (r == 0)
+        vhdx_crc_set(nt, VHDX_RT_SIZE);
+    /* the log entry: every 4 KiB sector of the new table that differs from
+     * what each copy holds now */
+    uint64_t offs[32];
+    uint8_t *secs[32];
+    uint32_t n = 0;
+    for (int copy = 0; r == 0 && copy < 2; copy++) {
+        uint64_t base = copy ? VHDX_RT2 : VHDX_RT1;
+        if ((r = vk_fd_pread_full(s->fd, t, VHDX_RT_SIZE, base, bd->name)) < 0)
+            break;
+        for (uint32_t k = 0; k < VHDX_RT_SIZE / 4096; k++)
+            if (memcmp(t + k * 4096, nt + k * 4096, 4096)) {
+                offs[n] = base + k * 4096;
+                secs[n++] = nt + k * 4096;
+            }
+    }
+    uint8_t guid[16];
+    vk_uuid_random(guid);
+    struct vhdx_log lg = { .fd = s->fd, .name = bd->name, .off = s->log_off, .len = s->log_len,
+                           .guid = guid, .sync = !s->nosync };
+    if (r == 0)
+        r = vhdx_log_write(&lg, offs, secs, n, 1, s->file_size);
+    if (r == 0)
+        r = write_header(bd, s, guid);
+    for (uint32_t i = 0; r == 0 && i < n; i++)
+        r = vk_fd_pwrite_full(s->fd, secs[i], 4096, offs[i], bd->name);
+    /* both headers without it, as QEMU leaves them: the older one must
+     * not name a log either */
+    if (r == 0 && (r = sync_fd(s, bd->name)) == 0 && (r = write_header(bd, s, NULL)) == 0)
+        r = write_header(bd, s, NULL);
+    if (r == 0) {
+        s->bat_off = at;
+        s->bat_len = len;
+    }
+    free(t);
+    free(raw);
+    return r;
+}
+
 /* Grow the disk, as Hyper-V's Resize-VHD (qemu-img has no resize for
- * VHDX), within the room of the BAT region (1 MiB of it maps 1 TiB in
- * 8 MiB blocks; moving the region would rewrite the 64 KiB region table,
- * which only a log makes safe, and vmkit writes no log: refused).  In
- * order, each step synced: the headers get new write GUIDs (as before
- * any write); the old last block's bytes past the old end are zeroed; the
+ * VHDX).  In order, each step synced: the headers get new write GUIDs
+ * (as before any write); a BAT region without room for the new entries
+ * moves to the end of the file, through the log (move_bat); the old
+ * last block's bytes past the old end are zeroed; the
  * BAT entries past the old end are written (zero; a fixed disk's new
  * blocks, allocated at the end of the file, FULLY_PRESENT), unread while
  * the size is the old one; then the 8-byte virtual disk size item.  A
@@ -378,13 +475,14 @@ static int vhdx_truncate(struct vk_blockdev *bd, uint64_t size, bool allow_shrin
         return vk_error(-EFBIG, "%s: a VHDX holds at most 64 TiB", bd->name);
     uint64_t nblocks = (size + s->bs - 1) / s->bs;
     uint64_t nbat = nblocks ? nblocks + (nblocks - 1) / s->chunk : 0;
-    if (nbat > s->bat_len / 8)
-        return vk_error(-ENOTSUP, "%s: %llu bytes need %llu BAT entries; the BAT region holds %u, and vmkit does not "
-                        "move it (convert to qcow2 or raw to grow this far)", bd->name, (unsigned long long)size,
-                        (unsigned long long)nbat, s->bat_len / 8);
+    if (nbat > s->bat_len / 8 && s->log_len < 16 * 4096)
+        return vk_error(-ENOTSUP, "%s: the BAT region must move to grow this far, and the image's log (%u bytes) "
+                        "is too small to do it safely", bd->name, s->log_len);
     int r = vhdx_flush(bd);
     if (r == 0 && !s->headers_done)
         r = update_headers(bd, s);
+    if (r == 0 && nbat > s->bat_len / 8)
+        r = move_bat(bd, s, (uint32_t)((nbat * 8 + MiB - 1) / MiB * MiB));
     if (r < 0)
         return r;
     uint64_t *bat = realloc(s->bat, (nbat ? nbat : 1) * sizeof *bat);

@@ -63,6 +63,15 @@ struct vhdx_log {
  * caller clears the log GUID in the headers after a replay. */
 int vhdx_log_replay(const struct vhdx_log *l, uint64_t *file_size, bool apply, bool *pending);
 
+/* Write one log entry at the start of l's log, for l's GUID: the n
+ * (1..126) 4 KiB sectors secs[i], to be written at file offsets offs[i]
+ * (4 KiB-aligned, inside the file), sequence number seq (non-zero),
+ * naming file_size as the file's size; synced when l->sync.  It becomes
+ * the log only when a header names its GUID; the caller then writes the
+ * sectors in place and clears the GUID (vhdx.c). */
+int vhdx_log_write(const struct vhdx_log *l, const uint64_t *offs, uint8_t *const *secs, uint32_t n,
+                   uint64_t seq, uint64_t file_size);
+
 /* vk_format_vhdx's create: a dynamic or fixed image at path (created
  * O_EXCL, removed again on failure). */
 int vhdx_create(const char *path, const struct vk_create_opts *o);

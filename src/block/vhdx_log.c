@@ -231,3 +231,41 @@ out:
     free(e);
     return r;
 }
+
+/* Contract in vhdx_int.h. */
+int vhdx_log_write(const struct vhdx_log *l, const uint64_t *offs, uint8_t *const *secs, uint32_t n,
+                   uint64_t seq, uint64_t file_size)
+{
+    uint32_t nsec = desc_sectors(n) + n;
+    if (!n || n > 126 || !seq || (uint64_t)nsec * SECTOR > l->len)
+        return vk_error(-EINVAL, "%s: a VHDX log entry of %u sectors does not fit the log", l->name, n);
+    uint8_t *e = calloc(nsec, SECTOR);
+    if (!e)
+        return vk_error(-ENOMEM, "out of memory");
+    memcpy(e, "loge", 4);
+    vk_put_le32(e + E_LEN, nsec * SECTOR);
+    vk_put_le32(e + E_TAIL, 0);             /* the sequence is this entry alone */
+    vk_put_le64(e + E_SEQ, seq);
+    vk_put_le32(e + E_NDESC, n);
+    memcpy(e + E_GUID, l->guid, 16);
+    vk_put_le64(e + E_FLUSHED, file_size);
+    vk_put_le64(e + E_LAST, file_size);
+    for (uint32_t i = 0; i < n; i++) {
+        uint8_t *d = e + 64 + (size_t)i * 32, *p = e + (size_t)(desc_sectors(n) + i) * SECTOR;
+        memcpy(d, "desc", 4);
+        memcpy(d + D_TRAIL, secs[i] + SECTOR - 4, 4);
+        memcpy(d + D_LEAD, secs[i], 8);
+        vk_put_le64(d + D_OFF, offs[i]);
+        vk_put_le64(d + D_SEQ, seq);
+        memcpy(p, "data", 4);
+        vk_put_le32(p + 4, (uint32_t)(seq >> 32));
+        memcpy(p + 8, secs[i] + 8, SECTOR - 12);
+        vk_put_le32(p + SECTOR - 4, (uint32_t)seq);
+    }
+    vk_put_le32(e + E_CRC, vk_crc32c(e, (size_t)nsec * SECTOR));
+    int r = vk_fd_pwrite_full(l->fd, e, (size_t)nsec * SECTOR, l->off, l->name);
+    if (r == 0 && l->sync && fdatasync(l->fd) < 0)
+        r = vk_error(-errno, "%s: flush: %s", l->name, strerror(errno));
+    free(e);
+    return r;
+}
