@@ -94,7 +94,7 @@ static int build_table(struct imp *m, struct vk_ptable *t)
             break;
         }
         struct vk_blockdev *bd;
-        if ((r = vk_bd_open(m->tmp, "raw", VK_OPEN_RDWR | VK_OPEN_NOLOCK, &bd)) < 0)
+        if ((r = vk_bd_open(m->tmp, "raw", VK_OPEN_RDWR | VK_OPEN_NOLOCK | VK_OPEN_BULK, &bd)) < 0)
             break;
         FILE *f = fmemopen(sf, strlen(sf), "r");
         vk_ptable_free(t);

@@ -88,7 +88,7 @@ int vk_bk_restore(struct vk_bk_repo *r, const struct vk_bk_snap *s, const char *
     if (!buf)
         e = vk_error(-ENOMEM, "out of memory");
     if (e >= 0)
-        e = vk_bd_open(partial, fmt, VK_OPEN_RDWR, &bd);
+        e = vk_bd_open(partial, fmt, VK_OPEN_RDWR | VK_OPEN_BULK, &bd);
     for (size_t i = 0; e >= 0 && i < s->next; i++) {
         const struct vk_bk_extent *x = &s->ext[i];
         if (progress)

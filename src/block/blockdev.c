@@ -4,6 +4,7 @@
 
 #include "util/err.h"
 #include "util/file.h"
+#include "util/writeback.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -180,11 +181,21 @@ int vk_bd_open(const char *path, const char *fmtname, int flags, struct vk_block
             return r;
         }
     }
+    /* VK_OPEN_BULK: the helper gets a descriptor of its own (the driver
+     * owns fd) */
+    int wfd = (flags & VK_OPEN_BULK) && (flags & VK_OPEN_RDWR) && S_ISREG(st.st_mode)
+              ? fcntl(fd, F_DUPFD_CLOEXEC, 0) : -1;
     r = fmt->open(fd, path, flags, out);
-    if (r < 0)
+    if (r < 0) {
+        if (wfd >= 0)
+            close(wfd);
         return r;
+    }
     (*out)->format_guessed = (fmtname == NULL);
     (*out)->flags = flags;
+    if (wfd >= 0 && !((*out)->wb = vk_writeback_start(wfd)))
+        close(wfd);     /* no thread: the kernel writes back in its time */
+    (*out)->wb_fd = wfd;
     return 0;
 }
 
@@ -461,6 +472,10 @@ int vk_bd_close(struct vk_blockdev *bd)
     if (!bd)
         return 0;
     struct vk_blockdev *backing = bd->backing;
+    if (bd->wb) {
+        vk_writeback_stop(bd->wb);
+        close(bd->wb_fd);
+    }
     int r = bd->ops->close(bd);
     int r2 = vk_bd_close(backing);
     return r < 0 ? r : r2;

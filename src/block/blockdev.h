@@ -32,6 +32,11 @@ enum {
     VK_OPEN_NOFLUSH  = 1 << 4,  /* no fdatasync on close: the caller accepts
                                    data left in the page cache, like
                                    qemu-img convert's default cache=unsafe */
+    VK_OPEN_BULK     = 1 << 5,  /* a large write follows (convert, clone,
+                                   restore): the kernel's writeback of the
+                                   file is started all along, by a helper
+                                   thread (util/writeback.h), so that the
+                                   final sync finds little left */
 };
 
 /* Result bits of block_status(): how a range reads. */
@@ -117,6 +122,8 @@ struct vk_blockdev_ops {
     int (*close)(struct vk_blockdev *bd);
 };
 
+struct vk_writeback;
+
 struct vk_blockdev {
     const struct vk_blockdev_ops *ops;
     const struct vk_format *format;  /* NULL for slices and other filters */
@@ -130,6 +137,8 @@ struct vk_blockdev {
                                    (VMDK streamOptimized) */
     struct vk_blockdev *backing; /* NULL if none */
     void    *priv;          /* the driver's state */
+    struct vk_writeback *wb;/* VK_OPEN_BULK's helper, on wb_fd; or NULL */
+    int      wb_fd;
 };
 
 /* Options for creating an image. */

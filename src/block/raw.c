@@ -15,17 +15,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-/* Writing a large image (convert, clone, restore) ends in an fsync of
- * everything written; started early, the kernel's writeback overlaps the
- * copy instead of following it.  Every WRITEBACK_KICK bytes written the
- * file's dirty pages are queued for writeback (a hint: its errors show at
- * the fsync, which still decides durability). */
-#define WRITEBACK_KICK (16u << 20)
-
 struct raw {
     int fd;
-    bool kick;              /* a regular file opened for writing */
-    uint64_t unkicked;      /* bytes written since the last kick */
 };
 
 static int raw_probe(const uint8_t *buf, size_t len, const char *filename)
@@ -63,13 +54,9 @@ static int raw_pwrite(struct vk_blockdev *bd, const void *buf, size_t len, uint6
 {
     struct raw *s = bd->priv;
     int r = guarded_first_sector(bd, buf, len, off);
-    if (r < 0 || (r = vk_fd_pwrite_full(s->fd, buf, len, off, bd->name)) < 0)
+    if (r < 0)
         return r;
-    if (s->kick && (s->unkicked += len) >= WRITEBACK_KICK) {
-        sync_file_range(s->fd, 0, 0, SYNC_FILE_RANGE_WRITE);
-        s->unkicked = 0;
-    }
-    return 0;
+    return vk_fd_pwrite_full(s->fd, buf, len, off, bd->name);
 }
 
 static int raw_flush(struct vk_blockdev *bd)
@@ -185,7 +172,6 @@ static int raw_open(int fd, const char *name, int flags, struct vk_blockdev **ou
     }
     struct raw *s = bd->priv;
     s->fd = fd;
-    s->kick = (flags & VK_OPEN_RDWR) && S_ISREG(st.st_mode);
     bd->size = size;
     bd->flags = flags;
     *out = bd;

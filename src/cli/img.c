@@ -684,8 +684,9 @@ static int img_convert(int argc, char **argv)
     }
     /* The output's format is known: we made it.  Its metadata updates are
      * not synced one by one unless --sync (qemu-img's cache=unsafe); the
-     * whole file is, before it gets its name. */
-    if ((r = vk_bd_open(tmp, ofmt, VK_OPEN_RDWR | (sync ? 0 : VK_OPEN_NOFLUSH), &out)) < 0) {
+     * whole file is, before it gets its name, and written back all along
+     * (VK_OPEN_BULK) so that sync finds little left. */
+    if ((r = vk_bd_open(tmp, ofmt, VK_OPEN_RDWR | VK_OPEN_BULK | (sync ? 0 : VK_OPEN_NOFLUSH), &out)) < 0) {
         vk_bd_close(in);
         vk_bd_remove(tmp, ofmt);
         free(tmp);

@@ -223,7 +223,7 @@ int vk_guest_disk_make(const struct vk_guest_opts *o, const char *shown, const c
     struct vk_create_opts co = { .size = o->size };
     memset(d, 0, sizeof *d);
     int r = vk_bd_create(o->out, fmt, &co);
-    if (r < 0 || (r = vk_bd_open(o->out, fmt, VK_OPEN_RDWR, &d->bd)) < 0)
+    if (r < 0 || (r = vk_bd_open(o->out, fmt, VK_OPEN_RDWR | VK_OPEN_BULK, &d->bd)) < 0)
         return r;
     struct vk_ptable t;
     memset(&t, 0, sizeof t);

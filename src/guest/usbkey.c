@@ -181,7 +181,7 @@ static int make_key(const struct vk_usbkey_opts *o, const char *tmp, const char 
                     const struct iso *v)
 {
     struct vk_blockdev *bd;
-    int r = vk_bd_open(tmp, fmt, VK_OPEN_RDWR, &bd);
+    int r = vk_bd_open(tmp, fmt, VK_OPEN_RDWR | VK_OPEN_BULK, &bd);
     if (r < 0)
         return r;
     struct vk_ptable t;

@@ -153,7 +153,7 @@ static int copy_disk(const char *src, const char *fmt, const char *dst,
         vk_bd_close(in);
         return err;
     }
-    if ((err = vk_bd_open(tmp, ofmt, VK_OPEN_RDWR | VK_OPEN_NOFLUSH, &out)) == 0) {
+    if ((err = vk_bd_open(tmp, ofmt, VK_OPEN_RDWR | VK_OPEN_NOFLUSH | VK_OPEN_BULK, &out)) == 0) {
         struct vk_copy_opts cp = { .progress = o->progress, .progress_ctx = o->progress_ctx };
         err = vk_img_copy(in, out, &cp);
         int e2 = vk_bd_close(out);

@@ -38,7 +38,7 @@ int ova_convert(const char *src, const char *sfmt, const char *dst, const char *
         vk_bd_close(in);
         return r;
     }
-    if ((r = vk_bd_open(tmp, dfmt, VK_OPEN_RDWR | VK_OPEN_NOFLUSH, &out)) < 0) {
+    if ((r = vk_bd_open(tmp, dfmt, VK_OPEN_RDWR | VK_OPEN_NOFLUSH | VK_OPEN_BULK, &out)) < 0) {
         vk_bd_close(in);
         vk_bd_remove(tmp, dfmt);
         free(tmp);
