@@ -8,6 +8,9 @@
 #   (target: vmkit's no larger); the same for compressed output (-c)
 #   and for reading a compressed image back to raw.
 #   Then raw -> vdi, raw -> vhd (vpc) and back, with the sizes.
+#   Below each plain conversion, the same compared like with like
+#   (lib.sh likewise): vmkit -t unsafe against qemu-img's unsynced
+#   default, and vmkit's synced default against qemu-img + sync --data.
 #   BENCH_SIZE_MB=512 sh bench/convert.sh   for a quicker run.
 set -u
 TOP=$(cd "$(dirname "$0")/.." && pwd)
@@ -19,22 +22,13 @@ trap 'rm -rf "$D"' EXIT
 # Mixed data, about 40 % allocated (bench/mkmixed.py).
 python3 "$(dirname "$0")/mkmixed.py" "$D/src.raw" "$SIZE_MB"
 
-. "$(dirname "$0")/lib.sh"   # best, ratio
-# qemu-img's default cache=unsafe returns with its output in the page
-# cache; vmkit's output is synced before it is renamed into place.  So
-# each plain conversion is also timed with qemu-img's output made as
-# durable (sync --data OUT): "durable" is the ratio against that.
-qd() {  # OUT ARGS...: qemu-img convert ARGS && sync --data OUT
-    _o=$1; shift
-    best "$_o" sh -c 'qemu-img convert "$@" && sync --data "$0"' "$_o" "$@"
-}
-durable() { printf '             qemu-img + sync %6.2fs   durable ratio %s\n' "$2" "$(ratio "$1" "$2")"; }
+. "$(dirname "$0")/lib.sh"   # best, ratio, likewise
 
 echo "convert benchmark: ${SIZE_MB} MiB raw, $(du -m "$D/src.raw" | cut -f1) MiB allocated"
 tq=$(best "$D/q.qcow2" qemu-img convert -O qcow2 "$D/src.raw" "$D/q.qcow2")
 tv=$(best "$D/v.qcow2" "$VMKIT" img convert -O qcow2 "$D/src.raw" "$D/v.qcow2")
 printf 'raw->qcow2   qemu-img %6.2fs   vmkit %6.2fs   ratio %s\n' "$tq" "$tv" "$(ratio "$tv" "$tq")"
-durable "$tv" "$(qd "$D/q.qcow2" -O qcow2 "$D/src.raw" "$D/q.qcow2")"
+likewise "$tq" "$tv" "$D/q.qcow2" "$D/v.qcow2" -O qcow2 "$D/src.raw"
 sq=$(stat -c %s "$D/q.qcow2" 2>/dev/null || echo 0)
 sv=$(stat -c %s "$D/v.qcow2" 2>/dev/null || echo 0)
 printf 'qcow2 size   qemu-img %d bytes   vmkit %d bytes\n' "$sq" "$sv"
@@ -45,7 +39,7 @@ fi
 tq2=$(best "$D/q.raw" qemu-img convert -O raw "$D/q.qcow2" "$D/q.raw")
 tv2=$(best "$D/v.raw" "$VMKIT" img convert -O raw "$D/q.qcow2" "$D/v.raw")
 printf 'qcow2->raw   qemu-img %6.2fs   vmkit %6.2fs   ratio %s\n' "$tq2" "$tv2" "$(ratio "$tv2" "$tq2")"
-durable "$tv2" "$(qd "$D/q.raw" -O raw "$D/q.qcow2" "$D/q.raw")"
+likewise "$tq2" "$tv2" "$D/q.raw" "$D/v.raw" -O raw "$D/q.qcow2"
 [ -s "$D/v.raw" ] && printf 'raw out      qemu-img %d MiB used   vmkit %d MiB used\n' \
     "$(du -m "$D/q.raw" | cut -f1)" "$(du -m "$D/v.raw" | cut -f1)"
 "$VMKIT" img info "$D/v.qcow2" >/dev/null 2>&1 && {
@@ -71,14 +65,14 @@ rm -f "$D/qc.qcow2" "$D/vc.qcow2" "$D/qd.raw" "$D/vd.raw" "$D/q.raw" "$D/v.raw"
 tq3=$(best "$D/q2.raw" qemu-img convert -O raw "$D/src.raw" "$D/q2.raw")
 tv3=$(best "$D/v2.raw" "$VMKIT" img convert -O raw "$D/src.raw" "$D/v2.raw")
 printf 'raw->raw     qemu-img %6.2fs   vmkit %6.2fs   ratio %s\n' "$tq3" "$tv3" "$(ratio "$tv3" "$tq3")"
-durable "$tv3" "$(qd "$D/q2.raw" -O raw "$D/src.raw" "$D/q2.raw")"
+likewise "$tq3" "$tv3" "$D/q2.raw" "$D/v2.raw" -O raw "$D/src.raw"
 rm -f "$D/q2.raw" "$D/v2.raw"
 # VDI (VirtualBox) and VHD (vpc, dynamic): raw -> FMT and back, sizes.
 for fmt in vdi vpc; do
     tq=$(best "$D/q.$fmt" qemu-img convert -O $fmt "$D/src.raw" "$D/q.$fmt")
     tv=$(best "$D/v.$fmt" "$VMKIT" img convert -O $fmt "$D/src.raw" "$D/v.$fmt")
     printf 'raw->%-7s qemu-img %6.2fs   vmkit %6.2fs   ratio %s\n' $fmt "$tq" "$tv" "$(ratio "$tv" "$tq")"
-    durable "$tv" "$(qd "$D/q.$fmt" -O $fmt "$D/src.raw" "$D/q.$fmt")"
+    likewise "$tq" "$tv" "$D/q.$fmt" "$D/v.$fmt" -O $fmt "$D/src.raw"
     printf '%-4s size    qemu-img %d bytes   vmkit %d bytes\n' $fmt \
         "$(stat -c %s "$D/q.$fmt" 2>/dev/null || echo 0)" "$(stat -c %s "$D/v.$fmt" 2>/dev/null || echo 0)"
     if [ -s "$D/v.$fmt" ]; then
@@ -88,7 +82,7 @@ for fmt in vdi vpc; do
     tq=$(best "$D/qb.raw" qemu-img convert -O raw "$D/q.$fmt" "$D/qb.raw")
     tv=$(best "$D/vb.raw" "$VMKIT" img convert -O raw "$D/q.$fmt" "$D/vb.raw")
     printf '%-4s->raw    qemu-img %6.2fs   vmkit %6.2fs   ratio %s\n' $fmt "$tq" "$tv" "$(ratio "$tv" "$tq")"
-    durable "$tv" "$(qd "$D/qb.raw" -O raw "$D/q.$fmt" "$D/qb.raw")"
+    likewise "$tq" "$tv" "$D/qb.raw" "$D/vb.raw" -O raw "$D/q.$fmt"
     [ -s "$D/vb.raw" ] && { qemu-img compare -q "$D/src.raw" "$D/vb.raw" || echo "MISMATCH: vmkit $fmt->raw differs"; }
     rm -f "$D/q.$fmt" "$D/v.$fmt" "$D/qb.raw" "$D/vb.raw"
 done

@@ -1,4 +1,4 @@
-# Shared by the benchmarks (source it): best and ratio for bench/convert.sh
+# Shared by the benchmarks (source it): best, ratio and likewise for bench/convert.sh
 # and bench/vmdk.sh, vm_scratch and start_paused for bench/top.sh and
 # bench/vm.sh.
 # best OUT CMD...: the faster of two runs of CMD, in seconds; OUT is
@@ -18,6 +18,20 @@ best() {
 }
 # ratio A B: A / B to two decimals (vmkit's time over the reference's).
 ratio() { echo "scale=2; $1 / $2" | bc; }
+
+# likewise TQ TV QOUT VOUT ARGS...: the same conversion compared like with
+# like.  qemu-img convert's default cache=unsafe returns with its output
+# in the page cache (TQ: its time); vmkit's default syncs its output
+# before naming it (TV).  So time vmkit with -t unsafe (no sync, as
+# qemu-img) and qemu-img followed by sync --data OUT (synced, as vmkit),
+# and print both ratios.  ARGS: the convert arguments without the output.
+likewise() {
+    _tq=$1 _tv=$2 _qo=$3 _vo=$4; shift 4
+    _tvu=$(best "$_vo" "$VMKIT" img convert -t unsafe "$@" "$_vo")
+    _tqs=$(best "$_qo" sh -c 'qemu-img convert "$@" && sync --data "$0"' "$_qo" "$@" "$_qo")
+    printf '    unsafe:  qemu-img          %6.2fs   vmkit -t unsafe %6.2fs   ratio %s\n' "$_tq" "$_tvu" "$(ratio "$_tvu" "$_tq")"
+    printf '    synced:  qemu-img + sync   %6.2fs   vmkit           %6.2fs   ratio %s\n' "$_tqs" "$_tv" "$(ratio "$_tv" "$_tqs")"
+}
 
 # vm_scratch: a scratch dir $D holding vmkit's runtime and config dirs
 # (VMKIT_RUNTIME_DIR, VMKIT_CONFIG_DIR exported), so the benchmark's VMs

@@ -7,7 +7,7 @@ qemu-system-x86 qemu-utils
 libext2fs-dev libarchive-dev libzstd-dev zlib1g-dev libjansson-dev libssl-dev libseccomp-dev libisofs-dev libxml2-dev
 liblz4-dev libacl1-dev libjte-dev libbz2-dev liblzma-dev nettle-dev libcap-dev
 e2fsprogs dosfstools mtools fdisk gdisk xorriso isolinux syslinux-common genisoimage util-linux
-busybox-static cpio dpkg-dev python3 python3-cryptography time mmdebstrap openssh-client
+busybox-static cpio dpkg-dev python3 python3-cryptography time mmdebstrap openssh-client strace
 grub-pc-bin grub-common
 scdoc mandoc groff-base zsh jq
 libvirt-clients libxml2-utils

@@ -249,13 +249,18 @@ int vk_bd_create_tmp(const char *path, const char *fmtname, const struct vk_crea
     return r;
 }
 
-int vk_publish(const char *tmp, const char *path)
+/* vk_publish and vk_publish_unsynced: the rename, with or without the
+ * syncs around it. */
+static int publish(const char *tmp, const char *path, bool durable)
 {
-    int r = 0, fd = open(tmp, O_RDONLY | O_CLOEXEC);
-    if (fd < 0 || fsync(fd) < 0)
-        r = vk_error(-errno, "%s: %s", tmp, strerror(errno));
-    if (fd >= 0)
-        close(fd);
+    int r = 0;
+    if (durable) {
+        int fd = open(tmp, O_RDONLY | O_CLOEXEC);
+        if (fd < 0 || fsync(fd) < 0)
+            r = vk_error(-errno, "%s: %s", tmp, strerror(errno));
+        if (fd >= 0)
+            close(fd);
+    }
     /* Never over a file that appeared meanwhile: the name is the user's. */
     if (r == 0 && renameat2(AT_FDCWD, tmp, AT_FDCWD, path, RENAME_NOREPLACE) < 0) {
         if (errno == EINVAL || errno == ENOSYS) {   /* no RENAME_NOREPLACE here */
@@ -271,6 +276,8 @@ int vk_publish(const char *tmp, const char *path)
         unlink(tmp);
         return r;
     }
+    if (!durable)
+        return 0;
     /* The rename itself durable: sync the directory. */
     const char *slash = strrchr(path, '/');
     char *dir = slash ? strndup(path, slash == path ? 1 : (size_t)(slash - path)) : strdup(".");
@@ -279,6 +286,16 @@ int vk_publish(const char *tmp, const char *path)
     r = vk_fsync_dir(dir);
     free(dir);
     return r;
+}
+
+int vk_publish(const char *tmp, const char *path)
+{
+    return publish(tmp, path, true);
+}
+
+int vk_publish_unsynced(const char *tmp, const char *path)
+{
+    return publish(tmp, path, false);
 }
 
 int vk_bd_create(const char *path, const char *fmtname, const struct vk_create_opts *opts)

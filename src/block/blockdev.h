@@ -233,8 +233,15 @@ char *vk_tmp_name(const char *path, unsigned n);
 
 /* Make the finished file tmp durable (fsync) and rename it to path, never
  * replacing a file there (-EEXIST), then sync the directory.  On failure
- * tmp is removed. */
+ * tmp is removed.  Only tmp itself is synced: the other files of a
+ * multi-file image (a VMDK's extents) are the caller's to sync first
+ * (vk_bd_flush; vk_img_copy_new does it). */
 int vk_publish(const char *tmp, const char *path);
+
+/* vk_publish without any sync: the rename only (never over a file), for
+ * a caller that accepts losing the file, or getting it half-written, in
+ * a power cut (qemu-img's cache=unsafe).  On failure tmp is removed. */
+int vk_publish_unsynced(const char *tmp, const char *path);
 
 /* Delete the image file path of format fmt (NULL: raw) with every file
  * that belongs to it (VMDK extents), as a failed convert must.  Missing

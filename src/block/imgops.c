@@ -137,6 +137,43 @@ int vk_img_copy(struct vk_blockdev *src, struct vk_blockdev *dst, const struct v
     return r;   /* durability is the caller's choice: it flushes or not */
 }
 
+/* Contract in imgops.h. */
+int vk_img_copy_new(struct vk_blockdev *src, const char *dst, const char *fmt,
+                    const struct vk_create_opts *create, const struct vk_copy_opts *o)
+{
+    char *tmp;
+    int r = vk_bd_create_tmp(dst, fmt, create, &tmp);
+    if (r < 0)
+        return r;
+    if (o->tmp_path)
+        *o->tmp_path = tmp;
+    /* The format is known: we made it.  Metadata updates are not synced
+     * one by one (unless sync_each); the whole image is, before it gets
+     * its name, and written back all along (VK_OPEN_BULK) so that the
+     * sync finds little left. */
+    int flags = VK_OPEN_RDWR | (o->sync_each ? 0 : VK_OPEN_NOFLUSH) | (o->unsafe ? 0 : VK_OPEN_BULK);
+    struct vk_blockdev *out;
+    if ((r = vk_bd_open(tmp, fmt, flags, &out)) == 0) {
+        struct vk_copy_opts co = *o;
+        co.compress |= out->needs_compressed_writes;   /* VMDK streamOptimized */
+        r = vk_img_copy(src, out, &co);
+        /* vk_publish syncs tmp only: the flush syncs every file */
+        if (r == 0 && !o->unsafe)
+            r = vk_bd_flush(out);
+        int c = vk_bd_close(out);
+        if (r == 0)
+            r = c;
+    }
+    if (r == 0)
+        r = o->unsafe ? vk_publish_unsynced(tmp, dst) : vk_publish(tmp, dst);
+    else
+        vk_bd_remove(tmp, fmt);     /* with the extent files of a VMDK */
+    if (o->tmp_path)
+        *o->tmp_path = NULL;
+    free(tmp);
+    return r;
+}
+
 /* Read [off, off+len) of bd into buf where bytes past the end of bd (or
  * a NULL bd: no backing file at all) read as zeroes. */
 static int read_padded(struct vk_blockdev *bd, void *buf, size_t len, uint64_t off)

@@ -13,6 +13,14 @@ struct vk_copy_opts {
     bool compress;              /* write whole clusters with pwrite_compressed */
     vk_progress_fn progress;    /* NULL: none */
     void *progress_ctx;
+    /* vk_img_copy_new only: */
+    bool unsafe;                /* leave the new image in the page cache, as
+                                   qemu-img convert's default cache=unsafe:
+                                   no sync, no early writeback */
+    bool sync_each;             /* also sync each metadata update on the way */
+    const char *volatile *tmp_path;  /* if not NULL: the temporary file's
+                                   name while it exists, else NULL (for a
+                                   signal handler that removes it) */
 };
 
 /* Copy the guest-visible content of src into dst, which must be at least
@@ -22,6 +30,16 @@ struct vk_copy_opts {
  * Returns 0 or -errno. */
 int vk_img_copy(struct vk_blockdev *src, struct vk_blockdev *dst,
                 const struct vk_copy_opts *o);
+
+/* Copy src into a new image dst of format fmt, made with *create.  The
+ * image is built under a hidden temporary name next to dst and renamed
+ * to dst only when complete, never over a file there (-EEXIST); on any
+ * failure every file of it is removed.  Unless o->unsafe, every file of
+ * the image (a VMDK's extents too) is durable before the rename and the
+ * name after it, so a power cut leaves either no dst or a complete one.
+ * Returns 0 or -errno. */
+int vk_img_copy_new(struct vk_blockdev *src, const char *dst, const char *fmt,
+                    const struct vk_create_opts *create, const struct vk_copy_opts *o);
 
 /* Compare the guest-visible content of a and b; when the sizes differ the
  * extra part of the larger one must read as zeroes (as qemu-img compare).

@@ -138,7 +138,7 @@ static const char *clone_ext(const struct vk_diskspec *d, const struct vk_clone_
 static int copy_disk(const char *src, const char *fmt, const char *dst,
                      const struct vk_clone_opts *o)
 {
-    struct vk_blockdev *in, *out;
+    struct vk_blockdev *in;
     int err = vk_bd_open(src, fmt, 0, &in);
     if (err)
         return err;
@@ -148,24 +148,9 @@ static int copy_disk(const char *src, const char *fmt, const char *dst,
     const char *ofmt = in->format ? in->format->name : "raw";
     if (!strcmp(ofmt, "qcow2"))
         co.cluster_size = ii.cluster_size;
-    char *tmp;
-    if ((err = vk_bd_create_tmp(dst, ofmt, &co, &tmp)) < 0) {
-        vk_bd_close(in);
-        return err;
-    }
-    if ((err = vk_bd_open(tmp, ofmt, VK_OPEN_RDWR | VK_OPEN_NOFLUSH | VK_OPEN_BULK, &out)) == 0) {
-        struct vk_copy_opts cp = { .progress = o->progress, .progress_ctx = o->progress_ctx };
-        err = vk_img_copy(in, out, &cp);
-        int e2 = vk_bd_close(out);
-        if (!err)
-            err = e2;
-    }
+    struct vk_copy_opts cp = { .progress = o->progress, .progress_ctx = o->progress_ctx };
+    err = vk_img_copy_new(in, dst, ofmt, &co, &cp);
     vk_bd_close(in);
-    if (!err)
-        err = vk_publish(tmp, dst);   /* fsync, name it; removes tmp on failure */
-    else
-        unlink(tmp);
-    free(tmp);
     return err;
 }
 

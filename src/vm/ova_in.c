@@ -215,7 +215,7 @@ static int build(struct imp *x, const struct vk_ovf *o, const char *name, const 
             r = vk_error(-EEXIST, "%s: file exists (import-ova never overwrites)", made[*nmade]);
             break;
         }
-        if ((r = ova_convert(src, "vmdk", made[*nmade], fmt, NULL, o->disks[i].capacity))) {
+        if ((r = ova_convert(src, "vmdk", made[*nmade], fmt, NULL, o->disks[i].capacity, false))) {
             vk_error_prefix(r, "%s: disk '%s'", x->in, o->disks[i].file);
             break;
         }

@@ -24,37 +24,17 @@
 
 /* Contract in ova_int.h. */
 int ova_convert(const char *src, const char *sfmt, const char *dst, const char *dfmt,
-                const char *subformat, uint64_t size)
+                const char *subformat, uint64_t size, bool scratch)
 {
-    struct vk_blockdev *in, *out;
+    struct vk_blockdev *in;
     struct vk_create_opts o = { .subformat = subformat };
-    struct vk_copy_opts co = { 0 };
-    char *tmp = NULL;
+    struct vk_copy_opts co = { .unsafe = scratch };
     int r = vk_bd_open(src, sfmt, 0, &in);
     if (r < 0)
         return r;
     o.size = size > in->size ? size : in->size;
-    if ((r = vk_bd_create_tmp(dst, dfmt, &o, &tmp)) < 0) {
-        vk_bd_close(in);
-        return r;
-    }
-    if ((r = vk_bd_open(tmp, dfmt, VK_OPEN_RDWR | VK_OPEN_NOFLUSH | VK_OPEN_BULK, &out)) < 0) {
-        vk_bd_close(in);
-        vk_bd_remove(tmp, dfmt);
-        free(tmp);
-        return r;
-    }
-    co.compress = out->needs_compressed_writes;
-    r = vk_img_copy(in, out, &co);
-    int c = vk_bd_close(out);
+    r = vk_img_copy_new(in, dst, dfmt, &o, &co);
     vk_bd_close(in);
-    if (!r)
-        r = c;
-    if (!r)
-        r = vk_publish(tmp, dst);
-    else
-        vk_bd_remove(tmp, dfmt);
-    free(tmp);
     return r;
 }
 
@@ -315,7 +295,7 @@ int vk_ova_export(const char *name, const char *out)
         }
         snprintf(d[n].file, sizeof d[n].file, "%s-disk%u.vmdk", c.name, n + 1);
         if (!(r = vk_pathf(path, sizeof path, "%s/%s", tmpdir, d[n].file)))
-            r = ova_convert(s->target, s->format ? s->format : "raw", path, "vmdk", "streamOptimized", 0);
+            r = ova_convert(s->target, s->format ? s->format : "raw", path, "vmdk", "streamOptimized", 0, true);
         struct vk_blockdev *bd;
         if (!r && !(r = vk_bd_open(s->target, s->format ? s->format : "raw", 0, &bd))) {
             d[n].capacity = bd->size;
@@ -327,9 +307,9 @@ int vk_ova_export(const char *name, const char *out)
     }
     if (!r)
         r = write_ova(&c, tmpout, tmpdir, d, n, ncd);
-    if (!r && rename(tmpout, out))
-        r = vk_error(-errno, "%s: %s", out, strerror(errno));
-    if (r)
+    if (!r)
+        r = vk_publish(tmpout, out);    /* synced, never over a file; removes tmpout on failure */
+    else
         unlink(tmpout);
     ova_rmdir(tmpdir);
     free(d);
