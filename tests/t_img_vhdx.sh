@@ -126,17 +126,9 @@ done
 
 # hdrs FILE: "seq1 seq2 valid1 valid2 logguid-zero1 logguid-zero2"
 hdrs() {
-    python3 - "$1" <<'PY'
+    PYTHONPATH=$TOP/tests/fixtures python3 - "$1" <<'PY'
 import struct, sys
-T = []
-for n in range(256):
-    c = n
-    for _ in range(8): c = (c >> 1) ^ 0x82f63b78 if c & 1 else c >> 1
-    T.append(c)
-def crc(b):
-    c = 0xffffffff
-    for x in b: c = T[(c ^ x) & 0xff] ^ (c >> 8)
-    return c ^ 0xffffffff
+from crc32c import crc32c as crc
 d = open(sys.argv[1], "rb").read()
 out = []
 for o in (65536, 131072):
@@ -262,18 +254,12 @@ has "format=vhdx for the VHDX" "$argv" "file=$T/disk.vhdx,if=none,id=disk0,forma
 # --- bad input ---
 # recrc FILE OFFSET LEN: recompute the CRC-32C at OFFSET+4 over LEN bytes.
 recrc() {
-    python3 - "$@" <<'PY'
+    PYTHONPATH=$TOP/tests/fixtures python3 - "$@" <<'PY'
 import struct, sys
-T = []
-for n in range(256):
-    c = n
-    for _ in range(8): c = (c >> 1) ^ 0x82f63b78 if c & 1 else c >> 1
-    T.append(c)
+from crc32c import crc32c
 p, o, l = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
 f = open(p, "r+b"); f.seek(o); b = bytearray(f.read(l)); b[4:8] = bytes(4)
-c = 0xffffffff
-for x in b: c = T[(c ^ x) & 0xff] ^ (c >> 8)
-f.seek(o + 4); f.write(struct.pack("<I", c ^ 0xffffffff))
+f.seek(o + 4); f.write(struct.pack("<I", crc32c(b)))
 PY
 }
 bad() {  # DESC FILE MESSAGE
