@@ -39,6 +39,18 @@
 #       the uninterrupted run and must succeed (the real checker: clean).  The
 #       last wrong image is kept as $T/wrong-NAME.img for the failure log.
 #   CRASH_K: default number of crash points (smaller under $SAN=1).
+#
+# Power cuts.  A kill leaves the writes before it in order; a power cut
+# can also lose any of the writes made since the file's last sync while
+# keeping later ones.  So when TARGET is a regular file, crash_test_reset
+# then runs CMD once more, recorded (crashpoint -r), and rebuilds up to K
+# such states with tests/tools/powercut.py: of the writes between two
+# syncs, only one persisted, or all but one (every epoch of two or more
+# writes is sampled, the one after the last sync too).  Each state is
+# judged by the same VERDICT: old, new or mixed, never wrong.  Prints
+# "# NAME: power cuts: S states of E reorderable epochs, ...".  A writer
+# that touches files other than TARGET must set CRASH_POWERCUT=0 (the
+# states would pair a rebuilt TARGET with the others as RESET left them).
 CRASHPOINT=${CRASHPOINT:-$(dirname "$VMKIT")/tools/crashpoint}
 CRASH_K=${CRASH_K:-$([ "$SAN" = 1 ] && echo 12 || echo 30)}
 
@@ -124,4 +136,46 @@ crash_test_reset() {  # NAME TARGET RESET K VERDICT CMD...
     eq "$_name: old or new content at every crash point" "$_wrong" 0
     [ $_wrong = 0 ] || echo "# $_why" | head -c 2000
     [ "$_pts" -ge 2 ] || eq "$_name: enough crash points" "$_pts" ">= 2"
+    if [ -f "$_img" ] && [ "${CRASH_POWERCUT:-1}" = 1 ]; then
+        _powercut "$@"
+    fi
+}
+
+# The power-cut pass of crash_test_reset (its variables; CMD as arguments).
+_powercut() {
+    $_reset
+    cp --sparse=always "$_img" "$T/.pc.pristine"
+    _cn=0 _ci=$_img
+    _crash_run_rec "$@"
+    _rc=$?
+    eq "$_name: recorded run succeeds (power cuts)" "$_rc $(tail -1 "$T/.crash" | sed 's/[0-9]* writes/N writes/')" "0 crashpoint: N writes" || return
+    python3 "$TOP/tests/tools/powercut.py" states "$T/.pc.log" "$_k" >"$T/.pc.states" 2>"$T/.pc.err"
+    eq "$_name: powercut reads the record" "$? $(head -c 300 "$T/.pc.err")" "0 " || return
+    _old=0 _new=0 _mixed=0 _wrong=0 _why= _n=0
+    for _s in $(tail -n +2 "$T/.pc.states"); do
+        _n=$((_n + 1))
+        $_reset
+        if ! python3 "$TOP/tests/tools/powercut.py" build "$T/.pc.log" "$T/.pc.pristine" "$_img" "$_s" 2>"$T/.pc.err"; then
+            _wrong=$((_wrong + 1)) _why="$_why state $_s: build failed: $(head -c 200 "$T/.pc.err");"
+            continue
+        fi
+        _v=$($_verdict 2>&1)
+        case $_v in
+        old) _old=$((_old + 1)) ;;
+        new) _new=$((_new + 1)) ;;
+        mixed) _mixed=$((_mixed + 1)) ;;
+        *) _wrong=$((_wrong + 1))
+           _why="$_why state $_s: $_v;"
+           cp --sparse=always "$_img" "$T/wrong-pc-${_name//[^A-Za-z0-9_.-]/_}.img" ;;
+        esac
+    done
+    echo "# $_name: power cuts: $_n states ($(head -1 "$T/.pc.states")), $_old old, $_new new, $_mixed mixed, $_wrong wrong"
+    eq "$_name: old or new content after every power cut" "$_wrong" 0
+    [ $_wrong = 0 ] || echo "# $_why" | head -c 2000
+}
+
+_crash_run_rec() {  # CMD...: crashpoint -r $T/.pc.log 0 $_img CMD
+    [ "$1" = vmkit ] && { shift; set -- "$VMKIT" "$@"; }
+    ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0 \
+        "$CRASHPOINT" -r "$T/.pc.log" 0 "$_img" "$@" <"${CRASH_STDIN:-/dev/null}" >"$T/.crash.out" 2>"$T/.crash"
 }

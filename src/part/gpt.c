@@ -305,10 +305,12 @@ static int gpt_write(struct vk_blockdev *bd, const struct vk_ptable *t)
     uint32_t ecrc = crc(a, alen);
 
     /* Each copy is one write of its header and entries (adjacent on
-     * disk): the backup first, then the primary.  A crash leaves both
-     * copies old, both new, or an old primary beside a new backup - never
-     * a header whose entries do not match it; verify --repair then
-     * rewrites the backup from the primary. */
+     * disk): the backup first, then the primary, then the protective MBR,
+     * each synced before the next (a power cut may otherwise keep a later
+     * write and lose an earlier one).  A crash leaves both copies old,
+     * both new, or an old primary beside a new backup - never a header
+     * whose entries do not match it, nor a protective MBR before its GPT;
+     * verify --repair then rewrites the backup from the primary. */
     size_t clen = (size_t)(asec + 1) * VK_SECTOR;
     uint8_t *c = calloc(1, clen);
     if (!c) {
@@ -318,11 +320,12 @@ static int gpt_write(struct vk_blockdev *bd, const struct vk_ptable *t)
     memcpy(c, a, alen);
     put_hdr(c + asec * VK_SECTOR, nsec - 1, 1, t->first_lba, last, t->disk_guid, belba, n, esz, ecrc);
     r = vk_bd_pwrite(bd, c, clen, belba * VK_SECTOR);
-    if (r == 0) {
+    if (r == 0 && (r = vk_bd_flush(bd)) == 0) {
         memset(c, 0, clen);
         put_hdr(c, 1, nsec - 1, t->first_lba, last, t->disk_guid, 2, n, esz, ecrc);
         memcpy(c + VK_SECTOR, a, alen);
-        r = vk_bd_pwrite(bd, c, clen, VK_SECTOR);
+        if ((r = vk_bd_pwrite(bd, c, clen, VK_SECTOR)) == 0)
+            r = vk_bd_flush(bd);
     }
     free(c);
     if (r < 0)

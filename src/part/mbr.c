@@ -206,10 +206,14 @@ static int mbr_write(struct vk_blockdev *bd, const struct vk_ptable *t)
     if (ext && (r = place_ebrs(t, ext, ebrs, bd->name)) < 0)
         goto out;
 
-    /* The EBR chain first, from its end: each EBR is written before the
-     * one that links to it, so a link never points at a sector still
-     * waiting for its EBR; sector 0 last, so a failure leaves the old
-     * primary table pointing at an extended partition at worst. */
+    /* The EBR chain first, from its end: each EBR is written, and
+     * synced, before the one that links to it, so a link never points at
+     * a sector still waiting for its EBR - after a crash or a power cut
+     * (without the syncs the disk may keep the writes in any order);
+     * sector 0 next, so a failure leaves the old primary table pointing
+     * at an extended partition at worst; an old GPT's headers last (a
+     * disk whose MBR is not protective is an MBR disk to every tool, but
+     * a protective MBR with its GPT gone would be no table at all). */
     if (ext) {
         unsigned nl = 0;
         for (unsigned i = 0; i < t->n; i++)
@@ -217,7 +221,8 @@ static int mbr_write(struct vk_blockdev *bd, const struct vk_ptable *t)
         if (!nl) {
             memset(s, 0, sizeof s);
             s[510] = 0x55; s[511] = 0xaa;
-            if ((r = vk_bd_pwrite(bd, s, sizeof s, ext->start * VK_SECTOR)) < 0)
+            if ((r = vk_bd_pwrite(bd, s, sizeof s, ext->start * VK_SECTOR)) < 0 ||
+                (r = vk_bd_flush(bd)) < 0)
                 goto out;
         }
         for (unsigned i = t->n; i-- > 0;) {
@@ -233,12 +238,11 @@ static int mbr_write(struct vk_blockdev *bd, const struct vk_ptable *t)
                 put_entry(s + 462, false, 0x05, e, q->start + q->size - e, ext->start);
             }
             s[510] = 0x55; s[511] = 0xaa;
-            if ((r = vk_bd_pwrite(bd, s, sizeof s, ebrs[i] * VK_SECTOR)) < 0)
+            if ((r = vk_bd_pwrite(bd, s, sizeof s, ebrs[i] * VK_SECTOR)) < 0 ||
+                (r = vk_bd_flush(bd)) < 0)
                 goto out;
         }
     }
-    if ((r = wipe_gpt(bd, t)) < 0)
-        goto out;
     if ((r = vk_bd_pread(bd, s, sizeof s, 0)) < 0)
         goto out;
     put32(s + 440, t->disk_sig);
@@ -249,7 +253,8 @@ static int mbr_write(struct vk_blockdev *bd, const struct vk_ptable *t)
             put_entry(s + 446 + 16 * (p->number - 1), p->bootable, p->mbr_type, p->start, p->size, 0);
     }
     s[510] = 0x55; s[511] = 0xaa;
-    r = vk_bd_pwrite(bd, s, sizeof s, 0);
+    if ((r = vk_bd_pwrite(bd, s, sizeof s, 0)) == 0 && (r = vk_bd_flush(bd)) == 0)
+        r = wipe_gpt(bd, t);
 out:
     free(ebrs);
     return r;
