@@ -22,6 +22,7 @@ struct refs {
     uint32_t *c;        /* references per cluster (saturating) */
     uint64_t n;         /* clusters counted so far */
     uint64_t limit;     /* no cluster index at or past this is plausible */
+    uint64_t top;       /* 1 + the highest cluster index referenced */
     struct vk_check_report *rep;
     bool skip_refcount_structs;
     /* Why the count may miss references (a structure this driver does not
@@ -51,6 +52,8 @@ static int ref_cluster(struct refs *R, uint64_t idx)
     }
     if (R->c[idx] != UINT32_MAX)
         R->c[idx]++;
+    if (idx >= R->top)
+        R->top = idx + 1;
     return 0;
 }
 
@@ -439,8 +442,13 @@ int q2_rebuild_refcounts(struct q2 *s, struct vk_check_report *rep)
 static int compare(struct q2 *s, struct refs *R, int repair)
 {
     struct vk_check_report *rep = R->rep;
-    /* Clusters of the file (as QEMU, which sizes its check by the file). */
-    uint64_t n = R->limit > R->n ? R->limit : R->n;
+    /* The clusters of the file, and any referenced past its end (a
+     * compressed cluster's last sectors), as QEMU's check: a refcount for
+     * a cluster past both is no leak (a power cut can leave the refcount
+     * block of an allocation that extended the file, and not the data). */
+    uint64_t n = (s->file_size + s->cs - 1) / s->cs;
+    if (R->top > n)
+        n = R->top;
     for (uint64_t c = 0; c < n; c++) {
         uint64_t b = c / s->rb_entries;
         if (c >= R->n && (b >= s->rt_entries || !(s->rt[b] & QCOW2_RT_OFFSET_MASK))) {

@@ -7,11 +7,14 @@
  * in host order.
  *
  * Crash safety.  Metadata lives in a write-back cache and reaches the disk
- * only in q2_flush_meta(), in this order:
+ * only in q2_flush_meta(), in this order, each step synced before the
+ * next (a power cut may keep the writes made between two syncs in any
+ * order, so an order without a sync between is no order):
  *   1. refcount blocks (new allocations are counted before anything
- *      references them), then fdatasync;
- *   2. L2 tables, then the L1 table (an L2 table is on disk before the L1
- *      entry naming it), then fdatasync;
+ *      references them), then fdatasync - which also makes durable the
+ *      guest data written to new clusters;
+ *   2. L2 tables, fdatasync, then the L1 table (an L2 table is on disk
+ *      before the L1 entry naming it), then fdatasync;
  *   3. only now are clusters that stopped being referenced given back
  *      (q2_defer_free: their refcounts drop), and those refcount blocks are
  *      written and synced.

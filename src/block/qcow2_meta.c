@@ -588,17 +588,19 @@ int q2_flush_meta(struct q2 *s)
     for (int round = 0; round < 2; round++) {
         bool rb = cache_dirty(&s->rbc);
         bool l2 = cache_dirty(&s->l2c) || s->l1_dirty;
-        if (rb) {
-            if ((r = cache_write(s, &s->rbc)) < 0)
-                return r;
-            if (l2 && (r = q2_sync(s)) < 0)
-                return r;
-        }
+        if (rb && (r = cache_write(s, &s->rbc)) < 0)
+            return r;
         if (l2) {
-            if ((r = cache_write(s, &s->l2c)) < 0)
+            /* The refcounts just written, and guest data written to new
+             * clusters since the last sync (their refcounts may have
+             * reached the disk in an earlier flush), are on disk before
+             * any L2 entry that uses them: a power cut keeps writes made
+             * between two syncs in any order. */
+            if ((r = q2_sync(s)) < 0 || (r = cache_write(s, &s->l2c)) < 0)
                 return r;
             if (s->l1_dirty) {
-                if ((r = q2_write_table(s, s->l1, s->l1_size, s->l1_off)) < 0)
+                /* ... and the L2 tables before the L1 entries naming them */
+                if ((r = q2_sync(s)) < 0 || (r = q2_write_table(s, s->l1, s->l1_size, s->l1_off)) < 0)
                     return r;
                 s->l1_dirty = false;
             }
