@@ -19,7 +19,10 @@
  * Crash safety: a new block's data is written (past every used block)
  * before the map entry naming it; the map and the header's block count
  * live in memory and reach the disk in vdi_flush(), after an fdatasync of
- * the data, and are synced in turn.  A crash loses at most unflushed
+ * the data, and are synced in turn - a growing block count before the
+ * map, a shrinking one after it, so the count is never below the blocks
+ * the map names, which QEMU needs (it places a new block at the count).
+ * A crash loses at most unflushed
  * allocations, which then are unreferenced space reused by the next
  * allocation.  A moved block is copied, synced, and only then named by
  * the map; its old place is reused only after that map is synced.
@@ -91,6 +94,18 @@ static int sync_fd(struct vdi *s, const char *name)
     return 0;
 }
 
+/* Write the header with the block count, block total and disk size. */
+static int write_header(struct vdi *s, struct vk_blockdev *bd)
+{
+    vk_put_le32(s->hdr + H_ALLOCATED, s->allocated);
+    vk_put_le32(s->hdr + H_BLOCKS, s->nblocks);
+    vk_put_le64(s->hdr + H_DISK_SIZE, bd->size);
+    int r = vk_fd_pwrite_full(s->fd, s->hdr, sizeof s->hdr, 0, bd->name);
+    if (r == 0)
+        s->hdr_dirty = false;
+    return r;
+}
+
 /* Write the dirty part of the map (whole sectors) and the header. */
 static int vdi_flush(struct vk_blockdev *bd)
 {
@@ -100,6 +115,14 @@ static int vdi_flush(struct vk_blockdev *bd)
         return sync_fd(s, bd->name);
     /* data blocks first: a map entry never names unwritten data */
     if ((r = sync_fd(s, bd->name)) < 0)
+        return r;
+    /* QEMU places a new block at the header's block count: after any
+     * crash or power cut that count must not be below the blocks the map
+     * names (two blocks would share a place).  So a count that grows is
+     * written, and synced, before the map entries; one that shrinks after
+     * them.  Between the two, the count is too high: space leaked. */
+    bool grows = s->hdr_dirty && s->allocated >= vk_get_le32(s->hdr + H_ALLOCATED);
+    if (grows && ((r = write_header(s, bd)) < 0 || (r = sync_fd(s, bd->name)) < 0))
         return r;
     if (s->dirty_lo < s->dirty_hi) {
         uint32_t lo = s->dirty_lo / 128 * 128, hi = s->dirty_hi;
@@ -115,14 +138,8 @@ static int vdi_flush(struct vk_blockdev *bd)
         s->dirty_lo = UINT32_MAX;
         s->dirty_hi = 0;
     }
-    if (s->hdr_dirty) {
-        vk_put_le32(s->hdr + H_ALLOCATED, s->allocated);
-        vk_put_le32(s->hdr + H_BLOCKS, s->nblocks);
-        vk_put_le64(s->hdr + H_DISK_SIZE, bd->size);
-        if ((r = vk_fd_pwrite_full(s->fd, s->hdr, sizeof s->hdr, 0, bd->name)) < 0)
-            return r;
-        s->hdr_dirty = false;
-    }
+    if (s->hdr_dirty && ((r = sync_fd(s, bd->name)) < 0 || (r = write_header(s, bd)) < 0))
+        return r;
     if ((r = sync_fd(s, bd->name)) < 0 || !s->stale_len)
         return r;
     (void)vk_fd_write_zeroes(s->fd, s->stale_off, s->stale_len, true, bd->name);  /* space only */
