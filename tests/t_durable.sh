@@ -7,7 +7,8 @@
 # this (the page cache survives it: t_img_crash); a power cut can.
 # Covered: img create and img convert to every format and VMDK
 # subformat, convert -c, clone (full, of a split VMDK), export-ova,
-# import-ova and backup restore.  convert -t unsafe (qemu-img's
+# import-ova, backup init/save/prune/gc (a repository of nested
+# directories) and restore.  convert -t unsafe (qemu-img's
 # default) must be caught by the checker, and still give an equal copy.
 . "$(dirname "$0")/lib.sh"
 need strace qemu-img awk || { finish; exit; }
@@ -17,7 +18,7 @@ mkdir -p out
 OUT=$(cd out && pwd -P)
 
 # durable DESC CMD...: CMD (run in out/) exits 0 and its trace passes
-# syncorder.
+# syncorder ($COMMIT: its commit=REGEX, the renames that publish).
 durable() {
     _d=$1; shift
     # (LeakSanitizer cannot run under ptrace: the other tests check leaks)
@@ -28,7 +29,7 @@ durable() {
         eq "$_d: exit status (output: $(head -c 300 "$T/cmd.out"))" "$_rc" 0
         return 1
     fi
-    ok "$_d: synced before named" awk -v dir="$OUT" -f "$TOP/tests/tools/syncorder.awk" "$T/trace"
+    ok "$_d: synced before named" awk -v dir="$OUT" -v commit="${COMMIT:-}" -f "$TOP/tests/tools/syncorder.awk" "$T/trace"
 }
 
 # Source: 3 GiB raw with data at both ends and past the 2 GiB extent
@@ -86,11 +87,19 @@ durable "export-ova" "$VMKIT" export-ova vm vm.ova
 durable "import-ova" "$VMKIT" import-ova vm.ova --name vm3 --dir "$OUT"
 ok "the imported disk equals the source" sh -c "qemu-img compare -q '$T/src.raw' \"\$(ls '$OUT'/*vm3* | head -1)\""
 
-# backup restore into out/.
-ok "backup init" vmkit backup init --chunk-size 1M "$T/repo"
-ok "backup save" vmkit backup save src.raw "$T/repo" --name s
-durable "backup restore raw" "$VMKIT" backup restore "$T/repo" s r.raw &&
+# backup: a repository in out/ (chunks and snapshots in subdirectories:
+# every one synced, with its directory, before a snapshot names it),
+# then restores into out/.
+durable "backup init" "$VMKIT" backup init --chunk-size 1M repo
+COMMIT='\.json$' durable "backup save" "$VMKIT" backup save "$T/src.raw" repo --name s
+head -c 1M /dev/urandom | dd of=src.raw bs=1M seek=1000 conv=notrunc status=none
+COMMIT='\.json$' durable "backup save (a second snapshot)" "$VMKIT" backup save "$T/src.raw" repo --name s2
+durable "backup prune" "$VMKIT" backup prune --keep-last 1 repo
+durable "backup gc" "$VMKIT" backup gc repo
+ok "backup verify" vmkit backup verify --read-data "$OUT/repo"
+mv "$OUT/repo" "$T/repo"
+durable "backup restore raw" "$VMKIT" backup restore "$T/repo" s2 r.raw &&
     ok "restored raw equals the source" qemu-img compare -q "$T/src.raw" "$OUT/r.raw"
-durable "backup restore qcow2" "$VMKIT" backup restore "$T/repo" s r.qcow2 &&
+durable "backup restore qcow2" "$VMKIT" backup restore "$T/repo" s2 r.qcow2 &&
     ok "restored qcow2 equals the source" qemu-img compare -q "$T/src.raw" "$OUT/r.qcow2"
 finish

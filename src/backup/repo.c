@@ -92,7 +92,14 @@ static int make_dirs(const char *path)
     if (fd < 0)
         return vk_error(-errno, "%s: %s", p, strerror(errno));
     close(fd);
-    return 0;
+    /* Every new name durable before the config that makes it a repository
+     * is: a power cut must not leave a config over missing chunk
+     * directories. */
+    snprintf(p, sizeof p, "%s/chunks", path);
+    int r = vk_fsync_dir(p);
+    if (r == 0)
+        r = vk_fsync_dir(path);
+    return r == 0 ? vk_fsync_parent(path) : r;
 }
 
 /* The associated data of the sealed master key: it binds the key to the

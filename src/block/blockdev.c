@@ -278,14 +278,7 @@ static int publish(const char *tmp, const char *path, bool durable)
     }
     if (!durable)
         return 0;
-    /* The rename itself durable: sync the directory. */
-    const char *slash = strrchr(path, '/');
-    char *dir = slash ? strndup(path, slash == path ? 1 : (size_t)(slash - path)) : strdup(".");
-    if (!dir)
-        return vk_error(-ENOMEM, "out of memory");
-    r = vk_fsync_dir(dir);
-    free(dir);
-    return r;
+    return vk_fsync_parent(path);   /* the rename itself durable */
 }
 
 int vk_publish(const char *tmp, const char *path)

@@ -106,3 +106,14 @@ int vk_fsync_dir(const char *dir)
         close(fd);
     return r;
 }
+
+int vk_fsync_parent(const char *path)
+{
+    const char *slash = strrchr(path, '/');
+    char *dir = slash ? strndup(path, slash == path ? 1 : (size_t)(slash - path)) : strdup(".");
+    if (!dir)
+        return vk_error(-ENOMEM, "out of memory");
+    int r = vk_fsync_dir(dir);
+    free(dir);
+    return r;
+}

@@ -15,6 +15,10 @@ int vk_read_small_file(const char *path, size_t max, char **data, size_t *len);
  * sync directories) counts as done. */
 int vk_fsync_dir(const char *dir);
 
+/* fsync the directory that holds path (what makes path's name durable).
+ * 0 or a negative errno naming the directory. */
+int vk_fsync_parent(const char *path);
+
 /* Write len bytes of data as the file path, atomically: into a temporary
  * file beside it (created 0600, so a key is never readable by others even
  * for a moment; then set to mode), fsync'd, then rename()d over path when
