@@ -8,7 +8,7 @@
 # Covered: img create and img convert to every format and VMDK
 # subformat, convert -c, clone (full, of a split VMDK), export-ova,
 # import-ova, backup init/save/prune/gc (a repository of nested
-# directories) and restore.  convert -t unsafe (qemu-img's
+# directories) and restore, define (a new config store), guest build.  convert -t unsafe (qemu-img's
 # default) must be caught by the checker, and still give an equal copy.
 . "$(dirname "$0")/lib.sh"
 need strace qemu-img awk || { finish; exit; }
@@ -64,15 +64,17 @@ fails "-t unsafe --sync: usage error" 2 vmkit img convert -t unsafe --sync "$T/s
 ok "-t writeback (the default) accepted" vmkit img convert -t writeback "$T/src.raw" "$T/w.raw"
 [ -e "$T/b.raw" ] && eq "a refused convert leaves no file" present absent
 
-# clone: a full copy of a split VMDK disk, into out/ (the config store is
-# elsewhere and synced by its own rules).
+# The config store in out/ too: define and clone write configs there.
+export VMKIT_CONFIG_DIR=$OUT/etc
+
+# clone: a full copy of a split VMDK disk, into out/.
 ok "split vmdk disk" vmkit img convert -O vmdk -o subformat=twoGbMaxExtentSparse src.raw "$OUT/disk.vmdk"
 cat >vm.cfg <<CFG
 name = "vm"
 memory = 64
 disk = [ 'format=vmdk,vdev=xvda,access=rw,target=$OUT/disk.vmdk' ]
 CFG
-ok "define vm" vmkit define vm.cfg
+durable "define vm (a new config store)" "$VMKIT" define "$T/vm.cfg"
 durable "clone vm vm2" "$VMKIT" clone vm vm2
 run_ok cfg vmkit config vm2
 case $cfg in
@@ -102,4 +104,7 @@ durable "backup restore raw" "$VMKIT" backup restore "$T/repo" s2 r.raw &&
     ok "restored raw equals the source" qemu-img compare -q "$T/src.raw" "$OUT/r.raw"
 durable "backup restore qcow2" "$VMKIT" backup restore "$T/repo" s2 r.qcow2 &&
     ok "restored qcow2 equals the source" qemu-img compare -q "$T/src.raw" "$OUT/r.qcow2"
+# guest build: the disk and its config synced before their names.
+durable "guest build" "$VMKIT" guest build -q g.img &&
+    ok "guest build: sfdisk --verify" sfdisk --verify "$OUT/g.img"
 finish

@@ -88,6 +88,18 @@ int vk_guest_write_file(const char *p, const void *data, size_t len, mode_t mode
     return r;
 }
 
+/* fsync the file p; a whole tree: syncfs of the filesystem holding it
+ * (a 9p root built in place has too many files to sync one by one). */
+static int sync_path(const char *p, bool tree)
+{
+    int fd = open(p, O_RDONLY | O_CLOEXEC), r = 0;
+    if (fd < 0 || (tree ? syncfs(fd) : fsync(fd)) < 0)
+        r = vk_error(-errno, "%s: %s", p, strerror(errno));
+    if (fd >= 0)
+        close(fd);
+    return r;
+}
+
 /* root "" means rel is a path of its own. */
 static int write_file(const char *root, const char *rel, const char *data, size_t len, mode_t mode)
 {
@@ -663,6 +675,13 @@ int vk_guest_build(const struct vk_guest_opts *in, char **kver)
     if (r == 0)
         r = vk_guest_write_file(cfgtmp, text, strlen(text), 0644);
     free(text);
+    /* The disk (or the 9p tree) and its config durable before they get
+     * their names, the names after: a power cut leaves no OUT or a whole
+     * one. */
+    if (r == 0)
+        r = sync_path(cfgtmp, false);
+    if (r == 0)
+        r = sync_path(part, o.rootfs_dir);
     if (r == 0 && renameat2(AT_FDCWD, part, AT_FDCWD, abs, RENAME_NOREPLACE) < 0)
         r = vk_error(-errno, "%s: %s", in->out,
                      errno == EEXIST ? "appeared while the guest was built; not overwriting it"
@@ -674,6 +693,8 @@ int vk_guest_build(const struct vk_guest_opts *in, char **kver)
         else
             unlink(abs);
     }
+    if (r == 0)
+        r = vk_fsync_parent(abs);
     if (r < 0) {
         if (o.rootfs_dir && made)
             vk_guest_rm_rf(part);

@@ -2,6 +2,7 @@
 #include "vm/store.h"
 #include "util/dirs.h"
 #include "util/err.h"
+#include "util/file.h"
 #include "vm/runtime.h"
 
 #include <dirent.h>
@@ -49,46 +50,18 @@ static int cfg_path(const char *name, char *buf, size_t len)
     return 0;
 }
 
-/* Write c formatted to path through a temporary file: link()ed when
- * !replace (fails if path appeared meanwhile), rename()d over it when
- * replace.  fsync'd first; 0600. */
+/* Write c formatted to path through a temporary file, fsync'd, link()ed
+ * when !replace (fails if path appeared meanwhile), rename()d over it
+ * when replace, the directory synced after; 0600. */
 static int write_cfg(const struct vk_domcfg *c, const char *path, int replace)
 {
-    char tmp[4200];
-    int err = 0;
     char *text = vk_domcfg_format(c);
     if (!text)
-        return -ENOMEM;
-    snprintf(tmp, sizeof tmp, "%s.tmp.%d", path, (int)getpid());
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-    if (fd < 0) {
-        err = vk_error(-errno, "%s: %s", tmp, strerror(errno));
-        free(text);
-        return err;
-    }
-    size_t len = strlen(text), off = 0;
-    while (off < len) {
-        ssize_t w = write(fd, text + off, len - off);
-        if (w < 0) {
-            if (errno == EINTR)
-                continue;
-            err = vk_error(-errno, "%s: %s", tmp, strerror(errno));
-            break;
-        }
-        off += (size_t)w;
-    }
+        return vk_error(-ENOMEM, "out of memory");
+    int err = vk_write_file_atomic(path, text, strlen(text), 0600, replace);
     free(text);
-    if (!err && fsync(fd) < 0)
-        err = vk_error(-errno, "%s: %s", tmp, strerror(errno));
-    if (close(fd) < 0 && !err)
-        err = vk_error(-errno, "%s: %s", tmp, strerror(errno));
-    if (!err && replace && rename(tmp, path) < 0)
-        err = vk_error(-errno, "%s: %s", path, strerror(errno));
-    /* link() instead of rename(): it fails if another define won the race */
-    if (!err && !replace && link(tmp, path) < 0)
-        err = errno == EEXIST ? vk_error(-EEXIST, "%s: domain already defined (%s)", c->name, path)
-                              : vk_error(-errno, "%s: %s", path, strerror(errno));
-    unlink(tmp);
+    if (err == -EEXIST)
+        err = vk_error(-EEXIST, "%s: domain already defined (%s)", c->name, path);
     return err;
 }
 
@@ -101,7 +74,8 @@ int vk_store_define(const struct vk_domcfg *c)
         return vk_error(-EINVAL, "domain has no name");
     if ((err = cfg_path(c->name, path, sizeof path)) || (err = vk_store_dir(dir, sizeof dir)))
         return err;
-    if ((err = vk_mkdirs(dir, 0700)))
+    /* the store's own name durable too, when this made it */
+    if ((err = vk_mkdirs(dir, 0700)) || (err = vk_fsync_parent(dir)))
         return err;
     if (access(path, F_OK) == 0)
         return vk_error(-EEXIST, "%s: domain already defined (%s)", c->name, path);
