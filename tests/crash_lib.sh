@@ -151,9 +151,9 @@ _powercut() {
     eq "$_name: recorded run succeeds (power cuts)" "$_rc $(tail -1 "$T/.crash" | sed 's/[0-9]* writes/N writes/')" "0 crashpoint: N writes" || return
     python3 "$TOP/tests/tools/powercut.py" states "$T/.pc.log" "$_k" >"$T/.pc.states" 2>"$T/.pc.err"
     eq "$_name: powercut reads the record" "$? $(head -c 300 "$T/.pc.err")" "0 " || return
-    _old=0 _new=0 _mixed=0 _wrong=0 _why= _n=0
+    _old=0 _new=0 _mixed=0 _wrong=0 _why= _pcn=0
     for _s in $(tail -n +2 "$T/.pc.states"); do
-        _n=$((_n + 1))
+        _pcn=$((_pcn + 1))
         $_reset
         if ! python3 "$TOP/tests/tools/powercut.py" build "$T/.pc.log" "$T/.pc.pristine" "$_img" "$_s" 2>"$T/.pc.err"; then
             _wrong=$((_wrong + 1)) _why="$_why state $_s: build failed: $(head -c 200 "$T/.pc.err");"
@@ -169,7 +169,7 @@ _powercut() {
            cp --sparse=always "$_img" "$T/wrong-pc-${_name//[^A-Za-z0-9_.-]/_}.img" ;;
         esac
     done
-    echo "# $_name: power cuts: $_n states ($(head -1 "$T/.pc.states")), $_old old, $_new new, $_mixed mixed, $_wrong wrong"
+    echo "# $_name: power cuts: $_pcn states ($(head -1 "$T/.pc.states")), $_old old, $_new new, $_mixed mixed, $_wrong wrong"
     eq "$_name: old or new content after every power cut" "$_wrong" 0
     [ $_wrong = 0 ] || echo "# $_why" | head -c 2000
 }

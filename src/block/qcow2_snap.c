@@ -19,7 +19,11 @@
  * cluster counted twice; harmless, as the snapshot that would share it is
  * not committed yet.  After the commit, lowered refcounts go before the
  * flags are set again: COPIED clear on a cluster counted once only costs
- * a needless copy.  Check reports both; check -r all fixes them. */
+ * a needless copy.  Check reports both; check -r all fixes them.  On a
+ * version 3 image the operation runs under the dirty bit (set and synced
+ * before the first change, cleared after the last): after a crash QEMU
+ * and vmkit repair the image when they next open it for writing, as for
+ * lazy refcounts, so the window heals itself. */
 #include "block/qcow2_int.h"
 #include "block/snapshot.h"
 
@@ -328,6 +332,20 @@ static int open_q2(struct vk_blockdev *bd, bool write, struct q2 **out)
     return write ? q2_flush_meta(s) : 0;
 }
 
+/* Set or clear the dirty bit (version 3; a no-op on version 2, which has
+ * none), synced: see the crash order above. */
+static int mark_dirty(struct q2 *s, bool dirty)
+{
+    if (s->version < 3)
+        return 0;
+    if (dirty)
+        s->incompat |= QCOW2_INCOMPAT_DIRTY;
+    else
+        s->incompat &= ~(uint64_t)QCOW2_INCOMPAT_DIRTY;
+    int r = q2_write_header(s);
+    return r == 0 ? q2_sync(s) : r;
+}
+
 /* Everything written so far on disk, then the header: the commit point. */
 static int commit_header(struct q2 *s)
 {
@@ -454,7 +472,7 @@ int vk_snapshot_create(struct vk_blockdev *bd, const char *name)
 
     /* The L1 copy and the raised refcounts, COPIED cleared. */
     uint64_t nc = ((uint64_t)s->l1_size * 8 + s->cs - 1) / s->cs;
-    if (nc && (r = q2_alloc(s, nc, &e->l1_off)) < 0)
+    if ((r = mark_dirty(s, true)) < 0 || (nc && (r = q2_alloc(s, nc, &e->l1_off)) < 0))
         goto out;
     uint64_t *copy = malloc((s->l1_size ? s->l1_size : 1) * sizeof *copy);
     if (!copy) {
@@ -484,6 +502,8 @@ int vk_snapshot_create(struct vk_blockdev *bd, const char *name)
         goto out;
     }
     r = finish(s, old_off, t.bytes, 0);
+    if (r == 0)
+        r = mark_dirty(s, false);
 out:
     table_free(&t);
     return r;
@@ -529,7 +549,7 @@ int vk_snapshot_apply(struct vk_blockdev *bd, const char *name)
         nl1[i] = sl1[i] & ~QCOW2_OFLAG_COPIED;
     /* The snapshot's tree gains the active table's reference; its flags
      * say shared before the header makes it active. */
-    if ((r = tree_ref(s, sl1, e->l1_size)) < 0)
+    if ((r = mark_dirty(s, true)) < 0 || (r = tree_ref(s, sl1, e->l1_size)) < 0)
         goto out;
     /* (An I/O error from here to the commit leaves leaked clusters.) */
     if ((r = clear_copied(s, sl1, e->l1_size)) < 0 || (r = q2_alloc(s, nc, &nw)) < 0 ||
@@ -550,6 +570,8 @@ int vk_snapshot_apply(struct vk_blockdev *bd, const char *name)
     }
     nl1 = ol1;   /* freed below */
     r = finish(s, 0, 0, tree_unref(s, ol1, on, oo));
+    if (r == 0)
+        r = mark_dirty(s, false);
 out:
     free(sl1);
     free(nl1);
@@ -577,7 +599,7 @@ int vk_snapshot_delete(struct vk_blockdev *bd, const char *name)
     memmove(&t.e[k], &t.e[k + 1], (t.n - (uint32_t)k - 1) * sizeof *t.e);
     t.n--;
     uint64_t off, old_off = s->snapshots_off;
-    if ((r = table_write(s, &t, &off)) < 0)
+    if ((r = mark_dirty(s, true)) < 0 || (r = table_write(s, &t, &off)) < 0)
         goto restore;
     s->nb_snapshots = t.n;
     s->snapshots_off = off;
@@ -587,6 +609,8 @@ int vk_snapshot_delete(struct vk_blockdev *bd, const char *name)
         goto restore;
     }
     r = finish(s, old_off, t.bytes, tree_unref(s, sl1, gone.l1_size, gone.l1_off));
+    if (r == 0)
+        r = mark_dirty(s, false);
 restore:
     t.e[t.n++] = gone;   /* for table_free */
 out:
