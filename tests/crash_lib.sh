@@ -45,8 +45,9 @@
 # keeping later ones.  So when TARGET is a regular file, crash_test_reset
 # then runs CMD once more, recorded (crashpoint -r), and rebuilds up to K
 # such states with tests/tools/powercut.py: of the writes between two
-# syncs, only one persisted, or all but one (every epoch of two or more
-# writes is sampled, the one after the last sync too).  Each state is
+# syncs, only one persisted, or all but one, or one write only up to its
+# first 4 KiB page or from its last (every epoch is sampled, the one
+# after the last sync too).  Each state is
 # judged by the same VERDICT: old, new or mixed, never wrong.  Prints
 # "# NAME: power cuts: S states of E reorderable epochs, ...".  A writer
 # that touches files other than TARGET must set CRASH_POWERCUT=0 (the

@@ -15,12 +15,17 @@ the writes of the epoch in progress at the cut persist in any subset.
       spread evenly over every epoch with two or more writes (with one
       write, every subset is a state a process kill also leaves), and the
       epoch after the last sync counts too (a cut after the command
-      exited).  First line: "epochs A reorderable B states C".
+      exited); and "E:torn:J" (the writes of epoch E before J, and of J
+      only its first 4 KiB page) and "E:tornend:J" (of J only its last
+      page) for every write J that spans pages: the page cache writes a
+      file back page by page, so a cut can tear one write.
+      First line: "epochs A reorderable B states C".
   powercut.py build LOG PRISTINE OUT SPEC
       Write to OUT the file PRISTINE (what the command started from)
       with every epoch before E applied and the chosen subset of E.
 
-Writes persist whole (a torn write inside one call is not simulated).
+A disk writes a 512-byte sector whole; torn writes are cut at 4 KiB
+pages, as the page cache writes them back.
 Exit status 2 on a bad record (an 'X' call it cannot replay)."""
 import os
 import subprocess
@@ -66,6 +71,28 @@ def epochs(recs):
     return out
 
 
+PAGE = 4096
+
+
+def pages(rec):
+    """How many 4 KiB pages write rec touches (0 if not a write)."""
+    op, _, off, ln, _ = rec
+    if op != "W" or not ln:
+        return 0
+    return (off + ln - 1) // PAGE - off // PAGE + 1
+
+
+def torn(rec, last):
+    """rec cut to its first (or last) page."""
+    op, mode, off, ln, pos = rec
+    if last:
+        start = max(off, (off + ln - 1) // PAGE * PAGE)
+    else:
+        start = off
+    end = min(off + ln, (off // PAGE + 1) * PAGE) if not last else off + ln
+    return (op, mode, start, end - start, pos + (start - off))
+
+
 def apply(fd, log, rec):
     op, mode, off, ln, pos = rec
     if op == "W":
@@ -93,20 +120,25 @@ def apply(fd, log, rec):
 
 def main():
     if len(sys.argv) == 4 and sys.argv[1] == "states":
-        eps = epochs(read_log(sys.argv[2]))
         k = int(sys.argv[3])
+        recs = read_log(sys.argv[2])
+        eps = epochs(recs)
         specs = []
         for e, ids in enumerate(eps):
-            if len(ids) >= 2:
-                for j in range(len(ids)):
+            for j in range(len(ids)):
+                if len(ids) >= 2:
                     specs.append("%d:only:%d" % (e, j))
                     if len(ids) > 2:   # with two writes, but:J is only:other
                         specs.append("%d:but:%d" % (e, j))
+                if pages(recs[ids[j]]) >= 2:
+                    specs.append("%d:torn:%d" % (e, j))
+                    specs.append("%d:tornend:%d" % (e, j))
         pick = specs
         if len(specs) > k:
             pick = sorted({specs[(i * (len(specs) - 1)) // (k - 1)] for i in range(k)} if k > 1 else {specs[0]},
                           key=specs.index)
-        print("epochs %d reorderable %d states %d" % (len(eps), sum(len(i) >= 2 for i in eps), len(specs)))
+        print("epochs %d reorderable %d torn %d states %d" % (
+            len(eps), sum(len(i) >= 2 for i in eps), sum(pages(r) >= 2 for r in recs), len(specs)))
         for s in pick:
             print(s)
     elif len(sys.argv) == 6 and sys.argv[1] == "build":
@@ -115,7 +147,7 @@ def main():
         eps = epochs(recs)
         e, how, j = spec.split(":")
         e, j = int(e), int(j)
-        if e >= len(eps) or j >= len(eps[e]) or how not in ("only", "but"):
+        if e >= len(eps) or j >= len(eps[e]) or how not in ("only", "but", "torn", "tornend"):
             sys.exit("powercut: no state %s" % spec)
         subprocess.run(["cp", "--sparse=always", pristine, out], check=True)
         with open(log_path, "rb") as log:
@@ -125,7 +157,12 @@ def main():
                     for i in ids:
                         apply(fd, log, recs[i])
                 for n, i in enumerate(eps[e]):
-                    if (n == j) == (how == "only"):
+                    if how in ("torn", "tornend"):
+                        if n < j:
+                            apply(fd, log, recs[i])
+                        elif n == j:
+                            apply(fd, log, torn(recs[i], how == "tornend"))
+                    elif (n == j) == (how == "only"):
                         apply(fd, log, recs[i])
             finally:
                 os.close(fd)
