@@ -48,7 +48,8 @@
 # syncs, only one persisted, or all but one, or one write only up to its
 # first 4 KiB page or from its last (every epoch is sampled, the one
 # after the last sync too).  Each state is
-# judged by the same VERDICT: old, new or mixed, never wrong.  Prints
+# judged by the same VERDICT: old, new or mixed, never wrong; and no
+# write may be left unsynced when CMD exits.  Prints
 # "# NAME: power cuts: S states of E reorderable epochs, ...".  A writer
 # that touches files other than TARGET must set CRASH_POWERCUT=0 (the
 # states would pair a rebuilt TARGET with the others as RESET left them).
@@ -173,6 +174,9 @@ _powercut() {
     echo "# $_name: power cuts: $_pcn states ($(head -1 "$T/.pc.states")), $_old old, $_new new, $_mixed mixed, $_wrong wrong"
     eq "$_name: old or new content after every power cut" "$_wrong" 0
     [ $_wrong = 0 ] || echo "# $_why" | head -c 2000
+    # A command that returned must not lose its work to a later cut.
+    eq "$_name: every write synced before the command exits" \
+        "$(head -1 "$T/.pc.states" | sed -n 's/.* unsynced \([0-9]*\)$/\1/p')" 0
 }
 
 _crash_run_rec() {  # CMD...: crashpoint -r $T/.pc.log 0 $_img CMD

@@ -28,7 +28,7 @@ cp pristine.img f.img
 ok "recorded run" "$CRASHPOINT" -r log 0 f.img python3 writer.py f.img
 run_ok states python3 "$PC" states log 100
 eq "state list" "$(echo "$states" | tr '\n' ' ')" \
-    "epochs 2 reorderable 2 torn 2 states 8 0:only:0 0:torn:0 0:tornend:0 0:only:1 1:only:0 1:torn:0 1:tornend:0 1:only:1 "
+    "epochs 2 reorderable 2 torn 2 states 8 unsynced 2 0:only:0 0:torn:0 0:tornend:0 0:only:1 1:only:0 1:torn:0 1:tornend:0 1:only:1 "
 
 # expect SPEC WRITES...: build SPEC, and the same by hand from pristine
 # with WRITES ("OFF CHAR LEN") applied.

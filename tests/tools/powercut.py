@@ -19,7 +19,9 @@ the writes of the epoch in progress at the cut persist in any subset.
       only its first 4 KiB page) and "E:tornend:J" (of J only its last
       page) for every write J that spans pages: the page cache writes a
       file back page by page, so a cut can tear one write.
-      First line: "epochs A reorderable B states C".
+      First line: "epochs A reorderable B torn T states C unsynced U",
+      U the writes after the last sync (what a cut after the command
+      exited may lose).
   powercut.py build LOG PRISTINE OUT SPEC
       Write to OUT the file PRISTINE (what the command started from)
       with every epoch before E applied and the chosen subset of E.
@@ -137,8 +139,9 @@ def main():
         if len(specs) > k:
             pick = sorted({specs[(i * (len(specs) - 1)) // (k - 1)] for i in range(k)} if k > 1 else {specs[0]},
                           key=specs.index)
-        print("epochs %d reorderable %d torn %d states %d" % (
-            len(eps), sum(len(i) >= 2 for i in eps), sum(pages(r) >= 2 for r in recs), len(specs)))
+        print("epochs %d reorderable %d torn %d states %d unsynced %d" % (
+            len(eps), sum(len(i) >= 2 for i in eps), sum(pages(r) >= 2 for r in recs), len(specs),
+            len(eps[-1])))
         for s in pick:
             print(s)
     elif len(sys.argv) == 6 and sys.argv[1] == "build":
