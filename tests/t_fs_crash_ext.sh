@@ -143,7 +143,8 @@ for layout in "raw:" "qcow2:" "raw:1" "qcow2:1"; do
     run "put-new $tag" "p.$FMT" vmkit fs put new "$cur:/n"
     STATES="/f:old:new"
     CRASH_STDIN=new run "write $tag" "p.$FMT" vmkit fs write "$cur:/f"
-    EDITOR=$T/ed.sh run "edit $tag" "p.$FMT" vmkit fs edit "$cur:/f"
+    # (TMPDIR: the copies killed edits leave stay in $T)
+    TMPDIR=$T EDITOR=$T/ed.sh run "edit $tag" "p.$FMT" vmkit fs edit "$cur:/f"
     CRASH_STDIN=over.tar run "put-tar $tag" "p.$FMT" vmkit fs put - "$cur:/"
     STATES="/f:old:absent /g:gold:gold"
     run "rm $tag" "p.$FMT" vmkit fs rm "$cur:/f"

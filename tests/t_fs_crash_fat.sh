@@ -178,7 +178,7 @@ for combo in "32 raw" "32 qcow2" "16 raw" "16 qcow2"; do
     run_case "put-new $tag" "$b" "$l" vmkit fs put -r new/docs IMG:/fresh
     spec "/top.txt|old/top.txt|new/top.txt"
     CRASH_STDIN=new/top.txt run_case "write $tag" "$b" "$l" vmkit fs write IMG:/top.txt
-    EDITOR=$T/editor.sh run_case "edit $tag" "$b" "$l" vmkit fs edit IMG:/top.txt
+    TMPDIR=$T EDITOR=$T/editor.sh run_case "edit $tag" "$b" "$l" vmkit fs edit IMG:/top.txt
     spec "/docs/a.txt|old/docs/a.txt|-|dup" "/moved/A renamed file.txt|-|old/docs/a.txt|dup"
     mv_case "mv $tag" "$b" "$l" vmkit fs mv IMG:/docs/a.txt "IMG:/moved/A renamed file.txt"
     spec "/docs/b.bin|old/docs/b.bin|-|dup" "/top.txt|old/top.txt|old/docs/b.bin|dup"

@@ -1445,10 +1445,13 @@ static int fs_touch(int argc, char **argv)
 
 static int fs_edit(int argc, char **argv)
 {
-    static const struct cli_spec spec = { "fs edit", "TARGET:PATH", "Edit a file in $VISUAL/$EDITOR on a copy; written back if changed.", 1, 1 };
+    static const struct cli_spec spec = { "fs edit", "TARGET:PATH", "Edit a file in $VISUAL/$EDITOR on a copy (in $TMPDIR, default /tmp);\n"
+        "written back if changed.", 1, 1 };
     PARSE_PLAIN(&spec);
     struct tgt t;
-    char tmp[] = "/tmp/vmkit-edit-XXXXXX";
+    const char *td = getenv("TMPDIR");
+    char tmp[4200];
+    snprintf(tmp, sizeof tmp, "%s/vmkit-edit-XXXXXX", td && *td ? td : "/tmp");
     int r = tgt_open(argv[1], false, true, &t);
     if (r < 0)
         return cli_fail(r);
