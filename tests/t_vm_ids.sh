@@ -9,6 +9,7 @@
 # old config (exit 1), on a terminal the user may edit again.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/vm_lib.sh"
+export TMPDIR=$T    # edit's copies: this run's own, whatever another left in /tmp
 
 mac_of() {  # NAME: the MAC of QEMU's first NIC, from QEMU
     python3 "$TOP/tests/qmp.py" "$T/run/$1/qmp-cli.sock" human-monitor-command \
@@ -103,7 +104,7 @@ ok "edit removing the uuid" env EDITOR="$T/ed-nouuid.sh" "$VMKIT" edit w2
 has "the uuid is kept" "$(cat "$T/etc/w2.cfg")" "uuid = \"$u2\""
 ok "VISUAL wins over EDITOR (as virsh)" env VISUAL="$T/ed-bad.sh" EDITOR=true sh -c "! '$VMKIT' edit w2"
 fails_with "edit of an undefined VM" 1 "nope: no such domain defined" env EDITOR=true "$VMKIT" edit nope
-ls /tmp/vmkit-edit-w2-* >/dev/null 2>&1 && r=left || r=none
+ls "$TMPDIR"/vmkit-edit-w2-* >/dev/null 2>&1 && r=left || r=none
 eq "no temporary file left" "$r" none
 # on a terminal: a bad edit, "y", a good edit
 cat >ed-twice.sh <<EOF
